@@ -1,0 +1,271 @@
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../core/clock';
+import { AgentError, errorMessage, isAgentError } from '../core/errors';
+import { eventMetadataInputSchema, type EventMetadata, type EventMetadataInput } from '../events/metadata';
+import { EventRegistry, issuesOf } from '../events/registry';
+import type { Event, EventInputMap, EventPattern, EventType } from '../events/types';
+import { Bus, type EventHandler, type OverflowPolicy, type SubscribeOptions, type Unsubscribe } from './bus';
+import { HandlerQueue, type HandlerStats, type QueueOwner } from './handler-queue';
+import { compilePattern } from './pattern';
+
+export interface BusOptions {
+  queue_capacity: number;
+  overflow: OverflowPolicy;
+  error_threshold: number;
+}
+
+export const DEFAULT_BUS_OPTIONS: BusOptions = { queue_capacity: 1024, overflow: 'block', error_threshold: 100 };
+
+interface TypeCounters {
+  published: number;
+  processed: number;
+  dropped: number;
+}
+
+/** Bus statistics: the spec's keys first, then per-handler and per-type detail. */
+export interface BusStats {
+  events_published: number;
+  events_processed: number;
+  events_rejected: number;
+  events_dropped: number;
+  handler_errors: number;
+  active_handlers: number;
+  quarantined_handlers: number;
+  queued: number;
+  handlers: HandlerStats[];
+  by_type: Record<string, TypeCounters>;
+}
+
+/** Where the bus reports its own problems (handler failures, rejected events) besides counting them. */
+const BUS_COMPONENT = 'bus';
+
+/** The in-process event bus. Plugins see it through {@link Bus} (usually a {@link ScopedBus}). */
+export class EventBus extends Bus implements QueueOwner {
+  private queues: HandlerQueue[] = [];
+  private routes = new Map<string, HandlerQueue[]>();
+  private readonly byType = new Map<string, TypeCounters>();
+  private nextId = 1;
+  private closed = false;
+  private published = 0;
+  private processed = 0;
+  private rejected = 0;
+  private dropped = 0;
+  private handlerErrors = 0;
+  private readonly options: BusOptions;
+
+  constructor(
+    readonly registry: EventRegistry,
+    private readonly clock: Clock,
+    options: Partial<BusOptions> = {},
+  ) {
+    super();
+    this.options = { ...DEFAULT_BUS_OPTIONS, ...options };
+  }
+
+  async publish<T extends EventType>(type: T, data: EventInputMap[T], metadata?: EventMetadataInput): Promise<Event<T>> {
+    if (this.closed) throw new AgentError('BUS_CLOSED', `bus is draining for shutdown; ${type} was not published`, { type });
+    let event: Event<T>;
+    try {
+      event = {
+        type,
+        data: this.registry.parseData(type, data) as Event<T>['data'],
+        metadata: this.stamp(metadata),
+      };
+    } catch (error) {
+      this.rejected++;
+      if (type !== 'agent.error') this.report(error, { event_type: type });
+      throw error;
+    }
+    this.published++;
+    this.countersOf(type).published++;
+    let waits: Promise<void>[] | undefined;
+    for (const queue of this.route(type)) {
+      const wait = queue.offer(event);
+      if (wait) (waits ??= []).push(wait);
+    }
+    if (waits) await Promise.all(waits);
+    return event;
+  }
+
+  subscribe<P extends EventPattern>(pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {
+    return this.subscribeAs('core', pattern, handler, options);
+  }
+
+  /** Subscribes on behalf of `owner` (a plugin name): stats, metrics and error reports carry it. */
+  subscribeAs<P extends EventPattern>(owner: string, pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {
+    const matcher = compilePattern(pattern, (type) => this.registry.has(type));
+    const capacity = options.capacity ?? this.options.queue_capacity;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new AgentError('BUS_INVALID_PATTERN', `queue capacity must be a positive integer, got ${capacity}`);
+    }
+    const queue = new HandlerQueue(
+      `${owner}:${options.name ?? pattern}#${this.nextId++}`,
+      owner,
+      matcher,
+      handler as (event: Event) => void | Promise<void>,
+      capacity,
+      options.overflow ?? this.options.overflow,
+      options.errorThreshold ?? this.options.error_threshold,
+      this,
+    );
+    this.queues = [...this.queues, queue];
+    this.routes.clear();
+    return () => {
+      if (queue.state === 'active') queue.close('unsubscribed');
+      this.queues = this.queues.filter((q) => q !== queue);
+      this.routes.clear();
+    };
+  }
+
+  /** Resolves when every queue is empty, including events published by handlers meanwhile. */
+  async idle(): Promise<void> {
+    while (this.queues.some((q) => q.depth > 0)) {
+      await Promise.all(this.queues.map((q) => q.whenIdle()));
+    }
+  }
+
+  /** Stops accepting events, delivers everything already queued, then resolves. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    await this.idle();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  stats(): BusStats {
+    const handlers = this.queues.map((q) => q.stats());
+    return {
+      events_published: this.published,
+      events_processed: this.processed,
+      events_rejected: this.rejected,
+      events_dropped: this.dropped,
+      handler_errors: this.handlerErrors,
+      active_handlers: handlers.filter((h) => h.state === 'active').length,
+      quarantined_handlers: handlers.filter((h) => h.state === 'quarantined').length,
+      queued: handlers.reduce((sum, h) => sum + h.queue_depth, 0),
+      handlers,
+      by_type: Object.fromEntries([...this.byType].map(([type, c]) => [type, { ...c }])),
+    };
+  }
+
+  onProcessed(_queue: HandlerQueue, event: Event): void {
+    this.processed++;
+    this.countersOf(event.type).processed++;
+  }
+
+  onDropped(_queue: HandlerQueue, event: Event): void {
+    this.dropped++;
+    this.countersOf(event.type).dropped++;
+  }
+
+  onHandlerError(queue: HandlerQueue, event: Event, error: unknown): void {
+    this.handlerErrors++;
+    const quarantine = queue.errorThreshold > 0 && queue.errors >= queue.errorThreshold;
+    this.report(error, { handler: queue.id, event_type: event.type, event_id: event.metadata.event_id }, queue.owner, 'HANDLER_FAILED');
+    if (quarantine) {
+      queue.close('quarantined');
+      this.report(
+        new AgentError('HANDLER_QUARANTINED', `handler ${queue.id} quarantined after ${queue.errors} errors; it receives no more events`),
+        { handler: queue.id, errors: queue.errors },
+        queue.owner,
+      );
+    }
+  }
+
+  private route(type: string): HandlerQueue[] {
+    let queues = this.routes.get(type);
+    if (!queues) {
+      queues = this.queues.filter((q) => q.matcher.matches(type));
+      this.routes.set(type, queues);
+    }
+    return queues;
+  }
+
+  private stamp(input: EventMetadataInput | undefined): EventMetadata {
+    if (input === undefined) {
+      return { event_id: randomUUID(), timestamp: this.clock.isoNow(), tags: [] };
+    }
+    const parsed = eventMetadataInputSchema.safeParse(input);
+    if (!parsed.success) {
+      const issues = issuesOf(parsed.error, 'metadata');
+      throw new AgentError('EVENT_INVALID', `invalid event metadata: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+    }
+    const m = parsed.data;
+    const metadata: EventMetadata = {
+      event_id: m.event_id ?? randomUUID(),
+      timestamp: m.timestamp ?? this.clock.isoNow(),
+      tags: m.tags ? [...new Set(m.tags)] : [],
+    };
+    if (m.correlation_id !== undefined) metadata.correlation_id = m.correlation_id;
+    if (m.source !== undefined) metadata.source = m.source;
+    return metadata;
+  }
+
+  private countersOf(type: string): TypeCounters {
+    let counters = this.byType.get(type);
+    if (!counters) {
+      counters = { published: 0, processed: 0, dropped: 0 };
+      this.byType.set(type, counters);
+    }
+    return counters;
+  }
+
+  /** Publishes `agent.error` for a problem the bus absorbed; never throws, never recurses. */
+  private report(error: unknown, diagnostics: Record<string, unknown>, component = BUS_COMPONENT, fallbackCode = 'HANDLER_FAILED'): void {
+    if (this.closed) return;
+    const data: EventInputMap['agent.error'] = {
+      severity: 'error',
+      message: errorMessage(error) || 'unknown error',
+      error_code: isAgentError(error) ? error.code : fallbackCode,
+      component,
+      diagnostic_data: diagnostics,
+    };
+    if (error instanceof Error && error.stack) data.stack_trace = error.stack;
+    this.publish('agent.error', data, { source: BUS_COMPONENT }).catch(() => undefined);
+  }
+}
+
+/**
+ * The bus as one plugin sees it: subscriptions are owned by the plugin (stats and errors name it),
+ * published events default to `source: <plugin>`, and `close()` removes every subscription the
+ * plugin left behind.
+ */
+export class ScopedBus extends Bus {
+  private readonly subscriptions = new Set<Unsubscribe>();
+
+  constructor(
+    private readonly bus: EventBus,
+    readonly owner: string,
+    private readonly defaults: SubscribeOptions = {},
+  ) {
+    super();
+  }
+
+  publish<T extends EventType>(type: T, data: EventInputMap[T], metadata?: EventMetadataInput): Promise<Event<T>> {
+    return this.bus.publish(type, data, metadata?.source ? metadata : { ...metadata, source: this.owner });
+  }
+
+  subscribe<P extends EventPattern>(pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {
+    const unsubscribe = this.bus.subscribeAs(this.owner, pattern, handler, { ...options, ...this.defaults });
+    const tracked: Unsubscribe = () => {
+      this.subscriptions.delete(tracked);
+      unsubscribe();
+    };
+    this.subscriptions.add(tracked);
+    return tracked;
+  }
+
+  /** Number of subscriptions still open. */
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  /** Removes every subscription; returns how many the plugin had left open. */
+  close(): number {
+    const left = this.subscriptions.size;
+    for (const unsubscribe of [...this.subscriptions]) unsubscribe();
+    return left;
+  }
+}

@@ -1,0 +1,174 @@
+import type { Event } from '../events/types';
+import type { OverflowPolicy } from './bus';
+import type { Matcher } from './pattern';
+
+export type HandlerState = 'active' | 'quarantined' | 'unsubscribed';
+
+/** Callbacks from a queue to the bus that owns it (counting and reporting live in one place). */
+export interface QueueOwner {
+  onProcessed(queue: HandlerQueue, event: Event): void;
+  onDropped(queue: HandlerQueue, event: Event): void;
+  onHandlerError(queue: HandlerQueue, event: Event, error: unknown): void;
+}
+
+export interface HandlerStats {
+  id: string;
+  owner: string;
+  pattern: string;
+  state: HandlerState;
+  queue_depth: number;
+  capacity: number;
+  overflow: OverflowPolicy;
+  processed: number;
+  dropped: number;
+  errors: number;
+}
+
+interface BlockedPublisher {
+  event: Event;
+  resolve: () => void;
+}
+
+/**
+ * One handler's bounded FIFO plus its delivery loop. Events are delivered one at a time in the
+ * order they were offered; the loop starts on a microtask when the first event arrives and stops
+ * when the queue is empty, so an idle handler costs nothing.
+ */
+export class HandlerQueue {
+  state: HandlerState = 'active';
+  processed = 0;
+  dropped = 0;
+  errors = 0;
+
+  // Ring buffer: a plain array with a moving head avoids Array#shift's O(n) copies.
+  private readonly ring: (Event | undefined)[];
+  private head = 0;
+  private size = 0;
+  private running = false;
+  private readonly blocked: BlockedPublisher[] = [];
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly owner: string,
+    readonly matcher: Matcher,
+    private readonly handler: (event: Event) => void | Promise<void>,
+    readonly capacity: number,
+    readonly overflow: OverflowPolicy,
+    readonly errorThreshold: number,
+    private readonly bus: QueueOwner,
+  ) {
+    this.ring = new Array<Event | undefined>(capacity);
+  }
+
+  get depth(): number {
+    return this.size + this.blocked.length;
+  }
+
+  /**
+   * Queues `event`, applying the overflow policy when full. Returns a promise only when the
+   * publisher must wait (`block` policy on a full queue); otherwise undefined, so the common path
+   * allocates nothing.
+   */
+  offer(event: Event): Promise<void> | undefined {
+    if (this.state !== 'active') return undefined;
+    if (this.size < this.capacity && this.blocked.length === 0) {
+      this.push(event);
+    } else if (this.overflow === 'drop_newest') {
+      this.drop(event);
+    } else if (this.overflow === 'drop_oldest') {
+      this.drop(this.shift());
+      this.push(event);
+    } else {
+      return new Promise<void>((resolve) => this.blocked.push({ event, resolve }));
+    }
+    if (!this.running) {
+      this.running = true;
+      queueMicrotask(() => void this.run());
+    }
+    return undefined;
+  }
+
+  /** Resolves when nothing is queued or being handled. */
+  whenIdle(): Promise<void> {
+    if (!this.running && this.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops delivery for good; what is still queued is counted as dropped and blocked publishers are released. */
+  close(state: Exclude<HandlerState, 'active'>): void {
+    if (this.state !== 'active') return;
+    this.state = state;
+    while (this.size > 0) this.drop(this.shift());
+    for (const waiter of this.blocked.splice(0)) {
+      this.drop(waiter.event);
+      waiter.resolve();
+    }
+    if (!this.running) this.notifyIdle();
+  }
+
+  stats(): HandlerStats {
+    return {
+      id: this.id,
+      owner: this.owner,
+      pattern: this.matcher.pattern,
+      state: this.state,
+      queue_depth: this.depth,
+      capacity: this.capacity,
+      overflow: this.overflow,
+      processed: this.processed,
+      dropped: this.dropped,
+      errors: this.errors,
+    };
+  }
+
+  private async run(): Promise<void> {
+    while (this.size > 0 && this.state === 'active') {
+      const event = this.shift();
+      this.admitBlocked();
+      try {
+        const result = this.handler(event);
+        if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+        this.processed++;
+        this.bus.onProcessed(this, event);
+      } catch (error) {
+        this.errors++;
+        this.bus.onHandlerError(this, event, error);
+      }
+    }
+    this.running = false;
+    this.notifyIdle();
+  }
+
+  private admitBlocked(): void {
+    const waiter = this.blocked.shift();
+    if (!waiter) return;
+    this.push(waiter.event);
+    waiter.resolve();
+  }
+
+  private push(event: Event): void {
+    this.ring[(this.head + this.size) % this.capacity] = event;
+    this.size++;
+  }
+
+  private shift(): Event {
+    const event = this.ring[this.head] as Event;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.capacity;
+    this.size--;
+    return event;
+  }
+
+  private drop(event: Event): void {
+    this.dropped++;
+    this.bus.onDropped(this, event);
+  }
+
+  private notifyIdle(): void {
+    if (this.depth > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

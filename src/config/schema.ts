@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** A duration as milliseconds (`1500`) or with a unit (`500ms`, `10s`, `5m`, `1h`); parsed to milliseconds. */
+export const durationSchema = z
+  .union([
+    z.number().int().nonnegative(),
+    z.string().regex(DURATION, 'expected a duration like 500ms, 10s, 5m or 1h'),
+  ])
+  .transform((value) => {
+    if (typeof value === 'number') return value;
+    const [, amount, unit] = DURATION.exec(value) as RegExpExecArray;
+    return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  })
+  .describe('Milliseconds, or a number with a unit: 500ms, 10s, 5m, 1h.');
+
+export const overflowPolicySchema = z
+  .enum(['block', 'drop_newest', 'drop_oldest'])
+  .describe('When a handler queue is full: block the publisher until there is room, drop the new event, or drop the oldest queued event. Drops are counted.');
+
+const queueCapacitySchema = z.number().int().min(1).max(1_000_000);
+
+export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+export const pluginEntrySchema = z
+  .strictObject({
+    name: z.string().regex(PLUGIN_NAME_PATTERN, 'plugin names are lower-kebab-case').describe('Unique name of this plugin instance; logs, stats and metrics use it.'),
+    use: z.string().min(1).describe('Which plugin: a built-in name (event-logger), a path relative to this file (./plugins/mine) or an npm package.'),
+    enabled: z.boolean().default(true).describe('Set to false to keep the entry but not load it.'),
+    depends_on: z.array(z.string()).default([]).describe('Names of plugin instances that must start before this one (and stop after it).'),
+    queue: z
+      .strictObject({
+        capacity: queueCapacitySchema.optional(),
+        overflow: overflowPolicySchema.optional(),
+      })
+      .optional()
+      .describe("Overrides bus.queue_capacity / bus.overflow for this plugin's handlers."),
+    config: z.unknown().optional().describe("The plugin's own settings, validated against its schema."),
+  })
+  .describe('A plugin to load.');
+
+export const agentSectionSchema = z
+  .strictObject({
+    name: z.string().min(1).default('praxis-agent').describe('Name of this agent; the `source` of the events it publishes itself.'),
+    shutdown_timeout: durationSchema.default(10_000).describe('How long plugins have, together, to stop on SIGTERM/SIGINT.'),
+  })
+  .describe('The agent process.');
+
+export const logSectionSchema = z
+  .strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('auto: readable on a terminal, JSON lines otherwise.'),
+  })
+  .describe('Logging (pino).');
+
+export const httpSectionSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Serve the admin and ingest HTTP API.'),
+    host: z.string().min(1).default('127.0.0.1').describe('Bind address. Keep 127.0.0.1 unless auth_token is set.'),
+    port: z.number().int().min(0).max(65535).default(9780).describe('TCP port; 0 picks a free one (the ready log line says which).'),
+    auth_token: z.string().min(1).optional().describe('Bearer token required by POST /events; use ${PRAXIS_TOKEN} or ${file:/run/secrets/token}.'),
+    body_limit: z.number().int().min(1).default(1_048_576).describe('Largest accepted request body in bytes (413 above it).'),
+  })
+  .describe('Admin HTTP server: /healthz, /readyz, /metrics, /stats and POST /events.');
+
+export const busSectionSchema = z
+  .strictObject({
+    queue_capacity: queueCapacitySchema.default(1024).describe('Events each handler may have queued.'),
+    overflow: overflowPolicySchema.default('block'),
+    error_threshold: z.number().int().min(0).default(100).describe('Errors after which a handler is quarantined (0: never).'),
+  })
+  .describe('The in-process event bus.');
+
+/** The whole `agent.config.yaml`, core sections only: each plugin's `config` is checked against its own schema. */
+export const agentConfigSchema = z
+  .strictObject({
+    agent: agentSectionSchema.prefault({}),
+    log: logSectionSchema.prefault({}),
+    http: httpSectionSchema.prefault({}),
+    bus: busSectionSchema.prefault({}),
+    plugins: z.array(pluginEntrySchema).default([]).describe('Plugins, started in this order (after their depends_on), stopped in reverse.'),
+  })
+  .describe('praxis-agent configuration.');
+
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type PluginEntry = z.output<typeof pluginEntrySchema>;

@@ -1,0 +1,65 @@
+/**
+ * The one table of stable error codes. Every config error, start-up failure and runtime
+ * rejection the agent reports carries one of these codes, so users can search for it and the
+ * README's error reference can link to it. Codes are never renamed; add new ones at the end of a
+ * group.
+ */
+export const ERROR_CODES = {
+  // Configuration (exit code 2)
+  CONFIG_NOT_FOUND: 'The config file does not exist or cannot be read.',
+  CONFIG_YAML_SYNTAX: 'The file is not valid YAML (bad indentation, unclosed quote, tab indentation, ...).',
+  CONFIG_UNKNOWN_KEY: 'A key that the schema does not define; check its spelling and indentation.',
+  CONFIG_INVALID_VALUE: 'A value of the wrong type, out of range, or not one of the allowed values.',
+  CONFIG_MISSING_KEY: 'A required key is absent.',
+  CONFIG_ENV_UNSET: 'A ${VAR} reference names an environment variable that is not set and has no default.',
+  CONFIG_SECRET_FILE: 'A ${file:/path} reference names a file that cannot be read.',
+  CONFIG_DUPLICATE_PLUGIN: 'Two plugin entries share the same name.',
+  // Plugins (start-up: exit code 1; `validate`: exit code 2)
+  PLUGIN_NOT_FOUND: 'The module named in `use` cannot be resolved (built-in name, relative path or npm package).',
+  PLUGIN_INVALID_MODULE: 'The module does not export a plugin definition (definePlugin(...)).',
+  PLUGIN_DEPENDENCY_MISSING: 'A plugin depends on a plugin that is not declared or not enabled.',
+  PLUGIN_DEPENDENCY_CYCLE: 'Plugin dependencies form a cycle.',
+  PLUGIN_START_FAILED: 'A plugin threw or rejected in start(); the plugins started before it were stopped.',
+  PLUGIN_STOP_FAILED: 'A plugin threw or rejected in stop(); the other plugins were still stopped.',
+  PLUGIN_STOP_TIMEOUT: 'A plugin did not finish stop() within agent.shutdown_timeout.',
+  // Events and the bus
+  EVENT_INVALID: 'An event failed validation against its schema; nothing was delivered.',
+  EVENT_UNKNOWN_TYPE: 'An event type that no schema in the catalogue defines.',
+  EVENT_TYPE_CONFLICT: 'Two different schemas were registered for the same event type.',
+  EVENT_RESERVED_TYPE: 'agent.* events are published by the agent itself and cannot be ingested.',
+  BUS_CLOSED: 'The bus is draining for shutdown and accepts no new events.',
+  BUS_INVALID_PATTERN: 'A subscription pattern is not an event type, `prefix.*` or `*`.',
+  HANDLER_FAILED: 'An event handler threw or rejected; other handlers were not affected.',
+  HANDLER_QUARANTINED: 'A handler exceeded its error threshold and receives no more events.',
+  // Admin / ingest HTTP
+  HTTP_UNAUTHORIZED: 'The request lacks the bearer token configured in http.auth_token.',
+  HTTP_PAYLOAD_TOO_LARGE: 'The request body exceeds http.body_limit.',
+  HTTP_BAD_REQUEST: 'The request body is not valid JSON / NDJSON or not an event or list of events.',
+  HTTP_NOT_FOUND: 'No such endpoint.',
+  HTTP_LISTEN_FAILED: 'The admin HTTP server could not bind its address (port in use, permission).',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error with a stable code from {@link ERROR_CODES}; `details` is safe to log (no secrets). */
+export class AgentError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AgentError';
+  }
+}
+
+export function isAgentError(err: unknown): err is AgentError {
+  return err instanceof AgentError;
+}
+
+/** A printable message for anything thrown, without assuming it is an Error. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : JSON.stringify(err);
+}

@@ -1,0 +1,35 @@
+/**
+ * The public API of praxis-agent: the plugin SDK (everything a plugin, built-in or third-party,
+ * may use), the event catalogue and its types, and the typed ingest client.
+ */
+import 'reflect-metadata';
+
+export { inject, injectable } from 'tsyringe';
+export { z } from 'zod';
+
+export { Bus } from './bus/bus';
+export type { EventHandler, OverflowPolicy, SubscribeOptions, Unsubscribe } from './bus/bus';
+export { Clock, FakeClock, SystemClock } from './core/clock';
+export type { CancelTimer } from './core/clock';
+export { AgentError, ERROR_CODES } from './core/errors';
+export type { ErrorCode } from './core/errors';
+export type { Logger } from './core/logger';
+export { coreEventSchemas } from './events/catalogue';
+export type { EventMetadata, EventMetadataInput } from './events/metadata';
+export { EventRegistry } from './events/registry';
+export type { FieldIssue } from './events/registry';
+export type {
+  CoreEventInputMap,
+  CoreEventMap,
+  Event,
+  EventFor,
+  EventInputMap,
+  EventMap,
+  EventOf,
+  EventPattern,
+  EventType,
+} from './events/types';
+export { definePlugin } from './plugin/definition';
+export type { Plugin, PluginClass, PluginConfig, PluginDefinition } from './plugin/definition';
+export { On } from './plugin/on-event.decorator';
+export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './plugin/tokens';

@@ -1,0 +1,70 @@
+import type { z } from 'zod';
+
+/**
+ * A running plugin. Created by the container with its dependencies injected; creating it must
+ * have no side effects (no I/O, no timers): all of that starts in `start()`.
+ */
+export interface Plugin {
+  /**
+   * Begins work. Return promptly: long-running work (servers, schedules) is started, not awaited
+   * to completion. A throw or rejection fails the agent's start-up with PLUGIN_START_FAILED.
+   * `@On` handlers are subscribed after `start()` resolves.
+   */
+  start?(): void | Promise<void>;
+  /**
+   * Releases everything the plugin holds. Must be idempotent and safe to call without `start()`.
+   * Must finish within `agent.shutdown_timeout`. Handlers are unsubscribed before it is called,
+   * and events already queued for the plugin have been delivered.
+   */
+  stop?(): void | Promise<void>;
+}
+
+/** A plugin class; its constructor parameters are injected by type or by token. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PluginClass = new (...args: any[]) => Plugin;
+
+/** Everything the agent needs to know about a plugin, declared once (see {@link definePlugin}). */
+export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
+  /** Plugin type name, e.g. `event-logger`; lower-kebab-case. */
+  readonly name: string;
+  /** The plugin's own version (semver). */
+  readonly version: string;
+  readonly description?: string;
+  /**
+   * The plugin's config section, validated before anything starts. It should accept `{}` (every
+   * field has a default) so the plugin runs without configuration; `.describe()` each field: the
+   * descriptions become the JSON Schema editors use.
+   */
+  readonly configSchema: S;
+  /** Event types this plugin publishes that the core catalogue does not define. */
+  readonly events?: Readonly<Record<string, z.ZodType>>;
+  /** Plugin type names that must be declared (and are started) before this one. */
+  readonly dependencies?: readonly string[];
+  /** The implementation; resolved from a child container of the agent's. */
+  readonly plugin: PluginClass;
+}
+
+/** The validated config type of a plugin definition. */
+export type PluginConfig<D extends PluginDefinition> = z.output<D['configSchema']>;
+
+const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** Declares a plugin. Export the result as the module's default export (or as `plugin`). */
+export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): PluginDefinition<S> {
+  if (!NAME_PATTERN.test(definition.name)) {
+    throw new TypeError(`plugin name "${definition.name}" must be lower-kebab-case`);
+  }
+  return Object.freeze({ ...definition });
+}
+
+/** True when `value` has the shape definePlugin() produces. */
+export function isPluginDefinition(value: unknown): value is PluginDefinition {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<PluginDefinition>;
+  return (
+    typeof v.name === 'string' &&
+    typeof v.version === 'string' &&
+    typeof v.plugin === 'function' &&
+    typeof (v.configSchema as { safeParse?: unknown } | undefined)?.safeParse === 'function'
+  );
+}

@@ -1,0 +1,67 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { AgentError, errorMessage } from '../core/errors';
+import { isPluginDefinition, type PluginDefinition } from './definition';
+
+/** Where a plugin module came from: `plugins/<name>` in this package, a file path, or an npm package. */
+export type PluginOrigin = 'builtin' | 'path' | 'package';
+
+export interface ResolvedPlugin {
+  use: string;
+  origin: PluginOrigin;
+  /** The module file that was loaded. */
+  file: string;
+  definition: PluginDefinition;
+}
+
+/** `plugins/` next to `src/` (the same relative place in the sources and in `dist/`). */
+export const BUILTIN_PLUGINS_DIR = path.resolve(__dirname, '../../plugins');
+
+/** Names of the built-in plugins (folders of `plugins/` with an entry module). */
+export function builtinPluginNames(): string[] {
+  if (!existsSync(BUILTIN_PLUGINS_DIR)) return [];
+  return readdirSync(BUILTIN_PLUGINS_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && ['index.js', 'index.ts'].some((f) => existsSync(path.join(BUILTIN_PLUGINS_DIR, d.name, f))))
+    .map((d) => d.name)
+    .sort();
+}
+
+function originOf(use: string): PluginOrigin {
+  if (use.startsWith('.') || path.isAbsolute(use)) return 'path';
+  return builtinPluginNames().includes(use) ? 'builtin' : 'package';
+}
+
+/**
+ * Loads the module named by a plugin entry's `use` and returns its definition. Relative paths are
+ * resolved from `baseDir` (the config file's folder), packages from `baseDir` then the working
+ * directory. Throws PLUGIN_NOT_FOUND or PLUGIN_INVALID_MODULE.
+ */
+export function resolvePlugin(use: string, baseDir: string): ResolvedPlugin {
+  const origin = originOf(use);
+  const request =
+    origin === 'builtin' ? path.join(BUILTIN_PLUGINS_DIR, use) : origin === 'path' ? path.resolve(baseDir, use) : use;
+  let file: string;
+  try {
+    file = require.resolve(request, { paths: [baseDir, process.cwd()] });
+  } catch {
+    const builtins = builtinPluginNames();
+    throw new AgentError(
+      'PLUGIN_NOT_FOUND',
+      `cannot find plugin module "${use}"` +
+        (origin === 'package' ? ` (not a built-in plugin: ${builtins.join(', ') || 'none'}; not an installed npm package)` : ` (looked for ${request})`),
+      { use, origin },
+    );
+  }
+  let mod: Record<string, unknown>;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(file) as Record<string, unknown>;
+  } catch (error) {
+    throw new AgentError('PLUGIN_INVALID_MODULE', `plugin module "${use}" failed to load: ${errorMessage(error)}`, { use, file }, { cause: error });
+  }
+  const definition = [mod.default, mod.plugin, mod].find(isPluginDefinition);
+  if (!definition) {
+    throw new AgentError('PLUGIN_INVALID_MODULE', `module "${use}" does not export a plugin definition (export default definePlugin({...}))`, { use, file });
+  }
+  return { use, origin, file, definition };
+}
