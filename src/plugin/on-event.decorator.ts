@@ -16,10 +16,10 @@ const declarations = new WeakMap<object, HandlerDeclaration[]>();
  * parameter against the pattern: `@On('system.error') f(e: Event<'config.changed'>)` does not compile.
  */
 export function On<P extends EventPattern>(pattern: P, options: SubscribeOptions = {}) {
-  return function (
+  return function <M extends (event: EventFor<P>) => void | Promise<void>>(
     prototype: object,
     method: string | symbol,
-    _descriptor: TypedPropertyDescriptor<(event: EventFor<P>) => void | Promise<void>>,
+    _descriptor: TypedPropertyDescriptor<M>,
   ): void {
     const own = declarations.get(prototype) ?? [];
     declarations.set(prototype, [...own, { pattern, method, options }]);

@@ -14,3 +14,13 @@ export const PLUGIN_CONFIG: InjectionToken<unknown> = Symbol.for('praxis-agent:p
 export const LOGGER: InjectionToken<Logger> = Symbol.for('praxis-agent:logger');
 /** The plugin instance's name as declared in `agent.config.yaml`. */
 export const PLUGIN_NAME: InjectionToken<string> = Symbol.for('praxis-agent:plugin-name');
+
+/**
+ * An abstract class (`Bus`, `Clock`) as a tsyringe token. Decorator metadata records the class
+ * itself as the parameter type, so registering under it lets plugins inject by type; tsyringe's
+ * typings just don't admit abstract constructors.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function classToken<T>(cls: abstract new (...args: any[]) => T): InjectionToken<T> {
+  return cls as unknown as InjectionToken<T>;
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+'use strict';
+let cli;
+try {
+  cli = require('../dist/src/cli/main.js');
+} catch (error) {
+  if (error && error.code === 'MODULE_NOT_FOUND' && String(error.message).includes('cli/main.js')) {
+    process.stderr.write('praxis-agent: not built yet; run `npm run build` (npm ci does it for you)\n');
+    process.exit(1);
+  }
+  throw error;
+}
+cli.main(process.argv).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`praxis-agent: ${error && error.message ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,53 @@
+import { PassThrough } from 'node:stream';
+import pino from 'pino';
+import { createPluginHarness, runPluginConformance, sampleEvents } from 'praxis-agent/testing';
+import eventLogger from './index';
+
+runPluginConformance(eventLogger);
+
+function capture(): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
+  const stream = new PassThrough();
+  const chunks: string[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+  return {
+    logger: pino({ level: 'debug' }, stream),
+    lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+describe('event-logger', () => {
+  it('logs matching events with the plugin name, and only those', async () => {
+    const { logger, lines } = capture();
+    const h = createPluginHarness(eventLogger, { name: 'events-log', logger, config: { types: ['system.*'], level: 'warn' } });
+    await h.start();
+    await h.bus.publish('system.error', sampleEvents['system.error'], { correlation_id: 'req-1' });
+    await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await h.stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    const logged = lines().filter((l) => l.event !== undefined);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      level: 40,
+      plugin: 'events-log',
+      event: 'system.error',
+      correlation_id: 'req-1',
+      data: { message: 'disk full' },
+    });
+  });
+
+  it('omits data when include_data is false', async () => {
+    const { logger, lines } = capture();
+    const h = createPluginHarness(eventLogger, { logger, config: { include_data: false } });
+    await h.start();
+    await h.bus.publish('service.status', sampleEvents['service.status']);
+    await h.stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    const logged = lines().find((l) => l.event === 'service.status');
+    expect(logged).toBeDefined();
+    expect(logged).not.toHaveProperty('data');
+  });
+
+  it('rejects an invalid pattern in its config', () => {
+    expect(eventLogger.configSchema.safeParse({ types: ['sys*'] }).success).toBe(false);
+  });
+});

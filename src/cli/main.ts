@@ -1,0 +1,254 @@
+import 'reflect-metadata';
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { Agent, EXIT } from '../agent/agent';
+import { AGENT_VERSION } from '../agent/version';
+import { AgentClient, AgentClientError } from '../client/agent-client';
+import { configJsonSchema } from '../config/json-schema';
+import { ConfigError, describePlugins, loadConfig } from '../config/loader';
+import { AgentError, errorMessage } from '../core/errors';
+import type { EventMetadataInput } from '../events/metadata';
+import { EventRegistry } from '../events/registry';
+import type { EventInputMap, EventType } from '../events/types';
+import { builtinPluginNames, BUILTIN_PLUGINS_DIR, resolvePlugin } from '../plugin/resolve';
+
+const DEFAULT_CONFIG = 'agent.config.yaml';
+
+interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const stdio: Io = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+function configOption(): Option {
+  return new Option('-c, --config <file>', 'config file').env('PRAXIS_CONFIG').default(DEFAULT_CONFIG);
+}
+
+/** Prints a failure without a stack trace: coded errors as `CODE: message`, config errors one problem per line. */
+function report(io: Io, error: unknown): number {
+  if (error instanceof ConfigError) {
+    io.err(error.format());
+    return EXIT.CONFIG;
+  }
+  if (error instanceof AgentError) {
+    io.err(`praxis-agent: ${error.code}: ${error.message}`);
+    return EXIT.FAILURE;
+  }
+  io.err(`praxis-agent: ${errorMessage(error)}`);
+  return EXIT.FAILURE;
+}
+
+async function startCommand(file: string, io: Io): Promise<number> {
+  let agent: Agent;
+  try {
+    agent = new Agent(loadConfig(file));
+  } catch (error) {
+    return report(io, error);
+  }
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      agent.logger.warn({ signal }, 'second signal: exiting without waiting for plugins');
+      process.exit(EXIT.FAILURE);
+    }
+    signalled = true;
+    void agent.stop('signal', signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await agent.start();
+  } catch (error) {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    return report(io, error);
+  }
+  // Without the admin server nothing else keeps the event loop alive until a signal arrives.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const code = await agent.stopped;
+  clearInterval(keepAlive);
+  return code;
+}
+
+function validateCommand(file: string, io: Io): number {
+  try {
+    const loaded = loadConfig(file);
+    io.out(`${file}: valid (${loaded.plugins.length} plugin${loaded.plugins.length === 1 ? '' : 's'} enabled: ${loaded.plugins.map((p) => p.entry.name).join(', ') || 'none'})`);
+    return EXIT.OK;
+  } catch (error) {
+    report(io, error);
+    return EXIT.CONFIG;
+  }
+}
+
+function pluginsCommand(file: string, json: boolean, io: Io): number {
+  let rows: ReturnType<typeof describePlugins>;
+  try {
+    rows = describePlugins(file);
+  } catch (error) {
+    return report(io, error);
+  }
+  if (json) {
+    io.out(JSON.stringify(rows, null, 2));
+  } else {
+    const table = [
+      ['NAME', 'USE', 'ORIGIN', 'VERSION', 'ENABLED', 'LOADS'],
+      ...rows.map((r) => [
+        r.name,
+        r.use,
+        r.origin ?? '-',
+        r.version ?? '-',
+        r.enabled ? 'yes' : 'no',
+        r.loads ? 'yes' : `no: ${r.problem ?? 'unknown problem'}`,
+      ]),
+    ];
+    const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+    for (const row of table) io.out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
+    if (rows.length === 0) io.out(`(no plugins declared in ${file})`);
+  }
+  return rows.every((r) => !r.enabled || r.loads) ? EXIT.OK : EXIT.CONFIG;
+}
+
+/** The catalogue as the shipped agent knows it: core types plus every built-in plugin's own types. */
+function fullRegistry(): EventRegistry {
+  const registry = new EventRegistry();
+  for (const name of builtinPluginNames()) {
+    const { definition } = resolvePlugin(name, BUILTIN_PLUGINS_DIR);
+    for (const [type, schema] of Object.entries(definition.events ?? {})) registry.register(type, schema, `plugin ${definition.name}`);
+  }
+  return registry;
+}
+
+function schemaCommand(options: { config?: boolean; type?: string }, io: Io): number {
+  try {
+    if (options.config) {
+      io.out(JSON.stringify(configJsonSchema(), null, 2));
+      return EXIT.OK;
+    }
+    const registry = fullRegistry();
+    io.out(JSON.stringify(options.type ? registry.jsonSchemaOf(options.type) : registry.jsonSchemas(), null, 2));
+    return EXIT.OK;
+  } catch (error) {
+    return report(io, error);
+  }
+}
+
+interface EmitOptions {
+  data: string;
+  source?: string;
+  tag: string[];
+  correlationId?: string;
+  url?: string;
+  tokenFile?: string;
+  config: string;
+}
+
+/** The admin URL: --url, then $PRAXIS_URL, then the config file's http section, then the default. */
+function adminUrl(options: EmitOptions): string {
+  if (options.url) return options.url;
+  if (process.env.PRAXIS_URL) return process.env.PRAXIS_URL;
+  if (existsSync(options.config)) {
+    try {
+      const { http } = loadConfig(options.config).config;
+      return `http://${http.host}:${http.port}`;
+    } catch {
+      // fall through to the default: `emit` must work even when the config has problems
+    }
+  }
+  return 'http://127.0.0.1:9780';
+}
+
+async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<number> {
+  let data: unknown;
+  try {
+    data = JSON.parse(options.data);
+  } catch (error) {
+    io.err(`praxis-agent emit: --data is not valid JSON: ${errorMessage(error)}`);
+    return EXIT.CONFIG;
+  }
+  const token = options.tokenFile ? readFileSync(options.tokenFile, 'utf8').trim() : process.env.PRAXIS_TOKEN;
+  const client = new AgentClient({ url: adminUrl(options), ...(token ? { token } : {}) });
+  const metadata: EventMetadataInput = { tags: options.tag };
+  if (options.source) metadata.source = options.source;
+  if (options.correlationId) metadata.correlation_id = options.correlationId;
+  try {
+    const { event_id } = await client.emit(type as EventType, data as EventInputMap[EventType], metadata);
+    io.out(event_id);
+    return EXIT.OK;
+  } catch (error) {
+    if (error instanceof AgentClientError) {
+      io.err(`praxis-agent emit: ${error.code ? `${error.code}: ` : ''}${error.message}`);
+      for (const issue of error.errors ?? []) io.err(`  ${issue.path}: ${issue.message}`);
+      return EXIT.FAILURE;
+    }
+    return report(io, error);
+  }
+}
+
+function buildProgram(io: Io, setCode: (code: number) => void): Command {
+  const program = new Command('praxis-agent')
+    .description('Observability sidecar agent: a typed event bus with YAML-declared plugins.')
+    .version(AGENT_VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  program
+    .command('start', { isDefault: true })
+    .description('start the agent and run until SIGTERM/SIGINT')
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => setCode(await startCommand(opts.config, io)));
+
+  program
+    .command('validate')
+    .description('check a config file without starting anything (exit 0 valid, 2 invalid)')
+    .addOption(configOption())
+    .action((opts: { config: string }) => setCode(validateCommand(opts.config, io)));
+
+  program
+    .command('plugins')
+    .description('list the plugins the config declares, where each comes from, and whether it loads')
+    .addOption(configOption())
+    .option('--json', 'print JSON')
+    .action((opts: { config: string; json?: boolean }) => setCode(pluginsCommand(opts.config, opts.json === true, io)));
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of every event type (or, with --config, of the config file)')
+    .option('--config', 'print the JSON Schema of agent.config.yaml instead')
+    .option('-t, --type <type>', 'only this event type')
+    .action((opts: { config?: boolean; type?: string }) => setCode(schemaCommand(opts, io)));
+
+  program
+    .command('emit')
+    .description('publish one event to a running agent through its ingest API (POST /events)')
+    .argument('<type>', 'event type, e.g. system.error')
+    .requiredOption('-d, --data <json>', 'event data as JSON')
+    .option('-s, --source <source>', 'metadata.source (default: ingest)')
+    .option('-t, --tag <tag>', 'metadata tag (repeatable)', (tag: string, all: string[]) => [...all, tag], [] as string[])
+    .option('--correlation-id <id>', 'metadata.correlation_id')
+    .option('--url <url>', 'admin URL of the agent (default: $PRAXIS_URL, else from the config file)')
+    .option('--token-file <file>', 'file holding the bearer token (default: $PRAXIS_TOKEN)')
+    .addOption(configOption())
+    .action(async (type: string, opts: EmitOptions) => setCode(await emitCommand(type, opts, io)));
+
+  return program;
+}
+
+/** Runs the CLI; resolves the process exit code. */
+export async function main(argv: readonly string[] = process.argv, io: Io = stdio): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.OK : EXIT.CONFIG;
+    return report(io, error);
+  }
+  return code;
+}

@@ -1,0 +1,53 @@
+import { AgentError, type ErrorCode } from '../core/errors';
+
+/**
+ * One thing wrong with a config file, pointing at the place to fix. `line`/`column` are 1-based;
+ * both are 0 when the problem concerns the whole file (it cannot be read). `path` is the key path
+ * (`http.port`, `plugins[0].config.level`), empty when there is none (a YAML syntax error).
+ * Messages never contain values read from the environment or from secret files.
+ */
+export interface ConfigProblem {
+  /** The config file as the caller named it (a relative path stays relative). */
+  file: string;
+  line: number;
+  column: number;
+  path: string;
+  code: ErrorCode;
+  message: string;
+}
+
+/** `FILE:LINE:COL key.path: message (CODE)`, the form editors and terminals turn into links. */
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.column}` : `${p.file}:`;
+  const path = p.path ? ` ${p.path}:` : '';
+  return `${where}${path} ${p.message} (${p.code})`;
+}
+
+/** Orders problems as they appear in the file (file-level ones first); stable for equal positions. */
+export function sortProblems(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  return [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * Every problem found in a config file. `code` is the code of the first problem, so a caller
+ * that only looks at the code still gets a meaningful one; `message` lists them all.
+ */
+export class ConfigError extends AgentError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    if (problems.length === 0) throw new TypeError('ConfigError needs at least one problem');
+    super(problems[0].code, problems.map(formatProblem).join('\n'), { problems: problems.map((p) => ({ ...p })) });
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+
+  /** One line per problem, `FILE:LINE:COL key.path: message (CODE)`. */
+  format(): string {
+    return this.problems.map(formatProblem).join('\n');
+  }
+}
+
+export function isConfigError(err: unknown): err is ConfigError {
+  return err instanceof ConfigError;
+}

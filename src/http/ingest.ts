@@ -1,0 +1,201 @@
+import type { EventBus } from '../bus/event-bus';
+import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
+import type { EventMetadataInput } from '../events/metadata';
+import type { FieldIssue } from '../events/registry';
+import type { EventInputMap, EventType } from '../events/types';
+import { HttpError } from './reply';
+
+export interface AcceptedEvent {
+  /** Position of the event in the request (0-based; blank NDJSON lines do not count). */
+  index: number;
+  event_id: string;
+}
+
+export interface RejectedEvent {
+  index: number;
+  /** NDJSON only: the 1-based line the event was on. */
+  line?: number;
+  code: ErrorCode;
+  message: string;
+  /** Field-level problems; empty when the problem is not about one field. */
+  errors: FieldIssue[];
+}
+
+/** Body of a `POST /events` response (202 and 400 alike). */
+export interface IngestResult {
+  accepted: AcceptedEvent[];
+  rejected: RejectedEvent[];
+}
+
+export type IngestFormat = 'json' | 'ndjson';
+
+/** One parsed item before validation; `line` is set for NDJSON. */
+export interface IngestItem {
+  value: unknown;
+  line?: number;
+}
+
+const EVENT_KEYS = new Set(['type', 'data', 'metadata']);
+const RESERVED_PREFIX = 'agent.';
+
+/**
+ * Picks the body format from Content-Type. A missing Content-Type is read as JSON (the common
+ * `curl -d` mistake stays usable); anything else that is not JSON or NDJSON is refused with a hint,
+ * because guessing would turn a form post into a confusing JSON syntax error.
+ */
+export function ingestFormat(contentType: string | undefined): IngestFormat {
+  if (contentType === undefined || contentType.trim() === '') return 'json';
+  const [mediaType = '', ...params] = contentType.toLowerCase().split(';').map((s) => s.trim());
+  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw unsupported(`unsupported charset "${charset}": send UTF-8`);
+  }
+  if (mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType)) return 'json';
+  if (mediaType === 'application/x-ndjson' || mediaType === 'application/ndjson' || mediaType === 'application/jsonl') return 'ndjson';
+  throw unsupported(`unsupported Content-Type "${mediaType}": send application/json (an event or an array of events) or application/x-ndjson (one event per line)`);
+}
+
+function unsupported(message: string): HttpError {
+  // 415 with the generic bad-request code: the table has no dedicated code for media types.
+  return new HttpError(415, 'HTTP_BAD_REQUEST', message, {}, {}, true);
+}
+
+/** Splits a body into items: a JSON object or array, or NDJSON lines. Throws 400 naming the bad line. */
+export function parseIngestBody(body: Buffer, format: IngestFormat): IngestItem[] {
+  const text = body.toString('utf8').replace(/^\uFEFF/, '');
+  const items = format === 'ndjson' ? parseNdjson(text) : parseJson(text);
+  if (items.length === 0) throw new HttpError(400, 'HTTP_BAD_REQUEST', 'the request contains no events');
+  return items;
+}
+
+function parseJson(text: string): IngestItem[] {
+  if (text.trim() === '') throw new HttpError(400, 'HTTP_BAD_REQUEST', 'empty request body: send an event object or an array of events');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, 'HTTP_BAD_REQUEST', `invalid JSON: ${errorMessage(error)}`);
+  }
+  return Array.isArray(value) ? value.map((v: unknown) => ({ value: v })) : [{ value }];
+}
+
+function parseNdjson(text: string): IngestItem[] {
+  const items: IngestItem[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] as string).trim();
+    if (line === '') continue;
+    try {
+      items.push({ value: JSON.parse(line), line: i + 1 });
+    } catch (error) {
+      throw new HttpError(400, 'HTTP_BAD_REQUEST', `invalid JSON on NDJSON line ${i + 1}: ${errorMessage(error)}`, { line: i + 1 });
+    }
+  }
+  return items;
+}
+
+interface Checked {
+  type: string;
+  data: unknown;
+  metadata: unknown;
+}
+
+type Rejection = Omit<RejectedEvent, 'index' | 'line'>;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The envelope checks the bus cannot do: shape of the item, unknown keys, reserved types. */
+function checkEnvelope(value: unknown): Checked | Rejection {
+  if (!isPlainObject(value)) {
+    return invalid([{ path: '(root)', message: 'expected an event object { type, data, metadata? }' }]);
+  }
+  const errors: FieldIssue[] = [];
+  if (value.type === undefined) errors.push({ path: 'type', message: 'required' });
+  else if (typeof value.type !== 'string') errors.push({ path: 'type', message: `expected a string, got ${jsonType(value.type)}` });
+  // Strict like the event schemas: a misspelt "meta" would otherwise silently lose metadata.
+  for (const key of Object.keys(value)) {
+    if (!EVENT_KEYS.has(key)) errors.push({ path: key, message: 'unknown key: an event has type, data and metadata' });
+  }
+  if (errors.length > 0) return invalid(errors);
+  const type = value.type as string;
+  if (type.startsWith(RESERVED_PREFIX)) {
+    const message = `${type}: agent.* events are published by the agent itself and cannot be ingested`;
+    return { code: 'EVENT_RESERVED_TYPE', message, errors: [{ path: 'type', message }] };
+  }
+  return { type, data: value.data, metadata: value.metadata };
+}
+
+function invalid(errors: FieldIssue[]): Rejection {
+  return { code: 'EVENT_INVALID', message: `invalid event: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors };
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** Fills in the default source; anything that is not a plain object is left for the bus to reject. */
+function withSource(metadata: unknown, source: string): unknown {
+  if (metadata === undefined) return { source };
+  if (isPlainObject(metadata) && metadata.source === undefined) return { ...metadata, source };
+  return metadata;
+}
+
+/** Maps what `bus.publish` threw to a rejection the sender can act on. */
+function rejectionOf(error: unknown, type: string): Rejection {
+  if (isAgentError(error)) {
+    const issues = error.details?.issues;
+    const errors = Array.isArray(issues) ? (issues as FieldIssue[]) : error.code === 'EVENT_UNKNOWN_TYPE' ? [{ path: 'type', message: error.message }] : [];
+    return { code: error.code, message: error.message, errors };
+  }
+  // Only a plugin schema whose refinement throws gets here; report it as a validation failure.
+  return { code: 'EVENT_INVALID', message: `validation of ${type} failed: ${errorMessage(error)}`, errors: [] };
+}
+
+/**
+ * Publishes each item in request order. Items are independent: one bad event never blocks the
+ * others. Publishing may wait for a full `block` queue (backpressure reaches the HTTP client).
+ */
+export async function ingest(bus: EventBus, items: readonly IngestItem[], source: string): Promise<IngestResult> {
+  const result: IngestResult = { accepted: [], rejected: [] };
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index] as IngestItem;
+    const at = item.line === undefined ? { index } : { index, line: item.line };
+    const checked = checkEnvelope(item.value);
+    if (!('type' in checked)) {
+      result.rejected.push({ ...at, ...checked });
+      continue;
+    }
+    try {
+      // The bus validates type and data at run time; the static types cannot know them here.
+      const event = await bus.publish(
+        checked.type as EventType,
+        checked.data as EventInputMap[EventType],
+        withSource(checked.metadata, source) as EventMetadataInput,
+      );
+      result.accepted.push({ index, event_id: event.metadata.event_id });
+    } catch (error) {
+      result.rejected.push({ ...at, ...rejectionOf(error, checked.type) });
+    }
+  }
+  return result;
+}
+
+/** 202 when anything was accepted; 503 when everything bounced off a closing bus; else 400. */
+export function ingestStatus(result: IngestResult): number {
+  if (result.accepted.length > 0) return 202;
+  if (result.rejected.length > 0 && result.rejected.every((r) => r.code === 'BUS_CLOSED')) return 503;
+  return 400;
+}
+
+/** The `error` member of a response in which no event was accepted. */
+export function ingestFailure(result: IngestResult): { code: ErrorCode; message: string } {
+  const [first] = result.rejected;
+  if (result.rejected.length === 1 && first) return { code: first.code, message: first.message };
+  const codes = new Set(result.rejected.map((r) => r.code));
+  const [only] = codes;
+  const message = `all ${result.rejected.length} events were rejected`;
+  return { code: codes.size === 1 && only ? only : 'HTTP_BAD_REQUEST', message };
+}

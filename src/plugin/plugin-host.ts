@@ -1,0 +1,203 @@
+import type { DependencyContainer } from 'tsyringe';
+import { Bus, type SubscribeOptions } from '../bus/bus';
+import { EventBus, ScopedBus } from '../bus/event-bus';
+import { Clock } from '../core/clock';
+import { AgentError, errorMessage } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { EventRegistry } from '../events/registry';
+import type { EventPattern } from '../events/types';
+import type { Plugin, PluginDefinition } from './definition';
+import { handlerDeclarationsOf } from './on-event.decorator';
+import { classToken, LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './tokens';
+
+export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface PluginStatus {
+  name: string;
+  use: string;
+  version: string;
+  state: PluginState;
+  /** Why the plugin is `failed`. */
+  error?: string;
+}
+
+/** One plugin instance to host: its declaration, validated config and queue overrides. */
+export interface PluginSpec {
+  name: string;
+  use: string;
+  definition: PluginDefinition;
+  config: unknown;
+  queue?: Pick<SubscribeOptions, 'capacity' | 'overflow'>;
+}
+
+export interface StopReport {
+  /** Plugins whose stop() threw or rejected. */
+  failed: string[];
+  /** Plugins whose stop() did not finish before the deadline. */
+  timedOut: string[];
+}
+
+class HostedPlugin {
+  state: PluginState = 'loaded';
+  error?: string;
+  instance?: Plugin;
+
+  constructor(
+    readonly spec: PluginSpec,
+    readonly container: DependencyContainer,
+    readonly bus: ScopedBus,
+    readonly logger: Logger,
+  ) {}
+
+  status(): PluginStatus {
+    const { name, use, definition } = this.spec;
+    return { name, use, version: definition.version, state: this.state, ...(this.error ? { error: this.error } : {}) };
+  }
+}
+
+/**
+ * Creates, starts and stops plugins. Each plugin gets its own child container holding a
+ * {@link ScopedBus}, a child logger named after it and its validated config; nothing it
+ * registers leaks into other plugins. Start order is the order given; stop is the reverse.
+ */
+export class PluginHost {
+  private readonly plugins: HostedPlugin[] = [];
+
+  constructor(
+    private readonly root: DependencyContainer,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Registers each plugin's event types, then creates the child containers. Instances are created
+   * in {@link startAll}: construction belongs to start-up, where failures are reported by name.
+   */
+  add(specs: readonly PluginSpec[]): void {
+    for (const spec of specs) {
+      for (const [type, schema] of Object.entries(spec.definition.events ?? {})) {
+        this.bus.registry.register(type, schema, `plugin ${spec.definition.name}`);
+      }
+    }
+    for (const spec of specs) {
+      const container = this.root.createChildContainer();
+      const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {});
+      const logger = this.logger.child({ plugin: spec.name });
+      container.register(classToken(Bus), { useValue: bus });
+      container.register(classToken(Clock), { useValue: this.clock });
+      container.register(EventRegistry, { useValue: this.bus.registry });
+      container.register(PLUGIN_CONFIG, { useValue: spec.config });
+      container.register(PLUGIN_NAME, { useValue: spec.name });
+      container.register(LOGGER, { useValue: logger });
+      this.plugins.push(new HostedPlugin(spec, container, bus, logger));
+    }
+  }
+
+  statuses(): PluginStatus[] {
+    return this.plugins.map((p) => p.status());
+  }
+
+  /** True when every plugin is running. */
+  get ready(): boolean {
+    return this.plugins.every((p) => p.state === 'running');
+  }
+
+  /** Started plugins' names, in start order. */
+  running(): string[] {
+    return this.plugins.filter((p) => p.state === 'running').map((p) => p.spec.name);
+  }
+
+  /** The instance of a plugin, created by the container on first use (start creates it too). */
+  instanceOf(name: string): Plugin {
+    const plugin = this.plugins.find((p) => p.spec.name === name);
+    if (!plugin) throw new Error(`no plugin named "${name}"`);
+    plugin.instance ??= plugin.container.resolve(plugin.spec.definition.plugin);
+    return plugin.instance;
+  }
+
+  /** Open subscriptions of a plugin (0 after it stopped). */
+  subscriptionsOf(name: string): number {
+    return this.plugins.find((p) => p.spec.name === name)?.bus.subscriptionCount ?? 0;
+  }
+
+  /**
+   * Starts plugins in order. When one fails, the ones already started are stopped (reverse
+   * order) and PLUGIN_START_FAILED names the plugin that failed.
+   */
+  async startAll(stopTimeoutMs: number): Promise<void> {
+    for (const plugin of this.plugins) {
+      try {
+        await this.start(plugin);
+      } catch (error) {
+        plugin.state = 'failed';
+        plugin.error = errorMessage(error);
+        plugin.bus.close();
+        plugin.logger.error({ err: error }, 'plugin failed to start');
+        await this.stopAll(stopTimeoutMs);
+        throw new AgentError('PLUGIN_START_FAILED', `plugin "${plugin.spec.name}" (${plugin.spec.use}) failed to start: ${plugin.error}`, { plugin: plugin.spec.name }, { cause: error });
+      }
+    }
+  }
+
+  /**
+   * Stops every started plugin in reverse start order within one shared deadline. A plugin that
+   * throws or overruns is named in the report and the rest still stop.
+   */
+  async stopAll(timeoutMs: number): Promise<StopReport> {
+    const report: StopReport = { failed: [], timedOut: [] };
+    const deadline = this.clock.now() + timeoutMs;
+    for (const plugin of [...this.plugins].reverse()) {
+      if (plugin.state !== 'running' && plugin.state !== 'starting') continue;
+      // Every plugin gets a short floor so that one slow plugin cannot leave the next no time at all.
+      const budget = Math.max(deadline - this.clock.now(), Math.min(100, timeoutMs));
+      const outcome = await this.stop(plugin, budget);
+      if (outcome === 'timeout') report.timedOut.push(plugin.spec.name);
+      if (outcome === 'failed') report.failed.push(plugin.spec.name);
+    }
+    return report;
+  }
+
+  private async start(plugin: HostedPlugin): Promise<void> {
+    plugin.state = 'starting';
+    plugin.instance ??= plugin.container.resolve(plugin.spec.definition.plugin);
+    await plugin.instance.start?.();
+    for (const declaration of handlerDeclarationsOf(plugin.instance)) {
+      const method = (plugin.instance as unknown as Record<string | symbol, unknown>)[declaration.method];
+      if (typeof method !== 'function') continue;
+      plugin.bus.subscribe(declaration.pattern as EventPattern, method.bind(plugin.instance), {
+        name: String(declaration.method),
+        ...declaration.options,
+      });
+    }
+    plugin.state = 'running';
+    plugin.logger.debug('plugin started');
+  }
+
+  private async stop(plugin: HostedPlugin, budgetMs: number): Promise<'stopped' | 'failed' | 'timeout'> {
+    plugin.state = 'stopping';
+    plugin.bus.close();
+    let cancel = (): void => undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      cancel = this.clock.setTimeout(() => resolve('timeout'), budgetMs);
+    });
+    const stopped = Promise.resolve()
+      .then(() => plugin.instance?.stop?.())
+      .then(
+        () => 'stopped' as const,
+        (error: unknown) => {
+          plugin.error = errorMessage(error);
+          plugin.logger.error({ err: error }, 'plugin failed to stop');
+          return 'failed' as const;
+        },
+      );
+    const outcome = await Promise.race([stopped, timeout]);
+    cancel();
+    if (outcome === 'timeout') {
+      plugin.error = `did not stop within ${budgetMs} ms`;
+      plugin.logger.error({ budget_ms: budgetMs }, 'plugin did not stop before the shutdown deadline');
+    }
+    plugin.state = outcome === 'stopped' ? 'stopped' : 'failed';
+    return outcome;
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * Test helpers for plugin authors: `import { createPluginHarness, runPluginConformance } from 'praxis-agent/testing'`.
+ * The conformance suite needs jest (`@jest/globals`); the harness and samples work with any runner.
+ */
+export { FakeClock } from '../core/clock';
+export { runPluginConformance } from './conformance';
+export { createPluginHarness, PluginHarness } from './harness';
+export type { HarnessOptions } from './harness';
+export { sampleEvents } from './samples';
