@@ -25,5 +25,5 @@ export function requireBearer(req: IncomingMessage, token: string | undefined): 
   const message = req.headers.authorization === undefined
     ? 'missing bearer token: send "Authorization: Bearer <http.auth_token>"'
     : 'invalid bearer token';
-  throw new HttpError(401, 'HTTP_UNAUTHORIZED', message, {}, { 'www-authenticate': 'Bearer realm="praxis-agent"' }, true);
+  throw new HttpError(401, 'HTTP_UNAUTHORIZED', message, {}, { 'www-authenticate': 'Bearer realm="praxis-agent"' });
 }

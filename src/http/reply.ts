@@ -13,8 +13,6 @@ export class HttpError extends AgentError {
     details?: Record<string, unknown>,
     /** Extra response headers, e.g. `WWW-Authenticate` or `Allow`. */
     readonly headers: Record<string, string> = {},
-    /** Close the connection after responding: the request body was not (fully) read. */
-    readonly closeConnection = false,
   ) {
     super(code, message, details);
     this.name = 'HttpError';

@@ -19,9 +19,12 @@ export interface Plugin {
   stop?(): void | Promise<void>;
 }
 
-/** A plugin class; its constructor parameters are injected by type or by token. */
+/**
+ * A plugin class; its constructor parameters are injected by type or by token. `object` rather
+ * than `Plugin`: a plugin made only of `@On` handlers needs neither start() nor stop().
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type PluginClass = new (...args: any[]) => Plugin;
+export type PluginClass = new (...args: any[]) => object;
 
 /** Everything the agent needs to know about a plugin, declared once (see {@link definePlugin}). */
 export interface PluginDefinition<S extends z.ZodType = z.ZodType> {

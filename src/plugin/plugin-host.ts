@@ -112,7 +112,7 @@ export class PluginHost {
   instanceOf(name: string): Plugin {
     const plugin = this.plugins.find((p) => p.spec.name === name);
     if (!plugin) throw new Error(`no plugin named "${name}"`);
-    plugin.instance ??= plugin.container.resolve(plugin.spec.definition.plugin);
+    plugin.instance ??= plugin.container.resolve(plugin.spec.definition.plugin) as Plugin;
     return plugin.instance;
   }
 
@@ -160,7 +160,7 @@ export class PluginHost {
 
   private async start(plugin: HostedPlugin): Promise<void> {
     plugin.state = 'starting';
-    plugin.instance ??= plugin.container.resolve(plugin.spec.definition.plugin);
+    plugin.instance ??= plugin.container.resolve(plugin.spec.definition.plugin) as Plugin;
     await plugin.instance.start?.();
     for (const declaration of handlerDeclarationsOf(plugin.instance)) {
       const method = (plugin.instance as unknown as Record<string | symbol, unknown>)[declaration.method];

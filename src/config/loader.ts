@@ -1,0 +1,331 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
+import { formatPath } from '../events/registry';
+import { resolvePlugin, type PluginOrigin, type ResolvedPlugin } from '../plugin/resolve';
+import { findCycles, startOrder, type DependencyEdge } from './dependencies';
+import { substituteEnv } from './env-substitution';
+import { toPathIssues, type IssueContext } from './issues';
+import { SourcePositions, type Anchor, type KeyPath } from './positions';
+import { ConfigError, sortProblems, type ConfigProblem } from './problems';
+import { agentConfigSchema, pluginEntrySchema, type AgentConfig, type PluginEntry } from './schema';
+
+export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './problems';
+
+export interface LoadOptions {
+  /** Variables for `${VAR}` references; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedPlugin {
+  entry: PluginEntry;
+  resolved: ResolvedPlugin;
+  /** The entry's `config`, parsed by the plugin's own configSchema (defaults applied). */
+  config: unknown;
+}
+
+export interface LoadedConfig {
+  /** Absolute path of the config file. */
+  file: string;
+  /** Its folder: relative plugin paths and `${file:...}` secrets are resolved from here. */
+  baseDir: string;
+  config: AgentConfig;
+  /** The enabled plugins in start order (dependencies first, otherwise as declared); stop in reverse. */
+  plugins: LoadedPlugin[];
+}
+
+/** One declared plugin entry as `praxis-agent plugins` shows it. */
+export interface PluginDescription {
+  name: string;
+  use: string;
+  enabled: boolean;
+  origin?: PluginOrigin;
+  /** The module file, when it resolved. */
+  file?: string;
+  version?: string;
+  description?: string;
+  /** Enabled, resolves, and its config and dependencies are valid. */
+  loads: boolean;
+  /** The first problem found with this entry. */
+  problem?: string;
+}
+
+/**
+ * Reads, substitutes, validates and resolves a config file. Every problem is collected before
+ * anything is thrown, so one run shows everything to fix.
+ * @throws ConfigError listing all problems, each with its file position.
+ */
+export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfig {
+  const analysis = analyze(file, options);
+  if (analysis.problems.length > 0) throw new ConfigError(sortProblems(analysis.problems));
+  const config = analysis.config as AgentConfig;
+  const plugins = analysis.order.map((i): LoadedPlugin => {
+    const state = analysis.entries[i];
+    return { entry: config.plugins[i], resolved: state.resolved as ResolvedPlugin, config: state.config };
+  });
+  return { file: analysis.absolute, baseDir: analysis.baseDir, config, plugins };
+}
+
+/**
+ * Every declared plugin entry with what is known about it. Plugin problems are reported per
+ * entry instead of thrown; only a file that cannot be read or parsed as YAML throws ConfigError.
+ */
+export function describePlugins(file: string, options: LoadOptions = {}): PluginDescription[] {
+  const analysis = analyze(file, options);
+  return analysis.entries.map((state, i) => {
+    const definition = state.resolved?.definition;
+    const problem = analysis.problems.find((p) => belongsTo(p, i, analysis.entryOfProblem));
+    return {
+      name: state.name ?? `plugins[${i}]`,
+      use: state.use ?? '',
+      enabled: state.enabled,
+      ...(state.resolved && { origin: state.resolved.origin, file: state.resolved.file }),
+      ...(definition && { version: definition.version }),
+      ...(definition?.description !== undefined && { description: definition.description }),
+      loads: state.enabled && state.resolved !== undefined && problem === undefined,
+      ...(problem && { problem: problem.message }),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** What is known about one `plugins[i]` item. */
+interface EntryState {
+  /** Raw `name` / `use`, when they are strings (even if the entry is otherwise invalid). */
+  name?: string;
+  use?: string;
+  enabled: boolean;
+  /** The entry parsed by pluginEntrySchema; absent when its core keys are invalid. */
+  entry?: PluginEntry;
+  resolved?: ResolvedPlugin;
+  /** Output of the plugin's configSchema, when valid. */
+  config?: unknown;
+}
+
+interface Analysis {
+  absolute: string;
+  baseDir: string;
+  problems: ConfigProblem[];
+  /** Problems concerning an entry that are positioned elsewhere (dependency cycles). */
+  entryOfProblem: Map<ConfigProblem, number[]>;
+  config?: AgentConfig;
+  entries: EntryState[];
+  order: number[];
+}
+
+/** Builds problems with positions for one parsed file. */
+class ProblemSink {
+  readonly problems: ConfigProblem[] = [];
+  readonly entryOfProblem = new Map<ConfigProblem, number[]>();
+
+  constructor(
+    private readonly file: string,
+    private readonly positions: SourcePositions,
+  ) {}
+
+  add(keyPath: KeyPath, anchor: Anchor, code: ErrorCode, message: string, entries?: number[]): void {
+    const { line, column } = this.positions.positionOf(keyPath, anchor);
+    const problem = { file: this.file, line, column, path: formatPath(keyPath), code, message };
+    this.problems.push(problem);
+    if (entries) this.entryOfProblem.set(problem, entries);
+  }
+
+  addIssues(error: z.ZodError, ctx: IssueContext, skip: (keyPath: string) => boolean = () => false): void {
+    for (const issue of toPathIssues(error, ctx)) {
+      if (!skip(formatPath(issue.path))) this.add(issue.path, issue.anchor, issue.code, issue.message);
+    }
+  }
+}
+
+function analyze(file: string, options: LoadOptions): Analysis {
+  const absolute = path.resolve(file);
+  const baseDir = path.dirname(absolute);
+  const { doc, positions } = parse(file, absolute);
+  const sink = new ProblemSink(file, positions);
+
+  const envProblems = substituteEnv(doc, { env: options.env ?? process.env, baseDir });
+  const raw = toPlain(doc, file);
+  const entries = readEntries(raw);
+  // An unset variable in a disabled plugin's settings is expected (that is often why it is disabled).
+  const relevant = envProblems.filter((p) => !(p.path[0] === 'plugins' && typeof p.path[1] === 'number' && p.path[2] === 'config' && entries[p.path[1]]?.enabled === false));
+  for (const p of relevant) sink.add(p.path, 'value', p.code, p.message);
+  // A value left unsubstituted would also fail validation; one problem per value is enough.
+  const unsubstituted = new Set(envProblems.map((p) => formatPath(p.path)));
+
+  const parsed = agentConfigSchema.safeParse(raw);
+  if (!parsed.success) sink.addIssues(parsed.error, { schema: agentConfigSchema, input: raw, prefix: [] }, (p) => unsubstituted.has(p));
+
+  checkDuplicateNames(entries, sink);
+  for (const [i, state] of entries.entries()) {
+    if (state.entry?.enabled) loadEntry(i, state, baseDir, sink, unsubstituted);
+  }
+  const order = checkDependencies(entries, sink);
+
+  return {
+    absolute,
+    baseDir,
+    problems: sink.problems,
+    entryOfProblem: sink.entryOfProblem,
+    config: parsed.success ? parsed.data : undefined,
+    entries,
+    order,
+  };
+}
+
+/** Reads and parses the YAML; a file that cannot be read or parsed ends the analysis here. */
+function parse(file: string, absolute: string): { doc: Document; positions: SourcePositions } {
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? errorMessage(error));
+    throw new ConfigError([{ file, line: 0, column: 0, path: '', code: 'CONFIG_NOT_FOUND', message: `cannot read config file (${reason})` }]);
+  }
+  const lines = new LineCounter();
+  // prettyErrors adds a source excerpt to messages; we report positions ourselves instead.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0]);
+        return { file, line, column: col, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage(e.code, e.message) };
+      }),
+    );
+  }
+  return { doc, positions: new SourcePositions(doc, lines) };
+}
+
+/** yaml's message, with a hint where its wording rarely leads people to the actual mistake. */
+function syntaxMessage(code: string, message: string): string {
+  const hints: Record<string, string> = {
+    BLOCK_AS_IMPLICIT_KEY: 'is the next line indented too far?',
+    MULTILINE_IMPLICIT_KEY: 'is the next line indented too far?',
+    BAD_INDENT: 'check the indentation',
+    TAB_AS_INDENT: 'indent with spaces',
+    DUPLICATE_KEY: 'the same key appears twice in this map',
+  };
+  const hint = hints[code];
+  return hint ? `${message} (${hint})` : message;
+}
+
+function toPlain(doc: Document, file: string): unknown {
+  try {
+    // An empty file (or one with only comments) is a config with every default.
+    return doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (error) {
+    // toJS only throws for alias abuse ("billion laughs"); it is still a broken YAML file.
+    throw new ConfigError([{ file, line: 1, column: 1, path: '', code: 'CONFIG_YAML_SYNTAX', message: errorMessage(error) }]);
+  }
+}
+
+function readEntries(raw: unknown): EntryState[] {
+  const items = isRecord(raw) && Array.isArray(raw.plugins) ? (raw.plugins as unknown[]) : [];
+  return items.map((item): EntryState => {
+    const fields = isRecord(item) ? item : {};
+    const parsed = pluginEntrySchema.safeParse(item);
+    return {
+      ...(typeof fields.name === 'string' && { name: fields.name }),
+      ...(typeof fields.use === 'string' && { use: fields.use }),
+      enabled: fields.enabled !== false,
+      ...(parsed.success && { entry: parsed.data }),
+    };
+  });
+}
+
+function checkDuplicateNames(entries: readonly EntryState[], sink: ProblemSink): void {
+  const first = new Map<string, number>();
+  for (const [i, { name }] of entries.entries()) {
+    if (name === undefined) continue;
+    const earlier = first.get(name);
+    if (earlier === undefined) first.set(name, i);
+    else sink.add(['plugins', i, 'name'], 'value', 'CONFIG_DUPLICATE_PLUGIN', `plugin name "${name}" is already used by plugins[${earlier}]; names must be unique`);
+  }
+}
+
+/** Resolves an enabled entry's module and validates its `config` against the plugin's schema. */
+function loadEntry(i: number, state: EntryState, baseDir: string, sink: ProblemSink, unsubstituted: ReadonlySet<string>): void {
+  const entry = state.entry as PluginEntry;
+  try {
+    state.resolved = resolvePlugin(entry.use, baseDir);
+  } catch (error) {
+    const code: ErrorCode = isAgentError(error) && error.code === 'PLUGIN_NOT_FOUND' ? 'PLUGIN_NOT_FOUND' : 'PLUGIN_INVALID_MODULE';
+    sink.add(['plugins', i, 'use'], 'value', code, errorMessage(error));
+    return;
+  }
+  const schema = state.resolved.definition.configSchema;
+  const input = entry.config ?? {};
+  const prefix: KeyPath = ['plugins', i, 'config'];
+  let result: z.ZodSafeParseResult<unknown>;
+  try {
+    result = schema.safeParse(input);
+  } catch (error) {
+    // A throwing refinement or transform is the plugin's bug, but it is reported like any value problem.
+    sink.add(prefix, 'value', 'CONFIG_INVALID_VALUE', `plugin ${state.resolved.definition.name} could not validate its config: ${errorMessage(error)}`);
+    return;
+  }
+  if (result.success) state.config = result.data;
+  else sink.addIssues(result.error, { schema, input, prefix }, (p) => unsubstituted.has(p));
+}
+
+/**
+ * Checks `depends_on` and definition `dependencies`, reports cycles, and returns the start order
+ * of the enabled, valid entries (empty when there is a cycle).
+ */
+function checkDependencies(entries: readonly EntryState[], sink: ProblemSink): number[] {
+  const nodes = entries.flatMap((s, i) => (s.entry?.enabled ? [i] : []));
+  const byName = new Map<string, number>();
+  for (const i of nodes) if (!byName.has(entries[i].name as string)) byName.set(entries[i].name as string, i);
+  const edges: DependencyEdge[] = [];
+
+  for (const i of nodes) {
+    const entry = entries[i].entry as PluginEntry;
+    for (const [k, dep] of entry.depends_on.entries()) {
+      const target = byName.get(dep);
+      if (target !== undefined) edges.push({ from: i, to: target, site: ['plugins', i, 'depends_on', k] });
+      else if (entries.some((s) => s.name === dep && s.entry === undefined)) continue; // invalid entry, reported already
+      else {
+        const disabled = entries.some((s) => s.name === dep);
+        const why = disabled ? 'which is disabled (enabled: false)' : 'which is not declared in plugins';
+        sink.add(['plugins', i, 'depends_on', k], 'value', 'PLUGIN_DEPENDENCY_MISSING', `depends on "${dep}", ${why}`);
+      }
+    }
+    edges.push(...typeDependencies(i, entries, nodes, sink));
+  }
+
+  const cycles = findCycles(nodes, edges);
+  for (const cycle of cycles) {
+    const names = [...cycle.nodes, cycle.nodes[0]].map((n) => entries[n].name).join(' -> ');
+    sink.add(cycle.site, 'value', 'PLUGIN_DEPENDENCY_CYCLE', `dependency cycle: ${names}`, cycle.nodes);
+  }
+  return cycles.length > 0 ? [] : startOrder(nodes, edges);
+}
+
+/** Edges to every enabled entry of each plugin type the definition of entry `i` depends on. */
+function typeDependencies(i: number, entries: readonly EntryState[], nodes: readonly number[], sink: ProblemSink): DependencyEdge[] {
+  const definition = entries[i].resolved?.definition;
+  const edges: DependencyEdge[] = [];
+  for (const type of definition?.dependencies ?? []) {
+    const providers = nodes.filter((j) => j !== i && entries[j].resolved?.definition.name === type);
+    edges.push(...providers.map((to) => ({ from: i, to, site: ['plugins', i, 'use'] })));
+    // An entry that failed to resolve may well be the provider; its own problem says why.
+    const maybeProvider = nodes.some((j) => entries[j].resolved === undefined && entries[j].use === type);
+    if (providers.length === 0 && !maybeProvider) {
+      sink.add(['plugins', i, 'use'], 'value', 'PLUGIN_DEPENDENCY_MISSING', `plugin ${definition?.name} requires an enabled "${type}" plugin; add an entry with use: ${type}`);
+    }
+  }
+  return edges;
+}
+
+function belongsTo(problem: ConfigProblem, i: number, entryOfProblem: Map<ConfigProblem, number[]>): boolean {
+  const prefix = `plugins[${i}]`;
+  const own = problem.path === prefix || problem.path.startsWith(`${prefix}.`) || problem.path.startsWith(`${prefix}[`);
+  return own || (entryOfProblem.get(problem)?.includes(i) ?? false);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

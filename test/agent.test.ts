@@ -1,0 +1,94 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Agent } from '../src/agent/agent';
+import { loadConfig } from '../src/config/loader';
+import { silentLogger } from '../src/core/logger';
+import type { Event } from '../src/events/types';
+import type { RecorderPlugin } from './fixtures/third-party-plugin';
+
+const FIXTURE = path.join(__dirname, 'fixtures/third-party-plugin');
+
+/** Writes a config next to a temp dir and points `use` at the fixture by a relative path, as a user would. */
+function agentFor(yaml: (use: string) => string): Agent {
+  const dir = mkdtempSync(path.join(tmpdir(), 'praxis-agent-'));
+  const file = path.join(dir, 'agent.config.yaml');
+  writeFileSync(file, yaml(`./${path.relative(dir, FIXTURE)}`));
+  return new Agent(loadConfig(file), { logger: silentLogger() });
+}
+
+function record(agent: Agent): Event[] {
+  const events: Event[] = [];
+  agent.bus.subscribe('*', (e) => void events.push(e), { name: 'test-recorder', capacity: 10_000 });
+  return events;
+}
+
+describe('Agent with a third-party plugin loaded from a path', () => {
+  it('loads, configures, delivers typed events to it, and stops it', async () => {
+    const agent = agentFor((use) => `http:\n  enabled: false\nplugins:\n  - name: backups\n    use: ${use}\n    config:\n      label: nightly\n`);
+    const events = record(agent);
+    await agent.start();
+    const plugin = agent.host.instanceOf('backups') as RecorderPlugin;
+    expect(plugin.config.label).toBe('nightly');
+    expect(plugin.started).toBe(true);
+
+    await agent.bus.publish('system.error', { severity: 'critical', message: 'db down', component: 'db' });
+    await agent.bus.publish('backup.completed', { job: 'pg', bytes: 10, ok: false }, { correlation_id: 'run-7' });
+    await agent.bus.idle();
+
+    expect(plugin.received.map((e) => e.type)).toEqual(['system.error', 'backup.completed', 'system.error']);
+    const raised = events.find((e): e is Event<'system.error'> => e.type === 'system.error' && e.metadata.source === 'backups');
+    expect(raised?.data).toMatchObject({ error_code: 'BACKUP_FAILED', component: 'nightly' });
+    expect(raised?.metadata.correlation_id).toBe('run-7');
+
+    await expect(agent.bus.publish('backup.completed', { job: 'pg', bytes: -1, ok: true })).rejects.toMatchObject({ code: 'EVENT_INVALID' });
+
+    expect(await agent.stop()).toBe(0);
+    expect(plugin.stopCalls).toBe(1);
+    expect(agent.host.subscriptionsOf('backups')).toBe(0);
+    expect(agent.pluginStatuses()).toEqual([expect.objectContaining({ name: 'backups', state: 'stopped' })]);
+    expect(events.map((e) => e.type).filter((t) => t.startsWith('agent.') || t === 'system.shutdown')).toEqual([
+      'agent.starting',
+      'agent.started',
+      'agent.stopping',
+      'system.shutdown',
+      'agent.stopped',
+    ]);
+  });
+
+  it('fails start-up naming the plugin, after stopping the ones already started', async () => {
+    const agent = agentFor(
+      (use) => `http:\n  enabled: false\nplugins:\n  - name: first\n    use: ${use}\n  - name: broken\n    use: ${use}\n    config:\n      fail_on_start: true\n`,
+    );
+    await expect(agent.start()).rejects.toMatchObject({ code: 'PLUGIN_START_FAILED', message: expect.stringContaining('"broken"') });
+    expect((agent.host.instanceOf('first') as RecorderPlugin).stopCalls).toBe(1);
+    expect(agent.pluginStatuses().map((s) => [s.name, s.state])).toEqual([
+      ['first', 'stopped'],
+      ['broken', 'failed'],
+    ]);
+  });
+
+  it('names a plugin that overruns shutdown_timeout, still stops the others, and exits 3', async () => {
+    const agent = agentFor(
+      (use) =>
+        `agent:\n  shutdown_timeout: 150ms\nhttp:\n  enabled: false\nplugins:\n  - name: quick\n    use: ${use}\n  - name: stuck\n    use: ${use}\n    config:\n      stop_delay_ms: 1000\n`,
+    );
+    const events = record(agent);
+    await agent.start();
+    expect(await agent.stop()).toBe(3);
+    expect((agent.host.instanceOf('quick') as RecorderPlugin).stopCalls).toBe(1);
+    const stopped = events.find((e): e is Event<'agent.stopped'> => e.type === 'agent.stopped');
+    expect(stopped?.data).toMatchObject({ exit_code: 3, failed_plugins: ['stuck'] });
+  });
+
+  it('starts plugins after their depends_on and stops them in reverse', async () => {
+    const agent = agentFor(
+      (use) => `http:\n  enabled: false\nplugins:\n  - name: app\n    use: ${use}\n    depends_on: [store]\n  - name: store\n    use: ${use}\n`,
+    );
+    const events = record(agent);
+    await agent.start();
+    const started = events.find((e): e is Event<'agent.started'> => e.type === 'agent.started');
+    expect(started?.data.plugins).toEqual(['store', 'app']);
+    await agent.stop();
+  });
+});
