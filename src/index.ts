@@ -33,3 +33,6 @@ export { definePlugin } from './plugin/definition';
 export type { Plugin, PluginClass, PluginConfig, PluginDefinition } from './plugin/definition';
 export { On } from './plugin/on-event.decorator';
 export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './plugin/tokens';
+
+export { AgentClient, AgentClientError } from './client/agent-client';
+export type { AcceptedEvent, EventInput, IngestResult, ReadyResult, RejectedEvent } from './client/agent-client';

@@ -47,7 +47,9 @@ describe('Agent with a third-party plugin loaded from a path', () => {
     expect(plugin.stopCalls).toBe(1);
     expect(agent.host.subscriptionsOf('backups')).toBe(0);
     expect(agent.pluginStatuses()).toEqual([expect.objectContaining({ name: 'backups', state: 'stopped' })]);
-    expect(events.map((e) => e.type).filter((t) => t.startsWith('agent.') || t === 'system.shutdown')).toEqual([
+    const rejection = events.find((e): e is Event<'agent.error'> => e.type === 'agent.error');
+    expect(rejection?.data).toMatchObject({ error_code: 'EVENT_INVALID', message: expect.stringContaining('data.bytes') });
+    expect(events.map((e) => e.type).filter((t) => t !== 'agent.error' && (t.startsWith('agent.') || t === 'system.shutdown'))).toEqual([
       'agent.starting',
       'agent.started',
       'agent.stopping',

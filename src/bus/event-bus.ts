@@ -119,7 +119,7 @@ export class EventBus extends Bus implements QueueOwner {
 
   /** Resolves when every queue is empty, including events published by handlers meanwhile. */
   async idle(): Promise<void> {
-    while (this.queues.some((q) => q.depth > 0)) {
+    while (this.queues.some((q) => q.busy)) {
       await Promise.all(this.queues.map((q) => q.whenIdle()));
     }
   }
@@ -163,7 +163,12 @@ export class EventBus extends Bus implements QueueOwner {
   onHandlerError(queue: HandlerQueue, event: Event, error: unknown): void {
     this.handlerErrors++;
     const quarantine = queue.errorThreshold > 0 && queue.errors >= queue.errorThreshold;
-    this.report(error, { handler: queue.id, event_type: event.type, event_id: event.metadata.event_id }, queue.owner, 'HANDLER_FAILED');
+    // A handler failing on the bus's own report must not trigger another report: a failing `*` or
+    // `agent.*` handler would otherwise feed itself forever (synchronously, for a sync handler).
+    const ownReport = event.type === 'agent.error' && event.metadata.source === BUS_COMPONENT;
+    if (!ownReport) {
+      this.report(error, { handler: queue.id, event_type: event.type, event_id: event.metadata.event_id }, queue.owner, 'HANDLER_FAILED');
+    }
     if (quarantine) {
       queue.close('quarantined');
       this.report(

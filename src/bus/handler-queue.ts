@@ -65,6 +65,11 @@ export class HandlerQueue {
     return this.size + this.blocked.length;
   }
 
+  /** True while events are queued or the handler is still running one. */
+  get busy(): boolean {
+    return this.running || this.depth > 0;
+  }
+
   /**
    * Queues `event`, applying the overflow policy when full. Returns a promise only when the
    * publisher must wait (`block` policy on a full queue); otherwise undefined, so the common path
@@ -91,7 +96,7 @@ export class HandlerQueue {
 
   /** Resolves when nothing is queued or being handled. */
   whenIdle(): Promise<void> {
-    if (!this.running && this.depth === 0) return Promise.resolve();
+    if (!this.busy) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

@@ -88,7 +88,7 @@ export class AgentClient {
     const accepted = reply.status === 202 ? result?.accepted[0] : undefined;
     if (accepted) return { event_id: accepted.event_id };
     const rejected = result?.rejected[0];
-    throw failure(reply, rejected ? { errors: rejected.errors, ...(result ? { result } : {}) } : {});
+    throw failure(reply, rejected && result ? { errors: rejected.errors, result } : {});
   }
 
   /**
@@ -141,14 +141,14 @@ export class AgentClient {
   }
 
   private networkError(method: string, url: string, error: unknown): AgentClientError {
-    const name = error instanceof Error ? error.name : '';
+    // Duck-typed on purpose: fetch's errors may come from another realm (jest, vm), where instanceof fails.
+    const { name, message, cause } = (error ?? {}) as { name?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
     if (name === 'TimeoutError' || name === 'AbortError') {
       return new AgentClientError(`${method} ${url} timed out after ${this.timeoutMs} ms`, {}, { cause: error });
     }
     // undici reports "fetch failed" and puts the reason (ECONNREFUSED, ENOTFOUND, ...) in the cause.
-    const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
-    const reason = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
-    return new AgentClientError(`cannot reach praxis-agent at ${url}: ${reason}`, {}, { cause: error });
+    const reason = [cause?.code, cause?.message, message].find((r) => typeof r === 'string' && r !== '') ?? String(error);
+    return new AgentClientError(`cannot reach praxis-agent at ${url}: ${String(reason)}`, {}, { cause: error });
   }
 }
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
 import { formatPath } from '../events/registry';
-import { resolvePlugin, type PluginOrigin, type ResolvedPlugin } from '../plugin/resolve';
+import { originOf, resolvePlugin, type PluginOrigin, type ResolvedPlugin } from '../plugin/resolve';
 import { findCycles, startOrder, type DependencyEdge } from './dependencies';
-import { substituteEnv } from './env-substitution';
+import { substituteEnv, type SubstitutionProblem } from './env-substitution';
 import { toPathIssues, type IssueContext } from './issues';
 import { SourcePositions, type Anchor, type KeyPath } from './positions';
 import { ConfigError, sortProblems, type ConfigProblem } from './problems';
@@ -32,7 +32,10 @@ export interface LoadedConfig {
   /** Its folder: relative plugin paths and `${file:...}` secrets are resolved from here. */
   baseDir: string;
   config: AgentConfig;
-  /** The enabled plugins in start order (dependencies first, otherwise as declared); stop in reverse. */
+  /**
+   * The enabled plugins in start order: declared order, except that each plugin's dependencies
+   * (depends_on and its definition's dependencies) are moved before it. Stop in reverse.
+   */
   plugins: LoadedPlugin[];
 }
 
@@ -77,11 +80,13 @@ export function describePlugins(file: string, options: LoadOptions = {}): Plugin
   return analysis.entries.map((state, i) => {
     const definition = state.resolved?.definition;
     const problem = analysis.problems.find((p) => belongsTo(p, i, analysis.entryOfProblem));
+    const origin = state.resolved?.origin ?? (state.use !== undefined ? originOf(state.use) : undefined);
     return {
       name: state.name ?? `plugins[${i}]`,
       use: state.use ?? '',
       enabled: state.enabled,
-      ...(state.resolved && { origin: state.resolved.origin, file: state.resolved.file }),
+      ...(origin && { origin }),
+      ...(state.resolved && { file: state.resolved.file }),
       ...(definition && { version: definition.version }),
       ...(definition?.description !== undefined && { description: definition.description }),
       loads: state.enabled && state.resolved !== undefined && problem === undefined,
@@ -149,9 +154,7 @@ function analyze(file: string, options: LoadOptions): Analysis {
   const envProblems = substituteEnv(doc, { env: options.env ?? process.env, baseDir });
   const raw = toPlain(doc, file);
   const entries = readEntries(raw);
-  // An unset variable in a disabled plugin's settings is expected (that is often why it is disabled).
-  const relevant = envProblems.filter((p) => !(p.path[0] === 'plugins' && typeof p.path[1] === 'number' && p.path[2] === 'config' && entries[p.path[1]]?.enabled === false));
-  for (const p of relevant) sink.add(p.path, 'value', p.code, p.message);
+  reportSubstitutionProblems(envProblems, entries, sink);
   // A value left unsubstituted would also fail validation; one problem per value is enough.
   const unsubstituted = new Set(envProblems.map((p) => formatPath(p.path)));
 
@@ -175,6 +178,18 @@ function analyze(file: string, options: LoadOptions): Analysis {
   };
 }
 
+function reportSubstitutionProblems(problems: readonly SubstitutionProblem[], entries: EntryState[], sink: ProblemSink): void {
+  for (const p of problems) {
+    const [section, i, key] = p.path;
+    const entry = section === 'plugins' && typeof i === 'number' ? entries[i] : undefined;
+    // An unset variable in a disabled plugin's settings is expected (that is often why it is disabled).
+    if (entry && key === 'config' && !entry.enabled) continue;
+    // An entry whose name/use/... still holds a `${...}` must not be resolved or cross-checked.
+    if (entry && key !== 'config') delete entry.entry;
+    sink.add(p.path, 'value', p.code, p.message);
+  }
+}
+
 /** Reads and parses the YAML; a file that cannot be read or parsed ends the analysis here. */
 function parse(file: string, absolute: string): { doc: Document; positions: SourcePositions } {
   let text: string;
@@ -188,22 +203,36 @@ function parse(file: string, absolute: string): { doc: Document; positions: Sour
   const lines = new LineCounter();
   // prettyErrors adds a source excerpt to messages; we report positions ourselves instead.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const { line, col } = lines.linePos(e.pos[0]);
-        return { file, line, column: col, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage(e.code, e.message) };
-      }),
-    );
-  }
+  if (doc.errors.length > 0) throw new ConfigError(sortProblems(syntaxProblems(doc.errors, text, lines, file)));
   return { doc, positions: new SourcePositions(doc, lines) };
+}
+
+/**
+ * yaml's errors as problems. One mistake gets special care: a line indented deeper than its
+ * siblings (`port: 80` / `   host: x`) is read as the continuation of the value above, and yaml
+ * reports two errors at that value. We report one, at the over-indented line, which is the one
+ * to fix.
+ */
+function syntaxProblems(errors: readonly YAMLError[], text: string, lines: LineCounter, file: string): ConfigProblem[] {
+  const continued = new Set(errors.filter((e) => e.code === 'MULTILINE_IMPLICIT_KEY').map((e) => e.pos[0]));
+  return errors
+    .filter((e) => !(e.code === 'BLOCK_AS_IMPLICIT_KEY' && continued.has(e.pos[0])))
+    .map((e): ConfigProblem => {
+      if (e.code === 'MULTILINE_IMPLICIT_KEY') {
+        const { line } = lines.linePos(e.pos[1]);
+        const start = lines.lineStarts[line - 1];
+        const column = /^[ \t]*/.exec(text.slice(start))?.[0].length ?? 0;
+        const message = 'line indented too far: YAML reads it as part of the value on the line above; align it with the keys it belongs with';
+        return { file, line, column: column + 1, path: '', code: 'CONFIG_YAML_SYNTAX', message };
+      }
+      const { line, col } = lines.linePos(e.pos[0]);
+      return { file, line, column: col, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage(e.code, e.message) };
+    });
 }
 
 /** yaml's message, with a hint where its wording rarely leads people to the actual mistake. */
 function syntaxMessage(code: string, message: string): string {
   const hints: Record<string, string> = {
-    BLOCK_AS_IMPLICIT_KEY: 'is the next line indented too far?',
-    MULTILINE_IMPLICIT_KEY: 'is the next line indented too far?',
     BAD_INDENT: 'check the indentation',
     TAB_AS_INDENT: 'indent with spaces',
     DUPLICATE_KEY: 'the same key appears twice in this map',

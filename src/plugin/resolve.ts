@@ -26,7 +26,8 @@ export function builtinPluginNames(): string[] {
     .sort();
 }
 
-function originOf(use: string): PluginOrigin {
+/** How `use` will be resolved: a path (starts with . or /), a built-in name, or else an npm package. */
+export function originOf(use: string): PluginOrigin {
   if (use.startsWith('.') || path.isAbsolute(use)) return 'path';
   return builtinPluginNames().includes(use) ? 'builtin' : 'package';
 }

@@ -1,0 +1,235 @@
+import { AgentError } from '../core/errors';
+import { coreEventSchemas } from './catalogue';
+import { EventRegistry, type FieldIssue } from './registry';
+
+const registry = new EventRegistry();
+
+/** The field issues `parseData` reports for invalid data (fails the test when the data is valid). */
+function issuesFor(type: string, data: unknown): FieldIssue[] {
+  try {
+    registry.parseData(type, data);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AgentError);
+    expect((error as AgentError).code).toBe('EVENT_INVALID');
+    return (error as AgentError).details?.issues as FieldIssue[];
+  }
+  throw new Error(`expected ${type} data to be rejected: ${JSON.stringify(data)}`);
+}
+
+function pathsFor(type: string, data: unknown): string[] {
+  return issuesFor(type, data).map((i) => i.path);
+}
+
+describe('event catalogue', () => {
+  it('defines exactly the core event types', () => {
+    expect(Object.keys(coreEventSchemas).sort()).toEqual([
+      'agent.error',
+      'agent.started',
+      'agent.starting',
+      'agent.stopped',
+      'agent.stopping',
+      'config.changed',
+      'service.status',
+      'system.error',
+      'system.health',
+      'system.shutdown',
+    ]);
+    expect(registry.types()).toEqual(Object.keys(coreEventSchemas).sort());
+    expect(registry.ownerOf('system.error')).toBe('core');
+  });
+
+  describe('system.error', () => {
+    const valid = {
+      severity: 'critical',
+      message: 'disk full',
+      error_code: 'DISK_FULL',
+      component: 'storage',
+      diagnostic_data: { free_bytes: 0, mount: '/var' },
+      stack_trace: 'Error: disk full\n    at write',
+    };
+
+    it('accepts every spec field and returns them unchanged', () => {
+      expect(registry.parseData('system.error', valid)).toEqual(valid);
+    });
+
+    it.each(['critical', 'error', 'warning', 'info'])('accepts severity %s', (severity) => {
+      expect(registry.parseData('system.error', { severity, message: 'm', component: 'c' })).toEqual({ severity, message: 'm', component: 'c' });
+    });
+
+    it.each(['fatal', 'ERROR', '', 3, null])('rejects severity %p at data.severity', (severity) => {
+      expect(pathsFor('system.error', { ...valid, severity })).toEqual(['data.severity']);
+    });
+
+    it('requires severity, message and component', () => {
+      expect(pathsFor('system.error', {}).sort()).toEqual(['data.component', 'data.message', 'data.severity']);
+    });
+
+    it('rejects an empty message and a non-object diagnostic_data', () => {
+      expect(pathsFor('system.error', { ...valid, message: '' })).toEqual(['data.message']);
+      expect(pathsFor('system.error', { ...valid, diagnostic_data: 'oops' })).toEqual(['data.diagnostic_data']);
+    });
+
+    it('rejects unknown fields, naming them', () => {
+      expect(pathsFor('system.error', { ...valid, sevrity: 'info' })).toEqual(['data.sevrity']);
+      // Several unknown keys are reported as one issue at the object.
+      const issues = issuesFor('system.error', { ...valid, a: 1, b: 2 });
+      expect(issues).toHaveLength(1);
+      expect(issues[0].path).toBe('data');
+      expect(issues[0].message).toMatch(/"a".*"b"/);
+    });
+
+    it('rejects data that is not an object', () => {
+      expect(pathsFor('system.error', 'boom')).toEqual(['data']);
+      expect(pathsFor('system.error', undefined)).toEqual(['data']);
+    });
+  });
+
+  describe('config.changed', () => {
+    it('accepts the spec fields with any old/new values', () => {
+      const data = { config_path: 'agent.yaml#bus.queue_capacity', old_value: 1024, new_value: { nested: [1, 2] }, changed_by: 'ops', change_reason: 'load test' };
+      expect(registry.parseData('config.changed', data)).toEqual(data);
+      expect(registry.parseData('config.changed', { config_path: 'a#b', old_value: null, new_value: 'x' })).toEqual({ config_path: 'a#b', old_value: null, new_value: 'x' });
+    });
+
+    it('rejects a missing or empty config_path, wrong-typed optional fields and unknown fields', () => {
+      expect(pathsFor('config.changed', { old_value: 1, new_value: 2 })).toEqual(['data.config_path']);
+      expect(pathsFor('config.changed', { config_path: '', old_value: 1, new_value: 2 })).toEqual(['data.config_path']);
+      // old_value/new_value may be null but must be present.
+      expect(pathsFor('config.changed', { config_path: 'a#b' }).sort()).toEqual(['data.new_value', 'data.old_value']);
+      expect(pathsFor('config.changed', { config_path: 'a#b', old_value: 1, new_value: 2, changed_by: 42 })).toEqual(['data.changed_by']);
+      expect(pathsFor('config.changed', { config_path: 'a#b', old_value: 1, new_value: 2, path: 'x' })).toEqual(['data.path']);
+    });
+  });
+
+  describe('service.status', () => {
+    it.each(['healthy', 'degraded', 'unhealthy'])('accepts status %s and defaults health_check_results/metrics to {}', (status) => {
+      expect(registry.parseData('service.status', { service_name: 'db', status })).toEqual({
+        service_name: 'db',
+        status,
+        health_check_results: {},
+        metrics: {},
+      });
+    });
+
+    it('keeps given health_check_results and metrics', () => {
+      const data = { service_name: 'db', status: 'degraded', health_check_results: { ping: 'ok', query: 'slow' }, metrics: { latency_ms: 950 } };
+      expect(registry.parseData('service.status', data)).toEqual(data);
+    });
+
+    it('rejects unknown statuses, missing service_name, non-object metrics and unknown fields', () => {
+      expect(pathsFor('service.status', { service_name: 'db', status: 'down' })).toEqual(['data.status']);
+      expect(pathsFor('service.status', { status: 'healthy' })).toEqual(['data.service_name']);
+      expect(pathsFor('service.status', { service_name: 'db', status: 'healthy', metrics: [1] })).toEqual(['data.metrics']);
+      expect(pathsFor('service.status', { service_name: 'db', status: 'healthy', uptime: 1 })).toEqual(['data.uptime']);
+    });
+  });
+
+  describe('system.health', () => {
+    const valid = {
+      status: 'degraded',
+      services: {
+        db: { status: 'healthy', last_checked: '2026-01-01T00:00:00.000Z', latency_ms: 12 },
+        cache: { status: 'degraded', message: 'slow' },
+      },
+      checked_at: '2026-01-01T00:00:01Z',
+    };
+
+    it('accepts a snapshot', () => {
+      expect(registry.parseData('system.health', valid)).toEqual(valid);
+      expect(registry.parseData('system.health', { status: 'healthy', services: {} })).toEqual({ status: 'healthy', services: {} });
+    });
+
+    it('names the nested field that is wrong', () => {
+      expect(pathsFor('system.health', { ...valid, services: { db: { status: 'dead' } } })).toEqual(['data.services.db.status']);
+      expect(pathsFor('system.health', { ...valid, services: { db: { status: 'healthy', latency_ms: -1 } } })).toEqual(['data.services.db.latency_ms']);
+      expect(pathsFor('system.health', { ...valid, services: { db: { status: 'healthy', extra: true } } })).toEqual(['data.services.db.extra']);
+      expect(pathsFor('system.health', { ...valid, checked_at: 'yesterday' })).toEqual(['data.checked_at']);
+      expect(pathsFor('system.health', { status: 'healthy' })).toEqual(['data.services']);
+    });
+  });
+
+  describe('system.shutdown', () => {
+    it('accepts a reason with optional signal and grace period, rejects a negative grace period', () => {
+      expect(registry.parseData('system.shutdown', { reason: 'SIGTERM', signal: 'SIGTERM', grace_period_ms: 5000 })).toEqual({ reason: 'SIGTERM', signal: 'SIGTERM', grace_period_ms: 5000 });
+      expect(pathsFor('system.shutdown', { reason: 'x', grace_period_ms: -1 })).toEqual(['data.grace_period_ms']);
+      expect(pathsFor('system.shutdown', { reason: '' })).toEqual(['data.reason']);
+    });
+  });
+
+  describe('agent.*', () => {
+    it('agent.starting needs name, version and an integer pid', () => {
+      const data = { agent_name: 'praxis', version: '0.1.0', pid: 4242, config_path: '/etc/praxis.yaml' };
+      expect(registry.parseData('agent.starting', data)).toEqual(data);
+      expect(pathsFor('agent.starting', { ...data, pid: 1.5 })).toEqual(['data.pid']);
+      expect(pathsFor('agent.starting', { agent_name: 'praxis', pid: 1 })).toEqual(['data.version']);
+    });
+
+    it('agent.started lists plugins and a non-negative startup time', () => {
+      const data = { agent_name: 'praxis', version: '0.1.0', plugins: ['event-logger', 'http-sink'], admin_url: 'http://127.0.0.1:9464', startup_ms: 31 };
+      expect(registry.parseData('agent.started', data)).toEqual(data);
+      expect(pathsFor('agent.started', { ...data, plugins: ['ok', 7] })).toEqual(['data.plugins[1]']);
+      expect(pathsFor('agent.started', { ...data, startup_ms: -1 })).toEqual(['data.startup_ms']);
+    });
+
+    it('agent.stopping needs a reason', () => {
+      expect(registry.parseData('agent.stopping', { reason: 'signal', signal: 'SIGINT' })).toEqual({ reason: 'signal', signal: 'SIGINT' });
+      expect(pathsFor('agent.stopping', { signal: 'SIGINT' })).toEqual(['data.reason']);
+    });
+
+    it('agent.stopped defaults failed_plugins to []', () => {
+      expect(registry.parseData('agent.stopped', { reason: 'signal', uptime_ms: 10, exit_code: 0 })).toEqual({ reason: 'signal', uptime_ms: 10, exit_code: 0, failed_plugins: [] });
+      expect(registry.parseData('agent.stopped', { reason: 'signal', uptime_ms: 10, exit_code: 3, failed_plugins: ['slow'] })).toEqual({ reason: 'signal', uptime_ms: 10, exit_code: 3, failed_plugins: ['slow'] });
+      expect(pathsFor('agent.stopped', { reason: 'signal', uptime_ms: 10, exit_code: 0.5 })).toEqual(['data.exit_code']);
+    });
+
+    it('agent.error has the system.error fields', () => {
+      const data = { severity: 'warning', message: 'handler failed', error_code: 'HANDLER_FAILED', component: 'event-logger', diagnostic_data: { handler: 'x' } };
+      expect(registry.parseData('agent.error', data)).toEqual(data);
+      expect(pathsFor('agent.error', { ...data, severity: 'fatal' })).toEqual(['data.severity']);
+      expect(pathsFor('agent.error', { ...data, extra: 1 })).toEqual(['data.extra']);
+    });
+  });
+
+  describe('jsonSchemaOf', () => {
+    it("describes a whole system.error event: the spec's data fields and metadata", () => {
+      const schema = registry.jsonSchemaOf('system.error') as {
+        $schema: string;
+        type: string;
+        required: string[];
+        properties: {
+          type: { const: string };
+          data: { properties: Record<string, { enum?: string[]; type?: string }>; required: string[]; additionalProperties: boolean };
+          metadata: { properties: Record<string, { type?: string; format?: string }>; required: string[]; additionalProperties: boolean };
+        };
+      };
+      expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+      expect(schema.required.sort()).toEqual(['data', 'metadata', 'type']);
+      expect(schema.properties.type.const).toBe('system.error');
+
+      const data = schema.properties.data;
+      expect(Object.keys(data.properties).sort()).toEqual(['component', 'diagnostic_data', 'error_code', 'message', 'severity', 'stack_trace']);
+      expect(data.properties.severity.enum).toEqual(['critical', 'error', 'warning', 'info']);
+      expect(data.required.sort()).toEqual(['component', 'message', 'severity']);
+      expect(data.additionalProperties).toBe(false);
+
+      const metadata = schema.properties.metadata;
+      expect(Object.keys(metadata.properties).sort()).toEqual(['correlation_id', 'event_id', 'source', 'tags', 'timestamp']);
+      expect(metadata.properties.event_id.format).toBe('uuid');
+      expect(metadata.properties.timestamp.format).toBe('date-time');
+      expect(metadata.properties.tags.type).toBe('array');
+      expect(metadata.required.sort()).toEqual(['event_id', 'tags', 'timestamp']);
+      expect(metadata.additionalProperties).toBe(false);
+    });
+
+    it('describes input shapes: defaulted service.status fields are optional', () => {
+      const schema = registry.jsonSchemaOf('service.status') as { properties: { data: { required: string[]; properties: Record<string, unknown> } } };
+      expect(schema.properties.data.required.sort()).toEqual(['service_name', 'status']);
+      expect(Object.keys(schema.properties.data.properties).sort()).toEqual(['health_check_results', 'metrics', 'service_name', 'status']);
+    });
+
+    it('covers every type and rejects unknown ones', () => {
+      expect(Object.keys(registry.jsonSchemas())).toEqual(registry.types());
+      expect(() => registry.jsonSchemaOf('nope.nothing')).toThrow(expect.objectContaining({ code: 'EVENT_UNKNOWN_TYPE' }));
+    });
+  });
+});
