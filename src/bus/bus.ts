@@ -34,6 +34,11 @@ export type Unsubscribe = () => void;
  * - Delivered events are shared between handlers: treat them as read-only.
  */
 export abstract class Bus {
+  constructor() {
+    // tsyringe constructs an unregistered abstract class silently; fail at resolution instead of at first use.
+    if (new.target === Bus) throw new TypeError('Bus is abstract: the agent registers the bus in each plugin container');
+  }
+
   abstract publish<T extends EventType>(type: T, data: EventInputMap[T], metadata?: EventMetadataInput): Promise<Event<T>>;
   abstract subscribe<P extends EventPattern>(pattern: P, handler: EventHandler<P>, options?: SubscribeOptions): Unsubscribe;
 }

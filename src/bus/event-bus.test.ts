@@ -4,6 +4,7 @@ import { AgentError } from '../core/errors';
 import { EventRegistry, type FieldIssue } from '../events/registry';
 import type { Event, EventPattern, EventType } from '../events/types';
 import { EventBus, ScopedBus, type BusOptions } from './event-bus';
+import { deferred, until, settle } from '../../test/helpers/async';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -21,26 +22,6 @@ function collect(bus: EventBus, pattern: EventPattern): Event[] {
     events.push(event as Event);
   });
   return events;
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** Lets other work run (macrotask turns, not wall-clock time) until `condition` holds. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
-/** Lets queued work run for a few macrotask turns. */
-async function settle(turns = 5): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 async function rejection(promise: Promise<unknown>): Promise<AgentError> {
@@ -325,7 +306,7 @@ describe('wildcard subscriptions', () => {
   it('rejects a non-positive or fractional queue capacity', () => {
     const { bus } = setup();
     for (const capacity of [0, -1, 1.5]) {
-      expect(() => bus.subscribe('*', () => undefined, { capacity })).toThrow(AgentError);
+      expect(() => bus.subscribe('*', () => undefined, { capacity })).toThrow(expect.objectContaining({ code: 'BUS_INVALID_OPTIONS' }));
     }
     expect(bus.stats().handlers).toEqual([]);
   });

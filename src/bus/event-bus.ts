@@ -96,7 +96,7 @@ export class EventBus extends Bus implements QueueOwner {
     const matcher = compilePattern(pattern, (type) => this.registry.has(type));
     const capacity = options.capacity ?? this.options.queue_capacity;
     if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new AgentError('BUS_INVALID_PATTERN', `queue capacity must be a positive integer, got ${capacity}`);
+      throw new AgentError('BUS_INVALID_OPTIONS', `queue capacity must be a positive integer, got ${capacity}`);
     }
     const queue = new HandlerQueue(
       `${owner}:${options.name ?? pattern}#${this.nextId++}`,
@@ -243,7 +243,8 @@ export class ScopedBus extends Bus {
   constructor(
     private readonly bus: EventBus,
     readonly owner: string,
-    private readonly defaults: SubscribeOptions = {},
+    /** Set by the plugin's YAML entry (`queue:`); they win over what the plugin's code asks for. */
+    private readonly overrides: SubscribeOptions = {},
   ) {
     super();
   }
@@ -253,7 +254,7 @@ export class ScopedBus extends Bus {
   }
 
   subscribe<P extends EventPattern>(pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {
-    const unsubscribe = this.bus.subscribeAs(this.owner, pattern, handler, { ...options, ...this.defaults });
+    const unsubscribe = this.bus.subscribeAs(this.owner, pattern, handler, { ...options, ...this.overrides });
     const tracked: Unsubscribe = () => {
       this.subscriptions.delete(tracked);
       unsubscribe();

@@ -2,6 +2,7 @@ import { FakeClock } from '../core/clock';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { EventBus, type BusOptions } from './event-bus';
+import { deferred, until } from '../../test/helpers/async';
 
 function setup(options: Partial<BusOptions> = {}): EventBus {
   return new EventBus(new EventRegistry(), new FakeClock(), options);
@@ -26,20 +27,6 @@ async function jitter(rand: () => number): Promise<void> {
     if (rand() < 0.3) await new Promise((resolve) => setImmediate(resolve));
     else await Promise.resolve();
   }
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 /** A handler that records what it receives and how many of its own calls overlap. */

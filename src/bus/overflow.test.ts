@@ -3,27 +3,10 @@ import { EventRegistry } from '../events/registry';
 import type { OverflowPolicy } from './bus';
 import { EventBus, type BusOptions } from './event-bus';
 import type { HandlerStats } from './handler-queue';
+import { deferred, until, settle } from '../../test/helpers/async';
 
 function setup(options: Partial<BusOptions> = {}): EventBus {
   return new EventBus(new EventRegistry(), new FakeClock(), options);
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
-async function settle(turns = 5): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 const numbered = (n: number) => ({ severity: 'info' as const, message: String(n), component: 'test' });

@@ -6,6 +6,11 @@ export type CancelTimer = () => void;
  * `Date.now()` or `setTimeout` so tests can swap in {@link FakeClock} and run schedules instantly.
  */
 export abstract class Clock {
+  constructor() {
+    // tsyringe constructs an unregistered abstract class silently; fail at resolution instead of at first use.
+    if (new.target === Clock) throw new TypeError('Clock is abstract: register SystemClock or FakeClock in the container');
+  }
+
   /** Milliseconds since the Unix epoch. */
   abstract now(): number;
   /** Runs `fn` after `ms` milliseconds (never synchronously). */

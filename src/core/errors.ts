@@ -27,8 +27,10 @@ export const ERROR_CODES = {
   EVENT_UNKNOWN_TYPE: 'An event type that no schema in the catalogue defines.',
   EVENT_TYPE_CONFLICT: 'Two different schemas were registered for the same event type.',
   EVENT_RESERVED_TYPE: 'agent.* events are published by the agent itself and cannot be ingested.',
+  EVENT_TYPE_INVALID_NAME: 'An event type name that is not dotted lower_snake segments (backup.completed).',
   BUS_CLOSED: 'The bus is draining for shutdown and accepts no new events.',
   BUS_INVALID_PATTERN: 'A subscription pattern is not an event type, `prefix.*` or `*`.',
+  BUS_INVALID_OPTIONS: 'Subscription options out of range (queue capacity must be a positive integer).',
   HANDLER_FAILED: 'An event handler threw or rejected; other handlers were not affected.',
   HANDLER_QUARANTINED: 'A handler exceeded its error threshold and receives no more events.',
   // Admin / ingest HTTP
@@ -36,6 +38,9 @@ export const ERROR_CODES = {
   HTTP_PAYLOAD_TOO_LARGE: 'The request body exceeds http.body_limit.',
   HTTP_BAD_REQUEST: 'The request body is not valid JSON / NDJSON or not an event or list of events.',
   HTTP_NOT_FOUND: 'No such endpoint.',
+  HTTP_METHOD_NOT_ALLOWED: 'The endpoint exists but not for this method; the Allow header lists the methods.',
+  HTTP_UNSUPPORTED_MEDIA_TYPE: 'POST /events takes application/json or application/x-ndjson (UTF-8).',
+  HTTP_INTERNAL_ERROR: 'A request handler failed; details are in the agent log, not in the response.',
   HTTP_LISTEN_FAILED: 'The admin HTTP server could not bind its address (port in use, permission).',
 } as const;
 

@@ -84,7 +84,7 @@ describe('EventRegistry', () => {
       (name) => {
         const registry = new EventRegistry();
         const error = thrown(() => registry.register(name, backupCompleted, 'p'));
-        expect(error.code).toBe('EVENT_UNKNOWN_TYPE');
+        expect(error.code).toBe('EVENT_TYPE_INVALID_NAME');
         expect(registry.has(name)).toBe(false);
       },
     );

@@ -52,7 +52,7 @@ export class EventRegistry {
    */
   register(type: string, schema: z.ZodType, owner: string): void {
     if (!EVENT_TYPE_PATTERN.test(type)) {
-      throw new AgentError('EVENT_UNKNOWN_TYPE', `invalid event type name "${type}": use dotted lower_snake segments like "backup.completed"`);
+      throw new AgentError('EVENT_TYPE_INVALID_NAME', `invalid event type name "${type}": use dotted lower_snake segments like "backup.completed"`);
     }
     const existing = this.entries.get(type);
     if (existing) {

@@ -297,7 +297,7 @@ describe('POST /events', () => {
     const h = await setup();
     const res = await post(h.url, 'type=system.error', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(res.status).toBe(415);
-    expect(res.body.error.code).toBe('HTTP_BAD_REQUEST');
+    expect(res.body.error.code).toBe('HTTP_UNSUPPORTED_MEDIA_TYPE');
     expect(res.body.error.message).toMatch(/application\/json/);
   });
 
@@ -503,7 +503,7 @@ describe('admin endpoints', () => {
     const res = await get(h.url, '/events');
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
-    expect(res.body.error.code).toBe('HTTP_NOT_FOUND');
+    expect(res.body.error.code).toBe('HTTP_METHOD_NOT_ALLOWED');
     const del = await get(h.url, '/healthz', 'DELETE');
     expect(del.status).toBe(405);
     expect(del.headers.get('allow')).toBe('GET, HEAD');
@@ -567,7 +567,7 @@ describe('addRoute', () => {
     expect(await get(h.url, '/agent-error')).toMatchObject({ status: 500, body: { error: { code: 'PLUGIN_STOP_FAILED', message: 'nope' } } });
     const crash = await get(h.url, '/crash');
     expect(crash.status).toBe(500);
-    expect(crash.body.error.code).toBe('HANDLER_FAILED');
+    expect(crash.body.error.code).toBe('HTTP_INTERNAL_ERROR');
     expect(crash.text).not.toContain('secret internals');
     await expect(fetch(`${h.url}/late-crash`).then((r) => r.text())).rejects.toThrow();
     expect((await get(h.url, '/healthz')).status).toBe(200);

@@ -230,7 +230,7 @@ export class AdminServer {
       const allowed = this.allowedMethods(path);
       if (allowed.length > 0) {
         // No dedicated code for 405: the endpoint does not exist for this method.
-        throw new HttpError(405, 'HTTP_NOT_FOUND', `${method} is not allowed on ${path}; use ${allowed.join(', ')}`, { allow: allowed }, { allow: allowed.join(', ') });
+        throw new HttpError(405, 'HTTP_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use ${allowed.join(', ')}`, { allow: allowed }, { allow: allowed.join(', ') });
       }
       throw new HttpError(404, 'HTTP_NOT_FOUND', `no endpoint ${path}`);
     }
@@ -275,7 +275,7 @@ export class AdminServer {
         sendError(res, 500, error.code, error.message, {}, closeIfUnread(req));
       } else {
         // No generic internal-error code exists; a route handler that threw is the closest match.
-        sendError(res, 500, 'HANDLER_FAILED', `internal error while handling ${where}; see the agent log`, {}, closeIfUnread(req));
+        sendError(res, 500, 'HTTP_INTERNAL_ERROR', `internal error while handling ${where}; see the agent log`, {}, closeIfUnread(req));
       }
     } catch (secondary) {
       this.deps.logger.error({ err: secondary, request: where }, 'admin HTTP error response failed');

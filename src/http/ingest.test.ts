@@ -25,7 +25,7 @@ describe('ingestFormat', () => {
       return undefined;
     })();
     expect(error).toBeInstanceOf(HttpError);
-    expect(error).toMatchObject({ status: 415, code: 'HTTP_BAD_REQUEST' });
+    expect(error).toMatchObject({ status: 415, code: 'HTTP_UNSUPPORTED_MEDIA_TYPE' });
   });
 });
 

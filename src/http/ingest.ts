@@ -57,7 +57,7 @@ export function ingestFormat(contentType: string | undefined): IngestFormat {
 
 function unsupported(message: string): HttpError {
   // 415 with the generic bad-request code: the table has no dedicated code for media types.
-  return new HttpError(415, 'HTTP_BAD_REQUEST', message);
+  return new HttpError(415, 'HTTP_UNSUPPORTED_MEDIA_TYPE', message);
 }
 
 /** Splits a body into items: a JSON object or array, or NDJSON lines. Throws 400 naming the bad line. */
