@@ -29,8 +29,13 @@ export type {
   EventPattern,
   EventType,
 } from './events/types';
+export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactValue } from './core/redact';
+export { HttpError, sendError, sendJson } from './http/reply';
+export { readBody } from './http/body';
 export { definePlugin } from './plugin/definition';
-export type { Plugin, PluginClass, PluginConfig, PluginDefinition } from './plugin/definition';
+export type { CommandIo, Plugin, PluginClass, PluginCommand, PluginConfig, PluginDefinition } from './plugin/definition';
+export { HttpRoutes } from './plugin/http-routes';
+export type { RouteHandler, RouteOptions } from './plugin/http-routes';
 export { On } from './plugin/on-event.decorator';
 export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './plugin/tokens';
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AgentProcess, REPO, runCli } from './helpers/cli';
@@ -12,7 +12,9 @@ function configFile(text: string): string {
 
 describe('praxis-agent validate', () => {
   it('exits 0 on the shipped config and on every example under config/', () => {
-    for (const file of ['agent.config.yaml', 'config/agent.full.yaml']) {
+    const examples = readdirSync(path.join(REPO, 'config')).filter((f) => f.endsWith('.yaml')).map((f) => `config/${f}`);
+    expect(examples).toContain('config/agent.full.yaml');
+    for (const file of ['agent.config.yaml', ...examples]) {
       const result = runCli(['validate', '--config', file]);
       expect({ file, status: result.status, stderr: result.stderr }).toEqual({ file, status: 0, stderr: '' });
       expect(result.stdout).toContain('valid');

@@ -1,5 +1,9 @@
-import { definePlugin, injectable, On, z, type Event } from 'praxis-agent';
+import { definePlugin, EventRegistry, FakeClock, HttpRoutes, injectable, On, sendJson, z, type Event } from 'praxis-agent';
 import { createPluginHarness } from 'praxis-agent/testing';
+import { EventBus } from '../src/bus/event-bus';
+import { silentLogger } from '../src/core/logger';
+import { AdminServer } from '../src/http/admin-server';
+import { ScopedHttpRoutes } from '../src/plugin/http-routes';
 
 @injectable()
 class Both {
@@ -41,5 +45,49 @@ describe('plugin SDK', () => {
 
   it('rejects plugin names that are not lower-kebab-case', () => {
     expect(() => definePlugin({ name: 'Bad_Name', version: '1.0.0', configSchema: z.object({}), plugin: Mistyped })).toThrow(/lower-kebab-case/);
+  });
+});
+
+@injectable()
+class Hello {
+  constructor(private readonly routes: HttpRoutes) {}
+
+  start(): void {
+    this.routes.add('GET', '/hello/*', (req, res) => sendJson(res, 200, { hello: req.url?.split('/').pop() }));
+  }
+}
+
+describe('HttpRoutes', () => {
+  const hello = definePlugin({ name: 'hello', version: '1.0.0', configSchema: z.object({}), plugin: Hello });
+
+  it('serves a plugin route on the admin server and removes it when the plugin stops', async () => {
+    const h = createPluginHarness(hello, { http: {} });
+    await h.start();
+    const res = await fetch(`${h.url}/hello/world`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ hello: 'world' });
+    const url = h.url as string;
+    await h.stop();
+    await expect(fetch(`${url}/hello/world`)).rejects.toThrow();
+  });
+
+  it('removes routes on ScopedHttpRoutes.close() while the server keeps running', async () => {
+    const bus = new EventBus(new EventRegistry(), new FakeClock());
+    const admin = new AdminServer({ host: '127.0.0.1', port: 0, body_limit: 1024 }, { bus, logger: silentLogger(), plugins: () => [], ready: () => true, stats: () => ({}) });
+    const url = await admin.start();
+    try {
+      const routes = new ScopedHttpRoutes(admin, 'p');
+      routes.add('GET', '/x', (_req, res) => sendJson(res, 200, {}));
+      expect((await fetch(`${url}/x`)).status).toBe(200);
+      routes.close();
+      expect((await fetch(`${url}/x`)).status).toBe(404);
+    } finally {
+      await admin.stop();
+    }
+  });
+
+  it('fails start-up with HTTP_DISABLED when there is no admin server', async () => {
+    const h = createPluginHarness(hello);
+    await expect(h.start()).rejects.toThrow(/HTTP_DISABLED|http\.enabled is false/);
   });
 });

@@ -56,7 +56,17 @@ export class Agent {
     this.container.register(EventRegistry, { useValue: registry });
     this.container.register(EventBus, { useValue: this.bus });
     this.container.register(classToken(Bus), { useValue: this.bus });
-    this.host = new PluginHost(this.container, this.bus, this.logger, this.clock);
+    if (config.http.enabled) {
+      this.admin = new AdminServer(config.http, {
+        bus: this.bus,
+        logger: this.logger.child({ component: 'http' }),
+        plugins: () => this.host.statuses(),
+        ready: () => this.host.ready && this.startedAt > 0 && !this.stopping,
+        stats: () => this.stats(),
+        componentStats: () => this.host.componentStats(),
+      });
+    }
+    this.host = new PluginHost(this.container, this.bus, this.logger, this.clock, this.admin);
     this.host.add(
       loaded.plugins.map((p) => ({
         name: p.entry.name,
@@ -66,15 +76,6 @@ export class Agent {
         queue: p.entry.queue,
       })),
     );
-    if (config.http.enabled) {
-      this.admin = new AdminServer(config.http, {
-        bus: this.bus,
-        logger: this.logger.child({ component: 'http' }),
-        plugins: () => this.host.statuses(),
-        ready: () => this.host.ready && this.startedAt > 0 && !this.stopping,
-        stats: () => this.stats(),
-      });
-    }
     this.logLifecycle();
   }
 
@@ -141,6 +142,7 @@ export class Agent {
       agent: { name: this.name, version: AGENT_VERSION, pid: process.pid, uptime_ms: this.startedAt ? this.clock.now() - this.startedAt : 0 },
       bus: this.bus.stats(),
       plugins: this.host.statuses(),
+      components: this.host.componentStats(),
       process: { rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed },
     };
   }

@@ -10,6 +10,7 @@ import { AgentError, errorMessage } from '../core/errors';
 import type { EventMetadataInput } from '../events/metadata';
 import { EventRegistry } from '../events/registry';
 import type { EventInputMap, EventType } from '../events/types';
+import type { PluginCommand } from '../plugin/definition';
 import { builtinPluginNames, BUILTIN_PLUGINS_DIR, resolvePlugin } from '../plugin/resolve';
 
 const DEFAULT_CONFIG = 'agent.config.yaml';
@@ -235,7 +236,34 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .addOption(configOption())
     .action(async (type: string, opts: EmitOptions) => setCode(await emitCommand(type, opts, io)));
 
+  addPluginCommands(program, io, setCode);
   return program;
+}
+
+/** Built-in plugins' commands: `name: 'audit verify'` → `praxis-agent audit verify ARGS...`. */
+function addPluginCommands(program: Command, io: Io, setCode: (code: number) => void): void {
+  const groups = new Map<string, PluginCommand[]>();
+  for (const name of builtinPluginNames()) {
+    for (const command of resolvePlugin(name, BUILTIN_PLUGINS_DIR).definition.commands ?? []) {
+      const [group] = command.name.split(' ');
+      groups.set(group, [...(groups.get(group) ?? []), command]);
+    }
+  }
+  for (const [group, commands] of groups) {
+    const parent = program.command(group).description(`${group} commands (${commands.map((c) => c.name.split(' ').slice(1).join(' ')).join(', ')})`);
+    for (const command of commands) {
+      const sub = command.name.split(' ').slice(1).join(' ');
+      parent
+        .command(sub)
+        .description(command.description)
+        .usage(command.usage ?? '[args...]')
+        .helpOption(false)
+        .allowUnknownOption()
+        .allowExcessArguments()
+        .argument('[args...]')
+        .action(async (args: string[]) => setCode(await command.run(args, io)));
+    }
+  }
 }
 
 /** Runs the CLI; resolves the process exit code. */

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   HTTP_METHOD_NOT_ALLOWED: 'The endpoint exists but not for this method; the Allow header lists the methods.',
   HTTP_UNSUPPORTED_MEDIA_TYPE: 'POST /events takes application/json or application/x-ndjson (UTF-8).',
   HTTP_INTERNAL_ERROR: 'A request handler failed; details are in the agent log, not in the response.',
+  HTTP_DISABLED: 'A plugin needs the admin HTTP server (routes such as /heartbeat) but http.enabled is false.',
   HTTP_LISTEN_FAILED: 'The admin HTTP server could not bind its address (port in use, permission).',
 } as const;
 

@@ -40,6 +40,8 @@ export interface AdminServerDeps {
   ready(): boolean;
   /** JSON for /stats, grouped per component. */
   stats(): Record<string, unknown>;
+  /** Each plugin's own stats by plugin name, exported on /metrics as praxis_component_stat. */
+  componentStats?(): Record<string, Record<string, unknown>>;
   /** metadata.source of ingested events that do not name one (default 'ingest'). */
   source?: string;
 }
@@ -85,7 +87,7 @@ export class AdminServer {
     private readonly deps: AdminServerDeps,
   ) {
     this.http = createServer((req, res) => this.onRequest(req, res));
-    this.metrics = createAdminMetrics({ busStats: () => deps.bus.stats(), plugins: () => deps.plugins(), ready: () => deps.ready() });
+    this.metrics = createAdminMetrics({ busStats: () => deps.bus.stats(), plugins: () => deps.plugins(), ready: () => deps.ready(), componentStats: () => deps.componentStats?.() ?? {} });
     this.addBuiltinRoutes();
   }
 

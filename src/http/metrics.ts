@@ -6,6 +6,8 @@ export interface MetricsSources {
   busStats(): BusStats;
   plugins(): ReadonlyArray<{ name: string; state: string }>;
   ready(): boolean;
+  /** Each plugin's own stats (`Plugin.stats()`), by plugin name. */
+  componentStats?(): Record<string, Record<string, unknown>>;
 }
 
 export interface AdminMetrics {
@@ -80,6 +82,18 @@ export function createAdminMetrics(sources: MetricsSources): AdminMetrics {
       this.set(sources.ready() ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'praxis_component_stat',
+    help: "Every numeric value of each plugin's own stats (Plugin.stats()); nested keys joined with dots.",
+    labelNames: ['component', 'key'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [component, values] of Object.entries(sources.componentStats?.() ?? {})) {
+        for (const [key, value] of numericLeaves(values)) this.set({ component, key }, value);
+      }
+    },
+  });
   const requests = new Counter({
     name: 'praxis_http_requests_total',
     help: 'Admin HTTP requests answered, by method, route and status.',
@@ -145,5 +159,15 @@ function perHandler(
         fill((labels, v) => this.set(labels, v));
       },
     });
+  }
+}
+
+/** `{a: 1, b: {c: 2}, d: 'x'}` → `[['a', 1], ['b.c', 2]]`. */
+function* numericLeaves(value: Record<string, unknown>, prefix = ''): Generator<[string, number]> {
+  for (const [key, v] of Object.entries(value)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (typeof v === 'number' && Number.isFinite(v)) yield [path, v];
+    else if (typeof v === 'boolean') yield [path, v ? 1 : 0];
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) yield* numericLeaves(v as Record<string, unknown>, path);
   }
 }

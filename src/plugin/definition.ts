@@ -17,6 +17,30 @@ export interface Plugin {
    * and events already queued for the plugin have been delivered.
    */
   stop?(): void | Promise<void>;
+  /**
+   * The plugin's own statistics, read on demand: shown under `components.<name>` on /stats, and
+   * every numeric value exported on /metrics as `praxis_component_stat{component,key}`.
+   */
+  stats?(): Record<string, unknown>;
+}
+
+/** Where a CLI command writes. */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/**
+ * A CLI command a built-in plugin contributes: `name: 'audit verify'` becomes
+ * `praxis-agent audit verify ARGS...`. It parses its own arguments (node:util parseArgs) and
+ * resolves the exit code. Commands run without starting the agent.
+ */
+export interface PluginCommand {
+  readonly name: string;
+  readonly description: string;
+  /** Shown in help after the command name, e.g. `FILE... [--key-file F]`. */
+  readonly usage?: string;
+  run(args: string[], io: CommandIo): number | Promise<number>;
 }
 
 /**
@@ -43,6 +67,8 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   readonly events?: Readonly<Record<string, z.ZodType>>;
   /** Plugin type names that must be declared (and are started) before this one. */
   readonly dependencies?: readonly string[];
+  /** CLI commands this plugin adds to `praxis-agent` (built-in plugins only). */
+  readonly commands?: readonly PluginCommand[];
   /** The implementation; resolved from a child container of the agent's. */
   readonly plugin: PluginClass;
 }

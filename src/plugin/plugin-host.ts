@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger';
 import { EventRegistry } from '../events/registry';
 import type { EventPattern } from '../events/types';
 import type { Plugin, PluginDefinition } from './definition';
+import { HttpRoutes, ScopedHttpRoutes, type RouteTarget } from './http-routes';
 import { handlerDeclarationsOf } from './on-event.decorator';
 import { classToken, LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './tokens';
 
@@ -46,8 +47,15 @@ class HostedPlugin {
     readonly spec: PluginSpec,
     readonly container: DependencyContainer,
     readonly bus: ScopedBus,
+    readonly routes: ScopedHttpRoutes,
     readonly logger: Logger,
   ) {}
+
+  /** Takes back what the plugin was given on the bus and the admin server. */
+  release(): void {
+    this.bus.close();
+    this.routes.close();
+  }
 
   status(): PluginStatus {
     const { name, use, definition } = this.spec;
@@ -68,6 +76,8 @@ export class PluginHost {
     private readonly bus: EventBus,
     private readonly logger: Logger,
     private readonly clock: Clock,
+    /** The admin server, when HTTP is enabled: plugins add routes to it through {@link HttpRoutes}. */
+    private readonly routeTarget?: RouteTarget,
   ) {}
 
   /**
@@ -84,13 +94,15 @@ export class PluginHost {
       const container = this.root.createChildContainer();
       const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {});
       const logger = this.logger.child({ plugin: spec.name });
+      const routes = new ScopedHttpRoutes(this.routeTarget, spec.name);
       container.register(classToken(Bus), { useValue: bus });
       container.register(classToken(Clock), { useValue: this.clock });
+      container.register(classToken(HttpRoutes), { useValue: routes });
       container.register(EventRegistry, { useValue: this.bus.registry });
       container.register(PLUGIN_CONFIG, { useValue: spec.config });
       container.register(PLUGIN_NAME, { useValue: spec.name });
       container.register(LOGGER, { useValue: logger });
-      this.plugins.push(new HostedPlugin(spec, container, bus, logger));
+      this.plugins.push(new HostedPlugin(spec, container, bus, routes, logger));
     }
   }
 
@@ -116,6 +128,20 @@ export class PluginHost {
     return plugin.instance;
   }
 
+  /** `Plugin.stats()` of every running plugin that has it, by plugin name; a throwing stats() is skipped. */
+  componentStats(): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const p of this.plugins) {
+      if (p.state !== 'running' || !p.instance?.stats) continue;
+      try {
+        out[p.spec.name] = p.instance.stats();
+      } catch (error) {
+        p.logger.warn({ err: error }, 'plugin stats() failed');
+      }
+    }
+    return out;
+  }
+
   /** Open subscriptions of a plugin (0 after it stopped). */
   subscriptionsOf(name: string): number {
     return this.plugins.find((p) => p.spec.name === name)?.bus.subscriptionCount ?? 0;
@@ -132,7 +158,7 @@ export class PluginHost {
       } catch (error) {
         plugin.state = 'failed';
         plugin.error = errorMessage(error);
-        plugin.bus.close();
+        plugin.release();
         plugin.logger.error({ err: error }, 'plugin failed to start');
         await this.stopAll(stopTimeoutMs);
         throw new AgentError('PLUGIN_START_FAILED', `plugin "${plugin.spec.name}" (${plugin.spec.use}) failed to start: ${plugin.error}`, { plugin: plugin.spec.name }, { cause: error });
@@ -176,7 +202,7 @@ export class PluginHost {
 
   private async stop(plugin: HostedPlugin, budgetMs: number): Promise<'stopped' | 'failed' | 'timeout'> {
     plugin.state = 'stopping';
-    plugin.bus.close();
+    plugin.release();
     let cancel = (): void => undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       cancel = this.clock.setTimeout(() => resolve('timeout'), budgetMs);

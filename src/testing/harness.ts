@@ -5,6 +5,7 @@ import { Clock, FakeClock } from '../core/clock';
 import { silentLogger, type Logger } from '../core/logger';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
+import { AdminServer } from '../http/admin-server';
 import type { Plugin, PluginDefinition } from '../plugin/definition';
 import { PluginHost, type PluginStatus, type StopReport } from '../plugin/plugin-host';
 
@@ -19,6 +20,11 @@ export interface HarnessOptions {
   logger?: Logger;
   /** Shutdown deadline for `stop()`; default 5000 ms. */
   stopTimeoutMs?: number;
+  /**
+   * Serve the plugin's HttpRoutes on a real admin server on 127.0.0.1 (a free port); its URL is
+   * `harness.url` after start(). Without it, a plugin that adds routes fails with HTTP_DISABLED.
+   */
+  http?: { auth_token?: string };
 }
 
 /**
@@ -33,6 +39,7 @@ export class PluginHarness {
   readonly events: Event[] = [];
   private readonly host: PluginHost;
   private readonly stopTimeoutMs: number;
+  private readonly admin?: AdminServer;
 
   constructor(readonly definition: PluginDefinition, options: HarnessOptions = {}) {
     this.clock = options.clock ?? new FakeClock();
@@ -40,7 +47,14 @@ export class PluginHarness {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
     this.bus = new EventBus(new EventRegistry(), this.clock, { error_threshold: 0 });
     const root = globalContainer.createChildContainer();
-    this.host = new PluginHost(root, this.bus, options.logger ?? silentLogger(), this.clock);
+    const logger = options.logger ?? silentLogger();
+    if (options.http) {
+      this.admin = new AdminServer(
+        { host: '127.0.0.1', port: 0, body_limit: 1_048_576, ...options.http },
+        { bus: this.bus, logger, plugins: () => this.host.statuses(), ready: () => this.host.ready, stats: () => ({ bus: this.bus.stats() }) },
+      );
+    }
+    this.host = new PluginHost(root, this.bus, logger, this.clock, this.admin);
     const config = definition.configSchema.parse(options.config ?? {});
     this.host.add([{ name: this.name, use: definition.name, definition, config }]);
     this.bus.subscribe('*', (event) => void this.events.push(event), { name: 'harness-recorder', capacity: 100_000 });
@@ -60,14 +74,22 @@ export class PluginHarness {
     return this.host.subscriptionsOf(this.name);
   }
 
-  start(): Promise<void> {
-    return this.host.startAll(this.stopTimeoutMs);
+  /** Base URL of the admin server (with `options.http`, after start()). */
+  get url(): string | undefined {
+    return this.admin?.url;
   }
 
-  /** Delivers what is queued, then stops the plugin. */
+  async start(): Promise<void> {
+    await this.admin?.start();
+    await this.host.startAll(this.stopTimeoutMs);
+  }
+
+  /** Delivers what is queued, then stops the plugin (and the admin server). */
   async stop(): Promise<StopReport> {
     await this.bus.idle();
-    return this.host.stopAll(this.stopTimeoutMs);
+    const report = await this.host.stopAll(this.stopTimeoutMs);
+    await this.admin?.stop();
+    return report;
   }
 
   /** Events of one type recorded so far. */

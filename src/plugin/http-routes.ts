@@ -1,0 +1,55 @@
+import type { RouteHandler, RouteOptions } from '../http/admin-server';
+import { AgentError } from '../core/errors';
+
+export type { RouteHandler, RouteOptions };
+
+/** What a plugin's routes are added to: the admin server, when `http.enabled`. */
+export interface RouteTarget {
+  readonly url: string | undefined;
+  addRoute(method: string, path: string, handler: RouteHandler, options?: RouteOptions): () => void;
+}
+
+/**
+ * The admin HTTP server as a plugin sees it (inject `HttpRoutes` by type). Routes a plugin adds
+ * are removed when it stops. Paths ending in `/*` match a prefix (`/heartbeat/*`). Non-GET routes
+ * require the bearer token when `http.auth_token` is set, unless `{ auth: false }`.
+ */
+export abstract class HttpRoutes {
+  /** Base URL of the admin server once it listens; undefined when HTTP is disabled. */
+  abstract get url(): string | undefined;
+  /** Adds a route; throws HTTP_DISABLED when the admin server is off. Returns a remover. */
+  abstract add(method: string, path: string, handler: RouteHandler, options?: RouteOptions): () => void;
+}
+
+/** One plugin's routes: tracked so the host can remove what the plugin left when it stops. */
+export class ScopedHttpRoutes extends HttpRoutes {
+  private readonly removers = new Set<() => void>();
+
+  constructor(
+    private readonly target: RouteTarget | undefined,
+    private readonly owner: string,
+  ) {
+    super();
+  }
+
+  get url(): string | undefined {
+    return this.target?.url;
+  }
+
+  add(method: string, path: string, handler: RouteHandler, options?: RouteOptions): () => void {
+    if (!this.target) {
+      throw new AgentError('HTTP_DISABLED', `plugin "${this.owner}" needs the admin HTTP server for ${method} ${path}, but http.enabled is false`);
+    }
+    const remove = this.target.addRoute(method, path, handler, options);
+    const tracked = (): void => {
+      if (this.removers.delete(tracked)) remove();
+    };
+    this.removers.add(tracked);
+    return tracked;
+  }
+
+  /** Removes every route the plugin still has. */
+  close(): void {
+    for (const remove of [...this.removers]) remove();
+  }
+}
