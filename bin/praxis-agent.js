@@ -10,8 +10,13 @@ try {
   }
   throw error;
 }
+// Exit only once stdout and stderr have flushed: a pipe (`schema --config | jq`) is written asynchronously.
+function exitAfterFlush(code) {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 cli.main(process.argv).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (error) => {
     process.stderr.write(`praxis-agent: ${error && error.message ? error.message : String(error)}\n`);
     process.exit(1);

@@ -37,9 +37,11 @@ export function toPathIssues(error: z.ZodError, ctx: IssueContext): PathIssue[] 
         message: unknownKeyMessage(key, allowed),
       }));
     }
-    if (issue.code === 'invalid_type' && isAbsent(ctx.input, issue.path)) {
+    // A union (durations are number | string) reports an absent key as invalid_union, not invalid_type.
+    if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && isAbsent(ctx.input, issue.path)) {
       const key = issue.path.at(-1);
-      return [{ path, code: 'CONFIG_MISSING_KEY', anchor: 'parent', message: `missing required key "${String(key)}" (expected ${issue.expected})` }];
+      const expected = issue.code === 'invalid_type' ? issue.expected : valueMessage(issue).replace(/^expected /, '').replace(/, received \w+$/, '');
+      return [{ path, code: 'CONFIG_MISSING_KEY', anchor: 'parent', message: `missing required key "${String(key)}" (expected ${expected})` }];
     }
     return [{ path, code: 'CONFIG_INVALID_VALUE', anchor: 'value', message: valueMessage(issue) }];
   });
