@@ -7,11 +7,14 @@ import 'reflect-metadata';
 export { inject, injectable } from 'tsyringe';
 export { z } from 'zod';
 
+export { AgentControl } from './agent/agent-control';
+export type { ReloadResult, ReloadStatus } from './agent/agent-control';
 export { Bus } from './bus/bus';
 export type { EventHandler, OverflowPolicy, SubscribeOptions, Unsubscribe } from './bus/bus';
 export { Clock, FakeClock, SystemClock } from './core/clock';
 export type { CancelTimer } from './core/clock';
 export { AgentError, ERROR_CODES } from './core/errors';
+export { durationSchema } from './config/schema';
 export type { ErrorCode } from './core/errors';
 export type { Logger } from './core/logger';
 export { coreEventSchemas } from './events/catalogue';
@@ -38,6 +41,11 @@ export { HttpRoutes } from './plugin/http-routes';
 export type { RouteHandler, RouteOptions } from './plugin/http-routes';
 export { On } from './plugin/on-event.decorator';
 export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './plugin/tokens';
+export { EVENT_STORE, EventStore, MAX_READ_LIMIT } from './store/event-store';
+export type { ReadOptions, ReadResult, StoredEvent, StoreListener } from './store/event-store';
+export { SqliteEventStore } from './store/sqlite-event-store';
+export type { EventStoreStats, SqliteEventStoreOptions } from './store/sqlite-event-store';
+export { bearerMatches } from './http/auth';
 
 export { AgentClient, AgentClientError } from './client/agent-client';
 export type { AcceptedEvent, EventInput, IngestResult, ReadyResult, RejectedEvent } from './client/agent-client';

@@ -104,7 +104,7 @@ describe('praxis-agent emit', () => {
   });
 
   it('publishes to a running agent and reports field errors', async () => {
-    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0' });
+    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', PRAXIS_WS_PORT: '0', PRAXIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'praxis-data-')) });
     const url = await agent.ready();
     const ok = runCli(['emit', 'system.error', '--url', url, '--data', '{"severity":"warning","message":"slow disk","component":"db"}', '--tag', 'cron', '--source', 'nightly-job']);
     expect(ok.stderr).toBe('');

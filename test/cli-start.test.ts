@@ -1,4 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { AgentProcess } from './helpers/cli';
+
+/** The shipped config's WebSocket port and event store, moved out of the way of a running agent and the checkout. */
+function isolated(): Record<string, string> {
+  return { PRAXIS_WS_PORT: '0', PRAXIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'praxis-data-')) };
+}
 
 /** The shipped config, started as a user would: `praxis-agent start` in a child process. */
 describe('praxis-agent start (child process, shipped agent.config.yaml)', () => {
@@ -10,9 +18,12 @@ describe('praxis-agent start (child process, shipped agent.config.yaml)', () => 
   });
 
   it('becomes ready, serves the admin API, ingests, and exits 0 on SIGTERM with the lifecycle in order', async () => {
-    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', PRAXIS_LOG_LEVEL: 'info' });
+    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', PRAXIS_LOG_LEVEL: 'info', ...isolated() });
     const url = await agent.ready();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // The shipped WebSocket broadcaster logs its URL.
+    const ws = await agent.waitFor((l) => l.plugin === 'events-ws' && typeof l.url === 'string');
+    expect(ws.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws\/events$/);
 
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
@@ -38,7 +49,7 @@ describe('praxis-agent start (child process, shipped agent.config.yaml)', () => 
   });
 
   it('stops the same way on SIGINT', async () => {
-    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0' });
+    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', ...isolated() });
     await agent.ready();
     agent.kill('SIGINT');
     expect(await agent.exited).toBe(0);

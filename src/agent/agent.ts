@@ -1,16 +1,23 @@
 import 'reflect-metadata';
+import path from 'node:path';
 import { container as globalContainer, type DependencyContainer } from 'tsyringe';
 import { Bus } from '../bus/bus';
 import { EventBus } from '../bus/event-bus';
 import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
-import type { LoadedConfig } from '../config/loader';
+import { formatProblem, isConfigError, loadConfig, type LoadedConfig } from '../config/loader';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { AdminServer } from '../http/admin-server';
 import { PluginHost, type PluginStatus } from '../plugin/plugin-host';
 import { classToken } from '../plugin/tokens';
+import { EVENT_STORE, EventStore } from '../store/event-store';
+import { eventsRoute } from '../store/events-route';
+import { SqliteEventStore } from '../store/sqlite-event-store';
+import { sendJson } from '../http/reply';
+import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
+import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
 import { AGENT_VERSION } from './version';
 
 export interface AgentOptions {
@@ -37,15 +44,22 @@ export class Agent {
   readonly container: DependencyContainer;
   private readonly clock: Clock;
   private readonly admin?: AdminServer;
+  /** The durable event store, when `store.enabled`: opened before plugins start, closed after the bus drained. */
+  readonly store?: SqliteEventStore;
   private startedAt = 0;
   private stopping?: Promise<number>;
+  /** The config running now (plugin entries follow reloads; core sections stay as started). */
+  private current: LoadedConfig;
+  /** The reload in progress (reloads run one at a time; shutdown waits for it). */
+  private reloading: Promise<unknown> = Promise.resolve();
   private resolveStopped!: (code: number) => void;
   /** Resolves the exit code once a stop (from any caller) has finished. */
   readonly stopped = new Promise<number>((resolve) => {
     this.resolveStopped = resolve;
   });
 
-  constructor(readonly loaded: LoadedConfig, options: AgentOptions = {}) {
+  constructor(loaded: LoadedConfig, options: AgentOptions = {}) {
+    this.current = loaded;
     const { config } = loaded;
     this.clock = options.clock ?? new SystemClock();
     this.logger = options.logger ?? createLogger(config.log);
@@ -56,6 +70,13 @@ export class Agent {
     this.container.register(EventRegistry, { useValue: registry });
     this.container.register(EventBus, { useValue: this.bus });
     this.container.register(classToken(Bus), { useValue: this.bus });
+    if (config.store?.enabled) {
+      const { data_dir, ...storeOptions } = config.store;
+      this.store = new SqliteEventStore({ ...storeOptions, dir: path.resolve(loaded.baseDir, data_dir) }, this.clock, this.logger.child({ component: 'store' }));
+      this.container.register(classToken(EventStore), { useValue: this.store });
+      this.container.register(EVENT_STORE, { useValue: this.store });
+      this.store.attach(this.bus);
+    }
     if (config.http.enabled) {
       this.admin = new AdminServer(config.http, {
         bus: this.bus,
@@ -66,6 +87,13 @@ export class Agent {
         componentStats: () => this.host.componentStats(),
       });
     }
+    if (this.store) this.admin?.addRoute('GET', '/events', eventsRoute(this.store), { auth: true });
+    this.container.register(classToken(AgentControl), { useValue: new AgentControlOf(this) });
+    this.admin?.addRoute('POST', '/-/reload', async (req, res) => {
+      req.resume();
+      const result = await this.reload('POST /-/reload');
+      sendJson(res, reloadHttpStatus(result.status), result);
+    });
     this.host = new PluginHost(this.container, this.bus, this.logger, this.clock, this.admin);
     this.host.add(
       loaded.plugins.map((p) => ({
@@ -77,6 +105,11 @@ export class Agent {
       })),
     );
     this.logLifecycle();
+  }
+
+  /** The config the agent runs on: as loaded at start, with plugin entries as of the last reload. */
+  get loaded(): LoadedConfig {
+    return this.current;
   }
 
   get name(): string {
@@ -96,6 +129,7 @@ export class Agent {
   async start(): Promise<void> {
     const begun = this.clock.now();
     const source = { source: this.name };
+    this.store?.open();
     await this.bus.publish('agent.starting', { agent_name: this.name, version: AGENT_VERSION, pid: process.pid, config_path: this.loaded.file }, source);
     try {
       await this.admin?.start();
@@ -109,6 +143,7 @@ export class Agent {
       }, source);
       await this.bus.idle();
       await this.admin?.stop();
+      this.store?.close();
       throw error;
     }
     this.startedAt = this.clock.now();
@@ -129,11 +164,80 @@ export class Agent {
    * Resolves the process exit code; calling it again returns the same promise.
    */
   stop(reason = 'requested', signal?: string): Promise<number> {
-    this.stopping ??= this.shutdown(reason, signal).then((code) => {
+    this.stopping ??= this.reloading.then(() => this.shutdown(reason, signal)).then((code) => {
       this.resolveStopped(code);
       return code;
     });
     return this.stopping;
+  }
+
+  /**
+   * Hot reload (SIGHUP, `POST /-/reload`, config-watcher): re-reads the config file with the one
+   * loader. Invalid: nothing changes, `system.error` (component `config`) lists every problem as
+   * FILE:LINE:COL. Valid: removed plugins stop, added ones start, changed ones (use, config,
+   * queue, depends_on, enabled) restart with the new entry without losing queued events, the rest
+   * keep running untouched; changed core sections are reported as needing a restart. Reloads run
+   * one at a time; never rejects.
+   */
+  reload(reason = 'requested'): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.applyReload(reason));
+    this.reloading = run.catch(() => undefined);
+    return run.catch((error: unknown) => {
+      this.logger.error({ err: error, reason }, `config reload failed: ${errorMessage(error)}`);
+      return emptyReloadResult('unavailable', reason, `reload failed: ${errorMessage(error)}`);
+    });
+  }
+
+  private async applyReload(reason: string): Promise<ReloadResult> {
+    if (this.stopping || this.startedAt === 0) {
+      return emptyReloadResult('unavailable', reason, this.stopping ? 'the agent is stopping; nothing was reloaded' : 'the agent has not started yet; nothing was reloaded');
+    }
+    const running = this.current;
+    const source = { source: this.name };
+    let next: LoadedConfig;
+    try {
+      next = loadConfig(running.file);
+    } catch (error) {
+      const problems = isConfigError(error) ? error.problems.map(formatProblem) : [errorMessage(error)];
+      const result = { ...emptyReloadResult('invalid', reason, ''), file: running.file, problems };
+      result.message = `config reload (${reason}) rejected: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${running.file}; still running the previous config`;
+      this.logger.error({ reason, file: running.file, problems }, result.message);
+      await this.bus
+        .publish('system.error', { severity: 'error', message: result.message, error_code: 'CONFIG_RELOAD_INVALID', component: 'config', diagnostic_data: { file: running.file, reason, problems } }, source)
+        .catch(() => undefined);
+      return result;
+    }
+    const plan = planReload(running, next, (name) => this.host.stateOf(name) === 'running');
+    const result: ReloadResult = { ...emptyReloadResult('unchanged', reason, ''), file: running.file, restart_required: plan.restartRequired };
+    const timeout = running.config.agent.shutdown_timeout;
+    for (const name of plan.stop) {
+      await this.host.remove(name, timeout);
+      result.stopped.push(name);
+    }
+    for (const { action, plugin } of plan.steps) {
+      const name = plugin.entry.name;
+      try {
+        if (action === 'start') await this.host.addAndStart(specOf(plugin));
+        else if (action === 'restart') await this.host.restart(specOf(plugin), timeout);
+        (action === 'start' ? result.started : action === 'restart' ? result.restarted : result.unchanged).push(name);
+      } catch (error) {
+        result.failed.push({ plugin: name, error: errorMessage(error) });
+        await this.bus
+          .publish('system.error', { severity: 'error', message: errorMessage(error), error_code: 'PLUGIN_START_FAILED', component: name, diagnostic_data: { reason, file: running.file } }, source)
+          .catch(() => undefined);
+      }
+    }
+    this.host.reorder(next.plugins.map((p) => p.entry.name));
+    this.current = effectiveConfig(running, next);
+    const changed = result.restarted.length + result.started.length + result.stopped.length;
+    result.status = result.failed.length > 0 ? 'partial' : changed > 0 ? 'applied' : 'unchanged';
+    result.message = describeReload(result);
+    const summary = { reason, restarted: result.restarted, started: result.started, stopped: result.stopped, failed: result.failed, restart_required: result.restart_required };
+    this.logger[result.status === 'partial' ? 'error' : 'info'](summary, result.message);
+    if (result.restart_required.length > 0) {
+      this.logger.warn({ sections: result.restart_required }, `config sections changed that apply only after a restart of the agent: ${result.restart_required.join(', ')}`);
+    }
+    return result;
   }
 
   stats(): Record<string, unknown> {
@@ -141,6 +245,7 @@ export class Agent {
     return {
       agent: { name: this.name, version: AGENT_VERSION, pid: process.pid, uptime_ms: this.startedAt ? this.clock.now() - this.startedAt : 0 },
       bus: this.bus.stats(),
+      ...(this.store ? { store: this.store.stats() } : {}),
       plugins: this.host.statuses(),
       components: this.host.componentStats(),
       process: { rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed },
@@ -171,6 +276,7 @@ export class Agent {
       failed_plugins: failed,
     }, source);
     await this.bus.drain();
+    this.store?.close();
     return exitCode;
   }
 
@@ -186,5 +292,20 @@ export class Agent {
       },
       { name: 'error-log', overflow: 'drop_oldest', errorThreshold: 0 },
     );
+  }
+}
+
+/** The agent as plugins may steer it (registered as {@link AgentControl} in the agent's container). */
+class AgentControlOf extends AgentControl {
+  constructor(private readonly agent: Agent) {
+    super();
+  }
+
+  get configFile(): string {
+    return this.agent.loaded.file;
+  }
+
+  reload(reason: string): Promise<ReloadResult> {
+    return this.agent.reload(reason);
   }
 }

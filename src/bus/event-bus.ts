@@ -36,6 +36,29 @@ export interface BusStats {
   by_type: Record<string, TypeCounters>;
 }
 
+/**
+ * True when `input` is a plain object holding only `source`, `correlation_id` and `tags`, all valid:
+ * the metadata plugins (their ScopedBus adds `source`) and ingest send on nearly every publish.
+ * Checks exactly what eventMetadataInputSchema requires of those keys (non-empty strings), without
+ * zod's cost; anything else (an id or timestamp to check, an unknown key, a bad or undefined value)
+ * goes through the schema, which also words the error.
+ */
+function isPlainMetadata(input: unknown): input is EventMetadataInput {
+  if (typeof input !== 'object' || input === null || Object.getPrototypeOf(input) !== Object.prototype) return false;
+  for (const key in input) {
+    const value = (input as Record<string, unknown>)[key];
+    if (key === 'source' || key === 'correlation_id') {
+      if (typeof value !== 'string' || value.length === 0) return false;
+    } else if (key === 'tags') {
+      if (!Array.isArray(value)) return false;
+      for (const tag of value as unknown[]) if (typeof tag !== 'string' || tag.length === 0) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** Where the bus reports its own problems (handler failures, rejected events) besides counting them. */
 const BUS_COMPONENT = 'bus';
 
@@ -44,6 +67,8 @@ export class EventBus extends Bus implements QueueOwner {
   private queues: HandlerQueue[] = [];
   private routes = new Map<string, HandlerQueue[]>();
   private readonly byType = new Map<string, TypeCounters>();
+  private lastType: string | undefined;
+  private lastCounters: TypeCounters | undefined;
   private nextId = 1;
   private closed = false;
   private published = 0;
@@ -76,15 +101,23 @@ export class EventBus extends Bus implements QueueOwner {
       if (type !== 'agent.error') this.report(error, { event_type: type });
       throw error;
     }
-    this.published++;
-    this.countersOf(type).published++;
-    let waits: Promise<void>[] | undefined;
-    for (const queue of this.route(type)) {
-      const wait = queue.offer(event);
-      if (wait) (waits ??= []).push(wait);
-    }
-    if (waits) await Promise.all(waits);
+    const wait = this.deliver(event);
+    if (wait) await wait;
     return event;
+  }
+
+  /**
+   * Delivers an event that already passed this registry's schema and carries complete metadata,
+   * without validating it again: the core's path for events it validated itself (the durable
+   * store's replay reads back exactly what `publish` produced). It is not part of {@link Bus}, so
+   * plugins (which only get a {@link ScopedBus}) cannot reach it: everything from outside the core
+   * still goes through `publish` and its schema. Throws BUS_CLOSED / EVENT_UNKNOWN_TYPE
+   * synchronously; returns a promise only when a `block` queue is full and the caller must wait.
+   */
+  publishValidated(event: Event): Promise<void> | undefined {
+    if (this.closed) throw new AgentError('BUS_CLOSED', `bus is draining for shutdown; ${event.type} was not published`, { type: event.type });
+    if (!this.registry.has(event.type)) throw new AgentError('EVENT_UNKNOWN_TYPE', `unknown event type "${event.type}"`, { type: event.type });
+    return this.deliver(event);
   }
 
   subscribe<P extends EventPattern>(pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {
@@ -93,6 +126,21 @@ export class EventBus extends Bus implements QueueOwner {
 
   /** Subscribes on behalf of `owner` (a plugin name): stats, metrics and error reports carry it. */
   subscribeAs<P extends EventPattern>(owner: string, pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {
+    return this.subscribeQueue(owner, pattern, handler, options).unsubscribe;
+  }
+
+  /**
+   * {@link subscribeAs}, also returning the handler's queue. With `predecessor` (the paused queue
+   * of the same subscription of a plugin being restarted), the new queue takes over what it holds
+   * and the predecessor leaves the bus in the same step, so no event is lost or delivered twice.
+   */
+  subscribeQueue<P extends EventPattern>(
+    owner: string,
+    pattern: P,
+    handler: EventHandler<P>,
+    options: SubscribeOptions = {},
+    predecessor?: HandlerQueue,
+  ): { queue: HandlerQueue; unsubscribe: Unsubscribe } {
     const matcher = compilePattern(pattern, (type) => this.registry.has(type));
     const capacity = options.capacity ?? this.options.queue_capacity;
     if (!Number.isInteger(capacity) || capacity < 1) {
@@ -108,13 +156,15 @@ export class EventBus extends Bus implements QueueOwner {
       options.errorThreshold ?? this.options.error_threshold,
       this,
     );
-    this.queues = [...this.queues, queue];
+    this.queues = [...this.queues.filter((q) => q !== predecessor), queue];
     this.routes.clear();
-    return () => {
+    predecessor?.handOver(queue);
+    const unsubscribe = (): void => {
       if (queue.state === 'active') queue.close('unsubscribed');
       this.queues = this.queues.filter((q) => q !== queue);
       this.routes.clear();
     };
+    return { queue, unsubscribe };
   }
 
   /** Resolves when every queue is empty, including events published by handlers meanwhile. */
@@ -179,6 +229,19 @@ export class EventBus extends Bus implements QueueOwner {
     }
   }
 
+  /** Counts `event` and queues it for every matching handler; a promise only when a `block` queue is full. */
+  private deliver(event: Event): Promise<void> | undefined {
+    this.published++;
+    this.countersOf(event.type).published++;
+    let waits: Promise<void>[] | undefined;
+    for (const queue of this.route(event.type)) {
+      const wait = queue.offer(event);
+      if (wait) (waits ??= []).push(wait);
+    }
+    if (!waits) return undefined;
+    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+  }
+
   private route(type: string): HandlerQueue[] {
     let queues = this.routes.get(type);
     if (!queues) {
@@ -192,12 +255,15 @@ export class EventBus extends Bus implements QueueOwner {
     if (input === undefined) {
       return { event_id: randomUUID(), timestamp: this.clock.isoNow(), tags: [] };
     }
-    const parsed = eventMetadataInputSchema.safeParse(input);
-    if (!parsed.success) {
-      const issues = issuesOf(parsed.error, 'metadata');
-      throw new AgentError('EVENT_INVALID', `invalid event metadata: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+    let m = input;
+    if (!isPlainMetadata(input)) {
+      const parsed = eventMetadataInputSchema.safeParse(input);
+      if (!parsed.success) {
+        const issues = issuesOf(parsed.error, 'metadata');
+        throw new AgentError('EVENT_INVALID', `invalid event metadata: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+      }
+      m = parsed.data;
     }
-    const m = parsed.data;
     const metadata: EventMetadata = {
       event_id: m.event_id ?? randomUUID(),
       timestamp: m.timestamp ?? this.clock.isoNow(),
@@ -209,11 +275,15 @@ export class EventBus extends Bus implements QueueOwner {
   }
 
   private countersOf(type: string): TypeCounters {
+    // Called once per publish and once per delivery: a burst is mostly one type, so remember the last.
+    if (type === this.lastType) return this.lastCounters as TypeCounters;
     let counters = this.byType.get(type);
     if (!counters) {
       counters = { published: 0, processed: 0, dropped: 0 };
       this.byType.set(type, counters);
     }
+    this.lastType = type;
+    this.lastCounters = counters;
     return counters;
   }
 
@@ -238,15 +308,20 @@ export class EventBus extends Bus implements QueueOwner {
  * plugin left behind.
  */
 export class ScopedBus extends Bus {
-  private readonly subscriptions = new Set<Unsubscribe>();
+  private readonly subscriptions = new Map<Unsubscribe, SuspendedSubscription>();
+  /** Paused subscriptions of the instance this one replaces (hot reload), by key, oldest first. */
+  private readonly inherited = new Map<string, SuspendedSubscription[]>();
 
   constructor(
     private readonly bus: EventBus,
     readonly owner: string,
     /** Set by the plugin's YAML entry (`queue:`); they win over what the plugin's code asks for. */
     private readonly overrides: SubscribeOptions = {},
+    /** From {@link suspend} of the previous instance: the same subscriptions made here take over their queues. */
+    inherited: readonly SuspendedSubscription[] = [],
   ) {
     super();
+    for (const s of inherited) this.inherited.set(s.key, [...(this.inherited.get(s.key) ?? []), s]);
   }
 
   publish<T extends EventType>(type: T, data: EventInputMap[T], metadata?: EventMetadataInput): Promise<Event<T>> {
@@ -254,13 +329,40 @@ export class ScopedBus extends Bus {
   }
 
   subscribe<P extends EventPattern>(pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {
-    const unsubscribe = this.bus.subscribeAs(this.owner, pattern, handler, { ...options, ...this.overrides });
+    const merged = { ...options, ...this.overrides };
+    const key = `${merged.name ?? ''}\u0000${pattern}`;
+    const predecessor = this.inherited.get(key)?.shift();
+    const { queue, unsubscribe } = this.bus.subscribeQueue(this.owner, pattern, handler, merged, predecessor?.queue);
     const tracked: Unsubscribe = () => {
-      this.subscriptions.delete(tracked);
-      unsubscribe();
+      if (this.subscriptions.delete(tracked)) unsubscribe();
     };
-    this.subscriptions.add(tracked);
+    this.subscriptions.set(tracked, { key, queue, unsubscribe });
     return tracked;
+  }
+
+  /**
+   * Hot reload: pauses every subscription and detaches it from this scope (the plugin's own
+   * unsubscribe functions become no-ops), to be passed to the successor's ScopedBus. Events keep
+   * queueing under each queue's overflow policy until the successor subscribes again.
+   */
+  suspend(): SuspendedSubscription[] {
+    const suspended = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    for (const s of suspended) s.queue.pause();
+    return suspended;
+  }
+
+  /** Closes inherited subscriptions the new instance did not make again; returns how many events they dropped. */
+  dropUnclaimed(): number {
+    let dropped = 0;
+    for (const list of this.inherited.values()) {
+      for (const s of list) {
+        dropped += s.queue.depth;
+        s.unsubscribe();
+      }
+    }
+    this.inherited.clear();
+    return dropped;
   }
 
   /** Number of subscriptions still open. */
@@ -271,7 +373,15 @@ export class ScopedBus extends Bus {
   /** Removes every subscription; returns how many the plugin had left open. */
   close(): number {
     const left = this.subscriptions.size;
-    for (const unsubscribe of [...this.subscriptions]) unsubscribe();
+    for (const unsubscribe of [...this.subscriptions.keys()]) unsubscribe();
+    this.dropUnclaimed();
     return left;
   }
+}
+
+/** A paused subscription of a plugin being restarted; `key` (name and pattern) matches it to the new instance's. */
+export interface SuspendedSubscription {
+  key: string;
+  queue: HandlerQueue;
+  unsubscribe: Unsubscribe;
 }

@@ -45,6 +45,8 @@ export class HandlerQueue {
   private head = 0;
   private size = 0;
   private running = false;
+  /** Set while the owning plugin restarts (hot reload): events queue up but are not delivered. */
+  private paused = false;
   private readonly blocked: BlockedPublisher[] = [];
   private idleWaiters: (() => void)[] = [];
 
@@ -67,7 +69,7 @@ export class HandlerQueue {
 
   /** True while events are queued or the handler is still running one. */
   get busy(): boolean {
-    return this.running || this.depth > 0;
+    return this.running || (this.depth > 0 && !this.paused);
   }
 
   /**
@@ -87,11 +89,36 @@ export class HandlerQueue {
     } else {
       return new Promise<void>((resolve) => this.blocked.push({ event, resolve }));
     }
-    if (!this.running) {
+    if (!this.running && !this.paused) {
       this.running = true;
       queueMicrotask(() => void this.run());
     }
     return undefined;
+  }
+
+  /**
+   * Stops delivering after the event in hand (hot reload of the owning plugin). Events keep
+   * queueing under the overflow policy; `whenIdle()` resolves once the handler in flight returns.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /**
+   * Moves everything queued here (in order, blocked publishers included) to `successor`, the same
+   * subscription of the restarted plugin, and retires this queue. Nothing is dropped or counted
+   * twice; `successor` applies its own overflow policy.
+   */
+  handOver(successor: HandlerQueue): void {
+    if (this.state !== 'active') return;
+    this.state = 'unsubscribed';
+    while (this.size > 0) void successor.offer(this.shift());
+    for (const waiter of this.blocked.splice(0)) {
+      const wait = successor.offer(waiter.event);
+      if (wait) void wait.then(waiter.resolve);
+      else waiter.resolve();
+    }
+    if (!this.running) this.notifyIdle();
   }
 
   /** Resolves when nothing is queued or being handled. */
@@ -128,7 +155,7 @@ export class HandlerQueue {
   }
 
   private async run(): Promise<void> {
-    while (this.size > 0 && this.state === 'active') {
+    while (this.size > 0 && this.state === 'active' && !this.paused) {
       const event = this.shift();
       this.admitBlocked();
       try {
@@ -171,7 +198,7 @@ export class HandlerQueue {
   }
 
   private notifyIdle(): void {
-    if (this.depth > 0) return;
+    if (this.busy) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

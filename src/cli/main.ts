@@ -59,18 +59,23 @@ async function startCommand(file: string, io: Io): Promise<number> {
     signalled = true;
     void agent.stop('signal', signal);
   };
+  // SIGHUP reloads the config (Agent.reload logs what it restarted, or every problem when invalid).
+  const onHangup = (): void => void agent.reload('SIGHUP');
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onHangup);
   try {
     await agent.start();
   } catch (error) {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
     return report(io, error);
   }
   // Without the admin server nothing else keeps the event loop alive until a signal arrives.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const code = await agent.stopped;
+  process.off('SIGHUP', onHangup);
   clearInterval(keepAlive);
   return code;
 }

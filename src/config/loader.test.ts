@@ -51,6 +51,7 @@ describe('loadConfig: core sections', () => {
       log: { level: 'info', format: 'auto' },
       http: { enabled: true, host: '127.0.0.1', port: 9780, body_limit: 1_048_576 },
       bus: { queue_capacity: 1024, overflow: 'block', error_threshold: 100 },
+      store: { enabled: false, data_dir: '.praxis-data', commit_interval: 100, max_batch: 1000, max_age: 604_800_000, max_events: 1_000_000, retention_interval: 60_000 },
       plugins: [],
     });
     expect(loaded.plugins).toEqual([]);
@@ -129,7 +130,7 @@ describe('loadConfig: validation problems', () => {
 
   it('lists the allowed keys when no key is close', () => {
     expect(linesOf(config('metrics:', '  enabled: true'))).toEqual([
-      '1:1 metrics: unknown key "metrics" (expected one of: agent, log, http, bus, plugins) (CONFIG_UNKNOWN_KEY)',
+      '1:1 metrics: unknown key "metrics" (expected one of: agent, log, http, bus, store, plugins) (CONFIG_UNKNOWN_KEY)',
     ]);
   });
 

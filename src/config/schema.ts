@@ -73,6 +73,18 @@ export const busSectionSchema = z
   })
   .describe('The in-process event bus.');
 
+export const storeSectionSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Keep the event stream on disk (SQLite) so clients can resume and replay (the WebSocket broadcaster, GET /events).'),
+    data_dir: z.string().min(1).default('.praxis-data').describe('Folder of the event database (events.db), relative to this config file. One agent per folder.'),
+    commit_interval: durationSchema.default(100).describe('Group commit: events are written in one transaction at most this long after arriving. The durability window: a crash loses at most this much of the newest events (0: one commit per event).'),
+    max_batch: z.number().int().min(1).max(1_000_000).default(1000).describe('Commit early once this many events are waiting.'),
+    max_age: durationSchema.default(604_800_000).describe('Remove events older than this (default 168h = 7 days; 0: no age limit).'),
+    max_events: z.number().int().min(0).default(1_000_000).describe('Keep at most this many events, removing the oldest (0: no limit).'),
+    retention_interval: durationSchema.default(60_000).describe('How often retention (max_age, max_events) runs.'),
+  })
+  .describe('The durable event store: every event with a stream offset, for replay after a reconnect or restart.');
+
 /** The whole `agent.config.yaml`, core sections only: each plugin's `config` is checked against its own schema. */
 export const agentConfigSchema = z
   .strictObject({
@@ -80,6 +92,7 @@ export const agentConfigSchema = z
     log: logSectionSchema.prefault({}),
     http: httpSectionSchema.prefault({}),
     bus: busSectionSchema.prefault({}),
+    store: storeSectionSchema.prefault({}),
     plugins: z.array(pluginEntrySchema).default([]).describe('Plugins, started in this order (after their depends_on), stopped in reverse.'),
   })
   .describe('praxis-agent configuration.');

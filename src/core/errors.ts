@@ -14,6 +14,9 @@ export const ERROR_CODES = {
   CONFIG_ENV_UNSET: 'A ${VAR} reference names an environment variable that is not set and has no default.',
   CONFIG_SECRET_FILE: 'A ${file:/path} reference names a file that cannot be read.',
   CONFIG_DUPLICATE_PLUGIN: 'Two plugin entries share the same name.',
+  CONFIG_RELOAD_INVALID: 'A hot reload (SIGHUP, POST /-/reload, config-watcher) found the config invalid; the agent keeps running on the previous config.',
+  CONFIG_WATCH_PARSE: 'config-watcher cannot parse a watched file (YAML, JSON or .env); the last good version stays the baseline.',
+  CONFIG_WATCH_READ: 'config-watcher cannot read or watch a watched file or its folder (permissions, not a file).',
   // Plugins (start-up: exit code 1; `validate`: exit code 2)
   PLUGIN_NOT_FOUND: 'The module named in `use` cannot be resolved (built-in name, relative path or npm package).',
   PLUGIN_INVALID_MODULE: 'The module does not export a plugin definition (definePlugin(...)).',
@@ -43,6 +46,33 @@ export const ERROR_CODES = {
   HTTP_INTERNAL_ERROR: 'A request handler failed; details are in the agent log, not in the response.',
   HTTP_DISABLED: 'A plugin needs the admin HTTP server (routes such as /heartbeat) but http.enabled is false.',
   HTTP_LISTEN_FAILED: 'The admin HTTP server could not bind its address (port in use, permission).',
+  // Event store
+  STORE_OPEN_FAILED: 'The event store database could not be opened (store.data_dir not writable, corrupt file, or in use by another agent).',
+  STORE_CLOSED: 'The event store is not open (store disabled, not started yet, or already closed).',
+  STORE_BAD_QUERY: 'GET /events got an invalid since, limit or types parameter.',
+  // WebSocket broadcaster: codes of `error` messages on the wire (kept from the protocol the old clients speak)
+  INVALID_JSON: 'A WebSocket message that is not valid JSON.',
+  INVALID_MESSAGE: 'A WebSocket message that is not {type, payload} or whose payload has the wrong shape.',
+  UNKNOWN_TYPE: 'A WebSocket message type other than SUBSCRIBE_EVENTS, UNSUBSCRIBE_EVENTS or PING.',
+  INVALID_EVENT_TYPES: 'Some requested event types are not known types, `prefix.*` or `*`; the others were applied.',
+  // Built-in plugin: audit-log
+  AUDIT_WRITE_FAILED: 'The audit log could not be written (disk full, read-only, permissions); events stay queued and writes are retried.',
+  AUDIT_EVENTS_DROPPED: "The audit writer's queue was full while the log was unwritable; further events were dropped and counted.",
+  AUDIT_LOG_DAMAGED: "At start the audit log's last line was torn or unreadable; the file was rotated aside and writing continued in a new file.",
+  AUDIT_KEY_UNAVAILABLE: 'The audit-log HMAC key (hmac.key_env / hmac.key_file) is unset, unreadable or shorter than 16 bytes.',
+  // Built-in plugin: health-probe (the `error_code` of its system.error and service.status metrics)
+  HEALTH_HTTP_STATUS: 'An http check got a status outside its expect_status set.',
+  HEALTH_HTTP_BODY: 'An http check got a body without body_contains, not matching body_matches, not JSON, or with a json path of another value.',
+  HEALTH_TIMEOUT: 'A check did not finish within its timeout and was cut off (request aborted, command killed).',
+  HEALTH_CONNECT_REFUSED: 'An http or tcp check found nobody listening on the port (connection refused).',
+  HEALTH_CONNECT_FAILED: 'An http or tcp check could not connect or lost the connection (unreachable host, reset, unknown name).',
+  HEALTH_TLS: 'An https check could not verify the server certificate (untrusted, wrong host name); see tls_verify and ca_file.',
+  HEALTH_CERT_EXPIRING: 'An https certificate expires within cert_expiry_warning: the service is degraded and one warning is raised.',
+  HEALTH_CERT_EXPIRED: 'An https certificate has expired (seen with tls_verify: false; with verification it fails as HEALTH_TLS).',
+  HEALTH_EXEC_FAILED: 'An exec check exited non-zero, was killed, or could not be started.',
+  HEALTH_PROCESS: 'A process check found no live process for its pid_file or process_name.',
+  HEALTH_DNS: 'A dns check name did not resolve, or not to any expect_address.',
+  HEALTH_HEARTBEAT_MISSED: 'A heartbeat check got no report (service.heartbeat, POST /heartbeat/<check>) within its window.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

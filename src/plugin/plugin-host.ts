@@ -1,6 +1,6 @@
 import type { DependencyContainer } from 'tsyringe';
 import { Bus, type SubscribeOptions } from '../bus/bus';
-import { EventBus, ScopedBus } from '../bus/event-bus';
+import { EventBus, ScopedBus, type SuspendedSubscription } from '../bus/event-bus';
 import { Clock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
@@ -85,24 +85,118 @@ export class PluginHost {
    * in {@link startAll}: construction belongs to start-up, where failures are reported by name.
    */
   add(specs: readonly PluginSpec[]): void {
-    for (const spec of specs) {
-      for (const [type, schema] of Object.entries(spec.definition.events ?? {})) {
-        this.bus.registry.register(type, schema, `plugin ${spec.definition.name}`);
-      }
+    for (const spec of specs) this.registerEvents(spec);
+    for (const spec of specs) this.plugins.push(this.create(spec));
+  }
+
+  /** Hot reload: adds one plugin and starts it. On failure it stays listed as `failed` and PLUGIN_START_FAILED is thrown. */
+  async addAndStart(spec: PluginSpec): Promise<void> {
+    if (this.find(spec.name)) throw new Error(`plugin "${spec.name}" is already hosted`);
+    let plugin: HostedPlugin | undefined;
+    try {
+      this.registerEvents(spec);
+      plugin = this.create(spec);
+    } catch (error) {
+      throw new AgentError('PLUGIN_START_FAILED', `plugin "${spec.name}" (${spec.use}) failed to start: ${errorMessage(error)}`, { plugin: spec.name }, { cause: error });
     }
-    for (const spec of specs) {
-      const container = this.root.createChildContainer();
-      const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {});
-      const logger = this.logger.child({ plugin: spec.name });
-      const routes = new ScopedHttpRoutes(this.routeTarget, spec.name);
-      container.register(classToken(Bus), { useValue: bus });
-      container.register(classToken(Clock), { useValue: this.clock });
-      container.register(classToken(HttpRoutes), { useValue: routes });
-      container.register(EventRegistry, { useValue: this.bus.registry });
-      container.register(PLUGIN_CONFIG, { useValue: spec.config });
-      container.register(PLUGIN_NAME, { useValue: spec.name });
-      container.register(LOGGER, { useValue: logger });
-      this.plugins.push(new HostedPlugin(spec, container, bus, routes, logger));
+    this.plugins.push(plugin);
+    await this.startOrFail(plugin);
+  }
+
+  /** Hot reload: stops a plugin and forgets it. */
+  async remove(name: string, timeoutMs: number): Promise<'stopped' | 'failed' | 'timeout'> {
+    const plugin = this.find(name);
+    if (!plugin) return 'stopped';
+    const outcome = plugin.state === 'running' || plugin.state === 'starting' ? await this.stop(plugin, timeoutMs) : 'stopped';
+    this.plugins.splice(this.plugins.indexOf(plugin), 1);
+    return outcome;
+  }
+
+  /**
+   * Hot reload: replaces a plugin's instance with one built from `spec` (new config, queue
+   * settings or module) without losing events. The old instance's subscriptions are paused (events
+   * keep queueing, bounded by their overflow policy), it is stopped, the new instance is created
+   * and started, and each subscription it makes again (same name and pattern, e.g. the same `@On`
+   * method) takes over the paused queue, so every event reaches exactly one of the two instances.
+   * Subscriptions the new instance does not make again are closed (their events counted as
+   * dropped). A start failure leaves the plugin `failed` and throws PLUGIN_START_FAILED.
+   */
+  async restart(spec: PluginSpec, timeoutMs: number): Promise<{ stop: 'stopped' | 'failed' | 'timeout'; dropped: number }> {
+    const old = this.find(spec.name);
+    if (!old) throw new Error(`no plugin named "${spec.name}"`);
+    const suspended: SuspendedSubscription[] = old.state === 'running' ? old.bus.suspend() : [];
+    // Let handlers in flight return before stop(), within the same budget stop() gets.
+    let cancel = (): void => undefined;
+    await Promise.race([
+      Promise.all(suspended.map((s) => s.queue.whenIdle())),
+      new Promise<void>((resolve) => (cancel = this.clock.setTimeout(resolve, timeoutMs))),
+    ]);
+    cancel();
+    const stop = old.state === 'running' || old.state === 'starting' ? await this.stop(old, timeoutMs) : 'stopped';
+    let next: HostedPlugin;
+    try {
+      this.registerEvents(spec);
+      next = this.create(spec, suspended);
+    } catch (error) {
+      for (const s of suspended) s.unsubscribe();
+      old.state = 'failed';
+      old.error = errorMessage(error);
+      throw new AgentError('PLUGIN_START_FAILED', `plugin "${spec.name}" (${spec.use}) failed to start: ${old.error}`, { plugin: spec.name }, { cause: error });
+    }
+    this.plugins[this.plugins.indexOf(old)] = next;
+    await this.startOrFail(next);
+    return { stop, dropped: next.bus.dropUnclaimed() };
+  }
+
+  /** Puts the hosted plugins in this start order (stop order is the reverse); unnamed ones go last. */
+  reorder(names: readonly string[]): void {
+    const rank = (p: HostedPlugin): number => {
+      const i = names.indexOf(p.spec.name);
+      return i < 0 ? names.length : i;
+    };
+    this.plugins.sort((a, b) => rank(a) - rank(b));
+  }
+
+  /** State of a hosted plugin, undefined when there is none of that name. */
+  stateOf(name: string): PluginState | undefined {
+    return this.find(name)?.state;
+  }
+
+  private find(name: string): HostedPlugin | undefined {
+    return this.plugins.find((p) => p.spec.name === name);
+  }
+
+  private registerEvents(spec: PluginSpec): void {
+    for (const [type, schema] of Object.entries(spec.definition.events ?? {})) {
+      this.bus.registry.register(type, schema, `plugin ${spec.definition.name}`);
+    }
+  }
+
+  private create(spec: PluginSpec, inherited: readonly SuspendedSubscription[] = []): HostedPlugin {
+    const container = this.root.createChildContainer();
+    const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {}, inherited);
+    const logger = this.logger.child({ plugin: spec.name });
+    const routes = new ScopedHttpRoutes(this.routeTarget, spec.name);
+    container.register(classToken(Bus), { useValue: bus });
+    container.register(classToken(Clock), { useValue: this.clock });
+    container.register(classToken(HttpRoutes), { useValue: routes });
+    container.register(EventRegistry, { useValue: this.bus.registry });
+    container.register(PLUGIN_CONFIG, { useValue: spec.config });
+    container.register(PLUGIN_NAME, { useValue: spec.name });
+    container.register(LOGGER, { useValue: logger });
+    return new HostedPlugin(spec, container, bus, routes, logger);
+  }
+
+  /** Starts one plugin; on failure marks it failed, releases what it holds and throws PLUGIN_START_FAILED. */
+  private async startOrFail(plugin: HostedPlugin): Promise<void> {
+    try {
+      await this.start(plugin);
+    } catch (error) {
+      plugin.state = 'failed';
+      plugin.error = errorMessage(error);
+      plugin.release();
+      plugin.logger.error({ err: error }, 'plugin failed to start');
+      throw new AgentError('PLUGIN_START_FAILED', `plugin "${plugin.spec.name}" (${plugin.spec.use}) failed to start: ${plugin.error}`, { plugin: plugin.spec.name }, { cause: error });
     }
   }
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { container as globalContainer } from 'tsyringe';
+import { AgentControl, emptyReloadResult, type ReloadResult } from '../agent/agent-control';
 import { EventBus } from '../bus/event-bus';
 import { Clock, FakeClock } from '../core/clock';
 import { silentLogger, type Logger } from '../core/logger';
@@ -8,6 +9,9 @@ import type { Event } from '../events/types';
 import { AdminServer } from '../http/admin-server';
 import type { Plugin, PluginDefinition } from '../plugin/definition';
 import { PluginHost, type PluginStatus, type StopReport } from '../plugin/plugin-host';
+import { classToken } from '../plugin/tokens';
+import { EVENT_STORE, EventStore } from '../store/event-store';
+import { SqliteEventStore } from '../store/sqlite-event-store';
 
 export interface HarnessOptions {
   /** The plugin's config section as it would appear in YAML; parsed with the plugin's schema. Default `{}`. */
@@ -25,6 +29,24 @@ export interface HarnessOptions {
    * `harness.url` after start(). Without it, a plugin that adds routes fails with HTTP_DISABLED.
    */
   http?: { auth_token?: string };
+  /**
+   * An event store for the plugin to inject (`EventStore`, `EVENT_STORE`), as the agent provides
+   * with `store.enabled`. An open {@link SqliteEventStore} is also fed every event of the harness bus.
+   */
+  store?: EventStore;
+  /** What the plugin gets as `AgentControl`; default: one whose reload() answers `unavailable` (there is no agent). */
+  agentControl?: AgentControl;
+}
+
+/** The harness's AgentControl: no agent to reload. */
+class NoAgentControl extends AgentControl {
+  get configFile(): undefined {
+    return undefined;
+  }
+
+  reload(reason: string): Promise<ReloadResult> {
+    return Promise.resolve(emptyReloadResult('unavailable', reason, 'no agent to reload (plugin harness)'));
+  }
 }
 
 /**
@@ -48,6 +70,12 @@ export class PluginHarness {
     this.bus = new EventBus(new EventRegistry(), this.clock, { error_threshold: 0 });
     const root = globalContainer.createChildContainer();
     const logger = options.logger ?? silentLogger();
+    if (options.store) {
+      root.register(classToken(EventStore), { useValue: options.store });
+      root.register(EVENT_STORE, { useValue: options.store });
+      if (options.store instanceof SqliteEventStore) options.store.attach(this.bus);
+    }
+    root.register(classToken(AgentControl), { useValue: options.agentControl ?? new NoAgentControl() });
     if (options.http) {
       this.admin = new AdminServer(
         { host: '127.0.0.1', port: 0, body_limit: 1_048_576, ...options.http },

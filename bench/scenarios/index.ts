@@ -1,0 +1,12 @@
+/**
+ * Every scenario, in run order. To add one (WebSocket fan-out and latency, the durable store):
+ * write `bench/scenarios/<name>.ts` exporting a {@link Scenario} whose `unavailable()` names the
+ * missing component until it exists, and list it here.
+ */
+import type { Scenario } from '../harness';
+import { busScenario } from './bus';
+import { footprintScenario } from './footprint';
+import { storeScenario } from './store';
+import { websocketScenario } from './websocket';
+
+export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, footprintScenario];

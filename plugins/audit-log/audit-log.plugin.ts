@@ -1,0 +1,161 @@
+import {
+  AgentError,
+  Bus,
+  Clock,
+  EventRegistry,
+  inject,
+  injectable,
+  LOGGER,
+  PLUGIN_CONFIG,
+  PLUGIN_NAME,
+  type Event,
+  type Logger,
+  type Plugin,
+} from 'praxis-agent';
+import { AuditWriter, type AuditWriterHooks, type AuditWriterStats } from './audit-writer';
+import type { AuditLogConfig } from './config';
+import { toAuditEntry } from './entry';
+import { readKey } from './key';
+
+/**
+ * Records matching events in a hash-chained JSONL file (see record.ts for the line format and
+ * README.md for durability and rotation). Problems with the file are reported as `system.error`,
+ * once per failure episode; they never reach the bus or other plugins.
+ */
+@injectable()
+export class AuditLogPlugin implements Plugin {
+  private writer?: AuditWriter;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly clock: Clock,
+    private readonly registry: EventRegistry,
+    @inject(PLUGIN_CONFIG) private readonly config: AuditLogConfig,
+    @inject(LOGGER) private readonly logger: Logger,
+    @inject(PLUGIN_NAME) private readonly name: string,
+  ) {}
+
+  async start(): Promise<void> {
+    const { config } = this;
+    const key = config.hmac ? readKey(config.hmac) : undefined;
+    this.writer = new AuditWriter(
+      {
+        path: config.path,
+        fsync: config.fsync,
+        fsyncIntervalMs: config.fsync_interval,
+        maxBytes: config.rotate.max_bytes,
+        rotateIntervalMs: config.rotate.interval,
+        retain: config.rotate.retain,
+        queueCapacity: config.queue_capacity,
+        retryInitialMs: Math.max(1, config.retry.initial),
+        retryMaxMs: Math.max(1, config.retry.max),
+        key,
+        source: this.name,
+      },
+      this.clock,
+      this.hooks(),
+    );
+    // One subscription to everything, matched here: lines follow publish order across types, an
+    // event matching two patterns is written once, and types registered later (alerting) match.
+    const matches = matcher(config.types);
+    const unknown = config.types.filter((t) => t !== '*' && !t.endsWith('.*') && !this.registry.has(t));
+    if (unknown.length > 0) this.logger.warn({ types: unknown }, `audit types not (yet) in the event catalogue: ${unknown.join(', ')}`);
+    const writer = this.writer;
+    this.bus.subscribe(
+      '*',
+      (event) => {
+        const e = event as Event;
+        if (!matches(e.type)) return;
+        return writer.enqueue(toAuditEntry(e, config.redact_keys));
+      },
+      { name: 'audit', errorThreshold: 0 },
+    );
+    // Subscribed first, so what opening the file reports (a damaged file) is recorded too.
+    await writer.start();
+    this.logger.info({ file: config.path, types: config.types, fsync: config.fsync, hmac: key !== undefined }, 'audit log open');
+  }
+
+  async stop(): Promise<void> {
+    await this.writer?.close();
+  }
+
+  stats(): AuditWriterStats {
+    return (
+      this.writer?.stats() ?? {
+        file: this.config.path,
+        lines_written: 0,
+        bytes_written: 0,
+        queued: 0,
+        queue_capacity: this.config.queue_capacity,
+        dropped: 0,
+        write_errors: 0,
+        rotations: 0,
+        fsyncs: 0,
+        last_seq: 0,
+        failing: 0,
+      }
+    );
+  }
+
+  /** Resolves once everything queued is written (or the writer is failing); for tests and tools. */
+  async flushed(): Promise<void> {
+    await this.writer?.flushed();
+  }
+
+  private hooks(): AuditWriterHooks {
+    const file = this.config.path;
+    return {
+      failed: ({ error, queued }) =>
+        this.report('error', 'AUDIT_WRITE_FAILED', `audit log ${file} cannot be written (${describe(error)}); ${queued} event(s) queued, retrying with backoff`, {
+          file,
+          queued,
+          capacity: this.config.queue_capacity,
+          error_code: (error as NodeJS.ErrnoException).code,
+        }),
+      dropping: ({ queued, capacity }) =>
+        this.report('critical', 'AUDIT_EVENTS_DROPPED', `audit queue full (${queued} of ${capacity}) while ${file} cannot be written: further events are dropped and counted until it can`, {
+          file,
+          queued,
+          capacity,
+        }),
+      recovered: ({ down_ms, attempts, dropped, queued }) =>
+        this.report(dropped > 0 ? 'warning' : 'info', 'AUDIT_WRITE_FAILED', `audit log ${file} is writable again after ${down_ms} ms and ${attempts} failed attempt(s); ${dropped} event(s) were dropped`, {
+          file,
+          recovered: true,
+          down_ms,
+          attempts,
+          dropped,
+          queued,
+        }),
+      damaged: ({ rotated_to, reason }) =>
+        this.report('warning', 'AUDIT_LOG_DAMAGED', `audit log ${file}: ${reason}; kept as ${rotated_to}, writing continues in a new file`, { file, rotated_to }),
+      lost: ({ count, error }) => {
+        // The bus is closing: the log is the only place left to say so.
+        this.logger.error({ file, lost: count, err: describe(error) }, `audit log ${file} could not be written while stopping: ${count} event(s) lost`);
+      },
+    };
+  }
+
+  private report(severity: 'critical' | 'error' | 'warning' | 'info', code: string, message: string, diagnostic: Record<string, unknown>): void {
+    const level = severity === 'info' ? 'info' : severity === 'warning' ? 'warn' : 'error';
+    this.logger[level]({ error_code: code, ...diagnostic }, message);
+    this.bus
+      .publish('system.error', { severity, message, error_code: code, component: this.name, diagnostic_data: diagnostic })
+      .catch((error: unknown) => this.logger.warn({ err: describe(error) }, 'could not publish an audit-log system.error'));
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof AgentError) return `${error.code}: ${error.message}`;
+  // Not `instanceof Error`: errors from node:fs may come from another realm (jest, vm).
+  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') return (error as Error).message;
+  return String(error);
+}
+
+/** A predicate for event types from patterns: exact, `prefix.*` or `*`. */
+export function matcher(patterns: readonly string[]): (type: string) => boolean {
+  if (patterns.includes('*')) return () => true;
+  const exact = new Set(patterns.filter((p) => !p.endsWith('.*')));
+  const prefixes = patterns.filter((p) => p.endsWith('.*')).map((p) => p.slice(0, -1));
+  return (type) => exact.has(type) || prefixes.some((prefix) => type.startsWith(prefix));
+}

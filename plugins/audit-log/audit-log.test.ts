@@ -1,0 +1,547 @@
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FakeClock, createPluginHarness, runPluginConformance, sampleEvents, type PluginHarness } from 'praxis-agent/testing';
+import type { AuditLogPlugin } from './audit-log.plugin';
+import { auditCommands } from './commands';
+import { canonicalContent, GENESIS_HASH, sha256Hex } from './record';
+import { verifyAuditFiles } from './verify';
+import auditLog from './index';
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'audit-log-test-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+runPluginConformance(auditLog, { config: { path: path.join(root, 'conformance', 'audit.log') } });
+
+let dirCount = 0;
+function freshDir(): string {
+  const dir = path.join(root, `case-${++dirCount}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+/** Waits (real time, generous) until `condition` holds; never asserts on how long it took. */
+async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function lines(file: string): string[] {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+function records(file: string): Record<string, unknown>[] {
+  return lines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+function writeLines(file: string, content: string[]): void {
+  writeFileSync(file, content.map((l) => `${l}\n`).join(''));
+}
+
+async function runCommand(name: string, args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
+  const command = auditCommands.find((c) => c.name === name);
+  if (!command) throw new Error(`no command ${name}`);
+  const out: string[] = [];
+  const err: string[] = [];
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+  else process.env[k] = v;
+  try {
+    const code = await command.run(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+interface Running {
+  h: PluginHarness;
+  plugin: AuditLogPlugin;
+  clock: FakeClock;
+  file: string;
+}
+
+async function startAudit(config: Record<string, unknown>, clock = new FakeClock()): Promise<Running> {
+  const h = createPluginHarness(auditLog, { config, clock, name: 'audit' });
+  await h.start();
+  return { h, plugin: h.instance as unknown as AuditLogPlugin, clock, file: String(config.path) };
+}
+
+async function settleWrites(r: Running): Promise<void> {
+  await r.h.bus.idle();
+  await r.plugin.flushed();
+}
+
+/** Publishes `n` config.changed events and waits until they are written. */
+async function publishChanges(r: Running, n: number, from = 0): Promise<void> {
+  for (let i = from; i < from + n; i++) {
+    await r.h.bus.publish('config.changed', { config_path: `app.yaml#pool.size`, old_value: i, new_value: i + 1, changed_by: 'test' });
+  }
+  await settleWrites(r);
+}
+
+/** A log of `n` config.changed lines written by the plugin. */
+async function writeLog(n: number, extra: Record<string, unknown> = {}): Promise<string> {
+  const file = path.join(freshDir(), 'audit.log');
+  const r = await startAudit({ path: file, types: ['config.changed'], ...extra });
+  await publishChanges(r, n);
+  await r.h.stop();
+  return file;
+}
+
+describe('audit-log: writing', () => {
+  it('writes one chained JSONL line per matching event, with metadata and redacted data', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file });
+    await r.h.bus.publish('config.changed', { config_path: 'agent.yaml#http.auth_token', old_value: 'old-s3cret', new_value: 'new-s3cret', changed_by: 'ops' }, { correlation_id: 'req-7', source: 'config-watcher', tags: ['deploy'] });
+    await r.h.bus.publish('system.error', { severity: 'error', message: 'db down', component: 'db', diagnostic_data: { password: 'hunter2', host: 'db1' } });
+    await r.h.bus.publish('system.health', sampleEvents['system.health']); // not in the default types
+    await r.h.bus.publish('service.status', sampleEvents['service.status']);
+    await settleWrites(r);
+    await r.h.stop();
+
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toMatch(/s3cret|hunter2/);
+    const recs = records(file);
+    expect(recs.map((x) => x.type)).toEqual(['config.changed', 'system.error', 'service.status']);
+    expect(recs.map((x) => x.seq)).toEqual([1, 2, 3]);
+    expect(recs[0]).toMatchObject({
+      correlation_id: 'req-7',
+      source: 'config-watcher',
+      tags: ['deploy'],
+      file_start: true,
+      prev: GENESIS_HASH,
+      data: { config_path: 'agent.yaml#http.auth_token', old_value: expect.stringMatching(/^\*\*\*[0-9a-f]{8}$/), new_value: expect.stringMatching(/^\*\*\*[0-9a-f]{8}$/) },
+    });
+    expect(typeof recs[0].event_id).toBe('string');
+    expect(recs[1]).toMatchObject({ prev: recs[0].hash, data: { diagnostic_data: { host: 'db1', password: expect.stringMatching(/^\*\*\*/) } } });
+    expect(recs[1]).not.toHaveProperty('file_start');
+    for (const rec of recs) expect(rec.hash).toBe(sha256Hex(canonicalContent(rec)));
+    expect(await verifyAuditFiles([file])).toMatchObject({ ok: true, records: 3 });
+  });
+
+  it('redacts the extra key patterns from redact_keys', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file, types: ['system.error'], redact_keys: ['host'] });
+    await r.h.bus.publish('system.error', { severity: 'error', message: 'x', component: 'db', diagnostic_data: { hostname: 'db1.internal', port: 5432 } });
+    await settleWrites(r);
+    await r.h.stop();
+    expect(readFileSync(file, 'utf8')).not.toContain('db1.internal');
+    expect(records(file)[0]).toMatchObject({ data: { diagnostic_data: { port: 5432 } } });
+  });
+
+  it('continues the chain when restarted on the same file', async () => {
+    const file = await writeLog(3);
+    const r = await startAudit({ path: file, types: ['config.changed'] });
+    await publishChanges(r, 2);
+    await r.h.stop();
+    expect(records(file).map((x) => x.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(await verifyAuditFiles([file])).toMatchObject({ ok: true, records: 5, warnings: [] });
+  });
+
+  it('continues after lines longer than the tail-reading chunk (64 KiB)', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const big = async (n: number): Promise<void> => {
+      const r = await startAudit({ path: file, types: ['system.error'] });
+      for (let i = 0; i < n; i++) {
+        await r.h.bus.publish('system.error', { severity: 'info', message: 'big', component: 'c', diagnostic_data: { blob: 'x'.repeat(150_000 + i) } });
+      }
+      await settleWrites(r);
+      await r.h.stop();
+    };
+    await big(2);
+    await big(1);
+    expect(records(file).map((x) => x.seq)).toEqual([1, 2, 3]);
+    expect(await verifyAuditFiles([file])).toMatchObject({ ok: true, records: 3 });
+  });
+
+  it('reports lines written, bytes and rotations in stats()', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file, types: ['config.changed'], rotate: { max_bytes: 700 } });
+    await publishChanges(r, 6);
+    const stats = r.plugin.stats();
+    await r.h.stop();
+    expect(stats).toMatchObject({ lines_written: 6, queued: 0, write_errors: 0, dropped: 0, last_seq: 6, failing: 0 });
+    expect(stats.bytes_written).toBeGreaterThan(0);
+    expect(stats.rotations).toBeGreaterThan(0);
+  });
+
+  it('fsyncs on the interval with fsync: interval, and after every batch with fsync: every', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file, types: ['config.changed'], fsync: 'interval', fsync_interval: '1s' });
+    await publishChanges(r, 3);
+    expect(r.plugin.stats().fsyncs).toBe(0);
+    await r.clock.advance(1000);
+    await eventually(() => r.plugin.stats().fsyncs === 1, 'the interval fsync');
+    await r.h.stop();
+
+    const every = await startAudit({ path: path.join(freshDir(), 'audit.log'), types: ['config.changed'], fsync: 'every' });
+    await publishChanges(every, 2);
+    expect(every.plugin.stats().fsyncs).toBeGreaterThanOrEqual(1);
+    await every.h.stop();
+  });
+
+  it('fails to start with AUDIT_KEY_UNAVAILABLE when the HMAC key is missing or short, without naming the key', async () => {
+    const missing = createPluginHarness(auditLog, { config: { path: path.join(freshDir(), 'a.log'), hmac: { key_env: 'AUDIT_TEST_UNSET_KEY' } } });
+    await expect(missing.start()).rejects.toThrow(/AUDIT_TEST_UNSET_KEY is not set/);
+    const keyFile = path.join(freshDir(), 'short.key');
+    writeFileSync(keyFile, 'tooshort\n');
+    const short = createPluginHarness(auditLog, { config: { path: path.join(freshDir(), 'a.log'), hmac: { key_file: keyFile } } });
+    const error = await short.start().then(() => undefined, (e: unknown) => e as Error);
+    expect(String(error)).toMatch(/shorter than 16 bytes/);
+    expect(String(error)).not.toContain('tooshort');
+    expect(auditLog.configSchema.safeParse({ hmac: { key_env: 'A', key_file: 'b' } }).success).toBe(false);
+    expect(auditLog.configSchema.safeParse({ types: ['sys*'] }).success).toBe(false);
+  });
+});
+
+describe('audit-log: verify names the first bad line', () => {
+  it('passes an intact log (exit 0)', async () => {
+    const file = await writeLog(5);
+    const result = await runCommand('audit verify', [file]);
+    expect(result).toMatchObject({ code: 0 });
+    expect(result.out).toMatch(/^OK 5 record\(s\) in 1 file\(s\), seq 1-5/);
+  });
+
+  it('an edited line: changed', async () => {
+    const file = await writeLog(5);
+    const content = lines(file);
+    content[2] = content[2].replace('"new_value":3', '"new_value":300');
+    writeLines(file, content);
+    const result = await runCommand('audit verify', [file]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`TAMPERED ${file}:3 (seq 3): changed: its content does not match its hash`);
+  });
+
+  it('an edited line whose hash was recomputed: changed, named by the broken link', async () => {
+    const file = await writeLog(5);
+    const content = lines(file);
+    const rec = JSON.parse(content[1]) as Record<string, unknown>;
+    (rec.data as Record<string, unknown>).new_value = 999;
+    rec.hash = sha256Hex(canonicalContent(rec));
+    content[1] = JSON.stringify(rec);
+    writeLines(file, content);
+    const result = await verifyAuditFiles([file]);
+    expect(result.problem).toMatchObject({ kind: 'changed', file, line: 2, seq: 2 });
+    expect(result.problem?.message).toMatch(/hash was recomputed/);
+  });
+
+  it('a deleted line: removed', async () => {
+    const file = await writeLog(6);
+    const content = lines(file);
+    content.splice(3, 1); // seq 4
+    writeLines(file, content);
+    const result = await runCommand('audit verify', [file]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`TAMPERED ${file}:4 (seq 5): removed: 1 line(s) removed before this line (seq 4 missing)`);
+  });
+
+  it('a swapped pair: reordered', async () => {
+    const file = await writeLog(6);
+    const content = lines(file);
+    [content[3], content[4]] = [content[4], content[3]];
+    writeLines(file, content);
+    const result = await runCommand('audit verify', [file]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`TAMPERED ${file}:4 (seq 5): reordered: seq 4 belongs here but comes later, at ${file}:5`);
+  });
+
+  it('lines cut from the start of the file: removed', async () => {
+    const file = await writeLog(4);
+    writeLines(file, lines(file).slice(2));
+    const result = await verifyAuditFiles([file]);
+    expect(result.problem).toMatchObject({ kind: 'removed', line: 1, seq: 3 });
+  });
+
+  it('whitespace edits are changes too', async () => {
+    const file = await writeLog(2);
+    const content = lines(file);
+    content[1] = content[1].replace('"seq":2,', '"seq": 2,');
+    writeLines(file, content);
+    expect((await verifyAuditFiles([file])).problem).toMatchObject({ kind: 'changed', line: 2 });
+  });
+
+  it('a second chain appended to the first: restarted', async () => {
+    const a = await writeLog(2);
+    const b = await writeLog(2);
+    appendFileSync(a, readFileSync(b));
+    const result = await verifyAuditFiles([a]);
+    expect(result.problem).toMatchObject({ kind: 'restarted', line: 3, seq: 1 });
+  });
+
+  it('prints the result as JSON with --json', async () => {
+    const file = await writeLog(3);
+    const ok = await runCommand('audit verify', ['--json', file]);
+    expect(JSON.parse(ok.out)).toMatchObject({ ok: true, records: 3, firstSeq: 1, lastSeq: 3, file_list: [file] });
+    writeLines(file, lines(file).slice(0, 1).concat(lines(file).slice(2)));
+    const bad = await runCommand('audit verify', ['--json', file]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.out)).toMatchObject({ ok: false, problem: { kind: 'removed', file, line: 2, seq: 3 } });
+  });
+
+  it('reports a torn last line and tolerates it (exit 0 with a warning)', async () => {
+    const file = await writeLog(3);
+    appendFileSync(file, '{"seq":4,"recorded_at":"2026-01-01T00:00:00.000Z","timestamp":');
+    const result = await runCommand('audit verify', [file]);
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/^OK 3 record\(s\)/);
+    expect(result.err).toContain(`warning: ${file}:4: torn last line`);
+  });
+
+  it('answers usage errors with exit 2', async () => {
+    expect((await runCommand('audit verify', [])).code).toBe(2);
+    expect((await runCommand('audit verify', ['--bogus', 'x'])).code).toBe(2);
+    const missing = await runCommand('audit verify', [path.join(root, 'nope.log')]);
+    expect(missing).toMatchObject({ code: 2, err: expect.stringContaining('no such file') });
+    expect((await runCommand('audit tail', ['-n', 'zero', 'x'])).code).toBe(2);
+    expect((await runCommand('audit verify', ['--help'])).code).toBe(0);
+  });
+});
+
+describe('audit-log: rotation', () => {
+  it('rotates by size, keeps the chain across files, and verify notices a missing middle file', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const r = await startAudit({ path: file, types: ['config.changed'], rotate: { max_bytes: 1200, retain: 0 } });
+    await publishChanges(r, 20);
+    await r.h.stop();
+    const names = readdirSync(dir).sort();
+    expect(names.length).toBeGreaterThanOrEqual(4);
+    expect(names).toContain('audit.log');
+    for (const name of names) {
+      const recs = records(path.join(dir, name));
+      expect(recs[0]).toHaveProperty('file_start', true);
+      expect(Buffer.byteLength(readFileSync(path.join(dir, name)))).toBeLessThanOrEqual(1200);
+    }
+
+    const all = await runCommand('audit verify', [dir]);
+    expect(all).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`^OK 20 record\\(s\\) in ${names.length} file\\(s\\)`)) });
+    // The shell sorts audit.log* active-file-first; verify puts files in sequence order.
+    const globbed = await runCommand('audit verify', names.map((n) => path.join(dir, n)));
+    expect(globbed.code).toBe(0);
+
+    const rotated = names.filter((n) => n !== 'audit.log');
+    const middle = rotated[1];
+    const firstOfNext = records(path.join(dir, rotated[2]))[0];
+    rmSync(path.join(dir, middle));
+    const broken = await runCommand('audit verify', [dir]);
+    expect(broken.code).toBe(1);
+    expect(broken.err).toContain(`TAMPERED ${path.join(dir, rotated[2])}:1 (seq ${String(firstOfNext.seq)}): removed:`);
+    expect(broken.err).toMatch(/between audit\.log\.\S+ and audit\.log\.\S+: a rotated file is missing/);
+  });
+
+  it('keeps only `retain` rotated files; the rest still verifies from its first file', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const r = await startAudit({ path: file, types: ['config.changed'], rotate: { max_bytes: 700, retain: 2 } });
+    await publishChanges(r, 12);
+    await r.h.stop();
+    expect(readdirSync(dir)).toHaveLength(3);
+    const cli = await runCommand('audit verify', [dir]);
+    expect(cli.code).toBe(0);
+    expect(cli.out).toMatch(/^OK \d+ record\(s\) in 3 file\(s\), seq \d+-12/);
+    expect(cli.err).toMatch(/the chain starts at seq \d+; earlier records are in files not given/);
+  });
+
+  it('rotates by time at period boundaries of the clock', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const clock = new FakeClock(Date.UTC(2026, 0, 1, 10, 0, 0));
+    const r = await startAudit({ path: file, types: ['config.changed'], rotate: { interval: '1h' } }, clock);
+    await publishChanges(r, 2);
+    await clock.advance(30 * 60_000); // 10:30: same period
+    await publishChanges(r, 1, 2);
+    expect(readdirSync(dir)).toEqual(['audit.log']);
+    await clock.advance(31 * 60_000); // 11:01: next period
+    await publishChanges(r, 1, 3);
+    await r.h.stop();
+    expect(readdirSync(dir).sort()).toEqual(['audit.log', 'audit.log.20260101T110100.000Z']);
+    expect(records(path.join(dir, 'audit.log'))[0]).toMatchObject({ seq: 4, file_start: true });
+    expect((await runCommand('audit verify', [dir])).code).toBe(0);
+  });
+
+  it('after a torn last line, a restarted writer keeps the file aside and continues the chain in a new one', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const first = await startAudit({ path: file, types: ['config.changed', 'system.error'] });
+    await publishChanges(first, 3);
+    await first.h.stop();
+    appendFileSync(file, '{"seq":4,"recorded_at":"2026-01-0');
+
+    const second = await startAudit({ path: file, types: ['config.changed', 'system.error'] });
+    await publishChanges(second, 2, 3);
+    await second.h.stop();
+    const damaged = second.h.eventsOf('system.error').filter((e) => e.data.error_code === 'AUDIT_LOG_DAMAGED');
+    expect(damaged).toHaveLength(1);
+    expect(damaged[0].data.message).toMatch(/torn line/);
+    expect(readdirSync(dir)).toHaveLength(2);
+    expect(records(file)[0]).toMatchObject({ seq: 4, file_start: true });
+    const result = await runCommand('audit verify', [dir]);
+    expect(result.code).toBe(0);
+    expect(result.err).toMatch(/torn last line/);
+    expect(result.out).toMatch(/^OK 6 record\(s\) in 2 file\(s\)/); // 3 + the AUDIT_LOG_DAMAGED system.error + 2
+  });
+});
+
+describe('audit-log: HMAC', () => {
+  const KEY = 'k'.repeat(24);
+  const keyFile = (): string => {
+    const f = path.join(freshDir(), 'audit.key');
+    writeFileSync(f, `${KEY}\n`);
+    return f;
+  };
+
+  it('verifies with the key; fails without it (exit 2) and with a wrong one (exit 1)', async () => {
+    const kf = keyFile();
+    const file = await writeLog(3, { hmac: { key_file: kf } });
+    expect(records(file)[0]).toHaveProperty('hmac');
+    expect(readFileSync(file, 'utf8')).not.toContain(KEY);
+
+    expect((await runCommand('audit verify', ['--key-file', kf, file])).code).toBe(0);
+    expect((await runCommand('audit verify', [file], { AUDIT_K: KEY }))).toMatchObject({ code: 2, err: expect.stringMatching(/HMAC-signed; give the key/) });
+    expect((await runCommand('audit verify', ['--key-env', 'AUDIT_K', file], { AUDIT_K: KEY })).code).toBe(0);
+    expect((await runCommand('audit verify', [file], { PRAXIS_AUDIT_KEY: KEY })).code).toBe(0);
+    const wrong = await runCommand('audit verify', ['--key-env', 'AUDIT_K', file], { AUDIT_K: 'x'.repeat(24) });
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain(`${file}:1 (seq 1): HMAC mismatch`);
+  });
+
+  it('a chain recomputed without the key fails verification with the key', async () => {
+    const kf = keyFile();
+    const file = await writeLog(3, { hmac: { key_file: kf } });
+    let prev = GENESIS_HASH;
+    const forged = records(file).map((rec, i) => {
+      const { hmac: _hmac, hash: _hash, ...rest } = rec;
+      const body: Record<string, unknown> = { ...rest, prev };
+      if (i === 1) (body.data as Record<string, unknown>).new_value = 42;
+      const hash = sha256Hex(canonicalContent(body));
+      prev = hash;
+      return JSON.stringify({ ...body, hash });
+    });
+    writeLines(file, forged);
+    expect((await verifyAuditFiles([file])).ok).toBe(true); // without the key the forgery is consistent
+    const result = await runCommand('audit verify', ['--key-file', kf, file]);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/:1 \(seq 1\): changed: the line has no HMAC/);
+  });
+});
+
+describe('audit-log: an unwritable file', () => {
+  const errorsOf = (r: Running, code: string) => r.h.eventsOf('system.error').filter((e) => e.data.error_code === code);
+
+  it('on a full disk (/dev/full) raises system.error once, keeps events queued, and writes them once it can', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    symlinkSync('/dev/full', file);
+    const r = await startAudit({ path: file, types: ['config.changed', 'system.error'], retry: { initial: 100, max: 400 } });
+    await publishChanges(r, 3);
+    await eventually(() => r.plugin.stats().write_errors >= 1, 'a failed write');
+    for (let i = 0; i < 4; i++) {
+      await r.clock.advance(400);
+      await eventually(() => r.plugin.stats().write_errors >= 2 + i, `retry ${i + 1}`);
+    }
+    const failed = errorsOf(r, 'AUDIT_WRITE_FAILED');
+    expect(failed).toHaveLength(1);
+    expect(failed[0].data).toMatchObject({ severity: 'error', component: 'audit', message: expect.stringMatching(/no space left on device/i) });
+    expect(r.plugin.stats()).toMatchObject({ lines_written: 0, failing: 1, queued: 4 }); // 3 changes + the system.error itself
+
+    unlinkSync(file); // the disk has room again
+    await r.clock.advance(400);
+    await eventually(() => r.plugin.stats().failing === 0 && r.plugin.stats().queued === 0, 'the queue written');
+    await settleWrites(r);
+    const recovered = errorsOf(r, 'AUDIT_WRITE_FAILED').filter((e) => e.data.severity === 'info');
+    expect(recovered).toHaveLength(1);
+    await r.h.stop();
+    const recs = records(file);
+    expect(recs.filter((x) => x.type === 'config.changed')).toHaveLength(3);
+    expect(recs.map((x) => x.seq)).toEqual(recs.map((_, i) => i + 1));
+    expect(await verifyAuditFiles([file])).toMatchObject({ ok: true });
+  });
+
+  it('on an unwritable path (its parent is a file) raises system.error and writes once the directory exists', async () => {
+    const dir = freshDir();
+    const parent = path.join(dir, 'logs');
+    writeFileSync(parent, 'not a directory');
+    const file = path.join(parent, 'audit.log');
+    const r = await startAudit({ path: file, types: ['config.changed'], retry: { initial: 50, max: 50 } });
+    await publishChanges(r, 2);
+    await eventually(() => errorsOf(r, 'AUDIT_WRITE_FAILED').length === 1, 'the system.error');
+    expect(errorsOf(r, 'AUDIT_WRITE_FAILED')[0].data.message).toMatch(/^audit log \S+ cannot be written \((EEXIST|ENOTDIR)/);
+    unlinkSync(parent);
+    mkdirSync(parent);
+    await r.clock.advance(50);
+    await eventually(() => existsSync(file) && lines(file).length === 2, 'the queued events written');
+    await r.h.stop();
+    expect(errorsOf(r, 'AUDIT_WRITE_FAILED')).toHaveLength(2); // the failure and the recovery
+  });
+
+  it('beyond queue_capacity drops and counts events, says so once, and records the gap in the log', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    symlinkSync('/dev/full', file);
+    const r = await startAudit({ path: file, types: ['config.changed'], queue_capacity: 3, retry: { initial: 100, max: 100 } });
+    await publishChanges(r, 7);
+    await eventually(() => r.plugin.stats().dropped === 4, 'four drops');
+    expect(errorsOf(r, 'AUDIT_EVENTS_DROPPED')).toHaveLength(1);
+    expect(errorsOf(r, 'AUDIT_EVENTS_DROPPED')[0].data.severity).toBe('critical');
+    unlinkSync(file);
+    await r.clock.advance(100);
+    await eventually(() => r.plugin.stats().failing === 0, 'recovery');
+    await publishChanges(r, 1, 7);
+    await r.h.stop();
+    const recs = records(file);
+    expect(recs.map((x) => x.type)).toEqual(['config.changed', 'config.changed', 'config.changed', 'audit.dropped', 'config.changed']);
+    expect(recs[3]).toMatchObject({ source: 'audit', data: { count: 4 } });
+    expect((recs[4].data as { old_value: number }).old_value).toBe(7);
+    expect(errorsOf(r, 'AUDIT_WRITE_FAILED').find((e) => e.data.severity === 'warning')?.data.message).toMatch(/4 event\(s\) were dropped/);
+    expect(await verifyAuditFiles([file])).toMatchObject({ ok: true });
+  });
+});
+
+describe('audit-log: queue bound while writable', () => {
+  it('holds publishers back instead of dropping while the file is writable', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file, types: ['config.changed'], queue_capacity: 2 });
+    await publishChanges(r, 25);
+    await r.h.stop();
+    expect(r.plugin.stats()).toMatchObject({ dropped: 0, lines_written: 25 });
+    expect(records(file).map((x) => x.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+  });
+
+  it('stops promptly while the file is unwritable, logging how many events were lost', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    symlinkSync('/dev/full', file);
+    const logged: string[] = [];
+    const pino = (await import('pino')).default;
+    const logger = pino({ level: 'error' }, { write: (line: string) => void logged.push(line) });
+    const h = createPluginHarness(auditLog, { config: { path: file, types: ['config.changed'] }, logger, name: 'audit' });
+    await h.start();
+    await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await h.bus.idle();
+    expect(await h.stop()).toEqual({ failed: [], timedOut: [] });
+    expect(logged.join('')).toMatch(/could not be written while stopping: 2 event\(s\) lost/);
+  });
+});
+
+describe('audit-log: tail', () => {
+  it('prints the newest records of a type readably', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file, types: ['*'] });
+    await r.h.bus.publish('system.error', { severity: 'warning', message: 'disk at 91%', component: 'disk' }, { source: 'probe', correlation_id: 'c-1' });
+    await publishChanges(r, 3);
+    await r.h.stop();
+    const result = await runCommand('audit tail', ['--type', 'system.error', file]);
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/^\S+Z #1 system\.error \[probe\] corr=c-1 severity=warning message="disk at 91%" component=disk$/);
+    const two = await runCommand('audit tail', ['-n', '2', '--type', 'config.*', file]);
+    expect(two.out.split('\n')).toEqual([expect.stringMatching(/#3 config\.changed .*old_value=1 new_value=2/), expect.stringMatching(/#4 config\.changed .*old_value=2 new_value=3/)]);
+    const json = await runCommand('audit tail', ['-n', '1', '--json', file]);
+    expect(JSON.parse(json.out)).toMatchObject({ seq: 4 });
+  });
+});

@@ -1,0 +1,488 @@
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { CancelTimer, Clock } from 'praxis-agent';
+import { freeRotatedName, readTail, rotatedFiles } from './files';
+import { GENESIS_HASH, parseRecord, sealEntry, type AuditEntry } from './record';
+
+export type FsyncPolicy = 'every' | 'interval' | 'none';
+
+export interface AuditWriterOptions {
+  /** The active file. */
+  path: string;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  /** Rotate before a line would take the file past this size; 0: never by size. */
+  maxBytes: number;
+  /** Rotate when the current period (aligned to the epoch, UTC) ends; 0: never by time. */
+  rotateIntervalMs: number;
+  /** Rotated files kept; older ones are deleted. 0: keep all. */
+  retain: number;
+  /** Events held in memory while the file cannot be written. */
+  queueCapacity: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** HMAC key; lines get an `hmac` field when set. */
+  key?: Buffer;
+  /** `source` of the records the writer adds itself (drop markers). */
+  source: string;
+}
+
+/** What the writer tells its owner; the plugin turns these into `system.error` events. */
+export interface AuditWriterHooks {
+  /** A failure episode began (called once per episode, not per failed attempt). */
+  failed(info: { error: unknown; queued: number; path: string }): void;
+  /** The queue was full during an episode: this and further events are dropped (once per episode). */
+  dropping(info: { queued: number; capacity: number }): void;
+  /** Writes succeed again after an episode. */
+  recovered(info: { down_ms: number; attempts: number; dropped: number; queued: number }): void;
+  /** At start the file ended in a torn or unreadable line; it was rotated aside. */
+  damaged(info: { file: string; rotated_to: string; reason: string }): void;
+  /** stop() could not write everything. */
+  lost(info: { count: number; error: unknown }): void;
+}
+
+type QueueItem = { kind: 'event'; entry: AuditEntry } | { kind: 'gap'; count: number; first: string; last: string };
+
+/** Numbers for /stats and /metrics. */
+export type AuditWriterStats = {
+  file: string;
+  lines_written: number;
+  bytes_written: number;
+  queued: number;
+  queue_capacity: number;
+  dropped: number;
+  write_errors: number;
+  rotations: number;
+  fsyncs: number;
+  last_seq: number;
+  failing: number;
+};
+
+const MAX_BATCH_LINES = 512;
+const MAX_BATCH_BYTES = 1 << 20;
+
+/**
+ * The one writer of an audit log: appends sealed lines in order (batched: one write and, with
+ * `fsync: every`, one fsync per batch), rotates by size and time, keeps what it cannot write
+ * queued (bounded) and retries with exponential backoff on the injected clock. Every file
+ * operation runs in one serial task chain, so writes, fsyncs, rotations and close never overlap.
+ */
+export class AuditWriter {
+  private readonly queue: QueueItem[] = [];
+  private queuedEvents = 0;
+  private fd?: FileHandle;
+  private recovered = false;
+  private seq = 0;
+  private lastHash = GENESIS_HASH;
+  /** Bytes of complete lines in the active file. */
+  private goodSize = 0;
+  /** recorded_at (ms) of the active file's first line, for rotation by time. */
+  private fileStartedAt?: number;
+  private dirty = false;
+  private tail: Promise<void> = Promise.resolve();
+  private drainScheduled = false;
+  private retryTimer?: CancelTimer;
+  private retryDelay = 0;
+  private fsyncTimer?: CancelTimer;
+  private failing?: { since: number; attempts: number; dropped: number; dropNotified: boolean };
+  private roomWaiters: (() => void)[] = [];
+  private closed = false;
+  private readonly counters = { lines_written: 0, bytes_written: 0, dropped: 0, write_errors: 0, rotations: 0, fsyncs: 0 };
+
+  constructor(
+    private readonly options: AuditWriterOptions,
+    private readonly clock: Clock,
+    private readonly hooks: AuditWriterHooks,
+  ) {}
+
+  /**
+   * Opens the file (recovering seq and hash from what is on disk) and starts the fsync timer.
+   * Resolves after the first attempt; a failure starts a failure episode instead of rejecting.
+   */
+  start(): Promise<void> {
+    if (this.options.fsync === 'interval') this.scheduleFsync();
+    return this.exclusive(async () => {
+      try {
+        await this.ensureOpen();
+      } catch (error) {
+        await this.onFailure(error);
+      }
+    });
+  }
+
+  /**
+   * Queues one entry. Resolves at once while there is room; when the queue is full it waits for
+   * room while the file is writable (back-pressure through the bus) and drops, counted, while it
+   * is not (an unwritable disk must not stall the bus).
+   */
+  enqueue(entry: AuditEntry): void | Promise<void> {
+    if (this.queuedEvents < this.options.queueCapacity && !this.closed) {
+      this.queue.push({ kind: 'event', entry });
+      this.queuedEvents++;
+      this.kick();
+      return;
+    }
+    if (this.failing || this.closed) {
+      this.drop();
+      return;
+    }
+    return new Promise<void>((resolve) => this.roomWaiters.push(resolve)).then(() => this.enqueue(entry));
+  }
+
+  /** Resolves when everything queued is written, or the writer is failing (then it is still queued). */
+  async flushed(): Promise<void> {
+    for (;;) {
+      const tail = this.tail;
+      await tail;
+      if (tail !== this.tail) continue;
+      // Nothing more will happen without a retry or new events.
+      if (this.queue.length === 0 || this.failing || this.retryTimer || this.closed || !this.drainScheduled) return;
+    }
+  }
+
+  get isFailing(): boolean {
+    return this.failing !== undefined;
+  }
+
+  stats(): AuditWriterStats {
+    return {
+      file: this.options.path,
+      ...this.counters,
+      queued: this.queuedEvents,
+      queue_capacity: this.options.queueCapacity,
+      last_seq: this.seq,
+      failing: this.failing ? 1 : 0,
+    };
+  }
+
+  /** Writes what is queued (one attempt even while failing), fsyncs and closes. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return this.tail;
+    this.closed = true;
+    this.retryTimer?.();
+    this.retryTimer = undefined;
+    this.fsyncTimer?.();
+    this.fsyncTimer = undefined;
+    for (const wake of this.roomWaiters.splice(0)) wake();
+    await this.exclusive(async () => {
+      if (this.queue.length > 0) {
+        try {
+          await this.ensureOpen();
+          while (this.queue.length > 0) await this.writeBatch();
+        } catch (error) {
+          this.counters.write_errors++;
+          await this.discardTornBytes();
+          this.hooks.lost({ count: this.queuedEvents, error });
+          this.queue.splice(0);
+          this.queuedEvents = 0;
+        }
+      }
+      if (this.fd) {
+        try {
+          if (this.dirty && this.options.fsync !== 'none') await this.sync();
+        } catch {
+          // closing anyway; the data is in the page cache
+        }
+        await this.fd.close().catch(() => undefined);
+        this.fd = undefined;
+      }
+    });
+  }
+
+  private drop(): void {
+    this.counters.dropped++;
+    const now = this.clock.isoNow();
+    const last = this.queue[this.queue.length - 1];
+    // One marker per run of drops, kept in the queue beyond its capacity, so the log itself says
+    // where and how many records are missing.
+    if (last?.kind === 'gap') {
+      last.count++;
+      last.last = now;
+    } else {
+      this.queue.push({ kind: 'gap', count: 1, first: now, last: now });
+    }
+    if (this.failing) {
+      this.failing.dropped++;
+      if (!this.failing.dropNotified) {
+        this.failing.dropNotified = true;
+        this.hooks.dropping({ queued: this.queuedEvents, capacity: this.options.queueCapacity });
+      }
+    }
+  }
+
+  private exclusive(task: () => Promise<void>): Promise<void> {
+    const run = this.tail.then(task);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private kick(): void {
+    if (this.drainScheduled || this.retryTimer || this.closed || this.queue.length === 0) return;
+    this.drainScheduled = true;
+    void this.exclusive(async () => {
+      this.drainScheduled = false;
+      await this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.closed) {
+      try {
+        await this.ensureOpen();
+        await this.writeBatch();
+      } catch (error) {
+        await this.onFailure(error);
+        return;
+      }
+      if (this.failing) {
+        const { since, attempts, dropped } = this.failing;
+        this.failing = undefined;
+        this.hooks.recovered({ down_ms: this.clock.now() - since, attempts, dropped, queued: this.queuedEvents });
+      }
+    }
+  }
+
+  private async onFailure(error: unknown): Promise<void> {
+    await this.discardTornBytes();
+    await this.fd?.close().catch(() => undefined);
+    this.fd = undefined;
+    // Counted together with scheduling the retry (no await in between), so whoever sees the count sees the timer.
+    this.counters.write_errors++;
+    if (!this.failing) {
+      this.failing = { since: this.clock.now(), attempts: 1, dropped: 0, dropNotified: false };
+      this.retryDelay = this.options.retryInitialMs;
+      this.hooks.failed({ error, queued: this.queuedEvents, path: this.options.path });
+      // A publisher waiting for room must not wait on a disk that may never come back.
+      for (const wake of this.roomWaiters.splice(0)) wake();
+    } else {
+      this.failing.attempts++;
+      this.retryDelay = Math.min(this.options.retryMaxMs, this.retryDelay * 2);
+    }
+    if (this.closed) return;
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.queue.length === 0 && !this.fd) {
+        // Nothing to write (the failure was opening the file): try opening again.
+        void this.exclusive(async () => {
+          try {
+            await this.ensureOpen();
+            if (this.failing) {
+              const { since, attempts, dropped } = this.failing;
+              this.failing = undefined;
+              this.hooks.recovered({ down_ms: this.clock.now() - since, attempts, dropped, queued: this.queuedEvents });
+            }
+            this.kick();
+          } catch (e) {
+            await this.onFailure(e);
+          }
+        });
+        return;
+      }
+      this.kick();
+    }, this.retryDelay);
+  }
+
+  /** Cuts bytes a failed write left after the last complete line, so the file never holds half a line of ours. */
+  private async discardTornBytes(): Promise<void> {
+    if (!this.fd) return;
+    try {
+      const { size } = await this.fd.stat();
+      if (size > this.goodSize) await this.fd.truncate(this.goodSize);
+    } catch {
+      // retried on the next open
+    }
+  }
+
+  private async ensureOpen(): Promise<void> {
+    if (this.fd) return;
+    const file = this.options.path;
+    await mkdir(path.dirname(file), { recursive: true });
+    if (!this.recovered) {
+      await this.recover();
+      this.recovered = true;
+    }
+    const fd = await open(file, 'a');
+    try {
+      const info = await fd.stat();
+      if (info.isFile()) {
+        if (info.size > this.goodSize) await fd.truncate(this.goodSize);
+        else if (info.size < this.goodSize) this.goodSize = info.size; // replaced or truncated behind our back: carry on, verify will show it
+        if (info.size === 0) this.fileStartedAt = undefined;
+      }
+    } catch (error) {
+      await fd.close().catch(() => undefined);
+      throw error;
+    }
+    this.fd = fd;
+    if (this.goodSize === 0) await syncDir(path.dirname(file));
+  }
+
+  /** Learns seq and last hash from the files on disk; rotates a file with a torn or unreadable end aside. */
+  private async recover(): Promise<void> {
+    const file = this.options.path;
+    let active = false;
+    try {
+      active = (await stat(file)).isFile();
+    } catch {
+      active = false;
+    }
+    if (active) {
+      const tail = await readTail(file);
+      if (tail.size > 0) {
+        const last = tail.lastLine !== undefined ? parseRecord(tail.lastLine) : undefined;
+        const torn = tail.size > tail.completeSize;
+        if (!torn && last && 'record' in last) {
+          this.seq = last.record.seq;
+          this.lastHash = last.record.hash;
+          this.goodSize = tail.size;
+          const first = tail.firstLine !== undefined ? parseRecord(tail.firstLine) : undefined;
+          this.fileStartedAt = (first && 'record' in first && Date.parse(first.record.recorded_at)) || this.clock.now();
+          return;
+        }
+        // Never rewrite what is on disk: the damaged file is kept, as evidence, among the rotated ones.
+        const rotatedTo = await this.rotateAside(file);
+        const reason = torn
+          ? `it ended in a torn line (${tail.size - tail.completeSize} bytes without a newline: the writer was killed mid-write)`
+          : 'its last line is not a readable audit record';
+        this.hooks.damaged({ file, rotated_to: rotatedTo, reason });
+      }
+    }
+    // Continue from the newest rotated file that has a complete line.
+    for (const older of (await rotatedFiles(file)).reverse()) {
+      const tail = await readTail(older);
+      if (tail.lastLine === undefined) continue; // empty, or only a torn line
+      const last = parseRecord(tail.lastLine);
+      if ('record' in last) {
+        this.seq = last.record.seq;
+        this.lastHash = last.record.hash;
+      }
+      // An unreadable last line: a new chain begins (seq 1); `audit verify` shows the break.
+      return;
+    }
+  }
+
+  private async rotateAside(file: string): Promise<string> {
+    const target = await freeRotatedName(file, this.clock.now());
+    await rename(file, target);
+    this.counters.rotations++;
+    this.goodSize = 0;
+    this.fileStartedAt = undefined;
+    await syncDir(path.dirname(file));
+    await this.applyRetention();
+    return target;
+  }
+
+  private async rotate(): Promise<void> {
+    if (this.fd) {
+      if (this.dirty && this.options.fsync !== 'none') await this.sync();
+      await this.fd.close();
+      this.fd = undefined;
+    }
+    await this.rotateAside(this.options.path);
+  }
+
+  private async applyRetention(): Promise<void> {
+    if (this.options.retain === 0) return;
+    const rotated = await rotatedFiles(this.options.path);
+    for (const old of rotated.slice(0, Math.max(0, rotated.length - this.options.retain))) {
+      await unlink(old).catch(() => undefined);
+    }
+  }
+
+  private periodOf(ms: number): number {
+    return Math.floor(ms / this.options.rotateIntervalMs);
+  }
+
+  /** Writes the next batch of queued lines; commits seq, hash and queue only once they are written. */
+  private async writeBatch(): Promise<void> {
+    const now = this.clock.now();
+    const { maxBytes, rotateIntervalMs, key } = this.options;
+    if (this.goodSize > 0 && rotateIntervalMs > 0 && this.fileStartedAt !== undefined && this.periodOf(now) !== this.periodOf(this.fileStartedAt)) {
+      await this.rotate();
+      await this.ensureOpen();
+    }
+    const recordedAt = new Date(now).toISOString();
+    let seq = this.seq;
+    let prev = this.lastHash;
+    let size = this.goodSize;
+    const lines: string[] = [];
+    let events = 0;
+    for (const item of this.queue) {
+      const entry = item.kind === 'event' ? item.entry : gapEntry(item, this.options.source);
+      const sealed = sealEntry(entry, { seq: seq + 1, prev, recordedAt, fileStart: size === 0 }, key);
+      const bytes = Buffer.byteLength(sealed.line) + 1;
+      if (maxBytes > 0 && size > 0 && size + bytes > maxBytes) {
+        if (lines.length > 0) break;
+        await this.rotate();
+        await this.ensureOpen();
+        return; // reseal from the new file's start on the next round
+      }
+      lines.push(sealed.line);
+      seq++;
+      prev = sealed.hash;
+      size += bytes;
+      if (item.kind === 'event') events++;
+      if (lines.length >= MAX_BATCH_LINES || size - this.goodSize >= MAX_BATCH_BYTES) break;
+    }
+    const buffer = Buffer.from(`${lines.join('\n')}\n`);
+    const fd = this.fd as FileHandle;
+    for (let offset = 0; offset < buffer.length; ) {
+      const { bytesWritten } = await fd.write(buffer, offset, buffer.length - offset);
+      offset += bytesWritten;
+    }
+    this.dirty = true;
+    if (this.options.fsync === 'every') await this.sync();
+    if (this.goodSize === 0) this.fileStartedAt = now;
+    this.seq = seq;
+    this.lastHash = prev;
+    this.goodSize = size;
+    this.queue.splice(0, lines.length);
+    this.queuedEvents -= events;
+    this.counters.lines_written += lines.length;
+    this.counters.bytes_written += buffer.length;
+    for (const wake of this.roomWaiters.splice(0)) wake();
+  }
+
+  private async sync(): Promise<void> {
+    await this.fd?.datasync();
+    this.dirty = false;
+    this.counters.fsyncs++;
+  }
+
+  private scheduleFsync(): void {
+    this.fsyncTimer = this.clock.setTimeout(() => {
+      void this.exclusive(async () => {
+        if (this.dirty && this.fd) await this.sync().catch(() => undefined);
+      });
+      if (!this.closed) this.scheduleFsync();
+    }, this.options.fsyncIntervalMs);
+  }
+}
+
+/** The record that marks events dropped while the log could not be written. */
+function gapEntry(gap: { count: number; first: string; last: string }, source: string): AuditEntry {
+  return {
+    timestamp: gap.last,
+    type: 'audit.dropped',
+    event_id: null,
+    correlation_id: null,
+    source,
+    tags: [],
+    data: { count: gap.count, first_dropped_at: gap.first, last_dropped_at: gap.last },
+  };
+}
+
+/** Persists a directory entry (a created or renamed file); best effort, not every platform allows it. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // not supported here
+  }
+}

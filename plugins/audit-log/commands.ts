@@ -1,0 +1,142 @@
+import { parseArgs } from 'node:util';
+import type { CommandIo, PluginCommand } from 'praxis-agent';
+import { matcher } from './audit-log.plugin';
+import { expandAuditFiles, readLines } from './files';
+import { DEFAULT_KEY_ENV, readKey } from './key';
+import { parseRecord, type AuditRecord } from './record';
+import { verifyAuditFiles } from './verify';
+
+/** Exit codes of the audit commands. */
+export const AUDIT_EXIT = { OK: 0, BROKEN: 1, USAGE: 2 } as const;
+
+const VERIFY_USAGE = 'FILE|DIR... [--key-file FILE | --key-env VAR] [--json]';
+const TAIL_USAGE = 'FILE|DIR... [--type T]... [-n N] [--json]';
+
+function usageError(io: CommandIo, command: string, usage: string, message: string): number {
+  io.err(`praxis-agent ${command}: ${message}`);
+  io.err(`usage: praxis-agent ${command} ${usage}`);
+  return AUDIT_EXIT.USAGE;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function verifyRun(args: string[], io: CommandIo): Promise<number> {
+  const name = 'audit verify';
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: { 'key-file': { type: 'string' }, 'key-env': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    return usageError(io, name, VERIFY_USAGE, errorText(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(`usage: praxis-agent ${name} ${VERIFY_USAGE}`);
+    io.out('Checks the hash chain of an audit log across its rotated files (a directory stands for the files in it;');
+    io.out('files are taken in sequence order). Exit 0 intact (a torn last line is a warning), 1 changed/removed/');
+    io.out(`reordered, 2 usage error. The HMAC key comes from --key-file, --key-env or $${DEFAULT_KEY_ENV}.`);
+    return AUDIT_EXIT.OK;
+  }
+  if (positionals.length === 0) return usageError(io, name, VERIFY_USAGE, 'name at least one audit file or directory');
+  if (values['key-file'] !== undefined && values['key-env'] !== undefined) return usageError(io, name, VERIFY_USAGE, 'give --key-file or --key-env, not both');
+  let key: Buffer | undefined;
+  try {
+    if (values['key-file'] !== undefined) key = readKey({ key_file: values['key-file'] });
+    else if (values['key-env'] !== undefined) key = readKey({ key_env: values['key-env'] });
+    else if (process.env[DEFAULT_KEY_ENV] !== undefined) key = readKey({ key_env: DEFAULT_KEY_ENV });
+  } catch (error) {
+    return usageError(io, name, VERIFY_USAGE, errorText(error));
+  }
+  const expanded = await expandAuditFiles(positionals);
+  if ('error' in expanded) return usageError(io, name, VERIFY_USAGE, expanded.error);
+  if (expanded.files.length === 0) return usageError(io, name, VERIFY_USAGE, 'no audit files found');
+  const result = await verifyAuditFiles(expanded.files, key);
+  if (values.json) {
+    io.out(JSON.stringify({ ...result, file_list: expanded.files }, null, 2));
+  } else {
+    for (const warning of result.warnings) io.err(`warning: ${warning}`);
+  }
+  if (result.needsKey) {
+    if (!values.json) io.err(`praxis-agent ${name}: ${result.needsKey}`);
+    return AUDIT_EXIT.USAGE;
+  }
+  if (result.problem) {
+    const p = result.problem;
+    if (!values.json) io.err(`TAMPERED ${p.file}:${p.line}${p.seq !== undefined ? ` (seq ${p.seq})` : ''}: ${p.message}`);
+    return AUDIT_EXIT.BROKEN;
+  }
+  if (!values.json) {
+    const range = result.records > 0 ? `, seq ${result.firstSeq}-${result.lastSeq}, last hash ${result.lastHash?.slice(0, 16)}...` : '';
+    io.out(`OK ${result.records} record(s) in ${result.files} file(s)${range}${result.hmacChecked ? ', HMAC verified' : ''}`);
+  }
+  return AUDIT_EXIT.OK;
+}
+
+async function tailRun(args: string[], io: CommandIo): Promise<number> {
+  const name = 'audit tail';
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: { type: { type: 'string', short: 't', multiple: true }, lines: { type: 'string', short: 'n' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    return usageError(io, name, TAIL_USAGE, errorText(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(`usage: praxis-agent ${name} ${TAIL_USAGE}`);
+    io.out('Prints the newest audit records (default 20), one readable line each; --type takes exact types,');
+    io.out('"prefix.*" or "*" and may be repeated. Does not verify the chain: use `audit verify` for that.');
+    return AUDIT_EXIT.OK;
+  }
+  const count = values.lines === undefined ? 20 : Number(values.lines);
+  if (!Number.isSafeInteger(count) || count < 1) return usageError(io, name, TAIL_USAGE, `-n takes a positive whole number, not "${values.lines}"`);
+  if (positionals.length === 0) return usageError(io, name, TAIL_USAGE, 'name at least one audit file or directory');
+  const expanded = await expandAuditFiles(positionals);
+  if ('error' in expanded) return usageError(io, name, TAIL_USAGE, expanded.error);
+  const matches = values.type && values.type.length > 0 ? matcher(values.type) : () => true;
+  const newest: { text: string; record: AuditRecord }[] = [];
+  for (const file of expanded.files) {
+    for await (const { text, terminated } of readLines(file)) {
+      if (!terminated) continue;
+      const parsedLine = parseRecord(text);
+      if (!('record' in parsedLine) || !matches(parsedLine.record.type)) continue;
+      newest.push({ text, record: parsedLine.record });
+      if (newest.length > count) newest.shift();
+    }
+  }
+  for (const { text, record } of newest) io.out(values.json ? text : formatRecord(record));
+  return AUDIT_EXIT.OK;
+}
+
+/** One readable line: `TIME #SEQ TYPE [SOURCE] corr=ID key=value ...`. */
+export function formatRecord(record: AuditRecord): string {
+  const parts = [record.timestamp, `#${record.seq}`, record.type, `[${record.source ?? '-'}]`];
+  if (record.correlation_id) parts.push(`corr=${record.correlation_id}`);
+  if (record.tags.length > 0) parts.push(`tags=${record.tags.join(',')}`);
+  if (record.data !== null && typeof record.data === 'object' && !Array.isArray(record.data)) {
+    for (const [k, v] of Object.entries(record.data as Record<string, unknown>)) parts.push(`${k}=${formatValue(v)}`);
+  } else if (record.data !== null) {
+    parts.push(formatValue(record.data));
+  }
+  return parts.join(' ');
+}
+
+function formatValue(value: unknown): string {
+  const text = typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+export const auditCommands: readonly PluginCommand[] = [
+  { name: 'audit verify', description: 'check an audit log\'s hash chain across rotated files (exit 0 intact, 1 tampered, 2 usage)', usage: VERIFY_USAGE, run: verifyRun },
+  { name: 'audit tail', description: 'print the newest audit records readably', usage: TAIL_USAGE, run: tailRun },
+];

@@ -1,0 +1,130 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/**
+ * The audit line format. One JSON object per line, keys in this order:
+ *
+ *   seq, recorded_at, timestamp, type, event_id, correlation_id, source, tags, data,
+ *   file_start (only on the first line of a file), prev, hash, hmac (only with a key)
+ *
+ * `hash` is the SHA-256 (hex) of the line's canonical content: the object without `hash` and
+ * `hmac`, serialised as JSON with object keys sorted (by UTF-16 code unit) at every depth and no
+ * whitespace. `prev` is the previous line's `hash` (the genesis hash for the very first line), so
+ * each line commits to everything before it. `hmac` is HMAC-SHA256(key, canonical content).
+ */
+
+/** `prev` of the first line of a chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** What the writer queues for one event: everything but the chain fields. `data` is already redacted and JSON-normalised. */
+export interface AuditEntry {
+  timestamp: string;
+  type: string;
+  event_id: string | null;
+  correlation_id: string | null;
+  source: string | null;
+  tags: string[];
+  data: unknown;
+}
+
+/** One line of the audit log as parsed. */
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  recorded_at: string;
+  file_start?: true;
+  prev: string;
+  hash: string;
+  hmac?: string;
+}
+
+/** Deterministic JSON of a JSON-normalised value (as produced by JSON.parse): sorted keys, no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  return `{${Object.keys(obj)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+    .join(',')}}`;
+}
+
+/** The canonical content of a record: everything except `hash` and `hmac`. */
+export function canonicalContent(record: Record<string, unknown>): string {
+  const { hash: _hash, hmac: _hmac, ...content } = record;
+  return canonicalJson(content);
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function hmacHex(key: Buffer, text: string): string {
+  return createHmac('sha256', key).update(text).digest('hex');
+}
+
+/**
+ * A JSON-normalised deep copy (what JSON.parse of the written line will give back), so the hash
+ * computed at write time is the hash verify recomputes. Values JSON cannot hold are recorded as a
+ * note instead of failing the write.
+ */
+export function normaliseData(data: unknown): unknown {
+  try {
+    const text = JSON.stringify(data);
+    return text === undefined ? null : (JSON.parse(text) as unknown);
+  } catch (error) {
+    return { audit_note: `event data could not be serialised: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+export interface ChainPosition {
+  seq: number;
+  prev: string;
+  recordedAt: string;
+  fileStart: boolean;
+}
+
+/** Builds the line (without its newline) for `entry` at `position` and returns it with its hash. */
+export function sealEntry(entry: AuditEntry, position: ChainPosition, key?: Buffer): { line: string; hash: string } {
+  const content: Record<string, unknown> = {
+    seq: position.seq,
+    recorded_at: position.recordedAt,
+    timestamp: entry.timestamp,
+    type: entry.type,
+    event_id: entry.event_id,
+    correlation_id: entry.correlation_id,
+    source: entry.source,
+    tags: entry.tags,
+    data: entry.data,
+  };
+  if (position.fileStart) content.file_start = true;
+  content.prev = position.prev;
+  const canonical = canonicalJson(content);
+  const hash = sha256Hex(canonical);
+  const record = { ...content, hash, ...(key ? { hmac: hmacHex(key, canonical) } : {}) };
+  return { line: JSON.stringify(record), hash };
+}
+
+/** Parses one line; a description of what is wrong when it is not a well-formed audit record. */
+export function parseRecord(text: string): { record: AuditRecord } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: 'not valid JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: 'not a JSON object' };
+  const r = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1) return { problem: 'no valid "seq"' };
+  if (typeof r.hash !== 'string' || !HEX64.test(r.hash)) return { problem: 'no valid "hash"' };
+  if (typeof r.prev !== 'string' || !HEX64.test(r.prev)) return { problem: 'no valid "prev"' };
+  if (typeof r.type !== 'string') return { problem: 'no "type"' };
+  if (r.hmac !== undefined && (typeof r.hmac !== 'string' || !HEX64.test(r.hmac))) return { problem: 'a malformed "hmac"' };
+  return { record: r as unknown as AuditRecord };
+}
+
+/** The sequence number of a line without fully parsing it (lines start with `{"seq":N,`). */
+export function quickSeq(text: string): number | undefined {
+  const match = /^\{"seq":(\d+),/.exec(text);
+  return match ? Number(match[1]) : undefined;
+}

@@ -1,0 +1,113 @@
+/**
+ * Real peers for the health-probe tests: HTTP(S) and TCP servers on 127.0.0.1 that a test makes
+ * healthy, failing, slow (a response held until the test releases it) or refused, and
+ * self-signed certificates made with the openssl CLI.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export type Mode = 'ok' | 'fail' | 'hang';
+
+/** An HTTP or HTTPS server whose behaviour the test switches. */
+export class TestServer {
+  mode: Mode = 'ok';
+  status = 200;
+  failStatus = 500;
+  body = '{"status":"ok","checks":[{"name":"db","up":true}]}';
+  /** Request headers of every request received. */
+  readonly requests: http.IncomingHttpHeaders[] = [];
+  /** Responses held by `hang` mode, oldest first; `aborted` is set when the client gave up. */
+  readonly held: { res: http.ServerResponse; aborted: boolean }[] = [];
+  url = '';
+  private readonly server: http.Server;
+
+  constructor(tls?: { key: Buffer; cert: Buffer }) {
+    const handler: http.RequestListener = (req, res) => {
+      this.requests.push(req.headers);
+      req.resume();
+      if (this.mode === 'hang') {
+        const entry = { res, aborted: false };
+        res.on('close', () => {
+          if (!res.writableEnded) entry.aborted = true;
+        });
+        this.held.push(entry);
+        return;
+      }
+      res.writeHead(this.mode === 'ok' ? this.status : this.failStatus, { 'content-type': 'application/json' });
+      res.end(this.mode === 'ok' ? this.body : '{"status":"down"}');
+    };
+    this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const { port } = this.server.address() as net.AddressInfo;
+    this.url = `${this.server instanceof https.Server ? 'https' : 'http'}://127.0.0.1:${port}`;
+    return this;
+  }
+
+  /** Answers every held request (200 with the current body). */
+  release(): void {
+    for (const { res } of this.held.splice(0)) {
+      if (res.writableEnded || res.destroyed) continue;
+      res.writeHead(this.status, { 'content-type': 'application/json' });
+      res.end(this.body);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.release();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A TCP server that accepts and closes connections; `close()` makes its port refuse. */
+export async function tcpServer(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = net.createServer((socket) => socket.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A port on 127.0.0.1 nobody listens on (bound, then released). */
+export async function refusedPort(): Promise<number> {
+  const { port, close } = await tcpServer();
+  await close();
+  return port;
+}
+
+export interface TestCert {
+  dir: string;
+  keyFile: string;
+  certFile: string;
+  key: Buffer;
+  cert: Buffer;
+}
+
+/** A self-signed certificate for 127.0.0.1/localhost valid for `days`, made with the openssl CLI. */
+export function selfSignedCert(days: number): TestCert {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'health-probe-cert-'));
+  const keyFile = path.join(dir, 'key.pem');
+  const certFile = path.join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', String(days), '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    { stdio: 'ignore' },
+  );
+  return { dir, keyFile, certFile, key: readFileSync(keyFile), cert: readFileSync(certFile) };
+}
+
+/** Lets real I/O happen (short real sleeps, not a duration assertion) until `condition` holds. */
+export async function until(condition: () => boolean, what: string, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

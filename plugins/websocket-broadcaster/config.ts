@@ -1,0 +1,48 @@
+import { z } from 'praxis-agent';
+
+const TYPE_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/;
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Milliseconds, or a number with a unit (`500ms`, `30s`, `5m`); parsed to milliseconds. */
+const duration = z
+  .union([z.number().int().positive(), z.string().regex(DURATION, 'expected a duration like 500ms, 30s or 5m')])
+  .transform((value) => {
+    if (typeof value === 'number') return value;
+    const [, amount, unit] = DURATION.exec(value) as RegExpExecArray;
+    return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  });
+
+export const websocketBroadcasterConfigSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1').describe('Bind address. Anything but loopback (127.0.0.1, ::1, localhost) requires auth_token.'),
+    port: z.number().int().min(0).max(65535).default(9781).describe('TCP port; 0 picks a free one (the log line "websocket broadcaster listening on ws://..." names it).'),
+    path: z.string().regex(/^\/[^?#\s]*$/, 'a path starting with "/"').default('/ws/events').describe('URL path of the WebSocket endpoint; other paths answer 404.'),
+    default_event_types: z
+      .array(z.string().regex(TYPE_PATTERN, 'use an event type, "prefix.*" or "*"'))
+      .default(['*'])
+      .describe('The filter a new connection starts with (before any SUBSCRIBE_EVENTS): exact types, "prefix.*" or "*"; [] sends nothing until the client subscribes.'),
+    heartbeat_interval: duration.default(30_000).describe('The server pings every connection this often; one that answers neither a ping nor sends PING for 3 intervals is closed (1001 "Heartbeat timeout").'),
+    max_connections: z.number().int().min(1).default(100).describe('Connections beyond this are closed at once with 1008 "Maximum connections reached".'),
+    max_payload: z.number().int().min(64).default(65_536).describe('Largest message a client may send, in bytes; a bigger one closes the connection with 1009.'),
+    error_threshold: z.number().int().min(1).default(10).describe('Invalid messages after which a connection is closed (1008 "Too many errors").'),
+    max_buffered_bytes: z.number().int().min(1024).default(4_194_304).describe('Per-connection cap on bytes waiting to be sent: a client that reads too slowly is disconnected (1013 "Slow consumer") instead of slowing anyone else.'),
+    auth_token: z.string().min(1).optional().describe('Bearer token required at the upgrade (header "Authorization: Bearer ..." or ?token=); without it the request gets 401 and no WebSocket opens. Use ${PRAXIS_WS_TOKEN} or ${file:...}.'),
+    allowed_origins: z.array(z.string().min(1)).default([]).describe('Browser origins allowed to connect (e.g. https://dash.example.com); a request with another Origin header gets 403. [] allows any.'),
+    tls: z
+      .strictObject({
+        cert_file: z.string().min(1).describe('PEM certificate (chain) file.'),
+        key_file: z.string().min(1).describe('PEM private key file.'),
+      })
+      .optional()
+      .describe('Serve wss:// with this certificate and key (paths relative to the working directory).'),
+  })
+  .superRefine((config, ctx) => {
+    if (!LOOPBACK.has(config.host) && config.auth_token === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['auth_token'], message: `host ${config.host} is not loopback: set auth_token so that not anyone on the network can read the event stream` });
+    }
+  })
+  .describe('Streams events to WebSocket clients, with subscriptions, heartbeats, limits and resume from the event store.');
+
+export type WebsocketBroadcasterConfig = z.output<typeof websocketBroadcasterConfigSchema>;

@@ -1,0 +1,94 @@
+import type { StoredEvent } from 'praxis-agent';
+
+/**
+ * The wire protocol, compatible with the clients of the system this replaces. Every message is
+ * `{ type, payload, id?, timestamp?, correlation_id? }` as JSON text.
+ */
+export const CLIENT_TYPES = ['SUBSCRIBE_EVENTS', 'UNSUBSCRIBE_EVENTS', 'PING'] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
+/** Codes of `error` messages. */
+export type ProtocolErrorCode = 'INVALID_JSON' | 'INVALID_MESSAGE' | 'UNKNOWN_TYPE' | 'INVALID_EVENT_TYPES';
+
+/** WebSocket close codes and reasons the server uses. */
+export const CLOSE = {
+  SHUTDOWN: { code: 1001, reason: 'Server shutting down' },
+  HEARTBEAT: { code: 1001, reason: 'Heartbeat timeout' },
+  MAX_CONNECTIONS: { code: 1008, reason: 'Maximum connections reached' },
+  TOO_MANY_ERRORS: { code: 1008, reason: 'Too many errors' },
+  SLOW_CONSUMER: { code: 1013, reason: 'Slow consumer: outgoing buffer limit exceeded' },
+} as const;
+
+export interface ClientMessage {
+  type: ClientType;
+  payload: Record<string, unknown>;
+  id?: string;
+}
+
+export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; code: ProtocolErrorCode; message: string };
+
+/** Parses one text message from a client; never throws. */
+export function parseClientMessage(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'INVALID_JSON', message: 'message is not valid JSON' };
+  }
+  if (!isRecord(value) || typeof value.type !== 'string') {
+    return { ok: false, code: 'INVALID_MESSAGE', message: 'expected a JSON object {"type": string, "payload": object}' };
+  }
+  if (value.payload !== undefined && !isRecord(value.payload)) {
+    return { ok: false, code: 'INVALID_MESSAGE', message: 'payload must be an object' };
+  }
+  if (!(CLIENT_TYPES as readonly string[]).includes(value.type)) {
+    return { ok: false, code: 'UNKNOWN_TYPE', message: `unknown message type "${value.type.slice(0, 64)}"; expected one of ${CLIENT_TYPES.join(', ')}` };
+  }
+  const message: ClientMessage = { type: value.type as ClientType, payload: (value.payload as Record<string, unknown> | undefined) ?? {} };
+  if (typeof value.id === 'string' || typeof value.id === 'number') message.id = String(value.id);
+  return { ok: true, message };
+}
+
+/** The resume point a SUBSCRIBE_EVENTS asks for: `since: {offset, epoch}` or `last_event_id`. */
+export interface ResumePoint {
+  offset: number;
+  epoch?: string;
+}
+
+/** Reads the resume point of a subscription; `undefined` when none, `null` when malformed. */
+export function resumePointOf(payload: Record<string, unknown>): ResumePoint | undefined | null {
+  const { since, last_event_id: lastId } = payload;
+  if (since !== undefined) {
+    if (!isRecord(since) || !isOffset(since.offset) || (since.epoch !== undefined && typeof since.epoch !== 'string')) return null;
+    return { offset: Number(since.offset), ...(typeof since.epoch === 'string' ? { epoch: since.epoch } : {}) };
+  }
+  if (lastId !== undefined) return isOffset(lastId) ? { offset: Number(lastId) } : null;
+  return undefined;
+}
+
+function isOffset(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0;
+  return typeof value === 'string' && /^\d{1,15}$/.test(value);
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A message from the server; `timestamp` is the plugin clock's ISO time. */
+export function serverMessage(type: string, payload: Record<string, unknown>, timestamp: string, extra: { correlation_id?: string } = {}): string {
+  return JSON.stringify({ type, payload, timestamp, ...extra });
+}
+
+/** `{type: "error", payload: {message, code, timestamp, ...details}}`. */
+export function errorMessage(code: ProtocolErrorCode, message: string, timestamp: string, details: Record<string, unknown> = {}): string {
+  return serverMessage('error', { message, code, timestamp, ...details }, timestamp);
+}
+
+/**
+ * The frame of one event: `{"type":"eventStream","payload":<event JSON>,"id":"<offset>"}`. The
+ * event's JSON is the store's text, embedded as is; the result is sent to every matching client.
+ */
+export function eventFrame(entry: Pick<StoredEvent, 'offset' | 'json'>): Buffer {
+  return Buffer.from(`{"type":"eventStream","payload":${entry.json},"id":"${entry.offset}"}`);
+}

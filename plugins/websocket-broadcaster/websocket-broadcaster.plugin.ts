@@ -1,0 +1,432 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  bearerMatches,
+  Bus,
+  Clock,
+  EVENT_STORE,
+  EventRegistry,
+  inject,
+  injectable,
+  LOGGER,
+  PLUGIN_CONFIG,
+  type CancelTimer,
+  type Event,
+  type EventStore,
+  type Logger,
+  type Plugin,
+  type StoredEvent,
+  type Unsubscribe,
+} from 'praxis-agent';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { WebsocketBroadcasterConfig } from './config';
+import { Connection, type ConnectionState } from './connection';
+import { CLOSE, errorMessage, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
+
+/** The statistics of the spec's WebSocket manager, exactly its keys. */
+export interface WebsocketStats {
+  total_connections: number;
+  active_connections: number;
+  messages_sent: number;
+  messages_received: number;
+  broadcast_count: number;
+  errors: number;
+  connection_states: Record<ConnectionState, number>;
+  total_errors: number;
+  average_messages_per_connection: number;
+}
+
+/** Events replayed per store read; the replay yields to the event loop between pages. */
+const REPLAY_PAGE = 500;
+/** How long stop() lets clients answer the close handshake before their sockets are cut. */
+const CLOSE_GRACE_MS = 1000;
+const TYPE_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/;
+
+/**
+ * Streams bus events to WebSocket clients on its own server (`ws`), with per-connection filters,
+ * heartbeats, limits and, when the agent has an event store, resume without gap or duplicate.
+ */
+@injectable()
+export class WebsocketBroadcasterPlugin implements Plugin {
+  private server?: Server;
+  private wss?: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private unsubscribe?: Unsubscribe;
+  private heartbeat?: CancelTimer;
+  private readonly pacing = new Set<NodeJS.Timeout>();
+  private baseUrl?: string;
+  private stopping?: Promise<void>;
+  /** Offsets of the stream when there is no store (no replay): a counter in this process. */
+  private localOffset = 0;
+  private counters = { total_connections: 0, messages_sent: 0, messages_received: 0, broadcast_count: 0, errors: 0, disconnected: 0, ended_in_error: 0 };
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly clock: Clock,
+    private readonly registry: EventRegistry,
+    @inject(PLUGIN_CONFIG) private readonly config: WebsocketBroadcasterConfig,
+    @inject(LOGGER) private readonly logger: Logger,
+    @inject(EVENT_STORE, { isOptional: true }) private readonly store?: EventStore,
+  ) {}
+
+  /** `ws://host:port/path` once listening. */
+  get url(): string | undefined {
+    return this.baseUrl;
+  }
+
+  async start(): Promise<void> {
+    const { tls } = this.config;
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onPlainRequest(req, res);
+    this.server = tls ? createHttpsServer({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }, onRequest) : createHttpServer(onRequest);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.config.max_payload, perMessageDeflate: false, clientTracking: false });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    const address = await listen(this.server, this.config.host, this.config.port);
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.baseUrl = `${tls ? 'wss' : 'ws'}://${host}:${address.port}${this.config.path}`;
+    if (this.store) {
+      this.unsubscribe = this.store.subscribe((entry) => this.broadcast(entry));
+    } else {
+      // No store: events are numbered in this process only, and nothing can be replayed.
+      this.unsubscribe = this.bus.subscribe('*', (event: Event) => {
+        const json = JSON.stringify(event);
+        this.broadcast({ offset: ++this.localOffset, type: event.type, json, event });
+      }, { name: 'broadcast', capacity: 10_000, overflow: 'drop_oldest' });
+    }
+    this.scheduleHeartbeat();
+    this.logger.info({ url: this.baseUrl, replay: this.store !== undefined }, `websocket broadcaster listening on ${this.baseUrl}${this.store ? '' : ' (no event store: no replay)'}`);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  stats(): Record<string, unknown> {
+    return { ...this.get_stats() };
+  }
+
+  /** The spec's statistics. */
+  get_stats(): WebsocketStats {
+    const states: Record<ConnectionState, number> = { connecting: 0, connected: 0, disconnecting: 0, disconnected: this.counters.disconnected, error: this.counters.ended_in_error };
+    let totalErrors = 0;
+    for (const c of this.connections) {
+      states[c.state]++;
+      totalErrors += c.errors;
+    }
+    const { total_connections, messages_sent, messages_received, broadcast_count, errors } = this.counters;
+    return {
+      total_connections,
+      active_connections: states.connected,
+      messages_sent,
+      messages_received,
+      broadcast_count,
+      errors,
+      connection_states: states,
+      total_errors: totalErrors,
+      average_messages_per_connection: total_connections === 0 ? 0 : (messages_sent + messages_received) / total_connections,
+    };
+  }
+
+  private async shutdown(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.heartbeat?.();
+    this.heartbeat = undefined;
+    for (const timer of this.pacing) clearTimeout(timer);
+    this.pacing.clear();
+    const server = this.server;
+    if (!server) return;
+    const closed = [...this.connections].map((c) => new Promise<void>((resolve) => {
+      c.ws.once('close', () => resolve());
+      this.close(c, CLOSE.SHUTDOWN);
+    }));
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref());
+    await Promise.race([Promise.all(closed), grace]);
+    for (const c of this.connections) c.ws.terminate();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    this.wss?.close();
+    this.baseUrl = undefined;
+  }
+
+  /** Plain HTTP requests (no upgrade) get 426 on the endpoint, 404 elsewhere. */
+  private onPlainRequest(req: IncomingMessage, res: ServerResponse): void {
+    const onPath = pathOf(req) === this.config.path;
+    const body = JSON.stringify({ error: onPath ? 'this endpoint speaks WebSocket only' : 'not found' });
+    res.writeHead(onPath ? 426 : 404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(onPath ? { upgrade: 'websocket' } : {}) });
+    res.end(body);
+  }
+
+  /** Checks path, origin and token before any WebSocket exists. */
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => undefined);
+    if (this.stopping) return reject(socket, 503, 'server shutting down');
+    if (pathOf(req) !== this.config.path) return reject(socket, 404, 'not found');
+    const origin = req.headers.origin;
+    if (origin !== undefined && this.config.allowed_origins.length > 0 && !this.config.allowed_origins.includes(origin)) {
+      this.logger.warn({ origin }, 'websocket upgrade refused: origin not allowed');
+      return reject(socket, 403, 'origin not allowed');
+    }
+    const token = this.config.auth_token;
+    if (token !== undefined) {
+      const queryToken = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token');
+      const header = req.headers.authorization ?? (queryToken ? `Bearer ${queryToken}` : undefined);
+      if (!bearerMatches(header, token)) {
+        this.logger.warn({ remote: req.socket.remoteAddress }, 'websocket upgrade refused: missing or invalid bearer token');
+        return reject(socket, 401, header === undefined ? 'missing bearer token' : 'invalid bearer token', { 'www-authenticate': 'Bearer realm="praxis-agent"' });
+      }
+    }
+    this.wss?.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    if (this.stopping) return ws.close(CLOSE.SHUTDOWN.code, CLOSE.SHUTDOWN.reason);
+    if (this.activeCount() >= this.config.max_connections) {
+      this.logger.warn({ max_connections: this.config.max_connections }, 'websocket connection refused: maximum connections reached');
+      return ws.close(CLOSE.MAX_CONNECTIONS.code, CLOSE.MAX_CONNECTIONS.reason);
+    }
+    const conn = new Connection(randomUUID(), ws, this.clock.now(), req.socket.remoteAddress ?? '');
+    this.connections.add(conn);
+    this.counters.total_connections++;
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
+    ws.on('pong', () => {
+      conn.lastSeen = this.clock.now();
+    });
+    ws.on('error', (error: Error) => {
+      conn.errors++;
+      this.counters.errors++;
+      if (conn.state !== 'disconnecting') conn.state = 'error';
+      this.logger.debug({ connection: conn.id, err: error }, 'websocket connection error');
+    });
+    ws.on('close', () => {
+      this.connections.delete(conn);
+      if (conn.state === 'error') this.counters.ended_in_error++;
+      else this.counters.disconnected++;
+      conn.state = 'disconnected';
+    });
+    conn.state = 'connected';
+    conn.subscribe(this.config.default_event_types);
+    conn.cursor = this.store?.head ?? this.localOffset;
+    this.send(conn, serverMessage('welcome', {
+      connection_id: conn.id,
+      message: this.store ? 'Connected to the praxis-agent event stream' : 'Connected to the praxis-agent event stream (no event store: replay unavailable)',
+      subscribed: conn.patterns,
+      replay: this.store !== undefined,
+      ...(this.store ? { epoch: this.store.epoch, head: this.store.head } : {}),
+      heartbeat_interval_ms: this.config.heartbeat_interval,
+    }, this.clock.isoNow()));
+    this.logger.debug({ connection: conn.id, remote: conn.remote }, 'websocket client connected');
+  }
+
+  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.messagesReceived++;
+    this.counters.messages_received++;
+    conn.lastSeen = this.clock.now();
+    if (conn.state !== 'connected') return;
+    if (isBinary) return this.fail(conn, 'INVALID_MESSAGE', 'binary messages are not supported; send JSON text');
+    const parsed = parseClientMessage(rawText(data));
+    if (!parsed.ok) return this.fail(conn, parsed.code, parsed.message);
+    const { message } = parsed;
+    if (message.type === 'PING') {
+      this.send(conn, serverMessage('PONG', { timestamp: this.clock.isoNow() }, this.clock.isoNow(), message.id !== undefined ? { correlation_id: message.id } : {}));
+      return;
+    }
+    this.onSubscription(conn, message);
+  }
+
+  private onSubscription(conn: Connection, message: ClientMessage): void {
+    const subscribe = message.type === 'SUBSCRIBE_EVENTS';
+    const requested = message.payload.event_types;
+    if (!Array.isArray(requested)) return this.fail(conn, 'INVALID_MESSAGE', `${message.type} needs payload.event_types: an array of event types`);
+    const resume = subscribe ? resumePointOf(message.payload) : undefined;
+    if (resume === null) return this.fail(conn, 'INVALID_MESSAGE', 'payload.since must be {offset: integer >= 0, epoch?: string}; payload.last_event_id an offset');
+    const valid: string[] = [];
+    const invalid: unknown[] = [];
+    for (const t of requested) (this.isValidType(t) ? valid : invalid).push(t);
+    if (invalid.length > 0) {
+      this.fail(conn, 'INVALID_EVENT_TYPES', `unknown or invalid event types: ${invalid.map((t) => JSON.stringify(t)).join(', ')}; use known types, "prefix.*" or "*"`, { invalid_types: invalid });
+      if (conn.state !== 'connected') return;
+    }
+    if (subscribe) conn.subscribe(valid);
+    else conn.unsubscribe(valid);
+    // A resume comes with the client's first subscription; after one without it, nothing sent live
+    // needs remembering, so clients that never resume hold no per-offset memory.
+    if (subscribe && !resume) conn.stopTrackingLive();
+    const payload: Record<string, unknown> = {
+      content: `${subscribe ? 'Subscribed to' : 'Unsubscribed from'} ${valid.length} event types`,
+      sender: 'system',
+      type: 'system',
+      subscribed: conn.patterns,
+    };
+    let replayFrom: number | undefined;
+    if (resume) {
+      const recovered = this.store !== undefined && this.store.covers(resume.offset, resume.epoch ?? this.store.epoch);
+      payload.recovered = recovered;
+      if (this.store) Object.assign(payload, { epoch: this.store.epoch, head: this.store.head, tail: this.store.tail });
+      if (!recovered) payload.reason = this.store ? notRecoveredReason(this.store, resume) : 'no event store: replay unavailable';
+      else replayFrom = resume.offset;
+    }
+    this.send(conn, serverMessage('chatMessage', payload, this.clock.isoNow(), message.id !== undefined ? { correlation_id: message.id } : {}));
+    if (replayFrom !== undefined) this.startReplay(conn, replayFrom);
+  }
+
+  private isValidType(t: unknown): t is string {
+    if (typeof t !== 'string' || !TYPE_PATTERN.test(t)) return false;
+    return t === '*' || t.endsWith('.*') || this.registry.has(t);
+  }
+
+  /** Sends every matching stored event after `after`, page by page, then switches the connection to live. */
+  private startReplay(conn: Connection, after: number): void {
+    conn.mode = 'replaying';
+    conn.cursor = after;
+    this.pump(conn);
+  }
+
+  private pump(conn: Connection): void {
+    const store = this.store;
+    if (!store || conn.state !== 'connected' || conn.mode !== 'replaying' || this.stopping) return;
+    // Pace the replay by what the client reads: it must not trip the slow-consumer cap by itself.
+    if (conn.ws.bufferedAmount > this.config.max_buffered_bytes / 2) return this.later(conn, 10);
+    // Synchronous from read to mode switch: nothing can be appended in between, so no gap and no duplicate.
+    const page = store.read(conn.cursor, { types: conn.patterns, limit: REPLAY_PAGE });
+    for (const entry of page.events) {
+      if (conn.sentLive.has(entry.offset)) continue;
+      this.sendFrame(conn, eventFrame(entry));
+      if (conn.state !== 'connected') return;
+    }
+    conn.cursor = page.next_offset - 1;
+    if (page.events.length < REPLAY_PAGE) {
+      conn.mode = 'live';
+      conn.cursor = store.head;
+      conn.resumed = true;
+      conn.sentLive.clear();
+      return;
+    }
+    this.later(conn, 0);
+  }
+
+  private later(conn: Connection, ms: number): void {
+    const timer = setTimeout(() => {
+      this.pacing.delete(timer);
+      this.pump(conn);
+    }, ms);
+    timer.unref();
+    this.pacing.add(timer);
+  }
+
+  /** Sends one event to every live connection whose filter matches, as one shared frame. */
+  private broadcast(entry: StoredEvent): void {
+    this.counters.broadcast_count++;
+    let frame: Buffer | undefined;
+    for (const conn of this.connections) {
+      if (conn.state !== 'connected' || conn.mode !== 'live' || entry.offset <= conn.cursor) continue;
+      conn.cursor = entry.offset;
+      if (!conn.matches(entry.type)) continue;
+      frame ??= eventFrame(entry);
+      this.sendFrame(conn, frame);
+      conn.noteSentLive(entry.offset);
+    }
+  }
+
+  /** Sends unless the client's unsent bytes would exceed the cap; then it is cut off instead. */
+  private sendFrame(conn: Connection, frame: Buffer): void {
+    if (conn.ws.bufferedAmount + frame.length > this.config.max_buffered_bytes) {
+      this.logger.warn({ connection: conn.id, buffered_bytes: conn.ws.bufferedAmount, max_buffered_bytes: this.config.max_buffered_bytes }, 'websocket client too slow: disconnected');
+      this.counters.errors++;
+      this.close(conn, CLOSE.SLOW_CONSUMER);
+      return;
+    }
+    conn.ws.send(frame, { binary: false });
+    conn.messagesSent++;
+    this.counters.messages_sent++;
+  }
+
+  private send(conn: Connection, text: string): void {
+    this.sendFrame(conn, Buffer.from(text));
+  }
+
+  /** Answers a bad message with an `error`; past error_threshold the connection is closed. */
+  private fail(conn: Connection, code: ProtocolErrorCode, message: string, details: Record<string, unknown> = {}): void {
+    conn.errors++;
+    this.counters.errors++;
+    this.send(conn, errorMessage(code, message, this.clock.isoNow(), details));
+    if (conn.errors >= this.config.error_threshold) {
+      this.logger.warn({ connection: conn.id, errors: conn.errors }, 'websocket client closed after too many errors');
+      this.close(conn, CLOSE.TOO_MANY_ERRORS);
+    }
+  }
+
+  private close(conn: Connection, why: { code: number; reason: string }): void {
+    if (conn.state === 'disconnecting' || conn.state === 'disconnected') return;
+    conn.state = 'disconnecting';
+    conn.ws.close(why.code, why.reason);
+  }
+
+  private activeCount(): number {
+    let n = 0;
+    for (const c of this.connections) if (c.state === 'connected' || c.state === 'connecting') n++;
+    return n;
+  }
+
+  private scheduleHeartbeat(): void {
+    const interval = this.config.heartbeat_interval;
+    this.heartbeat = this.clock.setTimeout(() => {
+      const now = this.clock.now();
+      for (const conn of this.connections) {
+        if (conn.state !== 'connected') continue;
+        if (now - conn.lastSeen > 3 * interval) {
+          this.logger.info({ connection: conn.id }, 'websocket client silent for 3 heartbeat intervals: closed');
+          this.close(conn, CLOSE.HEARTBEAT);
+          // A silent peer may never finish the close handshake.
+          const cut = setTimeout(() => conn.ws.terminate(), CLOSE_GRACE_MS);
+          cut.unref();
+          continue;
+        }
+        conn.ws.ping();
+      }
+      if (!this.stopping) this.scheduleHeartbeat();
+    }, interval);
+  }
+}
+
+function notRecoveredReason(store: EventStore, resume: ResumePoint): string {
+  if (resume.epoch !== undefined && resume.epoch !== store.epoch) return `epoch ${resume.epoch} is not the current one (${store.epoch}): history was lost or the database is new`;
+  if (resume.offset > store.head) return `offset ${resume.offset} is beyond the newest event (${store.head})`;
+  return `events after ${resume.offset} are no longer retained (oldest retained: ${store.tail})`;
+}
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?', 1)[0] as string;
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+/** Answers an upgrade request with an HTTP error; no WebSocket is opened. */
+function reject(socket: Socket, status: number, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ error: message });
+  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`];
+  for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(new Error(`cannot listen on ${host}:${port}: ${error.message}`));
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

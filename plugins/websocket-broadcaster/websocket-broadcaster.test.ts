@@ -1,0 +1,341 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import pino from 'pino';
+import { WebSocket, type ClientOptions } from 'ws';
+import { SqliteEventStore, SystemClock, type Clock } from 'praxis-agent';
+import { createPluginHarness, FakeClock, runPluginConformance, sampleEvents, type PluginHarness } from 'praxis-agent/testing';
+import plugin from './index';
+import type { WebsocketBroadcasterPlugin } from './websocket-broadcaster.plugin';
+import { TestClient } from './test-client';
+
+runPluginConformance(plugin, { config: { port: 0 } });
+
+const harnesses: PluginHarness[] = [];
+const clients: TestClient[] = [];
+const stores: SqliteEventStore[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  for (const h of harnesses.splice(0)) await h.stop();
+  for (const s of stores.splice(0)) s.close();
+});
+
+function tempDir(): string {
+  return mkdtempSync(path.join(tmpdir(), 'praxis-ws-'));
+}
+
+function newStore(options: Partial<SqliteEventStore['options']> = {}, dir = tempDir()): SqliteEventStore {
+  const store = new SqliteEventStore({ dir, ...options }, new SystemClock());
+  store.open();
+  stores.push(store);
+  return store;
+}
+
+async function serve(config: Record<string, unknown> = {}, extra: { store?: SqliteEventStore; clock?: Clock; logger?: pino.Logger } = {}): Promise<{ h: PluginHarness; url: string; ws: WebsocketBroadcasterPlugin }> {
+  const h = createPluginHarness(plugin, { config: { port: 0, ...config }, ...extra });
+  harnesses.push(h);
+  await h.start();
+  const ws = h.instance as WebsocketBroadcasterPlugin;
+  return { h, url: ws.url as string, ws };
+}
+
+async function connect(url: string, options: ClientOptions = {}): Promise<TestClient> {
+  const client = await TestClient.connect(url, options);
+  clients.push(client);
+  return client;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('websocket-broadcaster protocol', () => {
+  it('welcomes, streams events with the default filter, and answers SUBSCRIBE / UNSUBSCRIBE / PING', async () => {
+    const { h, url } = await serve({ default_event_types: ['system.*'] });
+    const client = await connect(url);
+    expect(client.messages[0]).toMatchObject({ type: 'welcome', payload: { subscribed: ['system.*'], replay: false, message: expect.stringContaining('no event store') } });
+
+    const published = await h.bus.publish('system.error', sampleEvents['system.error']);
+    await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    const streamed = await client.next((m) => m.type === 'eventStream');
+    // The payload is the event exactly as the catalogue's schema has it; the id is the stream offset.
+    expect(streamed.payload).toEqual(JSON.parse(JSON.stringify(published)));
+    expect(streamed.id).toMatch(/^\d+$/);
+
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['config.changed', 'service.status'] }, id: 'sub-1' });
+    const confirmation = await client.next((m) => m.type === 'chatMessage');
+    expect(confirmation.payload).toEqual({ content: 'Subscribed to 2 event types', sender: 'system', type: 'system', subscribed: ['config.changed', 'service.status', 'system.*'] });
+    expect(confirmation.correlation_id).toBe('sub-1');
+
+    const at = client.messages.length;
+    client.send({ type: 'UNSUBSCRIBE_EVENTS', payload: { event_types: ['system.*', 'service.status'] } });
+    const unsubscribed = await client.next((m) => m.type === 'chatMessage', at);
+    expect(unsubscribed.payload).toMatchObject({ content: 'Unsubscribed from 2 event types', subscribed: ['config.changed'] });
+
+    client.send({ type: 'PING', payload: {}, id: 'p-42' });
+    const pong = await client.next((m) => m.type === 'PONG');
+    expect(pong).toMatchObject({ type: 'PONG', correlation_id: 'p-42', payload: { timestamp: expect.any(String) } });
+
+    const before = client.events().length;
+    await h.bus.publish('system.error', sampleEvents['system.error']);
+    await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await client.next((m) => m.type === 'eventStream' && m.payload.type === 'config.changed', at);
+    expect(client.events().slice(before).map((e) => e.type)).toEqual(['config.changed']);
+  });
+
+  it('matches wildcards, and an empty filter receives nothing', async () => {
+    const { h, url } = await serve({ default_event_types: [] });
+    const all = await connect(url);
+    const system = await connect(url);
+    const none = await connect(url);
+    all.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'] } });
+    system.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['system.*'] } });
+    none.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['service.status'] } });
+    await Promise.all([all, system, none].map((c) => c.next((m) => m.type === 'chatMessage')));
+    none.send({ type: 'UNSUBSCRIBE_EVENTS', payload: { event_types: ['*'] } });
+    await none.next((m) => m.type === 'chatMessage' && String(m.payload.content).startsWith('Unsubscribed'));
+
+    for (const type of ['system.error', 'config.changed', 'service.status', 'system.health'] as const) await h.bus.publish(type, sampleEvents[type] as never);
+    await h.bus.idle();
+    await Promise.all([all, system, none].map((c) => c.roundTrip()));
+    expect(all.events().map((e) => e.type)).toEqual(['system.error', 'config.changed', 'service.status', 'system.health']);
+    expect(system.events().map((e) => e.type)).toEqual(['system.error', 'system.health']);
+    expect(none.events()).toEqual([]);
+  });
+
+  it('answers invalid JSON, invalid messages, unknown types and invalid event types with coded errors', async () => {
+    const { url } = await serve();
+    const client = await connect(url);
+    const errorAfter = async (send: unknown): Promise<Record<string, unknown>> => {
+      const at = client.messages.length;
+      client.send(send);
+      return (await client.next((m) => m.type === 'error', at)).payload;
+    };
+    expect(await errorAfter('{not json')).toMatchObject({ code: 'INVALID_JSON', message: expect.any(String), timestamp: expect.any(String) });
+    expect(await errorAfter({ payload: {} })).toMatchObject({ code: 'INVALID_MESSAGE' });
+    expect(await errorAfter({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: 'system.error' } })).toMatchObject({ code: 'INVALID_MESSAGE' });
+    expect(await errorAfter({ type: 'HELLO', payload: {} })).toMatchObject({ code: 'UNKNOWN_TYPE' });
+
+    const at = client.messages.length;
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['system.error', 'no.such_type', 'sys*', 42] } });
+    const error = await client.next((m) => m.type === 'error', at);
+    expect(error.payload).toMatchObject({ code: 'INVALID_EVENT_TYPES', invalid_types: ['no.such_type', 'sys*', 42] });
+    // The valid part of the request still applied.
+    const confirmation = await client.next((m) => m.type === 'chatMessage', at);
+    expect(confirmation.payload).toMatchObject({ content: 'Subscribed to 1 event types', subscribed: ['*', 'system.error'] });
+  });
+
+  it('closes a connection over max_connections with 1008', async () => {
+    const { url, ws } = await serve({ max_connections: 2 });
+    await connect(url);
+    await connect(url);
+    const third = new TestClient(new WebSocket(url));
+    clients.push(third);
+    expect(await third.closed).toEqual({ code: 1008, reason: 'Maximum connections reached' });
+    expect(ws.get_stats()).toMatchObject({ active_connections: 2, total_connections: 2 });
+  });
+
+  it('closes a client that sends more than max_payload bytes (1009)', async () => {
+    const { url, ws } = await serve({ max_payload: 1024 });
+    const client = await connect(url);
+    client.send({ type: 'PING', payload: { pad: 'x'.repeat(2000) } });
+    expect((await client.closed).code).toBe(1009);
+    await until(() => ws.get_stats().connection_states.connected === 0, 'the connection is cleaned up');
+  });
+
+  it('closes a client after error_threshold bad messages', async () => {
+    const { url, ws } = await serve({ error_threshold: 3 });
+    const client = await connect(url);
+    for (let i = 0; i < 3; i++) client.send('nope');
+    expect(await client.closed).toEqual({ code: 1008, reason: 'Too many errors' });
+    expect(client.messages.filter((m) => m.type === 'error')).toHaveLength(3);
+    expect(ws.get_stats().errors).toBe(3);
+  });
+
+  it('closes a client that answers no heartbeat for 3 intervals, and keeps one that does', async () => {
+    const { url, ws } = await serve({ heartbeat_interval: 100 }, { clock: new SystemClock() });
+    const alive = await connect(url);
+    const silent = await connect(url, { autoPong: false });
+    expect(await silent.closed).toEqual({ code: 1001, reason: 'Heartbeat timeout' });
+    await alive.roundTrip();
+    expect(alive.ws.readyState).toBe(alive.ws.OPEN);
+    await until(() => ws.get_stats().connection_states.connected === 1, 'the silent connection is cleaned up');
+  });
+
+  it('reports exactly the spec statistics, also as Plugin.stats()', async () => {
+    const { h, url, ws } = await serve();
+    const client = await connect(url);
+    await h.bus.publish('system.error', sampleEvents['system.error']);
+    await client.next((m) => m.type === 'eventStream');
+    await client.roundTrip();
+    const stats = ws.get_stats();
+    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'connection_states', 'errors', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
+    expect(Object.keys(stats.connection_states).sort()).toEqual(['connected', 'connecting', 'disconnected', 'disconnecting', 'error']);
+    expect(stats).toMatchObject({ total_connections: 1, active_connections: 1, messages_received: 1, broadcast_count: 1, errors: 0, total_errors: 0 });
+    expect(stats.messages_sent).toBeGreaterThanOrEqual(3); // welcome, event, PONG
+    expect(ws.stats()).toEqual(stats);
+    await client.close();
+    await until(() => ws.get_stats().connection_states.disconnected === 1, 'the closed connection is counted');
+  });
+});
+
+describe('websocket-broadcaster slow consumers', () => {
+  it('cuts off a client that stops reading at the byte cap while 20 others receive every event', async () => {
+    const { h, url, ws } = await serve({ max_buffered_bytes: 64 * 1024 }, { clock: new SystemClock() });
+    const fast = await Promise.all(Array.from({ length: 20 }, () => connect(url)));
+    const slow = await connect(url);
+    slow.ws.pause();
+    const big = { ...sampleEvents['system.error'], message: 'x'.repeat(4000) };
+    let published = 0;
+    // Publish until the server has cut the slow client (socket buffers absorb the first megabytes).
+    while (ws.get_stats().connection_states.disconnecting === 0 && ws.get_stats().connection_states.connected === 21 && published < 20_000) {
+      for (let i = 0; i < 50; i++) await h.bus.publish('system.error', big);
+      published += 50;
+      await h.bus.idle();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(ws.get_stats().connection_states.connected).toBe(20);
+    for (let i = 0; i < 10; i++) await h.bus.publish('system.error', big);
+    published += 10;
+    await h.bus.idle();
+    for (const c of fast) await until(() => c.events().length === published, `a fast client got all ${published} events`, 20_000);
+    for (const c of fast) expect(c.events().map((e) => e.id)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+    slow.ws.resume();
+    expect(await slow.closed).toEqual({ code: 1013, reason: 'Slow consumer: outgoing buffer limit exceeded' });
+    expect(slow.events().length).toBeLessThan(published);
+  });
+});
+
+describe('websocket-broadcaster resume from the event store', () => {
+  it('replays every missed matching event once, in order, before live ones, with no duplicate at the seam', async () => {
+    const store = newStore();
+    const { h, url } = await serve({ default_event_types: ['system.error'] }, { store });
+    const first = await connect(url);
+    expect(first.messages[0].payload).toMatchObject({ replay: true, epoch: store.epoch });
+    await h.bus.publish('system.error', sampleEvents['system.error']);
+    const seen = await first.next((m) => m.type === 'eventStream');
+    await first.close();
+
+    for (let i = 0; i < 5; i++) {
+      await h.bus.publish('system.error', { ...sampleEvents['system.error'], message: `missed ${i}` });
+      await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    }
+    await h.bus.idle();
+
+    // The new connection gets one live event (default filter) before it asks to resume: no duplicate.
+    const second = await connect(url);
+    await h.bus.publish('system.error', { ...sampleEvents['system.error'], message: 'live before resume' });
+    await second.next((m) => m.type === 'eventStream');
+    second.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['system.error'], since: { offset: Number(seen.id), epoch: store.epoch } } });
+    const confirmation = await second.next((m) => m.type === 'chatMessage');
+    expect(confirmation.payload).toMatchObject({ recovered: true, epoch: store.epoch });
+    await h.bus.publish('system.error', { ...sampleEvents['system.error'], message: 'live after resume' });
+    await second.next((m) => m.type === 'eventStream' && (m.payload.data as { message: string }).message === 'live after resume');
+    await second.roundTrip();
+    const messages = second.events().map((e) => (e.payload.data as { message: string }).message);
+    expect(messages).toEqual(['live before resume', 'missed 0', 'missed 1', 'missed 2', 'missed 3', 'missed 4', 'live after resume']);
+    const ids = second.events().map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+
+    // last_event_id works as well, and picks up where the client left off.
+    const third = await connect(url, {});
+    third.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: [], last_event_id: String(ids[ids.length - 2]) } });
+    await third.next((m) => m.type === 'eventStream' && (m.payload.data as { message: string }).message === 'live after resume');
+  });
+
+  it('keeps offset order with no gap or duplicate when live events arrive during a long, paged replay', async () => {
+    const store = newStore();
+    const { h, url } = await serve({ default_event_types: [] }, { store });
+    for (let i = 0; i < 1600; i++) await h.bus.publish('system.error', sampleEvents['system.error']);
+    await h.bus.idle();
+    const client = await connect(url);
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'], since: { offset: 0, epoch: store.epoch } } });
+    // Published while the replay runs page by page (500 events a page, yielding in between).
+    for (let i = 0; i < 200; i++) {
+      await h.bus.publish('config.changed', sampleEvents['config.changed']);
+      if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await h.bus.idle();
+    await until(() => client.events().length >= store.head, 'the client caught up');
+    await client.roundTrip();
+    expect(client.events().map((e) => e.id)).toEqual(Array.from({ length: store.head }, (_, i) => i + 1));
+  });
+
+  it('says recovered: false when retention removed the range, the epoch differs, or there is no store', async () => {
+    const store = newStore({ max_events: 3 });
+    const { h, url } = await serve({ default_event_types: [] }, { store });
+    for (let i = 0; i < 10; i++) await h.bus.publish('system.error', sampleEvents['system.error']);
+    await h.bus.idle();
+    store.applyRetention();
+    const client = await connect(url);
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'], since: { offset: 2, epoch: store.epoch } } });
+    const answer = await client.next((m) => m.type === 'chatMessage');
+    expect(answer.payload).toMatchObject({ recovered: false, reason: expect.stringContaining('no longer retained') });
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'], since: { offset: 9, epoch: 'another-epoch' } } });
+    const other = await client.next((m) => m.type === 'chatMessage' && m.payload.reason !== undefined && String(m.payload.reason).includes('epoch'));
+    expect(other.payload.recovered).toBe(false);
+    await client.roundTrip();
+    expect(client.events()).toEqual([]);
+
+    const { url: noStoreUrl } = await serve();
+    const plain = await connect(noStoreUrl);
+    plain.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'], since: { offset: 0 } } });
+    expect((await plain.next((m) => m.type === 'chatMessage')).payload).toMatchObject({ recovered: false, reason: expect.stringContaining('no event store') });
+  });
+});
+
+describe('websocket-broadcaster security', () => {
+  it('refuses an upgrade without the bearer token with HTTP 401, accepts header or ?token=', async () => {
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    const { url } = await serve({ auth_token: 's3cret-token' }, { logger: pino({ level: 'debug' }, stream) });
+    await expect(TestClient.connect(url)).rejects.toMatchObject({ status: 401 });
+    await expect(TestClient.connect(url, { headers: { authorization: 'Bearer wrong' } })).rejects.toMatchObject({ status: 401 });
+    await connect(url, { headers: { authorization: 'Bearer s3cret-token' } });
+    await connect(`${url}?token=s3cret-token`);
+    expect(lines.join('')).not.toContain('s3cret-token');
+  });
+
+  it('rejects an origin that is not allowed', async () => {
+    const { url } = await serve({ allowed_origins: ['https://dash.example.com'] });
+    await expect(TestClient.connect(url, { origin: 'https://evil.example.com' })).rejects.toMatchObject({ status: 403 });
+    await connect(url, { origin: 'https://dash.example.com' });
+  });
+
+  it('answers 404 on other paths', async () => {
+    const { url } = await serve();
+    await expect(TestClient.connect(url.replace('/ws/events', '/other'))).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('requires auth_token when bound beyond loopback', () => {
+    expect(plugin.configSchema.safeParse({ host: '0.0.0.0' }).success).toBe(false);
+    expect(plugin.configSchema.safeParse({ host: '0.0.0.0', auth_token: 't' }).success).toBe(true);
+  });
+
+  it('serves wss:// with the configured certificate', async () => {
+    const dir = tempDir();
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const { h, url } = await serve({ tls: { cert_file: cert, key_file: key } });
+    expect(url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/ws\/events$/);
+    const client = await connect(url, { ca: [readFileSync(cert)] });
+    await h.bus.publish('system.error', sampleEvents['system.error']);
+    await client.next((m) => m.type === 'eventStream');
+  });
+
+  it('fails to start with a clear error when the port is taken', async () => {
+    const { url } = await serve();
+    const port = Number(new URL(url).port);
+    const h = createPluginHarness(plugin, { config: { port }, clock: new FakeClock() });
+    await expect(h.start()).rejects.toMatchObject({ code: 'PLUGIN_START_FAILED', message: expect.stringContaining(`cannot listen on 127.0.0.1:${port}`) });
+  });
+});

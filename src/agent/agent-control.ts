@@ -1,0 +1,62 @@
+/**
+ * What `Agent.reload()` did. `POST /-/reload` answers with it, SIGHUP and config-watcher log it.
+ *
+ * - `applied`: the new config runs; `restarted`/`started`/`stopped` say what changed.
+ * - `unchanged`: the file is valid and no plugin entry changed (core sections may still differ:
+ *   see `restart_required`).
+ * - `invalid`: the file has problems; the agent keeps running on the previous config.
+ * - `partial`: the config was applied but some plugins failed to start (see `failed`).
+ * - `unavailable`: no reload was possible (the agent is not running, or there is no agent).
+ */
+export type ReloadStatus = 'applied' | 'unchanged' | 'invalid' | 'partial' | 'unavailable';
+
+export interface ReloadResult {
+  status: ReloadStatus;
+  /** What asked for the reload: `SIGHUP`, `POST /-/reload`, `config-watcher`, ... */
+  reason: string;
+  /** The config file that was read. */
+  file?: string;
+  /** Plugins stopped and started again with their new entry (use, config, queue, depends_on). */
+  restarted: string[];
+  /** Plugins added (or enabled). */
+  started: string[];
+  /** Plugins removed (or disabled). */
+  stopped: string[];
+  /** Plugins whose entry did not change; they kept running untouched. */
+  unchanged: string[];
+  /** Plugins that failed to start with their new entry; they are `failed` until the next reload. */
+  failed: { plugin: string; error: string }[];
+  /** Core sections (`http`, `bus`, `log`, `agent`, ...) that differ from the running ones: they apply only after a restart of the agent. */
+  restart_required: string[];
+  /** For `invalid`: every problem as `FILE:LINE:COL key.path: message (CODE)`. */
+  problems: string[];
+  /** One sentence for a human. */
+  message: string;
+}
+
+/**
+ * The running agent as a plugin may steer it (inject `AgentControl` by type). config-watcher uses
+ * it to reload the agent when `agent.config.yaml` changes.
+ */
+export abstract class AgentControl {
+  constructor() {
+    // tsyringe constructs an unregistered abstract class silently; fail at resolution instead of at first use.
+    if (new.target === AgentControl) throw new TypeError('AgentControl is abstract: the agent (or the plugin harness) registers it');
+  }
+
+  /** Absolute path of the agent's config file; undefined when there is none (plugin harness). */
+  abstract get configFile(): string | undefined;
+
+  /**
+   * Re-reads the config file and applies what changed: plugins whose entry changed are restarted
+   * with it (events queued for them are kept), added ones started, removed ones stopped, the rest
+   * keep running. An invalid file changes nothing and is reported as `system.error`. Reloads are
+   * serialised; never rejects.
+   */
+  abstract reload(reason: string): Promise<ReloadResult>;
+}
+
+/** A ReloadResult with nothing done. */
+export function emptyReloadResult(status: ReloadStatus, reason: string, message: string): ReloadResult {
+  return { status, reason, restarted: [], started: [], stopped: [], unchanged: [], failed: [], restart_required: [], problems: [], message };
+}

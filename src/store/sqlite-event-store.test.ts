@@ -1,0 +1,225 @@
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { EventBus } from '../bus/event-bus';
+import { FakeClock } from '../core/clock';
+import { EventRegistry } from '../events/registry';
+import type { Event } from '../events/types';
+import { sampleEvents } from '../testing/samples';
+import { EventStore } from './event-store';
+import { SqliteEventStore, STORE_FILE } from './sqlite-event-store';
+
+const dirs: string[] = [];
+const open: SqliteEventStore[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'praxis-store-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function storeIn(dir: string, clock = new FakeClock(), options: Partial<SqliteEventStore['options']> = {}): SqliteEventStore {
+  const store = new SqliteEventStore({ dir, ...options }, clock);
+  store.open();
+  open.push(store);
+  return store;
+}
+
+let n = 0;
+function event(type: 'system.error' | 'config.changed' | 'service.status' = 'system.error'): Event {
+  return { type, data: sampleEvents[type], metadata: { event_id: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`, timestamp: '2026-01-01T00:00:00.000Z', tags: [] } } as Event;
+}
+
+/** What a crash leaves on disk: the database and its WAL as they are now, without the clean close. */
+function crashSnapshot(from: string): string {
+  const to = tempDir();
+  for (const suffix of ['', '-wal']) {
+    if (existsSync(path.join(from, STORE_FILE + suffix))) copyFileSync(path.join(from, STORE_FILE + suffix), path.join(to, STORE_FILE + suffix));
+  }
+  return to;
+}
+
+afterEach(() => {
+  for (const store of open.splice(0)) store.close();
+});
+
+describe('SqliteEventStore', () => {
+  it('gives monotonically increasing offsets and reads back by type pattern, with limits', () => {
+    const store = storeIn(tempDir());
+    const types = ['system.error', 'config.changed', 'service.status', 'system.error'] as const;
+    const offsets = types.map((t) => store.append(event(t)).offset);
+    expect(offsets).toEqual([1, 2, 3, 4]);
+    expect(store.head).toBe(4);
+    store.flush();
+    store.append(event('config.changed')); // 5, still pending: reads see it too
+
+    expect(store.read(0).events.map((e) => e.offset)).toEqual([1, 2, 3, 4, 5]);
+    expect(store.read(2).events.map((e) => e.offset)).toEqual([3, 4, 5]);
+    expect(store.read(0, { types: ['system.*'] }).events.map((e) => e.offset)).toEqual([1, 4]);
+    expect(store.read(0, { types: ['config.changed', 'service.status'] }).events.map((e) => e.offset)).toEqual([2, 3, 5]);
+    expect(store.read(0, { types: [] }).events).toEqual([]);
+    const page = store.read(0, { limit: 2 });
+    expect(page.events.map((e) => e.offset)).toEqual([1, 2]);
+    expect(page.next_offset).toBe(3);
+    expect(store.read(3, { types: ['system.*'] })).toMatchObject({ next_offset: 6, head: 5, recovered: true });
+    // Events read from disk carry the same JSON text that was stored, and parse back to the event.
+    const first = store.read(0, { limit: 1 }).events[0];
+    expect(JSON.parse(first.json)).toEqual(first.event);
+    expect(first.event.type).toBe('system.error');
+  });
+
+  it('serialises each event once and hands listeners the same text, in offset order', () => {
+    const store = storeIn(tempDir());
+    const seen: string[] = [];
+    const unsubscribe = store.subscribe((e) => seen.push(`${e.offset}:${e.type}`));
+    store.subscribe(() => {
+      throw new Error('a broken listener');
+    });
+    const appended = store.append(event());
+    store.append(event('config.changed'));
+    unsubscribe();
+    store.append(event());
+    expect(seen).toEqual(['1:system.error', '2:config.changed']);
+    expect(appended.json).toBe(JSON.stringify(appended.event));
+  });
+
+  it('group-commits: a burst is one transaction after commit_interval, or earlier at max_batch', async () => {
+    const clock = new FakeClock();
+    const dir = tempDir();
+    const store = storeIn(dir, clock, { commit_interval: 100, max_batch: 50 });
+    for (let i = 0; i < 30; i++) store.append(event());
+    expect(store.stats()).toMatchObject({ commits: 0, pending_events: 30 });
+    // A crash now loses the burst: it is within the durability window.
+    const before = storeIn(crashSnapshot(dir));
+    expect(before.head).toBe(0);
+    await clock.advance(100);
+    expect(store.stats()).toMatchObject({ commits: 1, pending_events: 0 });
+    const after = storeIn(crashSnapshot(dir));
+    expect(after.head).toBe(30);
+    for (let i = 0; i < 50; i++) store.append(event());
+    expect(store.stats()).toMatchObject({ commits: 2, pending_events: 0 });
+  });
+
+  it('commits every event on its own with commit_interval 0', () => {
+    const store = storeIn(tempDir(), new FakeClock(), { commit_interval: 0 });
+    store.append(event());
+    store.append(event());
+    expect(store.stats()).toMatchObject({ commits: 2, pending_events: 0 });
+  });
+
+  it('keeps the epoch across a clean restart and changes it for a new database or after a crash', () => {
+    const dir = tempDir();
+    const first = storeIn(dir);
+    const other = storeIn(tempDir());
+    expect(first.epoch).toMatch(/^[0-9a-f-]{36}$/);
+    expect(other.epoch).not.toBe(first.epoch);
+    first.append(event());
+    first.append(event());
+    const epoch = first.epoch;
+    first.close();
+
+    const again = storeIn(dir);
+    expect(again.epoch).toBe(epoch);
+    expect(again.head).toBe(2);
+    expect(again.covers(2, epoch)).toBe(true);
+    expect(again.append(event()).offset).toBe(3);
+    again.flush();
+
+    const crashed = storeIn(crashSnapshot(dir));
+    expect(crashed.epoch).not.toBe(epoch);
+    expect(crashed.head).toBe(3);
+    expect(crashed.covers(3, epoch)).toBe(false);
+    expect(crashed.read(0).events).toHaveLength(3);
+  });
+
+  it('removes events beyond max_events and older than max_age; resumes from before the tail are not recovered', async () => {
+    const clock = new FakeClock();
+    const dir = tempDir();
+    const store = storeIn(dir, clock, { max_events: 5, max_age: 60_000, retention_interval: 10_000 });
+    for (let i = 0; i < 8; i++) store.append(event());
+    expect(store.covers(0)).toBe(true);
+    expect(store.applyRetention()).toBe(3);
+    expect(store.tail).toBe(4);
+    expect(store.covers(2)).toBe(false);
+    expect(store.covers(3)).toBe(true);
+    const result = store.read(1);
+    expect(result.recovered).toBe(false);
+    expect(result.events.map((e) => e.offset)).toEqual([4, 5, 6, 7, 8]);
+
+    await clock.advance(30_000);
+    store.append(event()); // 9, young
+    await clock.advance(40_000); // events 1..8 are now 70 s old; retention ran on its own timer
+    expect(store.tail).toBe(9);
+    expect(store.read(0).events.map((e) => e.offset)).toEqual([9]);
+    expect(store.stats()).toMatchObject({ events_removed: 8, retained_events: 1 });
+
+    // The tail survives a restart, even when retention emptied the table.
+    await clock.advance(60_000);
+    expect(store.tail).toBe(10);
+    store.close();
+    const reopened = storeIn(dir, clock, { max_events: 5 });
+    expect(reopened).toMatchObject({ head: 9, tail: 10 });
+    expect(reopened.covers(8)).toBe(false);
+    expect(reopened.covers(9)).toBe(true);
+    expect(reopened.append(event()).offset).toBe(10);
+  });
+
+  it('keeps events pending and retries when a commit fails; past the memory bound it drops the oldest and changes the epoch', async () => {
+    const clock = new FakeClock();
+    const store = storeIn(tempDir(), clock, { commit_interval: 100, max_batch: 200_000 });
+    // A real SQLite failure on every insert, as a full disk would cause.
+    const db = (store as unknown as { db: { exec(sql: string): void } }).db;
+    db.exec("CREATE TRIGGER fail BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+    store.append(event());
+    store.append(event());
+    await clock.advance(100);
+    expect(store.stats()).toMatchObject({ commits: 0, commit_errors: 1, pending_events: 2 });
+    expect(store.read(0).events.map((e) => e.offset)).toEqual([1, 2]);
+    db.exec('DROP TRIGGER fail');
+    await clock.advance(100);
+    expect(store.stats()).toMatchObject({ commits: 1, pending_events: 0 });
+
+    db.exec("CREATE TRIGGER fail BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+    const epoch = store.epoch;
+    for (let i = 0; i < 100_005; i++) store.append(event());
+    await clock.advance(100);
+    expect(store.stats()).toMatchObject({ events_lost: 5, pending_events: 100_000 });
+    expect(store.epoch).not.toBe(epoch);
+    expect(store.covers(2)).toBe(false);
+    expect(store.tail).toBe(8);
+    db.exec('DROP TRIGGER fail');
+    store.close();
+    const reopened = storeIn(store.options.dir);
+    expect(reopened).toMatchObject({ epoch: store.epoch, head: 100_007, tail: 8 });
+  });
+
+  it('refuses a second store on the same data dir', () => {
+    const dir = tempDir();
+    storeIn(dir);
+    const second = new SqliteEventStore({ dir }, new FakeClock());
+    expect(() => second.open()).toThrow(expect.objectContaining({ code: 'STORE_OPEN_FAILED', message: expect.stringContaining('in use by another agent') }));
+  });
+
+  it('fails to open with STORE_OPEN_FAILED when the data dir cannot be created', () => {
+    const file = path.join(tempDir(), 'not-a-dir');
+    copyFileSync(__filename, file);
+    const store = new SqliteEventStore({ dir: path.join(file, 'sub') }, new FakeClock());
+    expect(() => store.open()).toThrow(expect.objectContaining({ code: 'STORE_OPEN_FAILED' }));
+    expect(() => store.append(event())).toThrow(expect.objectContaining({ code: 'STORE_CLOSED' }));
+  });
+
+  it('stores every event published on the bus, in publish order', async () => {
+    const clock = new FakeClock();
+    const bus = new EventBus(new EventRegistry(), clock);
+    const store = storeIn(tempDir(), clock);
+    store.attach(bus);
+    await bus.publish('system.error', sampleEvents['system.error']);
+    await bus.publish('config.changed', sampleEvents['config.changed']);
+    await bus.idle();
+    expect(store.read(0).events.map((e) => `${e.offset}:${e.type}`)).toEqual(['1:system.error', '2:config.changed']);
+  });
+
+  it('cannot be resolved as the abstract EventStore', () => {
+    expect(() => new (EventStore as unknown as new () => EventStore)()).toThrow(/abstract/);
+  });
+});

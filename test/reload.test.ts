@@ -1,0 +1,212 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Agent } from '../src/agent/agent';
+import { AgentControl } from '../src/agent/agent-control';
+import { loadConfig } from '../src/config/loader';
+import { silentLogger } from '../src/core/logger';
+import type { Event } from '../src/events/types';
+import { classToken } from '../src/plugin/tokens';
+import { ReloadProbe } from './fixtures/reload-probe';
+
+const PROBE = path.join(__dirname, 'fixtures/reload-probe');
+
+interface Setup {
+  agent: Agent;
+  file: string;
+  write: (yaml: string) => void;
+  events: Event[];
+}
+
+/** An agent on a real config file in a temp dir; `use` in the YAML is `${probe}`. */
+function setup(yaml: string): Setup {
+  const dir = mkdtempSync(path.join(tmpdir(), 'praxis-reload-'));
+  const file = path.join(dir, 'agent.config.yaml');
+  const probe = `./${path.relative(dir, PROBE)}`;
+  const write = (text: string): void => writeFileSync(file, text.replaceAll('${probe}', probe));
+  write(yaml);
+  const agent = new Agent(loadConfig(file), { logger: silentLogger() });
+  const events: Event[] = [];
+  agent.bus.subscribe('*', (e) => void events.push(e), { name: 'test-recorder', capacity: 100_000 });
+  return { agent, file, write, events };
+}
+
+const twoProbes = (slowLabel: string, extra = ''): string =>
+  `http:\n  enabled: false\n${extra}plugins:\n  - name: slow\n    use: \${probe}\n    config:\n      label: ${slowLabel}\n      slow: true\n  - name: steady\n    use: \${probe}\n`;
+
+beforeEach(() => {
+  ReloadProbe.handled.length = 0;
+  ReloadProbe.instances.length = 0;
+});
+
+describe('Agent.reload', () => {
+  it('restarts only the plugin whose config changed; events published meanwhile reach it exactly once, the other plugin keeps receiving', async () => {
+    const { agent, write } = setup(twoProbes('v1'));
+    await agent.start();
+    const total = 2000;
+    let published = 0;
+    let reload: Promise<Awaited<ReturnType<Agent['reload']>>> | undefined;
+    let publishedWhenReloadDone = -1;
+    // A producer publishing continuously; the reload starts while the slow plugin has a backlog.
+    for (let i = 0; i < total; i++) {
+      await agent.bus.publish('system.error', { severity: 'error', message: String(i), component: 'producer' });
+      published++;
+      if (i === 505) {
+        write(twoProbes('v2'));
+        reload = agent.reload('test');
+        void reload.then(() => (publishedWhenReloadDone = published));
+      }
+      if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const result = await reload;
+    await agent.bus.idle();
+
+    expect(result).toMatchObject({ status: 'applied', restarted: ['slow'], unchanged: ['steady'], started: [], stopped: [], failed: [] });
+    expect(publishedWhenReloadDone).toBeGreaterThan(506);
+    expect(publishedWhenReloadDone).toBeLessThan(total); // the producer really kept publishing during the reload
+    const expected = Array.from({ length: total }, (_, i) => String(i));
+    const slow = ReloadProbe.handled.filter((h) => h.plugin === 'slow');
+    // Exactly once, in publish order, across the two instances.
+    expect(slow.map((h) => h.message)).toEqual(expected);
+    const v1 = slow.filter((h) => h.label === 'v1').length;
+    expect(v1).toBeGreaterThan(0);
+    expect(v1).toBeLessThan(total);
+    // Every v1 event comes before every v2 event: the old instance stopped before the new one began.
+    expect(slow.slice(0, v1).every((h) => h.label === 'v1')).toBe(true);
+    expect(ReloadProbe.handled.filter((h) => h.plugin === 'steady').map((h) => h.message)).toEqual(expected);
+    expect(agent.bus.stats().events_dropped).toBe(0);
+    // The steady plugin's instance was not touched; the slow one's old instance was stopped.
+    expect(ReloadProbe.instances.map((p) => [p.name, p.config.label, p.stopped])).toEqual([
+      ['slow', 'v1', true],
+      ['steady', 'v1', false],
+      ['slow', 'v2', false],
+    ]);
+    expect(agent.host.subscriptionsOf('slow')).toBe(1);
+    expect(agent.bus.stats().handlers.filter((h) => h.owner === 'slow')).toEqual([expect.objectContaining({ state: 'active' })]);
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('keeps the old config when the new one is invalid and publishes system.error with FILE:LINE:COL problems', async () => {
+    const { agent, write, file, events } = setup(twoProbes('v1'));
+    await agent.start();
+    write(twoProbes('v2').replace('slow: true', 'slow: sometimes').replace('steady\n', 'steady\n    bogus: 1\n'));
+    const result = await agent.reload('test');
+    expect(result.status).toBe('invalid');
+    expect(result.problems).toEqual([
+      expect.stringMatching(new RegExp(`^${escape(file)}:\\d+:\\d+ plugins\\[0\\]\\.config\\.slow: .*\\(CONFIG_INVALID_VALUE\\)$`)),
+      expect.stringMatching(new RegExp(`^${escape(file)}:\\d+:\\d+ plugins\\[1\\]\\.bogus: .*\\(CONFIG_UNKNOWN_KEY\\)$`)),
+    ]);
+    expect(result.restarted).toEqual([]);
+    await agent.bus.idle();
+    const error = events.find((e): e is Event<'system.error'> => e.type === 'system.error');
+    expect(error?.data).toMatchObject({ severity: 'error', component: 'config', error_code: 'CONFIG_RELOAD_INVALID', diagnostic_data: { problems: result.problems, reason: 'test' } });
+    // Still running the old instances on the old config.
+    expect(ReloadProbe.instances.map((p) => [p.name, p.config.label, p.stopped])).toEqual([
+      ['slow', 'v1', false],
+      ['steady', 'v1', false],
+    ]);
+    expect(agent.loaded.plugins[0].config).toMatchObject({ label: 'v1' });
+
+    write('plugins: [\n');
+    const syntax = await agent.reload('test');
+    expect(syntax.problems).toEqual([expect.stringMatching(new RegExp(`^${escape(file)}:\\d+:\\d+ .*\\(CONFIG_YAML_SYNTAX\\)$`))]);
+    await agent.stop();
+  });
+
+  it('starts added plugins, stops removed ones, says which core sections need a restart, and leaves unchanged plugins alone', async () => {
+    const { agent, write } = setup(twoProbes('v1'));
+    await agent.start();
+    write(`http:\n  enabled: false\nbus:\n  queue_capacity: 64\nplugins:\n  - name: steady\n    use: \${probe}\n  - name: added\n    use: \${probe}\n    config:\n      label: new\n`);
+    const result = await agent.reload('test');
+    expect(result).toMatchObject({ status: 'applied', stopped: ['slow'], started: ['added'], restarted: [], unchanged: ['steady'], restart_required: ['bus'] });
+    expect(result.message).toContain('restart required to apply bus');
+    expect(agent.pluginStatuses().map((s) => [s.name, s.state])).toEqual([
+      ['steady', 'running'],
+      ['added', 'running'],
+    ]);
+    expect(agent.host.subscriptionsOf('slow')).toBe(0);
+    await agent.bus.publish('system.error', { severity: 'info', message: 'after', component: 'test' });
+    await agent.bus.idle();
+    expect(ReloadProbe.handled.filter((h) => h.message === 'after').map((h) => h.plugin).sort()).toEqual(['added', 'steady']);
+
+    // Same file again: nothing to do, but the bus section still differs from what runs.
+    const again = await agent.reload('test');
+    expect(again).toMatchObject({ status: 'unchanged', restarted: [], started: [], stopped: [], restart_required: ['bus'] });
+    // Key order in YAML is not a change; a disabled entry is stopped.
+    write(`http:\n  enabled: false\nplugins:\n  - name: steady\n    use: \${probe}\n  - use: \${probe}\n    name: added\n    enabled: false\n`);
+    expect(await agent.reload('test')).toMatchObject({ status: 'applied', stopped: ['added'], unchanged: ['steady'], restart_required: [] });
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('reports a plugin that fails to start with its new config, and retries it on the next reload', async () => {
+    const { agent, write, events } = setup(twoProbes('v1'));
+    await agent.start();
+    write(twoProbes('v2').replace('slow: true', 'slow: true\n      fail_on_start: true'));
+    const result = await agent.reload('test');
+    expect(result).toMatchObject({ status: 'partial', restarted: [], failed: [{ plugin: 'slow', error: expect.stringContaining('refuses to start') }] });
+    expect(agent.host.stateOf('slow')).toBe('failed');
+    await agent.bus.idle();
+    expect(events.find((e): e is Event<'system.error'> => e.type === 'system.error' && (e as Event<'system.error'>).data.component === 'slow')?.data).toMatchObject({ error_code: 'PLUGIN_START_FAILED' });
+
+    write(twoProbes('v3'));
+    expect(await agent.reload('test')).toMatchObject({ status: 'applied', restarted: ['slow'], unchanged: ['steady'] });
+    expect(agent.host.stateOf('slow')).toBe('running');
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('is refused before start and after stop, and runs reloads one at a time', async () => {
+    const { agent, write } = setup(twoProbes('v1'));
+    expect((await agent.reload('early')).status).toBe('unavailable');
+    await agent.start();
+    write(twoProbes('v2'));
+    const [a, b] = await Promise.all([agent.reload('a'), agent.reload('b')]);
+    expect(a).toMatchObject({ status: 'applied', restarted: ['slow'] });
+    expect(b).toMatchObject({ status: 'unchanged', restarted: [] });
+    await agent.stop();
+    expect((await agent.reload('late')).status).toBe('unavailable');
+  });
+
+  it('offers itself to plugins as AgentControl', async () => {
+    const { agent, file } = setup(twoProbes('v1'));
+    await agent.start();
+    const control = agent.container.resolve(classToken(AgentControl));
+    expect(control.configFile).toBe(file);
+    expect((await control.reload('plugin')).status).toBe('unchanged');
+    await agent.stop();
+  });
+});
+
+describe('POST /-/reload', () => {
+  it('answers what was restarted, 422 with the problems when invalid, and wants the bearer token when one is set', async () => {
+    process.env.RELOAD_TEST_TOKEN = 'tok-123';
+    const { agent, write } = setup(twoProbes('v1').replace('http:\n  enabled: false\n', 'http:\n  port: 0\n  auth_token: ${RELOAD_TEST_TOKEN}\n'));
+    await agent.start();
+    const url = `${agent.adminUrl}/-/reload`;
+    const auth = { authorization: 'Bearer tok-123' };
+    expect((await fetch(url, { method: 'POST' })).status).toBe(401);
+
+    write(twoProbes('v2').replace('http:\n  enabled: false\n', 'http:\n  port: 0\n  auth_token: ${RELOAD_TEST_TOKEN}\n'));
+    const ok = await fetch(url, { method: 'POST', headers: auth });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ status: 'applied', reason: 'POST /-/reload', restarted: ['slow'], unchanged: ['steady'], message: expect.stringContaining('restarted slow') });
+
+    const nothing = await fetch(url, { method: 'POST', headers: auth });
+    expect(nothing.status).toBe(200);
+    expect(await nothing.json()).toMatchObject({ status: 'unchanged', message: expect.stringContaining('no plugin entry changed') });
+
+    write('plugins:\n  - name: Bad\n');
+    const invalid = await fetch(url, { method: 'POST', headers: auth });
+    expect(invalid.status).toBe(422);
+    const body = (await invalid.json()) as { status: string; problems: string[] };
+    expect(body.status).toBe('invalid');
+    expect(body.problems.length).toBeGreaterThan(0);
+    expect(body.problems.every((p) => /:\d+:\d+ /.test(p))).toBe(true);
+    expect((await fetch(url)).status).toBe(405);
+    await agent.stop();
+    delete process.env.RELOAD_TEST_TOKEN;
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
