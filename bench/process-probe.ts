@@ -2,7 +2,40 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import readline from 'node:readline';
+
+/** The repository root (this file runs as dist/bench/process-probe.js). */
+export const ROOT = path.resolve(__dirname, '..', '..');
+/** The agent's CLI, as a user starts it. */
+export const AGENT_BIN = path.join(ROOT, 'bin', 'praxis-agent.js');
+/** The agent's ready log line; its group is the admin/ingest HTTP port. */
+export const AGENT_READY = /praxis-agent ready on http:\/\/127\.0\.0\.1:(\d+)/;
+
+/**
+ * An agent.config.yaml for a benchmark: JSON logs at info (the ready line is one), admin/ingest
+ * HTTP on 127.0.0.1 port 0, then `plugins`: YAML list items indented by two spaces.
+ */
+export function benchAgentConfig(name: string, plugins: string): string {
+  return `agent:
+  name: ${name}
+log:
+  level: info
+  format: json
+http:
+  host: 127.0.0.1
+  port: 0
+plugins:
+${plugins}`;
+}
+
+/** The node arguments that run `praxis-agent start --config <config>` (after `nodeArgs`). */
+export function agentArgs(config: string, nodeArgs: string[] = []): string[] {
+  return [...nodeArgs, AGENT_BIN, 'start', '--config', config];
+}
+
+/** Resolves after `ms` milliseconds (real time). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every child still running; killed when this process exits, however it exits (Ctrl-C, a timeout). */
 const children = new Set<ChildProcess>();

@@ -11,9 +11,12 @@ export { AgentControl } from './agent/agent-control';
 export type { ReloadResult, ReloadStatus } from './agent/agent-control';
 export { Bus } from './bus/bus';
 export type { EventHandler, OverflowPolicy, SubscribeOptions, Unsubscribe } from './bus/bus';
+export { EVENT_PATTERN, eventPatternSchema, eventTypeMatcher } from './bus/pattern';
 export { Clock, FakeClock, SystemClock } from './core/clock';
+export { Backoff, retry } from './core/backoff';
+export type { BackoffOptions, RetryInfo, RetryOptions } from './core/backoff';
 export type { CancelTimer } from './core/clock';
-export { AgentError, ERROR_CODES } from './core/errors';
+export { AgentError, ERROR_CODES, errorMessage } from './core/errors';
 export { durationSchema } from './config/schema';
 export type { ErrorCode } from './core/errors';
 export type { Logger } from './core/logger';
@@ -43,8 +46,8 @@ export { On } from './plugin/on-event.decorator';
 export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './plugin/tokens';
 export { EVENT_STORE, EventStore, MAX_READ_LIMIT } from './store/event-store';
 export type { ReadOptions, ReadResult, StoredEvent, StoreListener } from './store/event-store';
-export { SqliteEventStore } from './store/sqlite-event-store';
-export type { EventStoreStats, SqliteEventStoreOptions } from './store/sqlite-event-store';
+// Types only: the implementation (and better-sqlite3) loads when `store.enabled`; tests get it from 'praxis-agent/testing'.
+export type { EventStoreStats, SqliteEventStore, SqliteEventStoreOptions } from './store/sqlite-event-store';
 export { bearerMatches } from './http/auth';
 
 export { AgentClient, AgentClientError } from './client/agent-client';

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { waitFor } from './helpers/async';
 import { AgentProcess, runCli } from './helpers/cli';
 
 /**
@@ -38,14 +39,6 @@ describe('audit-log in a running agent', () => {
 
   const lineCount = (): number => (existsSync(active) ? readFileSync(active, 'utf8').split('\n').length - 1 : 0);
 
-  async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-
   function ndjson(from: number, n: number): string {
     return Array.from({ length: n }, (_, i) =>
       JSON.stringify({ type: 'system.error', data: { severity: 'info', message: `burst event ${from + i}`, component: 'burst' }, metadata: { correlation_id: `b-${from + i}` } }),
@@ -72,7 +65,7 @@ describe('audit-log in a running agent', () => {
     };
     const senders = [sender(), sender(), sender()];
     try {
-      await waitFor(() => lineCount() >= 1500, 'a good part of the burst on disk');
+      await waitFor(() => lineCount() >= 1500, { what: 'a good part of the burst on disk', timeoutMs: 20_000 });
     } finally {
       agent.kill('SIGKILL');
     }
@@ -107,7 +100,7 @@ describe('audit-log in a running agent', () => {
     const res = await fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ndjson(1_000_000, 5) });
     expect(res.status).toBe(202);
     try {
-      await waitFor(() => existsSync(active) && readFileSync(active, 'utf8').includes('burst event 1000004'), 'the new events on disk');
+      await waitFor(() => existsSync(active) && readFileSync(active, 'utf8').includes('burst event 1000004'), { what: 'the new events on disk', timeoutMs: 20_000 });
       const stats = (await (await fetch(`${url}/stats`)).json()) as { components: Record<string, Record<string, unknown>> };
       expect(stats.components.audit).toMatchObject({ file: active, rotations: 1, write_errors: 0, failing: 0 });
       expect(stats.components.audit.lines_written).toBeGreaterThanOrEqual(7);

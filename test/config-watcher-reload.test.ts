@@ -6,17 +6,10 @@ import { loadConfig } from '../src/config/loader';
 import { silentLogger } from '../src/core/logger';
 import type { Event } from '../src/events/types';
 import { ReloadProbe } from './fixtures/reload-probe';
+import { waitFor } from './helpers/async';
 import { AgentProcess } from './helpers/cli';
 
 const PROBE = path.join(__dirname, 'fixtures/reload-probe');
-
-async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('config-watcher reloading the agent it runs in', () => {
   it('restarts the plugin whose entry changed when agent.config.yaml changes, and keeps the old config when it turns invalid', async () => {
@@ -35,7 +28,7 @@ describe('config-watcher reloading the agent it runs in', () => {
       // An editor's atomic save of the agent's own config.
       writeFileSync(`${file}.tmp`, yaml('v2'));
       renameSync(`${file}.tmp`, file);
-      await eventually(() => ReloadProbe.instances.some((p) => p.config.label === 'v2'), 'the probe restarted with label v2');
+      await waitFor(() => ReloadProbe.instances.some((p) => p.config.label === 'v2'), { what: 'the probe restarted with label v2' });
       const changed = events.filter((e): e is Event<'config.changed'> => e.type === 'config.changed');
       expect(changed.map((e) => [e.data.config_path.split('#')[1], e.data.old_value, e.data.new_value])).toEqual([['plugins[1].config.label', 'v1', 'v2']]);
       expect(ReloadProbe.instances.map((p) => [p.config.label, p.stopped])).toEqual([
@@ -47,7 +40,7 @@ describe('config-watcher reloading the agent it runs in', () => {
       // Valid YAML, invalid config: the agent keeps running on v2 and says why.
       writeFileSync(file, yaml('v3', '    bogus: true\n'));
       const isRejection = (e: Event): e is Event<'system.error'> => e.type === 'system.error' && (e as Event<'system.error'>).data.error_code === 'CONFIG_RELOAD_INVALID';
-      await eventually(() => events.some(isRejection), 'the rejected reload');
+      await waitFor(() => events.some(isRejection), { what: 'the rejected reload' });
       const rejected = events.find(isRejection);
       expect(rejected?.data.diagnostic_data?.problems).toEqual([expect.stringMatching(/agent\.config\.yaml:\d+:\d+ plugins\[1\]\.bogus: .*CONFIG_UNKNOWN_KEY/)]);
       expect(ReloadProbe.instances).toHaveLength(2);
@@ -56,10 +49,10 @@ describe('config-watcher reloading the agent it runs in', () => {
       // A change to the watcher's own entry restarts the watcher itself (from its own reload request),
       // and the new instance keeps watching.
       writeFileSync(file, yaml('v3', '', 30));
-      await eventually(() => ReloadProbe.instances.some((p) => p.config.label === 'v3'), 'the probe restarted with label v3');
-      await eventually(() => agent.host.stateOf('watcher') === 'running', 'the watcher running again');
+      await waitFor(() => ReloadProbe.instances.some((p) => p.config.label === 'v3'), { what: 'the probe restarted with label v3' });
+      await waitFor(() => agent.host.stateOf('watcher') === 'running', { what: 'the watcher running again' });
       writeFileSync(file, yaml('v4', '', 30));
-      await eventually(() => ReloadProbe.instances.some((p) => p.config.label === 'v4'), 'the restarted watcher saw the next change');
+      await waitFor(() => ReloadProbe.instances.some((p) => p.config.label === 'v4'), { what: 'the restarted watcher saw the next change' });
       expect(agent.pluginStatuses().map((p) => [p.name, p.state])).toEqual([
         ['watcher', 'running'],
         ['probe', 'running'],

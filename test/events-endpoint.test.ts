@@ -61,6 +61,8 @@ describe('GET /events (event store on the admin server)', () => {
     }
     const stats = (await (await fetch(`${url}/stats`)).json()) as { store: Record<string, unknown> };
     expect(stats.store).toMatchObject({ epoch: all.epoch, head: 7, tail: 5, events_removed: 4 });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^praxis_component_stat\{component="store",key="head"\} 7$/m);
   });
 
   it('has no GET /events and writes nothing when the store is disabled', async () => {

@@ -10,25 +10,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness';
-import { connectOnce, rssOf, spawnUntilReady } from '../process-probe';
+import { AGENT_BIN, AGENT_READY, agentArgs, benchAgentConfig, connectOnce, rssOf, sleep, spawnUntilReady } from '../process-probe';
 
-/** The repository root (this file runs as dist/bench/scenarios/footprint.js). */
-const ROOT = path.resolve(__dirname, '..', '..', '..');
 const IDLE_MS = 1_000;
 
-const MINIMAL_CONFIG = `agent:
-  name: bench-footprint
-log:
-  level: info
-  format: json
-http:
-  host: 127.0.0.1
-  port: 0
-plugins:
-  - name: events-log
+const MINIMAL_CONFIG = benchAgentConfig(
+  'bench-footprint',
+  `  - name: events-log
     use: event-logger
     config: {}
-`;
+`,
+);
 
 interface Target {
   name: string;
@@ -36,14 +28,11 @@ interface Target {
   ready: RegExp;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export const footprintScenario: Scenario = {
   name: 'footprint',
   description: 'idle RSS and spawn → ready, agent vs a bare node + ws server',
   unavailable() {
-    const bin = path.join(ROOT, 'bin', 'praxis-agent.js');
-    return fs.existsSync(bin) ? undefined : `${bin} not found`;
+    return fs.existsSync(AGENT_BIN) ? undefined : `${AGENT_BIN} not found`;
   },
   async run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'praxis-bench-'));
@@ -51,7 +40,7 @@ export const footprintScenario: Scenario = {
     fs.writeFileSync(config, MINIMAL_CONFIG);
     const targets: Target[] = [
       { name: 'baseline: node + ws', args: [path.join(__dirname, '..', 'baselines', 'bare-ws-server.js')], ready: /^listening (\d+)$/ },
-      { name: 'agent', args: [path.join(ROOT, 'bin', 'praxis-agent.js'), 'start', '--config', config], ready: /praxis-agent ready on http:\/\/127\.0\.0\.1:(\d+)/ },
+      { name: 'agent', args: agentArgs(config), ready: AGENT_READY },
     ];
     const ready: Measurement[] = targets.map((t) => ({ variant: t.name, metric: 'spawn → ready', unit: 'ms', higherIsBetter: false, samples: [] }));
     const rss: Measurement[] = targets.map((t) => ({ variant: t.name, metric: 'idle RSS', unit: 'MiB', higherIsBetter: false, samples: [] }));

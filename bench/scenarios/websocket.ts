@@ -20,10 +20,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness';
-import { spawnUntilReady, track, type Spawned } from '../process-probe';
+import { AGENT_READY, agentArgs, benchAgentConfig, ROOT, sleep, spawnUntilReady, track, type Spawned } from '../process-probe';
 import type { ClientCommand, ClientSnapshot } from '../ws-clients';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PLUGIN = path.join(ROOT, 'dist', 'plugins', 'websocket-broadcaster', 'index.js');
 const CLIENTS = 500;
 const SAMPLED = 20;
@@ -33,22 +32,17 @@ const BATCH = 20;
 const FAST_RATE = 10_000;
 const FEW_CLIENTS = 5;
 
-const agentConfig = (maxConnections: number) => `agent:
-  name: bench-ws
-log:
-  level: info
-  format: json
-http:
-  host: 127.0.0.1
-  port: 0
-plugins:
-  - name: ws
+const agentConfig = (maxConnections: number): string =>
+  benchAgentConfig(
+    'bench-ws',
+    `  - name: ws
     use: websocket-broadcaster
     config:
       port: 0
       max_connections: ${maxConnections}
       default_event_types: ["service.*"]
-`;
+`,
+  );
 
 /**
  * Extra node flags for the agent process only, e.g. BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -56,7 +50,6 @@ plugins:
  */
 const agentNodeArgs = (): string[] => (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const now = () => performance.timeOrigin + performance.now();
 
 interface Server {
@@ -81,7 +74,7 @@ const TARGETS: Target[] = [
   {
     name: 'agent',
     async start(config) {
-      const proc = await spawnUntilReady([...agentNodeArgs(), path.join(ROOT, 'bin', 'praxis-agent.js'), 'start', '--config', config], /praxis-agent ready on http:\/\/127\.0\.0\.1:(\d+)/);
+      const proc = await spawnUntilReady(agentArgs(config, agentNodeArgs()), AGENT_READY);
       const ws = proc.lines.map((l) => /websocket broadcaster listening on (ws:\/\/[^\s"]+)/.exec(l)?.[1]).find(Boolean);
       if (!ws) {
         await proc.stop();

@@ -2,7 +2,9 @@ import {
   AgentError,
   Bus,
   Clock,
+  errorMessage,
   EventRegistry,
+  eventTypeMatcher,
   inject,
   injectable,
   LOGGER,
@@ -57,7 +59,7 @@ export class AuditLogPlugin implements Plugin {
     );
     // One subscription to everything, matched here: lines follow publish order across types, an
     // event matching two patterns is written once, and types registered later (alerting) match.
-    const matches = matcher(config.types);
+    const matches = eventTypeMatcher(config.types);
     const unknown = config.types.filter((t) => t !== '*' && !t.endsWith('.*') && !this.registry.has(t));
     if (unknown.length > 0) this.logger.warn({ types: unknown }, `audit types not (yet) in the event catalogue: ${unknown.join(', ')}`);
     const writer = this.writer;
@@ -145,17 +147,8 @@ export class AuditLogPlugin implements Plugin {
   }
 }
 
+/** The message of what was thrown, with the code of an AgentError. */
 function describe(error: unknown): string {
-  if (error instanceof AgentError) return `${error.code}: ${error.message}`;
-  // Not `instanceof Error`: errors from node:fs may come from another realm (jest, vm).
-  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') return (error as Error).message;
-  return String(error);
+  return error instanceof AgentError ? `${error.code}: ${error.message}` : errorMessage(error);
 }
 
-/** A predicate for event types from patterns: exact, `prefix.*` or `*`. */
-export function matcher(patterns: readonly string[]): (type: string) => boolean {
-  if (patterns.includes('*')) return () => true;
-  const exact = new Set(patterns.filter((p) => !p.endsWith('.*')));
-  const prefixes = patterns.filter((p) => p.endsWith('.*')).map((p) => p.slice(0, -1));
-  return (type) => exact.has(type) || prefixes.some((prefix) => type.startsWith(prefix));
-}

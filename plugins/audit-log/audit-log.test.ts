@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FakeClock, createPluginHarness, runPluginConformance, sampleEvents, type PluginHarness } from 'praxis-agent/testing';
+import { FakeClock, createPluginHarness, runPluginConformance, sampleEvents, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import type { AuditLogPlugin } from './audit-log.plugin';
 import { auditCommands } from './commands';
 import { canonicalContent, GENESIS_HASH, sha256Hex } from './record';
@@ -18,15 +18,6 @@ function freshDir(): string {
   const dir = path.join(root, `case-${++dirCount}`);
   mkdirSync(dir);
   return dir;
-}
-
-/** Waits (real time, generous) until `condition` holds; never asserts on how long it took. */
-async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 function lines(file: string): string[] {
@@ -176,7 +167,7 @@ describe('audit-log: writing', () => {
     await publishChanges(r, 3);
     expect(r.plugin.stats().fsyncs).toBe(0);
     await r.clock.advance(1000);
-    await eventually(() => r.plugin.stats().fsyncs === 1, 'the interval fsync');
+    await waitFor(() => r.plugin.stats().fsyncs === 1, { what: 'the interval fsync' });
     await r.h.stop();
 
     const every = await startAudit({ path: path.join(freshDir(), 'audit.log'), types: ['config.changed'], fsync: 'every' });
@@ -439,10 +430,10 @@ describe('audit-log: an unwritable file', () => {
     symlinkSync('/dev/full', file);
     const r = await startAudit({ path: file, types: ['config.changed', 'system.error'], retry: { initial: 100, max: 400 } });
     await publishChanges(r, 3);
-    await eventually(() => r.plugin.stats().write_errors >= 1, 'a failed write');
+    await waitFor(() => r.plugin.stats().write_errors >= 1, { what: 'a failed write' });
     for (let i = 0; i < 4; i++) {
       await r.clock.advance(400);
-      await eventually(() => r.plugin.stats().write_errors >= 2 + i, `retry ${i + 1}`);
+      await waitFor(() => r.plugin.stats().write_errors >= 2 + i, { what: `retry ${i + 1}` });
     }
     const failed = errorsOf(r, 'AUDIT_WRITE_FAILED');
     expect(failed).toHaveLength(1);
@@ -451,7 +442,7 @@ describe('audit-log: an unwritable file', () => {
 
     unlinkSync(file); // the disk has room again
     await r.clock.advance(400);
-    await eventually(() => r.plugin.stats().failing === 0 && r.plugin.stats().queued === 0, 'the queue written');
+    await waitFor(() => r.plugin.stats().failing === 0 && r.plugin.stats().queued === 0, { what: 'the queue written' });
     await settleWrites(r);
     const recovered = errorsOf(r, 'AUDIT_WRITE_FAILED').filter((e) => e.data.severity === 'info');
     expect(recovered).toHaveLength(1);
@@ -469,12 +460,12 @@ describe('audit-log: an unwritable file', () => {
     const file = path.join(parent, 'audit.log');
     const r = await startAudit({ path: file, types: ['config.changed'], retry: { initial: 50, max: 50 } });
     await publishChanges(r, 2);
-    await eventually(() => errorsOf(r, 'AUDIT_WRITE_FAILED').length === 1, 'the system.error');
+    await waitFor(() => errorsOf(r, 'AUDIT_WRITE_FAILED').length === 1, { what: 'the system.error' });
     expect(errorsOf(r, 'AUDIT_WRITE_FAILED')[0].data.message).toMatch(/^audit log \S+ cannot be written \((EEXIST|ENOTDIR)/);
     unlinkSync(parent);
     mkdirSync(parent);
     await r.clock.advance(50);
-    await eventually(() => existsSync(file) && lines(file).length === 2, 'the queued events written');
+    await waitFor(() => existsSync(file) && lines(file).length === 2, { what: 'the queued events written' });
     await r.h.stop();
     expect(errorsOf(r, 'AUDIT_WRITE_FAILED')).toHaveLength(2); // the failure and the recovery
   });
@@ -485,12 +476,12 @@ describe('audit-log: an unwritable file', () => {
     symlinkSync('/dev/full', file);
     const r = await startAudit({ path: file, types: ['config.changed'], queue_capacity: 3, retry: { initial: 100, max: 100 } });
     await publishChanges(r, 7);
-    await eventually(() => r.plugin.stats().dropped === 4, 'four drops');
+    await waitFor(() => r.plugin.stats().dropped === 4, { what: 'four drops' });
     expect(errorsOf(r, 'AUDIT_EVENTS_DROPPED')).toHaveLength(1);
     expect(errorsOf(r, 'AUDIT_EVENTS_DROPPED')[0].data.severity).toBe('critical');
     unlinkSync(file);
     await r.clock.advance(100);
-    await eventually(() => r.plugin.stats().failing === 0, 'recovery');
+    await waitFor(() => r.plugin.stats().failing === 0, { what: 'recovery' });
     await publishChanges(r, 1, 7);
     await r.h.stop();
     const recs = records(file);

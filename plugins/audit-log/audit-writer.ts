@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { CancelTimer, Clock } from 'praxis-agent';
+import { Backoff, type CancelTimer, type Clock } from 'praxis-agent';
 import { freeRotatedName, readTail, rotatedFiles } from './files';
 import { GENESIS_HASH, parseRecord, sealEntry, type AuditEntry } from './record';
 
@@ -20,6 +20,7 @@ export interface AuditWriterOptions {
   retain: number;
   /** Events held in memory while the file cannot be written. */
   queueCapacity: number;
+  /** Backoff between attempts while the file cannot be written (doubling, no jitter). */
   retryInitialMs: number;
   retryMaxMs: number;
   /** HMAC key; lines get an `hmac` field when set. */
@@ -83,18 +84,20 @@ export class AuditWriter {
   private tail: Promise<void> = Promise.resolve();
   private drainScheduled = false;
   private retryTimer?: CancelTimer;
-  private retryDelay = 0;
   private fsyncTimer?: CancelTimer;
   private failing?: { since: number; attempts: number; dropped: number; dropNotified: boolean };
   private roomWaiters: (() => void)[] = [];
   private closed = false;
   private readonly counters = { lines_written: 0, bytes_written: 0, dropped: 0, write_errors: 0, rotations: 0, fsyncs: 0 };
+  private readonly backoff: Backoff;
 
   constructor(
     private readonly options: AuditWriterOptions,
     private readonly clock: Clock,
     private readonly hooks: AuditWriterHooks,
-  ) {}
+  ) {
+    this.backoff = new Backoff({ initialMs: options.retryInitialMs, maxMs: options.retryMaxMs });
+  }
 
   /**
    * Opens the file (recovering seq and hash from what is on disk) and starts the fsync timer.
@@ -235,12 +238,16 @@ export class AuditWriter {
         await this.onFailure(error);
         return;
       }
-      if (this.failing) {
-        const { since, attempts, dropped } = this.failing;
-        this.failing = undefined;
-        this.hooks.recovered({ down_ms: this.clock.now() - since, attempts, dropped, queued: this.queuedEvents });
-      }
+      this.endFailureEpisode();
     }
+  }
+
+  /** After a successful attempt: a failure episode, if one was running, is over. */
+  private endFailureEpisode(): void {
+    if (!this.failing) return;
+    const { since, attempts, dropped } = this.failing;
+    this.failing = undefined;
+    this.hooks.recovered({ down_ms: this.clock.now() - since, attempts, dropped, queued: this.queuedEvents });
   }
 
   private async onFailure(error: unknown): Promise<void> {
@@ -251,13 +258,12 @@ export class AuditWriter {
     this.counters.write_errors++;
     if (!this.failing) {
       this.failing = { since: this.clock.now(), attempts: 1, dropped: 0, dropNotified: false };
-      this.retryDelay = this.options.retryInitialMs;
+      this.backoff.reset();
       this.hooks.failed({ error, queued: this.queuedEvents, path: this.options.path });
       // A publisher waiting for room must not wait on a disk that may never come back.
       for (const wake of this.roomWaiters.splice(0)) wake();
     } else {
       this.failing.attempts++;
-      this.retryDelay = Math.min(this.options.retryMaxMs, this.retryDelay * 2);
     }
     if (this.closed) return;
     this.retryTimer = this.clock.setTimeout(() => {
@@ -267,11 +273,7 @@ export class AuditWriter {
         void this.exclusive(async () => {
           try {
             await this.ensureOpen();
-            if (this.failing) {
-              const { since, attempts, dropped } = this.failing;
-              this.failing = undefined;
-              this.hooks.recovered({ down_ms: this.clock.now() - since, attempts, dropped, queued: this.queuedEvents });
-            }
+            this.endFailureEpisode();
             this.kick();
           } catch (e) {
             await this.onFailure(e);
@@ -280,7 +282,7 @@ export class AuditWriter {
         return;
       }
       this.kick();
-    }, this.retryDelay);
+    }, this.backoff.next());
   }
 
   /** Cuts bytes a failed write left after the last complete line, so the file never holds half a line of ours. */

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
-import type { CommandIo, PluginCommand } from 'praxis-agent';
-import { matcher } from './audit-log.plugin';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { errorMessage, eventTypeMatcher, type CommandIo, type PluginCommand } from 'praxis-agent';
 import { expandAuditFiles, readLines } from './files';
 import { DEFAULT_KEY_ENV, readKey } from './key';
 import { parseRecord, type AuditRecord } from './record';
@@ -18,30 +17,41 @@ function usageError(io: CommandIo, command: string, usage: string, message: stri
   return AUDIT_EXIT.USAGE;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+type ParsedCommand<O extends CommandOptions> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: O }>>;
+
+/** Parses a command's arguments (positionals allowed, unknown options refused); on a usage error it reports it and returns the exit code instead. */
+function parseCommandArgs<const O extends CommandOptions>(io: CommandIo, command: string, usage: string, args: string[], options: O): ParsedCommand<O> | number {
+  try {
+    return parseArgs({ args, allowPositionals: true, strict: true, options });
+  } catch (error) {
+    return usageError(io, command, usage, errorMessage(error));
+  }
+}
+
+/** `--help`: the usage line, then what the command does. */
+function printHelp(io: CommandIo, command: string, usage: string, lines: string[]): number {
+  io.out(`usage: praxis-agent ${command} ${usage}`);
+  for (const line of lines) io.out(line);
+  return AUDIT_EXIT.OK;
 }
 
 async function verifyRun(args: string[], io: CommandIo): Promise<number> {
   const name = 'audit verify';
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { 'key-file': { type: 'string' }, 'key-env': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    return usageError(io, name, VERIFY_USAGE, errorText(error));
-  }
+  const parsed = parseCommandArgs(io, name, VERIFY_USAGE, args, {
+    'key-file': { type: 'string' },
+    'key-env': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (values.help) {
-    io.out(`usage: praxis-agent ${name} ${VERIFY_USAGE}`);
-    io.out('Checks the hash chain of an audit log across its rotated files (a directory stands for the files in it;');
-    io.out('files are taken in sequence order). Exit 0 intact (a torn last line is a warning), 1 changed/removed/');
-    io.out(`reordered, 2 usage error. The HMAC key comes from --key-file, --key-env or $${DEFAULT_KEY_ENV}.`);
-    return AUDIT_EXIT.OK;
+    return printHelp(io, name, VERIFY_USAGE, [
+      'Checks the hash chain of an audit log across its rotated files (a directory stands for the files in it;',
+      'files are taken in sequence order). Exit 0 intact (a torn last line is a warning), 1 changed/removed/',
+      `reordered, 2 usage error. The HMAC key comes from --key-file, --key-env or $${DEFAULT_KEY_ENV}.`,
+    ]);
   }
   if (positionals.length === 0) return usageError(io, name, VERIFY_USAGE, 'name at least one audit file or directory');
   if (values['key-file'] !== undefined && values['key-env'] !== undefined) return usageError(io, name, VERIFY_USAGE, 'give --key-file or --key-env, not both');
@@ -51,7 +61,7 @@ async function verifyRun(args: string[], io: CommandIo): Promise<number> {
     else if (values['key-env'] !== undefined) key = readKey({ key_env: values['key-env'] });
     else if (process.env[DEFAULT_KEY_ENV] !== undefined) key = readKey({ key_env: DEFAULT_KEY_ENV });
   } catch (error) {
-    return usageError(io, name, VERIFY_USAGE, errorText(error));
+    return usageError(io, name, VERIFY_USAGE, errorMessage(error));
   }
   const expanded = await expandAuditFiles(positionals);
   if ('error' in expanded) return usageError(io, name, VERIFY_USAGE, expanded.error);
@@ -80,30 +90,26 @@ async function verifyRun(args: string[], io: CommandIo): Promise<number> {
 
 async function tailRun(args: string[], io: CommandIo): Promise<number> {
   const name = 'audit tail';
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { type: { type: 'string', short: 't', multiple: true }, lines: { type: 'string', short: 'n' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    return usageError(io, name, TAIL_USAGE, errorText(error));
-  }
+  const parsed = parseCommandArgs(io, name, TAIL_USAGE, args, {
+    type: { type: 'string', short: 't', multiple: true },
+    lines: { type: 'string', short: 'n' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (values.help) {
-    io.out(`usage: praxis-agent ${name} ${TAIL_USAGE}`);
-    io.out('Prints the newest audit records (default 20), one readable line each; --type takes exact types,');
-    io.out('"prefix.*" or "*" and may be repeated. Does not verify the chain: use `audit verify` for that.');
-    return AUDIT_EXIT.OK;
+    return printHelp(io, name, TAIL_USAGE, [
+      'Prints the newest audit records (default 20), one readable line each; --type takes exact types,',
+      '"prefix.*" or "*" and may be repeated. Does not verify the chain: use `audit verify` for that.',
+    ]);
   }
   const count = values.lines === undefined ? 20 : Number(values.lines);
   if (!Number.isSafeInteger(count) || count < 1) return usageError(io, name, TAIL_USAGE, `-n takes a positive whole number, not "${values.lines}"`);
   if (positionals.length === 0) return usageError(io, name, TAIL_USAGE, 'name at least one audit file or directory');
   const expanded = await expandAuditFiles(positionals);
   if ('error' in expanded) return usageError(io, name, TAIL_USAGE, expanded.error);
-  const matches = values.type && values.type.length > 0 ? matcher(values.type) : () => true;
+  const matches = values.type && values.type.length > 0 ? eventTypeMatcher(values.type) : () => true;
   const newest: { text: string; record: AuditRecord }[] = [];
   for (const file of expanded.files) {
     for await (const { text, terminated } of readLines(file)) {

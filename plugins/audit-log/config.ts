@@ -1,12 +1,10 @@
-import { durationSchema, z } from 'praxis-agent';
+import { durationSchema, eventPatternSchema, z } from 'praxis-agent';
 
 /**
  * Event types audited by default. Alert decisions and deliveries join this list when the alerting
  * plugins define their event types (e.g. `alert.*`); until then they can be added in config.
  */
 export const DEFAULT_AUDIT_TYPES: readonly string[] = ['config.changed', 'system.error', 'service.status', 'agent.*'];
-
-const patternSchema = z.string().regex(/^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/, 'use an event type, "prefix.*" or "*"');
 
 export const auditLogConfigSchema = z
   .strictObject({
@@ -16,7 +14,7 @@ export const auditLogConfigSchema = z
       .default('audit/audit.log')
       .describe('The active audit file (absolute, or relative to the agent\'s working directory); rotated files sit next to it.'),
     types: z
-      .array(patternSchema)
+      .array(eventPatternSchema)
       .min(1)
       .default([...DEFAULT_AUDIT_TYPES])
       .describe('Event types to record: exact types, "prefix.*" or "*".'),

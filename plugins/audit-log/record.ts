@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { errorMessage } from 'praxis-agent';
 
 /**
  * The audit line format. One JSON object per line, keys in this order:
@@ -73,7 +74,7 @@ export function normaliseData(data: unknown): unknown {
     const text = JSON.stringify(data);
     return text === undefined ? null : (JSON.parse(text) as unknown);
   } catch (error) {
-    return { audit_note: `event data could not be serialised: ${error instanceof Error ? error.message : String(error)}` };
+    return { audit_note: `event data could not be serialised: ${errorMessage(error)}` };
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, wr
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { AgentControl, redactValue, SystemClock, type Event, type ReloadResult } from 'praxis-agent';
-import { createPluginHarness, FakeClock, runPluginConformance, type PluginHarness } from 'praxis-agent/testing';
+import { createPluginHarness, FakeClock, runPluginConformance, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { diffDocuments, formatKeyPath } from './diff';
 import { parseText } from './formats';
 import configWatcher from './index';
@@ -10,15 +10,6 @@ import configWatcher from './index';
 const conformanceDir = mkdtempSync(path.join(tmpdir(), 'config-watcher-conf-'));
 writeFileSync(path.join(conformanceDir, 'app.yaml'), 'a: 1\n');
 runPluginConformance(configWatcher, { config: { files: [path.join(conformanceDir, 'app.yaml')] } });
-
-/** Polls (real time) until `condition` holds; for real file-system events. */
-async function eventually(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Lets fs.watch deliver what it has (real time), for asserting that nothing more happens. */
 const quiet = (ms = 150): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,7 +44,7 @@ describe('config-watcher', () => {
     const h = harness({ files: [file] });
     await h.start();
     writeFileSync(file, '# change-reason: move to 8080\nserver:\n  port: 8080\n  timeout: 30\ndb:\n  password: correct-horse\nlist: [1, 3]\n');
-    await eventually(() => changes(h).length >= 5, 'five config.changed events');
+    await waitFor(() => changes(h).length >= 5, { what: 'five config.changed events' });
     await quiet();
     const got = changes(h);
     expect(got.map((e) => [e.data.config_path, e.data.old_value, e.data.new_value])).toEqual([
@@ -80,7 +71,7 @@ describe('config-watcher', () => {
       const temp = path.join(dir, `.app.json.${level}.tmp`);
       writeFileSync(temp, JSON.stringify({ level }));
       renameSync(temp, file);
-      await eventually(() => changes(h).some((e) => e.data.new_value === level), `level ${level}`);
+      await waitFor(() => changes(h).some((e) => e.data.new_value === level), { what: `level ${level}` });
     }
     writeFileSync(file, JSON.stringify({ level: 'error' }));
     await quiet();
@@ -98,14 +89,14 @@ describe('config-watcher', () => {
     const h = harness({ files: [file] });
     await h.start();
     unlinkSync(file);
-    await eventually(() => changes(h).length >= 2, 'removals');
+    await waitFor(() => changes(h).length >= 2, { what: 'removals' });
     expect(changes(h).map((e) => [e.data.config_path, e.data.old_value, e.data.new_value])).toEqual([
       [`${file}#a`, 1, null],
       [`${file}#b.c`, 2, null],
     ]);
     expect(changes(h)[0].data).not.toHaveProperty('changed_by'); // gone: no owner, nothing configured
     writeFileSync(file, 'a: 5\n');
-    await eventually(() => changes(h).length >= 3, 're-creation');
+    await waitFor(() => changes(h).length >= 3, { what: 're-creation' });
     expect(changes(h)[2].data).toMatchObject({ config_path: `${file}#a`, old_value: null, new_value: 5, changed_by: userInfo().username });
   });
 
@@ -116,7 +107,7 @@ describe('config-watcher', () => {
     const h = harness({ files: [file] });
     await h.start();
     writeFileSync(file, 'pool: 6\nname: a: b\n');
-    await eventually(() => errors(h).length >= 1, 'a parse error');
+    await waitFor(() => errors(h).length >= 1, { what: 'a parse error' });
     writeFileSync(file, 'pool: 6\nname: a: b\n'); // same broken content: no second report
     await quiet();
     expect(errors(h)).toHaveLength(1);
@@ -129,7 +120,7 @@ describe('config-watcher', () => {
     });
     expect(changes(h)).toEqual([]);
     writeFileSync(file, 'pool: 7\nname: api\n');
-    await eventually(() => changes(h).length >= 1, 'the fixed file diffed');
+    await waitFor(() => changes(h).length >= 1, { what: 'the fixed file diffed' });
     await quiet();
     expect(changes(h).map((e) => [e.data.config_path, e.data.old_value, e.data.new_value])).toEqual([[`${file}#pool`, 5, 7]]);
   });
@@ -144,7 +135,7 @@ describe('config-watcher', () => {
     await h.start();
     writeFileSync(env, 'export API_KEY=def\nLOG_LEVEL=info # unchanged\nGREETING=\'hi  there\'\n');
     writeFileSync(json, '{"_change_reason": "launch beta", "beta": true}');
-    await eventually(() => changes(h).length >= 3, 'env and json changes');
+    await waitFor(() => changes(h).length >= 3, { what: 'env and json changes' });
     await quiet();
     const byPath = Object.fromEntries(changes(h).map((e) => [e.data.config_path, e.data]));
     expect(byPath[`${env}#API_KEY`]).toMatchObject({ old_value: redactValue('abc'), new_value: redactValue('def') });
@@ -153,10 +144,10 @@ describe('config-watcher', () => {
     expect(Object.keys(byPath)).toHaveLength(3);
 
     writeFileSync(json, '{"beta": true,\n  "x": }');
-    await eventually(() => errors(h).length >= 1, 'json parse error');
+    await waitFor(() => errors(h).length >= 1, { what: 'json parse error' });
     expect(errors(h)[0].data.message).toMatch(new RegExp(`^${escape(json)}:2:\\d+: cannot parse json`));
     writeFileSync(env, 'NOT A LINE\n');
-    await eventually(() => errors(h).length >= 2, 'env parse error');
+    await waitFor(() => errors(h).length >= 2, { what: 'env parse error' });
     expect(errors(h)[1].data.message).toMatch(new RegExp(`^${escape(env)}:1:1: cannot parse env: expected KEY=value`));
   });
 
@@ -171,13 +162,13 @@ describe('config-watcher', () => {
     for (const level of ['a', 'b', 'c', 'final']) {
       const before = fsEvents();
       writeFileSync(file, `level: ${level}\n`);
-      await eventually(() => fsEvents() > before, `the watcher saw "${level}"`);
+      await waitFor(() => fsEvents() > before, { what: `the watcher saw "${level}"` });
       await clock.advance(150); // less than the debounce: each write restarts the wait
     }
     await quiet(50);
     expect(changes(h)).toEqual([]);
     await clock.advance(200);
-    await eventually(() => changes(h).length >= 1, 'the change set');
+    await waitFor(() => changes(h).length >= 1, { what: 'the change set' });
     await quiet();
     expect(changes(h).map((e) => [e.data.old_value, e.data.new_value])).toEqual([['info', 'final']]);
   });
@@ -195,7 +186,7 @@ describe('config-watcher', () => {
     writeFileSync(path.join(dir, '..v2', 'app.yaml'), 'replicas: 3\n');
     symlinkSync('..v2', path.join(dir, '..data_tmp'));
     renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
-    await eventually(() => changes(h).length >= 1, 'the swapped ConfigMap');
+    await waitFor(() => changes(h).length >= 1, { what: 'the swapped ConfigMap' });
     expect(changes(h)[0].data).toMatchObject({ config_path: `${file}#replicas`, old_value: 1, new_value: 3 });
   });
 
@@ -205,16 +196,16 @@ describe('config-watcher', () => {
     const h = harness({ files: [file], rewatch_interval_ms: 20 });
     await h.start();
     mkdirSync(dir);
-    await eventually(() => Number(h.instance.stats?.().folders_watched) === 1, 'folder watched');
+    await waitFor(() => Number(h.instance.stats?.().folders_watched) === 1, { what: 'folder watched' });
     writeFileSync(file, 'a: 1\n');
-    await eventually(() => changes(h).length >= 1, 'the new file');
+    await waitFor(() => changes(h).length >= 1, { what: 'the new file' });
     expect(changes(h)[0].data).toMatchObject({ config_path: `${file}#a`, old_value: null, new_value: 1 });
     // The folder goes away and comes back: still watched.
     rmSync(dir, { recursive: true });
-    await eventually(() => Number(h.instance.stats?.().folders_watched) === 0, 'folder gone');
+    await waitFor(() => Number(h.instance.stats?.().folders_watched) === 0, { what: 'folder gone' });
     mkdirSync(dir);
     writeFileSync(file, 'a: 2\n');
-    await eventually(() => changes(h).some((e) => e.data.new_value === 2), 'the file in the re-created folder');
+    await waitFor(() => changes(h).some((e) => e.data.new_value === 2), { what: 'the file in the re-created folder' });
   });
 
   it('asks the agent to reload when a reload_agent file changes, and watches the agent config when asked', async () => {
@@ -238,10 +229,10 @@ describe('config-watcher', () => {
     await h.start();
     expect(h.instance.stats?.()).toMatchObject({ files_watched: 2 });
     writeFileSync(other, 'x: 2\n'); // relative to the agent config's folder; no reload_agent
-    await eventually(() => changes(h).length >= 1, 'other.yaml change');
+    await waitFor(() => changes(h).length >= 1, { what: 'other.yaml change' });
     expect(changes(h)[0].data.config_path).toBe('other.yaml#x');
     writeFileSync(agentFile, 'log:\n  level: debug\n');
-    await eventually(() => reasons.length >= 1, 'a reload');
+    await waitFor(() => reasons.length >= 1, { what: 'a reload' });
     expect(reasons).toEqual([expect.stringContaining('changed')]);
     expect(changes(h).map((e) => e.data.config_path)).toContainEqual(expect.stringMatching(/agent\.config\.yaml#log\.level$/));
   });

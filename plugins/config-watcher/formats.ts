@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { errorMessage } from 'praxis-agent';
 import { LineCounter, parseDocument } from 'yaml';
 
 /** The formats config-watcher reads. */
@@ -48,7 +49,7 @@ function parseYaml(text: string): Parsed {
     // A file with only comments is an empty document; aliases are capped against "billion laughs".
     return { ok: true, document: doc.toJS({ maxAliasCount: 1000 }) ?? {} };
   } catch (e) {
-    return { ok: false, line: 1, column: 1, message: e instanceof Error ? e.message : String(e) };
+    return { ok: false, line: 1, column: 1, message: errorMessage(e) };
   }
 }
 
@@ -57,7 +58,7 @@ function parseJson(text: string): Parsed {
   try {
     return { ok: true, document: JSON.parse(text) as unknown };
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     // V8 says either "... (line 3 column 5)" or "... at position 42"; both become line:column.
     const lineCol = /line (\d+) column (\d+)/.exec(message);
     if (lineCol) return { ok: false, line: Number(lineCol[1]), column: Number(lineCol[2]), message };

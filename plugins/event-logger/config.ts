@@ -1,9 +1,9 @@
-import { z } from 'praxis-agent';
+import { eventPatternSchema, z } from 'praxis-agent';
 
 export const eventLoggerConfigSchema = z
   .strictObject({
     types: z
-      .array(z.string().regex(/^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/, 'use an event type, "prefix.*" or "*"'))
+      .array(eventPatternSchema)
       .min(1)
       .default(['*'])
       .describe('Event types to log: exact types, "prefix.*" or "*".'),

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
-import { isSecretKey, redactValue } from 'praxis-agent';
+import { errorMessage, isSecretKey, redactValue } from 'praxis-agent';
 import type { CheckConfig, CheckOf } from './config';
 
 /** The error codes a check can fail (or warn) with: the `error_code` of the system.error the probe publishes. */
@@ -99,7 +99,7 @@ export function safeUrl(raw: string): string {
 /** Maps a socket-level error to a check outcome. */
 export function networkFailure(error: unknown, what: string): CheckOutcome {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   if (code === 'ECONNREFUSED') return { ok: false, error_code: 'HEALTH_CONNECT_REFUSED', message: `${what}: connection refused`, details: { errno: code } };
   if (code && TLS_ERRORS.test(code)) return { ok: false, error_code: 'HEALTH_TLS', message: `${what}: TLS verification failed: ${message}`, details: { errno: code } };
   return { ok: false, error_code: 'HEALTH_CONNECT_FAILED', message: `${what}: ${message}`, details: code ? { errno: code } : {} };

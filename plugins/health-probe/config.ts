@@ -1,19 +1,5 @@
 import { validateCronExpression } from 'cron';
-import { z } from 'praxis-agent';
-
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** Milliseconds (`1500`) or a number with a unit (`500ms`, `10s`, `5m`, `1h`, `14d`); parsed to milliseconds. */
-export const durationSchema = z
-  .union([z.number().int().nonnegative(), z.string().regex(DURATION, 'expected a duration like 500ms, 10s, 5m, 1h or 14d')], {
-    error: (issue) => (issue.input === undefined ? 'missing: expected a duration like 10s, 5m, 1h or 14d' : 'expected a duration like 500ms, 10s, 5m, 1h or 14d, or milliseconds'),
-  })
-  .transform((value) => {
-    if (typeof value === 'number') return value;
-    const [, amount, unit] = DURATION.exec(value) as RegExpExecArray;
-    return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
-  });
+import { durationSchema, z } from 'praxis-agent';
 
 const positiveDuration = durationSchema.refine((ms) => ms > 0, 'must be longer than 0');
 

@@ -3,6 +3,7 @@ import {
   AgentError,
   Bus,
   Clock,
+  errorMessage,
   HttpError,
   HttpRoutes,
   inject,
@@ -214,7 +215,7 @@ export class HealthProbePlugin implements Plugin {
       (error: unknown): CheckResult => ({
         ok: false,
         error_code: 'HEALTH_CONNECT_FAILED',
-        message: error instanceof Error ? error.message : String(error),
+        message: errorMessage(error),
         latency_ms: this.clock.now() - started,
         at: this.clock.now(),
       }),
@@ -400,7 +401,7 @@ export class HealthProbePlugin implements Plugin {
     try {
       this.routes.add('POST', '/heartbeat/*', (req, res) => this.onHeartbeatRequest(req, res));
     } catch (error) {
-      const reason = error instanceof AgentError && error.code === 'HTTP_DISABLED' ? 'the admin HTTP server is disabled' : error instanceof Error ? error.message : String(error);
+      const reason = error instanceof AgentError && error.code === 'HTTP_DISABLED' ? 'the admin HTTP server is disabled' : errorMessage(error);
       this.logger.warn({ reason }, 'POST /heartbeat/<check> is not available; heartbeats can still be reported as service.heartbeat events');
     }
   }

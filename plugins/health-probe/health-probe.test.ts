@@ -5,13 +5,13 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { AgentClient, type Event } from 'praxis-agent';
-import { createPluginHarness, FakeClock, runPluginConformance, type PluginHarness } from 'praxis-agent/testing';
+import { createPluginHarness, FakeClock, runPluginConformance, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { checkBody, findProcesses, isAlive, safeUrl, valueAt } from './checks';
 import { healthProbeConfigSchema } from './config';
 import type { HealthProbePlugin } from './health-probe.plugin';
 import healthProbe from './index';
 import { cronSchedule, intervalSchedule } from './schedule';
-import { refusedPort, selfSignedCert, tcpServer, TestServer, until, type TestCert } from './test-peers';
+import { refusedPort, selfSignedCert, tcpServer, TestServer, type TestCert } from './test-peers';
 
 runPluginConformance(healthProbe);
 runPluginConformance(healthProbe, {
@@ -138,12 +138,12 @@ describe('schedules', () => {
     const { h, p, clock } = probe({ flapping: noFlap, services: { db: { checks: { port: { kind: 'tcp', port: tcp.port, interval: '10s' } } } } });
     await h.start();
     await clock.advance(0);
-    await until(() => (p.stats().checks_run as number) === 1, 'first run');
+    await waitFor(() => (p.stats().checks_run as number) === 1, { what: 'first run' });
     await clock.advance(9_999);
     await new Promise((r) => setTimeout(r, 20));
     expect(p.stats().checks_run).toBe(1);
     await clock.advance(1);
-    await until(() => (p.stats().checks_run as number) === 2, 'second run');
+    await waitFor(() => (p.stats().checks_run as number) === 2, { what: 'second run' });
     await h.bus.idle();
     expect(statuses(h)).toEqual(['healthy']);
   });
@@ -158,9 +158,9 @@ describe('schedules', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(p.stats().checks_run).toBe(0);
     await clock.advance(1_000); // 12:00:30
-    await until(() => (p.stats().checks_run as number) === 1, 'cron run at :30');
+    await waitFor(() => (p.stats().checks_run as number) === 1, { what: 'cron run at :30' });
     await clock.advance(30_000); // 12:01:00
-    await until(() => (p.stats().checks_run as number) === 2, 'cron run at :00');
+    await waitFor(() => (p.stats().checks_run as number) === 2, { what: 'cron run at :00' });
   });
 
   it('never overlaps a check with itself and cuts a slow one at its timeout', async () => {
@@ -169,14 +169,14 @@ describe('schedules', () => {
     const { h, p, clock } = probe({ flapping: noFlap, services: { api: { failure_threshold: 1, checks: { web: { kind: 'http', url: s.url, interval: '1s', timeout: '5s' } } } } });
     await h.start();
     await clock.advance(0);
-    await until(() => s.held.length === 1, 'request held by the server');
+    await waitFor(() => s.held.length === 1, { what: 'request held by the server' });
     await clock.advance(1_000);
     await clock.advance(1_000);
     expect(p.stats().overlaps_skipped).toBe(2);
     expect(s.held).toHaveLength(1);
     await clock.advance(3_000); // 5 s after the start: timeout
-    await until(() => (p.stats().checks_run as number) === 1, 'timed-out run recorded');
-    await until(() => s.held[0]?.aborted === true, 'the request was cut off');
+    await waitFor(() => (p.stats().checks_run as number) === 1, { what: 'timed-out run recorded' });
+    await waitFor(() => s.held[0]?.aborted === true, { what: 'the request was cut off' });
     await h.bus.idle();
     expect(lastStatus(h).data).toMatchObject({ status: 'unhealthy', metrics: { error_code: 'HEALTH_TIMEOUT', last_error: 'no answer within 5000 ms' } });
     expect(errors(h).map((e) => e.data.error_code)).toEqual(['HEALTH_TIMEOUT']);
@@ -243,7 +243,7 @@ describe('http checks', () => {
     expect(statuses(h)).toEqual(['healthy']);
     s.mode = 'hang';
     const run = runOnce(h, p);
-    await until(() => s.held.length === 1, 'request held');
+    await waitFor(() => s.held.length === 1, { what: 'request held' });
     await clock.advance(300);
     s.release();
     await run;
@@ -406,13 +406,13 @@ describe('tcp, exec, process and dns checks', () => {
     });
     await h.start();
     const run = runOnce(h, p);
-    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'sleep started');
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', { what: 'sleep started' });
     const sleeper = Number(readFileSync(pidFile, 'utf8').trim());
     expect(isAlive(sleeper)).toBe(true);
     await clock.advance(1_000);
     await run;
     expect(lastStatus(h).data).toMatchObject({ status: 'unhealthy', metrics: { error_code: 'HEALTH_TIMEOUT' } });
-    await until(() => !isAlive(sleeper), 'the grandchild was killed');
+    await waitFor(() => !isAlive(sleeper), { what: 'the grandchild was killed' });
   });
 
   describe('process', () => {
@@ -430,7 +430,7 @@ describe('tcp, exec, process and dns checks', () => {
       child = spawn(program, ['60'], { stdio: 'ignore' });
       const pidFile = path.join(dir, 'app.pid');
       writeFileSync(pidFile, `${child.pid}\n`);
-      await until(() => findProcesses(name).length === 1, 'process visible in /proc');
+      await waitFor(() => findProcesses(name).length === 1, { what: 'process visible in /proc' });
       const { h, p } = probe({
         flapping: noFlap,
         services: {
@@ -504,7 +504,7 @@ describe('heartbeat checks', () => {
     expect(statuses(h)).toEqual(['healthy', 'unhealthy', 'healthy', 'unhealthy']);
     const client = new AgentClient({ url: h.url as string });
     await client.emit('service.heartbeat', { check: 'nightly', message: 'from the client' });
-    await until(() => statuses(h).length === 5, 'heartbeat from the client handled');
+    await waitFor(() => statuses(h).length === 5, { what: 'heartbeat from the client handled' });
     expect(statuses(h)).toEqual(['healthy', 'unhealthy', 'healthy', 'unhealthy', 'healthy']);
     expect(p.stats()).toMatchObject({ heartbeats_received: 3 });
   });
@@ -650,7 +650,7 @@ describe('status machine', () => {
     await p.publishSnapshot();
     expect(h.eventsOf('system.health')).toEqual([]); // nothing checked yet: no snapshot claiming "healthy"
     await clock.advance(0);
-    await until(() => (p.stats().checks_run as number) === 1, 'first run');
+    await waitFor(() => (p.stats().checks_run as number) === 1, { what: 'first run' });
     await clock.advance(30_000);
     await settle(h, p);
     const snapshots = h.eventsOf('system.health');

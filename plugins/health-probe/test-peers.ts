@@ -103,11 +103,3 @@ export function selfSignedCert(days: number): TestCert {
   return { dir, keyFile, certFile, key: readFileSync(keyFile), cert: readFileSync(certFile) };
 }
 
-/** Lets real I/O happen (short real sleeps, not a duration assertion) until `condition` holds. */
-export async function until(condition: () => boolean, what: string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -1,18 +1,9 @@
-import { z } from 'praxis-agent';
+import { durationSchema, eventPatternSchema, z } from 'praxis-agent';
 
-const TYPE_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/;
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-/** Milliseconds, or a number with a unit (`500ms`, `30s`, `5m`); parsed to milliseconds. */
-const duration = z
-  .union([z.number().int().positive(), z.string().regex(DURATION, 'expected a duration like 500ms, 30s or 5m')])
-  .transform((value) => {
-    if (typeof value === 'number') return value;
-    const [, amount, unit] = DURATION.exec(value) as RegExpExecArray;
-    return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
-  });
+/** A duration (`500ms`, `30s`, `5m`, or milliseconds) longer than 0. */
+const positiveDuration = durationSchema.refine((ms) => ms > 0, 'must be longer than 0');
 
 export const websocketBroadcasterConfigSchema = z
   .strictObject({
@@ -20,10 +11,10 @@ export const websocketBroadcasterConfigSchema = z
     port: z.number().int().min(0).max(65535).default(9781).describe('TCP port; 0 picks a free one (the log line "websocket broadcaster listening on ws://..." names it).'),
     path: z.string().regex(/^\/[^?#\s]*$/, 'a path starting with "/"').default('/ws/events').describe('URL path of the WebSocket endpoint; other paths answer 404.'),
     default_event_types: z
-      .array(z.string().regex(TYPE_PATTERN, 'use an event type, "prefix.*" or "*"'))
+      .array(eventPatternSchema)
       .default(['*'])
       .describe('The filter a new connection starts with (before any SUBSCRIBE_EVENTS): exact types, "prefix.*" or "*"; [] sends nothing until the client subscribes.'),
-    heartbeat_interval: duration.default(30_000).describe('The server pings every connection this often; one that answers neither a ping nor sends PING for 3 intervals is closed (1001 "Heartbeat timeout").'),
+    heartbeat_interval: positiveDuration.default(30_000).describe('The server pings every connection this often; one that answers neither a ping nor sends PING for 3 intervals is closed (1001 "Heartbeat timeout").'),
     max_connections: z.number().int().min(1).default(100).describe('Connections beyond this are closed at once with 1008 "Maximum connections reached".'),
     max_payload: z.number().int().min(64).default(65_536).describe('Largest message a client may send, in bytes; a bigger one closes the connection with 1009.'),
     error_threshold: z.number().int().min(1).default(10).describe('Invalid messages after which a connection is closed (1008 "Too many errors").'),

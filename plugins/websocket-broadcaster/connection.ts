@@ -1,3 +1,4 @@
+import { eventTypeMatcher } from 'praxis-agent';
 import type { WebSocket } from 'ws';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'disconnected' | 'error';
@@ -25,6 +26,7 @@ export class Connection {
   readonly sentLive = new Set<number>();
   private filter = new Set<string>();
   private readonly cache = new Map<string, boolean>();
+  private matcher?: (type: string) => boolean;
 
   constructor(
     readonly id: string,
@@ -43,7 +45,8 @@ export class Connection {
   matches(type: string): boolean {
     let hit = this.cache.get(type);
     if (hit === undefined) {
-      hit = [...this.filter].some((p) => p === '*' || p === type || (p.endsWith('.*') && type.startsWith(p.slice(0, -1))));
+      this.matcher ??= eventTypeMatcher(this.filter);
+      hit = this.matcher(type);
       if (this.cache.size > 1000) this.cache.clear();
       this.cache.set(type, hit);
     }
@@ -52,7 +55,7 @@ export class Connection {
 
   subscribe(patterns: readonly string[]): void {
     for (const p of patterns) this.filter.add(p);
-    this.cache.clear();
+    this.filterChanged();
   }
 
   /** Removes the patterns; `*` removes everything, `prefix.*` also removes the patterns under it. */
@@ -62,7 +65,12 @@ export class Connection {
       this.filter.delete(p);
       if (p.endsWith('.*')) for (const q of [...this.filter]) if (q.startsWith(p.slice(0, -1))) this.filter.delete(q);
     }
+    this.filterChanged();
+  }
+
+  private filterChanged(): void {
     this.cache.clear();
+    this.matcher = undefined;
   }
 
   /** No resume can need the record of live sends any more. */

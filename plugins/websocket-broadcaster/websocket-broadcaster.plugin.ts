@@ -7,6 +7,7 @@ import {
   bearerMatches,
   Bus,
   Clock,
+  EVENT_PATTERN,
   EVENT_STORE,
   EventRegistry,
   inject,
@@ -43,7 +44,6 @@ export interface WebsocketStats {
 const REPLAY_PAGE = 500;
 /** How long stop() lets clients answer the close handshake before their sockets are cut. */
 const CLOSE_GRACE_MS = 1000;
-const TYPE_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/;
 
 /**
  * Streams bus events to WebSocket clients on its own server (`ws`), with per-connection filters,
@@ -276,7 +276,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   }
 
   private isValidType(t: unknown): t is string {
-    if (typeof t !== 'string' || !TYPE_PATTERN.test(t)) return false;
+    if (typeof t !== 'string' || !EVENT_PATTERN.test(t)) return false;
     return t === '*' || t.endsWith('.*') || this.registry.has(t);
   }
 

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { WebSocket, type ClientOptions } from 'ws';
-import { SqliteEventStore, SystemClock, type Clock } from 'praxis-agent';
-import { createPluginHarness, FakeClock, runPluginConformance, sampleEvents, type PluginHarness } from 'praxis-agent/testing';
+import { SystemClock, type Clock } from 'praxis-agent';
+import { createPluginHarness, FakeClock, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import plugin from './index';
 import type { WebsocketBroadcasterPlugin } from './websocket-broadcaster.plugin';
 import { TestClient } from './test-client';
@@ -46,14 +46,6 @@ async function connect(url: string, options: ClientOptions = {}): Promise<TestCl
   const client = await TestClient.connect(url, options);
   clients.push(client);
   return client;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('websocket-broadcaster protocol', () => {
@@ -147,7 +139,7 @@ describe('websocket-broadcaster protocol', () => {
     const client = await connect(url);
     client.send({ type: 'PING', payload: { pad: 'x'.repeat(2000) } });
     expect((await client.closed).code).toBe(1009);
-    await until(() => ws.get_stats().connection_states.connected === 0, 'the connection is cleaned up');
+    await waitFor(() => ws.get_stats().connection_states.connected === 0, { what: 'the connection is cleaned up' });
   });
 
   it('closes a client after error_threshold bad messages', async () => {
@@ -166,7 +158,7 @@ describe('websocket-broadcaster protocol', () => {
     expect(await silent.closed).toEqual({ code: 1001, reason: 'Heartbeat timeout' });
     await alive.roundTrip();
     expect(alive.ws.readyState).toBe(alive.ws.OPEN);
-    await until(() => ws.get_stats().connection_states.connected === 1, 'the silent connection is cleaned up');
+    await waitFor(() => ws.get_stats().connection_states.connected === 1, { what: 'the silent connection is cleaned up' });
   });
 
   it('reports exactly the spec statistics, also as Plugin.stats()', async () => {
@@ -182,7 +174,7 @@ describe('websocket-broadcaster protocol', () => {
     expect(stats.messages_sent).toBeGreaterThanOrEqual(3); // welcome, event, PONG
     expect(ws.stats()).toEqual(stats);
     await client.close();
-    await until(() => ws.get_stats().connection_states.disconnected === 1, 'the closed connection is counted');
+    await waitFor(() => ws.get_stats().connection_states.disconnected === 1, { what: 'the closed connection is counted' });
   });
 });
 
@@ -205,7 +197,7 @@ describe('websocket-broadcaster slow consumers', () => {
     for (let i = 0; i < 10; i++) await h.bus.publish('system.error', big);
     published += 10;
     await h.bus.idle();
-    for (const c of fast) await until(() => c.events().length === published, `a fast client got all ${published} events`, 20_000);
+    for (const c of fast) await waitFor(() => c.events().length === published, { what: `a fast client got all ${published} events`, timeoutMs: 20_000 });
     for (const c of fast) expect(c.events().map((e) => e.id)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
     slow.ws.resume();
     expect(await slow.closed).toEqual({ code: 1013, reason: 'Slow consumer: outgoing buffer limit exceeded' });
@@ -263,7 +255,7 @@ describe('websocket-broadcaster resume from the event store', () => {
       if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     await h.bus.idle();
-    await until(() => client.events().length >= store.head, 'the client caught up');
+    await waitFor(() => client.events().length >= store.head, { what: 'the client caught up' });
     await client.roundTrip();
     expect(client.events().map((e) => e.id)).toEqual(Array.from({ length: store.head }, (_, i) => i + 1));
   });

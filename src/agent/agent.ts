@@ -14,7 +14,7 @@ import { PluginHost, type PluginStatus } from '../plugin/plugin-host';
 import { classToken } from '../plugin/tokens';
 import { EVENT_STORE, EventStore } from '../store/event-store';
 import { eventsRoute } from '../store/events-route';
-import { SqliteEventStore } from '../store/sqlite-event-store';
+import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
 import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
@@ -72,6 +72,9 @@ export class Agent {
     this.container.register(classToken(Bus), { useValue: this.bus });
     if (config.store?.enabled) {
       const { data_dir, ...storeOptions } = config.store;
+      // Loaded only when enabled: better-sqlite3 costs ~4 MiB RSS and ~13 ms at start-up (npm run bench, footprint).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { SqliteEventStore } = require('../store/sqlite-event-store') as typeof import('../store/sqlite-event-store');
       this.store = new SqliteEventStore({ ...storeOptions, dir: path.resolve(loaded.baseDir, data_dir) }, this.clock, this.logger.child({ component: 'store' }));
       this.container.register(classToken(EventStore), { useValue: this.store });
       this.container.register(EVENT_STORE, { useValue: this.store });
@@ -84,7 +87,8 @@ export class Agent {
         plugins: () => this.host.statuses(),
         ready: () => this.host.ready && this.startedAt > 0 && !this.stopping,
         stats: () => this.stats(),
-        componentStats: () => this.host.componentStats(),
+        // The store is a core component, but its counters belong on /metrics like a plugin's.
+        componentStats: () => ({ ...(this.store ? { store: { ...this.store.stats() } } : {}), ...this.host.componentStats() }),
       });
     }
     if (this.store) this.admin?.addRoute('GET', '/events', eventsRoute(this.store), { auth: true });
@@ -95,15 +99,7 @@ export class Agent {
       sendJson(res, reloadHttpStatus(result.status), result);
     });
     this.host = new PluginHost(this.container, this.bus, this.logger, this.clock, this.admin);
-    this.host.add(
-      loaded.plugins.map((p) => ({
-        name: p.entry.name,
-        use: p.entry.use,
-        definition: p.resolved.definition,
-        config: p.config,
-        queue: p.entry.queue,
-      })),
-    );
+    this.host.add(loaded.plugins.map(specOf));
     this.logLifecycle();
   }
 

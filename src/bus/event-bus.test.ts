@@ -4,7 +4,7 @@ import { AgentError } from '../core/errors';
 import { EventRegistry, type FieldIssue } from '../events/registry';
 import type { Event, EventPattern, EventType } from '../events/types';
 import { EventBus, ScopedBus, type BusOptions } from './event-bus';
-import { deferred, until, settle } from '../../test/helpers/async';
+import { deferred, settle, waitFor } from '../../test/helpers/async';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -483,7 +483,7 @@ describe('unsubscribe', () => {
       await gate.promise;
     });
     for (const m of ['1', '2', '3']) await bus.publish('system.error', sysError(m));
-    await until(() => received.length === 1, 'first event delivered');
+    await waitFor(() => received.length === 1, { what: 'first event delivered' });
     unsubscribe();
     gate.resolve();
     await bus.idle();
@@ -520,7 +520,7 @@ describe('idle() and drain()', () => {
       finished = true;
     });
     await bus.publish('system.error', sysError('x'));
-    await until(() => started, 'handler started');
+    await waitFor(() => started, { what: 'handler started' });
 
     let idle = false;
     const waiting = bus.idle().then(() => {

@@ -108,8 +108,9 @@ export class EventBus extends Bus implements QueueOwner {
 
   /**
    * Delivers an event that already passed this registry's schema and carries complete metadata,
-   * without validating it again: the core's path for events it validated itself (the durable
-   * store's replay reads back exactly what `publish` produced). It is not part of {@link Bus}, so
+   * without validating it again: the core's path for events that were validated by this catalogue
+   * before (fleet mode will re-publish events another agent validated; nothing in the core calls it
+   * yet, `npm run bench` measures it). It is not part of {@link Bus}, so
    * plugins (which only get a {@link ScopedBus}) cannot reach it: everything from outside the core
    * still goes through `publish` and its schema. Throws BUS_CLOSED / EVENT_UNKNOWN_TYPE
    * synchronously; returns a promise only when a `block` queue is full and the caller must wait.

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { Clock, FakeClock } from '../core/clock';
-import { AgentError } from '../core/errors';
 import { EventRegistry } from '../events/registry';
 import type { Event, EventType } from '../events/types';
 import { EventBus } from './event-bus';
-import { deferred, settle, until } from '../../test/helpers/async';
+import { deferred, settle, waitFor } from '../../test/helpers/async';
+import { thrown } from '../../test/helpers/errors';
 
 /** The shortcuts the bus takes for speed (issue 6) must not change what it accepts or delivers. */
 
@@ -27,16 +27,6 @@ const stored = (seq: number): Event =>
     data: { seq },
     metadata: { event_id: '0b6f4c1e-8d0a-4c57-9a35-2f1d1c3b8e11', timestamp: '2026-01-01T00:00:00.000Z', source: 'store', tags: ['replayed'] },
   }) as unknown as Event;
-
-function thrown(fn: () => unknown): AgentError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AgentError);
-    return error as AgentError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('EventBus.publishValidated', () => {
   it('delivers the given event object, in order with publish, without running the schema again', async () => {
@@ -86,7 +76,7 @@ describe('EventBus.publishValidated', () => {
     }, { capacity: 1, overflow: 'block' });
 
     expect(bus.publishValidated(stored(1))).toBeUndefined();
-    await until(() => seen.length === 1, 'handler got event 1');
+    await waitFor(() => seen.length === 1, { what: 'handler got event 1' });
     expect(bus.publishValidated(stored(2))).toBeUndefined();
     const wait = bus.publishValidated(stored(3));
     expect(wait).toBeInstanceOf(Promise);
@@ -96,7 +86,7 @@ describe('EventBus.publishValidated', () => {
     expect(released).toBe(false);
 
     gate.resolve();
-    await until(() => released, 'blocked publisher released');
+    await waitFor(() => released, { what: 'blocked publisher released' });
     await bus.idle();
     expect(seen).toEqual([1, 2, 3]);
   });

@@ -1,7 +1,7 @@
 import { FakeClock } from '../core/clock';
 import { EventRegistry } from '../events/registry';
 import { EventBus, ScopedBus } from './event-bus';
-import { deferred, settle, until } from '../../test/helpers/async';
+import { deferred, settle, waitFor } from '../../test/helpers/async';
 
 const numbered = (n: number) => ({ severity: 'info' as const, message: String(n), component: 'test' });
 
@@ -17,7 +17,7 @@ describe('ScopedBus.suspend / hand-over', () => {
       if (first.length === 1) await gate.promise;
     }, { name: 'onError' });
     await bus.publish('system.error', numbered(1));
-    await until(() => first.length === 1, 'old instance busy with event 1');
+    await waitFor(() => first.length === 1, { what: 'old instance busy with event 1' });
 
     const suspended = old.suspend();
     expect(suspended).toHaveLength(1);

@@ -2,7 +2,7 @@ import { FakeClock } from '../core/clock';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { EventBus, type BusOptions } from './event-bus';
-import { deferred, until } from '../../test/helpers/async';
+import { deferred, waitFor } from '../../test/helpers/async';
 
 function setup(options: Partial<BusOptions> = {}): EventBus {
   return new EventBus(new EventRegistry(), new FakeClock(), options);
@@ -139,7 +139,7 @@ describe('handler concurrency', () => {
     }, { name: 'fast' });
 
     for (let i = 0; i < 10; i++) await bus.publish('system.error', numbered('p', i));
-    await until(() => fast.length === 10, 'fast handler received everything');
+    await waitFor(() => fast.length === 10, { what: 'fast handler received everything' });
 
     // The slow handler is still stuck on its first event while the fast one is done.
     expect(fast).toEqual(range(10).map(String));
@@ -169,7 +169,7 @@ describe('handler concurrency', () => {
     });
     await bus.publish('system.error', numbered('p', 0));
     // Both started although neither has finished.
-    await until(() => inA && inB, 'both handlers running');
+    await waitFor(() => inA && inB, { what: 'both handlers running' });
     gateB.resolve();
     gateA.resolve();
     await bus.idle();

@@ -3,7 +3,7 @@ import { EventRegistry } from '../events/registry';
 import type { OverflowPolicy } from './bus';
 import { EventBus, type BusOptions } from './event-bus';
 import type { HandlerStats } from './handler-queue';
-import { deferred, until, settle } from '../../test/helpers/async';
+import { deferred, settle, waitFor } from '../../test/helpers/async';
 
 function setup(options: Partial<BusOptions> = {}): EventBus {
   return new EventBus(new EventRegistry(), new FakeClock(), options);
@@ -29,7 +29,7 @@ function blockedHandler(bus: EventBus, capacity: number, overflow: OverflowPolic
 /** Publishes event 1 and waits until the handler holds it, so the queue starts empty. */
 async function occupy(bus: EventBus, handler: { received: number[] }): Promise<void> {
   await bus.publish('system.error', numbered(1));
-  await until(() => handler.received.length === 1, 'handler busy with event 1');
+  await waitFor(() => handler.received.length === 1, { what: 'handler busy with event 1' });
 }
 
 describe('bounded handler queues', () => {
@@ -119,7 +119,7 @@ describe('bounded handler queues', () => {
     await occupy(bus, h);
     await bus.publish('system.error', numbered(2));
     const third = bus.publish('system.error', numbered(3));
-    await until(() => others.length === 3, 'other handler received all three');
+    await waitFor(() => others.length === 3, { what: 'other handler received all three' });
     expect(others).toEqual([1, 2, 3]);
     h.release();
     await third;

@@ -1,6 +1,26 @@
+import { z } from 'zod';
 import { AgentError } from '../core/errors';
 
 const PREFIX = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
+
+/** The syntax of an event type pattern: an exact type (`system.error`), `prefix.*` (any depth below prefix) or `*`. */
+export const EVENT_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/;
+
+/** An event type pattern in a config (`types: [...]`); the syntax only, the type need not exist (yet). */
+export const eventPatternSchema = z.string().regex(EVENT_PATTERN, 'use an event type, "prefix.*" or "*"');
+
+/**
+ * A predicate for event types from patterns (exact, `prefix.*` or `*`), as the bus matches
+ * subscriptions; no pattern matches nothing. Unlike subscribing, it does not require the exact
+ * types to exist, so it also serves filters on events read back from files or streams.
+ */
+export function eventTypeMatcher(patterns: Iterable<string>): (type: string) => boolean {
+  const list = [...patterns];
+  if (list.includes('*')) return () => true;
+  const exact = new Set(list.filter((p) => !p.endsWith('.*')));
+  const prefixes = list.filter((p) => p.endsWith('.*')).map((p) => p.slice(0, -1));
+  return (type) => exact.has(type) || prefixes.some((prefix) => type.startsWith(prefix));
+}
 
 /** A compiled subscription pattern: exact type, `prefix.*` (any depth below prefix) or `*`. */
 export interface Matcher {

@@ -1,20 +1,32 @@
 import { z } from 'zod';
 
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-/** A duration as milliseconds (`1500`) or with a unit (`500ms`, `10s`, `5m`, `1h`); parsed to milliseconds. */
+/**
+ * The one duration type of the config: milliseconds (`1500`) or a whole number with a unit
+ * (`500ms`, `10s`, `5m`, `1h`, `14d`); parsed to milliseconds, 0 allowed. Plugins use it too
+ * (`durationSchema.refine((ms) => ms > 0, ...)` where 0 makes no sense). It stays a union of
+ * number and string: the config loader reports an absent or wrongly typed one as
+ * "expected number or string" (src/config/issues.ts).
+ */
 export const durationSchema = z
-  .union([
-    z.number().int().nonnegative(),
-    z.string().regex(DURATION, 'expected a duration like 500ms, 10s, 5m or 1h'),
-  ])
+  .union(
+    [
+      z.number().int().nonnegative(),
+      z.string().regex(DURATION, 'expected a duration like 500ms, 10s, 5m or 1h'),
+    ],
+    {
+      error: (issue) =>
+        issue.input === undefined ? 'missing: expected a duration like 10s, 5m, 1h or 14d' : 'expected a duration like 500ms, 10s, 5m, 1h or 14d, or milliseconds',
+    },
+  )
   .transform((value) => {
     if (typeof value === 'number') return value;
     const [, amount, unit] = DURATION.exec(value) as RegExpExecArray;
     return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
   })
-  .describe('Milliseconds, or a number with a unit: 500ms, 10s, 5m, 1h.');
+  .describe('Milliseconds, or a number with a unit: 500ms, 10s, 5m, 1h, 14d.');
 
 export const overflowPolicySchema = z
   .enum(['block', 'drop_newest', 'drop_oldest'])

@@ -96,6 +96,7 @@ export function isAgentError(err: unknown): err is AgentError {
 
 /** A printable message for anything thrown, without assuming it is an Error. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return typeof err === 'string' ? err : JSON.stringify(err);
+  // Not only `instanceof Error`: errors from node:fs may come from another realm (jest, vm).
+  if (err instanceof Error || (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string')) return (err as Error).message;
+  return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
 }

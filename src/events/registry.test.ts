@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentError } from '../core/errors';
+import { thrown } from '../../test/helpers/errors';
 import { EventRegistry, formatPath, issuesOf } from './registry';
 
 const backupCompleted = z.strictObject({
@@ -7,16 +7,6 @@ const backupCompleted = z.strictObject({
   bytes: z.number().int().nonnegative(),
   files: z.array(z.string()).default([]),
 });
-
-function thrown(fn: () => unknown): AgentError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AgentError);
-    return error as AgentError;
-  }
-  throw new Error('expected an AgentError to be thrown');
-}
 
 describe('EventRegistry', () => {
   describe('custom event types', () => {

@@ -248,14 +248,10 @@ export class PluginHost {
   async startAll(stopTimeoutMs: number): Promise<void> {
     for (const plugin of this.plugins) {
       try {
-        await this.start(plugin);
+        await this.startOrFail(plugin);
       } catch (error) {
-        plugin.state = 'failed';
-        plugin.error = errorMessage(error);
-        plugin.release();
-        plugin.logger.error({ err: error }, 'plugin failed to start');
         await this.stopAll(stopTimeoutMs);
-        throw new AgentError('PLUGIN_START_FAILED', `plugin "${plugin.spec.name}" (${plugin.spec.use}) failed to start: ${plugin.error}`, { plugin: plugin.spec.name }, { cause: error });
+        throw error;
       }
     }
   }

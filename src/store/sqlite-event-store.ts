@@ -6,6 +6,7 @@ import type { Unsubscribe } from '../bus/bus';
 import type { EventBus } from '../bus/event-bus';
 import { compilePattern, type Matcher } from '../bus/pattern';
 import type { CancelTimer, Clock } from '../core/clock';
+import { Backoff } from '../core/backoff';
 import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Event } from '../events/types';
@@ -111,6 +112,8 @@ export class SqliteEventStore extends EventStore {
   private counters = { events_appended: 0, commits: 0, commit_errors: 0, events_removed: 0, events_lost: 0 };
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
+  /** Failed commits (disk full, I/O errors) are retried with growing delays, not hammered. */
+  private readonly commitRetry = new Backoff({ initialMs: 100, maxMs: 5_000, jitter: 0.2 });
 
   constructor(
     options: Partial<SqliteEventStoreOptions> & { dir: string },
@@ -234,6 +237,7 @@ export class SqliteEventStore extends EventStore {
       this.epochDirty = false;
       this.pending = this.pending.slice(batch.length);
       this.counters.commits++;
+      this.commitRetry.reset();
     } catch (error) {
       this.counters.commit_errors++;
       this.logger?.error({ err: error, pending: this.pending.length }, `event store commit failed; will retry: ${errorMessage(error)}`);
@@ -241,7 +245,7 @@ export class SqliteEventStore extends EventStore {
       if (!this.closed) this.commitTimer ??= this.clock.setTimeout(() => {
         this.commitTimer = undefined;
         this.flush();
-      }, Math.max(this.options.commit_interval, 100));
+      }, Math.max(this.options.commit_interval, this.commitRetry.next()));
     }
   }
 

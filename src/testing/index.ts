@@ -7,3 +7,7 @@ export { runPluginConformance } from './conformance';
 export { createPluginHarness, PluginHarness } from './harness';
 export type { HarnessOptions } from './harness';
 export { sampleEvents } from './samples';
+export { waitFor } from './wait';
+export type { WaitForOptions } from './wait';
+/** The real event store, for plugin tests that need replay (`createPluginHarness(def, { store })`). */
+export { SqliteEventStore } from '../store/sqlite-event-store';

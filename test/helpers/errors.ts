@@ -1,0 +1,12 @@
+import { AgentError } from '../../src/core/errors';
+
+/** The AgentError `fn` throws; fails the test when it throws nothing or something else. */
+export function thrown(fn: () => unknown): AgentError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AgentError);
+    return error as AgentError;
+  }
+  throw new Error('expected an AgentError to be thrown');
+}
