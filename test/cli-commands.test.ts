@@ -80,6 +80,14 @@ describe('praxis-agent plugins', () => {
   });
 });
 
+describe('praxis-agent --help', () => {
+  it('lists the core commands and the commands built-in plugins contribute', () => {
+    const result = runCli(['--help']);
+    expect(result.status).toBe(0);
+    for (const command of ['start', 'validate', 'plugins', 'schema', 'emit', 'audit']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+  });
+});
+
 describe('praxis-agent schema', () => {
   it('prints the JSON Schema of every event type', () => {
     const result = runCli(['schema']);

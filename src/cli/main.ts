@@ -195,7 +195,7 @@ async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<
   }
 }
 
-function buildProgram(io: Io, setCode: (code: number) => void): Command {
+function buildProgram(io: Io, setCode: (code: number) => void, withPluginCommands: boolean): Command {
   const program = new Command('praxis-agent')
     .description('Observability sidecar agent: a typed event bus with YAML-declared plugins.')
     .version(AGENT_VERSION)
@@ -241,9 +241,12 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .addOption(configOption())
     .action(async (type: string, opts: EmitOptions) => setCode(await emitCommand(type, opts, io)));
 
-  addPluginCommands(program, io, setCode);
+  if (withPluginCommands) addPluginCommands(program, io, setCode);
   return program;
 }
+
+/** Commands of the core: running one of them needs no plugin module loaded just to list commands. */
+const CORE_COMMANDS = new Set(['start', 'validate', 'plugins', 'schema', 'emit']);
 
 /** Built-in plugins' commands: `name: 'audit verify'` → `praxis-agent audit verify ARGS...`. */
 function addPluginCommands(program: Command, io: Io, setCode: (code: number) => void): void {
@@ -274,9 +277,16 @@ function addPluginCommands(program: Command, io: Io, setCode: (code: number) => 
 /** Runs the CLI; resolves the process exit code. */
 export async function main(argv: readonly string[] = process.argv, io: Io = stdio): Promise<number> {
   let code: number = EXIT.OK;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
+  // Loading every built-in plugin to learn its commands costs start-up time and memory that
+  // `start` (the default command) and the other core commands do not need.
+  const command = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const program = buildProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    command === undefined ? argv.length > 2 : !CORE_COMMANDS.has(command),
+  );
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {
