@@ -18,6 +18,8 @@ export type { BackoffOptions, RetryInfo, RetryOptions } from './core/backoff';
 export type { CancelTimer } from './core/clock';
 export { AgentError, ERROR_CODES, errorMessage } from './core/errors';
 export { durationSchema } from './config/schema';
+export { loadConfig } from './config/loader';
+export type { LoadedConfig, LoadedPlugin } from './config/loader';
 export type { ErrorCode } from './core/errors';
 export type { Logger } from './core/logger';
 export { coreEventSchemas } from './events/catalogue';

@@ -125,5 +125,12 @@ describe('audit-log in a running agent', () => {
     expect(seqOf(/system\.error \[audit\]/)).toBeLessThan(seqOf(/system\.error \[ingest\] corr=b-1000000 /));
     const lifecycle = runCli(['audit', 'tail', '--type', 'agent.*', auditDir]);
     expect(lifecycle.stdout).toMatch(/agent\.started .*agent_name=praxis-agent/);
+    expect(lifecycle.stdout).toMatch(/agent\.stopping .*reason=/);
+    // Published before plugins start and after they stop: documented as not recorded (plugin README).
+    expect(lifecycle.stdout).not.toMatch(/agent\.starting|agent\.stopped/);
+    // Without a FILE the commands read the plugin's path from the agent config, like the other commands.
+    const configured = runCli(['audit', 'verify', '--config', config]);
+    expect(configured.status).toBe(0);
+    expect(configured.stdout).toBe(after.stdout);
   });
 });

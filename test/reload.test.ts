@@ -37,6 +37,7 @@ const twoProbes = (slowLabel: string, extra = ''): string =>
 beforeEach(() => {
   ReloadProbe.handled.length = 0;
   ReloadProbe.instances.length = 0;
+  ReloadProbe.refuse.clear();
 });
 
 describe('Agent.reload', () => {
@@ -138,15 +139,69 @@ describe('Agent.reload', () => {
     expect(await agent.stop()).toBe(0);
   });
 
-  it('reports a plugin that fails to start with its new config, and retries it on the next reload', async () => {
+  it('rolls a plugin that fails to start with its new config back to its previous entry, and tries the new one again on the next reload', async () => {
     const { agent, write, events } = setup(twoProbes('v1'));
     await agent.start();
+    const failing = twoProbes('v2').replace('slow: true', 'slow: true\n      fail_on_start: true');
+    write(failing);
+    const result = await agent.reload('test');
+    expect(result).toMatchObject({ status: 'partial', restarted: [], unchanged: ['steady'], failed: [{ plugin: 'slow', error: expect.stringContaining('refuses to start'), rolled_back: true }] });
+    expect(result.message).toContain('slow failed to start: slow refuses to start (rolled back: slow keeps running on its previous entry)');
+    expect(agent.host.stateOf('slow')).toBe('running');
+    expect(agent.loaded.plugins[0].config).toMatchObject({ label: 'v1' });
+    await agent.bus.idle();
+    expect(events.find((e): e is Event<'system.error'> => e.type === 'system.error' && (e as Event<'system.error'>).data.component === 'slow')?.data).toMatchObject({
+      error_code: 'PLUGIN_START_FAILED',
+      message: expect.stringContaining('keeps running on its previous entry'),
+      diagnostic_data: { rolled_back: true },
+    });
+    // The rolled-back instance (v1 again) receives events.
+    await agent.bus.publish('system.error', { severity: 'info', message: 'after rollback', component: 'test' });
+    await agent.bus.idle();
+    expect(ReloadProbe.handled.filter((h) => h.message === 'after rollback').map((h) => [h.plugin, h.label]).sort()).toEqual([['slow', 'v1'], ['steady', 'v1']]);
+
+    // The same file again: the new entry is tried again (it did not become the running one).
+    expect(await agent.reload('test')).toMatchObject({ status: 'partial', failed: [{ plugin: 'slow', rolled_back: true }] });
+
+    write(twoProbes('v3'));
+    expect(await agent.reload('test')).toMatchObject({ status: 'applied', restarted: ['slow'], unchanged: ['steady'] });
+    expect(agent.host.stateOf('slow')).toBe('running');
+    expect(agent.loaded.plugins[0].config).toMatchObject({ label: 'v3' });
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('loses no event queued for a plugin whose restart fails: the rollback instance takes them over', async () => {
+    const { agent, write } = setup(twoProbes('v1'));
+    await agent.start();
+    const total = 1000;
+    let reload: Promise<Awaited<ReturnType<Agent['reload']>>> | undefined;
+    for (let i = 0; i < total; i++) {
+      await agent.bus.publish('system.error', { severity: 'error', message: String(i), component: 'producer' });
+      if (i === 300) {
+        write(twoProbes('v2').replace('slow: true', 'slow: true\n      fail_on_start: true'));
+        reload = agent.reload('test');
+      }
+      if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await reload).toMatchObject({ status: 'partial', failed: [{ plugin: 'slow', rolled_back: true }] });
+    await agent.bus.idle();
+    const expected = Array.from({ length: total }, (_, i) => String(i));
+    // The agent's own system.error about the failed start reaches the probe too; count the producer's.
+    expect(ReloadProbe.handled.filter((h) => h.plugin === 'slow' && /^\d+$/.test(h.message)).map((h) => h.message)).toEqual(expected);
+    expect(agent.bus.stats().events_dropped).toBe(0);
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('leaves a plugin failed when its previous entry does not start either, and retries it on the next reload', async () => {
+    const { agent, write } = setup(twoProbes('v1'));
+    await agent.start();
+    ReloadProbe.refuse.add('v1');
     write(twoProbes('v2').replace('slow: true', 'slow: true\n      fail_on_start: true'));
     const result = await agent.reload('test');
-    expect(result).toMatchObject({ status: 'partial', restarted: [], failed: [{ plugin: 'slow', error: expect.stringContaining('refuses to start') }] });
+    expect(result).toMatchObject({ status: 'partial', failed: [{ plugin: 'slow', error: expect.stringContaining('refuses to start'), rolled_back: false }] });
+    expect(result.message).not.toContain('rolled back');
     expect(agent.host.stateOf('slow')).toBe('failed');
-    await agent.bus.idle();
-    expect(events.find((e): e is Event<'system.error'> => e.type === 'system.error' && (e as Event<'system.error'>).data.component === 'slow')?.data).toMatchObject({ error_code: 'PLUGIN_START_FAILED' });
+    expect(agent.host.stateOf('steady')).toBe('running');
 
     write(twoProbes('v3'));
     expect(await agent.reload('test')).toMatchObject({ status: 'applied', restarted: ['slow'], unchanged: ['steady'] });

@@ -18,6 +18,7 @@ import { AuditWriter, type AuditWriterHooks, type AuditWriterStats } from './aud
 import type { AuditLogConfig } from './config';
 import { toAuditEntry } from './entry';
 import { readKey } from './key';
+import { StatusTransitions } from './transitions';
 
 /**
  * Records matching events in a hash-chained JSONL file (see record.ts for the line format and
@@ -63,11 +64,13 @@ export class AuditLogPlugin implements Plugin {
     const unknown = config.types.filter((t) => t !== '*' && !t.endsWith('.*') && !this.registry.has(t));
     if (unknown.length > 0) this.logger.warn({ types: unknown }, `audit types not (yet) in the event catalogue: ${unknown.join(', ')}`);
     const writer = this.writer;
+    const transitions = config.service_status === 'transitions' ? new StatusTransitions() : undefined;
     this.bus.subscribe(
       '*',
       (event) => {
         const e = event as Event;
         if (!matches(e.type)) return;
+        if (transitions && e.type === 'service.status' && !transitions.accept(e)) return;
         return writer.enqueue(toAuditEntry(e, config.redact_keys));
       },
       { name: 'audit', errorThreshold: 0 },

@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeClock, createPluginHarness, runPluginConformance, sampleEvents, waitFor, type PluginHarness } from 'praxis-agent/testing';
@@ -115,6 +116,56 @@ describe('audit-log: writing', () => {
     expect(await verifyAuditFiles([file])).toMatchObject({ ok: true, records: 3 });
   });
 
+  it('never writes a secret from config values: not in the raw bytes of the file, however deep or however it changed', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file, types: ['config.changed'] });
+    const secrets = ['tok-OLD-7f3a9', 'tok-NEW-c41d2', 'SECRETPATH-9911', 'pw-added-5521'];
+    // A whole section changed: the secret sits in a value under a secret-looking key.
+    await r.h.bus.publish('config.changed', { config_path: 'agent.yaml#http', old_value: { port: 1, auth_token: secrets[0] }, new_value: { port: 2, auth_token: secrets[1] }, changed_by: 'ops' });
+    // A secret-looking key path with an object value, and one that was added (no old value).
+    await r.h.bus.publish('config.changed', { config_path: 'agent.yaml#plugins[1].config.webhook_url', old_value: null, new_value: { url: `https://hooks.example/T0/${secrets[2]}` }, changed_by: 'ops' });
+    await r.h.bus.publish('config.changed', { config_path: 'db.yaml#primary.password', old_value: undefined, new_value: secrets[3], changed_by: 'ops' });
+    await settleWrites(r);
+    await r.h.stop();
+    const raw = readFileSync(file);
+    for (const secret of secrets) expect(raw.includes(Buffer.from(secret))).toBe(false);
+    const recs = records(file);
+    expect(recs).toHaveLength(3);
+    expect(recs[0]).toMatchObject({ data: { old_value: { port: 1, auth_token: expect.stringMatching(/^\*\*\*[0-9a-f]{8}$/) }, new_value: { port: 2 } } });
+    expect((recs[0].data as { old_value: { auth_token: string } }).old_value.auth_token).not.toBe((recs[0].data as { new_value: { auth_token: string } }).new_value.auth_token); // a change stays visible
+    expect(recs[1]).toMatchObject({ data: { old_value: null, new_value: expect.stringMatching(/^\*\*\*[0-9a-f]{8}$/) } });
+    expect(recs[2]).toMatchObject({ data: { new_value: expect.stringMatching(/^\*\*\*[0-9a-f]{8}$/) } });
+  });
+
+  it('records service.status transitions only: a repeated status of the same service and source is skipped', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file, types: ['service.status'] });
+    const status = (service_name: string, s: 'healthy' | 'degraded' | 'unhealthy', source = 'health-probe', metrics: Record<string, unknown> = {}) =>
+      r.h.bus.publish('service.status', { service_name, status: s, metrics }, { source });
+    await status('db', 'healthy'); // first seen: recorded
+    await status('db', 'healthy'); // repeat: skipped
+    await status('cache', 'healthy'); // another service: recorded
+    await status('db', 'degraded'); // transition: recorded
+    await status('db', 'degraded', 'ingest'); // another source's first report: recorded
+    await status('db', 'degraded'); // repeat: skipped
+    await status('db', 'degraded', 'health-probe', { flapping: false }); // a flapping change: recorded
+    await status('db', 'healthy'); // transition: recorded
+    await settleWrites(r);
+    await r.h.stop();
+    const summary = records(file).map((x) => {
+      const d = x.data as { service_name: string; status: string };
+      return `${String(x.source)}/${d.service_name}=${d.status}`;
+    });
+    expect(summary).toEqual(['health-probe/db=healthy', 'health-probe/cache=healthy', 'health-probe/db=degraded', 'ingest/db=degraded', 'health-probe/db=degraded', 'health-probe/db=healthy']);
+
+    const allFile = path.join(freshDir(), 'audit.log');
+    const all = await startAudit({ path: allFile, types: ['service.status'], service_status: 'all' });
+    for (let i = 0; i < 3; i++) await all.h.bus.publish('service.status', { service_name: 'db', status: 'healthy' });
+    await settleWrites(all);
+    await all.h.stop();
+    expect(records(allFile)).toHaveLength(3);
+  });
+
   it('redacts the extra key patterns from redact_keys', async () => {
     const file = path.join(freshDir(), 'audit.log');
     const r = await startAudit({ path: file, types: ['system.error'], redact_keys: ['host'] });
@@ -174,6 +225,13 @@ describe('audit-log: writing', () => {
     await publishChanges(every, 2);
     expect(every.plugin.stats().fsyncs).toBeGreaterThanOrEqual(1);
     await every.h.stop();
+
+    const none = await startAudit({ path: path.join(freshDir(), 'audit.log'), types: ['config.changed'], fsync: 'none', rotate: { max_bytes: 700 } });
+    await publishChanges(none, 6);
+    await none.clock.advance(60_000);
+    await none.h.stop();
+    expect(none.plugin.stats()).toMatchObject({ fsyncs: 0, lines_written: 6 });
+    expect(none.plugin.stats().rotations).toBeGreaterThan(0); // not even a rotation fsyncs
   });
 
   it('fails to start with AUDIT_KEY_UNAVAILABLE when the HMAC key is missing or short, without naming the key', async () => {
@@ -401,6 +459,21 @@ describe('audit-log: HMAC', () => {
     expect(wrong.err).toContain(`${file}:1 (seq 1): HMAC mismatch`);
   });
 
+  it('signs with a key from the environment (key_env) without writing the key', async () => {
+    const saved = process.env.AUDIT_TEST_ENV_KEY;
+    process.env.AUDIT_TEST_ENV_KEY = `  ${KEY}\n`; // surrounding whitespace is trimmed
+    try {
+      const file = await writeLog(3, { hmac: { key_env: 'AUDIT_TEST_ENV_KEY' } });
+      expect(records(file).every((rec) => typeof rec.hmac === 'string')).toBe(true);
+      expect(readFileSync(file).includes(Buffer.from(KEY))).toBe(false);
+      expect((await runCommand('audit verify', ['--key-env', 'AUDIT_TEST_ENV_KEY', file])).code).toBe(0);
+      expect((await runCommand('audit verify', ['--key-env', 'AUDIT_K', file], { AUDIT_K: 'y'.repeat(24) })).code).toBe(1);
+    } finally {
+      if (saved === undefined) delete process.env.AUDIT_TEST_ENV_KEY;
+      else process.env.AUDIT_TEST_ENV_KEY = saved;
+    }
+  });
+
   it('a chain recomputed without the key fails verification with the key', async () => {
     const kf = keyFile();
     const file = await writeLog(3, { hmac: { key_file: kf } });
@@ -470,6 +543,33 @@ describe('audit-log: an unwritable file', () => {
     expect(errorsOf(r, 'AUDIT_WRITE_FAILED')).toHaveLength(2); // the failure and the recovery
   });
 
+  it('on a read-only file at start raises system.error, keeps events queued, and continues the chain once it is writable', async () => {
+    const file = await writeLog(2);
+    // root ignores file modes: make the file immutable instead (chattr needs a file system that supports it).
+    const root = process.getuid?.() === 0;
+    const setReadOnly = (on: boolean): boolean =>
+      root ? spawnSync('chattr', [on ? '+i' : '-i', file]).status === 0 : (chmodSync(file, on ? 0o444 : 0o644), true);
+    if (!setReadOnly(true)) {
+      console.warn('skipped: cannot make a file read-only here (root without chattr)');
+      return;
+    }
+    try {
+      const r = await startAudit({ path: file, types: ['config.changed'], retry: { initial: 50, max: 50 } });
+      await publishChanges(r, 2, 2);
+      await waitFor(() => errorsOf(r, 'AUDIT_WRITE_FAILED').length === 1, { what: 'the system.error' });
+      expect(errorsOf(r, 'AUDIT_WRITE_FAILED')[0].data).toMatchObject({ severity: 'error', diagnostic_data: { error_code: expect.stringMatching(/^(EPERM|EACCES)$/) } });
+      expect(r.plugin.stats()).toMatchObject({ failing: 1, queued: 2, lines_written: 0 });
+      setReadOnly(false);
+      await r.clock.advance(50);
+      await waitFor(() => r.plugin.stats().failing === 0 && r.plugin.stats().queued === 0, { what: 'the queued events written' });
+      await r.h.stop();
+    } finally {
+      setReadOnly(false);
+    }
+    expect(records(file).map((x) => x.seq)).toEqual([1, 2, 3, 4]);
+    expect(await verifyAuditFiles([file])).toMatchObject({ ok: true, records: 4 });
+  });
+
   it('beyond queue_capacity drops and counts events, says so once, and records the gap in the log', async () => {
     const dir = freshDir();
     const file = path.join(dir, 'audit.log');
@@ -534,5 +634,71 @@ describe('audit-log: tail', () => {
     expect(two.out.split('\n')).toEqual([expect.stringMatching(/#3 config\.changed .*old_value=1 new_value=2/), expect.stringMatching(/#4 config\.changed .*old_value=2 new_value=3/)]);
     const json = await runCommand('audit tail', ['-n', '1', '--json', file]);
     expect(JSON.parse(json.out)).toMatchObject({ seq: 4 });
+  });
+});
+
+describe('audit-log: commands without FILE read the agent config', () => {
+  function agentConfig(dir: string, pluginConfig: Record<string, unknown>, name = 'agent.config.yaml'): string {
+    const cfg = path.join(dir, name);
+    writeFileSync(cfg, ['plugins:', '  - name: audit', '    use: audit-log', `    config: ${JSON.stringify(pluginConfig)}`, ''].join('\n'));
+    return cfg;
+  }
+
+  it('verify and tail take the files and the HMAC key source of the configured audit-log plugin', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'logs', 'audit.log');
+    const pluginConfig = { path: file, types: ['config.changed'], rotate: { max_bytes: 700 }, hmac: { key_env: 'AUDIT_CFG_KEY' } };
+    const env = { AUDIT_CFG_KEY: 'c'.repeat(20), PRAXIS_AUDIT_KEY: undefined };
+    process.env.AUDIT_CFG_KEY = env.AUDIT_CFG_KEY;
+    try {
+      const r = await startAudit(pluginConfig);
+      await publishChanges(r, 6);
+      await r.h.stop();
+    } finally {
+      delete process.env.AUDIT_CFG_KEY;
+    }
+    const files = readdirSync(path.dirname(file)).length;
+    expect(files).toBeGreaterThan(1);
+    writeFileSync(path.join(dir, 'logs', 'unrelated.txt'), 'not an audit file\n'); // only the plugin's files are read
+    const cfg = agentConfig(dir, pluginConfig);
+
+    const verify = await runCommand('audit verify', ['--config', cfg], env);
+    expect(verify).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`^OK 6 record\\(s\\) in ${files} file\\(s\\).*HMAC verified`)) });
+    // $PRAXIS_CONFIG names the config when --config does not.
+    expect((await runCommand('audit verify', [], { ...env, PRAXIS_CONFIG: cfg })).code).toBe(0);
+    // The configured key source is used: without the variable, verify cannot read the key.
+    expect(await runCommand('audit verify', ['-c', cfg], { AUDIT_CFG_KEY: undefined })).toMatchObject({ code: 2, err: expect.stringContaining('$AUDIT_CFG_KEY is not set') });
+
+    const tail = await runCommand('audit tail', ['-n', '2', '--config', cfg]);
+    expect(tail.out.split('\n')).toEqual([expect.stringMatching(/#5 config\.changed /), expect.stringMatching(/#6 config\.changed /)]);
+
+    // A rotated file missing from the middle is noticed in the configured set too.
+    const rotated = readdirSync(path.dirname(file)).filter((n) => /^audit\.log\./.test(n)).sort();
+    expect(rotated.length).toBeGreaterThanOrEqual(2);
+    rmSync(path.join(dir, 'logs', rotated[rotated.length - 1]));
+    expect((await runCommand('audit verify', ['--config', cfg], env)).err).toMatch(/removed: .*a rotated file is missing/);
+  });
+
+  it('says what is missing: no config, no audit-log plugin, no files yet, several plugins', async () => {
+    const dir = freshDir();
+    const none = await runCommand('audit verify', ['--config', path.join(dir, 'nope.yaml')]);
+    expect(none).toMatchObject({ code: 2, err: expect.stringContaining('nope.yaml not found') });
+    const noAgentConfig = await runCommand('audit tail', [], { PRAXIS_CONFIG: path.join(dir, 'absent.yaml') });
+    expect(noAgentConfig).toMatchObject({ code: 2, err: expect.stringMatching(/name at least one audit file or directory, or an agent config/) });
+
+    const other = path.join(dir, 'other.yaml');
+    writeFileSync(other, 'plugins:\n  - name: log\n    use: event-logger\n');
+    expect(await runCommand('audit verify', ['--config', other])).toMatchObject({ code: 2, err: expect.stringContaining('has no enabled audit-log plugin') });
+
+    const empty = agentConfig(dir, { path: path.join(dir, 'never', 'audit.log') }, 'empty.yaml');
+    expect(await runCommand('audit tail', ['--config', empty])).toMatchObject({ code: 2, err: expect.stringContaining('no audit files at') });
+
+    const two = path.join(dir, 'two.yaml');
+    writeFileSync(two, ['plugins:', '  - name: a1', '    use: audit-log', '  - name: a2', '    use: audit-log', ''].join('\n'));
+    expect(await runCommand('audit verify', ['--config', two])).toMatchObject({ code: 2, err: expect.stringContaining('several audit-log plugins (a1, a2)') });
+
+    const broken = path.join(dir, 'broken.yaml');
+    writeFileSync(broken, 'plugins:\n  - name: audit\n    use: audit-log\n    config: { fsync: sometimes }\n');
+    expect(await runCommand('audit verify', ['--config', broken])).toMatchObject({ code: 2, err: expect.stringMatching(/cannot read the audit-log plugin's files from .*broken\.yaml:\n.*fsync/) });
   });
 });

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { errorMessage, eventTypeMatcher, type CommandIo, type PluginCommand } from 'praxis-agent';
-import { expandAuditFiles, readLines } from './files';
+import { errorMessage, eventTypeMatcher, loadConfig, type CommandIo, type PluginCommand } from 'praxis-agent';
+import type { AuditLogConfig } from './config';
+import { expandAuditFiles, readLines, rotatedFiles } from './files';
 import { DEFAULT_KEY_ENV, readKey } from './key';
 import { parseRecord, type AuditRecord } from './record';
 import { verifyAuditFiles } from './verify';
@@ -8,8 +10,42 @@ import { verifyAuditFiles } from './verify';
 /** Exit codes of the audit commands. */
 export const AUDIT_EXIT = { OK: 0, BROKEN: 1, USAGE: 2 } as const;
 
-const VERIFY_USAGE = 'FILE|DIR... [--key-file FILE | --key-env VAR] [--json]';
-const TAIL_USAGE = 'FILE|DIR... [--type T]... [-n N] [--json]';
+const VERIFY_USAGE = '[FILE|DIR...] [--config FILE] [--key-file FILE | --key-env VAR] [--json]';
+const TAIL_USAGE = '[FILE|DIR...] [--config FILE] [--type T]... [-n N] [--json]';
+
+/** The agent config the commands read when no file is named (as the core commands do). */
+const DEFAULT_CONFIG = 'agent.config.yaml';
+
+/** What the commands need of the audit-log plugin declared in an agent config. */
+interface ConfiguredLog {
+  /** The log's files, oldest first: the rotated ones, then the active one (those that exist). */
+  files: string[];
+  hmac?: AuditLogConfig['hmac'];
+}
+
+/**
+ * The files of the one enabled audit-log plugin in the agent config (`--config`, else
+ * $PRAXIS_CONFIG, else agent.config.yaml); its relative `path` is taken from the current directory,
+ * as the agent does. A usage message when there is no such config, plugin or file, or several plugins.
+ */
+async function configuredLog(configFile: string | undefined): Promise<ConfiguredLog | { error: string }> {
+  const file = configFile ?? process.env.PRAXIS_CONFIG ?? DEFAULT_CONFIG;
+  if (!existsSync(file)) {
+    return { error: `name at least one audit file or directory${configFile === undefined ? `, or an agent config with an audit-log plugin (--config; ${file} not found)` : ` (${file} not found)`}` };
+  }
+  let plugins;
+  try {
+    plugins = loadConfig(file).plugins.filter((p) => p.resolved.definition.name === 'audit-log');
+  } catch (error) {
+    return { error: `cannot read the audit-log plugin's files from ${file}:\n${errorMessage(error)}` };
+  }
+  if (plugins.length === 0) return { error: `${file} has no enabled audit-log plugin: name the audit files` };
+  if (plugins.length > 1) return { error: `${file} has several audit-log plugins (${plugins.map((p) => p.entry.name).join(', ')}): name the audit files` };
+  const config = plugins[0].config as AuditLogConfig;
+  const files = [...(await rotatedFiles(config.path)), ...(existsSync(config.path) ? [config.path] : [])];
+  if (files.length === 0) return { error: `no audit files at ${config.path} (from ${file}) yet` };
+  return { files, ...(config.hmac ? { hmac: config.hmac } : {}) };
+}
 
 function usageError(io: CommandIo, command: string, usage: string, message: string): number {
   io.err(`praxis-agent ${command}: ${message}`);
@@ -41,6 +77,7 @@ async function verifyRun(args: string[], io: CommandIo): Promise<number> {
   const parsed = parseCommandArgs(io, name, VERIFY_USAGE, args, {
     'key-file': { type: 'string' },
     'key-env': { type: 'string' },
+    config: { type: 'string', short: 'c' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -51,19 +88,29 @@ async function verifyRun(args: string[], io: CommandIo): Promise<number> {
       'Checks the hash chain of an audit log across its rotated files (a directory stands for the files in it;',
       'files are taken in sequence order). Exit 0 intact (a torn last line is a warning), 1 changed/removed/',
       `reordered, 2 usage error. The HMAC key comes from --key-file, --key-env or $${DEFAULT_KEY_ENV}.`,
+      `Without FILE: the files (and the HMAC key source) of the audit-log plugin in the agent config`,
+      `(--config, else $PRAXIS_CONFIG, else ${DEFAULT_CONFIG}); a relative path is taken from the current directory.`,
     ]);
   }
-  if (positionals.length === 0) return usageError(io, name, VERIFY_USAGE, 'name at least one audit file or directory');
   if (values['key-file'] !== undefined && values['key-env'] !== undefined) return usageError(io, name, VERIFY_USAGE, 'give --key-file or --key-env, not both');
+  let targets = positionals;
+  let configuredKey: AuditLogConfig['hmac'];
+  if (positionals.length === 0) {
+    const configured = await configuredLog(values.config);
+    if ('error' in configured) return usageError(io, name, VERIFY_USAGE, configured.error);
+    targets = configured.files;
+    configuredKey = configured.hmac;
+  }
   let key: Buffer | undefined;
   try {
     if (values['key-file'] !== undefined) key = readKey({ key_file: values['key-file'] });
     else if (values['key-env'] !== undefined) key = readKey({ key_env: values['key-env'] });
+    else if (configuredKey !== undefined) key = readKey(configuredKey);
     else if (process.env[DEFAULT_KEY_ENV] !== undefined) key = readKey({ key_env: DEFAULT_KEY_ENV });
   } catch (error) {
     return usageError(io, name, VERIFY_USAGE, errorMessage(error));
   }
-  const expanded = await expandAuditFiles(positionals);
+  const expanded = await expandAuditFiles(targets);
   if ('error' in expanded) return usageError(io, name, VERIFY_USAGE, expanded.error);
   if (expanded.files.length === 0) return usageError(io, name, VERIFY_USAGE, 'no audit files found');
   const result = await verifyAuditFiles(expanded.files, key);
@@ -93,6 +140,7 @@ async function tailRun(args: string[], io: CommandIo): Promise<number> {
   const parsed = parseCommandArgs(io, name, TAIL_USAGE, args, {
     type: { type: 'string', short: 't', multiple: true },
     lines: { type: 'string', short: 'n' },
+    config: { type: 'string', short: 'c' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -102,12 +150,19 @@ async function tailRun(args: string[], io: CommandIo): Promise<number> {
     return printHelp(io, name, TAIL_USAGE, [
       'Prints the newest audit records (default 20), one readable line each; --type takes exact types,',
       '"prefix.*" or "*" and may be repeated. Does not verify the chain: use `audit verify` for that.',
+      `Without FILE: the files of the audit-log plugin in the agent config (--config, else $PRAXIS_CONFIG,`,
+      `else ${DEFAULT_CONFIG}); a relative path is taken from the current directory.`,
     ]);
   }
   const count = values.lines === undefined ? 20 : Number(values.lines);
   if (!Number.isSafeInteger(count) || count < 1) return usageError(io, name, TAIL_USAGE, `-n takes a positive whole number, not "${values.lines}"`);
-  if (positionals.length === 0) return usageError(io, name, TAIL_USAGE, 'name at least one audit file or directory');
-  const expanded = await expandAuditFiles(positionals);
+  let targets = positionals;
+  if (positionals.length === 0) {
+    const configured = await configuredLog(values.config);
+    if ('error' in configured) return usageError(io, name, TAIL_USAGE, configured.error);
+    targets = configured.files;
+  }
+  const expanded = await expandAuditFiles(targets);
   if ('error' in expanded) return usageError(io, name, TAIL_USAGE, expanded.error);
   const matches = values.type && values.type.length > 0 ? eventTypeMatcher(values.type) : () => true;
   const newest: { text: string; record: AuditRecord }[] = [];

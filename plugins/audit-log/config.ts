@@ -18,6 +18,10 @@ export const auditLogConfigSchema = z
       .min(1)
       .default([...DEFAULT_AUDIT_TYPES])
       .describe('Event types to record: exact types, "prefix.*" or "*".'),
+    service_status: z
+      .enum(['transitions', 'all'])
+      .default('transitions')
+      .describe('Which service.status events are recorded: only transitions (a status that differs from the last one of the same service and source, the first one per service, flapping changes) or all.'),
     fsync: z
       .enum(['every', 'interval', 'none'])
       .default('every')

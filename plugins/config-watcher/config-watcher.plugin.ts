@@ -26,6 +26,8 @@ interface WatchedFile {
   /** Last read error code reported (EACCES, EISDIR), reported once until it changes. */
   lastReadError?: string;
   timer?: CancelTimer;
+  /** Epoch ms of the first file-system event of the burst being debounced (debounce_max_ms counts from it). */
+  burstStart?: number;
   /** Checks run one after another per file. */
   work: Promise<void>;
 }
@@ -171,13 +173,23 @@ export class ConfigWatcherPlugin implements Plugin {
     }
   }
 
-  /** (Re)starts the file's debounce timer: the file is read once events stop for debounce_ms. */
+  /**
+   * (Re)starts the file's debounce timer: the file is read once events stop for debounce_ms, or
+   * debounce_max_ms after the burst began, whichever comes first (a file written continuously
+   * never goes quiet).
+   */
   private schedule(file: WatchedFile): void {
+    const now = this.clock.now();
+    if (file.timer === undefined) file.burstStart = now;
     file.timer?.();
+    const { debounce_ms: wait, debounce_max_ms: maxWait } = this.config;
+    // A cap below debounce_ms would shorten every quiet wait: it counts as debounce_ms then.
+    const delay = maxWait > 0 ? Math.min(wait, Math.max(0, (file.burstStart ?? now) + Math.max(maxWait, wait) - now)) : wait;
     file.timer = this.clock.setTimeout(() => {
       file.timer = undefined;
+      file.burstStart = undefined;
       file.work = file.work.then(() => this.check(file)).catch((error: unknown) => this.logger.error({ err: error, file: file.display }, 'config check failed'));
-    }, this.config.debounce_ms);
+    }, delay);
   }
 
   private async takeBaseline(file: WatchedFile): Promise<void> {

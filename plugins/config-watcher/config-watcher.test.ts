@@ -151,6 +151,21 @@ describe('config-watcher', () => {
     expect(errors(h)[1].data.message).toMatch(new RegExp(`^${escape(env)}:1:1: cannot parse env: expected KEY=value`));
   });
 
+  it('reads a file in the format set in config when its extension does not say', async () => {
+    const dir = tempDir();
+    const conf = path.join(dir, 'settings.conf');
+    writeFileSync(conf, 'POOL_SIZE=5\nDB_PASSWORD=old\n');
+    const h = harness({ files: [{ path: conf, format: 'env', change_reason: 'managed by ansible' }] });
+    await h.start();
+    writeFileSync(conf, 'POOL_SIZE=10\nDB_PASSWORD=new\n');
+    await waitFor(() => changes(h).length >= 2, { what: 'env changes' });
+    await quiet();
+    expect(changes(h).map((e) => [e.data.config_path, e.data.old_value, e.data.new_value, e.data.change_reason])).toEqual([
+      [`${conf}#POOL_SIZE`, '5', '10', 'managed by ansible'],
+      [`${conf}#DB_PASSWORD`, redactValue('old'), redactValue('new'), 'managed by ansible'],
+    ]);
+  });
+
   it('debounces a burst of writes into one change set (fake clock)', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'app.yaml');
@@ -171,6 +186,36 @@ describe('config-watcher', () => {
     await waitFor(() => changes(h).length >= 1, { what: 'the change set' });
     await quiet();
     expect(changes(h).map((e) => [e.data.old_value, e.data.new_value])).toEqual([['info', 'final']]);
+  });
+
+  it('reads a file written continuously after debounce_max_ms, although it never goes quiet (fake clock)', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.yaml');
+    writeFileSync(file, 'level: info\n');
+    const clock = new FakeClock();
+    const h = harness({ files: [file], debounce_ms: 200, debounce_max_ms: 500 }, { clock });
+    await h.start();
+    const fsEvents = (): number => Number(h.instance.stats?.().fs_events);
+    const write = async (level: string): Promise<void> => {
+      const before = fsEvents();
+      writeFileSync(file, `level: ${level}\n`);
+      await waitFor(() => fsEvents() > before, { what: `the watcher saw "${level}"` });
+    };
+    // A write every 150 ms: never 200 ms of quiet. The burst began at 0, so the file is read at 500.
+    for (const level of ['a', 'b', 'c', 'd']) {
+      await write(level);
+      await clock.advance(150);
+    }
+    await waitFor(() => changes(h).length >= 1, { what: 'the change set cut at debounce_max_ms' });
+    expect(changes(h).map((e) => [e.data.old_value, e.data.new_value])).toEqual([['info', 'd']]);
+    // The next burst counts from its own first event.
+    await write('e');
+    await clock.advance(150);
+    await quiet(50);
+    expect(changes(h)).toHaveLength(1);
+    await clock.advance(50);
+    await waitFor(() => changes(h).length >= 2, { what: 'the second change set' });
+    expect(changes(h).map((e) => [e.data.old_value, e.data.new_value])).toEqual([['info', 'd'], ['d', 'e']]);
   });
 
   it('sees a Kubernetes ConfigMap update (the ..data symlink swapped to a new folder)', async () => {

@@ -26,6 +26,13 @@ export const configWatcherConfigSchema = z
     files: z.array(fileSchema).default([]).describe('Files to watch: paths, or objects with path and per-file settings.'),
     watch_agent_config: z.boolean().default(false).describe("Also watch the agent's own config file and reload the agent when it changes (valid: changed plugins restart; invalid: the agent keeps its config and publishes system.error)."),
     debounce_ms: z.number().int().min(0).max(60_000).default(200).describe('Wait this long after the last file-system event before reading a file, so an editor\'s burst of writes is one change set.'),
+    debounce_max_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(600_000)
+      .default(2000)
+      .describe('Read a file at the latest this long after the first event of a burst, even while events keep coming (a file written continuously still gets reported); at least debounce_ms; 0: no limit.'),
     array_diff: z.enum(['index', 'whole']).default('index').describe('index: arrays are compared item by item (list[2]); whole: a changed array is one change of the whole list.'),
     changed_by: z.string().min(1).optional().describe('changed_by of every event; default: the environment variable changed_by_env, else the file owner\'s user name.'),
     changed_by_env: z.string().min(1).default('DEPLOY_USER').describe('Environment variable naming who deploys (read when a change is seen), used when changed_by is not set.'),

@@ -283,6 +283,28 @@ describe('http checks', () => {
     expect(by('json').metrics).toMatchObject({ last_error: 'response body is not JSON' });
   });
 
+  it('sends the configured method, body and headers', async () => {
+    const s = await server();
+    const { h, p } = probe({
+      flapping: noFlap,
+      services: {
+        api: { checks: { web: { kind: 'http', method: 'POST', url: `${s.url}/probe?x=1`, body: '{"ping":true}', headers: { 'Content-Type': 'application/json', 'X-Probe': 'praxis' } } } },
+        head: { checks: { web: { kind: 'http', method: 'HEAD', url: `${s.url}/head` } } },
+      },
+    });
+    await h.start();
+    await runOnce(h, p);
+    await waitFor(() => s.received.find((r) => r.url === '/probe?x=1')?.body === '{"ping":true}', { what: 'the request body' });
+    expect(s.received.map((r) => [r.method, r.url]).sort()).toEqual([
+      ['HEAD', '/head'],
+      ['POST', '/probe?x=1'],
+    ]);
+    const posted = s.requests[s.received.findIndex((r) => r.method === 'POST')];
+    expect(posted).toMatchObject({ 'content-type': 'application/json', 'x-probe': 'praxis' });
+    expect(lastStatus(h, 'api').data.health_check_results.web).toMatchObject({ target: `POST ${s.url}/probe?x=1`, status: 'pass' });
+    expect(lastStatus(h, 'head').data.status).toBe('healthy');
+  });
+
   it('reports a refused connection', async () => {
     const port = await refusedPort();
     const { h, p } = probe({ flapping: noFlap, services: { api: { failure_threshold: 1, checks: { web: { kind: 'http', url: `http://127.0.0.1:${port}/` } } } } });
@@ -465,6 +487,16 @@ describe('tcp, exec, process and dns checks', () => {
     await runOnce(h, p);
     expect(lastStatus(h, 'local').data).toMatchObject({ status: 'healthy', health_check_results: { name: { addresses: ['127.0.0.1'] } } });
     expect(lastStatus(h, 'wrong').data).toMatchObject({ status: 'unhealthy', metrics: { error_code: 'HEALTH_DNS', last_error: 'localhost resolves to 127.0.0.1, expected 10.9.9.9' } });
+  });
+
+  it('dns: a name that does not resolve fails with HEALTH_DNS and the resolver\'s code', async () => {
+    // `.invalid` never resolves (RFC 2606) and the resolver answers that locally, without a network.
+    // With the fake clock standing still the check's timeout cannot fire: a lookup that hung would fail this test, not pass it.
+    const { h, p } = probe({ flapping: noFlap, services: { gone: { failure_threshold: 1, checks: { name: { kind: 'dns', hostname: 'no-such-host.invalid', timeout: '2s' } } } } });
+    await h.start();
+    await runOnce(h, p);
+    expect(lastStatus(h, 'gone').data).toMatchObject({ status: 'unhealthy', metrics: { error_code: 'HEALTH_DNS', last_error: expect.stringMatching(/^no-such-host\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN|ENODATA)\)$/) } });
+    expect(errors(h).map((e) => [e.data.component, e.data.error_code])).toEqual([['gone', 'HEALTH_DNS']]);
   });
 });
 

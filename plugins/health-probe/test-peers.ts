@@ -21,6 +21,8 @@ export class TestServer {
   body = '{"status":"ok","checks":[{"name":"db","up":true}]}';
   /** Request headers of every request received. */
   readonly requests: http.IncomingHttpHeaders[] = [];
+  /** Method, path and body of every request received (the body fills in as it arrives). */
+  readonly received: { method: string; url: string; body: string }[] = [];
   /** Responses held by `hang` mode, oldest first; `aborted` is set when the client gave up. */
   readonly held: { res: http.ServerResponse; aborted: boolean }[] = [];
   url = '';
@@ -29,7 +31,10 @@ export class TestServer {
   constructor(tls?: { key: Buffer; cert: Buffer }) {
     const handler: http.RequestListener = (req, res) => {
       this.requests.push(req.headers);
-      req.resume();
+      const received = { method: req.method ?? '', url: req.url ?? '', body: '' };
+      this.received.push(received);
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (received.body += chunk));
       if (this.mode === 'hang') {
         const entry = { res, aborted: false };
         res.on('close', () => {

@@ -6,8 +6,17 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'di
 /** Live connections get each event as it is appended; replaying ones catch up from the store first. */
 export type DeliveryMode = 'live' | 'replaying';
 
-/** Offsets sent live before a resume are remembered (at most this many) so the replay skips them. */
-const MAX_TRACKED = 10_000;
+/**
+ * Filter changes remembered before the first resume (at most this many), so the replay can tell
+ * which events were already sent live. Beyond it, a later resume may send some events again.
+ */
+const MAX_FILTER_CHANGES = 16;
+
+/** From offset `after + 1` on (until the next segment), live events were sent when `matches`. */
+interface LiveSegment {
+  after: number;
+  matches: (type: string) => boolean;
+}
 
 /** One client: its socket, state, filter, position in the stream and counters. */
 export class Connection {
@@ -16,14 +25,20 @@ export class Connection {
   /** Every event up to this offset has been dealt with (sent when it matched). */
   cursor = 0;
   errors = 0;
+  /** Number of the current replay; a newer resume makes an older replay's pending page stop. */
+  replayRun = 0;
   messagesSent = 0;
   messagesReceived = 0;
   /** Clock time of the last pong or client message. */
   lastSeen: number;
-  /** Whether a resume was already served; only the first one can skip what was sent before it. */
-  resumed = false;
-  /** Offsets sent live before the first resume. */
-  readonly sentLive = new Set<number>();
+  /**
+   * What was sent live before the first resume, as the filters in force and the offsets they
+   * applied from: memory per filter change, not per event (a connection that never resumes holds
+   * one segment). Empty once a resume was served or tracking gave up.
+   */
+  private live: LiveSegment[] = [];
+  /** Nothing after this offset was sent live (set when the first resume starts). */
+  private liveThrough?: number;
   private filter = new Set<string>();
   private readonly cache = new Map<string, boolean>();
   private matcher?: (type: string) => boolean;
@@ -71,15 +86,40 @@ export class Connection {
   private filterChanged(): void {
     this.cache.clear();
     this.matcher = undefined;
+    if (this.live.length === 0 || this.liveThrough !== undefined) return;
+    if (this.live.length >= MAX_FILTER_CHANGES) return this.stopTrackingLive();
+    this.live.push({ after: this.cursor, matches: eventTypeMatcher(new Set(this.filter)) });
+  }
+
+  /** Starts remembering what is sent live, from the current cursor and filter. */
+  trackLive(): void {
+    this.live = [{ after: this.cursor, matches: eventTypeMatcher(new Set(this.filter)) }];
+    this.liveThrough = undefined;
+  }
+
+  /** Called when a replay starts: every live send happened at or before the current cursor. */
+  endLive(): void {
+    this.liveThrough ??= this.cursor;
   }
 
   /** No resume can need the record of live sends any more. */
   stopTrackingLive(): void {
-    this.resumed = true;
-    this.sentLive.clear();
+    this.live = [];
+    this.liveThrough = undefined;
   }
 
-  noteSentLive(offset: number): void {
-    if (!this.resumed && this.sentLive.size < MAX_TRACKED) this.sentLive.add(offset);
+  /** Filter segments remembered (for tests and stats: bounded by the filter changes, not events). */
+  get liveSegments(): number {
+    return this.live.length;
+  }
+
+  /** True when the event at `offset` was already sent live on this connection (before its resume). */
+  wasSentLive(offset: number, type: string): boolean {
+    if (this.live.length === 0 || offset > (this.liveThrough ?? this.cursor)) return false;
+    for (let i = this.live.length - 1; i >= 0; i--) {
+      const segment = this.live[i] as LiveSegment;
+      if (offset > segment.after) return segment.matches(type);
+    }
+    return false;
   }
 }

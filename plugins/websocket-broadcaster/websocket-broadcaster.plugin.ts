@@ -212,6 +212,8 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     conn.state = 'connected';
     conn.subscribe(this.config.default_event_types);
     conn.cursor = this.store?.head ?? this.localOffset;
+    // Until the first resume, remember what is sent live (as filters, not offsets) so the replay skips it.
+    if (this.store) conn.trackLive();
     this.send(conn, serverMessage('welcome', {
       connection_id: conn.id,
       message: this.store ? 'Connected to the praxis-agent event stream' : 'Connected to the praxis-agent event stream (no event store: replay unavailable)',
@@ -254,9 +256,6 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     }
     if (subscribe) conn.subscribe(valid);
     else conn.unsubscribe(valid);
-    // A resume comes with the client's first subscription; after one without it, nothing sent live
-    // needs remembering, so clients that never resume hold no per-offset memory.
-    if (subscribe && !resume) conn.stopTrackingLive();
     const payload: Record<string, unknown> = {
       content: `${subscribe ? 'Subscribed to' : 'Unsubscribed from'} ${valid.length} event types`,
       sender: 'system',
@@ -282,20 +281,22 @@ export class WebsocketBroadcasterPlugin implements Plugin {
 
   /** Sends every matching stored event after `after`, page by page, then switches the connection to live. */
   private startReplay(conn: Connection, after: number): void {
+    if (conn.mode === 'live') conn.endLive();
     conn.mode = 'replaying';
     conn.cursor = after;
-    this.pump(conn);
+    // A new resume during a replay replaces it: the older one's pending page stops.
+    this.pump(conn, ++conn.replayRun);
   }
 
-  private pump(conn: Connection): void {
+  private pump(conn: Connection, run: number): void {
     const store = this.store;
-    if (!store || conn.state !== 'connected' || conn.mode !== 'replaying' || this.stopping) return;
+    if (!store || conn.state !== 'connected' || conn.mode !== 'replaying' || run !== conn.replayRun || this.stopping) return;
     // Pace the replay by what the client reads: it must not trip the slow-consumer cap by itself.
-    if (conn.ws.bufferedAmount > this.config.max_buffered_bytes / 2) return this.later(conn, 10);
+    if (conn.ws.bufferedAmount > this.config.max_buffered_bytes / 2) return this.later(conn, run, 10);
     // Synchronous from read to mode switch: nothing can be appended in between, so no gap and no duplicate.
     const page = store.read(conn.cursor, { types: conn.patterns, limit: REPLAY_PAGE });
     for (const entry of page.events) {
-      if (conn.sentLive.has(entry.offset)) continue;
+      if (conn.wasSentLive(entry.offset, entry.type)) continue;
       this.sendFrame(conn, eventFrame(entry));
       if (conn.state !== 'connected') return;
     }
@@ -303,17 +304,16 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     if (page.events.length < REPLAY_PAGE) {
       conn.mode = 'live';
       conn.cursor = store.head;
-      conn.resumed = true;
-      conn.sentLive.clear();
+      conn.stopTrackingLive();
       return;
     }
-    this.later(conn, 0);
+    this.later(conn, run, 0);
   }
 
-  private later(conn: Connection, ms: number): void {
+  private later(conn: Connection, run: number, ms: number): void {
     const timer = setTimeout(() => {
       this.pacing.delete(timer);
-      this.pump(conn);
+      this.pump(conn, run);
     }, ms);
     timer.unref();
     this.pacing.add(timer);
@@ -329,7 +329,6 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       if (!conn.matches(entry.type)) continue;
       frame ??= eventFrame(entry);
       this.sendFrame(conn, frame);
-      conn.noteSentLive(entry.offset);
     }
   }
 

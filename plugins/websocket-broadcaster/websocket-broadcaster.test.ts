@@ -7,7 +7,9 @@ import pino from 'pino';
 import { WebSocket, type ClientOptions } from 'ws';
 import { SystemClock, type Clock } from 'praxis-agent';
 import { createPluginHarness, FakeClock, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
+import { Connection } from './connection';
 import plugin from './index';
+import * as protocol from './protocol';
 import type { WebsocketBroadcasterPlugin } from './websocket-broadcaster.plugin';
 import { TestClient } from './test-client';
 
@@ -140,6 +142,9 @@ describe('websocket-broadcaster protocol', () => {
     client.send({ type: 'PING', payload: { pad: 'x'.repeat(2000) } });
     expect((await client.closed).code).toBe(1009);
     await waitFor(() => ws.get_stats().connection_states.connected === 0, { what: 'the connection is cleaned up' });
+    // The socket error is tracked as the connection's state: it ended in `error`, not `disconnected`.
+    await waitFor(() => ws.get_stats().connection_states.error === 1, { what: 'the connection ended in the error state' });
+    expect(ws.get_stats().connection_states).toMatchObject({ connected: 0, disconnecting: 0, disconnected: 0, error: 1 });
   });
 
   it('closes a client after error_threshold bad messages', async () => {
@@ -152,13 +157,25 @@ describe('websocket-broadcaster protocol', () => {
   });
 
   it('closes a client that answers no heartbeat for 3 intervals, and keeps one that does', async () => {
-    const { url, ws } = await serve({ heartbeat_interval: 100 }, { clock: new SystemClock() });
+    const { url, ws } = await serve({ heartbeat_interval: 200 }, { clock: new SystemClock() });
     const alive = await connect(url);
+    // Answers no protocol ping, but sends PING messages: that counts as a heartbeat too.
+    const pinging = await connect(url, { autoPong: false });
+    const pings = setInterval(() => pinging.send({ type: 'PING', payload: {} }), 50);
     const silent = await connect(url, { autoPong: false });
-    expect(await silent.closed).toEqual({ code: 1001, reason: 'Heartbeat timeout' });
-    await alive.roundTrip();
-    expect(alive.ws.readyState).toBe(alive.ws.OPEN);
-    await waitFor(() => ws.get_stats().connection_states.connected === 1, { what: 'the silent connection is cleaned up' });
+    // Reads nothing at all, not even the close frame: the server must cut it, not wait for it.
+    const dead = await connect(url);
+    dead.ws.pause();
+    try {
+      expect(await silent.closed).toEqual({ code: 1001, reason: 'Heartbeat timeout' });
+      await alive.roundTrip();
+      expect(alive.ws.readyState).toBe(alive.ws.OPEN);
+      expect(pinging.ws.readyState).toBe(pinging.ws.OPEN);
+      await waitFor(() => ws.get_stats().connection_states.disconnected === 2 && ws.get_stats().connection_states.disconnecting === 0, { what: 'both silent connections are closed and cleaned up' });
+      expect(ws.get_stats()).toMatchObject({ active_connections: 2 });
+    } finally {
+      clearInterval(pings);
+    }
   });
 
   it('reports exactly the spec statistics, also as Plugin.stats()', async () => {
@@ -175,6 +192,26 @@ describe('websocket-broadcaster protocol', () => {
     expect(ws.stats()).toEqual(stats);
     await client.close();
     await waitFor(() => ws.get_stats().connection_states.disconnected === 1, { what: 'the closed connection is counted' });
+  });
+});
+
+describe('websocket-broadcaster broadcast', () => {
+  it('builds each event frame once and sends the same frame to every matching client', async () => {
+    const frames = jest.spyOn(protocol, 'eventFrame');
+    try {
+      const store = newStore();
+      const { h, url } = await serve({}, { store });
+      const receivers = await Promise.all(Array.from({ length: 3 }, () => connect(url)));
+      frames.mockClear();
+      for (let i = 0; i < 4; i++) await h.bus.publish('system.error', sampleEvents['system.error']);
+      await h.bus.idle();
+      for (const c of receivers) await waitFor(() => c.events().length === 4, { what: 'every client got the 4 events' });
+      expect(frames).toHaveBeenCalledTimes(4);
+      const sent = frames.mock.results.map((r) => r.value as Buffer);
+      expect(new Set(sent).size).toBe(4);
+    } finally {
+      frames.mockRestore();
+    }
   });
 });
 
@@ -242,6 +279,65 @@ describe('websocket-broadcaster resume from the event store', () => {
     await third.next((m) => m.type === 'eventStream' && (m.payload.data as { message: string }).message === 'live after resume');
   });
 
+  it('replays no event twice after many live ones, and remembers filters, not offsets, until the resume', async () => {
+    const store = newStore();
+    const { h, url } = await serve({}, { store });
+    const client = await connect(url);
+    // More live events than any per-offset record would hold (the first version kept at most 10,000).
+    const count = 10_050;
+    for (let i = 0; i < count; i++) await h.bus.publish('system.error', sampleEvents['system.error']);
+    await h.bus.idle();
+    await waitFor(() => client.events().length === count, { what: `the client got ${count} live events`, timeoutMs: 30_000 });
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'], since: { offset: 0, epoch: store.epoch } } });
+    expect((await client.next((m) => m.type === 'chatMessage')).payload).toMatchObject({ recovered: true });
+    await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await client.next((m) => m.type === 'eventStream' && m.payload.type === 'config.changed');
+    await client.roundTrip();
+    expect(client.events().map((e) => e.id)).toEqual(Array.from({ length: count + 1 }, (_, i) => i + 1));
+  }, 60_000);
+
+  it('replays what a filter change before the resume kept from being sent live, and nothing that was sent', async () => {
+    const store = newStore();
+    const { h, url } = await serve({ default_event_types: ['system.error', 'config.changed'] }, { store });
+    const client = await connect(url);
+    const from = store.head;
+    const tagged = (message: string): typeof sampleEvents['system.error'] => ({ ...sampleEvents['system.error'], message });
+    await h.bus.publish('system.error', tagged('e1'));
+    await h.bus.publish('config.changed', sampleEvents['config.changed']); // c1, sent live
+    await client.next((m) => m.type === 'eventStream' && m.payload.type === 'config.changed');
+    client.send({ type: 'UNSUBSCRIBE_EVENTS', payload: { event_types: ['config.changed'] } });
+    await client.next((m) => m.type === 'chatMessage');
+    await h.bus.publish('config.changed', sampleEvents['config.changed']); // c2, not sent: unsubscribed
+    await h.bus.publish('system.error', tagged('e2'));
+    await client.next((m) => m.type === 'eventStream' && (m.payload.data as { message?: string }).message === 'e2');
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['config.changed'], since: { offset: from, epoch: store.epoch } } });
+    await client.next((m) => m.type === 'chatMessage' && m.payload.recovered === true);
+    await h.bus.publish('system.error', tagged('e3'));
+    await client.next((m) => m.type === 'eventStream' && (m.payload.data as { message?: string }).message === 'e3');
+    await client.roundTrip();
+    const ids = client.events().map((e) => e.id);
+    // e1, c1, e2 live; c2 replayed (missed because of the filter); e3 live again.
+    expect(ids).toEqual([from + 1, from + 2, from + 4, from + 3, from + 5]);
+    expect(client.events().map((e) => e.type)).toEqual(['system.error', 'config.changed', 'system.error', 'config.changed', 'system.error']);
+  });
+
+  it('keeps one filter record per change, bounded, and none after the resume (unit)', () => {
+    const conn = new Connection('c', {} as never, 0, '');
+    conn.subscribe(['*']);
+    conn.trackLive();
+    expect(conn.liveSegments).toBe(1);
+    conn.cursor = 10;
+    expect(conn.wasSentLive(5, 'system.error')).toBe(true);
+    for (let i = 0; i < 100; i++) {
+      conn.cursor = 10 + i;
+      conn.unsubscribe(['*']);
+      conn.subscribe(['*']);
+    }
+    // Too many changes: tracking gave up (a resume may then repeat events) instead of growing.
+    expect(conn.liveSegments).toBe(0);
+    expect(conn.wasSentLive(5, 'system.error')).toBe(false);
+  });
+
   it('keeps offset order with no gap or duplicate when live events arrive during a long, paged replay', async () => {
     const store = newStore();
     const { h, url } = await serve({ default_event_types: [] }, { store });
@@ -302,9 +398,13 @@ describe('websocket-broadcaster security', () => {
     await connect(url, { origin: 'https://dash.example.com' });
   });
 
-  it('answers 404 on other paths', async () => {
+  it('answers 404 on other paths, and serves the configured path', async () => {
     const { url } = await serve();
     await expect(TestClient.connect(url.replace('/ws/events', '/other'))).rejects.toMatchObject({ status: 404 });
+    const { url: custom } = await serve({ path: '/stream/v1' });
+    expect(custom).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/stream\/v1$/);
+    await connect(custom);
+    await expect(TestClient.connect(custom.replace('/stream/v1', '/ws/events'))).rejects.toMatchObject({ status: 404 });
   });
 
   it('requires auth_token when bound beyond loopback', () => {

@@ -5,7 +5,8 @@
  * - `unchanged`: the file is valid and no plugin entry changed (core sections may still differ:
  *   see `restart_required`).
  * - `invalid`: the file has problems; the agent keeps running on the previous config.
- * - `partial`: the config was applied but some plugins failed to start (see `failed`).
+ * - `partial`: the config was applied but some plugins failed to start (see `failed`; those
+ *   that ran before keep running on their previous entry when it starts again).
  * - `unavailable`: no reload was possible (the agent is not running, or there is no agent).
  */
 export type ReloadStatus = 'applied' | 'unchanged' | 'invalid' | 'partial' | 'unavailable';
@@ -24,8 +25,12 @@ export interface ReloadResult {
   stopped: string[];
   /** Plugins whose entry did not change; they kept running untouched. */
   unchanged: string[];
-  /** Plugins that failed to start with their new entry; they are `failed` until the next reload. */
-  failed: { plugin: string; error: string }[];
+  /**
+   * Plugins that failed to start with their new entry. A plugin that ran before is started again
+   * with its previous entry (`rolled_back: true`) and the next reload tries the new entry again;
+   * when that fails too, or the plugin is new, it is `failed` until the next reload.
+   */
+  failed: { plugin: string; error: string; rolled_back?: boolean }[];
   /** Core sections (`http`, `bus`, `log`, `agent`, ...) that differ from the running ones: they apply only after a restart of the agent. */
   restart_required: string[];
   /** For `invalid`: every problem as `FILE:LINE:COL key.path: message (CODE)`. */

@@ -6,11 +6,11 @@ import { EventBus } from '../bus/event-bus';
 import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
-import { formatProblem, isConfigError, loadConfig, type LoadedConfig } from '../config/loader';
+import { formatProblem, isConfigError, loadConfig, type LoadedConfig, type LoadedPlugin } from '../config/loader';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { AdminServer } from '../http/admin-server';
-import { PluginHost, type PluginStatus } from '../plugin/plugin-host';
+import { PluginHost, type PluginStatus, type StopReport } from '../plugin/plugin-host';
 import { classToken } from '../plugin/tokens';
 import { EVENT_STORE, EventStore } from '../store/event-store';
 import { eventsRoute } from '../store/events-route';
@@ -47,6 +47,8 @@ export class Agent {
   /** The durable event store, when `store.enabled`: opened before plugins start, closed after the bus drained. */
   readonly store?: SqliteEventStore;
   private startedAt = 0;
+  /** Which plugins failed or overran `shutdown_timeout` in the last shutdown (set once stop() finished). */
+  shutdownReport?: StopReport;
   private stopping?: Promise<number>;
   /** The config running now (plugin entries follow reloads; core sections stay as started). */
   private current: LoadedConfig;
@@ -172,8 +174,9 @@ export class Agent {
    * loader. Invalid: nothing changes, `system.error` (component `config`) lists every problem as
    * FILE:LINE:COL. Valid: removed plugins stop, added ones start, changed ones (use, config,
    * queue, depends_on, enabled) restart with the new entry without losing queued events, the rest
-   * keep running untouched; changed core sections are reported as needing a restart. Reloads run
-   * one at a time; never rejects.
+   * keep running untouched; changed core sections are reported as needing a restart. A plugin
+   * that fails to start with its new entry goes back to its previous one (events queued for it
+   * at that moment are dropped by the host). Reloads run one at a time; never rejects.
    */
   reload(reason = 'requested'): Promise<ReloadResult> {
     const run = this.reloading.then(() => this.applyReload(reason));
@@ -210,21 +213,30 @@ export class Agent {
       await this.host.remove(name, timeout);
       result.stopped.push(name);
     }
+    const rolledBack = new Set<string>();
     for (const { action, plugin } of plan.steps) {
       const name = plugin.entry.name;
+      const wasRunning = this.host.stateOf(name) === 'running';
       try {
         if (action === 'start') await this.host.addAndStart(specOf(plugin));
         else if (action === 'restart') await this.host.restart(specOf(plugin), timeout);
         (action === 'start' ? result.started : action === 'restart' ? result.restarted : result.unchanged).push(name);
       } catch (error) {
-        result.failed.push({ plugin: name, error: errorMessage(error) });
+        // A plugin that ran before goes back to its previous entry rather than staying down.
+        const previous = action === 'restart' && wasRunning ? running.plugins.find((p) => p.entry.name === name) : undefined;
+        const rolled_back = previous !== undefined && (await this.rollBack(previous, timeout));
+        if (rolled_back) rolledBack.add(name);
+        // The host's PLUGIN_START_FAILED already reads "plugin X (use) failed to start: why"; the answer names the plugin itself.
+        const why = error instanceof AgentError && error.code === 'PLUGIN_START_FAILED' && error.cause !== undefined ? errorMessage(error.cause) : errorMessage(error);
+        result.failed.push({ plugin: name, error: why, ...(previous ? { rolled_back } : {}) });
+        const message = `${errorMessage(error)}${rolled_back ? `; ${name} keeps running on its previous entry` : ''}`;
         await this.bus
-          .publish('system.error', { severity: 'error', message: errorMessage(error), error_code: 'PLUGIN_START_FAILED', component: name, diagnostic_data: { reason, file: running.file } }, source)
+          .publish('system.error', { severity: 'error', message, error_code: 'PLUGIN_START_FAILED', component: name, diagnostic_data: { reason, file: running.file, ...(previous ? { rolled_back } : {}) } }, source)
           .catch(() => undefined);
       }
     }
     this.host.reorder(next.plugins.map((p) => p.entry.name));
-    this.current = effectiveConfig(running, next);
+    this.current = effectiveConfig(running, next, rolledBack);
     const changed = result.restarted.length + result.started.length + result.stopped.length;
     result.status = result.failed.length > 0 ? 'partial' : changed > 0 ? 'applied' : 'unchanged';
     result.message = describeReload(result);
@@ -234,6 +246,19 @@ export class Agent {
       this.logger.warn({ sections: result.restart_required }, `config sections changed that apply only after a restart of the agent: ${result.restart_required.join(', ')}`);
     }
     return result;
+  }
+
+  /** Starts a plugin again on the entry it ran with before a failed restart; false when that fails too. */
+  private async rollBack(previous: LoadedPlugin, timeout: number): Promise<boolean> {
+    const name = previous.entry.name;
+    try {
+      await this.host.restart(specOf(previous), timeout);
+      this.logger.warn({ plugin: name }, `plugin ${name} failed to start with its new entry; rolled back to its previous entry`);
+      return true;
+    } catch (error) {
+      this.logger.error({ plugin: name, err: error }, `plugin ${name} failed to start with its new entry, and with its previous one: it stays failed until the next reload`);
+      return false;
+    }
   }
 
   stats(): Record<string, unknown> {
@@ -259,11 +284,12 @@ export class Agent {
     await this.bus.publish('system.shutdown', { reason, grace_period_ms: timeout, ...(signal ? { signal } : {}) }, source);
     await this.bus.idle();
     const report = await this.host.stopAll(timeout);
+    this.shutdownReport = report;
     await this.admin?.stop();
     const failed = [...report.failed, ...report.timedOut];
     const exitCode = failed.length > 0 ? EXIT.SHUTDOWN_INCOMPLETE : EXIT.OK;
     if (report.timedOut.length > 0) {
-      this.logger.error({ plugins: report.timedOut, shutdown_timeout_ms: timeout }, `plugins did not stop within shutdown_timeout: ${report.timedOut.join(', ')}`);
+      this.logger.error({ plugins: report.timedOut, shutdown_timeout_ms: timeout, code: 'PLUGIN_STOP_TIMEOUT' }, `plugins did not stop within shutdown_timeout: ${report.timedOut.join(', ')}`);
     }
     await this.bus.publish('agent.stopped', {
       reason,

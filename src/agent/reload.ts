@@ -66,9 +66,14 @@ export function specOf(p: LoadedPlugin): PluginSpec {
 /**
  * The config the agent runs on after a reload: the new plugin entries, the running core
  * sections (they take effect only when the agent restarts, so the next reload still reports them).
+ * Plugins in `rolledBack` run on their previous entry, so it stays theirs (and the next reload
+ * tries the new one again).
  */
-export function effectiveConfig(running: LoadedConfig, next: LoadedConfig): LoadedConfig {
-  return { ...next, config: { ...running.config, plugins: next.config.plugins } };
+export function effectiveConfig(running: LoadedConfig, next: LoadedConfig, rolledBack: ReadonlySet<string> = new Set()): LoadedConfig {
+  const previous = new Map(running.plugins.map((p) => [p.entry.name, p]));
+  const plugins = next.plugins.map((p) => (rolledBack.has(p.entry.name) ? (previous.get(p.entry.name) ?? p) : p));
+  const entries = next.config.plugins.map((e) => (rolledBack.has(e.name) ? (previous.get(e.name)?.entry ?? e) : e));
+  return { ...next, plugins, config: { ...running.config, plugins: entries } };
 }
 
 /** One sentence saying what a reload did. */
@@ -77,7 +82,7 @@ export function describeReload(result: ReloadResult): string {
   if (result.restarted.length > 0) parts.push(`restarted ${result.restarted.join(', ')}`);
   if (result.started.length > 0) parts.push(`started ${result.started.join(', ')}`);
   if (result.stopped.length > 0) parts.push(`stopped ${result.stopped.join(', ')}`);
-  for (const f of result.failed) parts.push(`${f.plugin} failed to start: ${f.error}`);
+  for (const f of result.failed) parts.push(`${f.plugin} failed to start: ${f.error}${f.rolled_back ? ` (rolled back: ${f.plugin} keeps running on its previous entry)` : ''}`);
   if (parts.length === 0) parts.push('no plugin entry changed');
   if (result.restart_required.length > 0) parts.push(`restart required to apply ${result.restart_required.join(', ')}`);
   return `config reloaded (${result.reason}): ${parts.join('; ')}`;

@@ -353,6 +353,18 @@ export class ScopedBus extends Bus {
     return suspended;
   }
 
+  /**
+   * Hot reload, when the new instance failed to start: pauses what it subscribed and returns it
+   * together with the inherited subscriptions it did not claim, so the next attempt (a rollback to
+   * the previous entry) takes over every queued event. Leaves this scope empty.
+   */
+  handBack(): SuspendedSubscription[] {
+    const claimed = this.suspend();
+    const unclaimed = [...this.inherited.values()].flat();
+    this.inherited.clear();
+    return [...unclaimed, ...claimed];
+  }
+
   /** Closes inherited subscriptions the new instance did not make again; returns how many events they dropped. */
   dropUnclaimed(): number {
     let dropped = 0;

@@ -51,16 +51,34 @@ async function startCommand(file: string, io: Io): Promise<number> {
     return report(io, error);
   }
   let signalled = false;
+  let started = false;
+  let pendingSignal: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {
       agent.logger.warn({ signal }, 'second signal: exiting without waiting for plugins');
       process.exit(EXIT.FAILURE);
     }
     signalled = true;
-    void agent.stop('signal', signal);
+    if (started) {
+      void agent.stop('signal', signal);
+      return;
+    }
+    // Stopping while plugins are still starting would leave the ones that start later running.
+    pendingSignal = signal;
+    agent.logger.info({ signal }, 'signal during start-up: stopping as soon as start-up has finished');
   };
   // SIGHUP reloads the config (Agent.reload logs what it restarted, or every problem when invalid).
   const onHangup = (): void => void agent.reload('SIGHUP');
+  // A plugin's background promise that rejects unhandled must not take the agent down (Node's default).
+  const onRejection = (reason: unknown): void => {
+    const message = `unhandled promise rejection (the agent keeps running): ${errorMessage(reason)}`;
+    const stack = reason instanceof Error && reason.stack ? { stack_trace: reason.stack } : {};
+    // Logged by the agent's agent.error subscription; directly when the bus no longer takes events.
+    agent.bus
+      .publish('agent.error', { severity: 'error', message, error_code: 'UNHANDLED_REJECTION', component: 'agent', ...stack }, { source: agent.name })
+      .catch(() => agent.logger.error({ err: reason, code: 'UNHANDLED_REJECTION' }, message));
+  };
+  process.on('unhandledRejection', onRejection);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', onHangup);
@@ -70,13 +88,21 @@ async function startCommand(file: string, io: Io): Promise<number> {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.off('SIGHUP', onHangup);
+    process.off('unhandledRejection', onRejection);
     return report(io, error);
   }
+  started = true;
+  if (pendingSignal) void agent.stop('signal', pendingSignal);
   // Without the admin server nothing else keeps the event loop alive until a signal arrives.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const code = await agent.stopped;
   process.off('SIGHUP', onHangup);
+  process.off('unhandledRejection', onRejection);
   clearInterval(keepAlive);
+  const { timedOut = [], failed = [] } = agent.shutdownReport ?? {};
+  const timeout = agent.loaded.config.agent.shutdown_timeout;
+  if (timedOut.length > 0) io.err(`praxis-agent: PLUGIN_STOP_TIMEOUT: plugin${timedOut.length === 1 ? '' : 's'} ${timedOut.map((n) => `"${n}"`).join(', ')} did not stop within shutdown_timeout (${timeout} ms); exit code ${code}`);
+  if (failed.length > 0) io.err(`praxis-agent: PLUGIN_STOP_FAILED: plugin${failed.length === 1 ? '' : 's'} ${failed.map((n) => `"${n}"`).join(', ')} failed to stop (see the log); exit code ${code}`);
   return code;
 }
 
@@ -119,23 +145,27 @@ function pluginsCommand(file: string, json: boolean, io: Io): number {
   return rows.every((r) => !r.enabled || r.loads) ? EXIT.OK : EXIT.CONFIG;
 }
 
-/** The catalogue as the shipped agent knows it: core types plus every built-in plugin's own types. */
-function fullRegistry(): EventRegistry {
+/**
+ * The catalogue as the shipped agent knows it: core types plus every built-in plugin's own types,
+ * plus (with a config file) the types of every plugin that file declares, third-party ones too.
+ */
+function fullRegistry(configFile?: string): EventRegistry {
   const registry = new EventRegistry();
-  for (const name of builtinPluginNames()) {
-    const { definition } = resolvePlugin(name, BUILTIN_PLUGINS_DIR);
+  const definitions = builtinPluginNames().map((name) => resolvePlugin(name, BUILTIN_PLUGINS_DIR).definition);
+  if (configFile) definitions.push(...loadConfig(configFile).plugins.map((p) => p.resolved.definition));
+  for (const definition of definitions) {
     for (const [type, schema] of Object.entries(definition.events ?? {})) registry.register(type, schema, `plugin ${definition.name}`);
   }
   return registry;
 }
 
-function schemaCommand(options: { config?: boolean; type?: string }, io: Io): number {
+function schemaCommand(options: { config?: boolean; type?: string; fromConfig?: string }, io: Io): number {
   try {
     if (options.config) {
       io.out(JSON.stringify(configJsonSchema(), null, 2));
       return EXIT.OK;
     }
-    const registry = fullRegistry();
+    const registry = fullRegistry(options.fromConfig);
     io.out(JSON.stringify(options.type ? registry.jsonSchemaOf(options.type) : registry.jsonSchemas(), null, 2));
     return EXIT.OK;
   } catch (error) {
@@ -176,7 +206,15 @@ async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<
     io.err(`praxis-agent emit: --data is not valid JSON: ${errorMessage(error)}`);
     return EXIT.CONFIG;
   }
-  const token = options.tokenFile ? readFileSync(options.tokenFile, 'utf8').trim() : process.env.PRAXIS_TOKEN;
+  let token = process.env.PRAXIS_TOKEN;
+  if (options.tokenFile) {
+    try {
+      token = readFileSync(options.tokenFile, 'utf8').trim();
+    } catch (error) {
+      io.err(`praxis-agent emit: cannot read --token-file ${options.tokenFile}: ${errorMessage(error)}`);
+      return EXIT.CONFIG;
+    }
+  }
   const client = new AgentClient({ url: adminUrl(options), ...(token ? { token } : {}) });
   const metadata: EventMetadataInput = { tags: options.tag };
   if (options.source) metadata.source = options.source;
@@ -226,7 +264,8 @@ function buildProgram(io: Io, setCode: (code: number) => void, withPluginCommand
     .description('print the JSON Schema of every event type (or, with --config, of the config file)')
     .option('--config', 'print the JSON Schema of agent.config.yaml instead')
     .option('-t, --type <type>', 'only this event type')
-    .action((opts: { config?: boolean; type?: string }) => setCode(schemaCommand(opts, io)));
+    .option('--from-config <file>', "also the event types of the plugins this config file declares (third-party plugins' own types)")
+    .action((opts: { config?: boolean; type?: string; fromConfig?: string }) => setCode(schemaCommand(opts, io)));
 
   program
     .command('emit')
@@ -287,6 +326,16 @@ export async function main(argv: readonly string[] = process.argv, io: Io = stdi
     },
     command === undefined ? argv.length > 2 : !CORE_COMMANDS.has(command),
   );
+  // `start` is the default command, so commander would read a mistyped command as an argument to
+  // it ("too many arguments for 'start'"): name the unknown command instead.
+  const first = argv[2];
+  if (first !== undefined && !first.startsWith('-')) {
+    const known = ['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])];
+    if (!known.includes(first)) {
+      io.err(`praxis-agent: unknown command "${first}"; commands: ${known.filter((c) => c !== 'help').join(', ')} (praxis-agent --help)`);
+      return EXIT.CONFIG;
+    }
+  }
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {

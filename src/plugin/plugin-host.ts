@@ -42,6 +42,8 @@ class HostedPlugin {
   state: PluginState = 'loaded';
   error?: string;
   instance?: Plugin;
+  /** Paused queues kept from a restart whose start failed, for the next attempt (the rollback) to take over. */
+  carried: SuspendedSubscription[] = [];
 
   constructor(
     readonly spec: PluginSpec,
@@ -50,6 +52,11 @@ class HostedPlugin {
     readonly routes: ScopedHttpRoutes,
     readonly logger: Logger,
   ) {}
+
+  /** Closes queues kept for a retry that will not come (the plugin is removed or the agent stops). */
+  dropCarried(): void {
+    for (const s of this.carried.splice(0)) s.unsubscribe();
+  }
 
   /** Takes back what the plugin was given on the bus and the admin server. */
   release(): void {
@@ -108,6 +115,7 @@ export class PluginHost {
     const plugin = this.find(name);
     if (!plugin) return 'stopped';
     const outcome = plugin.state === 'running' || plugin.state === 'starting' ? await this.stop(plugin, timeoutMs) : 'stopped';
+    plugin.dropCarried();
     this.plugins.splice(this.plugins.indexOf(plugin), 1);
     return outcome;
   }
@@ -124,7 +132,11 @@ export class PluginHost {
   async restart(spec: PluginSpec, timeoutMs: number): Promise<{ stop: 'stopped' | 'failed' | 'timeout'; dropped: number }> {
     const old = this.find(spec.name);
     if (!old) throw new Error(`no plugin named "${spec.name}"`);
-    const suspended: SuspendedSubscription[] = old.state === 'running' ? old.bus.suspend() : [];
+    // A retry after a failed restart takes over the queues that attempt kept; it keeps none itself,
+    // so a `block` publisher never waits on a plugin that failed twice.
+    const retry = old.carried.length > 0;
+    const suspended: SuspendedSubscription[] = old.state === 'running' ? old.bus.suspend() : old.carried;
+    old.carried = [];
     // Let handlers in flight return before stop(), within the same budget stop() gets.
     let cancel = (): void => undefined;
     await Promise.race([
@@ -144,7 +156,9 @@ export class PluginHost {
       throw new AgentError('PLUGIN_START_FAILED', `plugin "${spec.name}" (${spec.use}) failed to start: ${old.error}`, { plugin: spec.name }, { cause: error });
     }
     this.plugins[this.plugins.indexOf(old)] = next;
-    await this.startOrFail(next);
+    await this.startOrFail(next, () => {
+      if (!retry) next.carried = next.bus.handBack();
+    });
     return { stop, dropped: next.bus.dropUnclaimed() };
   }
 
@@ -188,14 +202,15 @@ export class PluginHost {
   }
 
   /** Starts one plugin; on failure marks it failed, releases what it holds and throws PLUGIN_START_FAILED. */
-  private async startOrFail(plugin: HostedPlugin): Promise<void> {
+  private async startOrFail(plugin: HostedPlugin, beforeRelease?: () => void): Promise<void> {
     try {
       await this.start(plugin);
     } catch (error) {
+      beforeRelease?.();
       plugin.state = 'failed';
       plugin.error = errorMessage(error);
       plugin.release();
-      plugin.logger.error({ err: error }, 'plugin failed to start');
+      plugin.logger.error({ err: error, code: 'PLUGIN_START_FAILED' }, 'plugin failed to start');
       throw new AgentError('PLUGIN_START_FAILED', `plugin "${plugin.spec.name}" (${plugin.spec.use}) failed to start: ${plugin.error}`, { plugin: plugin.spec.name }, { cause: error });
     }
   }
@@ -264,6 +279,7 @@ export class PluginHost {
     const report: StopReport = { failed: [], timedOut: [] };
     const deadline = this.clock.now() + timeoutMs;
     for (const plugin of [...this.plugins].reverse()) {
+      plugin.dropCarried();
       if (plugin.state !== 'running' && plugin.state !== 'starting') continue;
       // Every plugin gets a short floor so that one slow plugin cannot leave the next no time at all.
       const budget = Math.max(deadline - this.clock.now(), Math.min(100, timeoutMs));
@@ -303,7 +319,7 @@ export class PluginHost {
         () => 'stopped' as const,
         (error: unknown) => {
           plugin.error = errorMessage(error);
-          plugin.logger.error({ err: error }, 'plugin failed to stop');
+          plugin.logger.error({ err: error, code: 'PLUGIN_STOP_FAILED' }, 'plugin failed to stop');
           return 'failed' as const;
         },
       );
@@ -311,7 +327,7 @@ export class PluginHost {
     cancel();
     if (outcome === 'timeout') {
       plugin.error = `did not stop within ${budgetMs} ms`;
-      plugin.logger.error({ budget_ms: budgetMs }, 'plugin did not stop before the shutdown deadline');
+      plugin.logger.error({ budget_ms: budgetMs, code: 'PLUGIN_STOP_TIMEOUT' }, 'plugin did not stop before the shutdown deadline');
     }
     plugin.state = outcome === 'stopped' ? 'stopped' : 'failed';
     return outcome;

@@ -100,6 +100,16 @@ describe('SqliteEventStore', () => {
     expect(store.stats()).toMatchObject({ commits: 2, pending_events: 0 });
   });
 
+  it('keeps the database in WAL mode, in the configured data dir (created when missing)', () => {
+    const dir = path.join(tempDir(), 'nested', 'data');
+    const store = storeIn(dir);
+    expect(store.file).toBe(path.join(dir, STORE_FILE));
+    expect(existsSync(store.file)).toBe(true);
+    const db = (store as unknown as { db: { pragma(sql: string, options: { simple: true }): unknown } }).db;
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+  });
+
   it('commits every event on its own with commit_interval 0', () => {
     const store = storeIn(tempDir(), new FakeClock(), { commit_interval: 0 });
     store.append(event());

@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import type * as JestGlobals from '@jest/globals';
 import type { PluginDefinition } from '../plugin/definition';
 import { PluginHarness, type HarnessOptions } from './harness';
 import { sampleEvents } from './samples';
@@ -11,6 +11,9 @@ const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
  * config the plugin needs to start in a test (`options.config`); without one, `{}` must be valid.
  */
 export function runPluginConformance(definition: PluginDefinition, options: HarnessOptions = {}): void {
+  // Loaded here, not at import: the rest of 'praxis-agent/testing' (harness, samples, FakeClock) works under any runner.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { describe, expect, it } = require('@jest/globals') as typeof JestGlobals;
   const harness = (): PluginHarness => new PluginHarness(definition, options);
 
   describe(`plugin conformance: ${definition.name}`, () => {
