@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import pino from 'pino';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent } from '../src/agent/agent';
@@ -24,6 +26,24 @@ function record(agent: Agent): Event[] {
 }
 
 describe('Agent with a third-party plugin loaded from a path', () => {
+  it("logs a plugin handler's failure with the plugin's name, and keeps delivering to the others", async () => {
+    const stream = new PassThrough();
+    const lines: Record<string, unknown>[] = [];
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
+    const dir = mkdtempSync(path.join(tmpdir(), 'praxis-agent-'));
+    const file = path.join(dir, 'agent.config.yaml');
+    const use = `./${path.relative(dir, FIXTURE)}`;
+    writeFileSync(file, `http:\n  enabled: false\nplugins:\n  - name: thrower\n    use: ${use}\n    config:\n      throw_in_handler: true\n  - name: calm\n    use: ${use}\n`);
+    const agent = new Agent(loadConfig(file), { logger: pino({ level: 'info' }, stream) });
+    await agent.start();
+    await agent.bus.publish('system.error', { severity: 'error', message: 'db down', component: 'db' });
+    await agent.bus.idle();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.find((l) => l.event === 'agent.error')).toMatchObject({ plugin: 'thrower', data: { error_code: 'HANDLER_FAILED', component: 'thrower' } });
+    expect((agent.host.instanceOf('calm') as RecorderPlugin).received.map((e) => e.type)).toEqual(['system.error']);
+    expect(await agent.stop()).toBe(0);
+  });
+
   it('loads, configures, delivers typed events to it, and stops it', async () => {
     const agent = agentFor((use) => `http:\n  enabled: false\nplugins:\n  - name: backups\n    use: ${use}\n    config:\n      label: nightly\n`);
     const events = record(agent);

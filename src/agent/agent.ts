@@ -310,7 +310,10 @@ export class Agent {
     this.bus.subscribe(
       'agent.error',
       (event) => {
-        this.logger.error({ event: event.type, event_id: event.metadata.event_id, data: event.data }, event.data.message);
+        // A plugin's failing handler is reported with the plugin as component: its log line carries
+        // the `plugin` key like every other line about that plugin.
+        const plugin = this.host.stateOf(event.data.component) !== undefined ? { plugin: event.data.component } : {};
+        this.logger.error({ ...plugin, event: event.type, event_id: event.metadata.event_id, data: event.data }, event.data.message);
       },
       { name: 'error-log', overflow: 'drop_oldest', errorThreshold: 0 },
     );
