@@ -463,6 +463,9 @@ describe('admin endpoints', () => {
     expect(families.get('praxis_handler_errors_total')).toBe('counter');
     expect(families.get('praxis_handler_queue_depth')).toBe('gauge');
     expect(families.get('praxis_http_requests_total')).toBe('counter');
+    // Requests answered before the first scrape (prom-client loads then) are counted too.
+    expect(res.text).toContain('praxis_http_requests_total{method="POST",route="/events",status="202"} 1\n');
+    expect(res.text).toContain('praxis_http_requests_total{method="POST",route="/events",status="400"} 1\n');
     // Default process metrics, prefixed.
     expect(families.get('praxis_process_cpu_user_seconds_total')).toBe('counter');
     expect(families.has('praxis_nodejs_heap_size_used_bytes')).toBe(true);

@@ -198,8 +198,8 @@ export class AdminServer {
       sendJson(res, ready ? 200 : 503, { ready, plugins: this.deps.plugins() });
     });
     this.addRoute('GET', '/metrics', async (_req, res) => {
-      const text = await this.metrics.scrape();
-      res.writeHead(200, { 'content-type': this.metrics.registry.contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      const { text, contentType } = await this.metrics.scrape();
+      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
       res.end(text);
     });
     this.addRoute('GET', '/stats', (_req, res) => sendJson(res, 200, this.deps.stats()));
