@@ -217,6 +217,18 @@ describe('praxis-agent start: a plugin background task that rejects unhandled', 
   });
 });
 
+describe('praxis-agent start: an exception thrown outside any handler', () => {
+  it('is logged with UNCAUGHT_EXCEPTION, every plugin is stopped gracefully, and the agent exits 1', async () => {
+    const file = configFile(['http:', '  port: 0', 'plugins:', '  - name: calm', `    use: ${FIXTURE}`, '  - name: bomb', `    use: ${FIXTURE}`, '    config:', '      label: bomb', '      throw_in_timer: true']);
+    const agent = new AgentProcess(['--config', file]);
+    expect(await agent.exited).toBe(1);
+    expect(agent.stderr.join('')).toMatch(/^praxis-agent: UNCAUGHT_EXCEPTION: uncaught exception: bomb timer blew up; stopping the agent$/m);
+    expect(agent.lines.find((l) => l.code === 'UNCAUGHT_EXCEPTION')).toMatchObject({ level: 60 });
+    expect(agent.lines.filter((l) => l.msg === 'recorder stopped').map((l) => l.plugin).sort()).toEqual(['bomb', 'calm']);
+    expect(agent.lines.find((l) => l.event === 'agent.stopped')).toMatchObject({ data: { reason: 'uncaught exception' } });
+  });
+});
+
 describe('praxis-agent with a mistyped command', () => {
   it('names the unknown command and the real ones (exit 2) instead of passing it to start', () => {
     const result = runCli(['valdate', '--config', 'agent.config.yaml']);

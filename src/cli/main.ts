@@ -78,6 +78,23 @@ async function startCommand(file: string, io: Io): Promise<number> {
       .publish('agent.error', { severity: 'error', message, error_code: 'UNHANDLED_REJECTION', component: 'agent', ...stack }, { source: agent.name })
       .catch(() => agent.logger.error({ err: reason, code: 'UNHANDLED_REJECTION' }, message));
   };
+  // A throw outside any handler (a plugin's timer callback) leaves state nobody can vouch for:
+  // stop every plugin gracefully, then exit 1, rather than dying without a word or running on.
+  let crashed = false;
+  const onException = (error: unknown): void => {
+    if (crashed) process.exit(EXIT.FAILURE);
+    crashed = true;
+    const message = `uncaught exception: ${errorMessage(error)}; stopping the agent`;
+    agent.logger.fatal({ err: error, code: 'UNCAUGHT_EXCEPTION' }, message);
+    io.err(`praxis-agent: UNCAUGHT_EXCEPTION: ${message}`);
+    const stack = error instanceof Error && error.stack ? { stack_trace: error.stack } : {};
+    agent.bus
+      .publish('agent.error', { severity: 'critical', message, error_code: 'UNCAUGHT_EXCEPTION', component: 'agent', ...stack }, { source: agent.name })
+      .catch(() => undefined);
+    // During start-up, the stop waits until start-up has finished (as for a signal).
+    if (started) void agent.stop('uncaught exception');
+  };
+  process.on('uncaughtException', onException);
   process.on('unhandledRejection', onRejection);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -89,21 +106,24 @@ async function startCommand(file: string, io: Io): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGHUP', onHangup);
     process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
     return report(io, error);
   }
   started = true;
   if (pendingSignal) void agent.stop('signal', pendingSignal);
+  else if (crashed) void agent.stop('uncaught exception');
   // Without the admin server nothing else keeps the event loop alive until a signal arrives.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const code = await agent.stopped;
   process.off('SIGHUP', onHangup);
   process.off('unhandledRejection', onRejection);
+  process.off('uncaughtException', onException);
   clearInterval(keepAlive);
   const { timedOut = [], failed = [] } = agent.shutdownReport ?? {};
   const timeout = agent.loaded.config.agent.shutdown_timeout;
   if (timedOut.length > 0) io.err(`praxis-agent: PLUGIN_STOP_TIMEOUT: plugin${timedOut.length === 1 ? '' : 's'} ${timedOut.map((n) => `"${n}"`).join(', ')} did not stop within shutdown_timeout (${timeout} ms); exit code ${code}`);
   if (failed.length > 0) io.err(`praxis-agent: PLUGIN_STOP_FAILED: plugin${failed.length === 1 ? '' : 's'} ${failed.map((n) => `"${n}"`).join(', ')} failed to stop (see the log); exit code ${code}`);
-  return code;
+  return crashed && code === EXIT.OK ? EXIT.FAILURE : code;
 }
 
 function validateCommand(file: string, io: Io): number {

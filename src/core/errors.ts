@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   UNHANDLED_REJECTION: "A promise rejected with no handler (typically a plugin's background task); `start` logged it, reported it as agent.error and kept running.",
   // Events and the bus
   EVENT_INVALID: 'An event failed validation against its schema; nothing was delivered.',
+  UNCAUGHT_EXCEPTION: 'Code (usually a plugin callback) threw outside any handler; the agent stops its plugins gracefully and exits 1.',
   EVENT_UNKNOWN_TYPE: 'An event type that no schema in the catalogue defines.',
   EVENT_TYPE_CONFLICT: 'Two different schemas were registered for the same event type.',
   EVENT_RESERVED_TYPE: 'agent.* events are published by the agent itself and cannot be ingested.',
