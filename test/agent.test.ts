@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent } from '../src/agent/agent';
 import { loadConfig } from '../src/config/loader';
+import { FakeClock } from '../src/core/clock';
 import { silentLogger } from '../src/core/logger';
 import type { Event } from '../src/events/types';
 import type { RecorderPlugin } from './fixtures/third-party-plugin';
@@ -24,6 +25,34 @@ function record(agent: Agent): Event[] {
   agent.bus.subscribe('*', (e) => void events.push(e), { name: 'test-recorder', capacity: 10_000 });
   return events;
 }
+
+describe('Agent error log', () => {
+  it('limits agent.error log lines per component and code, and says how many it suppressed; every rejection is still counted', async () => {
+    const stream = new PassThrough();
+    const lines: Record<string, unknown>[] = [];
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
+    const dir = mkdtempSync(path.join(tmpdir(), 'praxis-agent-'));
+    const file = path.join(dir, 'agent.config.yaml');
+    writeFileSync(file, 'http:\n  enabled: false\n');
+    const clock = new FakeClock();
+    const agent = new Agent(loadConfig(file), { logger: pino({ level: 'info' }, stream), clock });
+    await agent.start();
+    const invalid = () => agent.bus.publish('system.error', { severity: 'fatal' } as never).catch(() => undefined);
+    for (let i = 0; i < 50; i++) await invalid();
+    await agent.bus.idle();
+    await new Promise((resolve) => setImmediate(resolve));
+    const logged = () => lines.filter((l) => l.event === 'agent.error');
+    expect(logged()).toHaveLength(20);
+    expect(agent.bus.stats().events_rejected).toBe(50);
+    await clock.advance(10_000);
+    await invalid();
+    await agent.bus.idle();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(logged()).toHaveLength(21);
+    expect(logged()[20]).toMatchObject({ suppressed: 30, data: { error_code: 'EVENT_INVALID' } });
+    await agent.stop();
+  });
+});
 
 describe('Agent with a third-party plugin loaded from a path', () => {
   it("logs a plugin handler's failure with the plugin's name, and keeps delivering to the others", async () => {

@@ -6,6 +6,7 @@ import { EventBus } from '../bus/event-bus';
 import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
+import { LogRateLimiter } from '../core/log-rate-limit';
 import { formatProblem, isConfigError, loadConfig, type LoadedConfig, type LoadedPlugin } from '../config/loader';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
@@ -307,13 +308,17 @@ export class Agent {
       this.logger.info({ event: event.type, event_id: event.metadata.event_id, data: event.data }, event.type);
     };
     for (const pattern of LIFECYCLE_PATTERNS) this.bus.subscribe(pattern, log, { name: 'lifecycle-log' });
+    const errorLogLimit = new LogRateLimiter(this.clock);
     this.bus.subscribe(
       'agent.error',
       (event) => {
         // A plugin's failing handler is reported with the plugin as component: its log line carries
         // the `plugin` key like every other line about that plugin.
+        const suppressed = errorLogLimit.admit(`${event.data.component}:${event.data.error_code ?? ''}`);
+        if (suppressed === undefined) return;
         const plugin = this.host.stateOf(event.data.component) !== undefined ? { plugin: event.data.component } : {};
-        this.logger.error({ ...plugin, event: event.type, event_id: event.metadata.event_id, data: event.data }, event.data.message);
+        const more = suppressed > 0 ? { suppressed } : {};
+        this.logger.error({ ...plugin, event: event.type, event_id: event.metadata.event_id, data: event.data, ...more }, event.data.message);
       },
       { name: 'error-log', overflow: 'drop_oldest', errorThreshold: 0 },
     );
