@@ -90,12 +90,6 @@ describe('praxis-agent start: start-up failures print `CODE: message` and exit n
 });
 
 describe('praxis-agent start: shutdown_timeout', () => {
-  let agent: AgentProcess | undefined;
-  afterEach(() => {
-    agent?.kill('SIGKILL');
-    agent = undefined;
-  });
-
   it('names the plugin that overran, still stops the others, and exits 3', async () => {
     const file = configFile([
       'agent:',
@@ -110,7 +104,7 @@ describe('praxis-agent start: shutdown_timeout', () => {
       '    config:',
       '      stop_delay_ms: 60000',
     ]);
-    agent = new AgentProcess(['--config', file]);
+    const agent = new AgentProcess(['--config', file]);
     await agent.ready();
     agent.kill('SIGTERM');
     expect(await agent.exited).toBe(3);
@@ -125,7 +119,7 @@ describe('praxis-agent start: shutdown_timeout', () => {
 
   it('names a plugin whose stop() throws, still stops the others, and exits 3', async () => {
     const file = configFile(['http:', '  port: 0', 'plugins:', '  - name: quick', `    use: ${FIXTURE}`, '  - name: grumpy', `    use: ${FIXTURE}`, '    config:', '      fail_on_stop: true']);
-    agent = new AgentProcess(['--config', file]);
+    const agent = new AgentProcess(['--config', file]);
     await agent.ready();
     agent.kill('SIGTERM');
     expect(await agent.exited).toBe(3);
@@ -138,7 +132,7 @@ describe('praxis-agent start: shutdown_timeout', () => {
 
   it('on a signal during start-up, finishes starting, then stops everything in order and exits 0', async () => {
     const file = configFile(['http:', '  port: 0', 'plugins:', '  - name: early', `    use: ${FIXTURE}`, '  - name: slow', `    use: ${FIXTURE}`, '    config:', '      start_delay_ms: 3000']);
-    agent = new AgentProcess(['--config', file]);
+    const agent = new AgentProcess(['--config', file]);
     await agent.waitFor((l) => l.plugin === 'early' && l.msg === 'recorder started');
     agent.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
@@ -152,7 +146,7 @@ describe('praxis-agent start: shutdown_timeout', () => {
 
   it('exits 1 at once on a second signal while plugins are still stopping', async () => {
     const file = configFile(['agent:', '  shutdown_timeout: 10m', 'http:', '  port: 0', 'plugins:', '  - name: stuck', `    use: ${FIXTURE}`, '    config:', '      stop_delay_ms: 600000']);
-    agent = new AgentProcess(['--config', file]);
+    const agent = new AgentProcess(['--config', file]);
     await agent.ready();
     agent.kill('SIGTERM');
     await agent.waitFor((l) => l.event === 'system.shutdown');
@@ -198,15 +192,9 @@ describe('praxis-agent schema --from-config', () => {
 });
 
 describe('praxis-agent start: a plugin background task that rejects unhandled', () => {
-  let agent: AgentProcess | undefined;
-  afterEach(() => {
-    agent?.kill('SIGKILL');
-    agent = undefined;
-  });
-
   it('is logged with UNHANDLED_REJECTION and reported as agent.error; the agent keeps serving and exits 0 on SIGTERM', async () => {
     const file = configFile(['http:', '  port: 0', 'plugins:', '  - name: leaky', `    use: ${FIXTURE}`, '    config:', '      label: leaky', '      reject_in_background: true']);
-    agent = new AgentProcess(['--config', file]);
+    const agent = new AgentProcess(['--config', file]);
     const url = await agent.ready();
     const line = await agent.waitFor((l) => l.event === 'agent.error');
     expect(line.data).toMatchObject({ error_code: 'UNHANDLED_REJECTION', message: expect.stringContaining('leaky background task failed') });

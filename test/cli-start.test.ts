@@ -10,15 +10,8 @@ function isolated(): Record<string, string> {
 
 /** The shipped config, started as a user would: `praxis-agent start` in a child process. */
 describe('praxis-agent start (child process, shipped agent.config.yaml)', () => {
-  let agent: AgentProcess | undefined;
-
-  afterEach(() => {
-    agent?.kill('SIGKILL');
-    agent = undefined;
-  });
-
   it('becomes ready, serves the admin API, ingests, and exits 0 on SIGTERM with the lifecycle in order', async () => {
-    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', PRAXIS_LOG_LEVEL: 'info', ...isolated() });
+    const agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', PRAXIS_LOG_LEVEL: 'info', ...isolated() });
     const url = await agent.ready();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     // The shipped WebSocket broadcaster logs its URL.
@@ -49,7 +42,7 @@ describe('praxis-agent start (child process, shipped agent.config.yaml)', () => 
   });
 
   it('stops the same way on SIGINT', async () => {
-    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', ...isolated() });
+    const agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', ...isolated() });
     await agent.ready();
     agent.kill('SIGINT');
     expect(await agent.exited).toBe(0);

@@ -64,19 +64,12 @@ describe('config-watcher reloading the agent it runs in', () => {
 });
 
 describe('praxis-agent start: SIGHUP (child process)', () => {
-  let child: AgentProcess | undefined;
-
-  afterEach(() => {
-    child?.kill('SIGKILL');
-    child = undefined;
-  });
-
   it('reloads the config: the event-logger restarts with its new types and the log says so; an invalid file changes nothing', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'praxis-sighup-'));
     const file = path.join(dir, 'agent.config.yaml');
     const yaml = (types: string): string => `http:\n  port: 0\nlog:\n  format: json\nplugins:\n  - name: events-log\n    use: event-logger\n    config:\n      types: ${types}\n`;
     writeFileSync(file, yaml('["system.error"]'));
-    child = new AgentProcess(['--config', file]);
+    const child = new AgentProcess(['--config', file]);
     const url = await child.ready();
     const emit = async (type: string, data: unknown): Promise<string> => {
       const res = await fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, data }) });

@@ -33,8 +33,6 @@ describe('event store and WebSocket resume across agent restarts (child processe
 
   afterEach(() => {
     for (const c of clients.splice(0)) c.ws.terminate();
-    agent?.kill('SIGKILL');
-    agent = undefined;
   });
 
   async function startAgent(): Promise<{ admin: string; ws: string }> {

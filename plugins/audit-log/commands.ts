@@ -54,6 +54,13 @@ function usageError(io: CommandIo, command: string, usage: string, message: stri
 }
 
 type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** Options both audit commands take. */
+const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies CommandOptions;
 type ParsedCommand<O extends CommandOptions> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: O }>>;
 
 /** Parses a command's arguments (positionals allowed, unknown options refused); on a usage error it reports it and returns the exit code instead. */
@@ -77,9 +84,7 @@ async function verifyRun(args: string[], io: CommandIo): Promise<number> {
   const parsed = parseCommandArgs(io, name, VERIFY_USAGE, args, {
     'key-file': { type: 'string' },
     'key-env': { type: 'string' },
-    config: { type: 'string', short: 'c' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+    ...COMMON_OPTIONS,
   });
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
@@ -140,9 +145,7 @@ async function tailRun(args: string[], io: CommandIo): Promise<number> {
   const parsed = parseCommandArgs(io, name, TAIL_USAGE, args, {
     type: { type: 'string', short: 't', multiple: true },
     lines: { type: 'string', short: 'n' },
-    config: { type: 'string', short: 'c' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+    ...COMMON_OPTIONS,
   });
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;

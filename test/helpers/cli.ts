@@ -17,7 +17,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO):
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** A running `praxis-agent start`, its JSON log lines collected as they arrive. */
+/** Agent processes started by the current test; the afterEach below ends any a test left running. */
+const running = new Set<AgentProcess>();
+afterEach(() => {
+  for (const agent of running) agent.kill('SIGKILL');
+  running.clear();
+});
+
+/** A running `praxis-agent start`, its JSON log lines collected as they arrive; killed after the test at the latest. */
 export class AgentProcess {
   readonly lines: Record<string, unknown>[] = [];
   readonly stderr: string[] = [];
@@ -43,6 +50,8 @@ export class AgentProcess {
     });
     this.child.stderr.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString()));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    running.add(this);
+    void this.exited.then(() => running.delete(this));
   }
 
   /** Resolves with the first log line (past or future) that matches. */
