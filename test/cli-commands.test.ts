@@ -1,5 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { AgentProcess, REPO, runCli } from './helpers/cli';
 
@@ -77,6 +78,22 @@ describe('praxis-agent plugins', () => {
     const table = runCli(['plugins', '--config', 'agent.config.yaml']);
     expect(table.status).toBe(0);
     expect(table.stdout).toMatch(/^events-log\s+event-logger\s+builtin\s+0\.1\.0\s+yes\s+yes$/m);
+  });
+});
+
+describe('praxis-agent: plugin modules loaded only for their own commands', () => {
+  /** Runs the CLI in a child node and reports whether the audit-log plugin module was loaded. */
+  function loadsAuditLog(args: string[]): boolean {
+    const script = `require('./dist/src/cli/main.js').main(['node', 'praxis-agent', ...${JSON.stringify(args)}], { out() {}, err() {} })
+      .then(() => process.stdout.write(String(Object.keys(require.cache).some((f) => f.includes('plugins/audit-log')))));`;
+    return spawnSync(process.execPath, ['-e', script], { cwd: REPO, encoding: 'utf8' }).stdout === 'true';
+  }
+
+  it('does not load built-in plugins for start (also when it begins with an option) or core commands', () => {
+    expect(loadsAuditLog(['--config', '/nonexistent/agent.yaml'])).toBe(false);
+    expect(loadsAuditLog(['validate', '--config', '/nonexistent/agent.yaml'])).toBe(false);
+    expect(loadsAuditLog(['audit', 'tail', '/nonexistent/audit.log'])).toBe(true);
+    expect(loadsAuditLog(['--help'])).toBe(true);
   });
 });
 

@@ -253,7 +253,7 @@ async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<
   }
 }
 
-function buildProgram(io: Io, setCode: (code: number) => void, withPluginCommands: boolean): Command {
+function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly string[]): Command {
   const program = new Command('praxis-agent')
     .description('Observability sidecar agent: a typed event bus with YAML-declared plugins.')
     .version(AGENT_VERSION)
@@ -300,12 +300,14 @@ function buildProgram(io: Io, setCode: (code: number) => void, withPluginCommand
     .addOption(configOption())
     .action(async (type: string, opts: EmitOptions) => setCode(await emitCommand(type, opts, io)));
 
-  if (withPluginCommands) addPluginCommands(program, io, setCode);
+  // Loading every built-in plugin to learn its commands costs start-up time and memory that
+  // `start` (the default, also when argv[2] is an option) and the other core commands do not need.
+  const first = argv[2];
+  const core = new Set(program.commands.map((c) => c.name()));
+  const wantsHelp = first === undefined ? false : ['-h', '--help', 'help'].includes(first);
+  if (wantsHelp || (first !== undefined && !first.startsWith('-') && !core.has(first))) addPluginCommands(program, io, setCode);
   return program;
 }
-
-/** Commands of the core: running one of them needs no plugin module loaded just to list commands. */
-const CORE_COMMANDS = new Set(['start', 'validate', 'plugins', 'schema', 'emit']);
 
 /** Built-in plugins' commands: `name: 'audit verify'` → `praxis-agent audit verify ARGS...`. */
 function addPluginCommands(program: Command, io: Io, setCode: (code: number) => void): void {
@@ -336,15 +338,12 @@ function addPluginCommands(program: Command, io: Io, setCode: (code: number) => 
 /** Runs the CLI; resolves the process exit code. */
 export async function main(argv: readonly string[] = process.argv, io: Io = stdio): Promise<number> {
   let code: number = EXIT.OK;
-  // Loading every built-in plugin to learn its commands costs start-up time and memory that
-  // `start` (the default command) and the other core commands do not need.
-  const command = argv.slice(2).find((arg) => !arg.startsWith('-'));
   const program = buildProgram(
     io,
     (c) => {
       code = c;
     },
-    command === undefined ? argv.length > 2 : !CORE_COMMANDS.has(command),
+    argv,
   );
   // `start` is the default command, so commander would read a mistyped command as an argument to
   // it ("too many arguments for 'start'"): name the unknown command instead.

@@ -174,6 +174,26 @@ describe('SqliteEventStore', () => {
     expect(reopened.append(event()).offset).toBe(10);
   });
 
+  it('does not retry a failing commit per appended event: new events wait for the backoff, which grows', async () => {
+    const clock = new FakeClock();
+    const store = storeIn(tempDir(), clock, { commit_interval: 0 });
+    const db = (store as unknown as { db: { exec(sql: string): void } }).db;
+    db.exec("CREATE TRIGGER fail BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+    store.append(event());
+    expect(store.stats().commit_errors).toBe(1);
+    for (let i = 0; i < 50; i++) store.append(event());
+    expect(store.stats()).toMatchObject({ commit_errors: 1, pending_events: 51 });
+    await clock.advance(100);
+    expect(store.stats().commit_errors).toBe(2);
+    await clock.advance(100);
+    expect(store.stats().commit_errors).toBe(2); // the second delay is longer than the first
+    db.exec('DROP TRIGGER fail');
+    await clock.advance(200);
+    expect(store.stats()).toMatchObject({ commits: 1, pending_events: 0 });
+    store.append(event());
+    expect(store.stats()).toMatchObject({ commits: 2, pending_events: 0 });
+  });
+
   it('keeps events pending and retries when a commit fails; past the memory bound it drops the oldest and changes the epoch', async () => {
     const clock = new FakeClock();
     const store = storeIn(tempDir(), clock, { commit_interval: 100, max_batch: 200_000 });

@@ -209,6 +209,9 @@ export class SqliteEventStore extends EventStore {
         this.logger?.error({ err: error }, 'event store listener failed');
       }
     }
+    // While a failed commit waits for its backoff, new events only queue: flushing per event would
+    // re-run the failing transaction over everything pending each time.
+    if (this.commitRetry.attempts > 0) return entry;
     if (this.options.commit_interval === 0 || this.pending.length >= this.options.max_batch) this.flush();
     else this.commitTimer ??= this.clock.setTimeout(() => {
       this.commitTimer = undefined;
