@@ -1,4 +1,17 @@
-import { Bus, inject, injectable, LOGGER, PLUGIN_CONFIG, type Event, type EventPattern, type Logger, type Plugin } from 'praxis-agent';
+import {
+  AgentError,
+  Bus,
+  EventRegistry,
+  eventTypeMatcher,
+  inject,
+  injectable,
+  LOGGER,
+  PLUGIN_CONFIG,
+  redactSecrets,
+  type Event,
+  type Logger,
+  type Plugin,
+} from 'praxis-agent';
 import type { EventLoggerConfig } from './config';
 
 /** Logs each matching event as one line; useful on its own and as the smallest real plugin. */
@@ -6,15 +19,22 @@ import type { EventLoggerConfig } from './config';
 export class EventLoggerPlugin implements Plugin {
   constructor(
     private readonly bus: Bus,
+    private readonly registry: EventRegistry,
     @inject(PLUGIN_CONFIG) private readonly config: EventLoggerConfig,
     @inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   start(): void {
-    // Patterns come from YAML, so they are subscribed here rather than declared with @On.
-    for (const pattern of this.config.types) {
-      this.bus.subscribe(pattern as EventPattern, (event) => this.log(event as Event), { name: `log ${pattern}` });
+    const unknown = this.config.types.filter((p) => !p.includes('*') && !this.registry.has(p));
+    if (unknown.length > 0) {
+      throw new AgentError('EVENT_UNKNOWN_TYPE', `types names unknown event types: ${unknown.join(', ')}`, { types: unknown });
     }
+    // One subscription filtered here, not one per pattern: overlapping patterns ("*" and
+    // "system.*") must not log an event twice, and one queue keeps the lines in publish order.
+    const matches = eventTypeMatcher(this.config.types);
+    this.bus.subscribe('*', (event) => {
+      if (matches(event.type)) this.log(event as Event);
+    }, { name: 'log' });
   }
 
   stop(): void {
@@ -24,7 +44,8 @@ export class EventLoggerPlugin implements Plugin {
   private log(event: Event): void {
     const line: Record<string, unknown> = { event: event.type, event_id: event.metadata.event_id, source: event.metadata.source };
     if (event.metadata.correlation_id) line.correlation_id = event.metadata.correlation_id;
-    if (this.config.include_data) line.data = event.data;
+    // Secrets at any depth of the data, with the same key patterns as audit-log and config-watcher.
+    if (this.config.include_data) line.data = redactSecrets(event.data);
     this.logger[this.config.level](line, event.type);
   }
 }

@@ -47,6 +47,22 @@ describe('event-logger', () => {
     expect(logged).not.toHaveProperty('data');
   });
 
+  it('logs an event once when patterns overlap, redacts secrets at any depth, and refuses unknown exact types', async () => {
+    const { logger, lines } = capture();
+    const h = createPluginHarness(eventLogger, { logger, config: { types: ['*', 'config.*', 'config.changed'] } });
+    await h.start();
+    await h.bus.publish('config.changed', { config_path: 'app.yaml#db', old_value: { host: 'a', auth: { password: 'hunter2' } }, new_value: { host: 'b', auth: { password: 'swordfish' } } });
+    await h.stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    const logged = lines().filter((l) => l.event === 'config.changed');
+    expect(logged).toHaveLength(1);
+    expect(JSON.stringify(logged[0])).not.toMatch(/hunter2|swordfish/);
+    expect(logged[0]).toMatchObject({ data: { old_value: { host: 'a', auth: { password: expect.stringMatching(/^\*\*\*/) } } } });
+
+    const typo = createPluginHarness(eventLogger, { config: { types: ['system.eror'] } });
+    await expect(typo.start()).rejects.toThrow(/system\.eror/);
+  });
+
   it('rejects an invalid pattern in its config', () => {
     expect(eventLogger.configSchema.safeParse({ types: ['sys*'] }).success).toBe(false);
   });
