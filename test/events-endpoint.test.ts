@@ -54,7 +54,7 @@ describe('GET /events (event store on the admin server)', () => {
     const other = (await (await fetch(`${url}/events?since=6&epoch=nope`, { headers: auth })).json()) as EventsPage;
     expect(other.recovered).toBe(false);
 
-    for (const bad of ['since=-1', 'limit=0', 'limit=x', 'types=sys*']) {
+    for (const bad of ['since=-1', 'limit=0', 'limit=x', 'types=sys*', 'types=Foo%20Bar']) {
       const res = await fetch(`${url}/events?${bad}`, { headers: auth });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('STORE_BAD_QUERY');

@@ -231,7 +231,6 @@ export class AdminServer {
     if (!route) {
       const allowed = this.allowedMethods(path);
       if (allowed.length > 0) {
-        // No dedicated code for 405: the endpoint does not exist for this method.
         throw new HttpError(405, 'HTTP_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use ${allowed.join(', ')}`, { allow: allowed }, { allow: allowed.join(', ') });
       }
       throw new HttpError(404, 'HTTP_NOT_FOUND', `no endpoint ${path}`);
@@ -276,7 +275,6 @@ export class AdminServer {
       if (isAgentError(error)) {
         sendError(res, 500, error.code, error.message, {}, closeIfUnread(req));
       } else {
-        // No generic internal-error code exists; a route handler that threw is the closest match.
         sendError(res, 500, 'HTTP_INTERNAL_ERROR', `internal error while handling ${where}; see the agent log`, {}, closeIfUnread(req));
       }
     } catch (secondary) {

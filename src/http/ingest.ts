@@ -56,7 +56,6 @@ export function ingestFormat(contentType: string | undefined): IngestFormat {
 }
 
 function unsupported(message: string): HttpError {
-  // 415 with the generic bad-request code: the table has no dedicated code for media types.
   return new HttpError(415, 'HTTP_UNSUPPORTED_MEDIA_TYPE', message);
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Unsubscribe } from '../bus/bus';
 import type { EventBus } from '../bus/event-bus';
-import { compilePattern, type Matcher } from '../bus/pattern';
+import { eventTypeMatcher } from '../bus/pattern';
 import type { CancelTimer, Clock } from '../core/clock';
 import { Backoff } from '../core/backoff';
 import { AgentError, errorMessage } from '../core/errors';
@@ -264,13 +264,13 @@ export class SqliteEventStore extends EventStore {
     const types = options.types ?? ['*'];
     if (types.length === 0) return result;
     const from = Math.max(this.removedThrough, Math.min(Math.max(0, Math.floor(after)), this.headOffset));
-    const matchers = types.map((t) => compilePattern(t, () => true));
+    const matches = eventTypeMatcher(types);
     const { sql, params } = filterSql(types);
     const rows = this.statement(`SELECT seq, type, json FROM events WHERE seq > ?${sql} ORDER BY seq LIMIT ?`).all(from, ...params, limit) as Row[];
     result.events = rows.map((r) => new DiskEntry(r.seq, r.type, r.json));
     for (const e of this.pending) {
       if (result.events.length >= limit) break;
-      if (e.offset > from && matchesAny(matchers, e.type)) result.events.push(e);
+      if (e.offset > from && matches(e.type)) result.events.push(e);
     }
     if (result.events.length >= limit) result.next_offset = (result.events.at(-1) as StoredEvent).offset + 1;
     return result;
@@ -388,10 +388,6 @@ export class SqliteEventStore extends EventStore {
     this.epochDirty = true;
     this.logger?.error({ lost: dropped.length, epoch: this.currentEpoch }, 'event store lost events it could not commit: new epoch');
   }
-}
-
-function matchesAny(matchers: Matcher[], type: string): boolean {
-  return matchers.some((m) => m.matches(type));
 }
 
 /** SQL for a type filter: exact types with IN, `prefix.*` with GLOB (type names hold no GLOB metacharacters). */
