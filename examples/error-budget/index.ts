@@ -1,7 +1,7 @@
 /**
  * Example third-party plugin: an error budget per component. It counts `system.error` events per
  * component in a sliding window and publishes `service.status` (degraded, then healthy again)
- * when a component exceeds its budget or falls back under it. Written only against the public
+ * when a component exceeds its budget or, at its next error, is back under it. Written only against the public
  * SDK, with time from the injected Clock so tests run without waiting.
  */
 import { Bus, Clock, definePlugin, inject, injectable, On, PLUGIN_CONFIG, z, type Event, type Plugin } from 'praxis-agent';
