@@ -8,6 +8,7 @@ import { silentLogger } from '../src/core/logger';
 import type { Event } from '../src/events/types';
 import { classToken } from '../src/plugin/tokens';
 import { ReloadProbe } from './fixtures/reload-probe';
+import { waitFor } from './helpers/async';
 
 const PROBE = path.join(__dirname, 'fixtures/reload-probe');
 
@@ -38,6 +39,8 @@ beforeEach(() => {
   ReloadProbe.handled.length = 0;
   ReloadProbe.instances.length = 0;
   ReloadProbe.refuse.clear();
+  ReloadProbe.inFlight.clear();
+  ReloadProbe.maxInFlight.clear();
 });
 
 describe('Agent.reload', () => {
@@ -167,6 +170,22 @@ describe('Agent.reload', () => {
     expect(await agent.reload('test')).toMatchObject({ status: 'applied', restarted: ['slow'], unchanged: ['steady'] });
     expect(agent.host.stateOf('slow')).toBe('running');
     expect(agent.loaded.plugins[0].config).toMatchObject({ label: 'v3' });
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('never runs the old and the new instance handler at once, even when the old one overruns the restart wait', async () => {
+    const yaml = (label: string, hold: number): string =>
+      `agent:\n  shutdown_timeout: 100ms\nhttp:\n  enabled: false\nplugins:\n  - name: slow\n    use: \${probe}\n    config:\n      label: ${label}\n      hold_ms: ${hold}\n`;
+    const { agent, write } = setup(yaml('v1', 400));
+    await agent.start();
+    for (let i = 0; i < 3; i++) await agent.bus.publish('system.error', { severity: 'error', message: String(i), component: 'producer' });
+    await new Promise((resolve) => setImmediate(resolve)); // v1 is now inside its handler for event 0
+    write(yaml('v2', 0));
+    expect(await agent.reload('test')).toMatchObject({ restarted: ['slow'] });
+    await agent.bus.idle();
+    await waitFor(() => ReloadProbe.handled.length === 3, { what: 'all three events handled' });
+    expect(ReloadProbe.maxInFlight.get('slow')).toBe(1);
+    expect(ReloadProbe.handled.map((h) => [h.message, h.label])).toEqual([['0', 'v1'], ['1', 'v2'], ['2', 'v2']]);
     expect(await agent.stop()).toBe(0);
   });
 

@@ -47,6 +47,8 @@ export class HandlerQueue {
   private running = false;
   /** Set while the owning plugin restarts (hot reload): events queue up but are not delivered. */
   private paused = false;
+  /** After a hand-over from a predecessor still inside its handler: delivery starts once it returns. */
+  private gate?: Promise<void>;
   private readonly blocked: BlockedPublisher[] = [];
   private idleWaiters: (() => void)[] = [];
 
@@ -112,6 +114,9 @@ export class HandlerQueue {
   handOver(successor: HandlerQueue): void {
     if (this.state !== 'active') return;
     this.state = 'unsubscribed';
+    // The old handler may still be running (it overran the restart's wait): one event at a time
+    // per subscription holds across the two instances too.
+    if (this.running) successor.gate = this.whenIdle();
     while (this.size > 0) void successor.offer(this.shift());
     for (const waiter of this.blocked.splice(0)) {
       const wait = successor.offer(waiter.event);
@@ -155,6 +160,11 @@ export class HandlerQueue {
   }
 
   private async run(): Promise<void> {
+    if (this.gate) {
+      const gate = this.gate;
+      this.gate = undefined;
+      await gate;
+    }
     while (this.size > 0 && this.state === 'active' && !this.paused) {
       const event = this.shift();
       this.admitBlocked();
