@@ -16,6 +16,7 @@ export { Clock, FakeClock, SystemClock } from './core/clock';
 export { Backoff, retry } from './core/backoff';
 export type { BackoffOptions, RetryInfo, RetryOptions } from './core/backoff';
 export type { CancelTimer } from './core/clock';
+export { isTimeoutError, runOnce, settledWithin, TimeoutError, withTimeout } from './core/timed';
 export { AgentError, ERROR_CODES, errorMessage } from './core/errors';
 export { durationSchema } from './config/schema';
 export { loadConfig } from './config/loader';
