@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /**
  * What `Agent.reload()` did. `POST /-/reload` answers with it, SIGHUP and config-watcher log it.
  *
@@ -51,6 +53,16 @@ export abstract class AgentControl {
 
   /** Absolute path of the agent's config file; undefined when there is none (plugin harness). */
   abstract get configFile(): string | undefined;
+
+  /**
+   * THE way a plugin resolves a path from its config: relative to the folder of the agent's config
+   * file (so a config works from any working directory), or to the working directory when there
+   * is no config file (plugin harness). Absolute paths are returned as they are.
+   */
+  resolvePath(p: string): string {
+    const file = this.configFile;
+    return path.resolve(file ? path.dirname(file) : process.cwd(), p);
+  }
 
   /**
    * Re-reads the config file and applies what changed: plugins whose entry changed are restarted
