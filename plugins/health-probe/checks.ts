@@ -46,7 +46,7 @@ export interface RunnerContext {
   now(): number;
 }
 
-/** Largest response body an HTTP check reads; the rest is ignored. */
+/** Largest response body an HTTP check reads; at this size it stops reading and closes the connection. */
 export const MAX_BODY_BYTES = 1_048_576;
 const DAY_MS = 86_400_000;
 
@@ -130,15 +130,18 @@ function httpRunner(check: CheckOf<'http'>, ctx: RunnerContext): CheckRunner {
         const chunks: Buffer[] = [];
         let size = 0;
         let truncated = false;
+        const answer = (): void => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), truncated, cert });
         res.on('data', (chunk: Buffer) => {
-          if (size >= MAX_BODY_BYTES) {
-            truncated = true;
-            return;
-          }
-          chunks.push(chunk);
-          size += chunk.length;
+          const room = MAX_BODY_BYTES - size;
+          chunks.push(room < chunk.length ? chunk.subarray(0, room) : chunk);
+          size += Math.min(room, chunk.length);
+          if (size < MAX_BODY_BYTES) return;
+          // Enough to judge: answer with the first MAX_BODY_BYTES and close the connection rather than read an endless body.
+          truncated = true;
+          answer();
+          res.destroy();
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), truncated, cert }));
+        res.on('end', answer);
         res.on('error', reject);
       });
       req.on('error', reject);
@@ -149,7 +152,7 @@ function httpRunner(check: CheckOf<'http'>, ctx: RunnerContext): CheckRunner {
     });
     if ('ok' in response) return response;
 
-    const details: Record<string, unknown> = { http_status: response.status };
+    const details: Record<string, unknown> = { http_status: response.status, ...(response.truncated ? { body_truncated_at: MAX_BODY_BYTES } : {}) };
     const expected = check.expect_status.some((spec) => (typeof spec === 'number' ? spec === response.status : spec[0] === String(response.status)[0]));
     if (!expected) {
       return { ok: false, error_code: 'HEALTH_HTTP_STATUS', message: `HTTP ${response.status}, expected ${check.expect_status.join(', ')}`, details };

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  AgentControl,
   AgentError,
   Bus,
   Clock,
@@ -8,18 +9,23 @@ import {
   HttpRoutes,
   inject,
   injectable,
+  isTimeoutError,
   LOGGER,
   On,
   PLUGIN_CONFIG,
+  PLUGIN_NAME,
   readBody,
   sendJson,
+  withTimeout,
+  type CancelTimer,
   type Event,
   type Logger,
   type Plugin,
 } from 'praxis-agent';
+import { fingerprint, leaveState, takeState, type CarriedState } from './carry';
 import { runnerFor, targetOf, type CheckRunner } from './checks';
 import type { CheckConfig, HealthProbeConfig } from './config';
-import './events';
+import { serviceHeartbeatSchema } from './events';
 import { cronSchedule, intervalSchedule, Ticker, type Schedule } from './schedule';
 import { CheckTracker, ServiceTracker, type CheckResult, type ServiceStatus } from './status';
 
@@ -28,12 +34,16 @@ const HEARTBEAT_MAX_INTERVAL_MS = 30_000;
 const HEARTBEAT_BODY_LIMIT = 65_536;
 const STATUS_CODE: Record<ServiceStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 const SEVERITY_RANK: Record<ServiceStatus, number> = STATUS_CODE;
+/** What a heartbeat request body may hold: the event's fields but the check, which comes from the path. */
+const heartbeatBodySchema = serviceHeartbeatSchema.omit({ check: true });
 
 /** One configured check at run time. */
 interface CheckEntry {
   service: string;
   name: string;
   config: CheckConfig;
+  /** Identifies `config`: state is carried across a restart only to a check with the same fingerprint. */
+  fingerprint: string;
   tracker: CheckTracker;
   schedule: Schedule;
   ticker?: Ticker;
@@ -49,6 +59,20 @@ interface CheckEntry {
   certWarned?: boolean;
 }
 
+/** One service in GET /health and (reduced to the event's fields) in system.health. */
+interface ServiceView {
+  status: ServiceStatus | 'pending';
+  last_checked?: string;
+  latency_ms?: number;
+  /** Every check that is down, slow or warning, as `check: reason`, joined with "; ". */
+  message?: string;
+  since?: string;
+  flapping: boolean;
+  blocked_by?: string;
+  failing_checks: string[];
+  checks: Record<string, Record<string, unknown>>;
+}
+
 /**
  * Checks the services next to the agent on their schedules and publishes how they are:
  * `service.status` on every status transition, `system.health` snapshots, and `system.error`
@@ -61,6 +85,8 @@ export class HealthProbePlugin implements Plugin {
   private readonly services = new Map<string, ServiceTracker>();
   private readonly heartbeats = new Map<string, CheckEntry>();
   private snapshotTicker?: Ticker;
+  /** Re-evaluate services when the checks they wait for have had their first interval. */
+  private cancelAwaits: CancelTimer[] = [];
   private outbox: Promise<void> = Promise.resolve();
   private startedAt = 0;
   private running = false;
@@ -71,35 +97,56 @@ export class HealthProbePlugin implements Plugin {
     private readonly clock: Clock,
     @inject(PLUGIN_CONFIG) private readonly config: HealthProbeConfig,
     @inject(LOGGER) private readonly logger: Logger,
+    @inject(PLUGIN_NAME) private readonly pluginName: string,
     private readonly routes: HttpRoutes,
+    private readonly control: AgentControl,
   ) {}
 
   start(): void {
     this.running = true;
     this.startedAt = this.clock.now();
     this.build();
+    const carried = this.restore(takeState(this.clock, this.pluginName));
+    const deadlines = new Set<number>();
     for (const entry of this.checks.values()) {
       entry.ticker = new Ticker(this.clock, entry.schedule, () => void this.run(entry));
-      // Pull checks with an interval run right away; cron-scheduled checks and heartbeats wait for their first due time.
-      entry.ticker.start(entry.config.kind !== 'heartbeat' && entry.config.schedule === undefined ? 0 : undefined);
+      const last = entry.tracker.last?.at;
+      if (last !== undefined && entry.config.schedule === undefined) {
+        // Carried over a reload: keep the cadence instead of running every check again at once.
+        entry.ticker.start(Math.max(0, entry.schedule.next(last) - this.startedAt));
+      } else if (entry.config.kind !== 'heartbeat' && entry.config.schedule === undefined) {
+        // Pull checks with an interval run right away, and their service waits (at most one interval) for the result.
+        entry.tracker.awaitedUntil = entry.schedule.next(this.startedAt);
+        deadlines.add(entry.tracker.awaitedUntil);
+        entry.ticker.start(0);
+      } else {
+        // Cron-scheduled checks and heartbeats wait for their first due time; their services do not wait for them.
+        entry.ticker.start();
+      }
     }
+    // A check still without a result after its first interval no longer holds its service back.
+    this.cancelAwaits = [...deadlines].map((due) => this.clock.setTimeout(() => this.evaluateAll(), due - this.startedAt));
+    if (carried > 0) this.evaluateAll();
     if (this.config.snapshot_interval > 0 && this.services.size > 0) {
       this.snapshotTicker = new Ticker(this.clock, intervalSchedule(this.config.snapshot_interval), () => this.snapshot());
       this.snapshotTicker.start();
     }
-    if (this.heartbeats.size > 0) this.addHeartbeatRoute();
-    this.logger.info({ services: this.services.size, checks: this.checks.size }, 'health probe started');
+    this.addRoutes();
+    this.logger.info({ services: this.services.size, checks: this.checks.size, ...(carried > 0 ? { checks_carried: carried } : {}) }, 'health probe started');
   }
 
   async stop(): Promise<void> {
+    if (!this.running) return;
     this.running = false;
     this.snapshotTicker?.stop();
+    for (const cancel of this.cancelAwaits.splice(0)) cancel();
     for (const entry of this.checks.values()) {
       entry.ticker?.stop();
       entry.abort?.abort();
     }
     await Promise.all([...this.checks.values()].map((e) => e.running));
     await this.outbox;
+    leaveState(this.clock, this.pluginName, this.save());
   }
 
   /**
@@ -134,11 +181,45 @@ export class HealthProbePlugin implements Plugin {
         status_code: service.current ? STATUS_CODE[service.current] : -1,
         checks_run: checks.reduce((n, c) => n + c.runs, 0),
         failures: checks.reduce((n, c) => n + c.failures, 0),
+        checks_failing: service.problems().filter((p) => p.down).length,
         flapping: service.flapping ? 1 : 0,
         transitions_suppressed: service.suppressed,
       };
     }
     return { ...this.counters, services };
+  }
+
+  /**
+   * How every service and check is right now (GET /health): the overall status (the worst known,
+   * `pending` while no service is known) and per service its status, what fails, and each check's
+   * last result.
+   */
+  view(): { status: ServiceStatus | 'pending'; checked_at: string; services: Record<string, ServiceView> } {
+    const services: Record<string, ServiceView> = {};
+    let worst: ServiceStatus | undefined;
+    for (const [name, service] of this.services) {
+      const status = service.current;
+      if (status && (worst === undefined || SEVERITY_RANK[status] > SEVERITY_RANK[worst])) worst = status;
+      const checks = [...service.checks.values()];
+      const lastAt = Math.max(0, ...checks.map((c) => c.last?.at ?? 0));
+      const latencies = checks.flatMap((c) => (c.last ? [c.last.latency_ms] : []));
+      const blockedBy = this.blockerOf(service);
+      const problems = service.problems();
+      const reasons = problems.map((p) => `${p.check.name}: ${p.reason}`);
+      if (blockedBy && status === 'unhealthy') reasons.unshift(`dependency ${blockedBy} unhealthy`);
+      services[name] = {
+        status: status ?? 'pending',
+        ...(lastAt > 0 ? { last_checked: new Date(lastAt).toISOString() } : {}),
+        ...(latencies.length > 0 ? { latency_ms: Math.max(...latencies) } : {}),
+        ...(reasons.length > 0 ? { message: reasons.join('; ') } : {}),
+        ...(status ? { since: new Date(service.lastChange).toISOString() } : {}),
+        flapping: service.flapping,
+        ...(blockedBy ? { blocked_by: blockedBy } : {}),
+        failing_checks: problems.filter((p) => p.down).map((p) => p.check.name),
+        checks: Object.fromEntries(checks.map((c) => [c.name, c.summary()])),
+      };
+    }
+    return { status: worst ?? 'pending', checked_at: this.clock.isoNow(), services };
   }
 
   @On('service.heartbeat')
@@ -163,13 +244,15 @@ export class HealthProbePlugin implements Plugin {
     this.heartbeats.clear();
     for (const [serviceName, service] of Object.entries(this.config.services)) {
       const trackers = new Map<string, CheckTracker>();
-      for (const [checkName, check] of Object.entries(service.checks)) {
+      for (const [checkName, configured] of Object.entries(service.checks)) {
+        const check = this.resolvePaths(configured);
         const tracker = new CheckTracker(checkName, check.kind, targetOf(check), check.degraded_after_ms);
         trackers.set(checkName, tracker);
         const entry: CheckEntry = {
           service: serviceName,
           name: checkName,
           config: check,
+          fingerprint: fingerprint(check),
           tracker,
           schedule: scheduleOf(check),
           ...(check.kind === 'heartbeat' ? {} : { runner: runnerFor(check, { now: () => this.clock.now() }) }),
@@ -179,6 +262,57 @@ export class HealthProbePlugin implements Plugin {
       }
       this.services.set(serviceName, new ServiceTracker(serviceName, service, trackers, this.config.flapping));
     }
+  }
+
+  /** Paths in a check's config are relative to the agent's config file; an exec check runs in its folder unless given a cwd. */
+  private resolvePaths(check: CheckConfig): CheckConfig {
+    const resolve = (p: string): string => this.control.resolvePath(p);
+    switch (check.kind) {
+      case 'http':
+        return check.ca_file === undefined ? check : { ...check, ca_file: resolve(check.ca_file) };
+      case 'process':
+        return check.pid_file === undefined ? check : { ...check, pid_file: resolve(check.pid_file) };
+      case 'exec':
+        return { ...check, cwd: resolve(check.cwd ?? '.') };
+      default:
+        return check;
+    }
+  }
+
+  /** What this instance hands to the next one when it is restarted (see carry.ts). */
+  private save(): CarriedState {
+    return {
+      at: this.clock.now(),
+      checks: new Map(
+        [...this.checks].map(([key, e]) => [
+          key,
+          { fingerprint: e.fingerprint, tracker: e.tracker.saveState(), ...(e.lastReport !== undefined ? { lastReport: e.lastReport } : {}), ...(e.lastMessage !== undefined ? { lastMessage: e.lastMessage } : {}), ...(e.certWarned ? { certWarned: true } : {}) },
+        ]),
+      ),
+      services: new Map([...this.services].map(([name, s]) => [name, s.saveState()])),
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Takes over what the previous instance left for unchanged checks and kept services; returns how many checks it carried. */
+  private restore(carried: CarriedState | undefined): number {
+    if (!carried) return 0;
+    this.counters = { ...this.counters, ...carried.counters };
+    for (const [name, service] of this.services) {
+      const saved = carried.services.get(name);
+      if (saved) service.restoreState(saved);
+    }
+    let count = 0;
+    for (const [key, entry] of this.checks) {
+      const saved = carried.checks.get(key);
+      if (!saved || saved.fingerprint !== entry.fingerprint) continue;
+      entry.tracker.restoreState(saved.tracker);
+      entry.lastReport = saved.lastReport;
+      entry.lastMessage = saved.lastMessage;
+      entry.certWarned = saved.certWarned;
+      count++;
+    }
+    return count;
   }
 
   /** One run of a check, cut at its timeout; a run still in progress is never overlapped. */
@@ -193,42 +327,20 @@ export class HealthProbePlugin implements Plugin {
       this.finish(entry, this.evaluateHeartbeat(entry));
       return Promise.resolve();
     }
-    const runner = entry.runner;
     const started = this.clock.now();
     const abort = new AbortController();
     entry.abort = abort;
-    let cancelTimer = (): void => undefined;
-    const timedOut = new Promise<CheckResult>((resolve) => {
-      cancelTimer = this.clock.setTimeout(() => {
-        resolve({
-          ok: false,
-          error_code: 'HEALTH_TIMEOUT',
-          message: `no answer within ${entry.config.timeout} ms`,
-          latency_ms: this.clock.now() - started,
-          at: this.clock.now(),
-        });
-        abort.abort();
-      }, entry.config.timeout);
-    });
-    const work = runner(abort.signal).then(
-      (outcome): CheckResult => ({ ...outcome, latency_ms: this.clock.now() - started, at: this.clock.now() }),
-      (error: unknown): CheckResult => ({
-        ok: false,
-        error_code: 'HEALTH_CONNECT_FAILED',
-        message: errorMessage(error),
-        latency_ms: this.clock.now() - started,
-        at: this.clock.now(),
-      }),
-    );
-    const done = Promise.race([work, timedOut]).then((result) => {
-      cancelTimer();
-      if (!this.running) return;
-      try {
-        this.finish(entry, result);
-      } catch (error) {
-        this.logger.error({ err: error, service: entry.service, check: entry.name }, 'recording a check result failed');
-      }
-    });
+    const measured = (outcome: Omit<CheckResult, 'latency_ms' | 'at'>): CheckResult => ({ ...outcome, latency_ms: this.clock.now() - started, at: this.clock.now() });
+    const work = entry.runner(abort.signal).then(measured, (error: unknown) => measured({ ok: false, error_code: 'HEALTH_CONNECT_FAILED', message: errorMessage(error) }));
+    const done = withTimeout(this.clock, work, entry.config.timeout, () => abort.abort())
+      .catch((error: unknown) => {
+        if (!isTimeoutError(error)) throw error;
+        return measured({ ok: false, error_code: 'HEALTH_TIMEOUT', message: `no answer within ${entry.config.timeout} ms` });
+      })
+      .then((result) => {
+        if (this.running) this.finish(entry, result);
+      })
+      .catch((error: unknown) => this.logger.error({ err: error, service: entry.service, check: entry.name }, 'recording a check result failed'));
     // The run ends when the work really ends (an aborted child has exited, a socket is closed), so the next run cannot overlap it.
     const finished = Promise.all([done, work]).then(() => {
       entry.running = undefined;
@@ -270,14 +382,24 @@ export class HealthProbePlugin implements Plugin {
     this.evaluate(service, new Set());
   }
 
+  private evaluateAll(): void {
+    const visited = new Set<string>();
+    for (const service of this.services.values()) this.evaluate(service, visited);
+  }
+
+  /** The first dependency of a service that is unhealthy now. */
+  private blockerOf(service: ServiceTracker): string | undefined {
+    return service.config.depends_on.find((d) => this.services.get(d)?.current === 'unhealthy');
+  }
+
   /** Re-evaluates a service, then the services that depend on it when its status changed. */
   private evaluate(service: ServiceTracker, visited: Set<string>): void {
     if (visited.has(service.name)) return;
     visited.add(service.name);
     const before = service.current;
-    const blockedBy = service.config.depends_on.find((d) => this.services.get(d)?.current === 'unhealthy');
+    const blockedBy = this.blockerOf(service);
     for (const action of service.evaluate(this.clock.now(), blockedBy)) {
-      if (action.kind === 'status') this.publishStatus(service, blockedBy, before, action.flapping);
+      if (action.kind === 'status') this.publishStatus(service, blockedBy, action.previous, action.flapping);
       else this.publishError(service);
     }
     if (service.current !== before) {
@@ -291,17 +413,19 @@ export class HealthProbePlugin implements Plugin {
     const status = service.current as ServiceStatus;
     const checks = [...service.checks.values()];
     const results = Object.fromEntries(checks.map((c) => [c.name, c.summary()]));
-    const failing = checks.filter((c) => c.state === 'down' || (c.last && !c.last.ok));
-    const latest = failing.sort((a, b) => (b.last?.at ?? 0) - (a.last?.at ?? 0))[0]?.last ?? checks.find((c) => c.last?.warning)?.last;
+    const problems = service.problems();
+    const first = problems[0];
+    const failing = problems.filter((p) => p.down).map((p) => p.check.name);
     const latencies = checks.flatMap((c) => (c.last ? [c.last.latency_ms] : []));
     const certDays = checks.flatMap((c) => (typeof c.last?.details?.cert_days_left === 'number' ? [c.last.details.cert_days_left] : []));
     const metrics: Record<string, unknown> = {
       latency_ms: latencies.length > 0 ? Math.max(...latencies) : 0,
       consecutive_failures: Math.max(0, ...checks.map((c) => c.consecutiveFailures)),
       checks_total: checks.length,
-      checks_failing: checks.filter((c) => c.state === 'down').length,
+      checks_failing: failing.length,
+      ...(failing.length > 0 ? { failing_checks: failing } : {}),
       ...(previous ? { previous_status: previous } : {}),
-      ...(latest ? { last_error: latest.message, ...(latest.error_code ? { error_code: latest.error_code } : {}) } : {}),
+      ...(first ? { last_error: first.reason, ...(first.check.last?.error_code ? { error_code: first.check.last.error_code } : {}) } : {}),
       ...(certDays.length > 0 ? { cert_days_left: Math.min(...certDays) } : {}),
       ...(blockedBy ? { cause: `dependency ${blockedBy} unhealthy`, blocked_by: blockedBy } : {}),
       ...(flapping !== undefined ? { flapping } : {}),
@@ -318,20 +442,20 @@ export class HealthProbePlugin implements Plugin {
   }
 
   private publishError(service: ServiceTracker): void {
-    const checks = [...service.checks.values()];
-    const failing = checks.filter((c) => c.state === 'down').sort((a, b) => (b.last?.at ?? 0) - (a.last?.at ?? 0));
-    const first = failing[0];
-    const last = first?.last;
+    const failing = service.problems().filter((p) => p.down);
+    const code = failing[0]?.check.last?.error_code;
     this.enqueue(() =>
       this.bus.publish(
         'system.error',
         {
           severity: service.config.severity ?? this.config.severity,
-          message: `service ${service.name} is unhealthy${last ? `: ${first.name}: ${last.message}` : ''}`,
-          ...(last?.error_code ? { error_code: last.error_code } : {}),
+          message: `service ${service.name} is unhealthy${failing.length > 0 ? `: ${failing.map((p) => `${p.check.name}: ${p.reason}`).join('; ')}` : ''}`,
+          ...(code ? { error_code: code } : {}),
           component: service.name,
           diagnostic_data: {
-            failing_checks: Object.fromEntries(failing.map((c) => [c.name, { kind: c.kind, target: c.target, error_code: c.last?.error_code, message: c.last?.message, consecutive_failures: c.consecutiveFailures }])),
+            failing_checks: Object.fromEntries(
+              failing.map(({ check: c }) => [c.name, { kind: c.kind, target: c.target, error_code: c.last?.error_code, message: c.last?.message, consecutive_failures: c.consecutiveFailures }]),
+            ),
           },
         },
         { tags: ['health-probe'] },
@@ -363,30 +487,26 @@ export class HealthProbePlugin implements Plugin {
     );
   }
 
+  /**
+   * A system.health snapshot of the services whose status is known. Its per-service entries have
+   * no field for a list, so `message` names every failing (or slow) check, joined with "; ".
+   */
   private snapshot(): void {
+    const view = this.view();
     const services: Record<string, { status: ServiceStatus; last_checked?: string; latency_ms?: number; message?: string }> = {};
-    let worst: ServiceStatus = 'healthy';
-    for (const [name, service] of this.services) {
-      const status = service.current;
-      if (!status) continue;
-      if (SEVERITY_RANK[status] > SEVERITY_RANK[worst]) worst = status;
-      const checks = [...service.checks.values()].filter((c) => c.last);
-      const lastAt = Math.max(...checks.map((c) => c.last?.at ?? 0));
-      const latencies = checks.map((c) => c.last?.latency_ms ?? 0);
-      const blockedBy = service.config.depends_on.find((d) => this.services.get(d)?.current === 'unhealthy');
-      const failing = checks.find((c) => c.state === 'down' || !c.last?.ok);
-      const message = blockedBy && status === 'unhealthy' ? `dependency ${blockedBy} unhealthy` : failing ? `${failing.name}: ${failing.last?.message ?? ''}` : undefined;
+    for (const [name, s] of Object.entries(view.services)) {
+      if (s.status === 'pending') continue;
       services[name] = {
-        status,
-        ...(lastAt > 0 ? { last_checked: new Date(lastAt).toISOString() } : {}),
-        ...(latencies.length > 0 ? { latency_ms: Math.max(...latencies) } : {}),
-        ...(message ? { message } : {}),
+        status: s.status,
+        ...(s.last_checked ? { last_checked: s.last_checked } : {}),
+        ...(s.latency_ms !== undefined ? { latency_ms: s.latency_ms } : {}),
+        ...(s.message ? { message: s.message } : {}),
       };
     }
     // Nothing known yet: a snapshot would claim "healthy" about services nobody has checked.
-    if (Object.keys(services).length === 0) return;
+    if (view.status === 'pending') return;
     this.counters.snapshots_published++;
-    this.enqueue(() => this.bus.publish('system.health', { status: worst, services, checked_at: this.clock.isoNow() }, { tags: ['health-probe'] }));
+    this.enqueue(() => this.bus.publish('system.health', { status: view.status as ServiceStatus, services, checked_at: view.checked_at }, { tags: ['health-probe'] }));
   }
 
   /** Publishes in order, one after the other; a failed publish is logged and never stops the probe. */
@@ -397,7 +517,15 @@ export class HealthProbePlugin implements Plugin {
     );
   }
 
-  private addHeartbeatRoute(): void {
+  /** GET /health always, POST /heartbeat/<check> when there are heartbeat checks; both need the admin server. */
+  private addRoutes(): void {
+    try {
+      this.routes.add('GET', '/health', (_req, res) => sendJson(res, 200, this.view()));
+    } catch (error) {
+      const reason = error instanceof AgentError && error.code === 'HTTP_DISABLED' ? 'the admin HTTP server is disabled' : errorMessage(error);
+      this.logger.info({ reason }, 'GET /health is not available; /stats still shows each service');
+    }
+    if (this.heartbeats.size === 0) return;
     try {
       this.routes.add('POST', '/heartbeat/*', (req, res) => this.onHeartbeatRequest(req, res));
     } catch (error) {
@@ -418,7 +546,7 @@ export class HealthProbePlugin implements Plugin {
       throw new HttpError(404, 'HTTP_NOT_FOUND', `no heartbeat check named "${check}"`, { known_checks: [...this.heartbeats.keys()] });
     }
     const body = (await readBody(req, HEARTBEAT_BODY_LIMIT)).toString('utf8').trim();
-    let message: string | undefined;
+    let fields: { message?: string } = {};
     if (body !== '') {
       let parsed: unknown;
       try {
@@ -426,13 +554,14 @@ export class HealthProbePlugin implements Plugin {
       } catch {
         throw new HttpError(400, 'HTTP_BAD_REQUEST', 'the body must be empty or JSON like {"message": "..."}');
       }
-      const candidate = (parsed as { message?: unknown } | null)?.message;
-      if (typeof parsed !== 'object' || parsed === null || (candidate !== undefined && typeof candidate !== 'string')) {
-        throw new HttpError(400, 'HTTP_BAD_REQUEST', 'the body must be empty or JSON like {"message": "..."}');
+      const result = heartbeatBodySchema.safeParse(parsed);
+      if (!result.success) {
+        const problems = result.error.issues.map((i) => `${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+        throw new HttpError(400, 'HTTP_BAD_REQUEST', `the body must be empty or JSON like {"message": "..."}: ${problems}`);
       }
-      message = candidate as string | undefined;
+      fields = result.data;
     }
-    const event = await this.bus.publish('service.heartbeat', { check, ...(message !== undefined ? { message } : {}) }, { source: 'http' });
+    const event = await this.bus.publish('service.heartbeat', { check, ...fields }, { source: 'http' });
     const entry = this.heartbeats.get(check) as CheckEntry;
     sendJson(res, 202, { accepted: true, check, service: entry.service, event_id: event.metadata.event_id });
   }

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
-import { AgentClient, type Event } from 'praxis-agent';
+import { AgentClient, AgentControl, type Event, type ReloadResult } from 'praxis-agent';
 import { createPluginHarness, FakeClock, runPluginConformance, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { checkBody, findProcesses, isAlive, safeUrl, valueAt } from './checks';
 import { healthProbeConfigSchema } from './config';
@@ -621,7 +621,8 @@ describe('status machine', () => {
 
     await clock.advance(60_000);
     await runOnce(h, p); // healthy for a minute now: released
-    expect(lastStatus(h).data).toMatchObject({ status: 'healthy', metrics: { flapping: false } });
+    // previous_status is the status last published (unhealthy, with flapping: true), not the last one held back.
+    expect(lastStatus(h).data).toMatchObject({ status: 'healthy', metrics: { flapping: false, previous_status: 'unhealthy' } });
     expect(lastStatus(h).metadata.tags).not.toContain('flapping');
     expect(statuses(h)).toHaveLength(5);
   });
@@ -648,7 +649,7 @@ describe('status machine', () => {
 
     await p.publishSnapshot();
     await h.bus.idle();
-    expect(h.eventsOf('system.health').at(-1)?.data).toMatchObject({ status: 'unhealthy', services: { api: { status: 'unhealthy', message: 'dependency db unhealthy' } } });
+    expect(h.eventsOf('system.health').at(-1)?.data).toMatchObject({ status: 'unhealthy', services: { api: { status: 'unhealthy', message: 'dependency db unhealthy; web: HTTP 500, expected 2xx' } } });
 
   });
 
@@ -689,5 +690,241 @@ describe('status machine', () => {
     expect(snapshots).toHaveLength(1);
     expect(snapshots[0].data).toMatchObject({ status: 'healthy', services: { api: { status: 'healthy', latency_ms: 0 } }, checked_at: new Date(clock.now()).toISOString() });
     expect(p.stats()).toMatchObject({ checks_run: 1, check_failures: 0, snapshots_published: 1, services: { api: { status: 'healthy', status_code: 0, checks_run: 1, failures: 0 } } });
+  });
+});
+
+describe('a service status is published only once it is known', () => {
+  it('waits for every check: one passing and others pending is not "healthy"; a refusing port counts at once', async () => {
+    const ok = await server();
+    const slow = await server();
+    slow.mode = 'hang';
+    const port = await refusedPort();
+    // Default thresholds (failure_threshold 3) and flapping detection on.
+    const { h, p, clock } = probe({
+      services: {
+        api: {
+          checks: {
+            web: { kind: 'http', url: ok.url },
+            slow: { kind: 'http', url: slow.url, timeout: '5s' },
+            port: { kind: 'tcp', port },
+          },
+        },
+      },
+    });
+    await h.start();
+    await clock.advance(0);
+    await waitFor(() => (p.stats().checks_run as number) === 2 && slow.held.length === 1, { what: 'web and port answered, slow held' });
+    await h.bus.idle();
+    expect(statuses(h)).toEqual([]); // slow has no result yet: nothing is known about api
+    expect(p.view().services.api).toMatchObject({ status: 'pending', checks: { slow: { status: 'pending' }, port: { status: 'fail', state: 'down' } } });
+    await clock.advance(5_000); // slow times out
+    await settle(h, p);
+    expect(statuses(h)).toEqual(['degraded']); // one status, from all three results; never "healthy" first
+    expect(lastStatus(h).data.metrics).toMatchObject({ checks_total: 3, checks_failing: 2, failing_checks: ['slow', 'port'] });
+    expect(lastStatus(h).data.metrics).not.toHaveProperty('previous_status');
+  });
+
+  it('a single refusing port is unhealthy (and alarmed) after its first run, with the default failure_threshold', async () => {
+    const port = await refusedPort();
+    const { h, p, clock } = probe({ services: { db: { checks: { port: { kind: 'tcp', port } } } } });
+    await h.start();
+    await clock.advance(0);
+    await waitFor(() => (p.stats().checks_run as number) === 1, { what: 'first run' });
+    await settle(h, p);
+    expect(statuses(h)).toEqual(['unhealthy']);
+    expect(errors(h).map((e) => e.data.error_code)).toEqual(['HEALTH_CONNECT_REFUSED']);
+    // After that first result the thresholds apply: one success does not make it healthy.
+    const tcp = await tcpServer();
+    cleanups.push(tcp.close);
+    await p.runOnce();
+    await h.bus.idle();
+    expect(statuses(h)).toEqual(['unhealthy']);
+  });
+
+  it('does not wait for a check past its first interval: the others decide until it answers', async () => {
+    const ok = await server();
+    const slow = await server();
+    slow.mode = 'hang';
+    const { h, p, clock } = probe({
+      flapping: noFlap,
+      services: { api: { checks: { web: { kind: 'http', url: ok.url, interval: '10s' }, slow: { kind: 'http', url: slow.url, interval: '10s', timeout: '60s' } } } },
+    });
+    await h.start();
+    await clock.advance(0);
+    await waitFor(() => (p.stats().checks_run as number) === 1 && slow.held.length === 1, { what: 'web answered, slow held' });
+    await clock.advance(9_999);
+    await h.bus.idle();
+    expect(statuses(h)).toEqual([]); // (settle() would wait for slow, which is still running)
+    await clock.advance(1);
+    await waitFor(() => statuses(h).length === 1, { what: 'status after the first interval' });
+    expect(statuses(h)).toEqual(['healthy']);
+    expect(lastStatus(h).data.health_check_results.slow).toMatchObject({ status: 'pending' });
+  });
+});
+
+describe('every failing check is named', () => {
+  it('in system.health (its message: the schema has one text field per service), service.status and system.error', async () => {
+    const a = await server();
+    const b = await server();
+    const c = await server();
+    const { h, p } = probe({
+      flapping: noFlap,
+      services: { api: { failure_threshold: 1, checks: { a: { kind: 'http', url: a.url }, b: { kind: 'http', url: b.url }, c: { kind: 'http', url: c.url } } } },
+    });
+    await h.start();
+    await runOnce(h, p);
+    a.mode = 'fail';
+    b.failStatus = 503;
+    b.mode = 'fail';
+    await runOnce(h, p);
+    expect(statuses(h)).toEqual(['healthy', 'degraded']);
+    expect(p.view().services.api.failing_checks.sort()).toEqual(['a', 'b']);
+    await p.publishSnapshot();
+    await h.bus.idle();
+    const message = h.eventsOf('system.health').at(-1)?.data.services.api.message ?? '';
+    expect(message.split('; ').sort()).toEqual(['a: HTTP 500, expected 2xx', 'b: HTTP 503, expected 2xx']);
+
+    c.mode = 'fail';
+    await runOnce(h, p);
+    expect(errors(h)).toHaveLength(1);
+    expect(errors(h)[0].data.message).toMatch(/^service api is unhealthy: /);
+    for (const name of ['a', 'b', 'c']) expect(errors(h)[0].data.message).toContain(`${name}: HTTP`);
+    expect(Object.keys(errors(h)[0].data.diagnostic_data?.failing_checks as object).sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('GET /health', () => {
+  it('shows the current status of every service and check, without replaying events', async () => {
+    const s = await server();
+    const port = await refusedPort();
+    const { h, p } = probe(
+      {
+        flapping: noFlap,
+        services: {
+          api: { checks: { web: { kind: 'http', url: `http://user:pw@127.0.0.1:${new URL(s.url).port}/healthz` }, port: { kind: 'tcp', port } } },
+          later: { checks: { nightly: { kind: 'tcp', port, schedule: '0 3 * * *' } } },
+        },
+      },
+      { http: true },
+    );
+    await h.start();
+    await runOnce(h, p, 'api');
+    const res = await fetch(`${h.url}/health`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as ReturnType<HealthProbePlugin['view']>;
+    expect(body).toMatchObject({
+      status: 'degraded',
+      services: {
+        api: {
+          status: 'degraded',
+          failing_checks: ['port'],
+          message: `port: 127.0.0.1:${port}: connection refused`,
+          checks: {
+            web: { kind: 'http', status: 'pass', state: 'up', http_status: 200 },
+            port: { kind: 'tcp', status: 'fail', state: 'down', error_code: 'HEALTH_CONNECT_REFUSED', consecutive_failures: 1 },
+          },
+        },
+        later: { status: 'pending', checks: { nightly: { status: 'pending', state: 'unknown' } } },
+      },
+    });
+    expect(JSON.stringify(body)).not.toContain('pw@');
+  });
+});
+
+describe('restart (a reload that changed the config)', () => {
+  it('starts a check whose config changed afresh (counters from zero)', async () => {
+    const ok = await server();
+    const clock = new FakeClock(Date.now());
+    const config = (timeout: string) => ({ flapping: noFlap, services: { api: { checks: { web: { kind: 'http', url: ok.url, timeout } } } } });
+    const first = probe(config('5s'), { clock });
+    await first.h.start();
+    await runOnce(first.h, first.p);
+    await runOnce(first.h, first.p);
+    await first.h.stop();
+    const same = probe(config('5s'), { clock });
+    await same.h.start();
+    expect(same.p.stats().services).toMatchObject({ api: { checks_run: 2, status: 'healthy' } });
+    await same.h.stop();
+    const changed = probe(config('6s'), { clock });
+    await changed.h.start();
+    expect(changed.p.stats().services).toMatchObject({ api: { checks_run: 0, status: 'healthy' } }); // the service keeps its published status
+    await runOnce(changed.h, changed.p);
+    expect(statuses(changed.h)).toEqual([]); // still healthy: nothing to announce
+  });
+});
+
+describe('paths are relative to the agent config file', () => {
+  class ConfigIn extends AgentControl {
+    constructor(private readonly file: string) {
+      super();
+    }
+    get configFile(): string {
+      return this.file;
+    }
+    reload(reason: string): Promise<ReloadResult> {
+      return Promise.resolve({ status: 'unavailable', reason } as unknown as ReloadResult);
+    }
+  }
+
+  it('pid_file, ca_file and exec cwd (default: the config file folder)', async () => {
+    const cert = selfSignedCert(365);
+    const s = await server(cert);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'health-probe-paths-'));
+    copyFileSync(cert.certFile, path.join(dir, 'ca.pem'));
+    writeFileSync(path.join(dir, 'app.pid'), `${process.pid}\n`);
+    writeFileSync(path.join(dir, 'marker'), '');
+    mkdirSync(path.join(dir, 'sub'));
+    const config = {
+      flapping: noFlap,
+      services: {
+        tls: { failure_threshold: 1, checks: { web: { kind: 'http', url: s.url, ca_file: 'ca.pem' } } },
+        pid: { failure_threshold: 1, checks: { alive: { kind: 'process', pid_file: 'app.pid' } } },
+        here: { failure_threshold: 1, checks: { run: { kind: 'exec', command: ['test', '-e', 'marker'] } } },
+        there: { failure_threshold: 1, checks: { run: { kind: 'exec', command: ['test', '-e', 'marker'], cwd: 'sub' } } },
+      },
+    };
+    const clock = new FakeClock(Date.now());
+    const h = createPluginHarness(healthProbe, { config, clock, agentControl: new ConfigIn(path.join(dir, 'agent.config.yaml')) });
+    harnesses.push(h);
+    const p = h.instance as unknown as HealthProbePlugin;
+    await h.start();
+    await runOnce(h, p);
+    expect(lastStatus(h, 'tls').data.status).toBe('healthy');
+    expect(lastStatus(h, 'pid').data.status).toBe('healthy');
+    expect(lastStatus(h, 'pid').data.health_check_results.alive).toMatchObject({ target: `pid file ${path.join(dir, 'app.pid')}` });
+    expect(lastStatus(h, 'here').data.status).toBe('healthy');
+    expect(lastStatus(h, 'there').data.status).toBe('unhealthy'); // sub/marker does not exist
+  });
+});
+
+describe('http response bodies', () => {
+  it('stops reading at 1 MiB and closes the connection (an endless body does not hold the check)', async () => {
+    const s = await server();
+    s.mode = 'endless';
+    s.body = 'READY';
+    const { h, p } = probe({ flapping: noFlap, services: { api: { checks: { web: { kind: 'http', url: s.url, body_contains: 'READY' } } } } });
+    await h.start();
+    // The fake clock never reaches the timeout: only reading less ends this run.
+    await runOnce(h, p);
+    expect(lastStatus(h).data).toMatchObject({ status: 'healthy', health_check_results: { web: { body_truncated_at: 1_048_576 } } });
+    await waitFor(() => s.endless.closedByClient, { what: 'the probe closed the connection' });
+  });
+});
+
+describe('heartbeat request bodies', () => {
+  it('are checked against the service.heartbeat schema, naming the field', async () => {
+    const { h } = probe({ flapping: noFlap, services: { backup: { checks: { nightly: { kind: 'heartbeat', window: '1h' } } } } }, { http: true });
+    await h.start();
+    const post = (body: string) => fetch(`${h.url}/heartbeat/nightly`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const wrongType = await post('{"message": 5}');
+    expect(wrongType.status).toBe(400);
+    expect(((await wrongType.json()) as { error: { message: string } }).error.message).toMatch(/message: .*expected string/);
+    const unknownKey = await post('{"mesage": "typo"}');
+    expect(unknownKey.status).toBe(400);
+    expect(((await unknownKey.json()) as { error: { message: string } }).error.message).toMatch(/mesage/);
+    const notObject = await post('[1]');
+    expect(notObject.status).toBe(400);
+    expect(h.eventsOf('service.heartbeat')).toEqual([]);
+    expect((await post('{"message": "fine"}')).status).toBe(202);
   });
 });

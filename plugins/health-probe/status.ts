@@ -17,19 +17,36 @@ export interface CheckResult {
 }
 
 /**
- * A check's confirmed state: `unknown` until it first passes or fails `failure_threshold` times
- * in a row; then `down` after `failure_threshold` consecutive failures and `up` again only after
+ * A check's confirmed state: `unknown` until its first result, which is taken as it is (there is
+ * no earlier state to protect, so a refusing port is `down` at once, not "fine" for a minute);
+ * after that `down` only after `failure_threshold` consecutive failures and `up` again only after
  * `success_threshold` consecutive successes (Gatus-style hysteresis, so one blip pages nobody).
  */
 export type CheckState = 'unknown' | 'up' | 'down';
 
-export class CheckTracker {
+/** What a check's tracker holds, as carried across a restart of the plugin. */
+export interface CheckTrackerState {
+  state: CheckState;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  runs: number;
+  failures: number;
+  last?: CheckResult;
+}
+
+/** The state of one check: its confirmed state, counters and last result. */
+export class CheckTracker implements CheckTrackerState {
   state: CheckState = 'unknown';
   consecutiveFailures = 0;
   consecutiveSuccesses = 0;
   runs = 0;
   failures = 0;
   last?: CheckResult;
+  /**
+   * Epoch ms until which the service waits for this check's first result before it decides its
+   * status without it; 0 (the default) never waits (cron checks, heartbeats).
+   */
+  awaitedUntil = 0;
 
   constructor(
     readonly name: string,
@@ -49,7 +66,7 @@ export class CheckTracker {
       this.failures++;
       this.consecutiveFailures++;
       this.consecutiveSuccesses = 0;
-      if (this.state !== 'down' && this.consecutiveFailures >= thresholds.failure_threshold) this.state = 'down';
+      if (this.state === 'unknown' || (this.state === 'up' && this.consecutiveFailures >= thresholds.failure_threshold)) this.state = 'down';
     }
   }
 
@@ -59,7 +76,21 @@ export class CheckTracker {
     return this.last.warning === true || (this.degradedAfterMs !== undefined && this.last.latency_ms > this.degradedAfterMs);
   }
 
-  /** The per-check entry of `health_check_results`. */
+  /** Still waiting for a first result that holds its service's status back. */
+  pendingAt(now: number): boolean {
+    return this.state === 'unknown' && now < this.awaitedUntil;
+  }
+
+  /** Why this check makes its service less than healthy (down, slow or warning); undefined when it does not. */
+  problem(): string | undefined {
+    const last = this.last;
+    if (!last) return undefined;
+    if (this.state === 'down') return last.message;
+    if (!this.slow) return undefined;
+    return last.warning ? last.message : `slower than ${this.degradedAfterMs} ms (${last.latency_ms} ms)`;
+  }
+
+  /** The per-check entry of `health_check_results` and of GET /health. */
   summary(): Record<string, unknown> {
     const last = this.last;
     const status = !last ? 'pending' : !last.ok ? 'fail' : this.slow ? 'degraded' : 'pass';
@@ -81,10 +112,38 @@ export class CheckTracker {
         : {}),
     };
   }
+
+  saveState(): CheckTrackerState {
+    const { state, consecutiveFailures, consecutiveSuccesses, runs, failures, last } = this;
+    return { state, consecutiveFailures, consecutiveSuccesses, runs, failures, ...(last ? { last } : {}) };
+  }
+
+  restoreState(saved: CheckTrackerState): void {
+    Object.assign(this, saved);
+  }
 }
 
-/** What the probe must publish after a service was re-evaluated. */
-export type ServiceAction = { kind: 'status'; flapping?: boolean } | { kind: 'error' };
+/** A check that makes its service less than healthy, and why. */
+export interface CheckProblem {
+  check: CheckTracker;
+  /** Confirmed down (as opposed to up but slow, or carrying a warning). */
+  down: boolean;
+  reason: string;
+}
+
+/** What the probe must publish after a service was re-evaluated; `previous` is the status last published. */
+export type ServiceAction = { kind: 'status'; previous?: ServiceStatus; flapping?: boolean } | { kind: 'error' };
+
+/** What a service's tracker holds, as carried across a restart of the plugin. */
+export interface ServiceTrackerState {
+  current?: ServiceStatus;
+  published?: ServiceStatus;
+  flapping: boolean;
+  suppressed: number;
+  transitions: number[];
+  lastChange: number;
+  alarmed: boolean;
+}
 
 /**
  * The status machine of one service: combines its checks' confirmed states into a status,
@@ -92,15 +151,16 @@ export type ServiceAction = { kind: 'status'; flapping?: boolean } | { kind: 'er
  * it is driven by the injected clock and is deterministic in tests.
  */
 export class ServiceTracker {
-  /** Status from the checks right now (undefined until some check has a confirmed state). */
+  /** Status from the checks right now (undefined until it is known). */
   current?: ServiceStatus;
   /** Status last published in a service.status event. */
   published?: ServiceStatus;
   flapping = false;
   /** Transitions held back while flapping. */
   suppressed = 0;
+  /** Epoch ms of the last change of `current`. */
+  lastChange = 0;
   private transitions: number[] = [];
-  private lastChange = 0;
   /** A system.error was raised for the current unhealthy period. */
   private alarmed = false;
 
@@ -111,14 +171,33 @@ export class ServiceTracker {
     private readonly flapConfig: HealthProbeConfig['flapping'],
   ) {}
 
-  /** Status the checks add up to: unhealthy when every check is down, degraded when some are down or slow. */
-  compute(): ServiceStatus | undefined {
+  /**
+   * Status the checks add up to: undefined while a check it waits for has no result yet (or
+   * none has a result); else unhealthy when every check with a result is down, degraded when
+   * some are down or slow, healthy otherwise.
+   */
+  compute(now: number): ServiceStatus | undefined {
     const all = [...this.checks.values()];
-    if (all.every((c) => c.state === 'unknown')) return undefined;
-    const down = all.filter((c) => c.state === 'down').length;
-    if (down === all.length) return 'unhealthy';
-    if (down > 0 || all.some((c) => c.slow)) return 'degraded';
+    if (all.some((c) => c.pendingAt(now))) return undefined;
+    const known = all.filter((c) => c.state !== 'unknown');
+    if (known.length === 0) return undefined;
+    const down = known.filter((c) => c.state === 'down').length;
+    if (down === known.length) return 'unhealthy';
+    if (down > 0 || known.some((c) => c.slow)) return 'degraded';
     return 'healthy';
+  }
+
+  /**
+   * THE answer to "which checks fail": every check that is down (most recent failure first),
+   * then every one that is up but slow or warning. Events, snapshots and GET /health all use it.
+   */
+  problems(): CheckProblem[] {
+    const found: CheckProblem[] = [];
+    for (const check of this.checks.values()) {
+      const reason = check.problem();
+      if (reason !== undefined) found.push({ check, down: check.state === 'down', reason });
+    }
+    return found.sort((a, b) => Number(b.down) - Number(a.down) || (b.check.last?.at ?? 0) - (a.check.last?.at ?? 0));
   }
 
   /**
@@ -126,8 +205,9 @@ export class ServiceTracker {
    * dependency: the service then raises no system.error of its own.
    */
   evaluate(now: number, blockedBy: string | undefined): ServiceAction[] {
-    const status = this.compute();
+    const status = this.compute(now);
     if (status === undefined) return [];
+    const previous = this.published;
     const changed = status !== this.current;
     if (changed) {
       if (this.current !== undefined) this.transitions.push(now);
@@ -146,14 +226,14 @@ export class ServiceTracker {
       this.flapping = false;
       this.transitions = [];
       this.published = status;
-      actions.push({ kind: 'status', flapping: false });
+      actions.push({ kind: 'status', previous, flapping: false });
     } else if (flap.enabled && this.transitions.length > flap.max_transitions) {
       this.flapping = true;
       this.published = status;
-      return [{ kind: 'status', flapping: true }];
+      return [{ kind: 'status', previous, flapping: true }];
     } else if (status !== this.published) {
       this.published = status;
-      actions.push({ kind: 'status' });
+      actions.push({ kind: 'status', previous });
     }
 
     if (status !== 'unhealthy') this.alarmed = false;
@@ -162,5 +242,21 @@ export class ServiceTracker {
       actions.push({ kind: 'error' });
     }
     return actions;
+  }
+
+  saveState(): ServiceTrackerState {
+    return {
+      ...(this.current ? { current: this.current } : {}),
+      ...(this.published ? { published: this.published } : {}),
+      flapping: this.flapping,
+      suppressed: this.suppressed,
+      transitions: [...this.transitions],
+      lastChange: this.lastChange,
+      alarmed: this.alarmed,
+    };
+  }
+
+  restoreState(saved: ServiceTrackerState): void {
+    Object.assign(this, saved);
   }
 }

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export type Mode = 'ok' | 'fail' | 'hang';
+export type Mode = 'ok' | 'fail' | 'hang' | 'endless';
 
 /** An HTTP or HTTPS server whose behaviour the test switches. */
 export class TestServer {
@@ -35,6 +35,10 @@ export class TestServer {
       this.received.push(received);
       req.setEncoding('utf8');
       req.on('data', (chunk: string) => (received.body += chunk));
+      if (this.mode === 'endless') {
+        this.streamForever(res);
+        return;
+      }
       if (this.mode === 'hang') {
         const entry = { res, aborted: false };
         res.on('close', () => {
@@ -54,6 +58,27 @@ export class TestServer {
     const { port } = this.server.address() as net.AddressInfo;
     this.url = `${this.server instanceof https.Server ? 'https' : 'http'}://127.0.0.1:${port}`;
     return this;
+  }
+
+  /** `endless` mode: bytes of body sent so far, and whether the client closed the connection. */
+  readonly endless = { sent: 0, closedByClient: false };
+
+  /** 200 with the current body, then filler forever (as fast as the client reads) until the client closes. */
+  private streamForever(res: http.ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const filler = Buffer.alloc(65_536, 'x');
+    res.on('close', () => (this.endless.closedByClient = !res.writableEnded));
+    const pump = (): void => {
+      while (!res.destroyed) {
+        const chunk = this.endless.sent === 0 ? Buffer.concat([Buffer.from(this.body), filler]) : filler;
+        this.endless.sent += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
   }
 
   /** Answers every held request (200 with the current body). */
