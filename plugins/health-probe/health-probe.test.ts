@@ -778,11 +778,12 @@ describe('every failing check is named', () => {
     b.mode = 'fail';
     await runOnce(h, p);
     expect(statuses(h)).toEqual(['healthy', 'degraded']);
-    expect(p.view().services.api.failing_checks.sort()).toEqual(['a', 'b']);
     await p.publishSnapshot();
     await h.bus.idle();
     const message = h.eventsOf('system.health').at(-1)?.data.services.api.message ?? '';
     expect(message.split('; ').sort()).toEqual(['a: HTTP 500, expected 2xx', 'b: HTTP 503, expected 2xx']);
+    expect(p.view().services.api.failing_checks.sort()).toEqual(['a', 'b']);
+    expect(p.stats().services).toMatchObject({ api: { checks_failing: 2 } });
 
     c.mode = 'fail';
     await runOnce(h, p);
