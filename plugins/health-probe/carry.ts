@@ -27,6 +27,8 @@ export interface CarriedCheck {
   /** Heartbeats: epoch ms and message of the last report. */
   lastReport?: number;
   lastMessage?: string;
+  /** Heartbeats: since when a first report is awaited (a restart does not extend the grace window). */
+  watchedSince?: number;
   certWarned?: boolean;
 }
 

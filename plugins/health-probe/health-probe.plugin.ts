@@ -55,6 +55,8 @@ interface CheckEntry {
   /** Heartbeats: epoch ms of the last report. */
   lastReport?: number;
   lastMessage?: string;
+  /** Heartbeats: epoch ms since when a report is awaited when none came yet (the start of the first instance, across restarts). */
+  watchedSince?: number;
   /** A HEALTH_CERT_EXPIRING warning was raised and the certificate has not been renewed since. */
   certWarned?: boolean;
 }
@@ -286,7 +288,14 @@ export class HealthProbePlugin implements Plugin {
       checks: new Map(
         [...this.checks].map(([key, e]) => [
           key,
-          { fingerprint: e.fingerprint, tracker: e.tracker.saveState(), ...(e.lastReport !== undefined ? { lastReport: e.lastReport } : {}), ...(e.lastMessage !== undefined ? { lastMessage: e.lastMessage } : {}), ...(e.certWarned ? { certWarned: true } : {}) },
+          {
+            fingerprint: e.fingerprint,
+            tracker: e.tracker.saveState(),
+            ...(e.lastReport !== undefined ? { lastReport: e.lastReport } : {}),
+            ...(e.lastMessage !== undefined ? { lastMessage: e.lastMessage } : {}),
+            ...(e.config.kind === 'heartbeat' ? { watchedSince: e.watchedSince ?? this.startedAt } : {}),
+            ...(e.certWarned ? { certWarned: true } : {}),
+          },
         ]),
       ),
       services: new Map([...this.services].map(([name, s]) => [name, s.saveState()])),
@@ -309,6 +318,7 @@ export class HealthProbePlugin implements Plugin {
       entry.tracker.restoreState(saved.tracker);
       entry.lastReport = saved.lastReport;
       entry.lastMessage = saved.lastMessage;
+      entry.watchedSince = saved.watchedSince;
       entry.certWarned = saved.certWarned;
       count++;
     }
@@ -353,7 +363,7 @@ export class HealthProbePlugin implements Plugin {
   private evaluateHeartbeat(entry: CheckEntry): CheckResult {
     const now = this.clock.now();
     const window = (entry.config as Extract<CheckConfig, { kind: 'heartbeat' }>).window;
-    const since = entry.lastReport ?? this.startedAt;
+    const since = entry.lastReport ?? entry.watchedSince ?? this.startedAt;
     const age = now - since;
     const details = { last_report_at: entry.lastReport === undefined ? null : new Date(entry.lastReport).toISOString(), ...(entry.lastMessage ? { last_message: entry.lastMessage } : {}) };
     if (age <= window) {

@@ -852,6 +852,22 @@ describe('restart (a reload that changed the config)', () => {
     await runOnce(changed.h, changed.p);
     expect(statuses(changed.h)).toEqual([]); // still healthy: nothing to announce
   });
+
+  it('a heartbeat keeps its window across a restart: the grace period after start is not granted again', async () => {
+    const clock = new FakeClock(Date.now());
+    const config = { flapping: noFlap, services: { backup: { failure_threshold: 1, checks: { nightly: { kind: 'heartbeat', window: '60s', interval: '10s' } } } } };
+    const first = probe(config, { clock });
+    await first.h.start();
+    await clock.advance(50_000);
+    await settle(first.h, first.p);
+    await first.h.stop();
+    const second = probe(config, { clock });
+    await second.h.start();
+    await clock.advance(20_000); // 70 s after the first start, 20 s after the restart
+    await settle(second.h, second.p);
+    expect(statuses(second.h)).toEqual(['unhealthy']);
+    expect(lastStatus(second.h).data.metrics.last_error).toBe('no report since the agent started 70 s ago (window 60000 ms)');
+  });
 });
 
 describe('paths are relative to the agent config file', () => {
