@@ -530,7 +530,8 @@ export class HealthProbePlugin implements Plugin {
   /** GET /health always, POST /heartbeat/<check> when there are heartbeat checks; both need the admin server. */
   private addRoutes(): void {
     try {
-      this.routes.add('GET', '/health', (_req, res) => sendJson(res, 200, this.view()));
+      // Targets and failure messages name internal hosts and programs: as GET /events, it needs the token when one is set.
+      this.routes.add('GET', '/health', (_req, res) => sendJson(res, 200, this.view()), { auth: true });
     } catch (error) {
       const reason = error instanceof AgentError && error.code === 'HTTP_DISABLED' ? 'the admin HTTP server is disabled' : errorMessage(error);
       this.logger.info({ reason }, 'GET /health is not available; /stats still shows each service');

@@ -27,9 +27,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function probe(config: unknown, options: { clock?: FakeClock; http?: boolean; logger?: pino.Logger } = {}): { h: PluginHarness; p: HealthProbePlugin; clock: FakeClock } {
+function probe(config: unknown, options: { clock?: FakeClock; http?: boolean; token?: string; logger?: pino.Logger } = {}): { h: PluginHarness; p: HealthProbePlugin; clock: FakeClock } {
   const clock = options.clock ?? new FakeClock(Date.now());
-  const h = createPluginHarness(healthProbe, { config, clock, ...(options.http ? { http: {} } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+  const http = options.http ? { http: options.token ? { auth_token: options.token } : {} } : {};
+  const h = createPluginHarness(healthProbe, { config, clock, ...http, ...(options.logger ? { logger: options.logger } : {}) });
   harnesses.push(h);
   return { h, p: h.instance as unknown as HealthProbePlugin, clock };
 }
@@ -829,6 +830,15 @@ describe('GET /health', () => {
       },
     });
     expect(JSON.stringify(body)).not.toContain('pw@');
+  });
+
+  it('needs the bearer token when one is set', async () => {
+    const { h } = probe({ services: { api: { checks: { port: { kind: 'tcp', port: 1, schedule: '0 3 * * *' } } } } }, { http: true, token: 't0ken-for-health' });
+    await h.start();
+    expect((await fetch(`${h.url}/health`)).status).toBe(401);
+    const res = await fetch(`${h.url}/health`, { headers: { authorization: 'Bearer t0ken-for-health' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'pending', services: { api: { status: 'pending' } } });
   });
 });
 
