@@ -48,7 +48,7 @@ const httpCheckSchema = z
       .optional()
       .describe('Dotted paths into the JSON response body and the value each must equal, e.g. {"status": "ok", "checks.0.up": true}.'),
     tls_verify: z.boolean().default(true).describe('Verify the server certificate (https); false accepts self-signed certificates.'),
-    ca_file: z.string().min(1).optional().describe('PEM file of extra certificate authorities to trust (https).'),
+    ca_file: z.string().min(1).optional().describe('PEM file of extra certificate authorities to trust (https); relative to the agent config file.'),
     cert_expiry_warning: durationSchema
       .default(14 * 86_400_000)
       .describe('https: the service is degraded when its certificate expires within this long (14d); 0 turns it off.'),
@@ -72,7 +72,7 @@ const execCheckSchema = z
       .union([z.array(z.string().min(1)).min(1), z.string().min(1)])
       .describe('The program and its arguments as a list (no shell); a string only with shell: true.'),
     shell: z.boolean().default(false).describe('Run command through /bin/sh (then it may be a string).'),
-    cwd: z.string().min(1).optional().describe('Working directory.'),
+    cwd: z.string().min(1).optional().describe('Working directory, relative to the agent config file; default: the config file\'s folder.'),
     env: z.record(z.string(), z.string()).default({}).describe('Extra environment variables.'),
   })
   .describe('Command check.');
@@ -81,7 +81,7 @@ const processCheckSchema = z
   .strictObject({
     kind: z.literal('process').describe('A process must be alive, found by PID file or by name.'),
     ...commonCheckFields,
-    pid_file: z.string().min(1).optional().describe('File holding the PID of the process.'),
+    pid_file: z.string().min(1).optional().describe('File holding the PID of the process; relative to the agent config file.'),
     process_name: z.string().min(1).optional().describe('Name of the process (as in /proc/PID/comm, or its program name).'),
   })
   .describe('Process check.');
