@@ -117,7 +117,7 @@ const serviceSchema = z
   .strictObject({
     checks: z.record(nameSchema, checkSchema).describe('The checks of this service, by name.'),
     depends_on: z.array(z.string().min(1)).default([]).describe('Services this one depends on: while one is unhealthy it is reported as the cause and this service raises no system.error.'),
-    failure_threshold: z.number().int().min(1).default(3).describe('Consecutive failures of a check before it counts as failing.'),
+    failure_threshold: z.number().int().min(1).default(3).describe('Consecutive failures of a passing check before it counts as failing (a check\'s first result counts at once).'),
     success_threshold: z.number().int().min(1).default(2).describe('Consecutive successes of a failing check before it counts as passing again.'),
     severity: severitySchema.optional().describe('Severity of the system.error raised when this service turns unhealthy (default: the plugin\'s severity).'),
   })

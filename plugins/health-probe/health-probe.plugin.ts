@@ -25,7 +25,7 @@ import {
 import { fingerprint, leaveState, takeState, type CarriedState } from './carry';
 import { runnerFor, targetOf, type CheckRunner } from './checks';
 import type { CheckConfig, HealthProbeConfig } from './config';
-import { serviceHeartbeatSchema } from './events';
+import { heartbeatFields } from './events';
 import { cronSchedule, intervalSchedule, Ticker, type Schedule } from './schedule';
 import { CheckTracker, ServiceTracker, type CheckResult, type ServiceStatus } from './status';
 
@@ -34,8 +34,6 @@ const HEARTBEAT_MAX_INTERVAL_MS = 30_000;
 const HEARTBEAT_BODY_LIMIT = 65_536;
 const STATUS_CODE: Record<ServiceStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 const SEVERITY_RANK: Record<ServiceStatus, number> = STATUS_CODE;
-/** What a heartbeat request body may hold: the event's fields but the check, which comes from the path. */
-const heartbeatBodySchema = serviceHeartbeatSchema.omit({ check: true });
 
 /** One configured check at run time. */
 interface CheckEntry {
@@ -556,22 +554,7 @@ export class HealthProbePlugin implements Plugin {
     if (!this.heartbeats.has(check)) {
       throw new HttpError(404, 'HTTP_NOT_FOUND', `no heartbeat check named "${check}"`, { known_checks: [...this.heartbeats.keys()] });
     }
-    const body = (await readBody(req, HEARTBEAT_BODY_LIMIT)).toString('utf8').trim();
-    let fields: { message?: string } = {};
-    if (body !== '') {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body);
-      } catch {
-        throw new HttpError(400, 'HTTP_BAD_REQUEST', 'the body must be empty or JSON like {"message": "..."}');
-      }
-      const result = heartbeatBodySchema.safeParse(parsed);
-      if (!result.success) {
-        const problems = result.error.issues.map((i) => `${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
-        throw new HttpError(400, 'HTTP_BAD_REQUEST', `the body must be empty or JSON like {"message": "..."}: ${problems}`);
-      }
-      fields = result.data;
-    }
+    const fields = heartbeatFields((await readBody(req, HEARTBEAT_BODY_LIMIT)).toString('utf8'));
     const event = await this.bus.publish('service.heartbeat', { check, ...fields }, { source: 'http' });
     const entry = this.heartbeats.get(check) as CheckEntry;
     sendJson(res, 202, { accepted: true, check, service: entry.service, event_id: event.metadata.event_id });
