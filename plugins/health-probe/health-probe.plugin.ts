@@ -404,6 +404,8 @@ export class HealthProbePlugin implements Plugin {
   private evaluate(service: ServiceTracker, visited: Set<string>): void {
     if (visited.has(service.name)) return;
     visited.add(service.name);
+    // Until a dependency's status is known, whether it is the cause is not: decide (and alarm) once it is.
+    if (service.config.depends_on.some((d) => this.services.get(d)?.awaiting(this.clock.now()))) return;
     const before = service.current;
     const blockedBy = this.blockerOf(service);
     for (const action of service.evaluate(this.clock.now(), blockedBy)) {

@@ -761,6 +761,29 @@ describe('a service status is published only once it is known', () => {
     expect(statuses(h)).toEqual(['healthy']);
     expect(lastStatus(h).data.health_check_results.slow).toMatchObject({ status: 'pending' });
   });
+  it('a dependant waits for its dependency at start, so an outage of the dependency is not alarmed as the dependant\'s own', async () => {
+    const db = await server();
+    db.mode = 'hang';
+    const api = await server();
+    api.mode = 'fail';
+    const { h, p, clock } = probe({
+      flapping: noFlap,
+      services: {
+        db: { checks: { web: { kind: 'http', url: db.url, timeout: '5s' } } },
+        api: { depends_on: ['db'], checks: { web: { kind: 'http', url: api.url } } },
+      },
+    });
+    await h.start();
+    await clock.advance(0);
+    await waitFor(() => (p.stats().checks_run as number) === 1 && db.held.length === 1, { what: 'api answered, db held' });
+    await h.bus.idle();
+    expect(statuses(h)).toEqual([]);
+    await clock.advance(5_000); // db times out
+    await settle(h, p);
+    expect(lastStatus(h, 'db').data.status).toBe('unhealthy');
+    expect(lastStatus(h, 'api').data).toMatchObject({ status: 'unhealthy', metrics: { blocked_by: 'db' } });
+    expect(errors(h).map((e) => e.data.component)).toEqual(['db']);
+  });
 });
 
 describe('every failing check is named', () => {

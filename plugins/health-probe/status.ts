@@ -177,14 +177,19 @@ export class ServiceTracker {
    * some are down or slow, healthy otherwise.
    */
   compute(now: number): ServiceStatus | undefined {
+    if (this.awaiting(now)) return undefined;
     const all = [...this.checks.values()];
-    if (all.some((c) => c.pendingAt(now))) return undefined;
     const known = all.filter((c) => c.state !== 'unknown');
     if (known.length === 0) return undefined;
     const down = known.filter((c) => c.state === 'down').length;
     if (down === known.length) return 'unhealthy';
     if (down > 0 || known.some((c) => c.slow)) return 'degraded';
     return 'healthy';
+  }
+
+  /** Some check it waits for has no result yet, so its status is not known yet. */
+  awaiting(now: number): boolean {
+    return [...this.checks.values()].some((c) => c.pendingAt(now));
   }
 
   /**
