@@ -140,13 +140,15 @@ export class HealthProbePlugin implements Plugin {
     this.running = false;
     this.snapshotTicker?.stop();
     for (const cancel of this.cancelAwaits.splice(0)) cancel();
+    // Results of runs still in flight are dropped from here on, so the state is final now: leave it
+    // before waiting, so the next instance gets it even if this stop runs out of time.
+    leaveState(this.clock, this.pluginName, this.save());
     for (const entry of this.checks.values()) {
       entry.ticker?.stop();
       entry.abort?.abort();
     }
     await Promise.all([...this.checks.values()].map((e) => e.running));
     await this.outbox;
-    leaveState(this.clock, this.pluginName, this.save());
   }
 
   /**
