@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { readLines } from './files';
-import { canonicalContent, GENESIS_HASH, hmacHex, parseRecord, quickSeq, sha256Hex } from './record';
+import { canonicalContent, FILE_BREAK_TYPE, GENESIS_HASH, hmacHex, parseFileBreak, parseRecord, quickSeq, sha256Hex, type FileBreakReason } from './record';
 
 /** What is wrong with the first bad line. */
 export type ProblemKind = 'changed' | 'removed' | 'reordered' | 'restarted' | 'hmac';
@@ -15,7 +15,27 @@ export interface VerifyProblem {
   message: string;
 }
 
+/**
+ * An `audit.file_break` record: the writer found the file it appended to vanished, replaced or
+ * truncated, and started a new file. `lost` names the records it had written there that are not
+ * in the files given; without `lost` they all are (the file was restored), and the chain is whole.
+ */
+export interface VerifyBreak {
+  /** Where the break record is (always line 1 of its file). */
+  file: string;
+  line: number;
+  seq: number;
+  reason: FileBreakReason;
+  /** When the writer noticed (the record's recorded_at). */
+  detectedAt: string;
+  /** What the writer found at its path kept as (a rotated file), if anything was there. */
+  keptAs: string | null;
+  /** The missing sequence numbers; `from` is undefined when the writer did not know where its file began. */
+  lost?: { from?: number; to: number };
+}
+
 export interface VerifyResult {
+  /** Intact: no problem and no lost records. */
   ok: boolean;
   files: number;
   records: number;
@@ -25,8 +45,10 @@ export interface VerifyResult {
   hmacChecked: boolean;
   /** The first problem; verification stops there. */
   problem?: VerifyProblem;
-  /** Tolerated findings: torn last lines, empty files, a chain that starts after rotated-away files. */
+  /** Tolerated findings: torn last lines, empty files, a chain that starts after rotated-away files, a break whose records were restored. */
   warnings: string[];
+  /** Every `audit.file_break` met, in chain order; those with `lost` make the log not intact. */
+  breaks: VerifyBreak[];
   /** Set when the log carries HMACs but no key was given: it cannot be verified. */
   needsKey?: string;
 }
@@ -42,10 +64,12 @@ interface Previous {
  * Checks the hash chain across `files` (in chain order): every line's hash, its link to the line
  * before, contiguous sequence numbers, the file-start marks, and the HMAC when `key` is given.
  * Stops at the first bad line and says what happened to it. A file's torn last line (no newline:
- * the writer was killed mid-write) is a warning, not a failure.
+ * the writer was killed mid-write) is a warning, not a failure. An `audit.file_break` record is
+ * checked against the chain it names: the records it declares lost that are not in the files make
+ * the result not `ok` (listed in `breaks`), and checking goes on after it.
  */
 export async function verifyAuditFiles(files: readonly string[], key?: Buffer): Promise<VerifyResult> {
-  const result: VerifyResult = { ok: false, files: files.length, records: 0, hmacChecked: key !== undefined, warnings: [] };
+  const result: VerifyResult = { ok: false, files: files.length, records: 0, hmacChecked: key !== undefined, warnings: [], breaks: [] };
   let previous: Previous | undefined;
 
   for (let f = 0; f < files.length; f++) {
@@ -78,7 +102,34 @@ export async function verifyAuditFiles(files: readonly string[], key?: Buffer): 
       }
 
       const fileStart = record.file_start === true;
-      if (!previous) {
+      if (record.type === FILE_BREAK_TYPE && fileStart && lineNo === 1) {
+        // The writer says where the chain stood when its file went away: check that claim, then
+        // that nothing is missing beyond the records it declared lost.
+        const declared = parseFileBreak(record.data);
+        if (!declared || seq !== declared.last_seq + 1 || record.prev !== declared.last_hash) {
+          return fail('changed', 'changed: an audit.file_break record that does not continue from the last_seq and last_hash it names', seq);
+        }
+        const brk: VerifyBreak = { file, line: lineNo, seq, reason: declared.reason, detectedAt: record.recorded_at, keptAs: declared.kept_as };
+        const what = `${declared.file} ${declared.reason} at ${record.recorded_at}`;
+        if (!previous) {
+          brk.lost = { ...(declared.first_seq !== null ? { from: declared.first_seq } : {}), to: declared.last_seq };
+        } else if (previous.seq === declared.last_seq) {
+          if (previous.hash !== declared.last_hash) {
+            return fail('changed', `changed: the writer's last line before the break (seq ${previous.seq}) had hash ${declared.last_hash.slice(0, 16)}..., this one differs`, previous.seq, previous);
+          }
+          result.warnings.push(`${where}: ${what}; the records written to it are all here (restored), the chain is whole`);
+        } else if (previous.seq > declared.last_seq) {
+          return fail('reordered', `reordered: seq ${seq} comes after seq ${previous.seq} (out of order or duplicated)`, seq);
+        } else {
+          const expected = previous.seq + 1;
+          // Only records of the vanished file may be missing; anything before it is an ordinary removal.
+          const undeclaredTo = declared.first_seq !== null && declared.first_seq > expected ? declared.first_seq : undefined;
+          const gap = await gapProblem(files, f, lineNo, previous, file, expected, undeclaredTo ?? seq);
+          if (gap && (undeclaredTo !== undefined || gap.kind === 'reordered')) return fail(gap.kind, gap.message, seq);
+          brk.lost = { from: expected, to: declared.last_seq };
+        }
+        result.breaks.push(brk);
+      } else if (!previous) {
         if (seq === 1) {
           if (record.prev !== GENESIS_HASH) return fail('changed', 'changed: seq 1 does not link to the genesis hash', seq);
         } else if (!fileStart || lineNo !== 1) {
@@ -92,16 +143,8 @@ export async function verifyAuditFiles(files: readonly string[], key?: Buffer): 
           return fail('restarted', `restarted: a new chain (seq 1) begins after seq ${previous.seq}: the log was restarted without its history`, seq);
         }
         if (seq > expected) {
-          const later = await findSeq(files, f, lineNo, expected);
-          if (later) {
-            return fail('reordered', `reordered: seq ${expected} belongs here but comes later, at ${later.file}:${later.line}`, seq);
-          }
-          const missing = seq - expected;
-          const range = missing === 1 ? `seq ${expected}` : `seq ${expected}-${seq - 1}`;
-          if (lineNo === 1 && previous.file !== file) {
-            return fail('removed', `removed: ${missing} record(s) missing (${range}) between ${path.basename(previous.file)} and ${path.basename(file)}: a rotated file is missing, or lines were cut from the end of ${path.basename(previous.file)}`, seq);
-          }
-          return fail('removed', `removed: ${missing} line(s) removed before this line (${range} missing)`, seq);
+          const gap = await gapProblem(files, f, lineNo, previous, file, expected, seq);
+          if (gap) return fail(gap.kind, gap.message, seq);
         }
         if (seq < expected) {
           return fail('reordered', `reordered: seq ${seq} comes after seq ${previous.seq} (out of order or duplicated)`, seq);
@@ -126,8 +169,35 @@ export async function verifyAuditFiles(files: readonly string[], key?: Buffer): 
     }
     if (linesInFile === 0) result.warnings.push(`${file}: empty`);
   }
-  result.ok = true;
+  result.ok = result.breaks.every((b) => b.lost === undefined);
   return result;
+}
+
+/**
+ * Seq `expected` to `next - 1` are missing before `file`:`lineNo`: reordered when `expected` comes
+ * later in the files, else removed (named by the files around it when the gap is between files).
+ */
+async function gapProblem(
+  files: readonly string[],
+  fromFile: number,
+  lineNo: number,
+  previous: Previous,
+  file: string,
+  expected: number,
+  next: number,
+): Promise<{ kind: ProblemKind; message: string } | undefined> {
+  if (next <= expected) return undefined;
+  const later = await findSeq(files, fromFile, lineNo, expected);
+  if (later) return { kind: 'reordered', message: `reordered: seq ${expected} belongs here but comes later, at ${later.file}:${later.line}` };
+  const missing = next - expected;
+  const range = missing === 1 ? `seq ${expected}` : `seq ${expected}-${next - 1}`;
+  if (lineNo === 1 && previous.file !== file) {
+    return {
+      kind: 'removed',
+      message: `removed: ${missing} record(s) missing (${range}) between ${path.basename(previous.file)} and ${path.basename(file)}: a rotated file is missing, or lines were cut from the end of ${path.basename(previous.file)}`,
+    };
+  }
+  return { kind: 'removed', message: `removed: ${missing} line(s) removed before this line (${range} missing)` };
 }
 
 /** Where `seq` occurs after line `fromLine` of `files[fromFile]`, if it does. */
