@@ -838,6 +838,21 @@ describe('audit-log: the active file vanishes, is replaced or truncated while th
     expect(tampered.err).toMatch(/^LOST [^\n]*\nTAMPERED \S+:\d+ \(seq \d+\): changed/);
   });
 
+  it('a file put in its place before anything was written is kept aside, not cut', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const r = await startAudit(config(file)); // opens (creates) an empty audit.log
+    writeFileSync(`${file}.new`, 'notes someone saved here\n');
+    renameSync(`${file}.new`, file);
+    await publishChanges(r, 1);
+    await r.h.stop();
+    expect(breaksOf(r)).toHaveLength(0); // nothing of the log was lost
+    const kept = readdirSync(dir).filter((n) => n !== 'audit.log');
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(path.join(dir, kept[0]), 'utf8')).toBe('notes someone saved here\n');
+    expect(records(file).map((x) => x.seq)).toEqual([1]);
+  });
+
   /** Two lines, `rm`, one more event: a file that starts with a break record at seq 3. */
   async function brokenLog(): Promise<string> {
     const file = path.join(freshDir(), 'audit.log');

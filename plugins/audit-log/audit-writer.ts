@@ -250,6 +250,9 @@ export class AuditWriter {
   }
 
   private async drain(): Promise<void> {
+    // A drain chained while an earlier one was failing: the retry timer that failure set owns the
+    // next attempt (one retry at a time, on the backoff schedule).
+    if (this.retryTimer) return;
     while (this.queue.length > 0 && !this.closed) {
       try {
         await this.writeNext();
@@ -285,6 +288,7 @@ export class AuditWriter {
       this.failing.attempts++;
     }
     if (this.closed) return;
+    this.retryTimer?.();
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       if (this.queue.length === 0 && !this.fd) {
@@ -324,17 +328,27 @@ export class AuditWriter {
       this.recovered = true;
     }
     const fd = await open(file, 'a');
+    let foreign = false;
     try {
       const info = await fd.stat();
       if (info.isFile()) {
-        if (info.size > this.goodSize) await fd.truncate(this.goodSize);
+        const ours = this.held !== undefined && this.held.dev === info.dev && this.held.ino === info.ino;
+        // Bytes past the last complete line are cut only from our own file (a failed write's torn
+        // bytes); a file that appeared at the path in the meantime is someone else's: kept, not cut.
+        if (info.size > this.goodSize && !ours) foreign = true;
+        else if (info.size > this.goodSize) await fd.truncate(this.goodSize);
         else if (info.size < this.goodSize) this.goodSize = info.size; // changed between the identity check and this open: carry on, verify will show it
         if (info.size === 0) this.fileStartedAt = undefined;
       }
-      this.held = { dev: info.dev, ino: info.ino };
+      if (!foreign) this.held = { dev: info.dev, ino: info.ino };
     } catch (error) {
       await fd.close().catch(() => undefined);
       throw error;
+    }
+    if (foreign) {
+      await fd.close();
+      await this.keepAside();
+      return this.ensureOpen();
     }
     this.fd = fd;
     if (this.goodSize === 0) await syncDir(path.dirname(file));
