@@ -26,6 +26,7 @@ export const FILE_BREAK_TYPE = 'audit.file_break';
 
 /** What happened to the file the writer was appending to, as seen from its path. */
 export const FILE_BREAK_REASONS = ['vanished', 'replaced', 'truncated'] as const;
+/** One of {@link FILE_BREAK_REASONS}. */
 export type FileBreakReason = (typeof FILE_BREAK_REASONS)[number];
 
 /** `data` of an `audit.file_break` record. */

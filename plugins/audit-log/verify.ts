@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { readLines } from './files';
-import { canonicalContent, FILE_BREAK_TYPE, GENESIS_HASH, hmacHex, parseFileBreak, parseRecord, quickSeq, sha256Hex, type FileBreakReason } from './record';
+import { canonicalContent, FILE_BREAK_TYPE, GENESIS_HASH, hmacHex, parseFileBreak, parseRecord, quickSeq, sha256Hex, type AuditRecord, type FileBreakReason } from './record';
 
 /** What is wrong with the first bad line. */
 export type ProblemKind = 'changed' | 'removed' | 'reordered' | 'restarted' | 'hmac';
@@ -103,32 +103,10 @@ export async function verifyAuditFiles(files: readonly string[], key?: Buffer): 
 
       const fileStart = record.file_start === true;
       if (record.type === FILE_BREAK_TYPE && fileStart && lineNo === 1) {
-        // The writer says where the chain stood when its file went away: check that claim, then
-        // that nothing is missing beyond the records it declared lost.
-        const declared = parseFileBreak(record.data);
-        if (!declared || seq !== declared.last_seq + 1 || record.prev !== declared.last_hash) {
-          return fail('changed', 'changed: an audit.file_break record that does not continue from the last_seq and last_hash it names', seq);
-        }
-        const brk: VerifyBreak = { file, line: lineNo, seq, reason: declared.reason, detectedAt: record.recorded_at, keptAs: declared.kept_as };
-        const what = `${declared.file} ${declared.reason} at ${record.recorded_at}`;
-        if (!previous) {
-          brk.lost = { ...(declared.first_seq !== null ? { from: declared.first_seq } : {}), to: declared.last_seq };
-        } else if (previous.seq === declared.last_seq) {
-          if (previous.hash !== declared.last_hash) {
-            return fail('changed', `changed: the writer's last line before the break (seq ${previous.seq}) had hash ${declared.last_hash.slice(0, 16)}..., this one differs`, previous.seq, previous);
-          }
-          result.warnings.push(`${where}: ${what}; the records written to it are all here (restored), the chain is whole`);
-        } else if (previous.seq > declared.last_seq) {
-          return fail('reordered', `reordered: seq ${seq} comes after seq ${previous.seq} (out of order or duplicated)`, seq);
-        } else {
-          const expected = previous.seq + 1;
-          // Only records of the vanished file may be missing; anything before it is an ordinary removal.
-          const undeclaredTo = declared.first_seq !== null && declared.first_seq > expected ? declared.first_seq : undefined;
-          const gap = await gapProblem(files, f, lineNo, previous, file, expected, undeclaredTo ?? seq);
-          if (gap && (undeclaredTo !== undefined || gap.kind === 'reordered')) return fail(gap.kind, gap.message, seq);
-          brk.lost = { from: expected, to: declared.last_seq };
-        }
-        result.breaks.push(brk);
+        const outcome = await checkFileBreak(record, previous, { files, fileIndex: f, file, lineNo });
+        if ('problem' in outcome) return fail(outcome.problem.kind, outcome.problem.message, outcome.problem.seq, outcome.problem.at);
+        if (outcome.warning) result.warnings.push(outcome.warning);
+        result.breaks.push(outcome.brk);
       } else if (!previous) {
         if (seq === 1) {
           if (record.prev !== GENESIS_HASH) return fail('changed', 'changed: seq 1 does not link to the genesis hash', seq);
@@ -171,6 +149,49 @@ export async function verifyAuditFiles(files: readonly string[], key?: Buffer): 
   }
   result.ok = result.breaks.every((b) => b.lost === undefined);
   return result;
+}
+
+/** Where a line is: the files in chain order, the index of its file, the file and its line number. */
+interface LineContext {
+  files: readonly string[];
+  fileIndex: number;
+  file: string;
+  lineNo: number;
+}
+
+type BreakOutcome = { brk: VerifyBreak; warning?: string } | { problem: { kind: ProblemKind; message: string; seq: number; at?: { file: string; line: number } } };
+
+/**
+ * Checks an `audit.file_break` record (line 1 of its file): it must continue the chain it names
+ * (seq after `last_seq`, prev = `last_hash`); then the records missing since `previous` must lie
+ * within what the lost file held (`first_seq`..`last_seq`); anything else missing is an ordinary
+ * removal. Missing declared records become `lost`; none missing (the file was restored) is a warning.
+ */
+async function checkFileBreak(record: AuditRecord, previous: Previous | undefined, at: LineContext): Promise<BreakOutcome> {
+  const { seq } = record;
+  const declared = parseFileBreak(record.data);
+  if (!declared || seq !== declared.last_seq + 1 || record.prev !== declared.last_hash) {
+    return { problem: { kind: 'changed', message: 'changed: an audit.file_break record that does not continue from the last_seq and last_hash it names', seq } };
+  }
+  const brk: VerifyBreak = { file: at.file, line: at.lineNo, seq, reason: declared.reason, detectedAt: record.recorded_at, keptAs: declared.kept_as };
+  if (!previous) {
+    return { brk: { ...brk, lost: { ...(declared.first_seq !== null ? { from: declared.first_seq } : {}), to: declared.last_seq } } };
+  }
+  if (previous.seq === declared.last_seq) {
+    if (previous.hash !== declared.last_hash) {
+      const message = `changed: the writer's last line before the break (seq ${previous.seq}) had hash ${declared.last_hash.slice(0, 16)}..., this one differs`;
+      return { problem: { kind: 'changed', message, seq: previous.seq, at: previous } };
+    }
+    return { brk, warning: `${at.file}:${at.lineNo}: ${declared.file} ${declared.reason} at ${record.recorded_at}; the records written to it are all here (restored), the chain is whole` };
+  }
+  if (previous.seq > declared.last_seq) {
+    return { problem: { kind: 'reordered', message: `reordered: seq ${seq} comes after seq ${previous.seq} (out of order or duplicated)`, seq } };
+  }
+  const expected = previous.seq + 1;
+  const undeclaredTo = declared.first_seq !== null && declared.first_seq > expected ? declared.first_seq : undefined;
+  const gap = await gapProblem(at.files, at.fileIndex, at.lineNo, previous, at.file, expected, undeclaredTo ?? seq);
+  if (gap && (undeclaredTo !== undefined || gap.kind === 'reordered')) return { problem: { ...gap, seq } };
+  return { brk: { ...brk, lost: { from: expected, to: declared.last_seq } } };
 }
 
 /**
