@@ -864,6 +864,17 @@ describe('audit-log: the active file vanishes, is replaced or truncated while th
     return file;
   }
 
+  it('removed while idle, just before stop: the stopping writer notices and leaves the break record', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit(config(file));
+    await publishChanges(r, 2);
+    rmSync(file);
+    await r.h.stop();
+    expect(r.plugin.stats()).toMatchObject({ file_breaks: 1 });
+    expect(records(file)[0]).toMatchObject({ seq: 3, type: 'audit.file_break', data: { reason: 'vanished', first_seq: 1, last_seq: 2 } });
+    expect((await runCommand('audit verify', [file])).err).toMatch(/^LOST .*seq 1-2 \(2 records\)/);
+  });
+
   it('a restarted writer continues from a file that starts with a break record', async () => {
     const file = await brokenLog();
     const again = await startAudit(config(file));

@@ -190,6 +190,9 @@ export class AuditWriter {
     this.fsyncTimer = undefined;
     for (const wake of this.roomWaiters.splice(0)) wake();
     await this.exclusive(async () => {
+      // Also with nothing queued: a file removed since the last batch is noticed now, not left for
+      // the next start to take for the end of the log.
+      await this.checkFileIdentity().catch(() => undefined);
       if (this.queue.length > 0) {
         try {
           while (this.queue.length > 0) await this.writeNext();
