@@ -134,3 +134,55 @@ describe('audit-log in a running agent', () => {
     expect(configured.stdout).toBe(after.stdout);
   });
 });
+
+/**
+ * `rm` of the active file under a running agent whose config names the log by a relative path:
+ * the agent notices before its next batch, says so (log, system.error, /stats), and
+ * `audit verify --config` (run from another directory) reports the lost records.
+ */
+describe('audit-log: the active file removed under a running agent', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'audit-rm-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('raises AUDIT_FILE_VANISHED, shows it on /stats, and audit verify reports the break (exit 1)', async () => {
+    const config = path.join(dir, 'agent.config.yaml');
+    const active = path.join(dir, 'logs', 'audit.log'); // `path: logs/audit.log`, relative to the config file
+    writeFileSync(
+      config,
+      ['log: { level: info, format: json }', 'http: { port: 0 }', 'store: { enabled: false }', 'plugins:', '  - name: audit', '    use: audit-log', '    config: { path: logs/audit.log, types: ["system.*"] }', ''].join('\n'),
+    );
+    const agent = new AgentProcess(['--config', config]);
+    const url = await agent.ready();
+    const post = (message: string): Promise<Response> =>
+      fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'system.error', data: { severity: 'info', message, component: 'e2e' } }) });
+    try {
+      expect((await post('before rm')).status).toBe(202);
+      await waitFor(() => existsSync(active) && readFileSync(active, 'utf8').includes('before rm'), { what: 'the first event on disk', timeoutMs: 20_000 });
+      rmSync(active);
+      expect((await post('after rm')).status).toBe(202);
+      const logged = await agent.waitFor((l) => l.error_code === 'AUDIT_FILE_VANISHED', 20_000);
+      expect(logged).toMatchObject({ level: 50, reason: 'vanished', file: active, first_seq: 1 });
+      await waitFor(() => existsSync(active) && readFileSync(active, 'utf8').includes('after rm'), { what: 'the new file', timeoutMs: 20_000 });
+      const stats = (await (await fetch(`${url}/stats`)).json()) as { components: Record<string, Record<string, unknown>> };
+      expect(stats.components.audit).toMatchObject({ file: active, file_breaks: 1, last_file_break: { reason: 'vanished', first_seq: 1 } });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toMatch(/praxis_component_stat\{[^}]*component="audit"[^}]*key="file_breaks"[^}]*\} 1/);
+    } finally {
+      agent.kill('SIGTERM');
+    }
+    expect(await agent.exited).toBe(0);
+    const first = JSON.parse(readFileSync(active, 'utf8').split('\n')[0]) as Record<string, unknown>;
+    expect(first).toMatchObject({ type: 'audit.file_break', file_start: true, data: { reason: 'vanished', file: active, first_seq: 1 } });
+
+    const verify = runCli(['audit', 'verify', '--config', config], {}, os.tmpdir());
+    expect(verify.status).toBe(1);
+    expect(verify.stdout).toBe('');
+    expect(verify.stderr).toMatch(new RegExp(`^LOST ${active.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1 \\(seq ${String(first.seq)}\\): the active file vanished`));
+    const tail = runCli(['audit', 'tail', '--config', config], {}, os.tmpdir());
+    expect(tail.stdout).toMatch(/audit\.file_break \[audit\] reason=vanished/);
+    expect(tail.stdout).toMatch(/system\.error \[audit\] severity=critical message=".*vanished/);
+  });
+});

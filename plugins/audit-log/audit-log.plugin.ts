@@ -1,4 +1,5 @@
 import {
+  AgentControl,
   AgentError,
   Bus,
   Clock,
@@ -28,22 +29,29 @@ import { StatusTransitions } from './transitions';
 @injectable()
 export class AuditLogPlugin implements Plugin {
   private writer?: AuditWriter;
+  /** The active file: `path` resolved against the agent config file's folder. */
+  private readonly file: string;
 
   constructor(
+    agent: AgentControl,
     private readonly bus: Bus,
     private readonly clock: Clock,
     private readonly registry: EventRegistry,
     @inject(PLUGIN_CONFIG) private readonly config: AuditLogConfig,
     @inject(LOGGER) private readonly logger: Logger,
     @inject(PLUGIN_NAME) private readonly name: string,
-  ) {}
+  ) {
+    this.file = agent.resolvePath(config.path);
+    const keyFile = config.hmac?.key_file;
+    if (keyFile !== undefined) this.config = { ...config, hmac: { key_file: agent.resolvePath(keyFile) } };
+  }
 
   async start(): Promise<void> {
     const { config } = this;
     const key = config.hmac ? readKey(config.hmac) : undefined;
     this.writer = new AuditWriter(
       {
-        path: config.path,
+        path: this.file,
         fsync: config.fsync,
         fsyncIntervalMs: config.fsync_interval,
         maxBytes: config.rotate.max_bytes,
@@ -77,7 +85,7 @@ export class AuditLogPlugin implements Plugin {
     );
     // Subscribed first, so what opening the file reports (a damaged file) is recorded too.
     await writer.start();
-    this.logger.info({ file: config.path, types: config.types, fsync: config.fsync, hmac: key !== undefined }, 'audit log open');
+    this.logger.info({ file: this.file, types: config.types, fsync: config.fsync, hmac: key !== undefined }, 'audit log open');
   }
 
   async stop(): Promise<void> {
@@ -87,7 +95,7 @@ export class AuditLogPlugin implements Plugin {
   stats(): AuditWriterStats {
     return (
       this.writer?.stats() ?? {
-        file: this.config.path,
+        file: this.file,
         lines_written: 0,
         bytes_written: 0,
         queued: 0,
@@ -98,6 +106,7 @@ export class AuditLogPlugin implements Plugin {
         fsyncs: 0,
         last_seq: 0,
         failing: 0,
+        file_breaks: 0,
       }
     );
   }
@@ -108,7 +117,7 @@ export class AuditLogPlugin implements Plugin {
   }
 
   private hooks(): AuditWriterHooks {
-    const file = this.config.path;
+    const { file } = this;
     return {
       failed: ({ error, queued }) =>
         this.report('error', 'AUDIT_WRITE_FAILED', `audit log ${file} cannot be written (${describe(error)}); ${queued} event(s) queued, retrying with backoff`, {
@@ -134,6 +143,15 @@ export class AuditLogPlugin implements Plugin {
         }),
       damaged: ({ rotated_to, reason }) =>
         this.report('warning', 'AUDIT_LOG_DAMAGED', `audit log ${file}: ${reason}; kept as ${rotated_to}, writing continues in a new file`, { file, rotated_to }),
+      fileBroken: (info) => {
+        const lost = info.first_seq === null ? `records up to seq ${info.last_seq}` : `seq ${info.first_seq}-${info.last_seq}`;
+        const what = {
+          vanished: 'vanished (deleted or moved away)',
+          replaced: `was replaced by another file (kept as ${info.kept_as ?? '-'})`,
+          truncated: `was truncated behind the writer's back (kept as ${info.kept_as ?? '-'})`,
+        }[info.reason];
+        this.report('critical', FILE_BREAK_CODES[info.reason], `audit log ${file} ${what} while being written: ${lost} may be lost; a new file starts with an audit.file_break record that carries the chain on`, { ...info });
+      },
       lost: ({ count, error }) => {
         // The bus is closing: the log is the only place left to say so.
         this.logger.error({ file, lost: count, err: describe(error) }, `audit log ${file} could not be written while stopping: ${count} event(s) lost`);
@@ -149,6 +167,9 @@ export class AuditLogPlugin implements Plugin {
       .catch((error: unknown) => this.logger.warn({ err: describe(error) }, 'could not publish an audit-log system.error'));
   }
 }
+
+/** The error code of each kind of file break. */
+const FILE_BREAK_CODES = { vanished: 'AUDIT_FILE_VANISHED', replaced: 'AUDIT_FILE_REPLACED', truncated: 'AUDIT_FILE_TRUNCATED' } as const;
 
 /** The message of what was thrown, with the code of an AgentError. */
 function describe(error: unknown): string {

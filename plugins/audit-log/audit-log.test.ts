@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { AgentControl, type ReloadResult } from 'praxis-agent';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeClock, createPluginHarness, runPluginConformance, sampleEvents, waitFor, type PluginHarness } from 'praxis-agent/testing';
@@ -700,5 +701,234 @@ describe('audit-log: commands without FILE read the agent config', () => {
     const broken = path.join(dir, 'broken.yaml');
     writeFileSync(broken, 'plugins:\n  - name: audit\n    use: audit-log\n    config: { fsync: sometimes }\n');
     expect(await runCommand('audit verify', ['--config', broken])).toMatchObject({ code: 2, err: expect.stringMatching(/cannot read the audit-log plugin's files from .*broken\.yaml:\n.*fsync/) });
+  });
+});
+
+describe('audit-log: the active file vanishes, is replaced or truncated while the agent writes', () => {
+  const breaksOf = (r: Running) => r.h.eventsOf('system.error').filter((e) => String(e.data.error_code).startsWith('AUDIT_FILE_'));
+  const config = (file: string, extra: Record<string, unknown> = {}) => ({ path: file, types: ['config.changed', 'system.error'], ...extra });
+
+  it('rm: raises AUDIT_FILE_VANISHED, starts a new file with an audit.file_break record, and verify reports the lost records (exit 1)', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit(config(file));
+    await publishChanges(r, 3);
+    const before = records(file);
+    rmSync(file);
+    await publishChanges(r, 2, 3);
+
+    const errors = breaksOf(r);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].data).toMatchObject({
+      severity: 'critical',
+      component: 'audit',
+      error_code: 'AUDIT_FILE_VANISHED',
+      message: expect.stringMatching(/vanished .*seq 1-3 may be lost/),
+      diagnostic_data: { reason: 'vanished', first_seq: 1, last_seq: 3, last_hash: before[2].hash, kept_as: null },
+    });
+    // /stats no longer says all is well.
+    expect(r.plugin.stats()).toMatchObject({ file_breaks: 1, last_file_break: { reason: 'vanished', first_seq: 1, last_seq: 3, kept_as: null }, write_errors: 0 });
+    await r.h.stop();
+
+    const recs = records(file);
+    expect(recs[0]).toMatchObject({ seq: 4, type: 'audit.file_break', file_start: true, prev: before[2].hash, source: 'audit', data: { reason: 'vanished', file, first_seq: 1, last_seq: 3 } });
+    expect(recs.slice(1).map((x) => x.type)).toEqual(expect.arrayContaining(['config.changed', 'system.error']));
+    expect(recs.map((x) => x.seq)).toEqual(recs.map((_, i) => i + 4));
+
+    const result = await runCommand('audit verify', [file]);
+    expect(result.code).toBe(1);
+    expect(result.out).toBe('');
+    expect(result.err).toContain(`LOST ${file}:1 (seq 4): the active file vanished while the agent wrote to it`);
+    expect(result.err).toContain('seq 1-3 (3 records) written to it are not in the files given');
+    const json = await runCommand('audit verify', ['--json', file]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, records: recs.length, breaks: [{ seq: 4, reason: 'vanished', lost: { from: 1, to: 3 } }] });
+  });
+
+  it('an editor-style replace (write a copy, rename it over): AUDIT_FILE_REPLACED, the copy is kept and checked, the chain goes on', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const r = await startAudit(config(file));
+    await publishChanges(r, 3);
+    const edited = lines(file);
+    edited[1] = edited[1].replace('"new_value":2', '"new_value":20');
+    writeLines(`${file}.swp`, edited);
+    renameSync(`${file}.swp`, file);
+    await publishChanges(r, 2, 3);
+    await r.h.stop();
+
+    const [error] = breaksOf(r);
+    expect(error.data).toMatchObject({ error_code: 'AUDIT_FILE_REPLACED', diagnostic_data: { reason: 'replaced', kept_as: expect.stringMatching(/audit\.log\.\d{8}T\d{6}\.\d{3}Z$/) } });
+    const keptAs = String((error.data.diagnostic_data as { kept_as: string }).kept_as);
+    expect(lines(keptAs)).toEqual(edited); // what the editor wrote, untouched
+    expect(records(file)[0]).toMatchObject({ seq: 4, type: 'audit.file_break', data: { reason: 'replaced', kept_as: keptAs } });
+
+    const result = await runCommand('audit verify', [dir]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`TAMPERED ${keptAs}:2 (seq 2): changed: its content does not match its hash`);
+  });
+
+  it('truncated: AUDIT_FILE_TRUNCATED, the cut file is kept, verify names exactly the records cut off', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const r = await startAudit(config(file));
+    await publishChanges(r, 5);
+    truncateSync(file, lines(file).slice(0, 2).join('\n').length + 1);
+    await publishChanges(r, 1, 5);
+    await r.h.stop();
+
+    expect(breaksOf(r).map((e) => e.data.error_code)).toEqual(['AUDIT_FILE_TRUNCATED']);
+    expect(readdirSync(dir)).toHaveLength(2);
+    const result = await runCommand('audit verify', [dir]);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^LOST \S+audit\.log:1 \(seq 6\): the active file was truncated \(what was found kept as audit\.log\.\S+\) .*seq 3-5 \(3 records\) written to it are not in the files given/);
+    expect(result.err).not.toContain('TAMPERED');
+  });
+
+  it('a file the operator restores after the agent moved on: verify finds the chain whole; restored over the new file, only what that clobbered is lost', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const r = await startAudit(config(file));
+    await publishChanges(r, 3);
+    const backup = readFileSync(file);
+    rmSync(file);
+    await publishChanges(r, 1, 3); // the agent moves on: seq 4 is the break record
+
+    // Put back next to the new file under another name: nothing is missing.
+    writeFileSync(path.join(dir, 'audit.log.restored'), backup);
+    const whole = await runCommand('audit verify', [dir]);
+    expect(whole.code).toBe(0);
+    expect(whole.err).toMatch(/warning: \S+audit\.log:1: \S+audit\.log vanished at \S+; the records written to it are all here \(restored\), the chain is whole/);
+    expect(whole.out).toMatch(/^OK \d+ record\(s\) in 2 file\(s\), seq 1-/);
+
+    // Put back where it was, over the file the agent writes now: the agent keeps it and moves on again.
+    rmSync(path.join(dir, 'audit.log.restored'));
+    const clobbered = records(file);
+    writeFileSync(`${file}.tmp`, backup);
+    renameSync(`${file}.tmp`, file);
+    await publishChanges(r, 1, 4);
+    await r.h.stop();
+    expect(breaksOf(r).map((e) => e.data.error_code)).toEqual(['AUDIT_FILE_VANISHED', 'AUDIT_FILE_REPLACED']);
+    const last = clobbered[clobbered.length - 1];
+    const result = await runCommand('audit verify', ['--json', dir]);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.out)).toMatchObject({ breaks: [{ reason: 'replaced', seq: Number(last.seq) + 1, lost: { from: 4, to: last.seq } }] });
+  });
+
+  it('rotation goes on after a break, and verify checks every file after it', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const r = await startAudit(config(file, { rotate: { max_bytes: 1200, retain: 0 } }));
+    await publishChanges(r, 6);
+    const rotationsBefore = r.plugin.stats().rotations;
+    rmSync(file);
+    await publishChanges(r, 12, 6);
+    await r.h.stop();
+    expect(r.plugin.stats().rotations).toBeGreaterThan(rotationsBefore + 1);
+    const result = await runCommand('audit verify', [dir]);
+    expect(result.code).toBe(1);
+    expect(result.err.split('\n')).toEqual([expect.stringMatching(/^LOST .*the active file vanished.* written to it are not in the files given/)]);
+
+    // Tampering after the break is still found.
+    const newest = readdirSync(dir).filter((n) => n !== 'audit.log').sort().pop() as string;
+    const content = lines(path.join(dir, newest));
+    content[content.length - 1] = content[content.length - 1].replace('"changed_by":"test"', '"changed_by":"mallory"');
+    writeLines(path.join(dir, newest), content);
+    const tampered = await runCommand('audit verify', [dir]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.err).toMatch(/^LOST [^\n]*\nTAMPERED \S+:\d+ \(seq \d+\): changed/);
+  });
+
+  it('a file put in its place before anything was written is kept aside, not cut', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'audit.log');
+    const r = await startAudit(config(file)); // opens (creates) an empty audit.log
+    writeFileSync(`${file}.new`, 'notes someone saved here\n');
+    renameSync(`${file}.new`, file);
+    await publishChanges(r, 1);
+    await r.h.stop();
+    expect(breaksOf(r)).toHaveLength(0); // nothing of the log was lost
+    const kept = readdirSync(dir).filter((n) => n !== 'audit.log');
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(path.join(dir, kept[0]), 'utf8')).toBe('notes someone saved here\n');
+    expect(records(file).map((x) => x.seq)).toEqual([1]);
+  });
+
+  /** Two lines, `rm`, one more event: a file that starts with a break record at seq 3. */
+  async function brokenLog(): Promise<string> {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit(config(file));
+    await publishChanges(r, 2);
+    rmSync(file);
+    await publishChanges(r, 1, 2);
+    await r.h.stop();
+    return file;
+  }
+
+  it('removed while idle, just before stop: the stopping writer notices and leaves the break record', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit(config(file));
+    await publishChanges(r, 2);
+    rmSync(file);
+    await r.h.stop();
+    expect(r.plugin.stats()).toMatchObject({ file_breaks: 1 });
+    expect(records(file)[0]).toMatchObject({ seq: 3, type: 'audit.file_break', data: { reason: 'vanished', first_seq: 1, last_seq: 2 } });
+    expect((await runCommand('audit verify', [file])).err).toMatch(/^LOST .*seq 1-2 \(2 records\)/);
+  });
+
+  it('a restarted writer continues from a file that starts with a break record', async () => {
+    const file = await brokenLog();
+    const again = await startAudit(config(file));
+    await publishChanges(again, 1, 3);
+    await again.h.stop();
+    expect(breaksOf(again)).toHaveLength(0);
+    const result = await verifyAuditFiles([file]);
+    expect(result).toMatchObject({ ok: false, breaks: [{ seq: 3, lost: { from: 1, to: 2 } }] });
+    expect(result.problem).toBeUndefined();
+  });
+
+  it('a forged break record that does not continue the chain it names is a change', async () => {
+    const file = await brokenLog();
+    const content = lines(file);
+    const rec = JSON.parse(content[0]) as Record<string, unknown>;
+    (rec.data as Record<string, unknown>).last_seq = 1; // claims fewer records were lost
+    rec.hash = sha256Hex(canonicalContent(rec));
+    content[0] = JSON.stringify(rec);
+    writeLines(file, content);
+    expect((await verifyAuditFiles([file])).problem).toMatchObject({ kind: 'changed', line: 1, message: expect.stringMatching(/audit\.file_break record that does not continue/) });
+  });
+});
+
+describe('audit-log: paths are relative to the agent config file', () => {
+  it('the plugin writes, and reads its key file, relative to the config file; the commands find them from any working directory', async () => {
+    const dir = freshDir();
+    const configFile = path.join(dir, 'agent.config.yaml');
+    writeFileSync(path.join(dir, 'audit.key'), `${'k'.repeat(20)}\n`);
+    const pluginConfig = { path: 'relative-audit/audit.log', types: ['config.changed'], hmac: { key_file: 'audit.key' } };
+    writeFileSync(configFile, ['plugins:', '  - name: audit', '    use: audit-log', `    config: ${JSON.stringify(pluginConfig)}`, ''].join('\n'));
+    const agent = new (class extends AgentControl {
+      get configFile(): string {
+        return configFile;
+      }
+
+      reload(reason: string): Promise<ReloadResult> {
+        return Promise.resolve({ status: 'unavailable', reason, restarted: [], started: [], stopped: [], unchanged: [], failed: [], restart_required: [], problems: [], message: 'no agent' });
+      }
+    })();
+    const h = createPluginHarness(auditLog, { config: pluginConfig, agentControl: agent, name: 'audit' });
+    try {
+      await h.start();
+      for (let i = 0; i < 3; i++) await h.bus.publish('config.changed', { config_path: 'a#b', old_value: i, new_value: i + 1, changed_by: 'test' });
+      await h.bus.idle();
+      await (h.instance as unknown as AuditLogPlugin).flushed();
+      expect((h.instance as unknown as AuditLogPlugin).stats().file).toBe(path.join(dir, 'relative-audit', 'audit.log'));
+      await h.stop();
+    } finally {
+      rmSync(path.resolve('relative-audit'), { recursive: true, force: true }); // where it went before the fix
+    }
+    expect(records(path.join(dir, 'relative-audit', 'audit.log'))).toHaveLength(3);
+    expect(process.cwd()).not.toBe(dir);
+    const verify = await runCommand('audit verify', ['--config', configFile], { PRAXIS_AUDIT_KEY: undefined });
+    expect(verify).toMatchObject({ code: 0, out: expect.stringMatching(/^OK 3 record\(s\) in 1 file\(s\).*HMAC verified/) });
+    expect((await runCommand('audit tail', ['-n', '1', '--config', configFile])).out).toMatch(/#3 config\.changed/);
   });
 });

@@ -1,9 +1,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Backoff, type CancelTimer, type Clock } from 'praxis-agent';
+import { Backoff, runOnce, type CancelTimer, type Clock } from 'praxis-agent';
+import { checkHeldFile, type HeldFile } from './file-identity';
 import { freeRotatedName, readTail, rotatedFiles } from './files';
-import { GENESIS_HASH, parseRecord, sealEntry, type AuditEntry } from './record';
+import { FILE_BREAK_TYPE, GENESIS_HASH, parseRecord, sealEntry, type AuditEntry, type FileBreakData, type FileBreakReason } from './record';
 
 export type FsyncPolicy = 'every' | 'interval' | 'none';
 
@@ -41,9 +42,18 @@ export interface AuditWriterHooks {
   damaged(info: { file: string; rotated_to: string; reason: string }): void;
   /** stop() could not write everything. */
   lost(info: { count: number; error: unknown }): void;
+  /**
+   * The file the writer was appending to is no longer the file at its path (deleted, replaced,
+   * truncated behind its back). What it had written there since `first_seq` may be lost; the next
+   * line starts a new file with an `audit.file_break` record that says so.
+   */
+  fileBroken(info: FileBreakData): void;
 }
 
-type QueueItem = { kind: 'event'; entry: AuditEntry } | { kind: 'gap'; count: number; first: string; last: string };
+type QueueItem =
+  | { kind: 'event'; entry: AuditEntry }
+  | { kind: 'gap'; count: number; first: string; last: string }
+  | { kind: 'break'; at: string; data: FileBreakData };
 
 /** Numbers for /stats and /metrics. */
 export type AuditWriterStats = {
@@ -58,6 +68,10 @@ export type AuditWriterStats = {
   fsyncs: number;
   last_seq: number;
   failing: number;
+  /** Times the active file vanished, was replaced or truncated behind the writer's back (records may be lost). */
+  file_breaks: number;
+  /** The latest of those, for /stats: what happened, when, and which sequence numbers it may have cost. */
+  last_file_break?: { reason: FileBreakReason; detected_at: string; first_seq: number | null; last_seq: number; kept_as: string | null };
 };
 
 const MAX_BATCH_LINES = 512;
@@ -78,6 +92,11 @@ export class AuditWriter {
   private lastHash = GENESIS_HASH;
   /** Bytes of complete lines in the active file. */
   private goodSize = 0;
+  /** seq of the active file's first line (null: unknown or nothing written yet). */
+  private fileFirstSeq: number | null = null;
+  /** The file behind the open (or last opened) handle, to notice when the path no longer leads to it. */
+  private held?: HeldFile;
+  private lastBreak?: AuditWriterStats['last_file_break'];
   /** recorded_at (ms) of the active file's first line, for rotation by time. */
   private fileStartedAt?: number;
   private dirty = false;
@@ -88,7 +107,7 @@ export class AuditWriter {
   private failing?: { since: number; attempts: number; dropped: number; dropNotified: boolean };
   private roomWaiters: (() => void)[] = [];
   private closed = false;
-  private readonly counters = { lines_written: 0, bytes_written: 0, dropped: 0, write_errors: 0, rotations: 0, fsyncs: 0 };
+  private readonly counters = { lines_written: 0, bytes_written: 0, dropped: 0, write_errors: 0, rotations: 0, fsyncs: 0, file_breaks: 0 };
   private readonly backoff: Backoff;
 
   constructor(
@@ -156,12 +175,14 @@ export class AuditWriter {
       queue_capacity: this.options.queueCapacity,
       last_seq: this.seq,
       failing: this.failing ? 1 : 0,
+      ...(this.lastBreak ? { last_file_break: this.lastBreak } : {}),
     };
   }
 
-  /** Writes what is queued (one attempt even while failing), fsyncs and closes. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return this.tail;
+  /** Writes what is queued (one attempt even while failing), fsyncs and closes. Idempotent: later calls return the first call's promise. */
+  readonly close: () => Promise<void> = runOnce(() => this.closeNow());
+
+  private async closeNow(): Promise<void> {
     this.closed = true;
     this.retryTimer?.();
     this.retryTimer = undefined;
@@ -169,10 +190,12 @@ export class AuditWriter {
     this.fsyncTimer = undefined;
     for (const wake of this.roomWaiters.splice(0)) wake();
     await this.exclusive(async () => {
+      // Also with nothing queued: a file removed since the last batch is noticed now, not left for
+      // the next start to take for the end of the log.
+      await this.checkFileIdentity().catch(() => undefined);
       if (this.queue.length > 0) {
         try {
-          await this.ensureOpen();
-          while (this.queue.length > 0) await this.writeBatch();
+          while (this.queue.length > 0) await this.writeNext();
         } catch (error) {
           this.counters.write_errors++;
           await this.discardTornBytes();
@@ -230,10 +253,12 @@ export class AuditWriter {
   }
 
   private async drain(): Promise<void> {
+    // A drain chained while an earlier one was failing: the retry timer that failure set owns the
+    // next attempt (one retry at a time, on the backoff schedule).
+    if (this.retryTimer) return;
     while (this.queue.length > 0 && !this.closed) {
       try {
-        await this.ensureOpen();
-        await this.writeBatch();
+        await this.writeNext();
       } catch (error) {
         await this.onFailure(error);
         return;
@@ -266,6 +291,7 @@ export class AuditWriter {
       this.failing.attempts++;
     }
     if (this.closed) return;
+    this.retryTimer?.();
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       if (this.queue.length === 0 && !this.fd) {
@@ -305,19 +331,86 @@ export class AuditWriter {
       this.recovered = true;
     }
     const fd = await open(file, 'a');
+    let foreign = false;
     try {
       const info = await fd.stat();
       if (info.isFile()) {
-        if (info.size > this.goodSize) await fd.truncate(this.goodSize);
-        else if (info.size < this.goodSize) this.goodSize = info.size; // replaced or truncated behind our back: carry on, verify will show it
+        const ours = this.held !== undefined && this.held.dev === info.dev && this.held.ino === info.ino;
+        // Bytes past the last complete line are cut only from our own file (a failed write's torn
+        // bytes); a file that appeared at the path in the meantime is someone else's: kept, not cut.
+        if (info.size > this.goodSize && !ours) foreign = true;
+        else if (info.size > this.goodSize) await fd.truncate(this.goodSize);
+        else if (info.size < this.goodSize) this.goodSize = info.size; // changed between the identity check and this open: carry on, verify will show it
         if (info.size === 0) this.fileStartedAt = undefined;
       }
+      if (!foreign) this.held = { dev: info.dev, ino: info.ino };
     } catch (error) {
       await fd.close().catch(() => undefined);
       throw error;
     }
+    if (foreign) {
+      await fd.close();
+      await this.keepAside();
+      return this.ensureOpen();
+    }
     this.fd = fd;
     if (this.goodSize === 0) await syncDir(path.dirname(file));
+  }
+
+  /** One batch: first makes sure the path still leads to the file written so far, then opens and writes. */
+  private async writeNext(): Promise<void> {
+    await this.checkFileIdentity();
+    await this.ensureOpen();
+    await this.writeBatch();
+  }
+
+  /**
+   * Before each batch: is the file at the path still the one this writer appended to (same
+   * device and inode, not shorter than what was written)? If not, appending on would write into
+   * an unlinked or foreign file and nobody would see it. Instead the writer lets go of it, keeps
+   * whatever is at the path now among the rotated files (evidence, never rewritten), and queues an
+   * `audit.file_break` record that will start the new file and carry the chain across the break.
+   */
+  private async checkFileIdentity(): Promise<void> {
+    if (!this.held) return;
+    const reason = await checkHeldFile(this.options.path, this.held, this.goodSize);
+    if (reason === undefined) return;
+    await this.fd?.close().catch(() => undefined);
+    this.fd = undefined;
+    if (this.goodSize === 0) {
+      this.held = undefined; // nothing of ours was in it: nothing lost, just open what is there now
+      return;
+    }
+    // Throws when it cannot be renamed: `held` stays, so the next attempt checks again.
+    const keptAs = reason === 'vanished' ? null : await this.keepAside();
+    this.held = undefined;
+    const data: FileBreakData = {
+      reason,
+      file: this.options.path,
+      first_seq: this.fileFirstSeq,
+      last_seq: this.seq,
+      last_hash: this.lastHash,
+      kept_as: keptAs,
+    };
+    this.goodSize = 0;
+    this.fileStartedAt = undefined;
+    this.fileFirstSeq = null;
+    this.counters.file_breaks++;
+    const at = this.clock.isoNow();
+    this.lastBreak = { reason, detected_at: at, first_seq: data.first_seq, last_seq: data.last_seq, kept_as: keptAs };
+    this.queue.unshift({ kind: 'break', at, data });
+    this.hooks.fileBroken(data);
+  }
+
+  /** Renames what now sits at the path aside as a rotated file; null when it is not a regular file (or gone again). */
+  private async keepAside(): Promise<string | null> {
+    try {
+      if (!(await stat(this.options.path)).isFile()) return null;
+      return await this.rotateAside(this.options.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
   }
 
   /** Learns seq and last hash from the files on disk; rotates a file with a torn or unreadable end aside. */
@@ -338,6 +431,7 @@ export class AuditWriter {
           this.seq = last.record.seq;
           this.lastHash = last.record.hash;
           this.goodSize = tail.size;
+          this.fileFirstSeq = tail.firstSeq ?? null;
           const first = tail.firstLine !== undefined ? parseRecord(tail.firstLine) : undefined;
           this.fileStartedAt = (first && 'record' in first && Date.parse(first.record.recorded_at)) || this.clock.now();
           return;
@@ -370,6 +464,8 @@ export class AuditWriter {
     this.counters.rotations++;
     this.goodSize = 0;
     this.fileStartedAt = undefined;
+    this.fileFirstSeq = null;
+    this.held = undefined;
     await syncDir(path.dirname(file));
     await this.applyRetention();
     return target;
@@ -411,7 +507,7 @@ export class AuditWriter {
     const lines: string[] = [];
     let events = 0;
     for (const item of this.queue) {
-      const entry = item.kind === 'event' ? item.entry : gapEntry(item, this.options.source);
+      const entry = item.kind === 'event' ? item.entry : item.kind === 'gap' ? gapEntry(item, this.options.source) : breakEntry(item, this.options.source);
       const sealed = sealEntry(entry, { seq: seq + 1, prev, recordedAt, fileStart: size === 0 }, key);
       const bytes = Buffer.byteLength(sealed.line) + 1;
       if (maxBytes > 0 && size > 0 && size + bytes > maxBytes) {
@@ -435,7 +531,10 @@ export class AuditWriter {
     }
     this.dirty = true;
     if (this.options.fsync === 'every') await this.sync();
-    if (this.goodSize === 0) this.fileStartedAt = now;
+    if (this.goodSize === 0) {
+      this.fileStartedAt = now;
+      this.fileFirstSeq = this.seq + 1;
+    }
     this.seq = seq;
     this.lastHash = prev;
     this.goodSize = size;
@@ -473,6 +572,11 @@ function gapEntry(gap: { count: number; first: string; last: string }, source: s
     tags: [],
     data: { count: gap.count, first_dropped_at: gap.first, last_dropped_at: gap.last },
   };
+}
+
+/** The record that starts the file after a break: what happened to the previous file and where the chain stood. */
+function breakEntry(item: { at: string; data: FileBreakData }, source: string): AuditEntry {
+  return { timestamp: item.at, type: FILE_BREAK_TYPE, event_id: null, correlation_id: null, source, tags: [], data: { ...item.data } };
 }
 
 /** Persists a directory entry (a created or renamed file); best effort, not every platform allows it. */

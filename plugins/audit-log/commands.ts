@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { errorMessage, eventTypeMatcher, loadConfig, type CommandIo, type PluginCommand } from 'praxis-agent';
 import type { AuditLogConfig } from './config';
 import { expandAuditFiles, readLines, rotatedFiles } from './files';
 import { DEFAULT_KEY_ENV, readKey } from './key';
 import { parseRecord, type AuditRecord } from './record';
-import { verifyAuditFiles } from './verify';
+import { verifyAuditFiles, type VerifyBreak } from './verify';
 
-/** Exit codes of the audit commands. */
+/** Exit codes of the audit commands: BROKEN covers tampering and records lost at a file break. */
 export const AUDIT_EXIT = { OK: 0, BROKEN: 1, USAGE: 2 } as const;
 
 const VERIFY_USAGE = '[FILE|DIR...] [--config FILE] [--key-file FILE | --key-env VAR] [--json]';
@@ -25,8 +26,9 @@ interface ConfiguredLog {
 
 /**
  * The files of the one enabled audit-log plugin in the agent config (`--config`, else
- * $PRAXIS_CONFIG, else agent.config.yaml); its relative `path` is taken from the current directory,
- * as the agent does. A usage message when there is no such config, plugin or file, or several plugins.
+ * $PRAXIS_CONFIG, else agent.config.yaml); its relative `path` and `hmac.key_file` are taken from
+ * the config file's folder, as the agent does (AgentControl.resolvePath). A usage message when
+ * there is no such config, plugin or file, or several plugins.
  */
 async function configuredLog(configFile: string | undefined): Promise<ConfiguredLog | { error: string }> {
   const file = configFile ?? process.env.PRAXIS_CONFIG ?? DEFAULT_CONFIG;
@@ -34,17 +36,23 @@ async function configuredLog(configFile: string | undefined): Promise<Configured
     return { error: `name at least one audit file or directory${configFile === undefined ? `, or an agent config with an audit-log plugin (--config; ${file} not found)` : ` (${file} not found)`}` };
   }
   let plugins;
+  let baseDir: string;
   try {
-    plugins = loadConfig(file).plugins.filter((p) => p.resolved.definition.name === 'audit-log');
+    const loaded = loadConfig(file);
+    baseDir = loaded.baseDir;
+    plugins = loaded.plugins.filter((p) => p.resolved.definition.name === 'audit-log');
   } catch (error) {
     return { error: `cannot read the audit-log plugin's files from ${file}:\n${errorMessage(error)}` };
   }
   if (plugins.length === 0) return { error: `${file} has no enabled audit-log plugin: name the audit files` };
   if (plugins.length > 1) return { error: `${file} has several audit-log plugins (${plugins.map((p) => p.entry.name).join(', ')}): name the audit files` };
   const config = plugins[0].config as AuditLogConfig;
-  const files = [...(await rotatedFiles(config.path)), ...(existsSync(config.path) ? [config.path] : [])];
-  if (files.length === 0) return { error: `no audit files at ${config.path} (from ${file}) yet` };
-  return { files, ...(config.hmac ? { hmac: config.hmac } : {}) };
+  // The same resolution as AgentControl.resolvePath in the running agent: from the config file's folder.
+  const active = path.resolve(baseDir, config.path);
+  const files = [...(await rotatedFiles(active)), ...(existsSync(active) ? [active] : [])];
+  if (files.length === 0) return { error: `no audit files at ${active} (from ${file}) yet` };
+  const hmac = config.hmac?.key_file !== undefined ? { key_file: path.resolve(baseDir, config.hmac.key_file) } : config.hmac;
+  return { files, ...(hmac ? { hmac } : {}) };
 }
 
 function usageError(io: CommandIo, command: string, usage: string, message: string): number {
@@ -92,9 +100,10 @@ async function verifyRun(args: string[], io: CommandIo): Promise<number> {
     return printHelp(io, name, VERIFY_USAGE, [
       'Checks the hash chain of an audit log across its rotated files (a directory stands for the files in it;',
       'files are taken in sequence order). Exit 0 intact (a torn last line is a warning), 1 changed/removed/',
-      `reordered, 2 usage error. The HMAC key comes from --key-file, --key-env or $${DEFAULT_KEY_ENV}.`,
+      'reordered, or records lost when the active file vanished or was replaced (LOST), 2 usage error.',
+      `The HMAC key comes from --key-file, --key-env or $${DEFAULT_KEY_ENV}.`,
       `Without FILE: the files (and the HMAC key source) of the audit-log plugin in the agent config`,
-      `(--config, else $PRAXIS_CONFIG, else ${DEFAULT_CONFIG}); a relative path is taken from the current directory.`,
+      `(--config, else $PRAXIS_CONFIG, else ${DEFAULT_CONFIG}); a relative path is taken from the config file's folder.`,
     ]);
   }
   if (values['key-file'] !== undefined && values['key-env'] !== undefined) return usageError(io, name, VERIFY_USAGE, 'give --key-file or --key-env, not both');
@@ -128,11 +137,14 @@ async function verifyRun(args: string[], io: CommandIo): Promise<number> {
     if (!values.json) io.err(`praxis-agent ${name}: ${result.needsKey}`);
     return AUDIT_EXIT.USAGE;
   }
+  const lost = result.breaks.filter((b) => b.lost !== undefined);
+  if (!values.json) for (const b of lost) io.err(describeLoss(b));
   if (result.problem) {
     const p = result.problem;
     if (!values.json) io.err(`TAMPERED ${p.file}:${p.line}${p.seq !== undefined ? ` (seq ${p.seq})` : ''}: ${p.message}`);
     return AUDIT_EXIT.BROKEN;
   }
+  if (lost.length > 0) return AUDIT_EXIT.BROKEN;
   if (!values.json) {
     const range = result.records > 0 ? `, seq ${result.firstSeq}-${result.lastSeq}, last hash ${result.lastHash?.slice(0, 16)}...` : '';
     io.out(`OK ${result.records} record(s) in ${result.files} file(s)${range}${result.hmacChecked ? ', HMAC verified' : ''}`);
@@ -154,7 +166,7 @@ async function tailRun(args: string[], io: CommandIo): Promise<number> {
       'Prints the newest audit records (default 20), one readable line each; --type takes exact types,',
       '"prefix.*" or "*" and may be repeated. Does not verify the chain: use `audit verify` for that.',
       `Without FILE: the files of the audit-log plugin in the agent config (--config, else $PRAXIS_CONFIG,`,
-      `else ${DEFAULT_CONFIG}); a relative path is taken from the current directory.`,
+      `else ${DEFAULT_CONFIG}); a relative path is taken from the config file's folder.`,
     ]);
   }
   const count = values.lines === undefined ? 20 : Number(values.lines);
@@ -182,6 +194,14 @@ async function tailRun(args: string[], io: CommandIo): Promise<number> {
   return AUDIT_EXIT.OK;
 }
 
+/** `LOST FILE:1 (seq N): ...`: which records a file break cost, and that the chain goes on after it. */
+function describeLoss(b: VerifyBreak): string {
+  const lost = b.lost as NonNullable<VerifyBreak['lost']>;
+  const range = lost.from === undefined ? `records up to seq ${lost.to}` : lost.from === lost.to ? `seq ${lost.to} (1 record)` : `seq ${lost.from}-${lost.to} (${lost.to - lost.from + 1} records)`;
+  const found = b.reason === 'vanished' ? 'vanished' : `was ${b.reason}${b.keptAs ? ` (what was found kept as ${path.basename(b.keptAs)})` : ''}`;
+  return `LOST ${b.file}:${b.line} (seq ${b.seq}): the active file ${found} while the agent wrote to it (noticed ${b.detectedAt}); ${range} written to it are not in the files given; the chain continues from the last line the writer wrote`;
+}
+
 /** One readable line: `TIME #SEQ TYPE [SOURCE] corr=ID key=value ...`. */
 export function formatRecord(record: AuditRecord): string {
   const parts = [record.timestamp, `#${record.seq}`, record.type, `[${record.source ?? '-'}]`];
@@ -201,6 +221,6 @@ function formatValue(value: unknown): string {
 }
 
 export const auditCommands: readonly PluginCommand[] = [
-  { name: 'audit verify', description: 'check an audit log\'s hash chain across rotated files (exit 0 intact, 1 tampered, 2 usage)', usage: VERIFY_USAGE, run: verifyRun },
+  { name: 'audit verify', description: 'check an audit log\'s hash chain across rotated files (exit 0 intact, 1 tampered or records lost, 2 usage)', usage: VERIFY_USAGE, run: verifyRun },
   { name: 'audit tail', description: 'print the newest audit records readably', usage: TAIL_USAGE, run: tailRun },
 ];

@@ -12,7 +12,7 @@ export const auditLogConfigSchema = z
       .string()
       .min(1)
       .default('audit/audit.log')
-      .describe('The active audit file (absolute, or relative to the agent\'s working directory); rotated files sit next to it.'),
+      .describe('The active audit file (absolute, or relative to the folder of the agent config file); rotated files sit next to it.'),
     types: z
       .array(eventPatternSchema)
       .min(1)
@@ -55,7 +55,7 @@ export const auditLogConfigSchema = z
     hmac: z
       .strictObject({
         key_env: z.string().min(1).optional().describe('Environment variable holding the HMAC key.'),
-        key_file: z.string().min(1).optional().describe('File holding the HMAC key (surrounding whitespace is trimmed).'),
+        key_file: z.string().min(1).optional().describe('File holding the HMAC key (absolute, or relative to the folder of the agent config file; surrounding whitespace is trimmed).'),
       })
       .refine((h) => (h.key_env === undefined) !== (h.key_file === undefined), 'set exactly one of key_env and key_file')
       .optional()

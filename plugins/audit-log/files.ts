@@ -80,6 +80,8 @@ export interface FileTail {
   completeSize: number;
   lastLine?: string;
   firstLine?: string;
+  /** seq of the first line, read from its start even when the line is longer than the chunk read. */
+  firstSeq?: number;
 }
 
 /** Reads the first and the last complete line of a file without reading all of it. */
@@ -111,6 +113,7 @@ export async function readTail(file: string): Promise<FileTail> {
     await handle.read(head, 0, head.length, 0);
     const firstNl = head.indexOf(0x0a);
     if (firstNl !== -1) tail.firstLine = head.toString('utf8', 0, firstNl);
+    tail.firstSeq = quickSeq(head.toString('utf8', 0, Math.min(head.length, 64)));
     return tail;
   } finally {
     await handle.close();

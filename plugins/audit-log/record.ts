@@ -16,6 +16,33 @@ import { errorMessage } from 'praxis-agent';
 /** `prev` of the first line of a chain. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+/**
+ * The `type` of the record that starts a file after the previous one vanished, was replaced or
+ * was truncated while the writer appended to it. Its `seq` and `prev` continue the chain from the
+ * last line the writer wrote (`data.last_seq`, `data.last_hash`), so `audit verify` can tell which
+ * records are missing and that nothing else is.
+ */
+export const FILE_BREAK_TYPE = 'audit.file_break';
+
+/** What happened to the file the writer was appending to, as seen from its path. */
+export const FILE_BREAK_REASONS = ['vanished', 'replaced', 'truncated'] as const;
+/** One of {@link FILE_BREAK_REASONS}. */
+export type FileBreakReason = (typeof FILE_BREAK_REASONS)[number];
+
+/** `data` of an `audit.file_break` record. */
+export interface FileBreakData {
+  reason: FileBreakReason;
+  /** The path the writer appends to. */
+  file: string;
+  /** seq of the first line of the lost file (null: unknown); with `last_seq`, the records that may be lost. */
+  first_seq: number | null;
+  /** seq and hash of the last line the writer wrote to it. */
+  last_seq: number;
+  last_hash: string;
+  /** Where what was found at the path (the replacement, or the truncated file) was kept; null when nothing was there. */
+  kept_as: string | null;
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** What the writer queues for one event: everything but the chain fields. `data` is already redacted and JSON-normalised. */
@@ -122,6 +149,17 @@ export function parseRecord(text: string): { record: AuditRecord } | { problem: 
   if (typeof r.type !== 'string') return { problem: 'no "type"' };
   if (r.hmac !== undefined && (typeof r.hmac !== 'string' || !HEX64.test(r.hmac))) return { problem: 'a malformed "hmac"' };
   return { record: r as unknown as AuditRecord };
+}
+
+/** The `data` of an `audit.file_break` record, or undefined when it does not have that shape. */
+export function parseFileBreak(data: unknown): FileBreakData | undefined {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
+  const d = data as Record<string, unknown>;
+  const seqOrNull = (v: unknown): boolean => v === null || (Number.isSafeInteger(v) && (v as number) >= 1);
+  if (!FILE_BREAK_REASONS.includes(d.reason as FileBreakReason) || typeof d.file !== 'string') return undefined;
+  if (!seqOrNull(d.first_seq) || !Number.isSafeInteger(d.last_seq) || (d.last_seq as number) < 1) return undefined;
+  if (typeof d.last_hash !== 'string' || !HEX64.test(d.last_hash) || (d.kept_as !== null && typeof d.kept_as !== 'string')) return undefined;
+  return d as unknown as FileBreakData;
 }
 
 /** The sequence number of a line without fully parsing it (lines start with `{"seq":N,`). */

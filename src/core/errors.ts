@@ -62,6 +62,9 @@ export const ERROR_CODES = {
   AUDIT_EVENTS_DROPPED: "The audit writer's queue was full while the log was unwritable; further events were dropped and counted.",
   AUDIT_LOG_DAMAGED: "At start the audit log's last line was torn or unreadable; the file was rotated aside and writing continued in a new file.",
   AUDIT_KEY_UNAVAILABLE: 'The audit-log HMAC key (hmac.key_env / hmac.key_file) is unset, unreadable or shorter than 16 bytes.',
+  AUDIT_FILE_VANISHED: 'The audit file vanished (deleted or moved away) while being written; a new file starts with an audit.file_break record, and records written to the old one may be lost.',
+  AUDIT_FILE_REPLACED: "Another file took the audit file's place while it was being written (editor save, restore); it was kept among the rotated files and a new file starts with an audit.file_break record.",
+  AUDIT_FILE_TRUNCATED: "The audit file was truncated behind the writer's back; it was kept among the rotated files and a new file starts with an audit.file_break record.",
   // Built-in plugin: health-probe (the `error_code` of its system.error and service.status metrics)
   HEALTH_HTTP_STATUS: 'An http check got a status outside its expect_status set.',
   HEALTH_HTTP_BODY: 'An http check got a body without body_contains, not matching body_matches, not JSON, or with a json path of another value.',
