@@ -38,6 +38,8 @@ export interface AdminServerDeps {
   plugins(): PluginStatus[];
   /** True once every plugin started. */
   ready(): boolean;
+  /** With the event store on: why it keeps the agent from being ready (commits failing), else undefined. */
+  storeProblem?(): string | undefined;
   /** JSON for /stats, grouped per component. */
   stats(): Record<string, unknown>;
   /** Each plugin's own stats by plugin name, exported on /metrics as praxis_component_stat. */
@@ -87,7 +89,7 @@ export class AdminServer {
     private readonly deps: AdminServerDeps,
   ) {
     this.http = createServer((req, res) => this.onRequest(req, res));
-    this.metrics = createAdminMetrics({ busStats: () => deps.bus.stats(), plugins: () => deps.plugins(), ready: () => deps.ready(), componentStats: () => deps.componentStats?.() ?? {} });
+    this.metrics = createAdminMetrics({ busStats: () => deps.bus.stats(), plugins: () => deps.plugins(), ready: () => this.readiness().ready, componentStats: () => deps.componentStats?.() ?? {} });
     this.addBuiltinRoutes();
   }
 
@@ -194,8 +196,8 @@ export class AdminServer {
   private addBuiltinRoutes(): void {
     this.addRoute('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
     this.addRoute('GET', '/readyz', (_req, res) => {
-      const ready = this.deps.ready();
-      sendJson(res, ready ? 200 : 503, { ready, plugins: this.deps.plugins() });
+      const readiness = this.readiness();
+      sendJson(res, readiness.ready ? 200 : 503, { ...readiness, plugins: this.deps.plugins() });
     });
     this.addRoute('GET', '/metrics', async (_req, res) => {
       const { text, contentType } = await this.metrics.scrape();
@@ -204,6 +206,13 @@ export class AdminServer {
     });
     this.addRoute('GET', '/stats', (_req, res) => sendJson(res, 200, this.deps.stats()));
     this.addRoute('POST', '/events', (req, res) => this.handleIngest(req, res), { auth: true });
+  }
+
+  /** Ready: every plugin started and, with the store on, its commits succeed (else `store.reason` says why not). */
+  private readiness(): { ready: boolean; store?: { ready: boolean; reason?: string } } {
+    if (!this.deps.storeProblem) return { ready: this.deps.ready() };
+    const reason = this.deps.storeProblem();
+    return { ready: this.deps.ready() && reason === undefined, store: reason === undefined ? { ready: true } : { ready: false, reason } };
   }
 
   private async handleIngest(req: IncomingMessage, res: ServerResponse): Promise<void> {

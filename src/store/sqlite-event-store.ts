@@ -42,6 +42,9 @@ export const DEFAULT_STORE_OPTIONS: Omit<SqliteEventStoreOptions, 'dir'> = {
 /** File name of the database inside the data dir. */
 export const STORE_FILE = 'events.db';
 
+/** `component` and `metadata.source` of the store's own `system.error` events. */
+export const STORE_SOURCE = 'store';
+
 /** Pending events kept in memory while commits fail; beyond it the oldest are dropped (and the epoch changes). */
 const MAX_PENDING = 100_000;
 
@@ -54,7 +57,16 @@ export interface EventStoreStats {
   pending_events: number;
   events_appended: number;
   commits: number;
+  /** Failed commit attempts, all episodes together. */
   commit_errors: number;
+  /** True while commits fail (STORE_COMMIT_FAILED); /readyz answers 503 meanwhile. */
+  commit_failing: boolean;
+  /** When the current failure episode began (ISO 8601), null while commits succeed. */
+  commit_failing_since: string | null;
+  /** Failed attempts in the current episode (0 while commits succeed). */
+  commit_failing_attempts: number;
+  /** The most recent commit error, kept after recovery: what failed and when. */
+  last_commit_error: { message: string; at: string } | null;
   events_removed: number;
   events_lost: number;
   listeners: number;
@@ -114,6 +126,11 @@ export class SqliteEventStore extends EventStore {
   private closed = false;
   /** Failed commits (disk full, I/O errors) are retried with growing delays, not hammered. */
   private readonly commitRetry = new Backoff({ initialMs: 100, maxMs: 5_000, jitter: 0.2 });
+  /** The current commit failure episode: reported once when it begins and once when it ends. */
+  private failing?: { since: number; attempts: number };
+  private lastCommitError: EventStoreStats['last_commit_error'] = null;
+  /** Where the store reports its own problems as `system.error`; set by {@link attach}. */
+  private bus?: EventBus;
 
   constructor(
     options: Partial<SqliteEventStoreOptions> & { dir: string },
@@ -241,9 +258,10 @@ export class SqliteEventStore extends EventStore {
       this.pending = this.pending.slice(batch.length);
       this.counters.commits++;
       this.commitRetry.reset();
+      this.endFailureEpisode();
     } catch (error) {
       this.counters.commit_errors++;
-      this.logger?.error({ err: error, pending: this.pending.length }, `event store commit failed; will retry: ${errorMessage(error)}`);
+      this.onCommitFailure(error);
       this.dropOverflow();
       if (!this.closed) this.commitTimer ??= this.clock.setTimeout(() => {
         this.commitTimer = undefined;
@@ -337,8 +355,18 @@ export class SqliteEventStore extends EventStore {
       retained_events: this.headOffset - this.removedThrough,
       pending_events: this.pending.length,
       ...this.counters,
+      commit_failing: this.failing !== undefined,
+      commit_failing_since: this.failing ? new Date(this.failing.since).toISOString() : null,
+      commit_failing_attempts: this.failing?.attempts ?? 0,
+      last_commit_error: this.lastCommitError,
       listeners: this.listeners.size,
     };
+  }
+
+  /** Why the store keeps the agent from being ready (commits failing), or undefined when it does not. */
+  readinessProblem(): string | undefined {
+    if (!this.failing || !this.lastCommitError) return undefined;
+    return `STORE_COMMIT_FAILED: event store commits failing since ${new Date(this.failing.since).toISOString()} (${this.failing.attempts} attempt(s), ${this.pending.length} event(s) pending): ${this.lastCommitError.message}`;
   }
 
   /**
@@ -346,6 +374,7 @@ export class SqliteEventStore extends EventStore {
    * publisher when full (the store is never silently behind) and is never quarantined.
    */
   attach(bus: EventBus, capacity = 65_536): Unsubscribe {
+    this.bus = bus;
     return bus.subscribe('*', (event) => {
       if (this.db) this.append(event);
     }, { name: 'event-store', capacity, overflow: 'block', errorThreshold: 0 });
@@ -375,6 +404,39 @@ export class SqliteEventStore extends EventStore {
       }
       if (this.db) this.scheduleRetention();
     }, Math.max(this.options.retention_interval, 1000));
+  }
+
+  /** One failed attempt: the first of an episode is logged and published, the retries only counted. */
+  private onCommitFailure(error: unknown): void {
+    const message = errorMessage(error);
+    this.lastCommitError = { message, at: this.clock.isoNow() };
+    if (this.failing) {
+      this.failing.attempts++;
+      this.logger?.debug({ err: error, attempts: this.failing.attempts, pending: this.pending.length }, `event store commit failed again: ${message}`);
+      return;
+    }
+    this.failing = { since: this.clock.now(), attempts: 1 };
+    const diagnostics = { file: this.file, pending: this.pending.length, sqlite_code: (error as { code?: unknown }).code ?? null };
+    const text = `event store cannot commit to ${this.file} (${message}); ${this.pending.length} event(s) kept pending in memory, retrying with backoff`;
+    this.logger?.error({ error_code: 'STORE_COMMIT_FAILED', err: error, ...diagnostics }, text);
+    this.report('error', text, diagnostics);
+  }
+
+  /** After a successful commit: a failure episode, if one was running, is over. */
+  private endFailureEpisode(): void {
+    if (!this.failing) return;
+    const { since, attempts } = this.failing;
+    this.failing = undefined;
+    const diagnostics = { file: this.file, recovered: true, down_ms: this.clock.now() - since, attempts, events_lost: this.counters.events_lost };
+    const text = `event store commits again after ${diagnostics.down_ms} ms and ${attempts} failed attempt(s)`;
+    this.logger?.info({ error_code: 'STORE_COMMIT_FAILED', ...diagnostics }, text);
+    this.report('info', text, diagnostics);
+  }
+
+  private report(severity: 'error' | 'info', message: string, diagnostic_data: Record<string, unknown>): void {
+    this.bus
+      ?.publish('system.error', { severity, message, error_code: 'STORE_COMMIT_FAILED', component: STORE_SOURCE, diagnostic_data }, { source: STORE_SOURCE })
+      .catch((error: unknown) => this.logger?.warn({ err: error }, `could not publish the event store's system.error: ${errorMessage(error)}`));
   }
 
   /** Commits keep failing and memory must stay bounded: drop the oldest pending events, and say history was lost. */
