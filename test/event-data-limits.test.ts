@@ -5,19 +5,7 @@ import { AgentError } from '../src/core/errors';
 import { MAX_EVENT_DEPTH, MAX_EVENT_MEMBERS } from '../src/events/data-limits';
 import { EventRegistry } from '../src/events/registry';
 import type { Event } from '../src/events/types';
-
-/** `diagnostic_data` whose `data` is exactly `depth` levels deep (data = 1, diagnostic_data = 2, ...). */
-export function nestedDiagnostics(depth: number): Record<string, unknown> {
-  let inner: unknown[] = [];
-  for (let level = 3; level < depth; level++) inner = [inner];
-  return { nest: inner };
-}
-
-/** `diagnostic_data` with exactly `members` keys and array elements in `data` in all. */
-export function wideDiagnostics(members: number): Record<string, unknown> {
-  // data's 4 keys (severity, message, component, diagnostic_data) + 1 key "list" + its elements.
-  return { list: Array.from({ length: members - 5 }, (_, i) => i) };
-}
+import { nestedDiagnostics, wideDiagnostics } from './helpers/event-shapes';
 
 function errorEvent(diagnostic_data: Record<string, unknown>): { severity: 'error'; message: string; component: string; diagnostic_data: Record<string, unknown> } {
   return { severity: 'error', message: 'limits', component: 'test', diagnostic_data };

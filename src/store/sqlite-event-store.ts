@@ -10,7 +10,7 @@ import { Backoff } from '../core/backoff';
 import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Event } from '../events/types';
-import { EventStore, MAX_READ_LIMIT, type ReadOptions, type ReadResult, type StoredEvent, type StoreListener } from './event-store';
+import { EventStore, MAX_READ_LIMIT, STORE_SOURCE, type ReadOptions, type ReadResult, type StoredEvent, type StoreListener } from './event-store';
 
 export interface SqliteEventStoreOptions {
   /** Folder holding `events.db` (created when missing). */
@@ -41,9 +41,6 @@ export const DEFAULT_STORE_OPTIONS: Omit<SqliteEventStoreOptions, 'dir'> = {
 
 /** File name of the database inside the data dir. */
 export const STORE_FILE = 'events.db';
-
-/** `component` and `metadata.source` of the store's own `system.error` events. */
-export const STORE_SOURCE = 'store';
 
 /** Pending events kept in memory while commits fail; beyond it the oldest are dropped (and the epoch changes). */
 const MAX_PENDING = 100_000;
@@ -177,8 +174,9 @@ export class SqliteEventStore extends EventStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL, event_id TEXT);
         CREATE INDEX IF NOT EXISTS events_at ON events(at);`);
+      addEventIdColumn(db);
       const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
       const previous = meta.get('epoch');
       const clean = meta.get('clean') === '1';
@@ -245,10 +243,10 @@ export class SqliteEventStore extends EventStore {
     if (!db || this.pending.length === 0) return;
     const batch = this.pending;
     try {
-      const insert = this.statement('INSERT INTO events (seq, type, at, json) VALUES (?, ?, ?, ?)');
+      const insert = this.statement('INSERT INTO events (seq, type, at, json, event_id) VALUES (?, ?, ?, ?, ?)');
       const setMeta = this.statement('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
       db.transaction(() => {
-        for (const e of batch) insert.run(e.offset, e.type, e.at, e.json);
+        for (const e of batch) insert.run(e.offset, e.type, e.at, e.json, e.event.metadata.event_id);
         if (this.epochDirty) {
           setMeta.run('epoch', this.currentEpoch);
           setMeta.run('removed_through', String(this.removedThrough));
@@ -268,6 +266,16 @@ export class SqliteEventStore extends EventStore {
         this.flush();
       }, Math.max(this.options.commit_interval, this.commitRetry.next()));
     }
+  }
+
+  /**
+   * True when an event with this `metadata.event_id` is still in the store (committed or pending):
+   * ingest answers a retry of it as a duplicate. False when the store is closed.
+   */
+  hasEventId(eventId: string): boolean {
+    if (!this.db) return false;
+    if (this.statement('SELECT 1 FROM events WHERE event_id = ? LIMIT 1').get(eventId) !== undefined) return true;
+    return this.pending.some((e) => e.event.metadata.event_id === eventId);
   }
 
   covers(after: number, epoch: string = this.currentEpoch): boolean {
@@ -450,6 +458,18 @@ export class SqliteEventStore extends EventStore {
     this.epochDirty = true;
     this.logger?.error({ lost: dropped.length, epoch: this.currentEpoch }, 'event store lost events it could not commit: new epoch');
   }
+}
+
+/**
+ * Databases written before event ids were indexed (for idempotent ingest) get the column, filled
+ * from the stored JSON once, and the index.
+ */
+function addEventIdColumn(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'event_id')) {
+    db.exec("ALTER TABLE events ADD COLUMN event_id TEXT; UPDATE events SET event_id = json_extract(json, '$.metadata.event_id');");
+  }
+  db.exec('CREATE INDEX IF NOT EXISTS events_event_id ON events(event_id)');
 }
 
 /** SQL for a type filter: exact types with IN, `prefix.*` with GLOB (type names hold no GLOB metacharacters). */
