@@ -28,7 +28,7 @@ describe('IngestDedup (the in-memory window of ingested event ids)', () => {
 
   it('also asks the event store, which remembers for its retention', () => {
     const stored = randomUUID();
-    const dedup = new IngestDedup(new FakeClock(), { hasEventId: (id) => id === stored });
+    const dedup = new IngestDedup(new FakeClock(), { hasEventId: (id) => id === stored, announceEventId: () => undefined, withdrawEventId: () => undefined });
     expect(dedup.isDuplicate(stored)).toBe(true);
     expect(dedup.isDuplicate(randomUUID())).toBe(false);
   });

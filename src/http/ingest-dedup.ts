@@ -6,8 +6,13 @@ export const DEDUP_MAX_IDS = 10_000;
 /** How long ingest remembers an event id in memory (ms). */
 export const DEDUP_WINDOW_MS = 3_600_000;
 
-/** What ingest asks the event store: is an event with this id still there? */
+/** What ingest asks of the event store: to index the ids clients chose, and whether one is still there. */
 export interface EventIdIndex {
+  /** The event with this id is about to be published: index its id when it is appended. */
+  announceEventId(eventId: string): void;
+  /** The announced event was refused: forget the announcement. */
+  withdrawEventId(eventId: string): void;
+  /** True when an event announced with this id is still in the store. */
   hasEventId(eventId: string): boolean;
 }
 
@@ -40,12 +45,14 @@ export class IngestDedup {
   remember(eventId: string): void {
     this.recent.delete(eventId);
     this.recent.set(eventId, this.clock.now());
+    this.store?.announceEventId(eventId);
     this.prune();
   }
 
   /** Forgets `eventId` again: its event was refused, and a corrected retry must get through. */
   forget(eventId: string): void {
     this.recent.delete(eventId);
+    this.store?.withdrawEventId(eventId);
   }
 
   /** Shown under `ingest` on /stats. */

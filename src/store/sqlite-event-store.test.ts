@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { EventBus } from '../bus/event-bus';
 import { FakeClock } from '../core/clock';
 import { EventRegistry } from '../events/registry';
@@ -228,6 +229,42 @@ describe('SqliteEventStore', () => {
     storeIn(dir);
     const second = new SqliteEventStore({ dir }, new FakeClock());
     expect(() => second.open()).toThrow(expect.objectContaining({ code: 'STORE_OPEN_FAILED', message: expect.stringContaining('in use by another agent') }));
+  });
+
+  it('finds the events whose client-chosen ids ingest announced, pending, committed and after reopening, until retention removes them', () => {
+    const dir = tempDir();
+    const store = storeIn(dir, new FakeClock(), { max_events: 2 });
+    const announced = event();
+    const other = event();
+    store.announceEventId(announced.metadata.event_id);
+    store.append(announced);
+    store.append(other);
+    expect(store.hasEventId(announced.metadata.event_id)).toBe(true); // pending
+    expect(store.hasEventId(other.metadata.event_id)).toBe(false); // not announced: not indexed
+    store.flush();
+    expect(store.hasEventId(announced.metadata.event_id)).toBe(true);
+    store.close();
+    const reopened = storeIn(dir, new FakeClock(), { max_events: 2 });
+    expect(reopened.hasEventId(announced.metadata.event_id)).toBe(true);
+    reopened.append(event());
+    reopened.flush();
+    reopened.applyRetention();
+    expect(reopened.hasEventId(announced.metadata.event_id)).toBe(false);
+  });
+
+  it('adds the client event id column to a database written before it', () => {
+    const dir = tempDir();
+    const legacy = new Database(path.join(dir, STORE_FILE));
+    legacy.exec('CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL)');
+    legacy.prepare('INSERT INTO events (seq, type, at, json) VALUES (1, ?, 0, ?)').run('system.error', JSON.stringify(event()));
+    legacy.close();
+    const store = storeIn(dir);
+    expect(store.read(0).events.map((e) => e.offset)).toEqual([1]);
+    const announced = event();
+    store.announceEventId(announced.metadata.event_id);
+    store.append(announced);
+    store.flush();
+    expect(store.hasEventId(announced.metadata.event_id)).toBe(true);
   });
 
   it('fails to open with STORE_OPEN_FAILED when the data dir cannot be created', () => {
