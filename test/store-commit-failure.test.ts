@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Agent } from '../src/agent/agent';
+import { AgentClient } from '../src/client/agent-client';
 import { loadConfig } from '../src/config/loader';
 import { FakeClock } from '../src/core/clock';
 import { createLogger } from '../src/core/logger';
@@ -79,6 +80,8 @@ describe('event store commit failures (full disk)', () => {
     const readiness = JSON.parse(ready.body) as { ready: boolean; store: { ready: boolean; reason: string } };
     expect(readiness).toMatchObject({ ready: false, store: { ready: false } });
     expect(readiness.store.reason).toMatch(/^STORE_COMMIT_FAILED: .*database or disk is full/);
+    const viaClient = await new AgentClient({ url: agent.adminUrl as string }).ready();
+    expect(viaClient).toMatchObject({ ready: false, store: { ready: false, reason: readiness.store.reason } });
 
     const metrics = (await get('/metrics')).body;
     expect(metrics).toMatch(/^praxis_component_stat\{component="store",key="commit_failing"\} 1$/m);
