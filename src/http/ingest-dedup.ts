@@ -33,12 +33,15 @@ export class IngestDedup {
     private readonly store?: EventIdIndex,
   ) {}
 
-  /** True when `eventId` was ingested within the window or is in the store; counts the duplicate. */
-  isDuplicate(eventId: string): boolean {
+  /** True when `eventId` was ingested within the window or is in the store. */
+  has(eventId: string): boolean {
     this.prune();
-    const known = this.recent.has(eventId) || this.store?.hasEventId(eventId) === true;
-    if (known) this.duplicates++;
-    return known;
+    return this.recent.has(eventId) || this.store?.hasEventId(eventId) === true;
+  }
+
+  /** Counts a retry answered as a duplicate (`ingest.duplicates` on /stats). */
+  countDuplicate(): void {
+    this.duplicates++;
   }
 
   /** Remembers `eventId` before its event is published, so a concurrent retry already sees it. */

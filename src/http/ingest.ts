@@ -221,18 +221,23 @@ export async function ingest(bus: EventBus, items: readonly IngestItem[], contex
     const item = items[index] as IngestItem;
     const at = item.line === undefined ? { index } : { index, line: item.line };
     const checked = checkEnvelope(item.value);
-    const refused = 'type' in checked ? checkClientMetadata(checked.metadata, context) : checked;
-    if (refused || !('type' in checked)) {
-      result.rejected.push({ ...at, ...(refused as Rejection) });
+    if (!('type' in checked)) {
+      result.rejected.push({ ...at, ...checked });
+      continue;
+    }
+    const refused = checkClientMetadata(checked.metadata, context);
+    if (refused) {
+      result.rejected.push({ ...at, ...refused });
       continue;
     }
     const eventId = clientEventId(checked.metadata);
-    const duplicate = eventId !== undefined && context.dedup.isDuplicate(eventId);
+    const duplicate = eventId !== undefined && context.dedup.has(eventId);
     try {
       if (duplicate) {
         // A retry that fails validation is still an error: "duplicate" only ever means "stored".
         bus.registry.parseData(checked.type, checked.data);
         result.accepted.push({ index, event_id: eventId, duplicate: true });
+        context.dedup.countDuplicate();
         continue;
       }
       if (eventId !== undefined) context.dedup.remember(eventId);
