@@ -224,6 +224,31 @@ describe('SqliteEventStore', () => {
     expect(reopened).toMatchObject({ epoch: store.epoch, head: 100_007, tail: 8 });
   });
 
+  it('says once per failure episode, as a critical system.error, that it dropped events it could not commit', async () => {
+    const clock = new FakeClock();
+    const bus = new EventBus(new EventRegistry(), clock);
+    const store = storeIn(tempDir(), clock, { commit_interval: 100, max_batch: 200_000 });
+    store.attach(bus);
+    const reports: Event<'system.error'>[] = [];
+    bus.subscribe('system.error', (e) => {
+      reports.push(e);
+    });
+    const db = (store as unknown as { db: { exec(sql: string): void } }).db;
+    db.exec("CREATE TRIGGER fail BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+    for (let i = 0; i < 100_005; i++) store.append(event());
+    await clock.advance(100);
+    for (let i = 0; i < 10; i++) store.append(event());
+    await clock.advance(10_000);
+    await bus.idle();
+    expect(store.stats().events_lost).toBeGreaterThan(5);
+    expect(reports.map((r) => [r.data.severity, r.data.error_code])).toEqual([
+      ['error', 'STORE_COMMIT_FAILED'],
+      ['critical', 'STORE_COMMIT_FAILED'],
+    ]);
+    expect(reports[1]?.data.message).toMatch(/dropped the 5 oldest .* history has a gap/);
+    db.exec('DROP TRIGGER fail');
+  });
+
   it('refuses a second store on the same data dir', () => {
     const dir = tempDir();
     storeIn(dir);

@@ -126,7 +126,7 @@ export class SqliteEventStore extends EventStore {
   /** Failed commits (disk full, I/O errors) are retried with growing delays, not hammered. */
   private readonly commitRetry = new Backoff({ initialMs: 100, maxMs: 5_000, jitter: 0.2 });
   /** The current commit failure episode: reported once when it begins and once when it ends. */
-  private failing?: { since: number; attempts: number };
+  private failing?: { since: number; attempts: number; lossReported: boolean };
   private lastCommitError: EventStoreStats['last_commit_error'] = null;
   /** Client-chosen ids announced by ingest whose events are not appended yet. */
   private readonly announcedIds = new Set<string>();
@@ -443,7 +443,7 @@ export class SqliteEventStore extends EventStore {
       this.logger?.debug({ err: error, attempts: this.failing.attempts, pending: this.pending.length }, `event store commit failed again: ${message}`);
       return;
     }
-    this.failing = { since: this.clock.now(), attempts: 1 };
+    this.failing = { since: this.clock.now(), attempts: 1, lossReported: false };
     const diagnostics = { file: this.file, pending: this.pending.length, sqlite_code: (error as { code?: unknown }).code ?? null };
     const text = `event store cannot commit to ${this.file} (${message}); ${this.pending.length} event(s) kept pending in memory, retrying with backoff`;
     this.logger?.error({ error_code: 'STORE_COMMIT_FAILED', err: error, ...diagnostics }, text);
@@ -461,7 +461,7 @@ export class SqliteEventStore extends EventStore {
     this.report('info', text, diagnostics);
   }
 
-  private report(severity: 'error' | 'info', message: string, diagnostic_data: Record<string, unknown>): void {
+  private report(severity: 'critical' | 'error' | 'info', message: string, diagnostic_data: Record<string, unknown>): void {
     this.bus
       ?.publish('system.error', { severity, message, error_code: 'STORE_COMMIT_FAILED', component: STORE_SOURCE, diagnostic_data }, { source: STORE_SOURCE })
       .catch((error: unknown) => this.logger?.warn({ err: error }, `could not publish the event store's system.error: ${errorMessage(error)}`));
@@ -477,6 +477,12 @@ export class SqliteEventStore extends EventStore {
     this.currentEpoch = randomUUID();
     this.epochDirty = true;
     this.logger?.error({ lost: dropped.length, epoch: this.currentEpoch }, 'event store lost events it could not commit: new epoch');
+    if (this.failing && !this.failing.lossReported) {
+      // Once per episode, like the failure itself: every further retry may drop more, and says so in the log.
+      this.failing.lossReported = true;
+      const text = `event store dropped the ${dropped.length} oldest of the events it could not commit (more than ${MAX_PENDING} pending): the stored history has a gap, clients resuming get recovered: false`;
+      this.report('critical', text, { file: this.file, lost: dropped.length, epoch: this.currentEpoch, tail: this.tail });
+    }
   }
 }
 
