@@ -89,6 +89,9 @@ export class Agent {
         logger: this.logger.child({ component: 'http' }),
         plugins: () => this.host.statuses(),
         ready: () => this.host.ready && this.startedAt > 0 && !this.stopping,
+        ...(this.store ? { store: this.store } : {}),
+        agentName: this.name,
+        clock: this.clock,
         stats: () => this.stats(),
         // The store is a core component, but its counters belong on /metrics like a plugin's.
         componentStats: () => ({ ...(this.store ? { store: { ...this.store.stats() } } : {}), ...this.host.componentStats() }),

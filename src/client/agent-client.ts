@@ -24,6 +24,8 @@ export type EventInput = {
 export interface ReadyResult {
   ready: boolean;
   plugins: PluginStatus[];
+  /** With the event store on: whether its commits succeed, and why not (STORE_COMMIT_FAILED: ...). */
+  store?: { ready: boolean; reason?: string };
 }
 
 /**
@@ -80,13 +82,17 @@ export class AgentClient {
     }
   }
 
-  /** Sends one event; resolves its event_id, throws {@link AgentClientError} with field errors if rejected. */
-  async emit<T extends EventType>(type: T, data: EventInputMap[T], metadata?: EventMetadataInput): Promise<{ event_id: string }> {
+  /**
+   * Sends one event; resolves its event_id, throws {@link AgentClientError} with field errors if
+   * rejected. To retry safely, set `metadata.event_id` (a UUID v4) and send the same event again:
+   * a retry of an event the agent already has resolves `{ event_id, duplicate: true }`.
+   */
+  async emit<T extends EventType>(type: T, data: EventInputMap[T], metadata?: EventMetadataInput): Promise<{ event_id: string; duplicate?: true }> {
     const event = metadata === undefined ? { type, data } : { type, data, metadata };
     const reply = await this.request('POST', '/events', event);
     const result = asIngestResult(reply.body);
     const accepted = reply.status === 202 ? result?.accepted[0] : undefined;
-    if (accepted) return { event_id: accepted.event_id };
+    if (accepted) return accepted.duplicate ? { event_id: accepted.event_id, duplicate: true } : { event_id: accepted.event_id };
     const rejected = result?.rejected[0];
     throw failure(reply, rejected && result ? { errors: rejected.errors, result } : {});
   }
@@ -118,7 +124,7 @@ export class AgentClient {
     const reply = await this.request('GET', '/readyz');
     const body = reply.body as Partial<ReadyResult> | undefined;
     if ((reply.status === 200 || reply.status === 503) && typeof body?.ready === 'boolean' && Array.isArray(body.plugins)) {
-      return { ready: body.ready, plugins: body.plugins };
+      return { ready: body.ready, plugins: body.plugins, ...(body.store ? { store: body.store } : {}) };
     }
     throw failure(reply);
   }

@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   EVENT_TYPE_CONFLICT: 'Two different schemas were registered for the same event type.',
   EVENT_RESERVED_TYPE: 'agent.* events are published by the agent itself and cannot be ingested.',
   EVENT_TYPE_INVALID_NAME: 'An event type name that is not dotted lower_snake segments (backup.completed).',
+  EVENT_TOO_DEEP: "An event's data nests objects and arrays deeper than 32 levels, or contains itself; nothing was delivered.",
+  EVENT_TOO_LARGE: "An event's data holds more than 10000 keys and array elements in all; nothing was delivered.",
+  EVENT_RESERVED_SOURCE: "An ingested event's metadata.source names this agent (agent.name), one of its plugins, or a core component (bus, store); only they publish as themselves.",
+  EVENT_TIMESTAMP_SKEW: "An ingested event's metadata.timestamp is more than 5 minutes ahead of the agent's clock.",
   BUS_CLOSED: 'The bus is draining for shutdown and accepts no new events.',
   BUS_INVALID_PATTERN: 'A subscription pattern is not an event type, `prefix.*` or `*`.',
   BUS_INVALID_OPTIONS: 'Subscription options out of range (queue capacity must be a positive integer).',
@@ -52,6 +56,7 @@ export const ERROR_CODES = {
   STORE_OPEN_FAILED: 'The event store database could not be opened (store.data_dir not writable, corrupt file, or in use by another agent).',
   STORE_CLOSED: 'The event store is not open (store disabled, not started yet, or already closed).',
   STORE_BAD_QUERY: 'GET /events got an invalid since, limit or types parameter.',
+  STORE_COMMIT_FAILED: 'The event store cannot commit to its database (disk full, I/O error): events stay pending in memory and commits are retried; /readyz is 503 until one succeeds.',
   // WebSocket broadcaster: codes of `error` messages on the wire (kept from the protocol the old clients speak)
   INVALID_JSON: 'A WebSocket message that is not valid JSON.',
   INVALID_MESSAGE: 'A WebSocket message that is not {type, payload} or whose payload has the wrong shape.',

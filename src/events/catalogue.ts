@@ -13,12 +13,23 @@ export const severitySchema = z
 
 export const serviceStatusValueSchema = z.enum(['healthy', 'degraded', 'unhealthy']);
 
+/**
+ * An object of any values, passed through exactly as sent. Unlike `z.record(z.string(), z.unknown())`,
+ * which strips a `__proto__` key (JSON.parse makes it an ordinary own key), this keeps it as data;
+ * nothing is copied, so nothing can be assigned to a prototype either.
+ */
+export const anyObjectSchema = z
+  .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+    error: (issue) => `Invalid input: expected record, received ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'array' : typeof issue.input}`,
+  })
+  .meta({ type: 'object', propertyNames: { type: 'string' }, additionalProperties: {} });
+
 const errorFields = {
   severity: severitySchema,
   message: z.string().min(1).describe('What went wrong, for a human.'),
   error_code: z.string().min(1).optional().describe('A stable machine-readable code, e.g. HEALTH_TIMEOUT.'),
   component: z.string().min(1).describe('The component or service where it happened.'),
-  diagnostic_data: z.record(z.string(), z.unknown()).optional().describe('Anything that helps diagnose it.'),
+  diagnostic_data: anyObjectSchema.optional().describe('Anything that helps diagnose it.'),
   stack_trace: z.string().optional(),
 };
 
@@ -38,8 +49,8 @@ export const serviceStatusSchema = z
   .strictObject({
     service_name: z.string().min(1),
     status: serviceStatusValueSchema,
-    health_check_results: z.record(z.string(), z.unknown()).default({}).describe('Per-check outcome.'),
-    metrics: z.record(z.string(), z.unknown()).default({}).describe('Latency, consecutive failures, last error, ...'),
+    health_check_results: anyObjectSchema.default({}).describe('Per-check outcome.'),
+    metrics: anyObjectSchema.default({}).describe('Latency, consecutive failures, last error, ...'),
   })
   .describe('A service changed health status.');
 

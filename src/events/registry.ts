@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentError } from '../core/errors';
 import { coreEventSchemas } from './catalogue';
+import { checkDataLimits, checkProtoKeysKept } from './data-limits';
 import { eventMetadataSchema } from './metadata';
 
 /** `lower_snake` segments joined by dots, at least two segments: `system.error`, `backup.completed`. */
@@ -75,17 +76,24 @@ export class EventRegistry {
     return this.entries.get(type)?.owner;
   }
 
-  /** Parses `data` against the type's schema; throws EVENT_UNKNOWN_TYPE or EVENT_INVALID naming each bad field. */
+  /**
+   * Parses `data` against the type's schema, within the size limits every event obeys (whoever
+   * publishes it). Throws EVENT_UNKNOWN_TYPE, EVENT_TOO_DEEP / EVENT_TOO_LARGE (see data-limits.ts),
+   * or EVENT_INVALID naming each bad field; `details.issues` holds the field paths.
+   */
   parseData(type: string, data: unknown): unknown {
     const entry = this.entries.get(type);
     if (!entry) {
       throw new AgentError('EVENT_UNKNOWN_TYPE', `unknown event type "${type}"`, { type });
     }
+    // Before the schema: a plugin schema may recurse (z.lazy) and must never see unbounded depth.
+    const protoKeys = checkDataLimits(type, data);
     const result = entry.schema.safeParse(data);
     if (!result.success) {
       const issues = issuesOf(result.error, 'data');
       throw new AgentError('EVENT_INVALID', `invalid ${type} event: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { type, issues });
     }
+    if (protoKeys.length > 0) checkProtoKeysKept(type, result.data, protoKeys);
     return result.data;
   }
 

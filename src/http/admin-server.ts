@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventBus } from '../bus/event-bus';
+import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage, isAgentError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { requireBearer } from './auth';
 import { readBody } from './body';
-import { ingest, ingestFailure, ingestFormat, ingestStatus, parseIngestBody } from './ingest';
+import { ingest, ingestFailure, ingestFormat, ingestStatus, parseIngestBody, reservedSources } from './ingest';
+import { IngestDedup, type EventIdIndex } from './ingest-dedup';
 import { createAdminMetrics, type AdminMetrics } from './metrics';
 import { HttpError, sendError, sendJson } from './reply';
 
@@ -38,12 +40,24 @@ export interface AdminServerDeps {
   plugins(): PluginStatus[];
   /** True once every plugin started. */
   ready(): boolean;
+  /** The event store, when it is on: ingest deduplicates against it, /readyz reports its commits. */
+  store?: AdminStore;
+  /** The agent's name (agent.name): ingested events may not claim it as their source. */
+  agentName?: string;
+  /** Defaults to the system clock; ingest compares client timestamps with it. */
+  clock?: Clock;
   /** JSON for /stats, grouped per component. */
   stats(): Record<string, unknown>;
   /** Each plugin's own stats by plugin name, exported on /metrics as praxis_component_stat. */
   componentStats?(): Record<string, Record<string, unknown>>;
   /** metadata.source of ingested events that do not name one (default 'ingest'). */
   source?: string;
+}
+
+/** What the admin server needs of the event store. */
+export interface AdminStore extends EventIdIndex {
+  /** Why the store keeps the agent from being ready (commits failing), or undefined. */
+  readinessProblem(): string | undefined;
 }
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -78,6 +92,8 @@ export class AdminServer {
   private readonly routes: Route[] = [];
   private readonly metrics: AdminMetrics;
   private readonly inFlight = new Set<ServerResponse>();
+  private readonly dedup: IngestDedup;
+  private readonly clock: Clock;
   private baseUrl?: string;
   private starting?: Promise<string>;
   private stopping?: Promise<void>;
@@ -87,7 +103,9 @@ export class AdminServer {
     private readonly deps: AdminServerDeps,
   ) {
     this.http = createServer((req, res) => this.onRequest(req, res));
-    this.metrics = createAdminMetrics({ busStats: () => deps.bus.stats(), plugins: () => deps.plugins(), ready: () => deps.ready(), componentStats: () => deps.componentStats?.() ?? {} });
+    this.clock = deps.clock ?? new SystemClock();
+    this.dedup = new IngestDedup(this.clock, deps.store);
+    this.metrics = createAdminMetrics({ busStats: () => deps.bus.stats(), plugins: () => deps.plugins(), ready: () => this.readiness().ready, componentStats: () => deps.componentStats?.() ?? {} });
     this.addBuiltinRoutes();
   }
 
@@ -194,23 +212,35 @@ export class AdminServer {
   private addBuiltinRoutes(): void {
     this.addRoute('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
     this.addRoute('GET', '/readyz', (_req, res) => {
-      const ready = this.deps.ready();
-      sendJson(res, ready ? 200 : 503, { ready, plugins: this.deps.plugins() });
+      const readiness = this.readiness();
+      sendJson(res, readiness.ready ? 200 : 503, { ...readiness, plugins: this.deps.plugins() });
     });
     this.addRoute('GET', '/metrics', async (_req, res) => {
       const { text, contentType } = await this.metrics.scrape();
       res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
       res.end(text);
     });
-    this.addRoute('GET', '/stats', (_req, res) => sendJson(res, 200, this.deps.stats()));
+    this.addRoute('GET', '/stats', (_req, res) => sendJson(res, 200, { ...this.deps.stats(), ingest: this.dedup.stats() }));
     this.addRoute('POST', '/events', (req, res) => this.handleIngest(req, res), { auth: true });
+  }
+
+  /** Ready: every plugin started and, with the store on, its commits succeed (else `store.reason` says why not). */
+  private readiness(): { ready: boolean; store?: { ready: boolean; reason?: string } } {
+    if (!this.deps.store) return { ready: this.deps.ready() };
+    const reason = this.deps.store.readinessProblem();
+    return { ready: this.deps.ready() && reason === undefined, store: reason === undefined ? { ready: true } : { ready: false, reason } };
   }
 
   private async handleIngest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const format = ingestFormat(req.headers['content-type']);
     const body = await readBody(req, this.options.body_limit);
     const items = parseIngestBody(body, format);
-    const result = await ingest(this.deps.bus, items, this.deps.source ?? 'ingest');
+    const result = await ingest(this.deps.bus, items, {
+      source: this.deps.source ?? 'ingest',
+      reservedSources: reservedSources(this.deps.agentName, this.deps.plugins()),
+      dedup: this.dedup,
+      clock: this.clock,
+    });
     const status = ingestStatus(result);
     // A response in which nothing was accepted is an error response too, so it also carries `error`.
     sendJson(res, status, status === 202 ? result : { error: ingestFailure(result), ...result });

@@ -1,14 +1,22 @@
 import type { EventBus } from '../bus/event-bus';
+import type { Clock } from '../core/clock';
 import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
 import type { EventMetadataInput } from '../events/metadata';
 import type { FieldIssue } from '../events/registry';
 import type { EventInputMap, EventType } from '../events/types';
+import { STORE_SOURCE } from '../store/event-store';
+import type { IngestDedup } from './ingest-dedup';
 import { HttpError } from './reply';
 
 export interface AcceptedEvent {
   /** Position of the event in the request (0-based; blank NDJSON lines do not count). */
   index: number;
   event_id: string;
+  /**
+   * True when an event with this `metadata.event_id` was already accepted (a retry): nothing was
+   * published or stored again, and `event_id` is the original's.
+   */
+  duplicate?: true;
 }
 
 export interface RejectedEvent {
@@ -37,6 +45,27 @@ export interface IngestItem {
 
 const EVENT_KEYS = new Set(['type', 'data', 'metadata']);
 const RESERVED_PREFIX = 'agent.';
+
+/** How far ahead of the agent's clock a client's `metadata.timestamp` may be (ms). */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** `metadata.source` of the core components that publish on their own: the bus's reports, the store's. */
+const CORE_SOURCES = ['bus', STORE_SOURCE];
+
+/** What ingest needs besides the bus. */
+export interface IngestContext {
+  /** `metadata.source` of events that do not name one. */
+  source: string;
+  /** Sources a client may not claim: the agent's name, its plugins' names (see {@link reservedSources}). */
+  reservedSources: ReadonlySet<string>;
+  dedup: IngestDedup;
+  clock: Clock;
+}
+
+/** The sources only the agent itself publishes as: its name, its plugin instances and core components. */
+export function reservedSources(agentName: string | undefined, plugins: readonly { name: string }[]): Set<string> {
+  return new Set([...(agentName ? [agentName] : []), ...plugins.map((p) => p.name), ...CORE_SOURCES]);
+}
 
 /**
  * Picks the body format from Content-Type. A missing Content-Type is read as JSON (the common
@@ -142,6 +171,33 @@ function withSource(metadata: unknown, source: string): unknown {
   return metadata;
 }
 
+/**
+ * What a client may not say in metadata (the bus checks the format of each field): a source the
+ * agent publishes as itself, or a timestamp further ahead of the agent's clock than
+ * {@link MAX_FUTURE_SKEW_MS}. Timestamps in the past are kept: late delivery (buffering,
+ * store-and-forward) is normal, and the stream is ordered by arrival anyway.
+ */
+function checkClientMetadata(metadata: unknown, context: IngestContext): Rejection | undefined {
+  if (!isPlainObject(metadata)) return undefined;
+  const { source, timestamp } = metadata;
+  if (typeof source === 'string' && context.reservedSources.has(source)) {
+    const message = `source "${source}" is this agent or one of its components; ingested events name their own source (default "${context.source}")`;
+    return { code: 'EVENT_RESERVED_SOURCE', message, errors: [{ path: 'metadata.source', message }] };
+  }
+  const at = typeof timestamp === 'string' ? Date.parse(timestamp) : NaN;
+  const ahead = at - context.clock.now();
+  if (ahead > MAX_FUTURE_SKEW_MS) {
+    const message = `timestamp ${timestamp as string} is ${Math.round(ahead / 1000)} s ahead of the agent's clock; at most ${MAX_FUTURE_SKEW_MS / 1000} s is accepted`;
+    return { code: 'EVENT_TIMESTAMP_SKEW', message, errors: [{ path: 'metadata.timestamp', message }] };
+  }
+  return undefined;
+}
+
+/** The client's own `metadata.event_id`, the key retries are deduplicated by. */
+function clientEventId(metadata: unknown): string | undefined {
+  return isPlainObject(metadata) && typeof metadata.event_id === 'string' ? metadata.event_id : undefined;
+}
+
 /** Maps what `bus.publish` threw to a rejection the sender can act on. */
 function rejectionOf(error: unknown, type: string): Rejection {
   if (isAgentError(error)) {
@@ -156,8 +212,10 @@ function rejectionOf(error: unknown, type: string): Rejection {
 /**
  * Publishes each item in request order. Items are independent: one bad event never blocks the
  * others. Publishing may wait for a full `block` queue (backpressure reaches the HTTP client).
+ * An item whose `metadata.event_id` was already accepted is validated but not published again
+ * (`duplicate: true`).
  */
-export async function ingest(bus: EventBus, items: readonly IngestItem[], source: string): Promise<IngestResult> {
+export async function ingest(bus: EventBus, items: readonly IngestItem[], context: IngestContext): Promise<IngestResult> {
   const result: IngestResult = { accepted: [], rejected: [] };
   for (let index = 0; index < items.length; index++) {
     const item = items[index] as IngestItem;
@@ -167,15 +225,31 @@ export async function ingest(bus: EventBus, items: readonly IngestItem[], source
       result.rejected.push({ ...at, ...checked });
       continue;
     }
+    const refused = checkClientMetadata(checked.metadata, context);
+    if (refused) {
+      result.rejected.push({ ...at, ...refused });
+      continue;
+    }
+    const eventId = clientEventId(checked.metadata);
+    const duplicate = eventId !== undefined && context.dedup.has(eventId);
     try {
+      if (duplicate) {
+        // A retry that fails validation is still an error: "duplicate" only ever means "stored".
+        bus.registry.parseData(checked.type, checked.data);
+        result.accepted.push({ index, event_id: eventId, duplicate: true });
+        context.dedup.countDuplicate();
+        continue;
+      }
+      if (eventId !== undefined) context.dedup.remember(eventId);
       // The bus validates type and data at run time; the static types cannot know them here.
       const event = await bus.publish(
         checked.type as EventType,
         checked.data as EventInputMap[EventType],
-        withSource(checked.metadata, source) as EventMetadataInput,
+        withSource(checked.metadata, context.source) as EventMetadataInput,
       );
       result.accepted.push({ index, event_id: event.metadata.event_id });
     } catch (error) {
+      if (eventId !== undefined && !duplicate) context.dedup.forget(eventId);
       result.rejected.push({ ...at, ...rejectionOf(error, checked.type) });
     }
   }

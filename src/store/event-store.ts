@@ -80,5 +80,8 @@ export abstract class EventStore {
 /** Token for optional injection: `@inject(EVENT_STORE, { isOptional: true }) store?: EventStore`. */
 export const EVENT_STORE: InjectionToken<EventStore> = Symbol.for('praxis-agent:event-store');
 
+/** `component` and `metadata.source` of the store's own `system.error` events. */
+export const STORE_SOURCE = 'store';
+
 /** Most events one {@link EventStore.read} returns. */
 export const MAX_READ_LIMIT = 1000;

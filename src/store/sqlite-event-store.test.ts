@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { EventBus } from '../bus/event-bus';
 import { FakeClock } from '../core/clock';
 import { EventRegistry } from '../events/registry';
@@ -223,11 +224,72 @@ describe('SqliteEventStore', () => {
     expect(reopened).toMatchObject({ epoch: store.epoch, head: 100_007, tail: 8 });
   });
 
+  it('says once per failure episode, as a critical system.error, that it dropped events it could not commit', async () => {
+    const clock = new FakeClock();
+    const bus = new EventBus(new EventRegistry(), clock);
+    const store = storeIn(tempDir(), clock, { commit_interval: 100, max_batch: 200_000 });
+    store.attach(bus);
+    const reports: Event<'system.error'>[] = [];
+    bus.subscribe('system.error', (e) => {
+      reports.push(e);
+    });
+    const db = (store as unknown as { db: { exec(sql: string): void } }).db;
+    db.exec("CREATE TRIGGER fail BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+    for (let i = 0; i < 100_005; i++) store.append(event());
+    await clock.advance(100);
+    for (let i = 0; i < 10; i++) store.append(event());
+    await clock.advance(10_000);
+    await bus.idle();
+    expect(store.stats().events_lost).toBeGreaterThan(5);
+    expect(reports.map((r) => [r.data.severity, r.data.error_code])).toEqual([
+      ['error', 'STORE_COMMIT_FAILED'],
+      ['critical', 'STORE_COMMIT_FAILED'],
+    ]);
+    expect(reports[1]?.data.message).toMatch(/dropped the 5 oldest .* history has a gap/);
+    db.exec('DROP TRIGGER fail');
+  });
+
   it('refuses a second store on the same data dir', () => {
     const dir = tempDir();
     storeIn(dir);
     const second = new SqliteEventStore({ dir }, new FakeClock());
     expect(() => second.open()).toThrow(expect.objectContaining({ code: 'STORE_OPEN_FAILED', message: expect.stringContaining('in use by another agent') }));
+  });
+
+  it('finds the events whose client-chosen ids ingest announced, pending, committed and after reopening, until retention removes them', () => {
+    const dir = tempDir();
+    const store = storeIn(dir, new FakeClock(), { max_events: 2 });
+    const announced = event();
+    const other = event();
+    store.announceEventId(announced.metadata.event_id);
+    store.append(announced);
+    store.append(other);
+    expect(store.hasEventId(announced.metadata.event_id)).toBe(true); // pending
+    expect(store.hasEventId(other.metadata.event_id)).toBe(false); // not announced: not indexed
+    store.flush();
+    expect(store.hasEventId(announced.metadata.event_id)).toBe(true);
+    store.close();
+    const reopened = storeIn(dir, new FakeClock(), { max_events: 2 });
+    expect(reopened.hasEventId(announced.metadata.event_id)).toBe(true);
+    reopened.append(event());
+    reopened.flush();
+    reopened.applyRetention();
+    expect(reopened.hasEventId(announced.metadata.event_id)).toBe(false);
+  });
+
+  it('adds the client event id column to a database written before it', () => {
+    const dir = tempDir();
+    const legacy = new Database(path.join(dir, STORE_FILE));
+    legacy.exec('CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL)');
+    legacy.prepare('INSERT INTO events (seq, type, at, json) VALUES (1, ?, 0, ?)').run('system.error', JSON.stringify(event()));
+    legacy.close();
+    const store = storeIn(dir);
+    expect(store.read(0).events.map((e) => e.offset)).toEqual([1]);
+    const announced = event();
+    store.announceEventId(announced.metadata.event_id);
+    store.append(announced);
+    store.flush();
+    expect(store.hasEventId(announced.metadata.event_id)).toBe(true);
   });
 
   it('fails to open with STORE_OPEN_FAILED when the data dir cannot be created', () => {

@@ -10,7 +10,7 @@ import { Backoff } from '../core/backoff';
 import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Event } from '../events/types';
-import { EventStore, MAX_READ_LIMIT, type ReadOptions, type ReadResult, type StoredEvent, type StoreListener } from './event-store';
+import { EventStore, MAX_READ_LIMIT, STORE_SOURCE, type ReadOptions, type ReadResult, type StoredEvent, type StoreListener } from './event-store';
 
 export interface SqliteEventStoreOptions {
   /** Folder holding `events.db` (created when missing). */
@@ -54,7 +54,16 @@ export interface EventStoreStats {
   pending_events: number;
   events_appended: number;
   commits: number;
+  /** Failed commit attempts, all episodes together. */
   commit_errors: number;
+  /** True while commits fail (STORE_COMMIT_FAILED); /readyz answers 503 meanwhile. */
+  commit_failing: boolean;
+  /** When the current failure episode began (ISO 8601), null while commits succeed. */
+  commit_failing_since: string | null;
+  /** Failed attempts in the current episode (0 while commits succeed). */
+  commit_failing_attempts: number;
+  /** The most recent commit error, kept after recovery: what failed and when. */
+  last_commit_error: { message: string; at: string } | null;
   events_removed: number;
   events_lost: number;
   listeners: number;
@@ -68,6 +77,8 @@ class LiveEntry implements StoredEvent {
     readonly json: string,
     readonly event: Event,
     readonly at: number,
+    /** The event id when a client chose it (ingest): only these are indexed for deduplication. */
+    readonly clientEventId: string | null,
   ) {}
 }
 
@@ -114,6 +125,13 @@ export class SqliteEventStore extends EventStore {
   private closed = false;
   /** Failed commits (disk full, I/O errors) are retried with growing delays, not hammered. */
   private readonly commitRetry = new Backoff({ initialMs: 100, maxMs: 5_000, jitter: 0.2 });
+  /** The current commit failure episode: reported once when it begins and once when it ends. */
+  private failing?: { since: number; attempts: number; lossReported: boolean };
+  private lastCommitError: EventStoreStats['last_commit_error'] = null;
+  /** Client-chosen ids announced by ingest whose events are not appended yet. */
+  private readonly announcedIds = new Set<string>();
+  /** Where the store reports its own problems as `system.error`; set by {@link attach}. */
+  private bus?: EventBus;
 
   constructor(
     options: Partial<SqliteEventStoreOptions> & { dir: string },
@@ -160,8 +178,9 @@ export class SqliteEventStore extends EventStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL, client_event_id TEXT);
         CREATE INDEX IF NOT EXISTS events_at ON events(at);`);
+      addClientEventIdColumn(db);
       const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
       const previous = meta.get('epoch');
       const clean = meta.get('clean') === '1';
@@ -199,7 +218,8 @@ export class SqliteEventStore extends EventStore {
    */
   append(event: Event): StoredEvent {
     if (!this.db) throw new AgentError('STORE_CLOSED', `event store is not open; ${event.type} was not stored`);
-    const entry = new LiveEntry(++this.headOffset, event.type, JSON.stringify(event), event, this.clock.now());
+    const clientEventId = this.announcedIds.size > 0 && this.announcedIds.delete(event.metadata.event_id) ? event.metadata.event_id : null;
+    const entry = new LiveEntry(++this.headOffset, event.type, JSON.stringify(event), event, this.clock.now(), clientEventId);
     this.pending.push(entry);
     this.counters.events_appended++;
     for (const listener of this.listeners) {
@@ -228,10 +248,10 @@ export class SqliteEventStore extends EventStore {
     if (!db || this.pending.length === 0) return;
     const batch = this.pending;
     try {
-      const insert = this.statement('INSERT INTO events (seq, type, at, json) VALUES (?, ?, ?, ?)');
+      const insert = this.statement('INSERT INTO events (seq, type, at, json, client_event_id) VALUES (?, ?, ?, ?, ?)');
       const setMeta = this.statement('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
       db.transaction(() => {
-        for (const e of batch) insert.run(e.offset, e.type, e.at, e.json);
+        for (const e of batch) insert.run(e.offset, e.type, e.at, e.json, e.clientEventId);
         if (this.epochDirty) {
           setMeta.run('epoch', this.currentEpoch);
           setMeta.run('removed_through', String(this.removedThrough));
@@ -241,15 +261,41 @@ export class SqliteEventStore extends EventStore {
       this.pending = this.pending.slice(batch.length);
       this.counters.commits++;
       this.commitRetry.reset();
+      this.endFailureEpisode();
     } catch (error) {
       this.counters.commit_errors++;
-      this.logger?.error({ err: error, pending: this.pending.length }, `event store commit failed; will retry: ${errorMessage(error)}`);
+      this.onCommitFailure(error);
       this.dropOverflow();
       if (!this.closed) this.commitTimer ??= this.clock.setTimeout(() => {
         this.commitTimer = undefined;
         this.flush();
       }, Math.max(this.options.commit_interval, this.commitRetry.next()));
     }
+  }
+
+  /**
+   * Ingest is about to publish an event whose id the client chose: when it is appended, its id is
+   * indexed so {@link hasEventId} finds it for the store's retention. Only these ids are indexed:
+   * an index over every event's random id would cost a B-tree insert per event (measured: about a
+   * third of append throughput).
+   */
+  announceEventId(eventId: string): void {
+    this.announcedIds.add(eventId);
+  }
+
+  /** The announced event was refused after all: it will never be appended. */
+  withdrawEventId(eventId: string): void {
+    this.announcedIds.delete(eventId);
+  }
+
+  /**
+   * True when an event ingested with this client-chosen `metadata.event_id` is still in the store
+   * (committed or pending): ingest answers a retry of it as a duplicate. False when closed.
+   */
+  hasEventId(eventId: string): boolean {
+    if (!this.db) return false;
+    if (this.statement('SELECT 1 FROM events WHERE client_event_id = ? LIMIT 1').get(eventId) !== undefined) return true;
+    return this.pending.some((e) => e.clientEventId === eventId);
   }
 
   covers(after: number, epoch: string = this.currentEpoch): boolean {
@@ -337,8 +383,18 @@ export class SqliteEventStore extends EventStore {
       retained_events: this.headOffset - this.removedThrough,
       pending_events: this.pending.length,
       ...this.counters,
+      commit_failing: this.failing !== undefined,
+      commit_failing_since: this.failing ? new Date(this.failing.since).toISOString() : null,
+      commit_failing_attempts: this.failing?.attempts ?? 0,
+      last_commit_error: this.lastCommitError,
       listeners: this.listeners.size,
     };
+  }
+
+  /** Why the store keeps the agent from being ready (commits failing), or undefined when it does not. */
+  readinessProblem(): string | undefined {
+    if (!this.failing || !this.lastCommitError) return undefined;
+    return `STORE_COMMIT_FAILED: event store commits failing since ${new Date(this.failing.since).toISOString()} (${this.failing.attempts} attempt(s), ${this.pending.length} event(s) pending): ${this.lastCommitError.message}`;
   }
 
   /**
@@ -346,6 +402,7 @@ export class SqliteEventStore extends EventStore {
    * publisher when full (the store is never silently behind) and is never quarantined.
    */
   attach(bus: EventBus, capacity = 65_536): Unsubscribe {
+    this.bus = bus;
     return bus.subscribe('*', (event) => {
       if (this.db) this.append(event);
     }, { name: 'event-store', capacity, overflow: 'block', errorThreshold: 0 });
@@ -377,6 +434,39 @@ export class SqliteEventStore extends EventStore {
     }, Math.max(this.options.retention_interval, 1000));
   }
 
+  /** One failed attempt: the first of an episode is logged and published, the retries only counted. */
+  private onCommitFailure(error: unknown): void {
+    const message = errorMessage(error);
+    this.lastCommitError = { message, at: this.clock.isoNow() };
+    if (this.failing) {
+      this.failing.attempts++;
+      this.logger?.debug({ err: error, attempts: this.failing.attempts, pending: this.pending.length }, `event store commit failed again: ${message}`);
+      return;
+    }
+    this.failing = { since: this.clock.now(), attempts: 1, lossReported: false };
+    const diagnostics = { file: this.file, pending: this.pending.length, sqlite_code: (error as { code?: unknown }).code ?? null };
+    const text = `event store cannot commit to ${this.file} (${message}); ${this.pending.length} event(s) kept pending in memory, retrying with backoff`;
+    this.logger?.error({ error_code: 'STORE_COMMIT_FAILED', err: error, ...diagnostics }, text);
+    this.report('error', text, diagnostics);
+  }
+
+  /** After a successful commit: a failure episode, if one was running, is over. */
+  private endFailureEpisode(): void {
+    if (!this.failing) return;
+    const { since, attempts } = this.failing;
+    this.failing = undefined;
+    const diagnostics = { file: this.file, recovered: true, down_ms: this.clock.now() - since, attempts, events_lost: this.counters.events_lost };
+    const text = `event store commits again after ${diagnostics.down_ms} ms and ${attempts} failed attempt(s)`;
+    this.logger?.info({ error_code: 'STORE_COMMIT_FAILED', ...diagnostics }, text);
+    this.report('info', text, diagnostics);
+  }
+
+  private report(severity: 'critical' | 'error' | 'info', message: string, diagnostic_data: Record<string, unknown>): void {
+    this.bus
+      ?.publish('system.error', { severity, message, error_code: 'STORE_COMMIT_FAILED', component: STORE_SOURCE, diagnostic_data }, { source: STORE_SOURCE })
+      .catch((error: unknown) => this.logger?.warn({ err: error }, `could not publish the event store's system.error: ${errorMessage(error)}`));
+  }
+
   /** Commits keep failing and memory must stay bounded: drop the oldest pending events, and say history was lost. */
   private dropOverflow(): void {
     const excess = this.pending.length - MAX_PENDING;
@@ -387,7 +477,23 @@ export class SqliteEventStore extends EventStore {
     this.currentEpoch = randomUUID();
     this.epochDirty = true;
     this.logger?.error({ lost: dropped.length, epoch: this.currentEpoch }, 'event store lost events it could not commit: new epoch');
+    if (this.failing && !this.failing.lossReported) {
+      // Once per episode, like the failure itself: every further retry may drop more, and says so in the log.
+      this.failing.lossReported = true;
+      const text = `event store dropped the ${dropped.length} oldest of the events it could not commit (more than ${MAX_PENDING} pending): the stored history has a gap, clients resuming get recovered: false`;
+      this.report('critical', text, { file: this.file, lost: dropped.length, epoch: this.currentEpoch, tail: this.tail });
+    }
   }
+}
+
+/**
+ * The column and partial index of client-chosen event ids (idempotent ingest); databases written
+ * before it get the column empty, which only means older events are not deduplicated.
+ */
+function addClientEventIdColumn(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'client_event_id')) db.exec('ALTER TABLE events ADD COLUMN client_event_id TEXT');
+  db.exec('CREATE INDEX IF NOT EXISTS events_client_event_id ON events(client_event_id) WHERE client_event_id IS NOT NULL');
 }
 
 /** SQL for a type filter: exact types with IN, `prefix.*` with GLOB (type names hold no GLOB metacharacters). */
