@@ -141,7 +141,7 @@ export class EventBus extends Bus implements QueueOwner {
     handler: EventHandler<P>,
     options: SubscribeOptions = {},
     predecessor?: HandlerQueue,
-  ): { queue: HandlerQueue; unsubscribe: Unsubscribe } {
+  ): { queue: HandlerQueue; unsubscribe: Unsubscribe; detach: () => void } {
     const matcher = compilePattern(pattern, (type) => this.registry.has(type));
     const capacity = options.capacity ?? this.options.queue_capacity;
     if (!Number.isInteger(capacity) || capacity < 1) {
@@ -160,12 +160,15 @@ export class EventBus extends Bus implements QueueOwner {
     this.queues = [...this.queues.filter((q) => q !== predecessor), queue];
     this.routes.clear();
     predecessor?.handOver(queue);
-    const unsubscribe = (): void => {
-      if (queue.state === 'active') queue.close('unsubscribed');
+    const detach = (): void => {
       this.queues = this.queues.filter((q) => q !== queue);
       this.routes.clear();
     };
-    return { queue, unsubscribe };
+    const unsubscribe = (): void => {
+      if (queue.state === 'active') queue.close('unsubscribed');
+      detach();
+    };
+    return { queue, unsubscribe, detach };
   }
 
   /** Resolves when every queue is empty, including events published by handlers meanwhile. */
@@ -333,12 +336,23 @@ export class ScopedBus extends Bus {
     const merged = { ...options, ...this.overrides };
     const key = `${merged.name ?? ''}\u0000${pattern}`;
     const predecessor = this.inherited.get(key)?.shift();
-    const { queue, unsubscribe } = this.bus.subscribeQueue(this.owner, pattern, handler, merged, predecessor?.queue);
+    const { queue, unsubscribe, detach } = this.bus.subscribeQueue(this.owner, pattern, handler, merged, predecessor?.queue);
     const tracked: Unsubscribe = () => {
       if (this.subscriptions.delete(tracked)) unsubscribe();
     };
-    this.subscriptions.set(tracked, { key, queue, unsubscribe });
+    this.subscriptions.set(tracked, { key, queue, unsubscribe, detach });
     return tracked;
+  }
+
+  /**
+   * The plugin is stopping: no new event reaches its subscriptions, the ones already queued still
+   * do (blocked publishers included). Resolves once every queue is empty and no handler runs; the
+   * caller bounds the wait and then calls {@link close}, which discards and counts what is left.
+   */
+  drain(): Promise<void> {
+    const subscriptions = [...this.subscriptions.values()];
+    for (const s of subscriptions) s.detach();
+    return Promise.all(subscriptions.map((s) => s.queue.whenIdle())).then(() => undefined);
   }
 
   /**
@@ -365,17 +379,11 @@ export class ScopedBus extends Bus {
     return [...unclaimed, ...claimed];
   }
 
-  /** Closes inherited subscriptions the new instance did not make again; returns how many events they dropped. */
+  /** Closes inherited subscriptions the new instance did not make again; returns how many queued events they discarded. */
   dropUnclaimed(): number {
-    let dropped = 0;
-    for (const list of this.inherited.values()) {
-      for (const s of list) {
-        dropped += s.queue.depth;
-        s.unsubscribe();
-      }
-    }
+    const discarded = closeAll([...this.inherited.values()].flat());
     this.inherited.clear();
-    return dropped;
+    return discarded;
   }
 
   /** Number of subscriptions still open. */
@@ -383,13 +391,22 @@ export class ScopedBus extends Bus {
     return this.subscriptions.size;
   }
 
-  /** Removes every subscription; returns how many the plugin had left open. */
+  /** Removes every subscription; returns how many queued events were discarded (each also counted as dropped by the bus). */
   close(): number {
-    const left = this.subscriptions.size;
-    for (const unsubscribe of [...this.subscriptions.keys()]) unsubscribe();
-    this.dropUnclaimed();
-    return left;
+    const open = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    return closeAll(open) + this.dropUnclaimed();
   }
+}
+
+/** Unsubscribes each; returns how many events their queues still held (discarded, counted as dropped). */
+function closeAll(subscriptions: readonly SuspendedSubscription[]): number {
+  let discarded = 0;
+  for (const s of subscriptions) {
+    if (s.queue.state === 'active') discarded += s.queue.depth;
+    s.unsubscribe();
+  }
+  return discarded;
 }
 
 /** A paused subscription of a plugin being restarted; `key` (name and pattern) matches it to the new instance's. */
@@ -397,4 +414,6 @@ export interface SuspendedSubscription {
   key: string;
   queue: HandlerQueue;
   unsubscribe: Unsubscribe;
+  /** Stops routing new events to the queue; what it holds is still delivered. */
+  detach: () => void;
 }

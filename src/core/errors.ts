@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   PLUGIN_START_FAILED: 'A plugin threw or rejected in start(); the plugins started before it were stopped.',
   PLUGIN_STOP_FAILED: 'A plugin threw or rejected in stop(); the other plugins were still stopped.',
   PLUGIN_STOP_TIMEOUT: 'A plugin did not finish stop() within agent.shutdown_timeout.',
+  PLUGIN_EVENTS_DISCARDED: 'Events queued for a plugin being stopped, removed or restarted could not be handled within agent.shutdown_timeout (or its new version no longer subscribes to them); they were discarded and counted (reload result, /stats plugins_discarded_events).',
   UNHANDLED_REJECTION: "A promise rejected with no handler (typically a plugin's background task); `start` logged it, reported it as agent.error and kept running.",
   // Events and the bus
   EVENT_INVALID: 'An event failed validation against its schema; nothing was delivered.',

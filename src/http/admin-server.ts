@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { EventBus } from '../bus/event-bus';
 import { AgentError, errorMessage, isAgentError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import { runOnce } from '../core/timed';
 import { requireBearer } from './auth';
 import { readBody } from './body';
 import { ingest, ingestFailure, ingestFormat, ingestStatus, parseIngestBody } from './ingest';
@@ -79,8 +80,9 @@ export class AdminServer {
   private readonly metrics: AdminMetrics;
   private readonly inFlight = new Set<ServerResponse>();
   private baseUrl?: string;
-  private starting?: Promise<string>;
-  private stopping?: Promise<void>;
+  /** An admin server listens once and closes once: start() and stop() are idempotent, concurrent calls share one outcome. */
+  private readonly listenOnce = runOnce(() => this.listen());
+  private readonly closeOnce = runOnce(() => this.close());
 
   constructor(
     private readonly options: AdminServerOptions,
@@ -126,13 +128,9 @@ export class AdminServer {
     };
   }
 
-  /** Listens and resolves the base URL with the actual port (port 0 picks a free one). */
+  /** Listens and resolves the base URL with the actual port (port 0 picks a free one). Later calls return the same outcome. */
   start(): Promise<string> {
-    if (this.baseUrl) return Promise.resolve(this.baseUrl);
-    this.starting ??= this.listen().finally(() => {
-      this.starting = undefined;
-    });
-    return this.starting;
+    return this.listenOnce();
   }
 
   /**
@@ -140,12 +138,10 @@ export class AdminServer {
    * `shutdown_grace_ms` to finish, then their connections are cut. Idempotent; a no-op when not started.
    */
   async stop(): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
-    if (!this.http.listening) return;
-    this.stopping ??= this.close().finally(() => {
-      this.stopping = undefined;
-    });
-    return this.stopping;
+    if (!this.listenOnce.called) return;
+    await this.listenOnce().catch(() => undefined);
+    if (!this.http.listening && !this.closeOnce.called) return;
+    return this.closeOnce();
   }
 
   private listen(): Promise<string> {
@@ -221,7 +217,7 @@ export class AdminServer {
     const path = (req.url ?? '/').split('?', 1)[0] as string;
     const route = this.find(method === 'HEAD' ? 'GET' : method, path);
     this.inFlight.add(res);
-    if (this.stopping) res.shouldKeepAlive = false;
+    if (this.closeOnce.called) res.shouldKeepAlive = false;
     res.once('close', () => this.inFlight.delete(res));
     res.once('finish', () => this.metrics.countRequest(method, route?.path ?? 'unmatched', res.statusCode));
     this.dispatch(req, res, method, path, route).catch((error: unknown) => this.fail(req, res, error));

@@ -13,8 +13,11 @@ export interface Plugin {
   start?(): void | Promise<void>;
   /**
    * Releases everything the plugin holds. Must be idempotent and safe to call without `start()`.
-   * Must finish within `agent.shutdown_timeout`. Handlers are unsubscribed before it is called,
-   * and events already queued for the plugin have been delivered.
+   * Must finish within `agent.shutdown_timeout`. Before it is called, on every path (shutdown,
+   * removal or restart on reload), no new events reach the plugin and the events already queued
+   * for it have been delivered, within `agent.shutdown_timeout`: what is still queued then is
+   * discarded and counted (PLUGIN_EVENTS_DISCARDED). On a restart, events queued for the old
+   * instance go to the new one instead.
    */
   stop?(): void | Promise<void>;
   /**
