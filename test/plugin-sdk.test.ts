@@ -2,7 +2,9 @@ import { definePlugin, EventRegistry, FakeClock, HttpRoutes, injectable, On, sen
 import { createPluginHarness } from 'praxis-agent/testing';
 import { EventBus } from '../src/bus/event-bus';
 import { silentLogger } from '../src/core/logger';
-import { AdminServer } from '../src/http/admin-server';
+import type { PluginStatus as ClientPluginStatus } from '../src/client/agent-client';
+import { AdminServer, type AdminServerDeps } from '../src/http/admin-server';
+import type { PluginStatus } from '../src/plugin/plugin-host';
 import { ScopedHttpRoutes } from '../src/plugin/http-routes';
 
 @injectable()
@@ -89,5 +91,17 @@ describe('HttpRoutes', () => {
   it('fails start-up with HTTP_DISABLED when there is no admin server', async () => {
     const h = createPluginHarness(hello);
     await expect(h.start()).rejects.toThrow(/HTTP_DISABLED|http\.enabled is false/);
+  });
+});
+
+/** True only when A and B are the same type (not merely assignable one way). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+describe('PluginStatus', () => {
+  it('is one type for the plugin host, the admin server and the typed client (a second declaration drifted)', () => {
+    // Fails to compile when the client's or the admin server's PluginStatus differs from the host's.
+    const clientSeesTheHostsShape: Same<ClientPluginStatus, PluginStatus> = true;
+    const adminServesTheHostsShape: Same<ReturnType<AdminServerDeps['plugins']>[number], PluginStatus> = true;
+    expect([clientSeesTheHostsShape, adminServesTheHostsShape]).toEqual([true, true]);
   });
 });

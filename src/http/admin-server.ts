@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { EventBus } from '../bus/event-bus';
 import { AgentError, errorMessage, isAgentError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import type { PluginStatus } from '../plugin/plugin-host';
 import { runOnce } from '../core/timed';
 import { requireBearer } from './auth';
 import { readBody } from './body';
@@ -19,17 +20,6 @@ export interface AdminServerOptions {
   body_limit: number;
   /** How long stop() lets in-flight requests finish before cutting their connections (default 5000). */
   shutdown_grace_ms?: number;
-}
-
-export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
-
-export interface PluginStatus {
-  name: string;
-  use: string;
-  state: PluginState;
-  version?: string;
-  /** Why the plugin is `failed`. */
-  error?: string;
 }
 
 export interface AdminServerDeps {

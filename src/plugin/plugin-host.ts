@@ -12,11 +12,16 @@ import { HttpRoutes, ScopedHttpRoutes, type RouteTarget } from './http-routes';
 import { handlerDeclarationsOf } from './on-event.decorator';
 import { classToken, LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './tokens';
 
+/** Where a hosted plugin is in its lifecycle. */
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
+/** One plugin as /readyz, /stats, /metrics and the typed client show it: the one declaration of that shape. */
 export interface PluginStatus {
+  /** Instance name from the YAML. */
   name: string;
+  /** The `use` it was loaded from. */
   use: string;
+  /** The plugin's declared version. */
   version: string;
   state: PluginState;
   /** Why the plugin is `failed`. */
