@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import ts from 'typescript';
 import { REPO } from './helpers/cli';
 
 /**
@@ -47,5 +48,61 @@ describe('package entry points', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ received: ['system.error'], subscriptions: 0 });
+  });
+});
+
+/**
+ * The SDK is what a plugin author needs and nothing else: a change to this list is a change to the
+ * public API, made on purpose (and to the README's "Writing a plugin").
+ */
+const SDK_EXPORTS = [
+  'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
+  'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'HttpError', 'HttpRoutes', 'LOGGER',
+  'MAX_READ_LIMIT', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
+  'durationSchema', 'errorMessage', 'eventPatternSchema', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
+  'isTimeoutError', 'redactSecrets', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
+];
+const TESTING_EXPORTS = ['FakeClock', 'PluginHarness', 'SqliteEventStore', 'createPluginHarness', 'runPluginConformance', 'sampleEvents', 'waitFor'];
+/** Re-exported from their libraries as they are (documented there and in the README). */
+const THIRD_PARTY = new Set(['inject', 'injectable', 'z']);
+
+describe('the public SDK', () => {
+  it('exports what a plugin author needs and none of the agent internals', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(Object.keys(require('../src/index') as object).sort()).toEqual([...SDK_EXPORTS].sort());
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(Object.keys(require('../src/testing/index') as object).sort()).toEqual([...TESTING_EXPORTS].sort());
+  });
+
+  const program = ts.createProgram({
+    rootNames: ['src/index.ts', 'src/testing/index.ts', 'examples/error-budget/index.ts', 'examples/error-budget/error-budget.test.ts', 'test/fixtures/third-party-plugin/index.ts'].map((f) => path.join(REPO, f)),
+    options: { ...ts.getDefaultCompilerOptions(), module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, experimentalDecorators: true, baseUrl: REPO, paths: { 'praxis-agent': ['./src/index.ts'], 'praxis-agent/testing': ['./src/testing/index.ts'] } },
+  });
+  const checker = program.getTypeChecker();
+
+  it.each(['src/index.ts', 'src/testing/index.ts'])('gives every export of %s a one-line contract (TSDoc)', (entry) => {
+    const file = program.getSourceFile(path.join(REPO, entry)) as ts.SourceFile;
+    const exports = checker.getExportsOfModule(checker.getSymbolAtLocation(file) as ts.Symbol);
+    expect(exports.length).toBeGreaterThan(5);
+    const undocumented = exports
+      .filter((symbol) => !THIRD_PARTY.has(symbol.name))
+      .filter((symbol) => {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        return ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '';
+      })
+      .map((symbol) => symbol.name);
+    expect(undocumented).toEqual([]);
+  });
+
+  it('is all the example plugin and the third-party fixture use: they import nothing else of the agent', () => {
+    const imports: string[] = [];
+    for (const f of ['examples/error-budget/index.ts', 'examples/error-budget/error-budget.test.ts', 'test/fixtures/third-party-plugin/index.ts']) {
+      const file = program.getSourceFile(path.join(REPO, f)) as ts.SourceFile;
+      for (const statement of file.statements) {
+        if (ts.isImportDeclaration(statement)) imports.push((statement.moduleSpecifier as ts.StringLiteral).text);
+      }
+    }
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((m) => !['praxis-agent', 'praxis-agent/testing', './index'].includes(m) && !m.startsWith('node:'))).toEqual([]);
   });
 });

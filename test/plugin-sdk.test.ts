@@ -1,4 +1,4 @@
-import { definePlugin, EventRegistry, FakeClock, HttpRoutes, injectable, On, sendJson, z, type Event } from 'praxis-agent';
+import { definePlugin, EventRegistry, FakeClock, HttpError, HttpRoutes, injectable, On, z, type Event } from 'praxis-agent';
 import { createPluginHarness } from 'praxis-agent/testing';
 import { EventBus } from '../src/bus/event-bus';
 import { silentLogger } from '../src/core/logger';
@@ -55,7 +55,12 @@ class Hello {
   constructor(private readonly routes: HttpRoutes) {}
 
   start(): void {
-    this.routes.add('GET', '/hello/*', (req, res) => sendJson(res, 200, { hello: req.url?.split('/').pop() }));
+    this.routes.add('GET', '/hello/*', (req, res) => this.routes.sendJson(res, 200, { hello: req.url?.split('/').pop() }));
+    this.routes.add('POST', '/echo', async (req, res) => {
+      const body = (await this.routes.readBody(req, 16)).toString('utf8');
+      if (body === 'teapot') throw new HttpError(418, 'HTTP_BAD_REQUEST', 'no teapots here');
+      this.routes.sendJson(res, 200, { echo: body });
+    }, { auth: false });
   }
 }
 
@@ -79,12 +84,27 @@ describe('HttpRoutes', () => {
     const url = await admin.start();
     try {
       const routes = new ScopedHttpRoutes(admin, 'p');
-      routes.add('GET', '/x', (_req, res) => sendJson(res, 200, {}));
+      routes.add('GET', '/x', (_req, res) => routes.sendJson(res, 200, {}));
       expect((await fetch(`${url}/x`)).status).toBe(200);
       routes.close();
       expect((await fetch(`${url}/x`)).status).toBe(404);
     } finally {
       await admin.stop();
+    }
+  });
+
+  it('reads bodies within a limit and answers JSON and coded errors with what HttpRoutes and HttpError give a plugin', async () => {
+    const h = createPluginHarness(hello, { http: {} });
+    await h.start();
+    try {
+      const echo = await fetch(`${h.url}/echo`, { method: 'POST', body: 'hi' });
+      expect([echo.status, echo.headers.get('content-type'), await echo.json()]).toEqual([200, 'application/json; charset=utf-8', { echo: 'hi' }]);
+      const teapot = await fetch(`${h.url}/echo`, { method: 'POST', body: 'teapot' });
+      expect([teapot.status, await teapot.json()]).toEqual([418, { error: { code: 'HTTP_BAD_REQUEST', message: 'no teapots here' } }]);
+      const large = await fetch(`${h.url}/echo`, { method: 'POST', body: 'x'.repeat(17) });
+      expect([large.status, ((await large.json()) as { error: { code: string } }).error.code]).toEqual([413, 'HTTP_PAYLOAD_TOO_LARGE']);
+    } finally {
+      await h.stop();
     }
   });
 

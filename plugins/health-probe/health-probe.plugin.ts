@@ -11,8 +11,6 @@ import {
   LOGGER,
   On,
   PLUGIN_CONFIG,
-  readBody,
-  sendJson,
   type Event,
   type Logger,
   type Plugin,
@@ -417,7 +415,7 @@ export class HealthProbePlugin implements Plugin {
     if (!this.heartbeats.has(check)) {
       throw new HttpError(404, 'HTTP_NOT_FOUND', `no heartbeat check named "${check}"`, { known_checks: [...this.heartbeats.keys()] });
     }
-    const body = (await readBody(req, HEARTBEAT_BODY_LIMIT)).toString('utf8').trim();
+    const body = (await this.routes.readBody(req, HEARTBEAT_BODY_LIMIT)).toString('utf8').trim();
     let message: string | undefined;
     if (body !== '') {
       let parsed: unknown;
@@ -434,7 +432,7 @@ export class HealthProbePlugin implements Plugin {
     }
     const event = await this.bus.publish('service.heartbeat', { check, ...(message !== undefined ? { message } : {}) }, { source: 'http' });
     const entry = this.heartbeats.get(check) as CheckEntry;
-    sendJson(res, 202, { accepted: true, check, service: entry.service, event_id: event.metadata.event_id });
+    this.routes.sendJson(res, 202, { accepted: true, check, service: entry.service, event_id: event.metadata.event_id });
   }
 }
 

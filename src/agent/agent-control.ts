@@ -13,6 +13,7 @@ import path from 'node:path';
  */
 export type ReloadStatus = 'applied' | 'unchanged' | 'invalid' | 'partial' | 'unavailable';
 
+/** The answer of a reload (see {@link ReloadStatus} for what each status means). */
 export interface ReloadResult {
   status: ReloadStatus;
   /** What asked for the reload: `SIGHUP`, `POST /-/reload`, `config-watcher`, ... */

@@ -21,6 +21,7 @@ export type EventInput = {
   [K in EventType]: { type: K; data: EventInputMap[K]; metadata?: EventMetadataInput };
 }[EventType];
 
+/** The answer of GET /readyz: whether every plugin runs, and each plugin's status. */
 export interface ReadyResult {
   ready: boolean;
   plugins: PluginStatus[];

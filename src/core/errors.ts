@@ -78,6 +78,7 @@ export const ERROR_CODES = {
   HEALTH_HEARTBEAT_MISSED: 'A heartbeat check got no report (service.heartbeat, POST /heartbeat/<check>) within its window.',
 } as const;
 
+/** A stable error code: a key of {@link ERROR_CODES}. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** An error with a stable code from {@link ERROR_CODES}; `details` is safe to log (no secrets). */

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { EventBus } from '../bus/event-bus';
 import { AgentError, errorMessage, isAgentError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import type { RouteHandler, RouteOptions } from '../plugin/http-routes';
 import type { PluginStatus } from '../plugin/plugin-host';
 import { runOnce } from '../core/timed';
 import { requireBearer } from './auth';
@@ -35,16 +36,6 @@ export interface AdminServerDeps {
   componentStats?(): Record<string, Record<string, unknown>>;
   /** metadata.source of ingested events that do not name one (default 'ingest'). */
   source?: string;
-}
-
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-
-export interface RouteOptions {
-  /**
-   * Require the bearer token (when http.auth_token is set). Defaults to true for methods that
-   * change something (anything but GET/HEAD), false for reads.
-   */
-  auth?: boolean;
 }
 
 interface Route {

@@ -5,12 +5,14 @@ import type { FieldIssue } from '../events/registry';
 import type { EventInputMap, EventType } from '../events/types';
 import { HttpError } from './reply';
 
+/** One event of a POST /events batch that was published. */
 export interface AcceptedEvent {
   /** Position of the event in the request (0-based; blank NDJSON lines do not count). */
   index: number;
   event_id: string;
 }
 
+/** One event of a POST /events batch that was refused, with the reason and its field issues. */
 export interface RejectedEvent {
   index: number;
   /** NDJSON only: the 1-based line the event was on. */
