@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
-import { REPO } from './helpers/cli';
+import { REPO, runCli } from './helpers/cli';
 
 /**
  * The package as an author outside this repository gets it: `require('praxis-agent')` and
@@ -104,5 +106,40 @@ describe('the public SDK', () => {
     }
     expect(imports.length).toBeGreaterThan(0);
     expect(imports.filter((m) => !['praxis-agent', 'praxis-agent/testing', './index'].includes(m) && !m.startsWith('node:'))).toEqual([]);
+  });
+});
+
+describe('a third-party plugin project', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'praxis-third-party-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("loads examples/error-budget with the `use: ./examples/error-budget` its README shows, from a config next to the repository's folders", () => {
+    // A config in a folder laid out like the repository (its examples/ and the dist/ they build into).
+    symlinkSync(path.join(REPO, 'examples'), path.join(dir, 'examples'));
+    symlinkSync(path.join(REPO, 'dist'), path.join(dir, 'dist'));
+    const config = path.join(dir, 'agent.config.yaml');
+    writeFileSync(config, 'http:\n  enabled: false\nplugins:\n  - name: error-budget\n    use: ./examples/error-budget\n    config:\n      budget: 2\n');
+    const validate = runCli(['validate', '--config', config]);
+    expect({ status: validate.status, stderr: validate.stderr }).toEqual({ status: 0, stderr: '' });
+    const plugins = runCli(['plugins', '--config', config, '--json']);
+    expect(plugins.status).toBe(0);
+    expect(JSON.parse(plugins.stdout)).toEqual([expect.objectContaining({ name: 'error-budget', use: './examples/error-budget', version: '0.1.0' })]);
+  });
+
+  it('says so when `use` names TypeScript source the agent cannot load, and how to build it', () => {
+    mkdirSync(path.join(dir, 'my-plugin'));
+    writeFileSync(path.join(dir, 'my-plugin/index.ts'), "import { definePlugin } from 'praxis-agent';\n");
+    const config = path.join(dir, 'agent.config.yaml');
+    writeFileSync(config, 'http:\n  enabled: false\nplugins:\n  - name: mine\n    use: ./my-plugin\n  - name: file\n    use: ./my-plugin/index.ts\n');
+    const result = runCli(['validate', '--config', config]);
+    expect(result.status).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/plugins\[0\]\.use: cannot find plugin module "\.\/my-plugin" .*it is TypeScript source.*Build it with tsc.*\(PLUGIN_NOT_FOUND\)$/),
+      expect.stringMatching(/plugins\[1\]\.use: plugin module "\.\/my-plugin\/index\.ts" failed to load: .*it is TypeScript source.*\(PLUGIN_INVALID_MODULE\)$/),
+    ]);
   });
 });

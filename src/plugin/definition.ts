@@ -1,4 +1,6 @@
+import 'reflect-metadata';
 import type { z } from 'zod';
+import { AgentError } from '../core/errors';
 
 /**
  * A running plugin. Created by the container with its dependencies injected; creating it must
@@ -81,11 +83,41 @@ export type PluginConfig<D extends PluginDefinition> = z.output<D['configSchema'
 
 const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
-/** Declares a plugin. Export the result as the module's default export (or as `plugin`). */
+/** tsyringe's metadata key for `@inject(TOKEN)` parameters. */
+const INJECTION_TOKENS = 'injectionTokens';
+
+/**
+ * Throws PLUGIN_INVALID_MODULE when the container could not construct `definition.plugin`: it has
+ * constructor parameters, but neither decorator metadata (`design:paramtypes`) nor an `@inject`
+ * token tells which. Without this check such a plugin loads and then gets `undefined` for its
+ * `Bus` and fails on its first event.
+ */
+export function assertInjectable(definition: Pick<PluginDefinition, 'name' | 'plugin'>): void {
+  const cls = definition.plugin;
+  if (cls.length === 0 || Reflect.getMetadata('design:paramtypes', cls) !== undefined) return;
+  const tokens = (Reflect.getOwnMetadata(INJECTION_TOKENS, cls) ?? {}) as Record<number, unknown>;
+  const untyped = Array.from({ length: cls.length }, (_, i) => i).filter((i) => tokens[i] === undefined);
+  if (untyped.length === 0) return;
+  throw new AgentError(
+    'PLUGIN_INVALID_MODULE',
+    `plugin "${definition.name}": class ${cls.name || '(anonymous)'} has ${cls.length} constructor parameter(s) but no decorator metadata, ` +
+      `so the agent cannot tell what to inject (parameter${untyped.length === 1 ? '' : 's'} ${untyped.join(', ')}). ` +
+      'Compile the plugin with tsc and "experimentalDecorators": true and "emitDecoratorMetadata": true in its tsconfig.json, and decorate the class with @injectable(). ' +
+      'tsx, esbuild and Vite never emit decorator metadata (swc does with jsc.transform.decoratorMetadata); there, give every parameter an @inject(TOKEN).',
+    { plugin: definition.name, class: cls.name, parameters: cls.length },
+  );
+}
+
+/**
+ * Declares a plugin. Export the result as the module's default export (or as `plugin`). Throws
+ * when the name is not lower-kebab-case, or PLUGIN_INVALID_MODULE when the class cannot be
+ * injected (compiled without decorator metadata, see {@link assertInjectable}).
+ */
 export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): PluginDefinition<S> {
   if (!NAME_PATTERN.test(definition.name)) {
     throw new TypeError(`plugin name "${definition.name}" must be lower-kebab-case`);
   }
+  assertInjectable(definition);
   return Object.freeze({ ...definition });
 }
 
