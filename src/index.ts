@@ -19,7 +19,7 @@ export type { CancelTimer } from './core/clock';
 export { isTimeoutError, runOnce, settledWithin, TimeoutError, withTimeout } from './core/timed';
 export { AgentError, ERROR_CODES, errorMessage } from './core/errors';
 export { durationSchema } from './config/schema';
-export type { ErrorCode } from './core/errors';
+export type { ErrorCode, ErrorCodeMap, ErrorCodeTable } from './core/errors';
 export type { Logger } from './core/logger';
 export { coreEventSchemas } from './events/catalogue';
 export type { EventMetadata, EventMetadataInput } from './events/metadata';

@@ -1,11 +1,16 @@
-import { definePlugin, EventRegistry, FakeClock, HttpError, HttpRoutes, injectable, On, z, type Event } from 'praxis-agent';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Bus, definePlugin, EventRegistry, FakeClock, HttpError, HttpRoutes, injectable, On, z, type Event } from 'praxis-agent';
 import { createPluginHarness } from 'praxis-agent/testing';
+import { Agent } from '../src/agent/agent';
 import { EventBus } from '../src/bus/event-bus';
-import { silentLogger } from '../src/core/logger';
 import type { PluginStatus as ClientPluginStatus } from '../src/client/agent-client';
+import { loadConfig } from '../src/config/loader';
+import { silentLogger } from '../src/core/logger';
 import { AdminServer, type AdminServerDeps } from '../src/http/admin-server';
-import type { PluginStatus } from '../src/plugin/plugin-host';
 import { ScopedHttpRoutes } from '../src/plugin/http-routes';
+import type { PluginStatus } from '../src/plugin/plugin-host';
 
 @injectable()
 class Both {
@@ -123,5 +128,86 @@ describe('PluginStatus', () => {
     const clientSeesTheHostsShape: Same<ClientPluginStatus, PluginStatus> = true;
     const adminServesTheHostsShape: Same<ReturnType<AdminServerDeps['plugins']>[number], PluginStatus> = true;
     expect([clientSeesTheHostsShape, adminServesTheHostsShape]).toEqual([true, true]);
+  });
+});
+
+@injectable()
+class Reporter {
+  constructor(private readonly bus: Bus) {}
+
+  @On('config.changed')
+  async report(event: Event<'config.changed'>): Promise<void> {
+    await this.bus.publish('system.error', { severity: 'error', message: 'bad change', error_code: event.data.config_path, component: 'reporter' });
+  }
+}
+
+describe('error codes owned by plugins', () => {
+  const reporter = definePlugin({
+    name: 'reporter',
+    version: '1.0.0',
+    configSchema: z.object({}),
+    errors: { REPORTER_BAD_CHANGE: 'A change the reporter does not like.' },
+    plugin: Reporter,
+  });
+
+  it('checks the codes a plugin declares: UPPER_SNAKE_CASE, a meaning, never a core code', () => {
+    const define = (errors: Record<string, string>) => () => definePlugin({ name: 'p', version: '1.0.0', configSchema: z.object({}), errors, plugin: Reporter });
+    expect(define({ lower_case: 'x' })).toThrow('error code "lower_case" must be UPPER_SNAKE_CASE');
+    expect(define({ HANDLER_FAILED: 'mine now' })).toThrow('error code HANDLER_FAILED is a core code; a plugin declares only its own');
+    expect(define({ P_FAILED: ' ' })).toThrow('error code P_FAILED needs a one-sentence meaning');
+    expect(define({ P_FAILED: 'It failed.' })).not.toThrow();
+  });
+
+  it("delivers an error event whose code the plugin does not declare, and reports that once per code; its own and the core's codes pass", async () => {
+    const h = createPluginHarness(reporter);
+    await h.start();
+    const change = (code: string) => h.bus.publish('config.changed', { config_path: code, old_value: 1, new_value: 2 });
+    for (const code of ['REPORTER_BAD_CHANGE', 'HANDLER_FAILED', 'MADE_UP', 'MADE_UP', 'HEALTH_TIMEOUT']) await change(code);
+    await h.bus.idle();
+    expect(h.eventsOf('system.error').map((e) => e.data.error_code)).toEqual(['REPORTER_BAD_CHANGE', 'HANDLER_FAILED', 'MADE_UP', 'MADE_UP', 'HEALTH_TIMEOUT']);
+    const undeclared = h.eventsOf('agent.error').filter((e) => e.data.error_code === 'ERROR_CODE_UNDECLARED');
+    expect(undeclared.map((e) => [e.data.component, e.data.diagnostic_data?.error_code])).toEqual([
+      ['reporter', 'MADE_UP'],
+      // Another plugin's code is not this plugin's to raise (no other plugin declares it here either).
+      ['reporter', 'HEALTH_TIMEOUT'],
+    ]);
+    expect(undeclared[0].data.message).toContain('add it to definePlugin({ errors })');
+    await h.stop();
+  });
+
+  describe('in the agent', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'praxis-codes-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('merges the plugins\' codes with the core\'s and counts error events by code and owner on /stats', async () => {
+      const fixture = path.join(__dirname, 'fixtures/third-party-plugin');
+      const file = path.join(dir, 'agent.config.yaml');
+      writeFileSync(file, `http:\n  enabled: false\nplugins:\n  - name: recorder\n    use: ${fixture}\n  - name: audit\n    use: audit-log\n    config:\n      path: ${path.join(dir, 'audit.log')}\n`);
+      const agent = new Agent(loadConfig(file), { logger: silentLogger() });
+      await agent.start();
+      await agent.bus.publish('backup.completed', { job: 'nightly', bytes: 0, ok: false }); // the recorder raises BACKUP_FAILED
+      await agent.bus.publish('system.error', { severity: 'error', message: 'x', error_code: 'AUDIT_WRITE_FAILED', component: 'test' });
+      await agent.bus.publish('system.error', { severity: 'error', message: 'x', error_code: 'DISK_FULL', component: 'app' });
+      await agent.bus.idle();
+      expect(agent.stats().error_codes).toEqual({
+        by_code: { BACKUP_FAILED: { owner: 'recorder', count: 1 }, AUDIT_WRITE_FAILED: { owner: 'audit-log', count: 1 } },
+        other: 1,
+      });
+      expect(agent.host.errorCodes.get('BACKUP_FAILED')).toEqual({ code: 'BACKUP_FAILED', owner: 'recorder', meaning: 'A backup job reported ok: false.' });
+      expect(await agent.stop()).toBe(0);
+    });
+
+    it('refuses two plugin types that claim the same code (ERROR_CODE_CONFLICT)', () => {
+      const copy = path.join(dir, 'copy.js');
+      writeFileSync(copy, `const { definePlugin, z } = require('praxis-agent');\nclass C {}\nmodule.exports = definePlugin({ name: 'copycat', version: '1.0.0', configSchema: z.object({}), errors: { BACKUP_FAILED: 'Mine too.' }, plugin: C });\n`);
+      const file = path.join(dir, 'agent.config.yaml');
+      writeFileSync(file, `http:\n  enabled: false\nplugins:\n  - name: recorder\n    use: ${path.join(__dirname, 'fixtures/third-party-plugin')}\n  - name: copycat\n    use: ./copy.js\n`);
+      expect(() => new Agent(loadConfig(file), { logger: silentLogger() })).toThrow(
+        expect.objectContaining({ code: 'ERROR_CODE_CONFLICT', message: 'plugin copycat declares error code BACKUP_FAILED, which belongs to plugin recorder' }),
+      );
+    });
   });
 });

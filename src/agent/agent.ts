@@ -19,6 +19,7 @@ import { eventsRoute } from '../store/events-route';
 import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
 import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
+import { ErrorCodeCounts } from './error-counts';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
 import { AGENT_VERSION } from './version';
 
@@ -46,6 +47,7 @@ export class Agent {
   readonly container: DependencyContainer;
   private readonly clock: Clock;
   private readonly admin?: AdminServer;
+  private readonly errorCounts: ErrorCodeCounts;
   /** The durable event store, when `store.enabled`: opened before plugins start, closed after the bus drained. */
   readonly store?: SqliteEventStore;
   private startedAt = 0;
@@ -111,6 +113,7 @@ export class Agent {
     });
     this.host = new PluginHost(this.container, this.bus, this.logger, this.clock, this.admin);
     this.host.add(loaded.plugins.map(specOf));
+    this.errorCounts = new ErrorCodeCounts(this.host.errorCodes);
     this.logLifecycle();
   }
 
@@ -280,6 +283,7 @@ export class Agent {
       // Events queued for a plugin that it could not be given before it stopped (reload or shutdown ran out of time).
       plugins_discarded_events: this.host.discardedEvents(),
       components: this.host.componentStats(),
+      error_codes: this.errorCounts.stats(),
       process: { rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed },
     };
   }
@@ -318,6 +322,9 @@ export class Agent {
       this.logger.info({ event: event.type, event_id: event.metadata.event_id, data: event.data }, event.type);
     };
     for (const pattern of LIFECYCLE_PATTERNS) this.bus.subscribe(pattern, log, { name: 'lifecycle-log' });
+    const countErrors = { name: 'error-codes', overflow: 'drop_oldest', errorThreshold: 0 } as const;
+    this.bus.subscribe('system.error', (event) => this.errorCounts.count(event), countErrors);
+    this.bus.subscribe('agent.error', (event) => this.errorCounts.count(event), countErrors);
     const errorLogLimit = new LogRateLimiter(this.clock);
     this.bus.subscribe(
       'agent.error',

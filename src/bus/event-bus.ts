@@ -62,6 +62,9 @@ function isPlainMetadata(input: unknown): input is EventMetadataInput {
 /** Where the bus reports its own problems (handler failures, rejected events) besides counting them. */
 const BUS_COMPONENT = 'bus';
 
+/** Distinct undeclared error codes reported per plugin; a plugin making up codes cannot flood the bus. */
+const MAX_UNDECLARED_REPORTS = 100;
+
 /** The in-process event bus. Plugins see it through {@link Bus} (usually a {@link ScopedBus}). */
 export class EventBus extends Bus implements QueueOwner {
   private queues: HandlerQueue[] = [];
@@ -313,6 +316,7 @@ export class EventBus extends Bus implements QueueOwner {
  */
 export class ScopedBus extends Bus {
   private readonly subscriptions = new Map<Unsubscribe, SuspendedSubscription>();
+  private readonly undeclaredReported = new Set<string>();
   /** Paused subscriptions of the instance this one replaces (hot reload), by key, oldest first. */
   private readonly inherited = new Map<string, SuspendedSubscription[]>();
 
@@ -323,13 +327,35 @@ export class ScopedBus extends Bus {
     private readonly overrides: SubscribeOptions = {},
     /** From {@link suspend} of the previous instance: the same subscriptions made here take over their queues. */
     inherited: readonly SuspendedSubscription[] = [],
+    /** Which `error_code` the plugin may put in error events (the core's and its declared ones); without it, any. */
+    private readonly allowsErrorCode?: (code: string) => boolean,
   ) {
     super();
     for (const s of inherited) this.inherited.set(s.key, [...(this.inherited.get(s.key) ?? []), s]);
   }
 
   publish<T extends EventType>(type: T, data: EventInputMap[T], metadata?: EventMetadataInput): Promise<Event<T>> {
-    return this.bus.publish(type, data, metadata?.source ? metadata : { ...metadata, source: this.owner });
+    const published = this.bus.publish(type, data, metadata?.source ? metadata : { ...metadata, source: this.owner });
+    if (!this.allowsErrorCode || (type !== 'system.error' && type !== 'agent.error')) return published;
+    return published.then((event) => {
+      this.checkErrorCode(event);
+      return event;
+    });
+  }
+
+  /**
+   * An error event with a code the plugin does not own is still delivered (an error report must
+   * not be lost over its code), and reported once per code as agent.error ERROR_CODE_UNDECLARED.
+   */
+  private checkErrorCode(event: Event): void {
+    const code = (event.data as { error_code?: unknown }).error_code;
+    if (typeof code !== 'string' || (this.allowsErrorCode as (code: string) => boolean)(code)) return;
+    if (this.undeclaredReported.has(code) || this.undeclaredReported.size >= MAX_UNDECLARED_REPORTS) return;
+    this.undeclaredReported.add(code);
+    const message = `plugin ${this.owner} published ${event.type} with error_code ${code}, which it does not declare: add it to definePlugin({ errors }) or use a core code`;
+    this.bus
+      .publish('agent.error', { severity: 'warning', message, error_code: 'ERROR_CODE_UNDECLARED', component: this.owner, diagnostic_data: { error_code: code, event_type: event.type, event_id: event.metadata.event_id } }, { source: BUS_COMPONENT })
+      .catch(() => undefined);
   }
 
   subscribe<P extends EventPattern>(pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {

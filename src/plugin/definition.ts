@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { z } from 'zod';
-import { AgentError } from '../core/errors';
+import { AgentError, errorTableProblem, type ErrorCodeTable } from '../core/errors';
 
 /**
  * A running plugin. Created by the container with its dependencies injected; creating it must
@@ -70,6 +70,14 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   readonly configSchema: S;
   /** Event types this plugin publishes that the core catalogue does not define. */
   readonly events?: Readonly<Record<string, z.ZodType>>;
+  /**
+   * Error codes this plugin raises (`AgentError`, the `error_code` of the system.error it
+   * publishes), each with its meaning: `{ BACKUP_FAILED: 'A backup job failed.' }`. UPPER_SNAKE_CASE,
+   * never a core code. The README's error table and /stats list them under the plugin's name; an
+   * error event it publishes with a code that is neither its own nor the core's is reported
+   * (ERROR_CODE_UNDECLARED).
+   */
+  readonly errors?: ErrorCodeTable;
   /** Plugin type names that must be declared (and are started) before this one. */
   readonly dependencies?: readonly string[];
   /** CLI commands this plugin adds to `praxis-agent` (built-in plugins only). */
@@ -117,6 +125,8 @@ export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S
   if (!NAME_PATTERN.test(definition.name)) {
     throw new TypeError(`plugin name "${definition.name}" must be lower-kebab-case`);
   }
+  const errors = errorTableProblem(definition.errors ?? {});
+  if (errors) throw new TypeError(`plugin "${definition.name}": ${errors}`);
   assertInjectable(definition);
   return Object.freeze({ ...definition });
 }

@@ -2,7 +2,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { Bus, type SubscribeOptions } from '../bus/bus';
 import { EventBus, ScopedBus, type SuspendedSubscription } from '../bus/event-bus';
 import { Clock } from '../core/clock';
-import { AgentError, errorMessage } from '../core/errors';
+import { AgentError, ErrorCodeRegistry, errorMessage } from '../core/errors';
 import { isTimeoutError, runOnce, settledWithin, withTimeout } from '../core/timed';
 import type { Logger } from '../core/logger';
 import { EventRegistry } from '../events/registry';
@@ -106,6 +106,8 @@ class HostedPlugin {
 export class PluginHost {
   private readonly plugins: HostedPlugin[] = [];
   private readonly discarded = new Map<string, number>();
+  /** The core's error codes merged with those of every plugin type hosted (README table, /stats). */
+  readonly errorCodes = new ErrorCodeRegistry();
 
   constructor(
     private readonly root: DependencyContainer,
@@ -211,15 +213,25 @@ export class PluginHost {
     return this.plugins.find((p) => p.spec.name === name);
   }
 
+  /** Registers what the plugin type declares: its event types and its error codes. */
   private registerEvents(spec: PluginSpec): void {
+    this.errorCodes.register(spec.definition.name, spec.definition.errors ?? {});
     for (const [type, schema] of Object.entries(spec.definition.events ?? {})) {
       this.bus.registry.register(type, schema, `plugin ${spec.definition.name}`);
     }
   }
 
+  /** A plugin may raise the core's codes and its own type's. */
+  private allowsErrorCode(spec: PluginSpec): (code: string) => boolean {
+    return (code) => {
+      const owner = this.errorCodes.get(code)?.owner;
+      return owner === 'core' || owner === spec.definition.name;
+    };
+  }
+
   private create(spec: PluginSpec, inherited: readonly SuspendedSubscription[] = []): HostedPlugin {
     const container = this.root.createChildContainer();
-    const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {}, inherited);
+    const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {}, inherited, this.allowsErrorCode(spec));
     const logger = this.logger.child({ plugin: spec.name });
     const routes = new ScopedHttpRoutes(this.routeTarget, spec.name);
     container.register(classToken(Bus), { useValue: bus });
