@@ -191,6 +191,25 @@ describe('Agent.reload', () => {
     expect(await agent.stop()).toBe(0);
   });
 
+  it('stops the agent within shutdown_timeout even when a handler never returns, counting what that plugin still held', async () => {
+    const clock = new FakeClock();
+    const { agent } = setup(`agent:\n  shutdown_timeout: 2s\nhttp:\n  enabled: false\nplugins:\n  - name: slow\n    use: \${probe}\n    config:\n      gated: true\n`, clock);
+    await agent.start();
+    ReloadProbe.gate = new Promise<void>(() => undefined); // never opens
+    for (let i = 0; i < 5; i++) await agent.bus.publish('system.error', { severity: 'error', message: String(i), component: 'producer' });
+    let code: number | undefined;
+    const stopping = agent.stop('test').then((c) => (code = c));
+    for (let i = 0; i < 10 && code === undefined; i++) {
+      await waitFor(() => clock.pending > 0 || code !== undefined, { what: 'the shutdown waiting on the clock' });
+      await clock.advance(2000);
+    }
+    await stopping;
+    expect(code).toBe(0);
+    // Event 0 is stuck in the handler; 1 to 4 were still queued.
+    expect(agent.stats().plugins_discarded_events).toEqual({ slow: 4 });
+    expect(ReloadProbe.instances[0].stopped).toBe(true);
+  });
+
   it('rolls a plugin that fails to start with its new config back to its previous entry, and tries the new one again on the next reload', async () => {
     const { agent, write, events } = setup(twoProbes('v1'));
     await agent.start();
