@@ -407,7 +407,7 @@ export class ScopedBus extends Bus {
 
   /** Closes inherited subscriptions the new instance did not make again; returns how many queued events they discarded. */
   dropUnclaimed(): number {
-    const discarded = closeAll([...this.inherited.values()].flat());
+    const discarded = closeSubscriptions([...this.inherited.values()].flat());
     this.inherited.clear();
     return discarded;
   }
@@ -421,12 +421,12 @@ export class ScopedBus extends Bus {
   close(): number {
     const open = [...this.subscriptions.values()];
     this.subscriptions.clear();
-    return closeAll(open) + this.dropUnclaimed();
+    return closeSubscriptions(open) + this.dropUnclaimed();
   }
 }
 
 /** Unsubscribes each; returns how many events their queues still held (discarded, counted as dropped). */
-function closeAll(subscriptions: readonly SuspendedSubscription[]): number {
+export function closeSubscriptions(subscriptions: readonly SuspendedSubscription[]): number {
   let discarded = 0;
   for (const s of subscriptions) {
     if (s.queue.state === 'active') discarded += s.queue.depth;

@@ -1,6 +1,6 @@
 import type { DependencyContainer } from 'tsyringe';
 import { Bus, type SubscribeOptions } from '../bus/bus';
-import { EventBus, ScopedBus, type SuspendedSubscription } from '../bus/event-bus';
+import { closeSubscriptions, EventBus, ScopedBus, type SuspendedSubscription } from '../bus/event-bus';
 import { Clock } from '../core/clock';
 import { AgentError, ErrorCodeRegistry, errorMessage } from '../core/errors';
 import { isTimeoutError, runOnce, settledWithin, withTimeout } from '../core/timed';
@@ -72,12 +72,7 @@ class HostedPlugin {
 
   /** Closes queues kept for a retry that will not come (the plugin is removed or the agent stops); returns the events they discarded. */
   dropCarried(): number {
-    let discarded = 0;
-    for (const s of this.carried.splice(0)) {
-      discarded += s.queue.state === 'active' ? s.queue.depth : 0;
-      s.unsubscribe();
-    }
-    return discarded;
+    return closeSubscriptions(this.carried.splice(0));
   }
 
   /** Takes back what the plugin was given on the bus and the admin server; returns the queued events discarded. */
