@@ -111,7 +111,7 @@ export function assertInjectable(definition: Pick<PluginDefinition, 'name' | 'pl
     `plugin "${definition.name}": class ${cls.name || '(anonymous)'} has ${cls.length} constructor parameter(s) but no decorator metadata, ` +
       `so the agent cannot tell what to inject (parameter${untyped.length === 1 ? '' : 's'} ${untyped.join(', ')}). ` +
       'Compile the plugin with tsc and "experimentalDecorators": true and "emitDecoratorMetadata": true in its tsconfig.json, and decorate the class with @injectable(). ' +
-      'tsx, esbuild and Vite never emit decorator metadata (swc does with jsc.transform.decoratorMetadata); there, give every parameter an @inject(TOKEN).',
+      'tsx, esbuild and Vite never emit decorator metadata; swc does with jsc.transform.decoratorMetadata.',
     { plugin: definition.name, class: cls.name, parameters: cls.length },
   );
 }
