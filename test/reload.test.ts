@@ -191,6 +191,29 @@ describe('Agent.reload', () => {
     expect(await agent.stop()).toBe(0);
   });
 
+  it('counts the events a restarted plugin no longer subscribes to as discarded, in the reload answer', async () => {
+    const clock = new FakeClock();
+    const yaml = (watch: boolean): string =>
+      `agent:\n  shutdown_timeout: 1s\nhttp:\n  enabled: false\nplugins:\n  - name: slow\n    use: \${probe}\n    config:\n      gated: true\n      watch_config: ${watch}\n`;
+    const { agent, write } = setup(yaml(true), clock);
+    await agent.start();
+    const gate = deferred();
+    ReloadProbe.gate = gate.promise;
+    for (let i = 0; i < 3; i++) await agent.bus.publish('config.changed', { config_path: `app.yaml#k${i}`, old_value: i, new_value: i + 1 });
+    await settle(); // k0 is inside the handler, k1 and k2 are queued
+    write(yaml(false));
+    const reload = agent.reload('test');
+    await waitFor(() => clock.pending > 0, { what: 'the restart waiting for the handler in flight' });
+    await clock.advance(1000);
+    gate.resolve();
+    const result = await reload;
+    expect(result).toMatchObject({ status: 'applied', restarted: ['slow'], discarded: { slow: 2 } });
+    expect(agent.stats().plugins_discarded_events).toEqual({ slow: 2 });
+    await agent.bus.idle();
+    expect(ReloadProbe.handled.map((h) => h.message)).toEqual(['app.yaml#k0']);
+    expect(await agent.stop()).toBe(0);
+  });
+
   it('stops the agent within shutdown_timeout even when a handler never returns, counting what that plugin still held', async () => {
     const clock = new FakeClock();
     const { agent } = setup(`agent:\n  shutdown_timeout: 2s\nhttp:\n  enabled: false\nplugins:\n  - name: slow\n    use: \${probe}\n    config:\n      gated: true\n`, clock);
