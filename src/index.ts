@@ -19,9 +19,7 @@ export type { CancelTimer } from './core/clock';
 export { isTimeoutError, runOnce, settledWithin, TimeoutError, withTimeout } from './core/timed';
 export { AgentError, ERROR_CODES, errorMessage } from './core/errors';
 export { durationSchema } from './config/schema';
-export { loadConfig } from './config/loader';
-export type { LoadedConfig, LoadedPlugin } from './config/loader';
-export type { ErrorCode } from './core/errors';
+export type { ErrorCode, ErrorCodeMap, ErrorCodeTable } from './core/errors';
 export type { Logger } from './core/logger';
 export { coreEventSchemas } from './events/catalogue';
 export type { EventMetadata, EventMetadataInput } from './events/metadata';
@@ -39,8 +37,7 @@ export type {
   EventType,
 } from './events/types';
 export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactValue } from './core/redact';
-export { HttpError, sendError, sendJson } from './http/reply';
-export { readBody } from './http/body';
+export { HttpError } from './http/reply';
 export { definePlugin } from './plugin/definition';
 export type { CommandIo, Plugin, PluginClass, PluginCommand, PluginConfig, PluginDefinition } from './plugin/definition';
 export { HttpRoutes } from './plugin/http-routes';
@@ -49,9 +46,6 @@ export { On } from './plugin/on-event.decorator';
 export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './plugin/tokens';
 export { EVENT_STORE, EventStore, MAX_READ_LIMIT } from './store/event-store';
 export type { ReadOptions, ReadResult, StoredEvent, StoreListener } from './store/event-store';
-// Types only: the implementation (and better-sqlite3) loads when `store.enabled`; tests get it from 'praxis-agent/testing'.
-export type { EventStoreStats, SqliteEventStore, SqliteEventStoreOptions } from './store/sqlite-event-store';
-export { bearerMatches } from './http/auth';
 
 export { AgentClient, AgentClientError } from './client/agent-client';
 export type { AcceptedEvent, EventInput, IngestResult, ReadyResult, RejectedEvent } from './client/agent-client';

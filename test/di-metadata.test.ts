@@ -1,7 +1,13 @@
 import 'reflect-metadata';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { container, injectable, type InjectionToken } from 'tsyringe';
-import { Bus, Clock, EventRegistry, FakeClock, injectable as sdkInjectable } from 'praxis-agent';
+import ts from 'typescript';
+import { Bus, Clock, EventRegistry, FakeClock, injectable as sdkInjectable, type PluginDefinition } from 'praxis-agent';
+import { createPluginHarness } from 'praxis-agent/testing';
 import { EventBus } from '../src/bus/event-bus';
+import { formatProblem, isConfigError, loadConfig } from '../src/config/loader';
 
 /**
  * Plugins are injected by constructor parameter *type*, with no @inject tokens. That only works
@@ -84,5 +90,92 @@ describe('decorator metadata and DI by type', () => {
     expect(a.child.resolve(NeedsCore).clock).toBe(a.clock);
     expect(b.child.resolve(NeedsCore).clock).toBe(b.clock);
     expect(a.clock).not.toBe(b.clock);
+  });
+});
+
+/** A third-party plugin as its author writes it; it counts the errors it sees and reports each as service.status. */
+const PLUGIN_SOURCE = `
+import { Bus, definePlugin, inject, injectable, On, PLUGIN_NAME, z, type Event } from 'praxis-agent';
+
+@injectable()
+export class Counter {
+  seen = 0;
+  constructor(private readonly bus: Bus) {}
+
+  @On('system.error')
+  async onError(event: Event<'system.error'>): Promise<void> {
+    this.seen++;
+    await this.bus.publish('service.status', { service_name: event.data.component, status: 'degraded' });
+  }
+}
+
+/** Only @inject tokens: needs no type metadata. */
+@injectable()
+export class Named {
+  constructor(@inject(PLUGIN_NAME) readonly name: string) {}
+}
+
+export const named = definePlugin({ name: 'named', version: '1.0.0', configSchema: z.object({}), plugin: Named });
+export default definePlugin({ name: 'counter', version: '1.0.0', configSchema: z.object({}), plugin: Counter });
+`;
+
+describe('a plugin compiled without emitDecoratorMetadata', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'praxis-di-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Compiles the plugin with tsc's own transpiler, as the author's build would, and a config that loads it. */
+  function build(name: string, emitDecoratorMetadata: boolean): string {
+    const { outputText } = ts.transpileModule(PLUGIN_SOURCE, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, experimentalDecorators: true, emitDecoratorMetadata },
+    });
+    writeFileSync(path.join(dir, `${name}.js`), outputText);
+    const config = path.join(dir, `${name}.yaml`);
+    writeFileSync(config, `http:\n  enabled: false\nplugins:\n  - name: counter\n    use: ./${name}.js\n`);
+    return config;
+  }
+
+  it('fails at load with PLUGIN_INVALID_MODULE naming the compiler options, not at its first event', () => {
+    const config = build('without-metadata', false);
+    let error: unknown;
+    try {
+      loadConfig(config);
+    } catch (e) {
+      error = e;
+    }
+    expect(isConfigError(error)).toBe(true);
+    const problems = isConfigError(error) ? error.problems : [];
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ code: 'PLUGIN_INVALID_MODULE' });
+    const line = formatProblem(problems[0]);
+    expect(line).toContain('plugins[0].use');
+    expect(line).toContain('class Counter has 1 constructor parameter(s) but no decorator metadata');
+    expect(line).toContain('"experimentalDecorators": true and "emitDecoratorMetadata": true');
+  });
+
+  it('loads and receives its Bus when compiled with emitDecoratorMetadata (the same source)', async () => {
+    const loaded = loadConfig(build('with-metadata', true));
+    const definition = loaded.plugins[0].resolved.definition;
+    const h = createPluginHarness(definition);
+    await h.start();
+    await h.bus.publish('system.error', { severity: 'error', message: 'boom', component: 'db' });
+    await h.bus.idle();
+    expect((h.instance as unknown as { seen: number }).seen).toBe(1);
+    expect(h.eventsOf('service.status').map((e) => e.data.service_name)).toEqual(['db']);
+    await h.stop();
+  });
+
+  it('is accepted without metadata when every constructor parameter has an @inject token', async () => {
+    // The module as a whole fails (its Counter needs metadata); a class with only @inject tokens passes the same check.
+    const { outputText } = ts.transpileModule(PLUGIN_SOURCE.replace(/export default definePlugin[^\n]*\n/, ''), {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, experimentalDecorators: true, emitDecoratorMetadata: false },
+    });
+    const file = path.join(dir, 'named-only.js');
+    writeFileSync(file, outputText);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const named = (require(file) as { named: PluginDefinition }).named;
+    const h = createPluginHarness(named, { name: 'my-name' });
+    await h.start();
+    expect((h.instance as unknown as { name: string }).name).toBe('my-name');
+    await h.stop();
   });
 });

@@ -1,18 +1,26 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { agentConfigSchema } from '../src/config/schema';
-import { ERROR_CODES } from '../src/core/errors';
+import { ErrorCodeRegistry } from '../src/core/errors';
 import { coreEventSchemas } from '../src/events/catalogue';
+import { builtinPluginNames, resolvePlugin } from '../src/plugin/resolve';
 
 /** The README is the front door: these tests keep its reference sections true to the code. */
 const README = readFileSync(path.join(__dirname, '../README.md'), 'utf8');
 
+/** The core's codes, then each built-in plugin's (declared in its definePlugin), merged as the agent merges them. */
 function renderErrorCodes(): string {
-  return ['| code | meaning |', '|---|---|', ...Object.entries(ERROR_CODES).map(([code, meaning]) => `| \`${code}\` | ${meaning.replace(/\|/g, '\\|')} |`)].join('\n');
+  const registry = new ErrorCodeRegistry();
+  for (const name of builtinPluginNames()) {
+    const { definition } = resolvePlugin(name, __dirname);
+    registry.register(definition.name, definition.errors ?? {});
+  }
+  const rows = registry.list().map(({ code, owner, meaning }) => `| \`${code}\` | ${owner} | ${meaning.replace(/\|/g, '\\|')} |`);
+  return ['| code | raised by | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
 describe('README', () => {
-  it('lists every error code with its meaning, as in src/core/errors.ts', () => {
+  it("lists every error code with its owner and meaning: the core's (src/core/errors.ts) and each built-in plugin's (definePlugin errors)", () => {
     const block = /<!-- error-codes:start -->\n([\s\S]*?)\n<!-- error-codes:end -->/.exec(README)?.[1];
     // On failure, paste the expected block between the markers.
     expect(block).toBe(renderErrorCodes());

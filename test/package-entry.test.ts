@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { REPO } from './helpers/cli';
+import ts from 'typescript';
+import { REPO, runCli } from './helpers/cli';
 
 /**
  * The package as an author outside this repository gets it: `require('praxis-agent')` and
@@ -47,5 +50,96 @@ describe('package entry points', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ received: ['system.error'], subscriptions: 0 });
+  });
+});
+
+/**
+ * The SDK is what a plugin author needs and nothing else: a change to this list is a change to the
+ * public API, made on purpose (and to the README's "Writing a plugin").
+ */
+const SDK_EXPORTS = [
+  'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
+  'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'HttpError', 'HttpRoutes', 'LOGGER',
+  'MAX_READ_LIMIT', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
+  'durationSchema', 'errorMessage', 'eventPatternSchema', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
+  'isTimeoutError', 'redactSecrets', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
+];
+const TESTING_EXPORTS = ['FakeClock', 'PluginHarness', 'SqliteEventStore', 'createPluginHarness', 'runPluginConformance', 'sampleEvents', 'waitFor'];
+/** Re-exported from their libraries as they are (documented there and in the README). */
+const THIRD_PARTY = new Set(['inject', 'injectable', 'z']);
+
+describe('the public SDK', () => {
+  it('exports what a plugin author needs and none of the agent internals', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(Object.keys(require('../src/index') as object).sort()).toEqual([...SDK_EXPORTS].sort());
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(Object.keys(require('../src/testing/index') as object).sort()).toEqual([...TESTING_EXPORTS].sort());
+  });
+
+  const program = ts.createProgram({
+    rootNames: ['src/index.ts', 'src/testing/index.ts', 'examples/error-budget/index.ts', 'examples/error-budget/error-budget.test.ts', 'test/fixtures/third-party-plugin/index.ts'].map((f) => path.join(REPO, f)),
+    options: { ...ts.getDefaultCompilerOptions(), module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, experimentalDecorators: true, baseUrl: REPO, paths: { 'praxis-agent': ['./src/index.ts'], 'praxis-agent/testing': ['./src/testing/index.ts'] } },
+  });
+  const checker = program.getTypeChecker();
+
+  it.each(['src/index.ts', 'src/testing/index.ts'])('gives every export of %s a one-line contract (TSDoc)', (entry) => {
+    const file = program.getSourceFile(path.join(REPO, entry)) as ts.SourceFile;
+    const exports = checker.getExportsOfModule(checker.getSymbolAtLocation(file) as ts.Symbol);
+    expect(exports.length).toBeGreaterThan(5);
+    const undocumented = exports
+      .filter((symbol) => !THIRD_PARTY.has(symbol.name))
+      .filter((symbol) => {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        return ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '';
+      })
+      .map((symbol) => symbol.name);
+    expect(undocumented).toEqual([]);
+  });
+
+  it('is all the example plugin and the third-party fixture use: they import nothing else of the agent', () => {
+    const imports: string[] = [];
+    for (const f of ['examples/error-budget/index.ts', 'examples/error-budget/error-budget.test.ts', 'test/fixtures/third-party-plugin/index.ts']) {
+      const file = program.getSourceFile(path.join(REPO, f)) as ts.SourceFile;
+      for (const statement of file.statements) {
+        if (ts.isImportDeclaration(statement)) imports.push((statement.moduleSpecifier as ts.StringLiteral).text);
+      }
+    }
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((m) => !['praxis-agent', 'praxis-agent/testing', './index'].includes(m) && !m.startsWith('node:'))).toEqual([]);
+  });
+});
+
+describe('a third-party plugin project', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'praxis-third-party-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("loads examples/error-budget with the `use: ./examples/error-budget` its README shows, from a config next to the repository's folders", () => {
+    // A config in a folder laid out like the repository (its examples/ and the dist/ they build into).
+    symlinkSync(path.join(REPO, 'examples'), path.join(dir, 'examples'));
+    symlinkSync(path.join(REPO, 'dist'), path.join(dir, 'dist'));
+    const config = path.join(dir, 'agent.config.yaml');
+    writeFileSync(config, 'http:\n  enabled: false\nplugins:\n  - name: error-budget\n    use: ./examples/error-budget\n    config:\n      budget: 2\n');
+    const validate = runCli(['validate', '--config', config]);
+    expect({ status: validate.status, stderr: validate.stderr }).toEqual({ status: 0, stderr: '' });
+    const plugins = runCli(['plugins', '--config', config, '--json']);
+    expect(plugins.status).toBe(0);
+    expect(JSON.parse(plugins.stdout)).toEqual([expect.objectContaining({ name: 'error-budget', use: './examples/error-budget', version: '0.1.0' })]);
+  });
+
+  it('says so when `use` names TypeScript source the agent cannot load, and how to build it', () => {
+    mkdirSync(path.join(dir, 'my-plugin'));
+    writeFileSync(path.join(dir, 'my-plugin/index.ts'), "import { definePlugin } from 'praxis-agent';\n");
+    const config = path.join(dir, 'agent.config.yaml');
+    writeFileSync(config, 'http:\n  enabled: false\nplugins:\n  - name: mine\n    use: ./my-plugin\n  - name: file\n    use: ./my-plugin/index.ts\n');
+    const result = runCli(['validate', '--config', config]);
+    expect(result.status).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/plugins\[0\]\.use: cannot find plugin module "\.\/my-plugin" .*it is TypeScript source.*Build it with tsc.*\(PLUGIN_NOT_FOUND\)$/),
+      expect.stringMatching(/plugins\[1\]\.use: plugin module "\.\/my-plugin\/index\.ts" failed to load: .*it is TypeScript source.*\(PLUGIN_INVALID_MODULE\)$/),
+    ]);
   });
 });

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { Agent } from '../src/agent/agent';
 import { AgentControl } from '../src/agent/agent-control';
 import { loadConfig } from '../src/config/loader';
+import { FakeClock } from '../src/core/clock';
 import { silentLogger } from '../src/core/logger';
 import type { Event } from '../src/events/types';
 import { classToken } from '../src/plugin/tokens';
 import { ReloadProbe } from './fixtures/reload-probe';
-import { waitFor } from './helpers/async';
+import { deferred, settle, waitFor } from './helpers/async';
 
 const PROBE = path.join(__dirname, 'fixtures/reload-probe');
 
@@ -20,13 +21,13 @@ interface Setup {
 }
 
 /** An agent on a real config file in a temp dir; `use` in the YAML is `${probe}`. */
-function setup(yaml: string): Setup {
+function setup(yaml: string, clock?: FakeClock): Setup {
   const dir = mkdtempSync(path.join(tmpdir(), 'praxis-reload-'));
   const file = path.join(dir, 'agent.config.yaml');
   const probe = `./${path.relative(dir, PROBE)}`;
   const write = (text: string): void => writeFileSync(file, text.replaceAll('${probe}', probe));
   write(yaml);
-  const agent = new Agent(loadConfig(file), { logger: silentLogger() });
+  const agent = new Agent(loadConfig(file), { logger: silentLogger(), ...(clock ? { clock } : {}) });
   const events: Event[] = [];
   agent.bus.subscribe('*', (e) => void events.push(e), { name: 'test-recorder', capacity: 100_000 });
   return { agent, file, write, events };
@@ -41,6 +42,7 @@ beforeEach(() => {
   ReloadProbe.refuse.clear();
   ReloadProbe.inFlight.clear();
   ReloadProbe.maxInFlight.clear();
+  ReloadProbe.gate = Promise.resolve();
 });
 
 describe('Agent.reload', () => {
@@ -140,6 +142,95 @@ describe('Agent.reload', () => {
     write(`http:\n  enabled: false\nplugins:\n  - name: steady\n    use: \${probe}\n  - use: \${probe}\n    name: added\n    enabled: false\n`);
     expect(await agent.reload('test')).toMatchObject({ status: 'applied', stopped: ['added'], unchanged: ['steady'], restart_required: [] });
     expect(await agent.stop()).toBe(0);
+  });
+
+  it('delivers every event queued for a removed plugin before stopping it', async () => {
+    const { agent, write } = setup(twoProbes('v1'));
+    await agent.start();
+    const total = 500;
+    // The slow plugin yields a macrotask per event: publishing without waiting builds a backlog.
+    for (let i = 0; i < total; i++) await agent.bus.publish('system.error', { severity: 'error', message: String(i), component: 'producer' });
+    expect(agent.bus.stats().handlers.find((h) => h.owner === 'slow')?.queue_depth).toBeGreaterThan(100);
+    write(`http:\n  enabled: false\nplugins:\n  - name: steady\n    use: \${probe}\n`);
+    const result = await agent.reload('test');
+    expect(result).toMatchObject({ status: 'applied', stopped: ['slow'], unchanged: ['steady'] });
+    expect(result.discarded).toBeUndefined();
+    const expected = Array.from({ length: total }, (_, i) => String(i));
+    expect(ReloadProbe.handled.filter((h) => h.plugin === 'slow').map((h) => h.message)).toEqual(expected);
+    expect(ReloadProbe.instances.find((p) => p.name === 'slow')?.stopped).toBe(true);
+    expect(agent.bus.stats().events_dropped).toBe(0);
+    expect(agent.stats().plugins_discarded_events).toEqual({});
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('discards and counts what a removed plugin still holds when shutdown_timeout runs out', async () => {
+    const clock = new FakeClock();
+    const yaml = (withSlow: boolean): string =>
+      `agent:\n  shutdown_timeout: 2s\nhttp:\n  enabled: false\nplugins:\n${withSlow ? '  - name: slow\n    use: ${probe}\n    config:\n      gated: true\n' : ''}  - name: steady\n    use: \${probe}\n`;
+    const { agent, write } = setup(yaml(true), clock);
+    await agent.start();
+    const gate = deferred();
+    ReloadProbe.gate = gate.promise;
+    for (let i = 0; i < 5; i++) await agent.bus.publish('system.error', { severity: 'error', message: String(i), component: 'producer' });
+    await settle(); // slow is inside its handler for event 0, four are queued
+    write(yaml(false));
+    const reload = agent.reload('test');
+    await waitFor(() => clock.pending > 0, { what: 'the drain waiting on the clock' });
+    await clock.advance(1999);
+    expect(ReloadProbe.instances.find((p) => p.name === 'slow')?.stopped).toBe(false); // still draining
+    await clock.advance(1);
+    const result = await reload;
+    expect(result).toMatchObject({ status: 'applied', stopped: ['slow'], discarded: { slow: 4 } });
+    expect(result.message).toContain('4 event(s) queued for slow were discarded');
+    expect(agent.stats().plugins_discarded_events).toEqual({ slow: 4 });
+    expect(agent.bus.stats().events_dropped).toBe(4);
+    gate.resolve();
+    await waitFor(() => ReloadProbe.handled.some((h) => h.plugin === 'slow'), { what: 'the handler in flight to return' });
+    expect(ReloadProbe.handled.filter((h) => h.plugin === 'slow').map((h) => h.message)).toEqual(['0']);
+    expect(ReloadProbe.handled.filter((h) => h.plugin === 'steady')).toHaveLength(5);
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('counts the events a restarted plugin no longer subscribes to as discarded, in the reload answer', async () => {
+    const clock = new FakeClock();
+    const yaml = (watch: boolean): string =>
+      `agent:\n  shutdown_timeout: 1s\nhttp:\n  enabled: false\nplugins:\n  - name: slow\n    use: \${probe}\n    config:\n      gated: true\n      watch_config: ${watch}\n`;
+    const { agent, write } = setup(yaml(true), clock);
+    await agent.start();
+    const gate = deferred();
+    ReloadProbe.gate = gate.promise;
+    for (let i = 0; i < 3; i++) await agent.bus.publish('config.changed', { config_path: `app.yaml#k${i}`, old_value: i, new_value: i + 1 });
+    await settle(); // k0 is inside the handler, k1 and k2 are queued
+    write(yaml(false));
+    const reload = agent.reload('test');
+    await waitFor(() => clock.pending > 0, { what: 'the restart waiting for the handler in flight' });
+    await clock.advance(1000);
+    gate.resolve();
+    const result = await reload;
+    expect(result).toMatchObject({ status: 'applied', restarted: ['slow'], discarded: { slow: 2 } });
+    expect(agent.stats().plugins_discarded_events).toEqual({ slow: 2 });
+    await agent.bus.idle();
+    expect(ReloadProbe.handled.map((h) => h.message)).toEqual(['app.yaml#k0']);
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('stops the agent within shutdown_timeout even when a handler never returns, counting what that plugin still held', async () => {
+    const clock = new FakeClock();
+    const { agent } = setup(`agent:\n  shutdown_timeout: 2s\nhttp:\n  enabled: false\nplugins:\n  - name: slow\n    use: \${probe}\n    config:\n      gated: true\n`, clock);
+    await agent.start();
+    ReloadProbe.gate = new Promise<void>(() => undefined); // never opens
+    for (let i = 0; i < 5; i++) await agent.bus.publish('system.error', { severity: 'error', message: String(i), component: 'producer' });
+    let code: number | undefined;
+    const stopping = agent.stop('test').then((c) => (code = c));
+    for (let i = 0; i < 10 && code === undefined; i++) {
+      await waitFor(() => clock.pending > 0 || code !== undefined, { what: 'the shutdown waiting on the clock' });
+      await clock.advance(2000);
+    }
+    await stopping;
+    expect(code).toBe(0);
+    // Event 0 is stuck in the handler; 1 to 4 were still queued.
+    expect(agent.stats().plugins_discarded_events).toEqual({ slow: 4 });
+    expect(ReloadProbe.instances[0].stopped).toBe(true);
   });
 
   it('rolls a plugin that fails to start with its new config back to its previous entry, and tries the new one again on the next reload', async () => {

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { errorMessage, eventTypeMatcher, loadConfig, type CommandIo, type PluginCommand } from 'praxis-agent';
+import { errorMessage, eventTypeMatcher, type CommandIo, type PluginCommand } from 'praxis-agent';
+// A CLI command reads the agent's config as the agent does: the loader is core, not SDK (built-in plugins only).
+import { loadConfig } from '../../src/config/loader';
 import type { AuditLogConfig } from './config';
 import { expandAuditFiles, readLines, rotatedFiles } from './files';
 import { DEFAULT_KEY_ENV, readKey } from './key';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { AgentError } from 'praxis-agent';
+import './errors';
 
 /** The environment variable `audit verify` reads the key from when no option names one. */
 export const DEFAULT_KEY_ENV = 'PRAXIS_AUDIT_KEY';

@@ -10,21 +10,10 @@ import type { TLSSocket } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
 import { errorMessage, isSecretKey, redactValue } from 'praxis-agent';
 import type { CheckConfig, CheckOf } from './config';
+import type { HEALTH_ERRORS } from './errors';
 
 /** The error codes a check can fail (or warn) with: the `error_code` of the system.error the probe publishes. */
-export type HealthErrorCode =
-  | 'HEALTH_HTTP_STATUS'
-  | 'HEALTH_HTTP_BODY'
-  | 'HEALTH_TIMEOUT'
-  | 'HEALTH_CONNECT_REFUSED'
-  | 'HEALTH_CONNECT_FAILED'
-  | 'HEALTH_TLS'
-  | 'HEALTH_CERT_EXPIRING'
-  | 'HEALTH_CERT_EXPIRED'
-  | 'HEALTH_EXEC_FAILED'
-  | 'HEALTH_PROCESS'
-  | 'HEALTH_DNS'
-  | 'HEALTH_HEARTBEAT_MISSED';
+export type HealthErrorCode = keyof typeof HEALTH_ERRORS;
 
 /** What one run of a check found (latency and timeouts are measured by the caller). */
 export interface CheckOutcome {

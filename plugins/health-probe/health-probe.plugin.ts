@@ -14,8 +14,6 @@ import {
   On,
   PLUGIN_CONFIG,
   PLUGIN_NAME,
-  readBody,
-  sendJson,
   withTimeout,
   type CancelTimer,
   type Event,
@@ -533,7 +531,7 @@ export class HealthProbePlugin implements Plugin {
   private addRoutes(): void {
     try {
       // Targets and failure messages name internal hosts and programs: as GET /events, it needs the token when one is set.
-      this.routes.add('GET', '/health', (_req, res) => sendJson(res, 200, this.view()), { auth: true });
+      this.routes.add('GET', '/health', (_req, res) => this.routes.sendJson(res, 200, this.view()), { auth: true });
     } catch (error) {
       const reason = error instanceof AgentError && error.code === 'HTTP_DISABLED' ? 'the admin HTTP server is disabled' : errorMessage(error);
       this.logger.info({ reason }, 'GET /health is not available; /stats still shows each service');
@@ -558,10 +556,10 @@ export class HealthProbePlugin implements Plugin {
     if (!this.heartbeats.has(check)) {
       throw new HttpError(404, 'HTTP_NOT_FOUND', `no heartbeat check named "${check}"`, { known_checks: [...this.heartbeats.keys()] });
     }
-    const fields = heartbeatFields((await readBody(req, HEARTBEAT_BODY_LIMIT)).toString('utf8'));
+    const fields = heartbeatFields((await this.routes.readBody(req, HEARTBEAT_BODY_LIMIT)).toString('utf8'));
     const event = await this.bus.publish('service.heartbeat', { check, ...fields }, { source: 'http' });
     const entry = this.heartbeats.get(check) as CheckEntry;
-    sendJson(res, 202, { accepted: true, check, service: entry.service, event_id: event.metadata.event_id });
+    this.routes.sendJson(res, 202, { accepted: true, check, service: entry.service, event_id: event.metadata.event_id });
   }
 }
 

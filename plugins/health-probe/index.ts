@@ -1,5 +1,6 @@
 import { definePlugin } from 'praxis-agent';
 import { healthProbeConfigSchema } from './config';
+import { HEALTH_ERRORS } from './errors';
 import { serviceHeartbeatSchema } from './events';
 import { HealthProbePlugin } from './health-probe.plugin';
 
@@ -12,5 +13,6 @@ export default definePlugin({
   description: 'Checks the services next to the agent (http, tcp, exec, process, dns, heartbeat) and publishes service.status, system.health and system.error.',
   configSchema: healthProbeConfigSchema,
   events: { 'service.heartbeat': serviceHeartbeatSchema },
+  errors: HEALTH_ERRORS,
   plugin: HealthProbePlugin,
 });

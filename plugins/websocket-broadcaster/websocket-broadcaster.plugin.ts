@@ -4,7 +4,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
-  bearerMatches,
   Bus,
   Clock,
   EVENT_PATTERN,
@@ -22,6 +21,8 @@ import {
   type StoredEvent,
   type Unsubscribe,
 } from 'praxis-agent';
+// Its own server checks its own token exactly as the admin server does: core, not SDK (built-in plugins only).
+import { bearerMatches } from '../../src/http/auth';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { WebsocketBroadcasterConfig } from './config';
 import { Connection, type ConnectionState } from './connection';

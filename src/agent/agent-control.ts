@@ -13,6 +13,7 @@ import path from 'node:path';
  */
 export type ReloadStatus = 'applied' | 'unchanged' | 'invalid' | 'partial' | 'unavailable';
 
+/** The answer of a reload (see {@link ReloadStatus} for what each status means). */
 export interface ReloadResult {
   status: ReloadStatus;
   /** What asked for the reload: `SIGHUP`, `POST /-/reload`, `config-watcher`, ... */
@@ -33,6 +34,13 @@ export interface ReloadResult {
    * when that fails too, or the plugin is new, it is `failed` until the next reload.
    */
   failed: { plugin: string; error: string; rolled_back?: boolean }[];
+  /**
+   * Events that were queued for a stopped, removed or restarted plugin and could not be delivered,
+   * by plugin name; absent when none were. `agent.shutdown_timeout` ran out while draining the
+   * plugin's queue, or its restarted version no longer subscribes to them. Also on /stats
+   * (`plugins_discarded_events`) and in the log (PLUGIN_EVENTS_DISCARDED).
+   */
+  discarded?: Record<string, number>;
   /** Core sections (`http`, `bus`, `log`, `agent`, ...) that differ from the running ones: they apply only after a restart of the agent. */
   restart_required: string[];
   /** For `invalid`: every problem as `FILE:LINE:COL key.path: message (CODE)`. */

@@ -6,6 +6,7 @@ import { EventBus } from '../bus/event-bus';
 import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
+import { runOnce, settledWithin } from '../core/timed';
 import { LogRateLimiter } from '../core/log-rate-limit';
 import { formatProblem, isConfigError, loadConfig, type LoadedConfig, type LoadedPlugin } from '../config/loader';
 import { EventRegistry } from '../events/registry';
@@ -18,6 +19,7 @@ import { eventsRoute } from '../store/events-route';
 import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
 import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
+import { ErrorCodeCounts } from './error-counts';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
 import { AGENT_VERSION } from './version';
 
@@ -45,12 +47,20 @@ export class Agent {
   readonly container: DependencyContainer;
   private readonly clock: Clock;
   private readonly admin?: AdminServer;
+  private readonly errorCounts: ErrorCodeCounts;
   /** The durable event store, when `store.enabled`: opened before plugins start, closed after the bus drained. */
   readonly store?: SqliteEventStore;
   private startedAt = 0;
   /** Which plugins failed or overran `shutdown_timeout` in the last shutdown (set once stop() finished). */
   shutdownReport?: StopReport;
-  private stopping?: Promise<number>;
+  /** Why the agent stops: set by the first stop() call. */
+  private stopReason: { reason: string; signal?: string } = { reason: 'requested' };
+  private readonly shutdownOnce = runOnce(() =>
+    this.reloading.then(() => this.shutdown(this.stopReason.reason, this.stopReason.signal)).then((code) => {
+      this.resolveStopped(code);
+      return code;
+    }),
+  );
   /** The config running now (plugin entries follow reloads; core sections stay as started). */
   private current: LoadedConfig;
   /** The reload in progress (reloads run one at a time; shutdown waits for it). */
@@ -88,7 +98,7 @@ export class Agent {
         bus: this.bus,
         logger: this.logger.child({ component: 'http' }),
         plugins: () => this.host.statuses(),
-        ready: () => this.host.ready && this.startedAt > 0 && !this.stopping,
+        ready: () => this.host.ready && this.startedAt > 0 && !this.shutdownOnce.called,
         ...(this.store ? { store: this.store } : {}),
         agentName: this.name,
         clock: this.clock,
@@ -106,6 +116,7 @@ export class Agent {
     });
     this.host = new PluginHost(this.container, this.bus, this.logger, this.clock, this.admin);
     this.host.add(loaded.plugins.map(specOf));
+    this.errorCounts = new ErrorCodeCounts(this.host.errorCodes);
     this.logLifecycle();
   }
 
@@ -166,11 +177,8 @@ export class Agent {
    * Resolves the process exit code; calling it again returns the same promise.
    */
   stop(reason = 'requested', signal?: string): Promise<number> {
-    this.stopping ??= this.reloading.then(() => this.shutdown(reason, signal)).then((code) => {
-      this.resolveStopped(code);
-      return code;
-    });
-    return this.stopping;
+    if (!this.shutdownOnce.called) this.stopReason = { reason, ...(signal ? { signal } : {}) };
+    return this.shutdownOnce();
   }
 
   /**
@@ -192,8 +200,8 @@ export class Agent {
   }
 
   private async applyReload(reason: string): Promise<ReloadResult> {
-    if (this.stopping || this.startedAt === 0) {
-      return emptyReloadResult('unavailable', reason, this.stopping ? 'the agent is stopping; nothing was reloaded' : 'the agent has not started yet; nothing was reloaded');
+    if (this.shutdownOnce.called || this.startedAt === 0) {
+      return emptyReloadResult('unavailable', reason, this.shutdownOnce.called ? 'the agent is stopping; nothing was reloaded' : 'the agent has not started yet; nothing was reloaded');
     }
     const running = this.current;
     const source = { source: this.name };
@@ -213,8 +221,11 @@ export class Agent {
     const plan = planReload(running, next, (name) => this.host.stateOf(name) === 'running');
     const result: ReloadResult = { ...emptyReloadResult('unchanged', reason, ''), file: running.file, restart_required: plan.restartRequired };
     const timeout = running.config.agent.shutdown_timeout;
+    const countDiscarded = (name: string, discarded: number): void => {
+      if (discarded > 0) result.discarded = { ...result.discarded, [name]: (result.discarded?.[name] ?? 0) + discarded };
+    };
     for (const name of plan.stop) {
-      await this.host.remove(name, timeout);
+      countDiscarded(name, (await this.host.remove(name, timeout)).discarded);
       result.stopped.push(name);
     }
     const rolledBack = new Set<string>();
@@ -223,7 +234,7 @@ export class Agent {
       const wasRunning = this.host.stateOf(name) === 'running';
       try {
         if (action === 'start') await this.host.addAndStart(specOf(plugin));
-        else if (action === 'restart') await this.host.restart(specOf(plugin), timeout);
+        else if (action === 'restart') countDiscarded(name, (await this.host.restart(specOf(plugin), timeout)).discarded);
         (action === 'start' ? result.started : action === 'restart' ? result.restarted : result.unchanged).push(name);
       } catch (error) {
         // A plugin that ran before goes back to its previous entry rather than staying down.
@@ -244,7 +255,7 @@ export class Agent {
     const changed = result.restarted.length + result.started.length + result.stopped.length;
     result.status = result.failed.length > 0 ? 'partial' : changed > 0 ? 'applied' : 'unchanged';
     result.message = describeReload(result);
-    const summary = { reason, restarted: result.restarted, started: result.started, stopped: result.stopped, failed: result.failed, restart_required: result.restart_required };
+    const summary = { reason, restarted: result.restarted, started: result.started, stopped: result.stopped, failed: result.failed, discarded: result.discarded, restart_required: result.restart_required };
     this.logger[result.status === 'partial' ? 'error' : 'info'](summary, result.message);
     if (result.restart_required.length > 0) {
       this.logger.warn({ sections: result.restart_required }, `config sections changed that apply only after a restart of the agent: ${result.restart_required.join(', ')}`);
@@ -272,7 +283,10 @@ export class Agent {
       bus: this.bus.stats(),
       ...(this.store ? { store: this.store.stats() } : {}),
       plugins: this.host.statuses(),
+      // Events queued for a plugin that it could not be given before it stopped (reload or shutdown ran out of time).
+      plugins_discarded_events: this.host.discardedEvents(),
       components: this.host.componentStats(),
+      error_codes: this.errorCounts.stats(),
       process: { rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed },
     };
   }
@@ -286,7 +300,12 @@ export class Agent {
     const source = { source: this.name };
     await this.bus.publish('agent.stopping', { reason, ...(signal ? { signal } : {}) }, source);
     await this.bus.publish('system.shutdown', { reason, grace_period_ms: timeout, ...(signal ? { signal } : {}) }, source);
-    await this.bus.idle();
+    // Everything queued is delivered first (plugins' handlers may publish to each other), but a
+    // handler that never returns must not keep the agent from exiting: then each plugin's own drain
+    // in stopAll gets its share of the deadline and counts what it has to discard.
+    if (!(await settledWithin(this.clock, this.bus.idle(), timeout))) {
+      this.logger.warn({ shutdown_timeout_ms: timeout, queued: this.bus.stats().queued }, 'events still queued when shutdown_timeout ran out; plugins stop anyway');
+    }
     const report = await this.host.stopAll(timeout);
     this.shutdownReport = report;
     await this.admin?.stop();
@@ -311,6 +330,9 @@ export class Agent {
       this.logger.info({ event: event.type, event_id: event.metadata.event_id, data: event.data }, event.type);
     };
     for (const pattern of LIFECYCLE_PATTERNS) this.bus.subscribe(pattern, log, { name: 'lifecycle-log' });
+    const countErrors = { name: 'error-codes', overflow: 'drop_oldest', errorThreshold: 0 } as const;
+    this.bus.subscribe('system.error', (event) => this.errorCounts.count(event), countErrors);
+    this.bus.subscribe('agent.error', (event) => this.errorCounts.count(event), countErrors);
     const errorLogLimit = new LogRateLimiter(this.clock);
     this.bus.subscribe(
       'agent.error',

@@ -83,6 +83,7 @@ export function describeReload(result: ReloadResult): string {
   if (result.started.length > 0) parts.push(`started ${result.started.join(', ')}`);
   if (result.stopped.length > 0) parts.push(`stopped ${result.stopped.join(', ')}`);
   for (const f of result.failed) parts.push(`${f.plugin} failed to start: ${f.error}${f.rolled_back ? ` (rolled back: ${f.plugin} keeps running on its previous entry)` : ''}`);
+  for (const [plugin, count] of Object.entries(result.discarded ?? {})) parts.push(`${count} event(s) queued for ${plugin} were discarded`);
   if (parts.length === 0) parts.push('no plugin entry changed');
   if (result.restart_required.length > 0) parts.push(`restart required to apply ${result.restart_required.join(', ')}`);
   return `config reloaded (${result.reason}): ${parts.join('; ')}`;

@@ -4,6 +4,7 @@ import type { Event, EventFor, EventInputMap, EventPattern, EventType } from '..
 /** What happens when a handler's queue is full: wait for room, drop the new event, or drop the oldest queued one. */
 export type OverflowPolicy = 'block' | 'drop_newest' | 'drop_oldest';
 
+/** Per-subscription settings; the plugin's `queue:` entry in the YAML overrides them. */
 export interface SubscribeOptions {
   /** Name shown in stats, metrics and error reports; defaults to the pattern. */
   name?: string;

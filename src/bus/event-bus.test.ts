@@ -619,7 +619,7 @@ describe('ScopedBus', () => {
 
     unsubscribeHealth();
     expect(scoped.subscriptionCount).toBe(2);
-    expect(scoped.close()).toBe(2);
+    expect(scoped.close()).toBe(0); // nothing was queued: nothing discarded
     expect(scoped.subscriptionCount).toBe(0);
     expect(bus.stats().handlers.filter((h) => h.owner === 'my-plugin')).toEqual([]);
     expect(scoped.close()).toBe(0);
@@ -636,9 +636,34 @@ describe('ScopedBus', () => {
     scoped.subscribe('*', () => undefined);
     scoped.subscribe('agent.*', () => undefined);
     expect(bus.stats().active_handlers).toBe(2);
-    expect(scoped.close()).toBe(2);
+    expect(scoped.close()).toBe(0);
     expect(bus.stats().active_handlers).toBe(0);
     expect(bus.stats().handlers).toEqual([]);
+  });
+
+  it('drain() stops new deliveries but hands over what is queued; close() then discards and counts the rest', async () => {
+    const { bus } = setup();
+    const scoped = new ScopedBus(bus, 'p');
+    const seen: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    scoped.subscribe('system.error', async (e) => {
+      seen.push(e.data.message);
+      if (e.data.message === 'hold') await held;
+    });
+    for (const m of ['a', 'b', 'hold', 'c', 'd']) await bus.publish('system.error', sysError(m));
+    let drained = false;
+    const drain = scoped.drain().then(() => (drained = true));
+    await bus.publish('system.error', sysError('after drain began'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(['a', 'b', 'hold']);
+    expect(drained).toBe(false);
+    // The caller's time ran out: what is still queued is discarded and counted as dropped.
+    expect(scoped.close()).toBe(2);
+    expect(bus.stats().events_dropped).toBe(2);
+    release();
+    await drain;
+    expect(seen).toEqual(['a', 'b', 'hold']);
   });
 
   it("reports its handlers' failures under the owner's name", async () => {

@@ -62,6 +62,9 @@ function isPlainMetadata(input: unknown): input is EventMetadataInput {
 /** Where the bus reports its own problems (handler failures, rejected events) besides counting them. */
 const BUS_COMPONENT = 'bus';
 
+/** Distinct undeclared error codes reported per plugin; a plugin making up codes cannot flood the bus. */
+const MAX_UNDECLARED_REPORTS = 100;
+
 /** The in-process event bus. Plugins see it through {@link Bus} (usually a {@link ScopedBus}). */
 export class EventBus extends Bus implements QueueOwner {
   private queues: HandlerQueue[] = [];
@@ -141,7 +144,7 @@ export class EventBus extends Bus implements QueueOwner {
     handler: EventHandler<P>,
     options: SubscribeOptions = {},
     predecessor?: HandlerQueue,
-  ): { queue: HandlerQueue; unsubscribe: Unsubscribe } {
+  ): { queue: HandlerQueue; unsubscribe: Unsubscribe; detach: () => void } {
     const matcher = compilePattern(pattern, (type) => this.registry.has(type));
     const capacity = options.capacity ?? this.options.queue_capacity;
     if (!Number.isInteger(capacity) || capacity < 1) {
@@ -160,12 +163,15 @@ export class EventBus extends Bus implements QueueOwner {
     this.queues = [...this.queues.filter((q) => q !== predecessor), queue];
     this.routes.clear();
     predecessor?.handOver(queue);
-    const unsubscribe = (): void => {
-      if (queue.state === 'active') queue.close('unsubscribed');
+    const detach = (): void => {
       this.queues = this.queues.filter((q) => q !== queue);
       this.routes.clear();
     };
-    return { queue, unsubscribe };
+    const unsubscribe = (): void => {
+      if (queue.state === 'active') queue.close('unsubscribed');
+      detach();
+    };
+    return { queue, unsubscribe, detach };
   }
 
   /** Resolves when every queue is empty, including events published by handlers meanwhile. */
@@ -310,6 +316,7 @@ export class EventBus extends Bus implements QueueOwner {
  */
 export class ScopedBus extends Bus {
   private readonly subscriptions = new Map<Unsubscribe, SuspendedSubscription>();
+  private readonly undeclaredReported = new Set<string>();
   /** Paused subscriptions of the instance this one replaces (hot reload), by key, oldest first. */
   private readonly inherited = new Map<string, SuspendedSubscription[]>();
 
@@ -320,25 +327,58 @@ export class ScopedBus extends Bus {
     private readonly overrides: SubscribeOptions = {},
     /** From {@link suspend} of the previous instance: the same subscriptions made here take over their queues. */
     inherited: readonly SuspendedSubscription[] = [],
+    /** Which `error_code` the plugin may put in error events (the core's and its declared ones); without it, any. */
+    private readonly allowsErrorCode?: (code: string) => boolean,
   ) {
     super();
     for (const s of inherited) this.inherited.set(s.key, [...(this.inherited.get(s.key) ?? []), s]);
   }
 
   publish<T extends EventType>(type: T, data: EventInputMap[T], metadata?: EventMetadataInput): Promise<Event<T>> {
-    return this.bus.publish(type, data, metadata?.source ? metadata : { ...metadata, source: this.owner });
+    const published = this.bus.publish(type, data, metadata?.source ? metadata : { ...metadata, source: this.owner });
+    if (!this.allowsErrorCode || (type !== 'system.error' && type !== 'agent.error')) return published;
+    return published.then((event) => {
+      this.checkErrorCode(event);
+      return event;
+    });
+  }
+
+  /**
+   * An error event with a code the plugin does not own is still delivered (an error report must
+   * not be lost over its code), and reported once per code as agent.error ERROR_CODE_UNDECLARED.
+   */
+  private checkErrorCode(event: Event): void {
+    const code = (event.data as { error_code?: unknown }).error_code;
+    if (typeof code !== 'string' || (this.allowsErrorCode as (code: string) => boolean)(code)) return;
+    if (this.undeclaredReported.has(code) || this.undeclaredReported.size >= MAX_UNDECLARED_REPORTS) return;
+    this.undeclaredReported.add(code);
+    const message = `plugin ${this.owner} published ${event.type} with error_code ${code}, which it does not declare: add it to definePlugin({ errors }) or use a core code`;
+    this.bus
+      .publish('agent.error', { severity: 'warning', message, error_code: 'ERROR_CODE_UNDECLARED', component: this.owner, diagnostic_data: { error_code: code, event_type: event.type, event_id: event.metadata.event_id } }, { source: BUS_COMPONENT })
+      .catch(() => undefined);
   }
 
   subscribe<P extends EventPattern>(pattern: P, handler: EventHandler<P>, options: SubscribeOptions = {}): Unsubscribe {
     const merged = { ...options, ...this.overrides };
     const key = `${merged.name ?? ''}\u0000${pattern}`;
     const predecessor = this.inherited.get(key)?.shift();
-    const { queue, unsubscribe } = this.bus.subscribeQueue(this.owner, pattern, handler, merged, predecessor?.queue);
+    const { queue, unsubscribe, detach } = this.bus.subscribeQueue(this.owner, pattern, handler, merged, predecessor?.queue);
     const tracked: Unsubscribe = () => {
       if (this.subscriptions.delete(tracked)) unsubscribe();
     };
-    this.subscriptions.set(tracked, { key, queue, unsubscribe });
+    this.subscriptions.set(tracked, { key, queue, unsubscribe, detach });
     return tracked;
+  }
+
+  /**
+   * The plugin is stopping: no new event reaches its subscriptions, the ones already queued still
+   * do (blocked publishers included). Resolves once every queue is empty and no handler runs; the
+   * caller bounds the wait and then calls {@link close}, which discards and counts what is left.
+   */
+  drain(): Promise<void> {
+    const subscriptions = [...this.subscriptions.values()];
+    for (const s of subscriptions) s.detach();
+    return Promise.all(subscriptions.map((s) => s.queue.whenIdle())).then(() => undefined);
   }
 
   /**
@@ -365,17 +405,11 @@ export class ScopedBus extends Bus {
     return [...unclaimed, ...claimed];
   }
 
-  /** Closes inherited subscriptions the new instance did not make again; returns how many events they dropped. */
+  /** Closes inherited subscriptions the new instance did not make again; returns how many queued events they discarded. */
   dropUnclaimed(): number {
-    let dropped = 0;
-    for (const list of this.inherited.values()) {
-      for (const s of list) {
-        dropped += s.queue.depth;
-        s.unsubscribe();
-      }
-    }
+    const discarded = closeSubscriptions([...this.inherited.values()].flat());
     this.inherited.clear();
-    return dropped;
+    return discarded;
   }
 
   /** Number of subscriptions still open. */
@@ -383,13 +417,22 @@ export class ScopedBus extends Bus {
     return this.subscriptions.size;
   }
 
-  /** Removes every subscription; returns how many the plugin had left open. */
+  /** Removes every subscription; returns how many queued events were discarded (each also counted as dropped by the bus). */
   close(): number {
-    const left = this.subscriptions.size;
-    for (const unsubscribe of [...this.subscriptions.keys()]) unsubscribe();
-    this.dropUnclaimed();
-    return left;
+    const open = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    return closeSubscriptions(open) + this.dropUnclaimed();
   }
+}
+
+/** Unsubscribes each; returns how many events their queues still held (discarded, counted as dropped). */
+export function closeSubscriptions(subscriptions: readonly SuspendedSubscription[]): number {
+  let discarded = 0;
+  for (const s of subscriptions) {
+    if (s.queue.state === 'active') discarded += s.queue.depth;
+    s.unsubscribe();
+  }
+  return discarded;
 }
 
 /** A paused subscription of a plugin being restarted; `key` (name and pattern) matches it to the new instance's. */
@@ -397,4 +440,6 @@ export interface SuspendedSubscription {
   key: string;
   queue: HandlerQueue;
   unsubscribe: Unsubscribe;
+  /** Stops routing new events to the queue; what it holds is still delivered. */
+  detach: () => void;
 }

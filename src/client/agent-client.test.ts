@@ -36,7 +36,7 @@ async function agent(options: Partial<AdminServerOptions> = {}): Promise<Harness
     {
       bus,
       logger: pino({ level: 'silent' }),
-      plugins: () => [{ name: 'p', use: 'builtin:p', state: ready ? 'running' : 'starting' }],
+      plugins: () => [{ name: 'p', use: 'builtin:p', version: '1.0.0', state: ready ? 'running' : 'starting' }],
       ready: () => ready,
       stats: () => ({}),
     },
@@ -168,8 +168,8 @@ describe('AgentClient', () => {
     const h = await agent();
     const client = new AgentClient({ url: h.url });
     expect(await client.health()).toBe(true);
-    expect(await client.ready()).toEqual({ ready: true, plugins: [{ name: 'p', use: 'builtin:p', state: 'running' }] });
+    expect(await client.ready()).toEqual({ ready: true, plugins: [{ name: 'p', use: 'builtin:p', version: '1.0.0', state: 'running' }] });
     h.setReady(false);
-    expect(await client.ready()).toEqual({ ready: false, plugins: [{ name: 'p', use: 'builtin:p', state: 'starting' }] });
+    expect(await client.ready()).toEqual({ ready: false, plugins: [{ name: 'p', use: 'builtin:p', version: '1.0.0', state: 'starting' }] });
   });
 });

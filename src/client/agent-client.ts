@@ -1,11 +1,11 @@
 import type { EventMetadataInput } from '../events/metadata';
 import type { FieldIssue } from '../events/registry';
 import type { EventInputMap, EventType } from '../events/types';
-import type { PluginStatus } from '../http/admin-server';
+import type { PluginStatus } from '../plugin/plugin-host';
 import type { IngestResult } from '../http/ingest';
 
 export type { IngestResult, AcceptedEvent, RejectedEvent } from '../http/ingest';
-export type { PluginStatus } from '../http/admin-server';
+export type { PluginStatus } from '../plugin/plugin-host';
 
 export interface AgentClientOptions {
   /** Base URL of the agent's admin server, e.g. `http://127.0.0.1:9780`. */
@@ -21,6 +21,7 @@ export type EventInput = {
   [K in EventType]: { type: K; data: EventInputMap[K]; metadata?: EventMetadataInput };
 }[EventType];
 
+/** The answer of GET /readyz: whether every plugin runs, and each plugin's status. */
 export interface ReadyResult {
   ready: boolean;
   plugins: PluginStatus[];

@@ -83,6 +83,7 @@ export interface RetryInfo {
   delayMs: number;
 }
 
+/** Options of {@link retry}: the backoff, plus when to give up and which errors to retry. */
 export interface RetryOptions extends BackoffOptions {
   /** The clock to wait on: inject `Clock`, so FakeClock drives the retries in tests. */
   clock: Clock;

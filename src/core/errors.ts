@@ -1,8 +1,9 @@
 /**
- * The one table of stable error codes. Every config error, start-up failure and runtime
- * rejection the agent reports carries one of these codes, so users can search for it and the
- * README's error reference can link to it. Codes are never renamed; add new ones at the end of a
- * group.
+ * The core's table of stable error codes. Every config error, start-up failure and runtime
+ * rejection the core reports carries one of these codes, so users can search for it and the
+ * README's error reference can link to it. Codes a plugin raises belong to that plugin: it declares
+ * them in `definePlugin({ errors })` (see {@link ErrorCodeRegistry}). Codes are never renamed; add
+ * new ones at the end of a group.
  */
 export const ERROR_CODES = {
   // Configuration (exit code 2)
@@ -15,8 +16,6 @@ export const ERROR_CODES = {
   CONFIG_SECRET_FILE: 'A ${file:/path} reference names a file that cannot be read.',
   CONFIG_DUPLICATE_PLUGIN: 'Two plugin entries share the same name.',
   CONFIG_RELOAD_INVALID: 'A hot reload (SIGHUP, POST /-/reload, config-watcher) found the config invalid; the agent keeps running on the previous config.',
-  CONFIG_WATCH_PARSE: 'config-watcher cannot parse a watched file (YAML, JSON or .env); the last good version stays the baseline.',
-  CONFIG_WATCH_READ: 'config-watcher cannot read or watch a watched file or its folder (permissions, not a file).',
   // Plugins (start-up: exit code 1; `validate`: exit code 2)
   PLUGIN_NOT_FOUND: 'The module named in `use` cannot be resolved (built-in name, relative path or npm package).',
   PLUGIN_INVALID_MODULE: 'The module does not export a plugin definition (definePlugin(...)).',
@@ -25,6 +24,9 @@ export const ERROR_CODES = {
   PLUGIN_START_FAILED: 'A plugin threw or rejected in start(); the plugins started before it were stopped.',
   PLUGIN_STOP_FAILED: 'A plugin threw or rejected in stop(); the other plugins were still stopped.',
   PLUGIN_STOP_TIMEOUT: 'A plugin did not finish stop() within agent.shutdown_timeout.',
+  ERROR_CODE_UNDECLARED: "A plugin published an error event whose error_code is neither a core code nor one it declares in definePlugin({ errors }); the event was delivered, and reported once per code.",
+  ERROR_CODE_CONFLICT: 'Two plugin types declare the same error code (or a plugin declares a core code); each code has one owner.',
+  PLUGIN_EVENTS_DISCARDED: 'Events queued for a plugin being stopped, removed or restarted could not be handled within agent.shutdown_timeout (or its new version no longer subscribes to them); they were discarded and counted (reload result, /stats plugins_discarded_events).',
   UNHANDLED_REJECTION: "A promise rejected with no handler (typically a plugin's background task); `start` logged it, reported it as agent.error and kept running.",
   // Events and the bus
   EVENT_INVALID: 'An event failed validation against its schema; nothing was delivered.',
@@ -57,35 +59,79 @@ export const ERROR_CODES = {
   STORE_CLOSED: 'The event store is not open (store disabled, not started yet, or already closed).',
   STORE_BAD_QUERY: 'GET /events got an invalid since, limit or types parameter.',
   STORE_COMMIT_FAILED: 'The event store cannot commit to its database (disk full, I/O error): events stay pending in memory and commits are retried; /readyz is 503 until one succeeds.',
-  // WebSocket broadcaster: codes of `error` messages on the wire (kept from the protocol the old clients speak)
-  INVALID_JSON: 'A WebSocket message that is not valid JSON.',
-  INVALID_MESSAGE: 'A WebSocket message that is not {type, payload} or whose payload has the wrong shape.',
-  UNKNOWN_TYPE: 'A WebSocket message type other than SUBSCRIBE_EVENTS, UNSUBSCRIBE_EVENTS or PING.',
-  INVALID_EVENT_TYPES: 'Some requested event types are not known types, `prefix.*` or `*`; the others were applied.',
-  // Built-in plugin: audit-log
-  AUDIT_WRITE_FAILED: 'The audit log could not be written (disk full, read-only, permissions); events stay queued and writes are retried.',
-  AUDIT_EVENTS_DROPPED: "The audit writer's queue was full while the log was unwritable; further events were dropped and counted.",
-  AUDIT_LOG_DAMAGED: "At start the audit log's last line was torn or unreadable; the file was rotated aside and writing continued in a new file.",
-  AUDIT_KEY_UNAVAILABLE: 'The audit-log HMAC key (hmac.key_env / hmac.key_file) is unset, unreadable or shorter than 16 bytes.',
-  AUDIT_FILE_VANISHED: 'The audit file vanished (deleted or moved away) while being written; a new file starts with an audit.file_break record, and records written to the old one may be lost.',
-  AUDIT_FILE_REPLACED: "Another file took the audit file's place while it was being written (editor save, restore); it was kept among the rotated files and a new file starts with an audit.file_break record.",
-  AUDIT_FILE_TRUNCATED: "The audit file was truncated behind the writer's back; it was kept among the rotated files and a new file starts with an audit.file_break record.",
-  // Built-in plugin: health-probe (the `error_code` of its system.error and service.status metrics)
-  HEALTH_HTTP_STATUS: 'An http check got a status outside its expect_status set.',
-  HEALTH_HTTP_BODY: 'An http check got a body without body_contains, not matching body_matches, not JSON, or with a json path of another value.',
-  HEALTH_TIMEOUT: 'A check did not finish within its timeout and was cut off (request aborted, command killed).',
-  HEALTH_CONNECT_REFUSED: 'An http or tcp check found nobody listening on the port (connection refused).',
-  HEALTH_CONNECT_FAILED: 'An http or tcp check could not connect or lost the connection (unreachable host, reset, unknown name).',
-  HEALTH_TLS: 'An https check could not verify the server certificate (untrusted, wrong host name); see tls_verify and ca_file.',
-  HEALTH_CERT_EXPIRING: 'An https certificate expires within cert_expiry_warning: the service is degraded and one warning is raised.',
-  HEALTH_CERT_EXPIRED: 'An https certificate has expired (seen with tls_verify: false; with verification it fails as HEALTH_TLS).',
-  HEALTH_EXEC_FAILED: 'An exec check exited non-zero, was killed, or could not be started.',
-  HEALTH_PROCESS: 'A process check found no live process for its pid_file or process_name.',
-  HEALTH_DNS: 'A dns check name did not resolve, or not to any expect_address.',
-  HEALTH_HEARTBEAT_MISSED: 'A heartbeat check got no report (service.heartbeat, POST /heartbeat/<check>) within its window.',
 } as const;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+type CoreErrorCodes = typeof ERROR_CODES;
+
+/**
+ * Error code → meaning, as the compiler knows them: the core's, plus those plugins add by module
+ * augmentation next to their `definePlugin({ errors })`, so `new AgentError(code)` is checked:
+ *
+ * ```ts
+ * export const BACKUP_ERRORS = { BACKUP_FAILED: 'A backup job failed.' } as const;
+ * type BackupErrors = typeof BACKUP_ERRORS;
+ * declare module 'praxis-agent' {
+ *   interface ErrorCodeMap extends BackupErrors {}
+ * }
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ErrorCodeMap extends CoreErrorCodes {}
+
+/** A stable error code: the core's ({@link ERROR_CODES}) or one a plugin declares. */
+export type ErrorCode = keyof ErrorCodeMap & string;
+
+/** What `definePlugin({ errors })` takes: each code the plugin raises (UPPER_SNAKE_CASE) and what it means, one sentence. */
+export type ErrorCodeTable = Readonly<Record<string, string>>;
+
+const CODE_PATTERN = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
+
+/** Why `codes` cannot be a plugin's error table (a name that is not UPPER_SNAKE_CASE, a core code, no meaning); undefined when it can. */
+export function errorTableProblem(codes: ErrorCodeTable): string | undefined {
+  for (const [code, meaning] of Object.entries(codes)) {
+    if (!CODE_PATTERN.test(code)) return `error code "${code}" must be UPPER_SNAKE_CASE`;
+    if (Object.hasOwn(ERROR_CODES, code)) return `error code ${code} is a core code; a plugin declares only its own`;
+    if (typeof meaning !== 'string' || meaning.trim() === '') return `error code ${code} needs a one-sentence meaning`;
+  }
+  return undefined;
+}
+
+/** One known error code: who raises it and what it means. */
+export interface ErrorCodeInfo {
+  code: string;
+  /** `core`, or the plugin type that declares it. */
+  owner: string;
+  meaning: string;
+}
+
+/**
+ * Every error code the running agent knows: the core's, merged with those of each plugin type it
+ * hosts (declared in `definePlugin({ errors })`). Each code has one owner.
+ */
+export class ErrorCodeRegistry {
+  private readonly codes = new Map<string, ErrorCodeInfo>(Object.entries(ERROR_CODES).map(([code, meaning]) => [code, { code, owner: 'core', meaning }]));
+
+  /** Adds a plugin type's codes; throws ERROR_CODE_CONFLICT when one belongs to the core or to another plugin type. */
+  register(owner: string, codes: ErrorCodeTable): void {
+    for (const code of Object.keys(codes)) {
+      const known = this.codes.get(code);
+      if (known && known.owner !== owner) {
+        throw new AgentError('ERROR_CODE_CONFLICT', `plugin ${owner} declares error code ${code}, which belongs to ${known.owner === 'core' ? 'the core' : `plugin ${known.owner}`}`, { code, owner, declared_by: known.owner });
+      }
+    }
+    for (const [code, meaning] of Object.entries(codes)) this.codes.set(code, { code, owner, meaning });
+  }
+
+  /** The code's entry, undefined when nobody declares it. */
+  get(code: string): ErrorCodeInfo | undefined {
+    return this.codes.get(code);
+  }
+
+  /** Every known code, the core's first, then each plugin's in registration order. */
+  list(): ErrorCodeInfo[] {
+    return [...this.codes.values()];
+  }
+}
 
 /** An error with a stable code from {@link ERROR_CODES}; `details` is safe to log (no secrets). */
 export class AgentError extends Error {

@@ -1,5 +1,6 @@
 import pino from 'pino';
 
+/** A pino logger; a plugin's (`@inject(LOGGER)`) carries `plugin: <name>` on every line. */
 export type Logger = pino.Logger;
 export type LogFormat = 'auto' | 'json' | 'pretty';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';

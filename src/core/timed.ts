@@ -8,6 +8,7 @@ export class TimeoutError extends Error {
   }
 }
 
+/** True when `err` is the {@link TimeoutError} of {@link withTimeout}. */
 export function isTimeoutError(err: unknown): err is TimeoutError {
   return err instanceof TimeoutError;
 }

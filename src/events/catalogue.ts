@@ -109,6 +109,7 @@ export const agentStoppedSchema = z.strictObject({
 
 export const agentErrorSchema = z.strictObject(errorFields).describe('An error inside the agent process.');
 
+/** The built-in event types and their schemas, by type name. */
 export const coreEventSchemas = {
   'system.health': systemHealthSchema,
   'system.error': systemErrorSchema,

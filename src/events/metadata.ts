@@ -9,9 +9,11 @@ export const eventMetadataSchema = z.strictObject({
   tags: z.array(z.string().min(1)).describe('Free-form labels.'),
 });
 
+/** Metadata of a published event: id, timestamp, tags, and source / correlation id when known. */
 export type EventMetadata = z.infer<typeof eventMetadataSchema>;
 
 /** What a publisher may say about an event; everything missing is filled in by the bus. */
 export const eventMetadataInputSchema = eventMetadataSchema.partial();
 
+/** What a publisher may set in metadata; the bus fills in id and timestamp when absent. */
 export type EventMetadataInput = z.input<typeof eventMetadataInputSchema>;

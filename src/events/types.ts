@@ -22,9 +22,11 @@ export type CoreEventInputMap = { [K in keyof CoreSchemas]: z.input<CoreSchemas[
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface EventMap extends CoreEventMap {}
+/** Event type → data type as publishers write it (defaults may be omitted); augmented like {@link EventMap}. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface EventInputMap extends CoreEventInputMap {}
 
+/** Every known event type name: the built-in ones and those plugins add by augmentation. */
 export type EventType = keyof EventMap & string;
 
 /** One event as the bus delivers it: `{ type, data, metadata }`. */

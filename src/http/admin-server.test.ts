@@ -7,7 +7,8 @@ import { AgentError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
-import { AdminServer, type AdminServerOptions, type PluginStatus } from './admin-server';
+import type { PluginStatus } from '../plugin/plugin-host';
+import { AdminServer, type AdminServerOptions } from './admin-server';
 import { HttpError, sendJson } from './reply';
 
 // Response bodies are checked by the assertions themselves; typing each shape would only repeat them.
@@ -43,7 +44,7 @@ async function setup(options: Partial<AdminServerOptions> = {}): Promise<Harness
     },
   });
   const logger: Logger = pino({ level: 'trace' }, sink);
-  const plugins: PluginStatus[] = [{ name: 'http-check', use: 'builtin:http-check', state: 'running' }];
+  const plugins: PluginStatus[] = [{ name: 'http-check', use: 'builtin:http-check', version: '1.0.0', state: 'running' }];
   let ready = true;
   const server = new AdminServer(
     { host: '127.0.0.1', port: 0, body_limit: 64 * 1024, ...options },
@@ -425,7 +426,7 @@ describe('admin endpoints', () => {
     h.plugins[0]!.state = 'starting';
     const notReady = await get(h.url, '/readyz');
     expect(notReady.status).toBe(503);
-    expect(notReady.body).toEqual({ ready: false, plugins: [{ name: 'http-check', use: 'builtin:http-check', state: 'starting' }] });
+    expect(notReady.body).toEqual({ ready: false, plugins: [{ name: 'http-check', use: 'builtin:http-check', version: '1.0.0', state: 'starting' }] });
   });
 
   it('GET /stats answers the stats JSON', async () => {

@@ -4,6 +4,9 @@ import type { EventBus } from '../bus/event-bus';
 import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage, isAgentError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import type { RouteHandler, RouteOptions } from '../plugin/http-routes';
+import type { PluginStatus } from '../plugin/plugin-host';
+import { runOnce } from '../core/timed';
 import { requireBearer } from './auth';
 import { readBody } from './body';
 import { ingest, ingestFailure, ingestFormat, ingestStatus, parseIngestBody, reservedSources } from './ingest';
@@ -20,17 +23,6 @@ export interface AdminServerOptions {
   body_limit: number;
   /** How long stop() lets in-flight requests finish before cutting their connections (default 5000). */
   shutdown_grace_ms?: number;
-}
-
-export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
-
-export interface PluginStatus {
-  name: string;
-  use: string;
-  state: PluginState;
-  version?: string;
-  /** Why the plugin is `failed`. */
-  error?: string;
 }
 
 export interface AdminServerDeps {
@@ -60,16 +52,6 @@ export interface AdminStore extends EventIdIndex {
   readinessProblem(): string | undefined;
 }
 
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-
-export interface RouteOptions {
-  /**
-   * Require the bearer token (when http.auth_token is set). Defaults to true for methods that
-   * change something (anything but GET/HEAD), false for reads.
-   */
-  auth?: boolean;
-}
-
 interface Route {
   method: string;
   /** As registered: `/heartbeat/*` for a prefix route; also the metrics label. */
@@ -95,8 +77,9 @@ export class AdminServer {
   private readonly dedup: IngestDedup;
   private readonly clock: Clock;
   private baseUrl?: string;
-  private starting?: Promise<string>;
-  private stopping?: Promise<void>;
+  /** An admin server listens once and closes once: start() and stop() are idempotent, concurrent calls share one outcome. */
+  private readonly listenOnce = runOnce(() => this.listen());
+  private readonly closeOnce = runOnce(() => this.close());
 
   constructor(
     private readonly options: AdminServerOptions,
@@ -144,13 +127,9 @@ export class AdminServer {
     };
   }
 
-  /** Listens and resolves the base URL with the actual port (port 0 picks a free one). */
+  /** Listens and resolves the base URL with the actual port (port 0 picks a free one). Later calls return the same outcome. */
   start(): Promise<string> {
-    if (this.baseUrl) return Promise.resolve(this.baseUrl);
-    this.starting ??= this.listen().finally(() => {
-      this.starting = undefined;
-    });
-    return this.starting;
+    return this.listenOnce();
   }
 
   /**
@@ -158,12 +137,10 @@ export class AdminServer {
    * `shutdown_grace_ms` to finish, then their connections are cut. Idempotent; a no-op when not started.
    */
   async stop(): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
-    if (!this.http.listening) return;
-    this.stopping ??= this.close().finally(() => {
-      this.stopping = undefined;
-    });
-    return this.stopping;
+    if (!this.listenOnce.called) return;
+    await this.listenOnce().catch(() => undefined);
+    if (!this.http.listening && !this.closeOnce.called) return;
+    return this.closeOnce();
   }
 
   private listen(): Promise<string> {
@@ -251,7 +228,7 @@ export class AdminServer {
     const path = (req.url ?? '/').split('?', 1)[0] as string;
     const route = this.find(method === 'HEAD' ? 'GET' : method, path);
     this.inFlight.add(res);
-    if (this.stopping) res.shouldKeepAlive = false;
+    if (this.closeOnce.called) res.shouldKeepAlive = false;
     res.once('close', () => this.inFlight.delete(res));
     res.once('finish', () => this.metrics.countRequest(method, route?.path ?? 'unmatched', res.statusCode));
     this.dispatch(req, res, method, path, route).catch((error: unknown) => this.fail(req, res, error));

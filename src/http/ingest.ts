@@ -8,6 +8,7 @@ import { STORE_SOURCE } from '../store/event-store';
 import type { IngestDedup } from './ingest-dedup';
 import { HttpError } from './reply';
 
+/** One event of a POST /events batch that was published. */
 export interface AcceptedEvent {
   /** Position of the event in the request (0-based; blank NDJSON lines do not count). */
   index: number;
@@ -19,6 +20,7 @@ export interface AcceptedEvent {
   duplicate?: true;
 }
 
+/** One event of a POST /events batch that was refused, with the reason and its field issues. */
 export interface RejectedEvent {
   index: number;
   /** NDJSON only: the 1-based line the event was on. */

@@ -1,4 +1,6 @@
+import 'reflect-metadata';
 import type { z } from 'zod';
+import { AgentError, errorTableProblem, type ErrorCodeTable } from '../core/errors';
 
 /**
  * A running plugin. Created by the container with its dependencies injected; creating it must
@@ -13,8 +15,11 @@ export interface Plugin {
   start?(): void | Promise<void>;
   /**
    * Releases everything the plugin holds. Must be idempotent and safe to call without `start()`.
-   * Must finish within `agent.shutdown_timeout`. Handlers are unsubscribed before it is called,
-   * and events already queued for the plugin have been delivered.
+   * Must finish within `agent.shutdown_timeout`. Before it is called, on every path (shutdown,
+   * removal or restart on reload), no new events reach the plugin and the events already queued
+   * for it have been delivered, within `agent.shutdown_timeout`: what is still queued then is
+   * discarded and counted (PLUGIN_EVENTS_DISCARDED). On a restart, events queued for the old
+   * instance go to the new one instead.
    */
   stop?(): void | Promise<void>;
   /**
@@ -65,6 +70,14 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   readonly configSchema: S;
   /** Event types this plugin publishes that the core catalogue does not define. */
   readonly events?: Readonly<Record<string, z.ZodType>>;
+  /**
+   * Error codes this plugin raises (`AgentError`, the `error_code` of the system.error it
+   * publishes), each with its meaning: `{ BACKUP_FAILED: 'A backup job failed.' }`. UPPER_SNAKE_CASE,
+   * never a core code. The README's error table and /stats list them under the plugin's name; an
+   * error event it publishes with a code that is neither its own nor the core's is reported
+   * (ERROR_CODE_UNDECLARED).
+   */
+  readonly errors?: ErrorCodeTable;
   /** Plugin type names that must be declared (and are started) before this one. */
   readonly dependencies?: readonly string[];
   /** CLI commands this plugin adds to `praxis-agent` (built-in plugins only). */
@@ -78,11 +91,43 @@ export type PluginConfig<D extends PluginDefinition> = z.output<D['configSchema'
 
 const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
-/** Declares a plugin. Export the result as the module's default export (or as `plugin`). */
+/** tsyringe's metadata key for `@inject(TOKEN)` parameters. */
+const INJECTION_TOKENS = 'injectionTokens';
+
+/**
+ * Throws PLUGIN_INVALID_MODULE when the container could not construct `definition.plugin`: it has
+ * constructor parameters, but neither decorator metadata (`design:paramtypes`) nor an `@inject`
+ * token tells which. Without this check such a plugin loads and then gets `undefined` for its
+ * `Bus` and fails on its first event.
+ */
+export function assertInjectable(definition: Pick<PluginDefinition, 'name' | 'plugin'>): void {
+  const cls = definition.plugin;
+  if (cls.length === 0 || Reflect.getMetadata('design:paramtypes', cls) !== undefined) return;
+  const tokens = (Reflect.getOwnMetadata(INJECTION_TOKENS, cls) ?? {}) as Record<number, unknown>;
+  const untyped = Array.from({ length: cls.length }, (_, i) => i).filter((i) => tokens[i] === undefined);
+  if (untyped.length === 0) return;
+  throw new AgentError(
+    'PLUGIN_INVALID_MODULE',
+    `plugin "${definition.name}": class ${cls.name || '(anonymous)'} has ${cls.length} constructor parameter(s) but no decorator metadata, ` +
+      `so the agent cannot tell what to inject (parameter${untyped.length === 1 ? '' : 's'} ${untyped.join(', ')}). ` +
+      'Compile the plugin with tsc and "experimentalDecorators": true and "emitDecoratorMetadata": true in its tsconfig.json, and decorate the class with @injectable(). ' +
+      'tsx, esbuild and Vite never emit decorator metadata; swc does with jsc.transform.decoratorMetadata.',
+    { plugin: definition.name, class: cls.name, parameters: cls.length },
+  );
+}
+
+/**
+ * Declares a plugin. Export the result as the module's default export (or as `plugin`). Throws
+ * when the name is not lower-kebab-case, or PLUGIN_INVALID_MODULE when the class cannot be
+ * injected (compiled without decorator metadata, see {@link assertInjectable}).
+ */
 export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): PluginDefinition<S> {
   if (!NAME_PATTERN.test(definition.name)) {
     throw new TypeError(`plugin name "${definition.name}" must be lower-kebab-case`);
   }
+  const errors = errorTableProblem(definition.errors ?? {});
+  if (errors) throw new TypeError(`plugin "${definition.name}": ${errors}`);
+  assertInjectable(definition);
   return Object.freeze({ ...definition });
 }
 

@@ -1,7 +1,22 @@
-import type { RouteHandler, RouteOptions } from '../http/admin-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AgentError } from '../core/errors';
+import { readBody } from '../http/body';
+import { sendJson } from '../http/reply';
 
-export type { RouteHandler, RouteOptions };
+/**
+ * Answers one request. Throw `HttpError(status, code, message)` to answer `{ error: { code, message } }`;
+ * anything else thrown becomes a 500 whose details go to the agent log only.
+ */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** How a route is served. */
+export interface RouteOptions {
+  /**
+   * Require the bearer token (when http.auth_token is set). Defaults to true for methods that
+   * change something (anything but GET/HEAD), false for reads.
+   */
+  auth?: boolean;
+}
 
 /** What a plugin's routes are added to: the admin server, when `http.enabled`. */
 export interface RouteTarget {
@@ -19,6 +34,19 @@ export abstract class HttpRoutes {
   abstract get url(): string | undefined;
   /** Adds a route; throws HTTP_DISABLED when the admin server is off. Returns a remover. */
   abstract add(method: string, path: string, handler: RouteHandler, options?: RouteOptions): () => void;
+
+  /**
+   * Reads a request body of at most `limitBytes`, as the agent's own endpoints do: a larger one
+   * rejects with HttpError 413 (HTTP_PAYLOAD_TOO_LARGE) before or while reading, without buffering it.
+   */
+  readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+    return readBody(req, limitBytes);
+  }
+
+  /** Answers `body` as JSON with `status` (no-store), as the agent's own endpoints do. */
+  sendJson(res: ServerResponse, status: number, body: unknown): void {
+    sendJson(res, status, body);
+  }
 }
 
 /** One plugin's routes: tracked so the host can remove what the plugin left when it stops. */

@@ -1,8 +1,9 @@
 import type { DependencyContainer } from 'tsyringe';
 import { Bus, type SubscribeOptions } from '../bus/bus';
-import { EventBus, ScopedBus, type SuspendedSubscription } from '../bus/event-bus';
+import { closeSubscriptions, EventBus, ScopedBus, type SuspendedSubscription } from '../bus/event-bus';
 import { Clock } from '../core/clock';
-import { AgentError, errorMessage } from '../core/errors';
+import { AgentError, ErrorCodeRegistry, errorMessage } from '../core/errors';
+import { isTimeoutError, runOnce, settledWithin, withTimeout } from '../core/timed';
 import type { Logger } from '../core/logger';
 import { EventRegistry } from '../events/registry';
 import type { EventPattern } from '../events/types';
@@ -11,11 +12,16 @@ import { HttpRoutes, ScopedHttpRoutes, type RouteTarget } from './http-routes';
 import { handlerDeclarationsOf } from './on-event.decorator';
 import { classToken, LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './tokens';
 
+/** Where a hosted plugin is in its lifecycle. */
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
+/** One plugin as /readyz, /stats, /metrics and the typed client show it: the one declaration of that shape. */
 export interface PluginStatus {
+  /** Instance name from the YAML. */
   name: string;
+  /** The `use` it was loaded from. */
   use: string;
+  /** The plugin's declared version. */
   version: string;
   state: PluginState;
   /** Why the plugin is `failed`. */
@@ -38,10 +44,21 @@ export interface StopReport {
   timedOut: string[];
 }
 
+/** How stopping one plugin went. */
+export type StopOutcome = 'stopped' | 'failed' | 'timeout';
+
+/** What removing or restarting a plugin did (hot reload). */
+export interface StopResult {
+  stop: StopOutcome;
+  /** Events queued for the plugin that were discarded (counted as dropped): the drain ran out of time, or no handler was left to take them. */
+  discarded: number;
+}
+
 class HostedPlugin {
   state: PluginState = 'loaded';
   error?: string;
-  instance?: Plugin;
+  /** The instance, created by the container on first use (construction belongs to start-up). */
+  readonly create = runOnce(() => this.container.resolve(this.spec.definition.plugin) as Plugin);
   /** Paused queues kept from a restart whose start failed, for the next attempt (the rollback) to take over. */
   carried: SuspendedSubscription[] = [];
 
@@ -53,15 +70,21 @@ class HostedPlugin {
     readonly logger: Logger,
   ) {}
 
-  /** Closes queues kept for a retry that will not come (the plugin is removed or the agent stops). */
-  dropCarried(): void {
-    for (const s of this.carried.splice(0)) s.unsubscribe();
+  /** Closes queues kept for a retry that will not come (the plugin is removed or the agent stops); returns the events they discarded. */
+  dropCarried(): number {
+    return closeSubscriptions(this.carried.splice(0));
   }
 
-  /** Takes back what the plugin was given on the bus and the admin server. */
-  release(): void {
-    this.bus.close();
+  /** Takes back what the plugin was given on the bus and the admin server; returns the queued events discarded. */
+  release(): number {
+    const discarded = this.bus.close();
     this.routes.close();
+    return discarded;
+  }
+
+  /** The instance if it was created; undefined before. */
+  get instance(): Plugin | undefined {
+    return this.create.called ? this.create() : undefined;
   }
 
   status(): PluginStatus {
@@ -77,6 +100,9 @@ class HostedPlugin {
  */
 export class PluginHost {
   private readonly plugins: HostedPlugin[] = [];
+  private readonly discarded = new Map<string, number>();
+  /** The core's error codes merged with those of every plugin type hosted (README table, /stats). */
+  readonly errorCodes = new ErrorCodeRegistry();
 
   constructor(
     private readonly root: DependencyContainer,
@@ -110,14 +136,18 @@ export class PluginHost {
     await this.startOrFail(plugin);
   }
 
-  /** Hot reload: stops a plugin and forgets it. */
-  async remove(name: string, timeoutMs: number): Promise<'stopped' | 'failed' | 'timeout'> {
+  /**
+   * Hot reload: stops a plugin and forgets it. Events already queued for it are delivered first
+   * (within `timeoutMs`); what is still queued then is discarded and counted.
+   */
+  async remove(name: string, timeoutMs: number): Promise<StopResult> {
     const plugin = this.find(name);
-    if (!plugin) return 'stopped';
-    const outcome = plugin.state === 'running' || plugin.state === 'starting' ? await this.stop(plugin, timeoutMs) : 'stopped';
-    plugin.dropCarried();
+    if (!plugin) return { stop: 'stopped', discarded: 0 };
+    const before = this.discardedBy(name);
+    const stop = plugin.state === 'running' || plugin.state === 'starting' ? await this.stop(plugin, timeoutMs) : 'stopped';
+    this.countDiscarded(plugin, plugin.dropCarried(), 'its previous restart failed and it was removed');
     this.plugins.splice(this.plugins.indexOf(plugin), 1);
-    return outcome;
+    return { stop, discarded: this.discardedBy(name) - before };
   }
 
   /**
@@ -126,10 +156,10 @@ export class PluginHost {
    * keep queueing, bounded by their overflow policy), it is stopped, the new instance is created
    * and started, and each subscription it makes again (same name and pattern, e.g. the same `@On`
    * method) takes over the paused queue, so every event reaches exactly one of the two instances.
-   * Subscriptions the new instance does not make again are closed (their events counted as
-   * dropped). A start failure leaves the plugin `failed` and throws PLUGIN_START_FAILED.
+   * Subscriptions the new instance does not make again are closed (their events discarded and
+   * counted). A start failure leaves the plugin `failed` and throws PLUGIN_START_FAILED.
    */
-  async restart(spec: PluginSpec, timeoutMs: number): Promise<{ stop: 'stopped' | 'failed' | 'timeout'; dropped: number }> {
+  async restart(spec: PluginSpec, timeoutMs: number): Promise<StopResult> {
     const old = this.find(spec.name);
     if (!old) throw new Error(`no plugin named "${spec.name}"`);
     // A retry after a failed restart takes over the queues that attempt kept; it keeps none itself,
@@ -138,19 +168,15 @@ export class PluginHost {
     const suspended: SuspendedSubscription[] = old.state === 'running' ? old.bus.suspend() : old.carried;
     old.carried = [];
     // Let handlers in flight return before stop(), within the same budget stop() gets.
-    let cancel = (): void => undefined;
-    await Promise.race([
-      Promise.all(suspended.map((s) => s.queue.whenIdle())),
-      new Promise<void>((resolve) => (cancel = this.clock.setTimeout(resolve, timeoutMs))),
-    ]);
-    cancel();
+    await settledWithin(this.clock, Promise.all(suspended.map((s) => s.queue.whenIdle())), timeoutMs);
     const stop = old.state === 'running' || old.state === 'starting' ? await this.stop(old, timeoutMs) : 'stopped';
     let next: HostedPlugin;
     try {
       this.registerEvents(spec);
       next = this.create(spec, suspended);
     } catch (error) {
-      for (const s of suspended) s.unsubscribe();
+      old.carried = suspended;
+      this.countDiscarded(old, old.dropCarried(), 'its new entry could not be loaded');
       old.state = 'failed';
       old.error = errorMessage(error);
       throw new AgentError('PLUGIN_START_FAILED', `plugin "${spec.name}" (${spec.use}) failed to start: ${old.error}`, { plugin: spec.name }, { cause: error });
@@ -159,7 +185,9 @@ export class PluginHost {
     await this.startOrFail(next, () => {
       if (!retry) next.carried = next.bus.handBack();
     });
-    return { stop, dropped: next.bus.dropUnclaimed() };
+    const discarded = next.bus.dropUnclaimed();
+    this.countDiscarded(next, discarded, 'the restarted plugin no longer subscribes to them');
+    return { stop, discarded };
   }
 
   /** Puts the hosted plugins in this start order (stop order is the reverse); unnamed ones go last. */
@@ -180,15 +208,25 @@ export class PluginHost {
     return this.plugins.find((p) => p.spec.name === name);
   }
 
+  /** Registers what the plugin type declares: its event types and its error codes. */
   private registerEvents(spec: PluginSpec): void {
+    this.errorCodes.register(spec.definition.name, spec.definition.errors ?? {});
     for (const [type, schema] of Object.entries(spec.definition.events ?? {})) {
       this.bus.registry.register(type, schema, `plugin ${spec.definition.name}`);
     }
   }
 
+  /** A plugin may raise the core's codes and its own type's. */
+  private allowsErrorCode(spec: PluginSpec): (code: string) => boolean {
+    return (code) => {
+      const owner = this.errorCodes.get(code)?.owner;
+      return owner === 'core' || owner === spec.definition.name;
+    };
+  }
+
   private create(spec: PluginSpec, inherited: readonly SuspendedSubscription[] = []): HostedPlugin {
     const container = this.root.createChildContainer();
-    const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {}, inherited);
+    const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {}, inherited, this.allowsErrorCode(spec));
     const logger = this.logger.child({ plugin: spec.name });
     const routes = new ScopedHttpRoutes(this.routeTarget, spec.name);
     container.register(classToken(Bus), { useValue: bus });
@@ -209,7 +247,7 @@ export class PluginHost {
       beforeRelease?.();
       plugin.state = 'failed';
       plugin.error = errorMessage(error);
-      plugin.release();
+      this.countDiscarded(plugin, plugin.release(), 'it failed to start');
       plugin.logger.error({ err: error, code: 'PLUGIN_START_FAILED' }, 'plugin failed to start');
       throw new AgentError('PLUGIN_START_FAILED', `plugin "${plugin.spec.name}" (${plugin.spec.use}) failed to start: ${plugin.error}`, { plugin: plugin.spec.name }, { cause: error });
     }
@@ -233,8 +271,7 @@ export class PluginHost {
   instanceOf(name: string): Plugin {
     const plugin = this.plugins.find((p) => p.spec.name === name);
     if (!plugin) throw new Error(`no plugin named "${name}"`);
-    plugin.instance ??= plugin.container.resolve(plugin.spec.definition.plugin) as Plugin;
-    return plugin.instance;
+    return plugin.create();
   }
 
   /** `Plugin.stats()` of every running plugin that has it, by plugin name; a throwing stats() is skipped. */
@@ -279,7 +316,7 @@ export class PluginHost {
     const report: StopReport = { failed: [], timedOut: [] };
     const deadline = this.clock.now() + timeoutMs;
     for (const plugin of [...this.plugins].reverse()) {
-      plugin.dropCarried();
+      this.countDiscarded(plugin, plugin.dropCarried(), 'its previous restart failed and the agent stops');
       if (plugin.state !== 'running' && plugin.state !== 'starting') continue;
       // Every plugin gets a short floor so that one slow plugin cannot leave the next no time at all.
       const budget = Math.max(deadline - this.clock.now(), Math.min(100, timeoutMs));
@@ -292,12 +329,12 @@ export class PluginHost {
 
   private async start(plugin: HostedPlugin): Promise<void> {
     plugin.state = 'starting';
-    plugin.instance ??= plugin.container.resolve(plugin.spec.definition.plugin) as Plugin;
-    await plugin.instance.start?.();
-    for (const declaration of handlerDeclarationsOf(plugin.instance)) {
-      const method = (plugin.instance as unknown as Record<string | symbol, unknown>)[declaration.method];
+    const instance = plugin.create();
+    await instance.start?.();
+    for (const declaration of handlerDeclarationsOf(instance)) {
+      const method = (instance as unknown as Record<string | symbol, unknown>)[declaration.method];
       if (typeof method !== 'function') continue;
-      plugin.bus.subscribe(declaration.pattern as EventPattern, method.bind(plugin.instance), {
+      plugin.bus.subscribe(declaration.pattern as EventPattern, method.bind(instance), {
         name: String(declaration.method),
         ...declaration.options,
       });
@@ -306,25 +343,41 @@ export class PluginHost {
     plugin.logger.debug('plugin started');
   }
 
-  private async stop(plugin: HostedPlugin, budgetMs: number): Promise<'stopped' | 'failed' | 'timeout'> {
+  /**
+   * Events discarded for a plugin since the host began, by plugin name (removed plugins included):
+   * queued events it could not be given before it stopped. Shown on /stats.
+   */
+  discardedEvents(): Record<string, number> {
+    return Object.fromEntries(this.discarded);
+  }
+
+  private discardedBy(name: string): number {
+    return this.discarded.get(name) ?? 0;
+  }
+
+  private countDiscarded(plugin: HostedPlugin, count: number, why: string): void {
+    if (count === 0) return;
+    this.discarded.set(plugin.spec.name, this.discardedBy(plugin.spec.name) + count);
+    plugin.logger.warn({ discarded: count, code: 'PLUGIN_EVENTS_DISCARDED' }, `${count} event(s) queued for the plugin were discarded: ${why}`);
+  }
+
+  /**
+   * Delivers what is queued for the plugin (no new events reach it meanwhile), within `budgetMs`;
+   * discards and counts what is left; then calls its stop(), within `budgetMs` again.
+   */
+  private async stop(plugin: HostedPlugin, budgetMs: number): Promise<StopOutcome> {
     plugin.state = 'stopping';
-    plugin.release();
-    let cancel = (): void => undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      cancel = this.clock.setTimeout(() => resolve('timeout'), budgetMs);
-    });
-    const stopped = Promise.resolve()
-      .then(() => plugin.instance?.stop?.())
-      .then(
-        () => 'stopped' as const,
-        (error: unknown) => {
-          plugin.error = errorMessage(error);
-          plugin.logger.error({ err: error, code: 'PLUGIN_STOP_FAILED' }, 'plugin failed to stop');
-          return 'failed' as const;
-        },
-      );
-    const outcome = await Promise.race([stopped, timeout]);
-    cancel();
+    const drained = await settledWithin(this.clock, plugin.bus.drain(), budgetMs);
+    this.countDiscarded(plugin, plugin.release(), drained ? 'they arrived while it stopped' : `shutdown_timeout (${budgetMs} ms) ran out before they were handled`);
+    const outcome = await withTimeout(this.clock, Promise.resolve().then(() => plugin.instance?.stop?.()), budgetMs).then(
+      () => 'stopped' as const,
+      (error: unknown) => {
+        if (isTimeoutError(error)) return 'timeout' as const;
+        plugin.error = errorMessage(error);
+        plugin.logger.error({ err: error, code: 'PLUGIN_STOP_FAILED' }, 'plugin failed to stop');
+        return 'failed' as const;
+      },
+    );
     if (outcome === 'timeout') {
       plugin.error = `did not stop within ${budgetMs} ms`;
       plugin.logger.error({ budget_ms: budgetMs, code: 'PLUGIN_STOP_TIMEOUT' }, 'plugin did not stop before the shutdown deadline');

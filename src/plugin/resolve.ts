@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { AgentError, errorMessage } from '../core/errors';
-import { isPluginDefinition, type PluginDefinition } from './definition';
+import { assertInjectable, isPluginDefinition, type PluginDefinition } from './definition';
 
 /** Where a plugin module came from: `plugins/<name>` in this package, a file path, or an npm package. */
 export type PluginOrigin = 'builtin' | 'path' | 'package';
@@ -32,6 +32,14 @@ export function originOf(use: string): PluginOrigin {
   return builtinPluginNames().includes(use) ? 'builtin' : 'package';
 }
 
+const TYPESCRIPT_HINT =
+  ': it is TypeScript source, which the agent does not compile. Build it with tsc (experimentalDecorators and emitDecoratorMetadata on) and point `use` at the compiled .js file, or at a folder whose package.json `main` names it';
+
+/** True when `request` names TypeScript source: a .ts file, or a folder with index.ts and nothing Node can load. */
+function isTypeScriptSource(request: string): boolean {
+  return request.endsWith('.ts') ? existsSync(request) : existsSync(`${request}.ts`) || existsSync(path.join(request, 'index.ts'));
+}
+
 /**
  * Loads the module named by a plugin entry's `use` and returns its definition. Relative paths are
  * resolved from `baseDir` (the config file's folder), packages from `baseDir` then the working
@@ -49,7 +57,8 @@ export function resolvePlugin(use: string, baseDir: string): ResolvedPlugin {
     throw new AgentError(
       'PLUGIN_NOT_FOUND',
       `cannot find plugin module "${use}"` +
-        (origin === 'package' ? ` (not a built-in plugin: ${builtins.join(', ') || 'none'}; not an installed npm package)` : ` (looked for ${request})`),
+        (origin === 'package' ? ` (not a built-in plugin: ${builtins.join(', ') || 'none'}; not an installed npm package)` : ` (looked for ${request})`) +
+        (origin === 'path' && isTypeScriptSource(request) ? TYPESCRIPT_HINT : ''),
       { use, origin },
     );
   }
@@ -58,11 +67,18 @@ export function resolvePlugin(use: string, baseDir: string): ResolvedPlugin {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(file) as Record<string, unknown>;
   } catch (error) {
-    throw new AgentError('PLUGIN_INVALID_MODULE', `plugin module "${use}" failed to load: ${errorMessage(error)}`, { use, file }, { cause: error });
+    const hint = file.endsWith('.ts') ? TYPESCRIPT_HINT : '';
+    throw new AgentError('PLUGIN_INVALID_MODULE', `plugin module "${use}" failed to load: ${errorMessage(error)}${hint}`, { use, file }, { cause: error });
   }
   const definition = [mod.default, mod.plugin, mod].find(isPluginDefinition);
   if (!definition) {
     throw new AgentError('PLUGIN_INVALID_MODULE', `module "${use}" does not export a plugin definition (export default definePlugin({...}))`, { use, file });
+  }
+  // definePlugin() checks this too; a definition written as a plain object gets the same check.
+  try {
+    assertInjectable(definition);
+  } catch (error) {
+    throw new AgentError('PLUGIN_INVALID_MODULE', `plugin module "${use}": ${errorMessage(error)}`, { use, file }, { cause: error });
   }
   return { use, origin, file, definition };
 }

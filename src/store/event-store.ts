@@ -17,6 +17,7 @@ export interface StoredEvent {
   readonly event: Event;
 }
 
+/** Which events `EventStore.read` returns: which types, how many. */
 export interface ReadOptions {
   /** Event type patterns (exact type, `prefix.*`, `*`); default: every type. An empty list matches nothing. */
   types?: readonly string[];
@@ -24,6 +25,7 @@ export interface ReadOptions {
   limit?: number;
 }
 
+/** One page of stored events and where the next read continues. */
 export interface ReadResult {
   /** The epoch the offsets belong to. */
   epoch: string;

@@ -1,4 +1,5 @@
 import type * as JestGlobals from '@jest/globals';
+import { errorTableProblem } from '../core/errors';
 import type { PluginDefinition } from '../plugin/definition';
 import { PluginHarness, type HarnessOptions } from './harness';
 import { sampleEvents } from './samples';
@@ -26,6 +27,10 @@ export function runPluginConformance(definition: PluginDefinition, options: Harn
     it(options.config === undefined ? 'accepts the default config ({})' : 'accepts the config given to the suite', () => {
       const result = definition.configSchema.safeParse(options.config ?? {});
       expect(result.error?.issues ?? []).toEqual([]);
+    });
+
+    it('declares its error codes in UPPER_SNAKE_CASE, each with a meaning, none of them a core code', () => {
+      expect(errorTableProblem(definition.errors ?? {})).toBeUndefined();
     });
 
     it('registers its own event types without clashing with the catalogue', () => {
@@ -72,6 +77,8 @@ export function runPluginConformance(definition: PluginDefinition, options: Harn
       await h.bus.idle();
       expect(seen).toEqual(expect.arrayContaining(types));
       expect(h.bus.stats().handlers.filter((s) => s.state === 'quarantined')).toEqual([]);
+      // Every error_code it published is its own (definePlugin errors) or the core's.
+      expect(h.eventsOf('agent.error').filter((e) => e.data.error_code === 'ERROR_CODE_UNDECLARED').map((e) => e.data.message)).toEqual([]);
       await h.stop();
     });
   });

@@ -13,6 +13,7 @@ import { classToken } from '../plugin/tokens';
 import { EVENT_STORE, EventStore } from '../store/event-store';
 import { SqliteEventStore } from '../store/sqlite-event-store';
 
+/** How the harness hosts the plugin; every field is optional. */
 export interface HarnessOptions {
   /** The plugin's config section as it would appear in YAML; parsed with the plugin's schema. Default `{}`. */
   config?: unknown;

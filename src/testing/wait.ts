@@ -1,3 +1,4 @@
+/** Options of {@link waitFor}. */
 export interface WaitForOptions {
   /** What is awaited, for the error message ("the file written"). */
   what: string;
