@@ -40,6 +40,8 @@ export class Connection {
   /** Nothing after this offset was sent live (set when the first resume starts). */
   private liveThrough?: number;
   private filter = new Set<string>();
+  /** True while the filter is the plugin's default_event_types: the first subscribe replaces it. */
+  private onDefaults = false;
   private readonly cache = new Map<string, boolean>();
   private matcher?: (type: string) => boolean;
 
@@ -68,9 +70,27 @@ export class Connection {
     return hit;
   }
 
-  subscribe(patterns: readonly string[]): void {
+  /** Starts the connection on the plugin's default filter, in force until the first {@link subscribe}. */
+  useDefaults(patterns: readonly string[]): void {
+    this.filter = new Set(patterns);
+    this.onDefaults = true;
+    this.filterChanged();
+  }
+
+  /**
+   * Adds the patterns to the filter; the first call replaces the default filter instead (a client
+   * that subscribes says what it wants). Returns the default patterns it replaced, if it did.
+   */
+  subscribe(patterns: readonly string[]): string[] | undefined {
+    let replaced: string[] | undefined;
+    if (this.onDefaults) {
+      replaced = this.patterns;
+      this.filter.clear();
+      this.onDefaults = false;
+    }
     for (const p of patterns) this.filter.add(p);
     this.filterChanged();
+    return replaced;
   }
 
   /** Removes the patterns; `*` removes everything, `prefix.*` also removes the patterns under it. */

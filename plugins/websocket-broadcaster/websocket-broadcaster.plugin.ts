@@ -210,7 +210,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       conn.state = 'disconnected';
     });
     conn.state = 'connected';
-    conn.subscribe(this.config.default_event_types);
+    conn.useDefaults(this.config.default_event_types);
     conn.cursor = this.store?.head ?? this.localOffset;
     // Until the first resume, remember what is sent live (as filters, not offsets) so the replay skips it.
     if (this.store) conn.trackLive();
@@ -254,13 +254,16 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       this.fail(conn, 'INVALID_EVENT_TYPES', `unknown or invalid event types: ${invalid.map((t) => JSON.stringify(t)).join(', ')}; use known types, "prefix.*" or "*"`, { invalid_types: invalid });
       if (conn.state !== 'connected') return;
     }
-    if (subscribe) conn.subscribe(valid);
-    else conn.unsubscribe(valid);
+    // A SUBSCRIBE that names no valid type (a resume-only request, or every type refused) keeps
+    // the filter as it is, the default one included.
+    const replaced = subscribe && valid.length > 0 ? conn.subscribe(valid) : undefined;
+    if (!subscribe) conn.unsubscribe(valid);
     const payload: Record<string, unknown> = {
-      content: `${subscribe ? 'Subscribed to' : 'Unsubscribed from'} ${valid.length} event types`,
+      content: `${subscribe ? 'Subscribed to' : 'Unsubscribed from'} ${valid.length} event types${replaced ? ` (replacing the default subscription: ${replaced.join(', ') || 'none'})` : ''}`,
       sender: 'system',
       type: 'system',
       subscribed: conn.patterns,
+      ...(replaced ? { replaced_defaults: replaced } : {}),
     };
     let replayFrom: number | undefined;
     if (resume) {

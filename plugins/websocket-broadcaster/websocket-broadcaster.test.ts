@@ -65,13 +65,20 @@ describe('websocket-broadcaster protocol', () => {
 
     client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['config.changed', 'service.status'] }, id: 'sub-1' });
     const confirmation = await client.next((m) => m.type === 'chatMessage');
-    expect(confirmation.payload).toEqual({ content: 'Subscribed to 2 event types', sender: 'system', type: 'system', subscribed: ['config.changed', 'service.status', 'system.*'] });
+    // The first SUBSCRIBE_EVENTS replaces the default filter, and says so.
+    expect(confirmation.payload).toEqual({
+      content: 'Subscribed to 2 event types (replacing the default subscription: system.*)',
+      sender: 'system',
+      type: 'system',
+      subscribed: ['config.changed', 'service.status'],
+      replaced_defaults: ['system.*'],
+    });
     expect(confirmation.correlation_id).toBe('sub-1');
 
     const at = client.messages.length;
     client.send({ type: 'UNSUBSCRIBE_EVENTS', payload: { event_types: ['system.*', 'service.status'] } });
     const unsubscribed = await client.next((m) => m.type === 'chatMessage', at);
-    expect(unsubscribed.payload).toMatchObject({ content: 'Unsubscribed from 2 event types', subscribed: ['config.changed'] });
+    expect(unsubscribed.payload).toEqual({ content: 'Unsubscribed from 2 event types', sender: 'system', type: 'system', subscribed: ['config.changed'] });
 
     client.send({ type: 'PING', payload: {}, id: 'p-42' });
     const pong = await client.next((m) => m.type === 'PONG');
@@ -82,6 +89,29 @@ describe('websocket-broadcaster protocol', () => {
     await h.bus.publish('config.changed', sampleEvents['config.changed']);
     await client.next((m) => m.type === 'eventStream' && m.payload.type === 'config.changed', at);
     expect(client.events().slice(before).map((e) => e.type)).toEqual(['config.changed']);
+  });
+
+  it('applies the default filter until the first SUBSCRIBE_EVENTS, which replaces it; later ones add to it', async () => {
+    const { h, url } = await serve({ default_event_types: ['*'] });
+    const narrowed = await connect(url);
+    const refused = await connect(url);
+    narrowed.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['config.changed'] } });
+    expect((await narrowed.next((m) => m.type === 'chatMessage')).payload).toMatchObject({ subscribed: ['config.changed'], replaced_defaults: ['*'] });
+    // A request whose every type is refused leaves the defaults in force.
+    refused.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['no.such_type'] } });
+    expect((await refused.next((m) => m.type === 'chatMessage')).payload).toEqual(expect.objectContaining({ subscribed: ['*'] }));
+    expect((await refused.next((m) => m.type === 'chatMessage')).payload.replaced_defaults).toBeUndefined();
+
+    for (const type of ['system.error', 'config.changed', 'service.status'] as const) await h.bus.publish(type, sampleEvents[type] as never);
+    await h.bus.idle();
+    await Promise.all([narrowed, refused].map((c) => c.roundTrip()));
+    expect(narrowed.events().map((e) => e.type)).toEqual(['config.changed']);
+    expect(refused.events().map((e) => e.type)).toEqual(['system.error', 'config.changed', 'service.status']);
+
+    const at = narrowed.messages.length;
+    narrowed.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['service.status'] } });
+    const added = await narrowed.next((m) => m.type === 'chatMessage', at);
+    expect(added.payload).toEqual({ content: 'Subscribed to 1 event types', sender: 'system', type: 'system', subscribed: ['config.changed', 'service.status'] });
   });
 
   it('matches wildcards, and an empty filter receives nothing', async () => {
@@ -123,7 +153,7 @@ describe('websocket-broadcaster protocol', () => {
     expect(error.payload).toMatchObject({ code: 'INVALID_EVENT_TYPES', invalid_types: ['no.such_type', 'sys*', 42] });
     // The valid part of the request still applied.
     const confirmation = await client.next((m) => m.type === 'chatMessage', at);
-    expect(confirmation.payload).toMatchObject({ content: 'Subscribed to 1 event types', subscribed: ['*', 'system.error'] });
+    expect(confirmation.payload).toMatchObject({ content: 'Subscribed to 1 event types (replacing the default subscription: *)', subscribed: ['system.error'] });
   });
 
   it('closes a connection over max_connections with 1008', async () => {
@@ -273,7 +303,8 @@ describe('websocket-broadcaster resume from the event store', () => {
     const ids = second.events().map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
 
-    // last_event_id works as well, and picks up where the client left off.
+    // last_event_id works as well, and picks up where the client left off; a resume that names no
+    // types keeps the default filter.
     const third = await connect(url, {});
     third.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: [], last_event_id: String(ids[ids.length - 2]) } });
     await third.next((m) => m.type === 'eventStream' && (m.payload.data as { message: string }).message === 'live after resume');
@@ -310,7 +341,7 @@ describe('websocket-broadcaster resume from the event store', () => {
     await h.bus.publish('config.changed', sampleEvents['config.changed']); // c2, not sent: unsubscribed
     await h.bus.publish('system.error', tagged('e2'));
     await client.next((m) => m.type === 'eventStream' && (m.payload.data as { message?: string }).message === 'e2');
-    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['config.changed'], since: { offset: from, epoch: store.epoch } } });
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['system.error', 'config.changed'], since: { offset: from, epoch: store.epoch } } });
     await client.next((m) => m.type === 'chatMessage' && m.payload.recovered === true);
     await h.bus.publish('system.error', tagged('e3'));
     await client.next((m) => m.type === 'eventStream' && (m.payload.data as { message?: string }).message === 'e3');
