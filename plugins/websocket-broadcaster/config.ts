@@ -27,7 +27,7 @@ export const websocketBroadcasterConfigSchema = z
         key_file: z.string().min(1).describe('PEM private key file.'),
       })
       .optional()
-      .describe('Serve wss:// with this certificate and key (paths relative to the working directory).'),
+      .describe('Serve wss:// with this certificate and key (paths relative to the agent config file).'),
   })
   .superRefine((config, ctx) => {
     if (!LOOPBACK.has(config.host) && config.auth_token === undefined) {

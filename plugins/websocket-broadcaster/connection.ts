@@ -1,7 +1,8 @@
 import { eventTypeMatcher } from 'praxis-agent';
 import type { WebSocket } from 'ws';
 
-export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'disconnected' | 'error';
+/** A connection is created once its WebSocket is open: there is no `connecting` state to hold. */
+export type ConnectionState = 'connected' | 'disconnecting' | 'disconnected' | 'error';
 
 /** Live connections get each event as it is appended; replaying ones catch up from the store first. */
 export type DeliveryMode = 'live' | 'replaying';
@@ -20,7 +21,7 @@ interface LiveSegment {
 
 /** One client: its socket, state, filter, position in the stream and counters. */
 export class Connection {
-  state: ConnectionState = 'connecting';
+  state: ConnectionState = 'connected';
   mode: DeliveryMode = 'live';
   /** Every event up to this offset has been dealt with (sent when it matched). */
   cursor = 0;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { WebSocket, type ClientOptions } from 'ws';
-import { SystemClock, type Clock } from 'praxis-agent';
+import { AgentControl, SystemClock, type Clock, type ReloadResult } from 'praxis-agent';
 import { createPluginHarness, FakeClock, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { Connection } from './connection';
 import plugin from './index';
@@ -36,7 +36,7 @@ function newStore(options: Partial<SqliteEventStore['options']> = {}, dir = temp
   return store;
 }
 
-async function serve(config: Record<string, unknown> = {}, extra: { store?: SqliteEventStore; clock?: Clock; logger?: pino.Logger } = {}): Promise<{ h: PluginHarness; url: string; ws: WebsocketBroadcasterPlugin }> {
+async function serve(config: Record<string, unknown> = {}, extra: { store?: SqliteEventStore; clock?: Clock; logger?: pino.Logger; agentControl?: AgentControl } = {}): Promise<{ h: PluginHarness; url: string; ws: WebsocketBroadcasterPlugin }> {
   const h = createPluginHarness(plugin, { config: { port: 0, ...config }, ...extra });
   harnesses.push(h);
   await h.start();
@@ -272,6 +272,65 @@ describe('websocket-broadcaster slow consumers', () => {
   });
 });
 
+describe('websocket-broadcaster timers run on the plugin clock', () => {
+  it('gives clients the close grace of stop() on the plugin clock, then cuts the ones that did not answer', async () => {
+    const clock = new FakeClock();
+    const { url, ws } = await serve({}, { clock });
+    // Reads nothing, so it never answers the close frame.
+    const dead = await connect(url);
+    dead.ws.pause();
+    let stopped = false;
+    const stopping = ws.stop().then(() => {
+      stopped = true;
+    });
+    // The heartbeat is cancelled; the one pending timer is the close grace.
+    expect(clock.pending).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    await clock.advance(1000);
+    await stopping;
+    dead.ws.resume();
+    await dead.closed;
+  });
+
+  it('cuts a silent client that ignores the heartbeat close once the grace has passed on the plugin clock', async () => {
+    const clock = new FakeClock();
+    const { url, ws } = await serve({ heartbeat_interval: 1000 }, { clock });
+    const dead = await connect(url);
+    dead.ws.pause();
+    for (let i = 0; i < 4; i++) await clock.advance(1000);
+    expect(ws.get_stats().connection_states.disconnecting).toBe(1);
+    // The next heartbeat and the cut-off of the silent client.
+    expect(clock.pending).toBe(2);
+    await clock.advance(1000);
+    await waitFor(() => ws.get_stats().connection_states.disconnecting === 0, { what: 'the silent client is cut off' });
+    expect(ws.get_stats().connection_states).toMatchObject({ connected: 0, disconnected: 1 });
+  });
+
+  it('paces a replay to a client that reads slowly on the plugin clock, and delivers every event', async () => {
+    const clock = new FakeClock();
+    const store = newStore();
+    const { h, url } = await serve({ default_event_types: [], max_buffered_bytes: 64 * 1024 }, { clock, store });
+    const big = { ...sampleEvents['system.error'], message: 'x'.repeat(16_000) };
+    const count = 1500;
+    for (let i = 0; i < count; i++) await h.bus.publish('system.error', big);
+    await h.bus.idle();
+    const client = await connect(url);
+    client.ws.pause();
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'], since: { offset: 0, epoch: store.epoch } } });
+    // Once the socket buffers are full the replay waits on the clock (beside the heartbeat) instead of cutting the client.
+    await waitFor(() => clock.pending === 2, { what: 'the replay waits on the plugin clock' });
+    client.ws.resume();
+    // Each step moves the plugin clock past one pacing wait and lets the client read.
+    for (let step = 0; client.events().length < count && step < 5000; step++) {
+      await clock.advance(10);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(client.events().map((e) => e.id)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+  }, 60_000);
+});
+
 describe('websocket-broadcaster resume from the event store', () => {
   it('replays every missed matching event once, in order, before live ones, with no duplicate at the seam', async () => {
     const store = newStore();
@@ -453,6 +512,23 @@ describe('websocket-broadcaster security', () => {
     const client = await connect(url, { ca: [readFileSync(cert)] });
     await h.bus.publish('system.error', sampleEvents['system.error']);
     await client.next((m) => m.type === 'eventStream');
+  });
+
+  it('reads tls.cert_file and key_file relative to the agent config file', async () => {
+    const dir = tempDir();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const agentControl = new (class extends AgentControl {
+      get configFile(): string {
+        return path.join(dir, 'agent.config.yaml');
+      }
+
+      reload(reason: string): Promise<ReloadResult> {
+        return Promise.resolve({ status: 'unavailable', reason, restarted: [], started: [], stopped: [], unchanged: [], failed: [], restart_required: [], problems: [], message: 'test' });
+      }
+    })();
+    const { url } = await serve({ tls: { cert_file: 'cert.pem', key_file: 'key.pem' } }, { agentControl });
+    const client = await connect(url, { ca: [readFileSync(path.join(dir, 'cert.pem'))] });
+    expect(client.messages[0].type).toBe('welcome');
   });
 
   it('fails to start with a clear error when the port is taken', async () => {
