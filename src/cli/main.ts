@@ -144,7 +144,8 @@ function hintWhenStartedByNpm(agent: Agent): void {
   const pid = process.pid;
   const reloadUrl = agent.adminUrl ? ` or POST ${agent.adminUrl}/-/reload` : '';
   const stop = launcher === 'npx' ? `; stop it with Ctrl-C or kill ${pid} (npx does not pass SIGTERM on either)` : '';
-  agent.logger.info({ pid, launcher: launcher === 'npx' ? 'npx' : 'npm start' }, `started through ${launcher === 'npx' ? 'npx' : 'npm start'}: reload with kill -HUP ${pid} (the agent: npm does not pass SIGHUP on)${reloadUrl}${stop}`);
+  // Every log line carries `pid` already.
+  agent.logger.info({ launcher: launcher === 'npx' ? 'npx' : 'npm start' }, `started through ${launcher === 'npx' ? 'npx' : 'npm start'}: reload with kill -HUP ${pid} (the agent: npm does not pass SIGHUP on)${reloadUrl}${stop}`);
 }
 
 function validateCommand(file: string, io: Io): number {
