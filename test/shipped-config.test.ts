@@ -123,11 +123,11 @@ describe('the shipped agent.config.yaml, running', () => {
     await agent.waitFor((l) => l.plugin === 'events-log' && l.event_id === eventId);
 
     // Saving the config reloads it: the changed plugin restarts, the change is published and audited.
-    writeFileSync(config, readFileSync(config, 'utf8').replace('types: ["system.error", "service.status", "config.changed"]', 'types: ["system.error", "service.status", "config.changed", "system.health"]'));
+    writeFileSync(config, readFileSync(config, 'utf8').replace('types: ["system.error", "config.changed"]', 'types: ["system.error", "config.changed", "service.status"]'));
     const reload = await agent.waitFor((l) => String(l.reason).startsWith('config-watcher') && l.plugin === undefined && Array.isArray(l.restarted));
     expect(reload.restarted).toEqual(['events-log']);
     const changed = await client.next((m) => m.type === 'eventStream' && m.payload.type === 'config.changed');
-    expect(JSON.stringify(changed.payload.data)).toContain('system.health');
+    expect(JSON.stringify(changed.payload.data)).toContain('service.status');
     await waitFor(() => auditRecords(auditFile).some((r) => r.type === 'config.changed'), { what: 'the config change is in the audit file' });
     expect(((await (await fetch(`${url}/readyz`)).json()) as { ready: boolean }).ready).toBe(true);
 
