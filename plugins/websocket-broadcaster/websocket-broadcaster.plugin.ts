@@ -49,7 +49,7 @@ export type WebsocketStats = {
 
 /** Events replayed per store read; the replay yields to the event loop between pages. */
 const REPLAY_PAGE = 500;
-/** While a replaying client has over half of max_buffered_bytes unread, the next page waits this long (plugin clock). */
+/** While a replaying client has over half of max_buffered_bytes unsent, its next event waits this long (plugin clock). */
 const PACING_MS = 10;
 /** How long stop() lets clients answer the close handshake before their sockets are cut. */
 const CLOSE_GRACE_MS = 1000;
