@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AgentProcess, REPO, runCli } from './helpers/cli';
 
@@ -95,6 +96,12 @@ describe('praxis-agent: plugin modules loaded only for their own commands', () =
     expect(loadsAuditLog(['audit', 'tail', '/nonexistent/audit.log'])).toBe(true);
     expect(loadsAuditLog(['--help'])).toBe(true);
   });
+
+  it('does not load the plugins a config declares to find the agent for emit', () => {
+    // Nothing listens on port 1: emit fails to connect, after reading the address from the config.
+    const file = configFile(['http:', '  port: 1', 'plugins:', '  - name: audit', '    use: audit-log', `    config: { path: ${JSON.stringify(path.join(tmpdir(), 'praxis-emit-audit.log'))} }`, ''].join('\n'));
+    expect(loadsAuditLog(['emit', 'system.error', '--data', '{}', '--config', file])).toBe(false);
+  });
 });
 
 describe('praxis-agent --help', () => {
@@ -112,6 +119,15 @@ describe('praxis-agent schema', () => {
     const schemas = JSON.parse(result.stdout) as Record<string, { properties: { data: { properties: Record<string, unknown> } } }>;
     expect(Object.keys(schemas)).toEqual(expect.arrayContaining(['system.error', 'config.changed', 'service.status', 'system.health', 'agent.started']));
     expect(Object.keys(schemas['system.error'].properties.data.properties)).toEqual(['severity', 'message', 'error_code', 'component', 'diagnostic_data', 'stack_trace']);
+  });
+
+  it('names the known event types when --type names an unknown one', () => {
+    const result = runCli(['schema', '--type', 'nope']);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('EVENT_UNKNOWN_TYPE: unknown event type "nope"; known types: ');
+    for (const type of ['system.error', 'config.changed', 'service.heartbeat']) expect(result.stderr).toContain(type);
+    expect(result.stderr).toContain('--from-config');
   });
 
   it('prints the config JSON Schema, identical to the committed copy', () => {
@@ -145,6 +161,23 @@ describe('praxis-agent emit', () => {
 
     const notJson = runCli(['emit', 'system.error', '--url', url, '--data', '{oops']);
     expect(notJson.status).toBe(2);
+  });
+});
+
+describe('praxis-agent emit, finding the agent from its config file', () => {
+  it('reaches an agent bound to an IPv6 address (brackets in the URL)', async () => {
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '::1', resolve));
+    const { port } = free.address() as AddressInfo;
+    await new Promise((resolve) => free.close(resolve));
+    const file = configFile(['http:', '  host: "::1"', `  port: ${port}`, ''].join('\n'));
+    const agent = new AgentProcess(['--config', file]);
+    expect(await agent.ready()).toBe(`http://[::1]:${port}`);
+    const sent = runCli(['emit', 'system.error', '--config', file, '--data', '{"severity":"warning","message":"over IPv6","component":"net"}']);
+    expect({ status: sent.status, stderr: sent.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(sent.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/);
+    agent.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
   });
 });
 

@@ -1,7 +1,8 @@
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AgentProcess } from './helpers/cli';
+import { AgentProcess, REPO } from './helpers/cli';
 
 /** The shipped config's WebSocket port and event store, moved out of the way of a running agent and the checkout. */
 function isolated(): Record<string, string> {
@@ -48,4 +49,50 @@ describe('praxis-agent start (child process, shipped agent.config.yaml)', () => 
     expect(await agent.exited).toBe(0);
     expect(agent.lines.some((l) => l.event === 'agent.stopped')).toBe(true);
   });
+});
+
+/** The parent of a process, from /proc (Linux); undefined elsewhere. */
+function parentOf(pid: number): number | undefined {
+  const stat = `/proc/${pid}/stat`;
+  if (!existsSync(stat)) return undefined;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ")".
+  const text = readFileSync(stat, 'utf8');
+  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start', () => {
+  it('builds nothing when dist/ is current, runs the agent as npm\'s own child, stops it on SIGTERM to npm, and says where SIGHUP goes', async () => {
+    // Bring dist/ up to date (nothing to do when it is), then `npm start` must leave it untouched.
+    const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: REPO, encoding: 'utf8', timeout: 300_000 });
+    expect({ status: build.status, stderr: build.stderr }).toEqual({ status: 0, stderr: '' });
+    const entry = path.join(REPO, 'dist/src/cli/main.js');
+    const built = statSync(entry).mtimeMs;
+
+    const agent = new AgentProcess([], { PRAXIS_PORT: '0', ...isolated() }, ['npm', 'start', '--silent', '--']);
+    await agent.ready();
+    expect(statSync(entry).mtimeMs).toBe(built);
+
+    const ready = await agent.waitFor((l) => String(l.msg).startsWith('praxis-agent ready'));
+    const agentPid = Number(ready.pid);
+    expect(agentPid).not.toBe(agent.pid);
+    // No shell between npm and the agent: npm's SIGTERM reaches the agent instead of killing a shell and orphaning it.
+    const parent = parentOf(agentPid);
+    if (parent !== undefined) expect(parent).toBe(agent.pid);
+    const hint = await agent.waitFor((l) => l.launcher === 'npm start');
+    expect(hint.msg).toContain(`kill -HUP ${agentPid}`);
+
+    agent.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+    expect(agent.lines.some((l) => l.event === 'agent.stopped')).toBe(true);
+    expect(isAlive(agentPid)).toBe(false);
+  }, 300_000);
 });

@@ -13,7 +13,7 @@ export const websocketBroadcasterConfigSchema = z
     default_event_types: z
       .array(eventPatternSchema)
       .default(['*'])
-      .describe('The filter a new connection starts with (before any SUBSCRIBE_EVENTS): exact types, "prefix.*" or "*"; [] sends nothing until the client subscribes.'),
+      .describe('The filter a new connection starts with, until its first SUBSCRIBE_EVENTS replaces it: exact types, "prefix.*" or "*"; [] sends nothing until the client subscribes.'),
     heartbeat_interval: positiveDuration.default(30_000).describe('The server pings every connection this often; one that answers neither a ping nor sends PING for 3 intervals is closed (1001 "Heartbeat timeout").'),
     max_connections: z.number().int().min(1).default(100).describe('Connections beyond this are closed at once with 1008 "Maximum connections reached".'),
     max_payload: z.number().int().min(64).default(65_536).describe('Largest message a client may send, in bytes; a bigger one closes the connection with 1009.'),
@@ -27,7 +27,7 @@ export const websocketBroadcasterConfigSchema = z
         key_file: z.string().min(1).describe('PEM private key file.'),
       })
       .optional()
-      .describe('Serve wss:// with this certificate and key (paths relative to the working directory).'),
+      .describe('Serve wss:// with this certificate and key (paths relative to the agent config file).'),
   })
   .superRefine((config, ctx) => {
     if (!LOOPBACK.has(config.host) && config.auth_token === undefined) {

@@ -1,7 +1,8 @@
 import { eventTypeMatcher } from 'praxis-agent';
 import type { WebSocket } from 'ws';
 
-export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'disconnected' | 'error';
+/** A connection is created once its WebSocket is open: there is no `connecting` state to hold. */
+export type ConnectionState = 'connected' | 'disconnecting' | 'disconnected' | 'error';
 
 /** Live connections get each event as it is appended; replaying ones catch up from the store first. */
 export type DeliveryMode = 'live' | 'replaying';
@@ -20,7 +21,7 @@ interface LiveSegment {
 
 /** One client: its socket, state, filter, position in the stream and counters. */
 export class Connection {
-  state: ConnectionState = 'connecting';
+  state: ConnectionState = 'connected';
   mode: DeliveryMode = 'live';
   /** Every event up to this offset has been dealt with (sent when it matched). */
   cursor = 0;
@@ -40,6 +41,8 @@ export class Connection {
   /** Nothing after this offset was sent live (set when the first resume starts). */
   private liveThrough?: number;
   private filter = new Set<string>();
+  /** True while the filter is the plugin's default_event_types: the first subscribe replaces it. */
+  private onDefaults = false;
   private readonly cache = new Map<string, boolean>();
   private matcher?: (type: string) => boolean;
 
@@ -68,9 +71,27 @@ export class Connection {
     return hit;
   }
 
-  subscribe(patterns: readonly string[]): void {
+  /** Starts the connection on the plugin's default filter, in force until the first {@link subscribe}. */
+  useDefaults(patterns: readonly string[]): void {
+    this.filter = new Set(patterns);
+    this.onDefaults = true;
+    this.filterChanged();
+  }
+
+  /**
+   * Adds the patterns to the filter; the first call replaces the default filter instead (a client
+   * that subscribes says what it wants). Returns the default patterns it replaced, if it did.
+   */
+  subscribe(patterns: readonly string[]): string[] | undefined {
+    let replaced: string[] | undefined;
+    if (this.onDefaults) {
+      replaced = this.patterns;
+      this.filter.clear();
+      this.onDefaults = false;
+    }
     for (const p of patterns) this.filter.add(p);
     this.filterChanged();
+    return replaced;
   }
 
   /** Removes the patterns; `*` removes everything, `prefix.*` also removes the patterns under it. */

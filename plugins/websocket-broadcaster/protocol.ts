@@ -80,8 +80,8 @@ export function serverMessage(type: string, payload: Record<string, unknown>, ti
   return JSON.stringify({ type, payload, timestamp, ...extra });
 }
 
-/** `{type: "error", payload: {message, code, timestamp, ...details}}`. */
-export function errorMessage(code: ProtocolErrorCode, message: string, timestamp: string, details: Record<string, unknown> = {}): string {
+/** The `error` frame: `{type: "error", payload: {message, code, timestamp, ...details}}`. */
+export function errorFrame(code: ProtocolErrorCode, message: string, timestamp: string, details: Record<string, unknown> = {}): string {
   return serverMessage('error', { message, code, timestamp, ...details }, timestamp);
 }
 

@@ -1,18 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  AgentControl,
   Bus,
   Clock,
   EVENT_PATTERN,
   EVENT_STORE,
+  errorMessage,
   EventRegistry,
   inject,
   injectable,
   LOGGER,
   PLUGIN_CONFIG,
+  runOnce,
+  settledWithin,
   type CancelTimer,
   type Event,
   type EventStore,
@@ -26,23 +30,28 @@ import { bearerMatches } from '../../src/http/auth';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { WebsocketBroadcasterConfig } from './config';
 import { Connection, type ConnectionState } from './connection';
-import { CLOSE, errorMessage, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
+import { CLOSE, errorFrame, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
 
-/** The statistics of the spec's WebSocket manager, exactly its keys. */
-export interface WebsocketStats {
+/**
+ * The statistics of the spec's WebSocket manager, exactly its keys. `connection_states.connecting`
+ * is always 0: a connection is accepted and connected in one step (the key stays for the spec's clients).
+ */
+export type WebsocketStats = {
   total_connections: number;
   active_connections: number;
   messages_sent: number;
   messages_received: number;
   broadcast_count: number;
   errors: number;
-  connection_states: Record<ConnectionState, number>;
+  connection_states: Record<ConnectionState | 'connecting', number>;
   total_errors: number;
   average_messages_per_connection: number;
-}
+};
 
 /** Events replayed per store read; the replay yields to the event loop between pages. */
 const REPLAY_PAGE = 500;
+/** While a replaying client has over half of max_buffered_bytes unsent, its next event waits this long (plugin clock). */
+const PACING_MS = 10;
 /** How long stop() lets clients answer the close handshake before their sockets are cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -57,9 +66,10 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   private readonly connections = new Set<Connection>();
   private unsubscribe?: Unsubscribe;
   private heartbeat?: CancelTimer;
-  private readonly pacing = new Set<NodeJS.Timeout>();
+  /** Pending replay pages and close cut-offs, cancelled by stop(). */
+  private readonly timers = new Set<CancelTimer>();
   private baseUrl?: string;
-  private stopping?: Promise<void>;
+  private readonly stopOnce = runOnce(() => this.shutdown());
   /** Offsets of the stream when there is no store (no replay): a counter in this process. */
   private localOffset = 0;
   private counters = { total_connections: 0, messages_sent: 0, messages_received: 0, broadcast_count: 0, errors: 0, disconnected: 0, ended_in_error: 0 };
@@ -70,6 +80,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     private readonly registry: EventRegistry,
     @inject(PLUGIN_CONFIG) private readonly config: WebsocketBroadcasterConfig,
     @inject(LOGGER) private readonly logger: Logger,
+    private readonly agent: AgentControl,
     @inject(EVENT_STORE, { isOptional: true }) private readonly store?: EventStore,
   ) {}
 
@@ -81,7 +92,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   async start(): Promise<void> {
     const { tls } = this.config;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onPlainRequest(req, res);
-    this.server = tls ? createHttpsServer({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }, onRequest) : createHttpServer(onRequest);
+    this.server = tls ? createHttpsServer(this.tlsOptions(tls), onRequest) : createHttpServer(onRequest);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.config.max_payload, perMessageDeflate: false, clientTracking: false });
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     const address = await listen(this.server, this.config.host, this.config.port);
@@ -101,17 +112,21 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   }
 
   stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
-    return this.stopping;
+    return this.stopOnce();
   }
 
-  stats(): Record<string, unknown> {
-    return { ...this.get_stats() };
+  private get stopping(): boolean {
+    return this.stopOnce.called;
   }
 
-  /** The spec's statistics. */
+  /** The spec's name for {@link stats}. */
   get_stats(): WebsocketStats {
-    const states: Record<ConnectionState, number> = { connecting: 0, connected: 0, disconnecting: 0, disconnected: this.counters.disconnected, error: this.counters.ended_in_error };
+    return this.stats();
+  }
+
+  /** The spec's statistics (see {@link WebsocketStats}). */
+  stats(): WebsocketStats {
+    const states: WebsocketStats['connection_states'] = { connecting: 0, connected: 0, disconnecting: 0, disconnected: this.counters.disconnected, error: this.counters.ended_in_error };
     let totalErrors = 0;
     for (const c of this.connections) {
       states[c.state]++;
@@ -136,16 +151,16 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     this.unsubscribe = undefined;
     this.heartbeat?.();
     this.heartbeat = undefined;
-    for (const timer of this.pacing) clearTimeout(timer);
-    this.pacing.clear();
+    for (const cancel of this.timers) cancel();
+    this.timers.clear();
     const server = this.server;
     if (!server) return;
     const closed = [...this.connections].map((c) => new Promise<void>((resolve) => {
       c.ws.once('close', () => resolve());
       this.close(c, CLOSE.SHUTDOWN);
     }));
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref());
-    await Promise.race([Promise.all(closed), grace]);
+    // Clients that do not answer the close handshake in time are cut off.
+    await settledWithin(this.clock, Promise.all(closed), CLOSE_GRACE_MS);
     for (const c of this.connections) c.ws.terminate();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -153,6 +168,19 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     });
     this.wss?.close();
     this.baseUrl = undefined;
+  }
+
+  /** The certificate and key, read from paths relative to the agent config file. */
+  private tlsOptions(tls: NonNullable<WebsocketBroadcasterConfig['tls']>): { cert: Buffer; key: Buffer } {
+    const read = (what: string, file: string): Buffer => {
+      const resolved = this.agent.resolvePath(file);
+      try {
+        return readFileSync(resolved);
+      } catch (error) {
+        throw new Error(`cannot read tls.${what} ${resolved}: ${errorMessage(error)}`);
+      }
+    };
+    return { cert: read('cert_file', tls.cert_file), key: read('key_file', tls.key_file) };
   }
 
   /** Plain HTTP requests (no upgrade) get 426 on the endpoint, 404 elsewhere. */
@@ -210,8 +238,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       else this.counters.disconnected++;
       conn.state = 'disconnected';
     });
-    conn.state = 'connected';
-    conn.subscribe(this.config.default_event_types);
+    conn.useDefaults(this.config.default_event_types);
     conn.cursor = this.store?.head ?? this.localOffset;
     // Until the first resume, remember what is sent live (as filters, not offsets) so the replay skips it.
     if (this.store) conn.trackLive();
@@ -255,13 +282,16 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       this.fail(conn, 'INVALID_EVENT_TYPES', `unknown or invalid event types: ${invalid.map((t) => JSON.stringify(t)).join(', ')}; use known types, "prefix.*" or "*"`, { invalid_types: invalid });
       if (conn.state !== 'connected') return;
     }
-    if (subscribe) conn.subscribe(valid);
-    else conn.unsubscribe(valid);
+    // A SUBSCRIBE that names no valid type (a resume-only request, or every type refused) keeps
+    // the filter as it is, the default one included.
+    const replaced = subscribe && valid.length > 0 ? conn.subscribe(valid) : undefined;
+    if (!subscribe) conn.unsubscribe(valid);
     const payload: Record<string, unknown> = {
-      content: `${subscribe ? 'Subscribed to' : 'Unsubscribed from'} ${valid.length} event types`,
+      content: `${subscribe ? 'Subscribed to' : 'Unsubscribed from'} ${valid.length} event types${replaced ? ` (replacing the default subscription: ${replaced.join(', ') || 'none'})` : ''}`,
       sender: 'system',
       type: 'system',
       subscribed: conn.patterns,
+      ...(replaced ? { replaced_defaults: replaced } : {}),
     };
     let replayFrom: number | undefined;
     if (resume) {
@@ -292,11 +322,15 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   private pump(conn: Connection, run: number): void {
     const store = this.store;
     if (!store || conn.state !== 'connected' || conn.mode !== 'replaying' || run !== conn.replayRun || this.stopping) return;
-    // Pace the replay by what the client reads: it must not trip the slow-consumer cap by itself.
-    if (conn.ws.bufferedAmount > this.config.max_buffered_bytes / 2) return this.later(conn, run, 10);
     // Synchronous from read to mode switch: nothing can be appended in between, so no gap and no duplicate.
     const page = store.read(conn.cursor, { types: conn.patterns, limit: REPLAY_PAGE });
     for (const entry of page.events) {
+      // Pace the replay by what the client reads (checked per event: a page of large events alone
+      // may exceed the cap): it must not trip the slow-consumer cap by itself.
+      if (conn.ws.bufferedAmount > this.config.max_buffered_bytes / 2) {
+        conn.cursor = entry.offset - 1;
+        return this.after(PACING_MS, () => this.pump(conn, run));
+      }
       if (conn.wasSentLive(entry.offset, entry.type)) continue;
       this.sendFrame(conn, eventFrame(entry));
       if (conn.state !== 'connected') return;
@@ -308,16 +342,17 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       conn.stopTrackingLive();
       return;
     }
-    this.later(conn, run, 0);
+    // Yield to the event loop (not a wait: no time needs to pass) so live events and other clients go on.
+    setImmediate(() => this.pump(conn, run));
   }
 
-  private later(conn: Connection, run: number, ms: number): void {
-    const timer = setTimeout(() => {
-      this.pacing.delete(timer);
-      this.pump(conn, run);
+  /** Runs `fn` after `ms` of the plugin's clock, unless stop() comes first. */
+  private after(ms: number, fn: () => void): void {
+    const cancel = this.clock.setTimeout(() => {
+      this.timers.delete(cancel);
+      fn();
     }, ms);
-    timer.unref();
-    this.pacing.add(timer);
+    this.timers.add(cancel);
   }
 
   /** Sends one event to every live connection whose filter matches, as one shared frame. */
@@ -354,7 +389,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   private fail(conn: Connection, code: ProtocolErrorCode, message: string, details: Record<string, unknown> = {}): void {
     conn.errors++;
     this.counters.errors++;
-    this.send(conn, errorMessage(code, message, this.clock.isoNow(), details));
+    this.send(conn, errorFrame(code, message, this.clock.isoNow(), details));
     if (conn.errors >= this.config.error_threshold) {
       this.logger.warn({ connection: conn.id, errors: conn.errors }, 'websocket client closed after too many errors');
       this.close(conn, CLOSE.TOO_MANY_ERRORS);
@@ -369,7 +404,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
 
   private activeCount(): number {
     let n = 0;
-    for (const c of this.connections) if (c.state === 'connected' || c.state === 'connecting') n++;
+    for (const c of this.connections) if (c.state === 'connected') n++;
     return n;
   }
 
@@ -383,8 +418,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
           this.logger.info({ connection: conn.id }, 'websocket client silent for 3 heartbeat intervals: closed');
           this.close(conn, CLOSE.HEARTBEAT);
           // A silent peer may never finish the close handshake.
-          const cut = setTimeout(() => conn.ws.terminate(), CLOSE_GRACE_MS);
-          cut.unref();
+          this.after(CLOSE_GRACE_MS, () => conn.ws.terminate());
           continue;
         }
         conn.ws.ping();
@@ -410,12 +444,10 @@ function rawText(data: RawData): string {
   return Buffer.from(data).toString('utf8');
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
-
 /** Answers an upgrade request with an HTTP error; no WebSocket is opened. */
 function reject(socket: Socket, status: number, message: string, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ error: message });
-  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`];
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`];
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }

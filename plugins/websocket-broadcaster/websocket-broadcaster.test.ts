@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { WebSocket, type ClientOptions } from 'ws';
-import { SystemClock, type Clock } from 'praxis-agent';
+import { AgentControl, SystemClock, type Clock, type ReloadResult } from 'praxis-agent';
 import { createPluginHarness, FakeClock, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { Connection } from './connection';
 import plugin from './index';
@@ -36,7 +36,7 @@ function newStore(options: Partial<SqliteEventStore['options']> = {}, dir = temp
   return store;
 }
 
-async function serve(config: Record<string, unknown> = {}, extra: { store?: SqliteEventStore; clock?: Clock; logger?: pino.Logger } = {}): Promise<{ h: PluginHarness; url: string; ws: WebsocketBroadcasterPlugin }> {
+async function serve(config: Record<string, unknown> = {}, extra: { store?: SqliteEventStore; clock?: Clock; logger?: pino.Logger; agentControl?: AgentControl } = {}): Promise<{ h: PluginHarness; url: string; ws: WebsocketBroadcasterPlugin }> {
   const h = createPluginHarness(plugin, { config: { port: 0, ...config }, ...extra });
   harnesses.push(h);
   await h.start();
@@ -65,13 +65,20 @@ describe('websocket-broadcaster protocol', () => {
 
     client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['config.changed', 'service.status'] }, id: 'sub-1' });
     const confirmation = await client.next((m) => m.type === 'chatMessage');
-    expect(confirmation.payload).toEqual({ content: 'Subscribed to 2 event types', sender: 'system', type: 'system', subscribed: ['config.changed', 'service.status', 'system.*'] });
+    // The first SUBSCRIBE_EVENTS replaces the default filter, and says so.
+    expect(confirmation.payload).toEqual({
+      content: 'Subscribed to 2 event types (replacing the default subscription: system.*)',
+      sender: 'system',
+      type: 'system',
+      subscribed: ['config.changed', 'service.status'],
+      replaced_defaults: ['system.*'],
+    });
     expect(confirmation.correlation_id).toBe('sub-1');
 
     const at = client.messages.length;
     client.send({ type: 'UNSUBSCRIBE_EVENTS', payload: { event_types: ['system.*', 'service.status'] } });
     const unsubscribed = await client.next((m) => m.type === 'chatMessage', at);
-    expect(unsubscribed.payload).toMatchObject({ content: 'Unsubscribed from 2 event types', subscribed: ['config.changed'] });
+    expect(unsubscribed.payload).toEqual({ content: 'Unsubscribed from 2 event types', sender: 'system', type: 'system', subscribed: ['config.changed'] });
 
     client.send({ type: 'PING', payload: {}, id: 'p-42' });
     const pong = await client.next((m) => m.type === 'PONG');
@@ -82,6 +89,29 @@ describe('websocket-broadcaster protocol', () => {
     await h.bus.publish('config.changed', sampleEvents['config.changed']);
     await client.next((m) => m.type === 'eventStream' && m.payload.type === 'config.changed', at);
     expect(client.events().slice(before).map((e) => e.type)).toEqual(['config.changed']);
+  });
+
+  it('applies the default filter until the first SUBSCRIBE_EVENTS, which replaces it; later ones add to it', async () => {
+    const { h, url } = await serve({ default_event_types: ['*'] });
+    const narrowed = await connect(url);
+    const refused = await connect(url);
+    narrowed.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['config.changed'] } });
+    expect((await narrowed.next((m) => m.type === 'chatMessage')).payload).toMatchObject({ subscribed: ['config.changed'], replaced_defaults: ['*'] });
+    // A request whose every type is refused leaves the defaults in force.
+    refused.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['no.such_type'] } });
+    expect((await refused.next((m) => m.type === 'chatMessage')).payload).toEqual(expect.objectContaining({ subscribed: ['*'] }));
+    expect((await refused.next((m) => m.type === 'chatMessage')).payload.replaced_defaults).toBeUndefined();
+
+    for (const type of ['system.error', 'config.changed', 'service.status'] as const) await h.bus.publish(type, sampleEvents[type] as never);
+    await h.bus.idle();
+    await Promise.all([narrowed, refused].map((c) => c.roundTrip()));
+    expect(narrowed.events().map((e) => e.type)).toEqual(['config.changed']);
+    expect(refused.events().map((e) => e.type)).toEqual(['system.error', 'config.changed', 'service.status']);
+
+    const at = narrowed.messages.length;
+    narrowed.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['service.status'] } });
+    const added = await narrowed.next((m) => m.type === 'chatMessage', at);
+    expect(added.payload).toEqual({ content: 'Subscribed to 1 event types', sender: 'system', type: 'system', subscribed: ['config.changed', 'service.status'] });
   });
 
   it('matches wildcards, and an empty filter receives nothing', async () => {
@@ -123,7 +153,7 @@ describe('websocket-broadcaster protocol', () => {
     expect(error.payload).toMatchObject({ code: 'INVALID_EVENT_TYPES', invalid_types: ['no.such_type', 'sys*', 42] });
     // The valid part of the request still applied.
     const confirmation = await client.next((m) => m.type === 'chatMessage', at);
-    expect(confirmation.payload).toMatchObject({ content: 'Subscribed to 1 event types', subscribed: ['*', 'system.error'] });
+    expect(confirmation.payload).toMatchObject({ content: 'Subscribed to 1 event types (replacing the default subscription: *)', subscribed: ['system.error'] });
   });
 
   it('closes a connection over max_connections with 1008', async () => {
@@ -242,6 +272,65 @@ describe('websocket-broadcaster slow consumers', () => {
   });
 });
 
+describe('websocket-broadcaster timers run on the plugin clock', () => {
+  it('gives clients the close grace of stop() on the plugin clock, then cuts the ones that did not answer', async () => {
+    const clock = new FakeClock();
+    const { url, ws } = await serve({}, { clock });
+    // Reads nothing, so it never answers the close frame.
+    const dead = await connect(url);
+    dead.ws.pause();
+    let stopped = false;
+    const stopping = ws.stop().then(() => {
+      stopped = true;
+    });
+    // The heartbeat is cancelled; the one pending timer is the close grace.
+    expect(clock.pending).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    await clock.advance(1000);
+    await stopping;
+    dead.ws.resume();
+    await dead.closed;
+  });
+
+  it('cuts a silent client that ignores the heartbeat close once the grace has passed on the plugin clock', async () => {
+    const clock = new FakeClock();
+    const { url, ws } = await serve({ heartbeat_interval: 1000 }, { clock });
+    const dead = await connect(url);
+    dead.ws.pause();
+    for (let i = 0; i < 4; i++) await clock.advance(1000);
+    expect(ws.get_stats().connection_states.disconnecting).toBe(1);
+    // The next heartbeat and the cut-off of the silent client.
+    expect(clock.pending).toBe(2);
+    await clock.advance(1000);
+    await waitFor(() => ws.get_stats().connection_states.disconnecting === 0, { what: 'the silent client is cut off' });
+    expect(ws.get_stats().connection_states).toMatchObject({ connected: 0, disconnected: 1 });
+  });
+
+  it('paces a replay to a client that reads slowly on the plugin clock, and delivers every event', async () => {
+    const clock = new FakeClock();
+    const store = newStore();
+    const { h, url } = await serve({ default_event_types: [], max_buffered_bytes: 64 * 1024 }, { clock, store });
+    const big = { ...sampleEvents['system.error'], message: 'x'.repeat(16_000) };
+    const count = 1500;
+    for (let i = 0; i < count; i++) await h.bus.publish('system.error', big);
+    await h.bus.idle();
+    const client = await connect(url);
+    client.ws.pause();
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'], since: { offset: 0, epoch: store.epoch } } });
+    // Once the socket buffers are full the replay waits on the clock (beside the heartbeat) instead of cutting the client.
+    await waitFor(() => clock.pending === 2, { what: 'the replay waits on the plugin clock' });
+    client.ws.resume();
+    // Each step moves the plugin clock past one pacing wait and lets the client read.
+    for (let step = 0; client.events().length < count && step < 5000; step++) {
+      await clock.advance(10);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(client.events().map((e) => e.id)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+  }, 60_000);
+});
+
 describe('websocket-broadcaster resume from the event store', () => {
   it('replays every missed matching event once, in order, before live ones, with no duplicate at the seam', async () => {
     const store = newStore();
@@ -273,7 +362,8 @@ describe('websocket-broadcaster resume from the event store', () => {
     const ids = second.events().map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
 
-    // last_event_id works as well, and picks up where the client left off.
+    // last_event_id works as well, and picks up where the client left off; a resume that names no
+    // types keeps the default filter.
     const third = await connect(url, {});
     third.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: [], last_event_id: String(ids[ids.length - 2]) } });
     await third.next((m) => m.type === 'eventStream' && (m.payload.data as { message: string }).message === 'live after resume');
@@ -310,7 +400,7 @@ describe('websocket-broadcaster resume from the event store', () => {
     await h.bus.publish('config.changed', sampleEvents['config.changed']); // c2, not sent: unsubscribed
     await h.bus.publish('system.error', tagged('e2'));
     await client.next((m) => m.type === 'eventStream' && (m.payload.data as { message?: string }).message === 'e2');
-    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['config.changed'], since: { offset: from, epoch: store.epoch } } });
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['system.error', 'config.changed'], since: { offset: from, epoch: store.epoch } } });
     await client.next((m) => m.type === 'chatMessage' && m.payload.recovered === true);
     await h.bus.publish('system.error', tagged('e3'));
     await client.next((m) => m.type === 'eventStream' && (m.payload.data as { message?: string }).message === 'e3');
@@ -422,6 +512,23 @@ describe('websocket-broadcaster security', () => {
     const client = await connect(url, { ca: [readFileSync(cert)] });
     await h.bus.publish('system.error', sampleEvents['system.error']);
     await client.next((m) => m.type === 'eventStream');
+  });
+
+  it('reads tls.cert_file and key_file relative to the agent config file', async () => {
+    const dir = tempDir();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const agentControl = new (class extends AgentControl {
+      get configFile(): string {
+        return path.join(dir, 'agent.config.yaml');
+      }
+
+      reload(reason: string): Promise<ReloadResult> {
+        return Promise.resolve({ status: 'unavailable', reason, restarted: [], started: [], stopped: [], unchanged: [], failed: [], restart_required: [], problems: [], message: 'test' });
+      }
+    })();
+    const { url } = await serve({ tls: { cert_file: 'cert.pem', key_file: 'key.pem' } }, { agentControl });
+    const client = await connect(url, { ca: [readFileSync(path.join(dir, 'cert.pem'))] });
+    expect(client.messages[0].type).toBe('welcome');
   });
 
   it('fails to start with a clear error when the port is taken', async () => {

@@ -1,15 +1,21 @@
 import 'reflect-metadata';
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { Document, parseDocument, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
 import { Agent, EXIT } from '../agent/agent';
 import { AGENT_VERSION } from '../agent/version';
 import { AgentClient, AgentClientError } from '../client/agent-client';
 import { configJsonSchema } from '../config/json-schema';
+import { substituteEnv } from '../config/env-substitution';
 import { ConfigError, describePlugins, loadConfig } from '../config/loader';
+import { httpSectionSchema } from '../config/schema';
 import { AgentError, errorMessage } from '../core/errors';
 import type { EventMetadataInput } from '../events/metadata';
 import { EventRegistry } from '../events/registry';
 import type { EventInputMap, EventType } from '../events/types';
+import { adminUrlFor } from '../http/admin-server';
 import type { PluginCommand } from '../plugin/definition';
 import { builtinPluginNames, BUILTIN_PLUGINS_DIR, resolvePlugin } from '../plugin/resolve';
 
@@ -110,6 +116,7 @@ async function startCommand(file: string, io: Io): Promise<number> {
     return report(io, error);
   }
   started = true;
+  hintWhenStartedByNpm(agent);
   if (pendingSignal) void agent.stop('signal', pendingSignal);
   else if (crashed) void agent.stop('uncaught exception');
   // Without the admin server nothing else keeps the event loop alive until a signal arrives.
@@ -124,6 +131,21 @@ async function startCommand(file: string, io: Io): Promise<number> {
   if (timedOut.length > 0) io.err(`praxis-agent: PLUGIN_STOP_TIMEOUT: plugin${timedOut.length === 1 ? '' : 's'} ${timedOut.map((n) => `"${n}"`).join(', ')} did not stop within shutdown_timeout (${timeout} ms); exit code ${code}`);
   if (failed.length > 0) io.err(`praxis-agent: PLUGIN_STOP_FAILED: plugin${failed.length === 1 ? '' : 's'} ${failed.map((n) => `"${n}"`).join(', ')} failed to stop (see the log); exit code ${code}`);
   return crashed && code === EXIT.OK ? EXIT.FAILURE : code;
+}
+
+/**
+ * npm does not pass SIGHUP on (it exits and leaves the agent running, unreloaded), and under npx a
+ * shell sits between npm and the agent, so npx's SIGTERM does not reach it either (`npm start`
+ * execs the agent: SIGINT and SIGTERM do). Say which process to signal.
+ */
+function hintWhenStartedByNpm(agent: Agent): void {
+  const launcher = process.env.npm_lifecycle_event;
+  if (launcher !== 'start' && launcher !== 'npx') return;
+  const pid = process.pid;
+  const reloadUrl = agent.adminUrl ? ` or POST ${agent.adminUrl}/-/reload` : '';
+  const stop = launcher === 'npx' ? `; stop it with Ctrl-C or kill ${pid} (npx does not pass SIGTERM on either)` : '';
+  // Every log line carries `pid` already.
+  agent.logger.info({ launcher: launcher === 'npx' ? 'npx' : 'npm start' }, `started through ${launcher === 'npx' ? 'npx' : 'npm start'}: reload with kill -HUP ${pid} (the agent: npm does not pass SIGHUP on)${reloadUrl}${stop}`);
 }
 
 function validateCommand(file: string, io: Io): number {
@@ -186,6 +208,11 @@ function schemaCommand(options: { config?: boolean; type?: string; fromConfig?: 
       return EXIT.OK;
     }
     const registry = fullRegistry(options.fromConfig);
+    if (options.type !== undefined && !registry.has(options.type)) {
+      const more = options.fromConfig ? '' : ' (a third-party plugin\'s types: add --from-config FILE)';
+      io.err(`praxis-agent: EVENT_UNKNOWN_TYPE: unknown event type "${options.type}"; known types: ${registry.types().join(', ')}${more}`);
+      return EXIT.FAILURE;
+    }
     io.out(JSON.stringify(options.type ? registry.jsonSchemaOf(options.type) : registry.jsonSchemas(), null, 2));
     return EXIT.OK;
   } catch (error) {
@@ -207,15 +234,27 @@ interface EmitOptions {
 function adminUrl(options: EmitOptions): string {
   if (options.url) return options.url;
   if (process.env.PRAXIS_URL) return process.env.PRAXIS_URL;
-  if (existsSync(options.config)) {
-    try {
-      const { http } = loadConfig(options.config).config;
-      return `http://${http.host}:${http.port}`;
-    } catch {
-      // fall through to the default: `emit` must work even when the config has problems
-    }
+  const { host, port } = httpSectionOf(options.config) ?? httpSectionSchema.parse({});
+  return adminUrlFor(host, port);
+}
+
+/**
+ * The `http` section of a config file, read without the rest of the file (no plugin module is
+ * loaded, no other `${...}` is read); undefined when it cannot be read or is invalid, so that
+ * `emit` still works with the default.
+ */
+function httpSectionOf(file: string): z.output<typeof httpSectionSchema> | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    const http = new Document();
+    http.contents = (doc.get('http', true) as YamlNode | undefined) ?? null;
+    if (substituteEnv(http, { env: process.env, baseDir: path.dirname(path.resolve(file)) }).length > 0) return undefined;
+    const parsed = httpSectionSchema.safeParse(http.toJS() ?? {});
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
-  return 'http://127.0.0.1:9780';
 }
 
 async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<number> {

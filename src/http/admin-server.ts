@@ -300,7 +300,11 @@ function closeIfUnread(req: IncomingMessage): Record<string, string> {
 }
 
 function baseUrlOf(address: AddressInfo): string {
-  const wildcard = address.address === '0.0.0.0' || address.address === '::';
-  const host = wildcard ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return adminUrlFor(address.address, address.port);
+}
+
+/** The URL a client reaches an admin server bound to `host:port` at: a wildcard host means loopback; IPv6 goes in brackets. */
+export function adminUrlFor(host: string, port: number): string {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  return `http://${wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
 }

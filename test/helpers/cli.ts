@@ -32,8 +32,9 @@ export class AgentProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private waiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [BIN, 'start', ...args], { cwd: REPO, env: { ...process.env, ...env } });
+  /** `command`: what runs the agent, `args` appended; `npm start --` runs it as a user would. */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, command: readonly string[] = [process.execPath, BIN, 'start']) {
+    this.child = spawn(command[0], [...command.slice(1), ...args], { cwd: REPO, env: { ...process.env, ...env } });
     readline.createInterface({ input: this.child.stdout }).on('line', (text) => {
       let line: Record<string, unknown>;
       try {
@@ -74,6 +75,11 @@ export class AgentProcess {
   async ready(): Promise<string> {
     const line = await this.waitFor((l) => typeof l.admin_url === 'string' && String(l.msg).startsWith('praxis-agent ready'));
     return line.admin_url as string;
+  }
+
+  /** The process spawned (npm's, for `npm start`). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   kill(signal: NodeJS.Signals): void {
