@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { AgentProcess, REPO, runCli } from './helpers/cli';
+import { AgentProcess, REPO, runCli, shippedConfigEnv } from './helpers/cli';
 
 function configFile(text: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'praxis-cli-'));
@@ -145,7 +145,7 @@ describe('praxis-agent emit', () => {
   });
 
   it('publishes to a running agent and reports field errors', async () => {
-    agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', PRAXIS_WS_PORT: '0', PRAXIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'praxis-data-')) });
+    agent = new AgentProcess(['--config', 'agent.config.yaml'], await shippedConfigEnv());
     const url = await agent.ready();
     const ok = runCli(['emit', 'system.error', '--url', url, '--data', '{"severity":"warning","message":"slow disk","component":"db"}', '--tag', 'cron', '--source', 'nightly-job']);
     expect(ok.stderr).toBe('');

@@ -1,18 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { AgentProcess, REPO } from './helpers/cli';
-
-/** The shipped config's WebSocket port and event store, moved out of the way of a running agent and the checkout. */
-function isolated(): Record<string, string> {
-  return { PRAXIS_WS_PORT: '0', PRAXIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'praxis-data-')) };
-}
+import { AgentProcess, REPO, shippedConfigEnv } from './helpers/cli';
 
 /** The shipped config, started as a user would: `praxis-agent start` in a child process. */
 describe('praxis-agent start (child process, shipped agent.config.yaml)', () => {
   it('becomes ready, serves the admin API, ingests, and exits 0 on SIGTERM with the lifecycle in order', async () => {
-    const agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', PRAXIS_LOG_LEVEL: 'info', ...isolated() });
+    const agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_LOG_LEVEL: 'info', ...(await shippedConfigEnv()) });
     const url = await agent.ready();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     // The shipped WebSocket broadcaster logs its URL.
@@ -43,7 +37,7 @@ describe('praxis-agent start (child process, shipped agent.config.yaml)', () => 
   });
 
   it('stops the same way on SIGINT', async () => {
-    const agent = new AgentProcess(['--config', 'agent.config.yaml'], { PRAXIS_PORT: '0', ...isolated() });
+    const agent = new AgentProcess(['--config', 'agent.config.yaml'], await shippedConfigEnv());
     await agent.ready();
     agent.kill('SIGINT');
     expect(await agent.exited).toBe(0);
@@ -77,7 +71,7 @@ describe('npm start', () => {
     const entry = path.join(REPO, 'dist/src/cli/main.js');
     const built = statSync(entry).mtimeMs;
 
-    const agent = new AgentProcess([], { PRAXIS_PORT: '0', ...isolated() }, ['npm', 'start', '--silent', '--']);
+    const agent = new AgentProcess([], await shippedConfigEnv(), ['npm', 'start', '--silent', '--']);
     await agent.ready();
     expect(statSync(entry).mtimeMs).toBe(built);
 

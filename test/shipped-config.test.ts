@@ -1,11 +1,10 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TestClient } from '../plugins/websocket-broadcaster/test-client';
 import { loadConfig } from '../src/config/loader';
 import { waitFor } from './helpers/async';
-import { AgentProcess, REPO } from './helpers/cli';
+import { AgentProcess, freePort, REPO } from './helpers/cli';
 
 const SCHEMA = path.join(REPO, 'config/agent.config.schema.json');
 
@@ -45,15 +44,6 @@ describe('shipped YAML files', () => {
     expect(readdirSync(path.join(REPO, 'config')).filter((f) => !listed.includes(f) && f !== 'README.md')).toEqual([]);
   });
 });
-
-/** A port that was free a moment ago: the shipped health check names the admin port, so it cannot be 0. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The audit file's records, parsed (none while it does not exist). */
 function auditRecords(file: string): { type: string; event_id: string | null; data: Record<string, unknown> }[] {

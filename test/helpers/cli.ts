@@ -1,9 +1,29 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const BIN = path.join(REPO, 'bin/praxis-agent.js');
+
+/** A port that was free a moment ago: the shipped health check names the admin port, so it cannot be 0. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * The environment that runs the shipped config out of the way of a running agent and the checkout:
+ * a free admin port (its self-check names it), any WebSocket port, a temp data folder.
+ */
+export async function shippedConfigEnv(): Promise<Record<string, string>> {
+  return { PRAXIS_PORT: String(await freePort()), PRAXIS_WS_PORT: '0', PRAXIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'praxis-data-')) };
+}
 
 export interface CliResult {
   status: number | null;
