@@ -221,9 +221,8 @@ function formatterFor(location: string): Intl.DateTimeFormat {
 
 /**
  * A location as Go's `time.LoadLocation` takes it: `UTC`, `Local`, empty (UTC) or an IANA zone
- * name. Node's ICU time zone data stands in for Go's zoneinfo; it also knows lower-case spellings,
- * which Go (reading zoneinfo files on Linux) refuses, so those are refused here too when ICU's
- * canonical name differs only in case.
+ * name. Node's ICU time zone data stands in for Go's zoneinfo; it also takes any spelling's case,
+ * which Go (reading zoneinfo files on Linux) refuses, so wrongly cased names are refused here too.
  */
 function checkLocation(location: string): string | undefined {
   if (location === '' || location === 'UTC' || location === 'Local') return undefined;
@@ -236,7 +235,10 @@ function checkLocation(location: string): string | undefined {
   } catch {
     return `unknown location "${location}": ${hint}`;
   }
-  if (canonical !== location && canonical.toLowerCase() === location.toLowerCase()) {
+  // Every segment of every IANA name starts with a capital (Europe/Berlin, Etc/GMT+5, US/Eastern);
+  // that catches a wrongly cased alias, whose canonical name ICU reports differently spelt.
+  const wronglyCased = location.split('/').some((segment) => !/^[A-Z]/.test(segment)) || (canonical !== location && canonical.toLowerCase() === location.toLowerCase());
+  if (wronglyCased) {
     return `unknown location "${location}": time zone names are case-sensitive (did you mean "${canonical}"?)`;
   }
   return undefined;
@@ -347,6 +349,10 @@ function civilDate(year: number, month: number, day: number): Date {
   return date;
 }
 
+/**
+ * Calendar arithmetic, independent of DST: as Alertmanager since its fix #5447 (Aug 2026); earlier
+ * releases counted 24-hour spans and found 30 days in a 31-day spring-forward month.
+ */
 function daysInMonth(year: number, month: number): number {
   return civilDate(year, month + 1, 0).getUTCDate();
 }
