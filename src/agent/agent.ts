@@ -7,7 +7,7 @@ import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
 import { LogRateLimiter } from '../core/log-rate-limit';
-import { formatProblem, isConfigError, loadConfig, type LoadedConfig, type LoadedPlugin } from '../config/loader';
+import { isConfigError, loadConfig, type LoadedConfig, type LoadedPlugin } from '../config/loader';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { AdminServer } from '../http/admin-server';
@@ -198,9 +198,11 @@ export class Agent {
     try {
       next = loadConfig(running.file);
     } catch (error) {
-      const problems = isConfigError(error) ? error.problems.map(formatProblem) : [errorMessage(error)];
+      // At most MAX_REPORTED_PROBLEMS lines, the last one counting the rest.
+      const problems = isConfigError(error) ? error.lines() : [errorMessage(error)];
+      const count = isConfigError(error) ? error.problems.length + error.omitted : 1;
       const result = { ...emptyReloadResult('invalid', reason, ''), file: running.file, problems };
-      result.message = `config reload (${reason}) rejected: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${running.file}; still running the previous config`;
+      result.message = `config reload (${reason}) rejected: ${count} problem${count === 1 ? '' : 's'} in ${running.file}; still running the previous config`;
       this.logger.error({ reason, file: running.file, problems }, result.message);
       await this.bus
         .publish('system.error', { severity: 'error', message: result.message, error_code: 'CONFIG_RELOAD_INVALID', component: 'config', diagnostic_data: { file: running.file, reason, problems } }, source)

@@ -88,8 +88,14 @@ describe('loadConfig: YAML syntax', () => {
     // bad-indent.yaml line 3: " host: 0.0.0.0" (one space where its siblings have two)
     const problems = problemsOf(path.join(FIXTURES, 'bad-indent.yaml'));
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ line: 3, column: 1, path: '', code: 'CONFIG_YAML_SYNTAX' });
+    expect(problems[0]).toMatchObject({ line: 3, column: 2, path: '', code: 'CONFIG_YAML_SYNTAX' });
     expect(problems[0].message).toMatch(/same column/);
+  });
+
+  it('points a misaligned key at the key itself, not at the start of its line', () => {
+    // deep-bad-indent.yaml line 3: "     host: 0.0.0.0" (the key at column 6, its sibling at column 7)
+    const problems = problemsOf(path.join(FIXTURES, 'deep-bad-indent.yaml'));
+    expect(problems.map((p) => [p.line, p.column, p.code])).toEqual([[3, 6, 'CONFIG_YAML_SYNTAX']]);
   });
 
   it('reports a line indented too far at that line, once', () => {
@@ -119,6 +125,32 @@ describe('loadConfig: YAML syntax', () => {
     expect(linesOf(config('http:', '  port: 80', '  port: 81'))).toEqual([
       '3:3 Map keys must be unique (the same key appears twice in this map) (CONFIG_YAML_SYNTAX)',
     ]);
+    // In a sequence item and in a flow map too; equal-looking keys of different types are not duplicates.
+    expect(linesOf(config('plugins:', '  - name: a', '    use: b', '    name: c', 'x: {k: 1, k: 2}', 'y: {1: a, "1": b}'))).toEqual([
+      '4:5 Map keys must be unique (the same key appears twice in this map) (CONFIG_YAML_SYNTAX)',
+      '5:11 Map keys must be unique (the same key appears twice in this map) (CONFIG_YAML_SYNTAX)',
+    ]);
+  });
+
+  it('reports the first 100 problems of a file with 40,000 unknown keys, and how many more there are', () => {
+    const file = path.join(dir, 'huge.yaml');
+    writeFileSync(file, Array.from({ length: 40_000 }, (_, i) => `unknown_${i}: ${i}\n`).join(''));
+    let error: unknown;
+    try {
+      loadConfig(file, NO_ENV);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const configError = error as ConfigError;
+    expect(configError.problems).toHaveLength(100);
+    expect(configError.omitted).toBe(39_900);
+    expect(configError.problems[0]).toMatchObject({ line: 1, column: 1, path: 'unknown_0', code: 'CONFIG_UNKNOWN_KEY' });
+    expect(configError.problems[99]).toMatchObject({ line: 100, path: 'unknown_99' });
+    const lines = configError.format().split('\n');
+    expect(lines).toHaveLength(101);
+    expect(lines[100]).toBe('and 39900 more problems (fix these and validate again to see them)');
+    expect(configError.message).toBe(configError.format());
   });
 });
 

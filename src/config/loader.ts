@@ -6,6 +6,7 @@ import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
 import { formatPath } from '../events/registry';
 import { originOf, resolvePlugin, type PluginOrigin, type ResolvedPlugin } from '../plugin/resolve';
 import { findCycles, startOrder, type DependencyEdge } from './dependencies';
+import { duplicateKeyOffsets } from './duplicate-keys';
 import { substituteEnv, type SubstitutionProblem } from './env-substitution';
 import { toPathIssues, type IssueContext } from './issues';
 import { SourcePositions, type Anchor, type KeyPath } from './positions';
@@ -202,8 +203,13 @@ function parse(file: string, absolute: string): { doc: Document; positions: Sour
   }
   const lines = new LineCounter();
   // prettyErrors adds a source excerpt to messages; we report positions ourselves instead.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) throw new ConfigError(sortProblems(syntaxProblems(doc.errors, text, lines, file)));
+  // Duplicate keys are found by duplicateKeyOffsets: yaml's own check is quadratic in the keys of a map.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const duplicates = duplicateKeyOffsets(doc).map((offset): ConfigProblem => {
+    const { line, col } = lines.linePos(offset);
+    return { file, line, column: col, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage('DUPLICATE_KEY', 'Map keys must be unique') };
+  });
+  if (doc.errors.length > 0 || duplicates.length > 0) throw new ConfigError(sortProblems([...syntaxProblems(doc.errors, text, lines, file), ...duplicates]));
   return { doc, positions: new SourcePositions(doc, lines) };
 }
 
@@ -220,14 +226,22 @@ function syntaxProblems(errors: readonly YAMLError[], text: string, lines: LineC
     .map((e): ConfigProblem => {
       if (e.code === 'MULTILINE_IMPLICIT_KEY') {
         const { line } = lines.linePos(e.pos[1]);
-        const start = lines.lineStarts[line - 1];
-        const column = /^[ \t]*/.exec(text.slice(start))?.[0].length ?? 0;
         const message = 'line indented too far: YAML reads it as part of the value on the line above; align it with the keys it belongs with';
-        return { file, line, column: column + 1, path: '', code: 'CONFIG_YAML_SYNTAX', message };
+        return { file, line, column: indentOf(text, lines, line) + 1, path: '', code: 'CONFIG_YAML_SYNTAX', message };
       }
       const { line, col } = lines.linePos(e.pos[0]);
-      return { file, line, column: col, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage(e.code, e.message) };
+      // yaml points a misaligned key at the start of its line; the key itself is what to move.
+      const column = e.code === 'BAD_INDENT' ? indentOf(text, lines, line) + 1 : col;
+      return { file, line, column, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage(e.code, e.message) };
     });
+}
+
+/** How many spaces and tabs start 1-based `line`. */
+function indentOf(text: string, lines: LineCounter, line: number): number {
+  const start = lines.lineStarts[line - 1] ?? 0;
+  let end = start;
+  while (text[end] === ' ' || text[end] === '\t') end += 1;
+  return end - start;
 }
 
 /** yaml's message, with a hint where its wording rarely leads people to the actual mistake. */
