@@ -18,7 +18,7 @@ export type { BackoffOptions, RetryInfo, RetryOptions } from './core/backoff';
 export type { CancelTimer } from './core/clock';
 export { isTimeoutError, runOnce, settledWithin, TimeoutError, withTimeout } from './core/timed';
 export { AgentError, ERROR_CODES, errorMessage } from './core/errors';
-export { durationSchema } from './config/schema';
+export { bearerTokenSchema, durationSchema } from './config/schema';
 export { loadConfig } from './config/loader';
 export type { LoadedConfig, LoadedPlugin } from './config/loader';
 export type { ErrorCode } from './core/errors';

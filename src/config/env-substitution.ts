@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import type { ErrorCode } from '../core/errors';
@@ -121,20 +121,53 @@ function resolveReference(inner: string, options: SubstitutionOptions, out: Expa
   return value;
 }
 
+/** Largest secret file read by `${file:...}`: secrets are tokens and keys, not documents. */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
 function readSecret(file: string, baseDir: string, out: Expansion): string {
   const target = path.resolve(baseDir, file);
-  try {
-    // One trailing newline is what `echo secret > file` and most secret stores leave behind.
-    return readFileSync(target, 'utf8').replace(/\r?\n$/, '');
-  } catch (error) {
-    // Only the path and the OS error code: never anything read from the file.
-    const code = (error as NodeJS.ErrnoException).code;
-    out.problems.push({
-      code: 'CONFIG_SECRET_FILE',
-      message: `cannot read secret file ${target}${code ? ` (${describeErrno(code)})` : ''}`,
-    });
+  const refuse = (why: string): string => {
+    // Only the path and why: never anything read from the file.
+    out.problems.push({ code: 'CONFIG_SECRET_FILE', message: `cannot read secret file ${target} (${why})` });
     return '';
+  };
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; on a regular file it changes nothing.
+    fd = openSync(target, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return refuse(code ? describeErrno(code) : 'cannot open');
   }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) return refuse(`${kindOf(stats)}, not a regular file`);
+    if (stats.size > MAX_SECRET_FILE_BYTES) return refuse(`${stats.size} bytes; secret files are at most ${MAX_SECRET_FILE_BYTES} bytes`);
+    // The size can change between fstat and read: read at most one byte past the limit, never more.
+    const buffer = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > MAX_SECRET_FILE_BYTES) return refuse(`larger than ${MAX_SECRET_FILE_BYTES} bytes, the limit for secret files`);
+    // One trailing newline is what `echo secret > file` and most secret stores leave behind.
+    return buffer.toString('utf8', 0, length).replace(/\r?\n$/, '');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return refuse(code ? describeErrno(code) : 'read failed');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'is a directory';
+  if (stats.isFIFO()) return 'is a named pipe';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'is a device';
+  if (stats.isSocket()) return 'is a socket';
+  return 'is not a regular file';
 }
 
 function describeErrno(code: string): string {

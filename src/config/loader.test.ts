@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -288,8 +289,50 @@ describe('loadConfig: environment substitution', () => {
     const problems = linesOf(file, NO_ENV);
     expect(problems).toEqual([
       `2:15 http.auth_token: cannot read secret file ${path.join(dir, 'missing-token')} (no such file) (CONFIG_SECRET_FILE)`,
-      `4:9 agent.name: cannot read secret file ${path.join(dir, 'secrets')} (is a directory) (CONFIG_SECRET_FILE)`,
+      `4:9 agent.name: cannot read secret file ${path.join(dir, 'secrets')} (is a directory, not a regular file) (CONFIG_SECRET_FILE)`,
     ]);
+  });
+
+  it('refuses devices, pipes and secret files over 64 KiB without reading them', () => {
+    writeFileSync(path.join(dir, 'big'), Buffer.alloc(64 * 1024 + 1, 'a'));
+    writeFileSync(path.join(dir, 'limit'), `${'b'.repeat(64 * 1024 - 1)}\n`);
+    execFileSync('mkfifo', [path.join(dir, 'fifo')]);
+    const file = config('http:', '  auth_token: ${file:/dev/zero}', '  host: ${file:big}', 'store:', '  data_dir: ${file:fifo}');
+    expect(linesOf(file, NO_ENV)).toEqual([
+      '2:15 http.auth_token: cannot read secret file /dev/zero (is a device, not a regular file) (CONFIG_SECRET_FILE)',
+      `3:9 http.host: cannot read secret file ${path.join(dir, 'big')} (65537 bytes; secret files are at most 65536 bytes) (CONFIG_SECRET_FILE)`,
+      `5:13 store.data_dir: cannot read secret file ${path.join(dir, 'fifo')} (is a named pipe, not a regular file) (CONFIG_SECRET_FILE)`,
+    ]);
+    // Up to the limit, a secret file is read whole.
+    expect(loadConfig(config('http:', '  host: ${file:limit}'), NO_ENV).config.http.host).toHaveLength(64 * 1024 - 1);
+  });
+
+  it('refuses a bearer token that could never match an Authorization header, without showing it', () => {
+    writeFileSync(path.join(dir, 'token'), 'two words\n');
+    const file = config(
+      'http:',
+      '  auth_token: ${file:token}',
+      'plugins:',
+      '  - name: ws',
+      '    use: websocket-broadcaster',
+      '    config:',
+      '      auth_token: "tab\\there"',
+      '  - name: ws2',
+      '    use: websocket-broadcaster',
+      '    config:',
+      '      auth_token: "caf\u00e9-token"',
+      '      port: 0',
+    );
+    const problems = problemsOf(file, NO_ENV);
+    expect(problems.map((p) => [p.path, p.code])).toEqual([
+      ['http.auth_token', 'CONFIG_INVALID_VALUE'],
+      ['plugins[0].config.auth_token', 'CONFIG_INVALID_VALUE'],
+      ['plugins[1].config.auth_token', 'CONFIG_INVALID_VALUE'],
+    ]);
+    expect(problems[0].message).toMatch(/visible ASCII/);
+    expect(JSON.stringify(problems)).not.toMatch(/two words|there|caf/);
+    // Any visible ASCII is fine, base64 and URL-safe punctuation included.
+    expect(loadConfig(config('http:', '  auth_token: "A-z0.9_~+/=!#$%&*"'), NO_ENV).config.http.auth_token).toBe('A-z0.9_~+/=!#$%&*');
   });
 
   it('never puts a secret into an error message', () => {
