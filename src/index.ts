@@ -38,7 +38,7 @@ export type {
   EventPattern,
   EventType,
 } from './events/types';
-export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactValue } from './core/redact';
+export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactText, redactValue } from './core/redact';
 export { HttpError, sendError, sendJson } from './http/reply';
 export { readBody } from './http/body';
 export { definePlugin } from './plugin/definition';
