@@ -8,6 +8,7 @@ import { AgentError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
 import { LogRateLimiter } from '../core/log-rate-limit';
 import { isConfigError, loadConfig, type LoadedConfig, type LoadedPlugin } from '../config/loader';
+import { SecretValues } from '../config/secret-values';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { AdminServer } from '../http/admin-server';
@@ -115,6 +116,11 @@ export class Agent {
     return this.loaded.config.agent.name;
   }
 
+  /** Values of the running config that came from secrets, masked wherever the agent reports a value. */
+  private get secrets(): SecretValues {
+    return this.loaded.secrets ?? SecretValues.none;
+  }
+
   /** Base URL of the admin HTTP server once started. */
   get adminUrl(): string | undefined {
     return this.admin?.url;
@@ -133,7 +139,9 @@ export class Agent {
     try {
       await this.admin?.start();
       await this.host.startAll(this.loaded.config.agent.shutdown_timeout);
-    } catch (error) {
+    } catch (failure) {
+      // A listen error names http.host, a plugin's error may quote its config: neither may show a secret.
+      const error = this.secrets.maskError(failure);
       await this.bus.publish('agent.error', {
         severity: 'critical',
         message: errorMessage(error),
@@ -146,15 +154,17 @@ export class Agent {
       throw error;
     }
     this.startedAt = this.clock.now();
+    // The bound address is http.host, which may have come from a secret file.
+    const url = this.admin?.url === undefined ? undefined : this.secrets.mask(this.admin.url);
     await this.bus.publish('agent.started', {
       agent_name: this.name,
       version: AGENT_VERSION,
       plugins: this.host.running(),
-      ...(this.admin?.url ? { admin_url: this.admin.url } : {}),
+      ...(url ? { admin_url: url } : {}),
       startup_ms: this.startedAt - begun,
     }, source);
     await this.bus.idle();
-    this.logger.info({ admin_url: this.admin?.url, plugins: this.host.running() }, `praxis-agent ready${this.admin?.url ? ` on ${this.admin.url}` : ''}`);
+    this.logger.info({ admin_url: url, plugins: this.host.running() }, `praxis-agent ready${url ? ` on ${url}` : ''}`);
   }
 
   /**

@@ -276,11 +276,11 @@ describe('loadConfig: environment substitution', () => {
   it('reads ${file:...} secrets relative to the config folder, trimming the trailing newline', () => {
     writeFileSync(path.join(dir, 'token'), 's3cr3t-token\n');
     writeFileSync(path.join(dir, 'digits'), '12345\n');
-    const file = config('http:', '  auth_token: ${file:token}', 'agent:', '  name: ${file:' + path.join(dir, 'digits') + '}');
+    const file = config('http:', '  auth_token: ${file:token}', '  host: ${file:' + path.join(dir, 'digits') + '}');
     const { config: c } = loadConfig(file, NO_ENV);
     expect(c.http.auth_token).toBe('s3cr3t-token');
     // A secret never becomes a number, even unquoted.
-    expect(c.agent.name).toBe('12345');
+    expect(c.http.host).toBe('12345');
   });
 
   it('reports an unreadable secret file without its content', () => {
