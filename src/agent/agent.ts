@@ -7,7 +7,8 @@ import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
 import { LogRateLimiter } from '../core/log-rate-limit';
-import { isConfigError, loadConfig, type LoadedConfig, type LoadedPlugin } from '../config/loader';
+import { isConfigError, type LoadedConfig, type LoadedPlugin } from '../config/loader';
+import { loadConfigOffThread } from '../config/off-thread';
 import { SecretValues } from '../config/secret-values';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
@@ -206,7 +207,8 @@ export class Agent {
     const source = { source: this.name };
     let next: LoadedConfig;
     try {
-      next = loadConfig(running.file);
+      // Off the main thread: validating a huge file must not stall the admin server meanwhile.
+      next = await loadConfigOffThread(running.file);
     } catch (error) {
       // At most MAX_REPORTED_PROBLEMS lines, the last one counting the rest.
       const problems = isConfigError(error) ? error.lines() : [errorMessage(error)];

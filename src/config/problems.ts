@@ -42,10 +42,11 @@ export class ConfigError extends AgentError {
   /** Problems found but not listed (beyond MAX_REPORTED_PROBLEMS). */
   readonly omitted: number;
 
-  constructor(problems: readonly ConfigProblem[]) {
+  /** @param alreadyOmitted problems left out before these (a list capped elsewhere, e.g. in a worker) */
+  constructor(problems: readonly ConfigProblem[], alreadyOmitted = 0) {
     if (problems.length === 0) throw new TypeError('ConfigError needs at least one problem');
     const kept = problems.slice(0, MAX_REPORTED_PROBLEMS);
-    const omitted = problems.length - kept.length;
+    const omitted = alreadyOmitted + problems.length - kept.length;
     super(kept[0].code, formatLines(kept, omitted).join('\n'), { problems: kept.map((p) => ({ ...p })), ...(omitted > 0 && { omitted }) });
     this.name = 'ConfigError';
     this.problems = kept;
