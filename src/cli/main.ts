@@ -6,6 +6,7 @@ import { AGENT_VERSION } from '../agent/version';
 import { AgentClient, AgentClientError } from '../client/agent-client';
 import { configJsonSchema } from '../config/json-schema';
 import { ConfigError, describePlugins, loadConfig } from '../config/loader';
+import { SecretValues } from '../config/secret-values';
 import { AgentError, errorMessage } from '../core/errors';
 import type { EventMetadataInput } from '../events/metadata';
 import { EventRegistry } from '../events/registry';
@@ -45,8 +46,11 @@ function report(io: Io, error: unknown): number {
 
 async function startCommand(file: string, io: Io): Promise<number> {
   let agent: Agent;
+  let secrets: SecretValues;
   try {
-    agent = new Agent(loadConfig(file));
+    const loaded = loadConfig(file);
+    secrets = loaded.secrets ?? SecretValues.none;
+    agent = new Agent(loaded);
   } catch (error) {
     return report(io, error);
   }
@@ -107,7 +111,8 @@ async function startCommand(file: string, io: Io): Promise<number> {
     process.off('SIGHUP', onHangup);
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);
-    return report(io, error);
+    // Whatever failed (the store's folder, the listen address) may name a value read from a secret.
+    return report(io, secrets.maskError(error));
   }
   started = true;
   if (pendingSignal) void agent.stop('signal', pendingSignal);
