@@ -18,7 +18,7 @@ export type { BackoffOptions, RetryInfo, RetryOptions } from './core/backoff';
 export type { CancelTimer } from './core/clock';
 export { isTimeoutError, runOnce, settledWithin, TimeoutError, withTimeout } from './core/timed';
 export { AgentError, ERROR_CODES, errorMessage } from './core/errors';
-export { durationSchema } from './config/schema';
+export { bearerTokenSchema, durationSchema } from './config/schema';
 export type { ErrorCode, ErrorCodeMap, ErrorCodeTable } from './core/errors';
 export type { Logger } from './core/logger';
 export { coreEventSchemas } from './events/catalogue';
@@ -36,7 +36,7 @@ export type {
   EventPattern,
   EventType,
 } from './events/types';
-export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactValue } from './core/redact';
+export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactText, redactValue } from './core/redact';
 export { HttpError } from './http/reply';
 export { definePlugin } from './plugin/definition';
 export type { CommandIo, Plugin, PluginClass, PluginCommand, PluginConfig, PluginDefinition } from './plugin/definition';

@@ -61,8 +61,8 @@ const SDK_EXPORTS = [
   'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
   'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'HttpError', 'HttpRoutes', 'LOGGER',
   'MAX_READ_LIMIT', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
-  'durationSchema', 'errorMessage', 'eventPatternSchema', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
-  'isTimeoutError', 'redactSecrets', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
+  'bearerTokenSchema', 'durationSchema', 'errorMessage', 'eventPatternSchema', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
+  'isTimeoutError', 'redactSecrets', 'redactText', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
 ];
 const TESTING_EXPORTS = ['FakeClock', 'PluginHarness', 'SqliteEventStore', 'createPluginHarness', 'runPluginConformance', 'sampleEvents', 'waitFor'];
 /** Re-exported from their libraries as they are (documented there and in the README). */

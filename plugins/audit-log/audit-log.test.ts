@@ -177,6 +177,20 @@ describe('audit-log: writing', () => {
     expect(records(file)[0]).toMatchObject({ data: { diagnostic_data: { port: 5432 } } });
   });
 
+  it('redacts with the one redaction function: pass, dsn and auth keys at any depth, credentials in URLs', async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file, types: ['system.error'] });
+    let nested: Record<string, unknown> = { passwd: 'pw-deep' };
+    for (let i = 0; i < 30; i++) nested = { level: nested };
+    const diagnostic_data = { dsn: 'pw-dsn', auth: { user: 'u', secret_answer: 'pw-auth' }, conn: 'postgres://app:pw-url@db:5432/app', nested };
+    await r.h.bus.publish('system.error', { severity: 'error', message: 'cannot reach amqp://guest:pw-msg@rabbit/?heartbeat=10', component: 'db', diagnostic_data });
+    await settleWrites(r);
+    await r.h.stop();
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toMatch(/pw-/);
+    expect(records(file)[0]).toMatchObject({ data: { message: expect.stringMatching(/^cannot reach amqp:\/\/\*\*\*[0-9a-f]{8}@rabbit\/\?heartbeat=10$/), diagnostic_data: { conn: expect.stringMatching(/@db:5432\/app$/) } } });
+  });
+
   it('continues the chain when restarted on the same file', async () => {
     const file = await writeLog(3);
     const r = await startAudit({ path: file, types: ['config.changed'] });

@@ -51,7 +51,7 @@ export const auditLogConfigSchema = z
     redact_keys: z
       .array(z.string().min(1))
       .default([])
-      .describe('Key fragments whose values are redacted, in addition to password, secret, token, key, webhook and credential.'),
+      .describe('Key fragments whose values are redacted, in addition to the agent\'s redaction key names (password, pass, secret, token, auth, key, dsn, cookie, ...).'),
     hmac: z
       .strictObject({
         key_env: z.string().min(1).optional().describe('Environment variable holding the HMAC key.'),

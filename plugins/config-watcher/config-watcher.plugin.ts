@@ -78,7 +78,13 @@ export class ConfigWatcherPlugin implements Plugin {
     // Baselines first, so a change made right after start is measured against them.
     await Promise.all(files.map((file) => this.takeBaseline(file)));
     for (const dir of this.dirs.values()) this.watchDir(dir, false);
-    this.logger.debug({ files: files.map((f) => f.display) }, 'watching config files');
+    // At info: which files a watcher follows is what one checks first when a change goes unnoticed.
+    const folders = [...this.dirs.keys()];
+    const reloads = files.filter((f) => f.settings.reload_agent).map((f) => f.display);
+    this.logger.info(
+      { files: files.map((f) => f.display), folders, reload_agent: reloads },
+      `watching ${files.length} file${files.length === 1 ? '' : 's'} (${files.map((f) => f.display).join(', ') || 'none'}) in ${folders.length} folder${folders.length === 1 ? '' : 's'} (${folders.join(', ') || 'none'})`,
+    );
   }
 
   async stop(): Promise<void> {

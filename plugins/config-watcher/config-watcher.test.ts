@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { AgentControl, redactValue, SystemClock, type Event, type ReloadResult } from 'praxis-agent';
 import { createPluginHarness, FakeClock, runPluginConformance, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { diffDocuments, formatKeyPath } from './diff';
@@ -149,6 +150,39 @@ describe('config-watcher', () => {
     writeFileSync(env, 'NOT A LINE\n');
     await waitFor(() => errors(h).length >= 2, { what: 'env parse error' });
     expect(errors(h)[1].data.message).toMatch(new RegExp(`^${escape(env)}:1:1: cannot parse env: expected KEY=value`));
+  });
+
+  it('redacts credentials inside URL values of a real .env file (DB_URL=postgres://u:pw@h/db)', async () => {
+    const dir = tempDir();
+    const env = path.join(dir, '.env');
+    writeFileSync(env, 'DB_URL=postgres://app:old-pw@db.internal:5432/app\nCACHE_URL=redis://cache:6379/0?password=old-cache-pw&db=0\n');
+    const h = harness({ files: [env] });
+    await h.start();
+    writeFileSync(env, 'DB_URL=postgres://app:new-pw@db.internal:5432/app\nCACHE_URL=redis://cache:6379/0?password=new-cache-pw&db=1\n');
+    await waitFor(() => changes(h).length >= 2, { what: 'two URL changes' });
+    await quiet();
+    const got = changes(h);
+    expect(JSON.stringify(got)).not.toMatch(/old-pw|new-pw|cache-pw/);
+    const [db, cache] = got.map((e) => e.data);
+    expect(db.config_path).toBe(`${env}#DB_URL`);
+    // Still a readable URL, and the changed password shows as a changed hash.
+    expect(db.old_value).toMatch(/^postgres:\/\/\*\*\*[0-9a-f]{8}@db\.internal:5432\/app$/);
+    expect(db.new_value).not.toBe(db.old_value);
+    expect(cache.new_value).toMatch(/^redis:\/\/cache:6379\/0\?password=\*\*\*[0-9a-f]{8}&db=1$/);
+  });
+
+  it('logs at info, at start, which files it watches and in which folders', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.yaml');
+    writeFileSync(file, 'a: 1\n');
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const h = createPluginHarness(configWatcher, { config: { files: [file] }, logger });
+    running.push(h);
+    await h.start();
+    const started = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => /^watching /.test(String(l.msg)));
+    expect(started).toMatchObject({ level: 30, files: [file], folders: [dir] });
+    expect(started?.msg).toContain(file);
   });
 
   it('reads a file in the format set in config when its extension does not say', async () => {

@@ -40,7 +40,7 @@ export const configWatcherConfigSchema = z
     secret_key_patterns: z
       .array(z.string().min(1))
       .default([...DEFAULT_SECRET_KEY_PATTERNS])
-      .describe('A value whose key path contains one of these (case-insensitive) is published as "***" plus a short hash.'),
+      .describe('A value whose key path contains one of these (case-insensitive) is published as "***" plus a short hash; credentials in URL values are always redacted.'),
     rewatch_interval_ms: z.number().int().min(10).default(1000).describe('How often to retry watching a folder that is missing or was removed.'),
   })
   .describe('Publishes config.changed for every changed key of the watched files.');

@@ -51,13 +51,13 @@ describe('event-logger', () => {
     const { logger, lines } = capture();
     const h = createPluginHarness(eventLogger, { logger, config: { types: ['*', 'config.*', 'config.changed'] } });
     await h.start();
-    await h.bus.publish('config.changed', { config_path: 'app.yaml#db', old_value: { host: 'a', auth: { password: 'hunter2' } }, new_value: { host: 'b', auth: { password: 'swordfish' } } });
+    await h.bus.publish('config.changed', { config_path: 'app.yaml#db', old_value: { host: 'a', login: { password: 'hunter2' } }, new_value: { host: 'b', login: { password: 'swordfish' } } });
     await h.stop();
     await new Promise((resolve) => setImmediate(resolve));
     const logged = lines().filter((l) => l.event === 'config.changed');
     expect(logged).toHaveLength(1);
     expect(JSON.stringify(logged[0])).not.toMatch(/hunter2|swordfish/);
-    expect(logged[0]).toMatchObject({ data: { old_value: { host: 'a', auth: { password: expect.stringMatching(/^\*\*\*/) } } } });
+    expect(logged[0]).toMatchObject({ data: { old_value: { host: 'a', login: { password: expect.stringMatching(/^\*\*\*/) } } } });
 
     const typo = createPluginHarness(eventLogger, { config: { types: ['system.eror'] } });
     await expect(typo.start()).rejects.toThrow(/system\.eror/);

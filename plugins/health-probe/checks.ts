@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
-import { errorMessage, isSecretKey, redactValue } from 'praxis-agent';
+import { errorMessage, redactText } from 'praxis-agent';
 import type { CheckConfig, CheckOf } from './config';
 import type { HEALTH_ERRORS } from './errors';
 
@@ -74,15 +74,9 @@ export function targetOf(check: CheckConfig): string {
   }
 }
 
-/** The URL without user:password and with the values of secret-looking query parameters redacted. */
+/** The URL with its credentials (user:password, secret-looking query parameters) redacted by the one redaction function. */
 export function safeUrl(raw: string): string {
-  const url = new URL(raw);
-  url.username = '';
-  url.password = '';
-  for (const key of [...url.searchParams.keys()]) {
-    if (isSecretKey(key)) url.searchParams.set(key, redactValue(url.searchParams.get(key)));
-  }
-  return url.toString();
+  return redactText(new URL(raw).toString());
 }
 
 /** Maps a socket-level error to a check outcome. */

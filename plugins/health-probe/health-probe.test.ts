@@ -321,7 +321,7 @@ describe('http checks', () => {
     expect(checkBody({ body_contains: 'x' }, 'abc')).toBe('response body does not contain "x"');
     expect(checkBody({ body_matches: '^a' }, 'abc')).toBeUndefined();
     expect(checkBody({ json: { 'a.b': { c: [1] } } }, '{"a":{"b":{"c":[1]}}}')).toBeUndefined();
-    expect(safeUrl('https://user:pw@h.test/x?token=abc&page=2')).toMatch(/^https:\/\/h\.test\/x\?token=\*\*\*[0-9a-f]{8}&page=2$/);
+    expect(safeUrl('https://user:pw@h.test/x?token=abc&page=2')).toMatch(/^https:\/\/\*\*\*[0-9a-f]{8}@h\.test\/x\?token=\*\*\*[0-9a-f]{8}&page=2$/);
   });
 });
 

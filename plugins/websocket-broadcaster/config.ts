@@ -1,4 +1,4 @@
-import { durationSchema, eventPatternSchema, z } from 'praxis-agent';
+import { bearerTokenSchema, durationSchema, eventPatternSchema, z } from 'praxis-agent';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -19,7 +19,7 @@ export const websocketBroadcasterConfigSchema = z
     max_payload: z.number().int().min(64).default(65_536).describe('Largest message a client may send, in bytes; a bigger one closes the connection with 1009.'),
     error_threshold: z.number().int().min(1).default(10).describe('Invalid messages after which a connection is closed (1008 "Too many errors").'),
     max_buffered_bytes: z.number().int().min(1024).default(4_194_304).describe('Per-connection cap on bytes waiting to be sent: a client that reads too slowly is disconnected (1013 "Slow consumer") instead of slowing anyone else.'),
-    auth_token: z.string().min(1).optional().describe('Bearer token required at the upgrade (header "Authorization: Bearer ..." or ?token=); without it the request gets 401 and no WebSocket opens. Use ${PRAXIS_WS_TOKEN} or ${file:...}.'),
+    auth_token: bearerTokenSchema.optional().describe('Bearer token (visible ASCII, no spaces) required at the upgrade (header "Authorization: Bearer ..." or ?token=); without it the request gets 401 and no WebSocket opens. Use ${PRAXIS_WS_TOKEN} or ${file:...}.'),
     allowed_origins: z.array(z.string().min(1)).default([]).describe('Browser origins allowed to connect (e.g. https://dash.example.com); a request with another Origin header gets 403. [] allows any.'),
     tls: z
       .strictObject({

@@ -8,7 +8,9 @@ import { AgentError, errorMessage } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
 import { runOnce, settledWithin } from '../core/timed';
 import { LogRateLimiter } from '../core/log-rate-limit';
-import { formatProblem, isConfigError, loadConfig, type LoadedConfig, type LoadedPlugin } from '../config/loader';
+import { isConfigError, type LoadedConfig, type LoadedPlugin } from '../config/loader';
+import { loadConfigOffThread } from '../config/off-thread';
+import { SecretValues } from '../config/secret-values';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { AdminServer } from '../http/admin-server';
@@ -129,6 +131,11 @@ export class Agent {
     return this.loaded.config.agent.name;
   }
 
+  /** Values of the running config that came from secrets, masked wherever the agent reports a value. */
+  private get secrets(): SecretValues {
+    return this.loaded.secrets ?? SecretValues.none;
+  }
+
   /** Base URL of the admin HTTP server once started. */
   get adminUrl(): string | undefined {
     return this.admin?.url;
@@ -147,7 +154,9 @@ export class Agent {
     try {
       await this.admin?.start();
       await this.host.startAll(this.loaded.config.agent.shutdown_timeout);
-    } catch (error) {
+    } catch (failure) {
+      // A listen error names http.host, a plugin's error may quote its config: neither may show a secret.
+      const error = this.secrets.maskError(failure);
       await this.bus.publish('agent.error', {
         severity: 'critical',
         message: errorMessage(error),
@@ -160,15 +169,17 @@ export class Agent {
       throw error;
     }
     this.startedAt = this.clock.now();
+    // The bound address is http.host, which may have come from a secret file.
+    const url = this.admin?.url === undefined ? undefined : this.secrets.mask(this.admin.url);
     await this.bus.publish('agent.started', {
       agent_name: this.name,
       version: AGENT_VERSION,
       plugins: this.host.running(),
-      ...(this.admin?.url ? { admin_url: this.admin.url } : {}),
+      ...(url ? { admin_url: url } : {}),
       startup_ms: this.startedAt - begun,
     }, source);
     await this.bus.idle();
-    this.logger.info({ admin_url: this.admin?.url, plugins: this.host.running() }, `praxis-agent ready${this.admin?.url ? ` on ${this.admin.url}` : ''}`);
+    this.logger.info({ admin_url: url, plugins: this.host.running() }, `praxis-agent ready${url ? ` on ${url}` : ''}`);
   }
 
   /**
@@ -207,11 +218,14 @@ export class Agent {
     const source = { source: this.name };
     let next: LoadedConfig;
     try {
-      next = loadConfig(running.file);
+      // Off the main thread: validating a huge file must not stall the admin server meanwhile.
+      next = await loadConfigOffThread(running.file);
     } catch (error) {
-      const problems = isConfigError(error) ? error.problems.map(formatProblem) : [errorMessage(error)];
+      // At most MAX_REPORTED_PROBLEMS lines, the last one counting the rest.
+      const problems = isConfigError(error) ? error.lines() : [errorMessage(error)];
+      const count = isConfigError(error) ? error.problems.length + error.omitted : 1;
       const result = { ...emptyReloadResult('invalid', reason, ''), file: running.file, problems };
-      result.message = `config reload (${reason}) rejected: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${running.file}; still running the previous config`;
+      result.message = `config reload (${reason}) rejected: ${count} problem${count === 1 ? '' : 's'} in ${running.file}; still running the previous config`;
       this.logger.error({ reason, file: running.file, problems }, result.message);
       await this.bus
         .publish('system.error', { severity: 'error', message: result.message, error_code: 'CONFIG_RELOAD_INVALID', component: 'config', diagnostic_data: { file: running.file, reason, problems } }, source)

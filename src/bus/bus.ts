@@ -1,8 +1,10 @@
+import type { z } from 'zod';
+import type { overflowPolicySchema } from '../config/schema';
 import type { EventMetadataInput } from '../events/metadata';
 import type { Event, EventFor, EventInputMap, EventPattern, EventType } from '../events/types';
 
-/** What happens when a handler's queue is full: wait for room, drop the new event, or drop the oldest queued one. */
-export type OverflowPolicy = 'block' | 'drop_newest' | 'drop_oldest';
+/** What happens when a handler's queue is full: wait for room, drop the new event, or drop the oldest queued one (values declared once, by `overflowPolicySchema`). */
+export type OverflowPolicy = z.output<typeof overflowPolicySchema>;
 
 /** Per-subscription settings; the plugin's `queue:` entry in the YAML overrides them. */
 export interface SubscribeOptions {

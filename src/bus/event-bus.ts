@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { busSectionSchema } from '../config/schema';
 import { Clock } from '../core/clock';
 import { AgentError, errorMessage, isAgentError } from '../core/errors';
 import { eventMetadataInputSchema, type EventMetadata, type EventMetadataInput } from '../events/metadata';
 import { EventRegistry, issuesOf } from '../events/registry';
 import type { Event, EventInputMap, EventPattern, EventType } from '../events/types';
-import { Bus, type EventHandler, type OverflowPolicy, type SubscribeOptions, type Unsubscribe } from './bus';
+import { Bus, type EventHandler, type SubscribeOptions, type Unsubscribe } from './bus';
 import { HandlerQueue, type HandlerStats, type QueueOwner } from './handler-queue';
 import { compilePattern } from './pattern';
 
-export interface BusOptions {
-  queue_capacity: number;
-  overflow: OverflowPolicy;
-  error_threshold: number;
-}
+/** The bus section of the config: option types and defaults come from its schema, declared once. */
+export type BusOptions = z.output<typeof busSectionSchema>;
 
-export const DEFAULT_BUS_OPTIONS: BusOptions = { queue_capacity: 1024, overflow: 'block', error_threshold: 100 };
+/** Defaults of every bus option, as the config schema declares them. */
+export const DEFAULT_BUS_OPTIONS: BusOptions = busSectionSchema.parse({});
 
 interface TypeCounters {
   published: number;

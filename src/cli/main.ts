@@ -11,6 +11,7 @@ import { configJsonSchema } from '../config/json-schema';
 import { substituteEnv } from '../config/env-substitution';
 import { ConfigError, describePlugins, loadConfig } from '../config/loader';
 import { httpSectionSchema } from '../config/schema';
+import { SecretValues } from '../config/secret-values';
 import { AgentError, errorMessage } from '../core/errors';
 import type { EventMetadataInput } from '../events/metadata';
 import { EventRegistry } from '../events/registry';
@@ -51,8 +52,11 @@ function report(io: Io, error: unknown): number {
 
 async function startCommand(file: string, io: Io): Promise<number> {
   let agent: Agent;
+  let secrets: SecretValues;
   try {
-    agent = new Agent(loadConfig(file));
+    const loaded = loadConfig(file);
+    secrets = loaded.secrets ?? SecretValues.none;
+    agent = new Agent(loaded);
   } catch (error) {
     return report(io, error);
   }
@@ -113,7 +117,8 @@ async function startCommand(file: string, io: Io): Promise<number> {
     process.off('SIGHUP', onHangup);
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);
-    return report(io, error);
+    // Whatever failed (the store's folder, the listen address) may name a value read from a secret.
+    return report(io, secrets.maskError(error));
   }
   started = true;
   hintWhenStartedByNpm(agent);
@@ -249,7 +254,7 @@ function httpSectionOf(file: string): z.output<typeof httpSectionSchema> | undef
     const doc = parseDocument(readFileSync(file, 'utf8'));
     const http = new Document();
     http.contents = (doc.get('http', true) as YamlNode | undefined) ?? null;
-    if (substituteEnv(http, { env: process.env, baseDir: path.dirname(path.resolve(file)) }).length > 0) return undefined;
+    if (substituteEnv(http, { env: process.env, baseDir: path.dirname(path.resolve(file)) }).problems.length > 0) return undefined;
     const parsed = httpSectionSchema.safeParse(http.toJS() ?? {});
     return parsed.success ? parsed.data : undefined;
   } catch {

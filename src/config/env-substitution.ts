@@ -1,13 +1,24 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import type { ErrorCode } from '../core/errors';
+import { isSecretKey } from '../core/redact';
 import type { KeyPath } from './positions';
+import type { SecretReference } from './secret-values';
 
 export interface SubstitutionOptions {
   env: NodeJS.ProcessEnv;
   /** Folder that relative `${file:...}` paths are resolved from (the config file's folder). */
   baseDir: string;
+}
+
+/** What substitution did: the references it could not substitute, and the secrets it put in. */
+export interface SubstitutionResult {
+  problems: SubstitutionProblem[];
+  /** Every `${file:...}` and secret-looking `${VAR}` substituted, with its value. */
+  secrets: SecretReference[];
+  /** Key paths whose value now holds a secret, with the scalar's text as written. */
+  secretPaths: { path: KeyPath; written: string }[];
 }
 
 /** A reference that could not be substituted; the scalar keeps its original text. */
@@ -23,6 +34,8 @@ interface Expansion {
   substituted: boolean;
   /** A `${file:...}` secret went into the value. */
   secret: boolean;
+  /** The secrets that went into the value: files and secret-looking variables. */
+  secrets: SecretReference[];
   problems: Array<Omit<SubstitutionProblem, 'path'>>;
 }
 
@@ -37,16 +50,21 @@ const VAR_REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
  * number and `enabled: ${ON:-false}` a boolean; quoted and block scalars stay strings, and so
  * does anything containing a secret (a password of digits must not turn into a number).
  */
-export function substituteEnv(doc: Document, options: SubstitutionOptions): SubstitutionProblem[] {
-  const problems: SubstitutionProblem[] = [];
+export function substituteEnv(doc: Document, options: SubstitutionOptions): SubstitutionResult {
+  const out: SubstitutionResult = { problems: [], secrets: [], secretPaths: [] };
   walk(doc.contents as Node | null, [], (scalar, keyPath) => {
     if (typeof scalar.value !== 'string' || !scalar.value.includes('${')) return;
-    const result = expand(scalar.value, options);
-    for (const p of result.problems) problems.push({ ...p, path: keyPath });
+    const written = scalar.value;
+    const result = expand(written, options);
+    for (const p of result.problems) out.problems.push({ ...p, path: keyPath });
     if (result.problems.length > 0) return;
+    if (result.secrets.length > 0) {
+      out.secrets.push(...result.secrets);
+      out.secretPaths.push({ path: keyPath, written });
+    }
     scalar.value = scalar.type === Scalar.PLAIN && result.substituted && !result.secret ? reinterpret(result.value) : result.value;
   });
-  return problems;
+  return out;
 }
 
 /** Visits every value scalar with its key path; aliases are skipped (their anchor is visited). */
@@ -65,7 +83,7 @@ function walk(node: Node | null, keyPath: PropertyKey[], visit: (scalar: Scalar,
 
 /** Expands the references in one string. Exported for tests. */
 export function expand(text: string, options: SubstitutionOptions): Expansion {
-  const out: Expansion = { value: '', substituted: false, secret: false, problems: [] };
+  const out: Expansion = { value: '', substituted: false, secret: false, secrets: [], problems: [] };
   let i = 0;
   while (i < text.length) {
     if (text.startsWith('$${', i)) {
@@ -97,7 +115,9 @@ export function expand(text: string, options: SubstitutionOptions): Expansion {
 function resolveReference(inner: string, options: SubstitutionOptions, out: Expansion): string {
   if (inner.startsWith('file:')) {
     out.secret = true;
-    return readSecret(inner.slice('file:'.length), options.baseDir, out);
+    const value = readSecret(inner.slice('file:'.length), options.baseDir, out);
+    out.secrets.push({ reference: `\${${inner}}`, value });
+    return value;
   }
   const match = VAR_REFERENCE.exec(inner);
   if (!match) {
@@ -118,23 +138,58 @@ function resolveReference(inner: string, options: SubstitutionOptions, out: Expa
     });
     return '';
   }
+  // A value from a variable named like a secret is one too; a default written in the file is not.
+  if (isSecretKey(name)) out.secrets.push({ reference: `\${${name}}`, value });
   return value;
 }
 
+/** Largest secret file read by `${file:...}`: secrets are tokens and keys, not documents. */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
 function readSecret(file: string, baseDir: string, out: Expansion): string {
   const target = path.resolve(baseDir, file);
-  try {
-    // One trailing newline is what `echo secret > file` and most secret stores leave behind.
-    return readFileSync(target, 'utf8').replace(/\r?\n$/, '');
-  } catch (error) {
-    // Only the path and the OS error code: never anything read from the file.
-    const code = (error as NodeJS.ErrnoException).code;
-    out.problems.push({
-      code: 'CONFIG_SECRET_FILE',
-      message: `cannot read secret file ${target}${code ? ` (${describeErrno(code)})` : ''}`,
-    });
+  const refuse = (why: string): string => {
+    // Only the path and why: never anything read from the file.
+    out.problems.push({ code: 'CONFIG_SECRET_FILE', message: `cannot read secret file ${target} (${why})` });
     return '';
+  };
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; on a regular file it changes nothing.
+    fd = openSync(target, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return refuse(code ? describeErrno(code) : 'cannot open');
   }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) return refuse(`${kindOf(stats)}, not a regular file`);
+    if (stats.size > MAX_SECRET_FILE_BYTES) return refuse(`${stats.size} bytes; secret files are at most ${MAX_SECRET_FILE_BYTES} bytes`);
+    // The size can change between fstat and read: read at most one byte past the limit, never more.
+    const buffer = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > MAX_SECRET_FILE_BYTES) return refuse(`larger than ${MAX_SECRET_FILE_BYTES} bytes, the limit for secret files`);
+    // One trailing newline is what `echo secret > file` and most secret stores leave behind.
+    return buffer.toString('utf8', 0, length).replace(/\r?\n$/, '');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return refuse(code ? describeErrno(code) : 'read failed');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'is a directory';
+  if (stats.isFIFO()) return 'is a named pipe';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'is a device';
+  if (stats.isSocket()) return 'is a socket';
+  return 'is not a regular file';
 }
 
 function describeErrno(code: string): string {

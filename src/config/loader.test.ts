@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -88,8 +89,14 @@ describe('loadConfig: YAML syntax', () => {
     // bad-indent.yaml line 3: " host: 0.0.0.0" (one space where its siblings have two)
     const problems = problemsOf(path.join(FIXTURES, 'bad-indent.yaml'));
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ line: 3, column: 1, path: '', code: 'CONFIG_YAML_SYNTAX' });
+    expect(problems[0]).toMatchObject({ line: 3, column: 2, path: '', code: 'CONFIG_YAML_SYNTAX' });
     expect(problems[0].message).toMatch(/same column/);
+  });
+
+  it('points a misaligned key at the key itself, not at the start of its line', () => {
+    // deep-bad-indent.yaml line 3: "     host: 0.0.0.0" (the key at column 6, its sibling at column 7)
+    const problems = problemsOf(path.join(FIXTURES, 'deep-bad-indent.yaml'));
+    expect(problems.map((p) => [p.line, p.column, p.code])).toEqual([[3, 6, 'CONFIG_YAML_SYNTAX']]);
   });
 
   it('reports a line indented too far at that line, once', () => {
@@ -119,6 +126,32 @@ describe('loadConfig: YAML syntax', () => {
     expect(linesOf(config('http:', '  port: 80', '  port: 81'))).toEqual([
       '3:3 Map keys must be unique (the same key appears twice in this map) (CONFIG_YAML_SYNTAX)',
     ]);
+    // In a sequence item and in a flow map too; equal-looking keys of different types are not duplicates.
+    expect(linesOf(config('plugins:', '  - name: a', '    use: b', '    name: c', 'x: {k: 1, k: 2}', 'y: {1: a, "1": b}'))).toEqual([
+      '4:5 Map keys must be unique (the same key appears twice in this map) (CONFIG_YAML_SYNTAX)',
+      '5:11 Map keys must be unique (the same key appears twice in this map) (CONFIG_YAML_SYNTAX)',
+    ]);
+  });
+
+  it('reports the first 100 problems of a file with 40,000 unknown keys, and how many more there are', () => {
+    const file = path.join(dir, 'huge.yaml');
+    writeFileSync(file, Array.from({ length: 40_000 }, (_, i) => `unknown_${i}: ${i}\n`).join(''));
+    let error: unknown;
+    try {
+      loadConfig(file, NO_ENV);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const configError = error as ConfigError;
+    expect(configError.problems).toHaveLength(100);
+    expect(configError.omitted).toBe(39_900);
+    expect(configError.problems[0]).toMatchObject({ line: 1, column: 1, path: 'unknown_0', code: 'CONFIG_UNKNOWN_KEY' });
+    expect(configError.problems[99]).toMatchObject({ line: 100, path: 'unknown_99' });
+    const lines = configError.format().split('\n');
+    expect(lines).toHaveLength(101);
+    expect(lines[100]).toBe('and 39900 more problems (fix these and validate again to see them)');
+    expect(configError.message).toBe(configError.format());
   });
 });
 
@@ -243,11 +276,11 @@ describe('loadConfig: environment substitution', () => {
   it('reads ${file:...} secrets relative to the config folder, trimming the trailing newline', () => {
     writeFileSync(path.join(dir, 'token'), 's3cr3t-token\n');
     writeFileSync(path.join(dir, 'digits'), '12345\n');
-    const file = config('http:', '  auth_token: ${file:token}', 'agent:', '  name: ${file:' + path.join(dir, 'digits') + '}');
+    const file = config('http:', '  auth_token: ${file:token}', '  host: ${file:' + path.join(dir, 'digits') + '}');
     const { config: c } = loadConfig(file, NO_ENV);
     expect(c.http.auth_token).toBe('s3cr3t-token');
     // A secret never becomes a number, even unquoted.
-    expect(c.agent.name).toBe('12345');
+    expect(c.http.host).toBe('12345');
   });
 
   it('reports an unreadable secret file without its content', () => {
@@ -256,8 +289,50 @@ describe('loadConfig: environment substitution', () => {
     const problems = linesOf(file, NO_ENV);
     expect(problems).toEqual([
       `2:15 http.auth_token: cannot read secret file ${path.join(dir, 'missing-token')} (no such file) (CONFIG_SECRET_FILE)`,
-      `4:9 agent.name: cannot read secret file ${path.join(dir, 'secrets')} (is a directory) (CONFIG_SECRET_FILE)`,
+      `4:9 agent.name: cannot read secret file ${path.join(dir, 'secrets')} (is a directory, not a regular file) (CONFIG_SECRET_FILE)`,
     ]);
+  });
+
+  it('refuses devices, pipes and secret files over 64 KiB without reading them', () => {
+    writeFileSync(path.join(dir, 'big'), Buffer.alloc(64 * 1024 + 1, 'a'));
+    writeFileSync(path.join(dir, 'limit'), `${'b'.repeat(64 * 1024 - 1)}\n`);
+    execFileSync('mkfifo', [path.join(dir, 'fifo')]);
+    const file = config('http:', '  auth_token: ${file:/dev/zero}', '  host: ${file:big}', 'store:', '  data_dir: ${file:fifo}');
+    expect(linesOf(file, NO_ENV)).toEqual([
+      '2:15 http.auth_token: cannot read secret file /dev/zero (is a device, not a regular file) (CONFIG_SECRET_FILE)',
+      `3:9 http.host: cannot read secret file ${path.join(dir, 'big')} (65537 bytes; secret files are at most 65536 bytes) (CONFIG_SECRET_FILE)`,
+      `5:13 store.data_dir: cannot read secret file ${path.join(dir, 'fifo')} (is a named pipe, not a regular file) (CONFIG_SECRET_FILE)`,
+    ]);
+    // Up to the limit, a secret file is read whole.
+    expect(loadConfig(config('http:', '  host: ${file:limit}'), NO_ENV).config.http.host).toHaveLength(64 * 1024 - 1);
+  });
+
+  it('refuses a bearer token that could never match an Authorization header, without showing it', () => {
+    writeFileSync(path.join(dir, 'token'), 'two words\n');
+    const file = config(
+      'http:',
+      '  auth_token: ${file:token}',
+      'plugins:',
+      '  - name: ws',
+      '    use: websocket-broadcaster',
+      '    config:',
+      '      auth_token: "tab\\there"',
+      '  - name: ws2',
+      '    use: websocket-broadcaster',
+      '    config:',
+      '      auth_token: "caf\u00e9-token"',
+      '      port: 0',
+    );
+    const problems = problemsOf(file, NO_ENV);
+    expect(problems.map((p) => [p.path, p.code])).toEqual([
+      ['http.auth_token', 'CONFIG_INVALID_VALUE'],
+      ['plugins[0].config.auth_token', 'CONFIG_INVALID_VALUE'],
+      ['plugins[1].config.auth_token', 'CONFIG_INVALID_VALUE'],
+    ]);
+    expect(problems[0].message).toMatch(/visible ASCII/);
+    expect(JSON.stringify(problems)).not.toMatch(/two words|there|caf/);
+    // Any visible ASCII is fine, base64 and URL-safe punctuation included.
+    expect(loadConfig(config('http:', '  auth_token: "A-z0.9_~+/=!#$%&*"'), NO_ENV).config.http.auth_token).toBe('A-z0.9_~+/=!#$%&*');
   });
 
   it('never puts a secret into an error message', () => {

@@ -6,10 +6,12 @@ import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
 import { formatPath } from '../events/registry';
 import { originOf, resolvePlugin, type PluginOrigin, type ResolvedPlugin } from '../plugin/resolve';
 import { findCycles, startOrder, type DependencyEdge } from './dependencies';
-import { substituteEnv, type SubstitutionProblem } from './env-substitution';
+import { duplicateKeyOffsets } from './duplicate-keys';
+import { substituteEnv, type SubstitutionProblem, type SubstitutionResult } from './env-substitution';
 import { toPathIssues, type IssueContext } from './issues';
 import { SourcePositions, type Anchor, type KeyPath } from './positions';
 import { ConfigError, sortProblems, type ConfigProblem } from './problems';
+import { SecretValues } from './secret-values';
 import { agentConfigSchema, pluginEntrySchema, type AgentConfig, type PluginEntry } from './schema';
 
 export { ConfigError, formatProblem, isConfigError, type ConfigProblem } from './problems';
@@ -32,6 +34,11 @@ export interface LoadedConfig {
   /** Its folder: relative plugin paths and `${file:...}` secrets are resolved from here. */
   baseDir: string;
   config: AgentConfig;
+  /**
+   * The values that came from secrets (`${file:...}`, `${DB_PASSWORD}`), to mask wherever a
+   * message could carry one. Absent on configs not made by loadConfig: nothing to mask.
+   */
+  secrets?: SecretValues;
   /**
    * The enabled plugins in start order: declared order, except that each plugin's dependencies
    * (depends_on and its definition's dependencies) are moved before it. Stop in reverse.
@@ -68,7 +75,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
     const state = analysis.entries[i];
     return { entry: config.plugins[i], resolved: state.resolved as ResolvedPlugin, config: state.config };
   });
-  return { file: analysis.absolute, baseDir: analysis.baseDir, config, plugins };
+  return { file: analysis.absolute, baseDir: analysis.baseDir, config, secrets: analysis.secrets, plugins };
 }
 
 /**
@@ -81,9 +88,10 @@ export function describePlugins(file: string, options: LoadOptions = {}): Plugin
     const definition = state.resolved?.definition;
     const problem = analysis.problems.find((p) => belongsTo(p, i, analysis.entryOfProblem));
     const origin = state.resolved?.origin ?? (state.use !== undefined ? originOf(state.use) : undefined);
+    const shown = (key: 'name' | 'use', value: string): string => analysis.secrets.display(formatPath(['plugins', i, key]), value);
     return {
-      name: state.name ?? `plugins[${i}]`,
-      use: state.use ?? '',
+      name: state.name !== undefined ? shown('name', state.name) : `plugins[${i}]`,
+      use: shown('use', state.use ?? ''),
       enabled: state.enabled,
       ...(origin && { origin }),
       ...(state.resolved && { file: state.resolved.file }),
@@ -117,6 +125,7 @@ interface Analysis {
   /** Problems concerning an entry that are positioned elsewhere (dependency cycles). */
   entryOfProblem: Map<ConfigProblem, number[]>;
   config?: AgentConfig;
+  secrets: SecretValues;
   entries: EntryState[];
   order: number[];
 }
@@ -129,11 +138,13 @@ class ProblemSink {
   constructor(
     private readonly file: string,
     private readonly positions: SourcePositions,
+    private readonly secrets: SecretValues,
   ) {}
 
+  /** Messages are masked: a plugin's error or a module path may quote a value that came from a secret. */
   add(keyPath: KeyPath, anchor: Anchor, code: ErrorCode, message: string, entries?: number[]): void {
     const { line, column } = this.positions.positionOf(keyPath, anchor);
-    const problem = { file: this.file, line, column, path: formatPath(keyPath), code, message };
+    const problem = { file: this.file, line, column, path: formatPath(keyPath), code, message: this.secrets.mask(message) };
     this.problems.push(problem);
     if (entries) this.entryOfProblem.set(problem, entries);
   }
@@ -149,14 +160,16 @@ function analyze(file: string, options: LoadOptions): Analysis {
   const absolute = path.resolve(file);
   const baseDir = path.dirname(absolute);
   const { doc, positions } = parse(file, absolute);
-  const sink = new ProblemSink(file, positions);
+  const substitution = substituteEnv(doc, { env: options.env ?? process.env, baseDir });
+  const secrets = new SecretValues(substitution.secrets, new Map(substitution.secretPaths.map((p) => [formatPath(p.path), p.written])));
+  const sink = new ProblemSink(file, positions, secrets);
 
-  const envProblems = substituteEnv(doc, { env: options.env ?? process.env, baseDir });
   const raw = toPlain(doc, file);
   const entries = readEntries(raw);
-  reportSubstitutionProblems(envProblems, entries, sink);
-  // A value left unsubstituted would also fail validation; one problem per value is enough.
-  const unsubstituted = new Set(envProblems.map((p) => formatPath(p.path)));
+  reportSubstitutionProblems(substitution.problems, entries, sink);
+  const refused = refuseSecretIdentities(substitution.secretPaths, entries, secrets, sink);
+  // A value left unsubstituted (or refused) would also fail validation; one problem per value is enough.
+  const unsubstituted = new Set([...substitution.problems.map((p) => formatPath(p.path)), ...refused]);
 
   const parsed = agentConfigSchema.safeParse(raw);
   if (!parsed.success) sink.addIssues(parsed.error, { schema: agentConfigSchema, input: raw, prefix: [] }, (p) => unsubstituted.has(p));
@@ -173,6 +186,7 @@ function analyze(file: string, options: LoadOptions): Analysis {
     problems: sink.problems,
     entryOfProblem: sink.entryOfProblem,
     config: parsed.success ? parsed.data : undefined,
+    secrets,
     entries,
     order,
   };
@@ -190,6 +204,33 @@ function reportSubstitutionProblems(problems: readonly SubstitutionProblem[], en
   }
 }
 
+/** Why each name-like key cannot hold a secret: where its value is shown. */
+const SHOWN_EVERYWHERE = new Map([
+  ['agent.name', 'the agent name is the source of every event it publishes and appears in its logs'],
+  ['name', 'a plugin name appears in logs, events, /stats and metrics'],
+  ['use', "a plugin's use is shown by `praxis-agent plugins` and in logs"],
+]);
+
+/**
+ * Refuses a secret (`${file:...}`, a secret-looking `${VAR}`) as agent.name or as a plugin's name
+ * or use: those values are shown everywhere, so they cannot be masked the way a password can.
+ * Returns the refused paths; their entries are not resolved.
+ */
+function refuseSecretIdentities(secretPaths: SubstitutionResult['secretPaths'], entries: EntryState[], secrets: SecretValues, sink: ProblemSink): string[] {
+  const refused: string[] = [];
+  for (const { path: keyPath } of secretPaths) {
+    const [section, i, key] = keyPath;
+    const entry = section === 'plugins' && typeof i === 'number' && keyPath.length === 3 ? entries[i] : undefined;
+    const why = section === 'agent' && i === 'name' && keyPath.length === 2 ? SHOWN_EVERYWHERE.get('agent.name') : entry && typeof key === 'string' ? SHOWN_EVERYWHERE.get(key) : undefined;
+    if (why === undefined) continue;
+    const where = formatPath(keyPath);
+    if (entry) delete entry.entry;
+    refused.push(where);
+    sink.add(keyPath, 'value', 'CONFIG_INVALID_VALUE', `${secrets.display(where, '')} cannot be used here: ${why}; a secret (\${file:...} or a variable named like a password, token or key) is only for settings that are never shown`);
+  }
+  return refused;
+}
+
 /** Reads and parses the YAML; a file that cannot be read or parsed ends the analysis here. */
 function parse(file: string, absolute: string): { doc: Document; positions: SourcePositions } {
   let text: string;
@@ -202,8 +243,13 @@ function parse(file: string, absolute: string): { doc: Document; positions: Sour
   }
   const lines = new LineCounter();
   // prettyErrors adds a source excerpt to messages; we report positions ourselves instead.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) throw new ConfigError(sortProblems(syntaxProblems(doc.errors, text, lines, file)));
+  // Duplicate keys are found by duplicateKeyOffsets: yaml's own check is quadratic in the keys of a map.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const duplicates = duplicateKeyOffsets(doc).map((offset): ConfigProblem => {
+    const { line, col } = lines.linePos(offset);
+    return { file, line, column: col, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage('DUPLICATE_KEY', 'Map keys must be unique') };
+  });
+  if (doc.errors.length > 0 || duplicates.length > 0) throw new ConfigError(sortProblems([...syntaxProblems(doc.errors, text, lines, file), ...duplicates]));
   return { doc, positions: new SourcePositions(doc, lines) };
 }
 
@@ -220,14 +266,22 @@ function syntaxProblems(errors: readonly YAMLError[], text: string, lines: LineC
     .map((e): ConfigProblem => {
       if (e.code === 'MULTILINE_IMPLICIT_KEY') {
         const { line } = lines.linePos(e.pos[1]);
-        const start = lines.lineStarts[line - 1];
-        const column = /^[ \t]*/.exec(text.slice(start))?.[0].length ?? 0;
         const message = 'line indented too far: YAML reads it as part of the value on the line above; align it with the keys it belongs with';
-        return { file, line, column: column + 1, path: '', code: 'CONFIG_YAML_SYNTAX', message };
+        return { file, line, column: indentOf(text, lines, line) + 1, path: '', code: 'CONFIG_YAML_SYNTAX', message };
       }
       const { line, col } = lines.linePos(e.pos[0]);
-      return { file, line, column: col, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage(e.code, e.message) };
+      // yaml points a misaligned key at the start of its line; the key itself is what to move.
+      const column = e.code === 'BAD_INDENT' ? indentOf(text, lines, line) + 1 : col;
+      return { file, line, column, path: '', code: 'CONFIG_YAML_SYNTAX', message: syntaxMessage(e.code, e.message) };
     });
+}
+
+/** How many spaces and tabs start 1-based `line`. */
+function indentOf(text: string, lines: LineCounter, line: number): number {
+  const start = lines.lineStarts[line - 1] ?? 0;
+  let end = start;
+  while (text[end] === ' ' || text[end] === '\t') end += 1;
+  return end - start;
 }
 
 /** yaml's message, with a hint where its wording rarely leads people to the actual mistake. */

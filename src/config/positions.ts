@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
 
 export type KeyPath = readonly PropertyKey[];
 
@@ -30,6 +30,9 @@ interface Located {
  * schema issue (which only knows `['plugins', 0, 'use']`) can point at the text to fix.
  */
 export class SourcePositions {
+  /** Each map's pairs by key text, built on first use: a lookup per problem stays O(1), not O(keys). */
+  private readonly pairsOf = new WeakMap<YAMLMap, Map<string, Pair>>();
+
   constructor(
     private readonly doc: Document,
     private readonly lines: LineCounter,
@@ -55,7 +58,7 @@ export class SourcePositions {
     for (const segment of path) {
       let next: Node | null | undefined;
       if (isMap(node)) {
-        const pair = node.items.find((p) => keyText(p.key) === String(segment));
+        const pair = this.pairsByKey(node).get(String(segment));
         if (!pair) break;
         key = pair.key as Node | null;
         next = pair.value as Node | null;
@@ -69,6 +72,20 @@ export class SourcePositions {
       depth += 1;
     }
     return { node, key, depth };
+  }
+
+  private pairsByKey(map: YAMLMap): Map<string, Pair> {
+    let pairs = this.pairsOf.get(map);
+    if (!pairs) {
+      pairs = new Map();
+      for (const pair of map.items) {
+        const text = keyText(pair.key);
+        // The first of two equal keys, as a linear search would find (duplicates are reported apart).
+        if (text !== undefined && !pairs.has(text)) pairs.set(text, pair);
+      }
+      this.pairsOf.set(map, pairs);
+    }
+    return pairs;
   }
 
   private resolve(node: Node | null): Node | null {

@@ -28,24 +28,46 @@ export function sortProblems(problems: readonly ConfigProblem[]): ConfigProblem[
   return [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
+/** At most this many problems are reported; a file with more gets a count of the rest. */
+export const MAX_REPORTED_PROBLEMS = 100;
+
 /**
- * Every problem found in a config file. `code` is the code of the first problem, so a caller
- * that only looks at the code still gets a meaningful one; `message` lists them all.
+ * Every problem found in a config file, up to {@link MAX_REPORTED_PROBLEMS} (give them in file
+ * order: the first ones are kept). `code` is the code of the first problem, so a caller that only
+ * looks at the code still gets a meaningful one; `message` lists them, plus "and N more problems"
+ * when some were left out (`omitted`).
  */
 export class ConfigError extends AgentError {
   readonly problems: readonly ConfigProblem[];
+  /** Problems found but not listed (beyond MAX_REPORTED_PROBLEMS). */
+  readonly omitted: number;
 
-  constructor(problems: readonly ConfigProblem[]) {
+  /** @param alreadyOmitted problems left out before these (a list capped elsewhere, e.g. in a worker) */
+  constructor(problems: readonly ConfigProblem[], alreadyOmitted = 0) {
     if (problems.length === 0) throw new TypeError('ConfigError needs at least one problem');
-    super(problems[0].code, problems.map(formatProblem).join('\n'), { problems: problems.map((p) => ({ ...p })) });
+    const kept = problems.slice(0, MAX_REPORTED_PROBLEMS);
+    const omitted = alreadyOmitted + problems.length - kept.length;
+    super(kept[0].code, formatLines(kept, omitted).join('\n'), { problems: kept.map((p) => ({ ...p })), ...(omitted > 0 && { omitted }) });
     this.name = 'ConfigError';
-    this.problems = problems;
+    this.problems = kept;
+    this.omitted = omitted;
   }
 
-  /** One line per problem, `FILE:LINE:COL key.path: message (CODE)`. */
-  format(): string {
-    return this.problems.map(formatProblem).join('\n');
+  /** One line per problem, `FILE:LINE:COL key.path: message (CODE)`, then "and N more problems" if any were left out. */
+  lines(): string[] {
+    return formatLines(this.problems, this.omitted);
   }
+
+  /** {@link lines} joined with newlines. */
+  format(): string {
+    return this.lines().join('\n');
+  }
+}
+
+function formatLines(problems: readonly ConfigProblem[], omitted: number): string[] {
+  const lines = problems.map(formatProblem);
+  if (omitted > 0) lines.push(`and ${omitted} more problem${omitted === 1 ? '' : 's'} (fix these and validate again to see them)`);
+  return lines;
 }
 
 export function isConfigError(err: unknown): err is ConfigError {

@@ -1,4 +1,15 @@
-import { durationSchema } from './schema';
+import { DEFAULT_BUS_OPTIONS } from '../bus/event-bus';
+import { DEFAULT_STORE_OPTIONS } from '../store/sqlite-event-store';
+import { agentConfigSchema, durationSchema } from './schema';
+
+describe('defaults', () => {
+  it('are declared once: the bus and the store take theirs from the config schema', () => {
+    const { bus, store } = agentConfigSchema.parse({});
+    expect(DEFAULT_BUS_OPTIONS).toEqual(bus);
+    const { enabled: _enabled, data_dir: _dataDir, ...storeOptions } = store;
+    expect(DEFAULT_STORE_OPTIONS).toEqual(storeOptions);
+  });
+});
 
 describe('durationSchema', () => {
   it.each([

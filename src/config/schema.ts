@@ -28,6 +28,17 @@ export const durationSchema = z
   })
   .describe('Milliseconds, or a number with a unit: 500ms, 10s, 5m, 1h, 14d.');
 
+/**
+ * A bearer token: visible ASCII only (`!` to `~`), no spaces. The Authorization header parser
+ * takes the token up to the first whitespace and HTTP headers carry no other characters
+ * reliably, so a token with a space, a tab or a non-ASCII letter could never match: it is
+ * refused here instead. The message never shows the token.
+ */
+export const bearerTokenSchema = z
+  .string()
+  .min(1)
+  .regex(/^[\x21-\x7e]+$/, 'a bearer token may only hold visible ASCII characters (no spaces, tabs, line breaks or non-ASCII letters), since it must fit an Authorization header; the token is not shown');
+
 export const overflowPolicySchema = z
   .enum(['block', 'drop_newest', 'drop_oldest'])
   .describe('When a handler queue is full: block the publisher until there is room, drop the new event, or drop the oldest queued event. Drops are counted.');
@@ -72,7 +83,7 @@ export const httpSectionSchema = z
     enabled: z.boolean().default(true).describe('Serve the admin and ingest HTTP API.'),
     host: z.string().min(1).default('127.0.0.1').describe('Bind address. Keep 127.0.0.1 unless auth_token is set.'),
     port: z.number().int().min(0).max(65535).default(9780).describe('TCP port; 0 picks a free one (the ready log line says which).'),
-    auth_token: z.string().min(1).optional().describe('Bearer token required by POST /events; use ${PRAXIS_TOKEN} or ${file:/run/secrets/token}.'),
+    auth_token: bearerTokenSchema.optional().describe('Bearer token required by POST /events (visible ASCII, no spaces); use ${PRAXIS_TOKEN} or ${file:/run/secrets/token}.'),
     body_limit: z.number().int().min(1).default(1_048_576).describe('Largest accepted request body in bytes (413 above it).'),
   })
   .describe('Admin HTTP server: /healthz, /readyz, /metrics, /stats and POST /events.');

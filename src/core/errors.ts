@@ -13,7 +13,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID_VALUE: 'A value of the wrong type, out of range, or not one of the allowed values.',
   CONFIG_MISSING_KEY: 'A required key is absent.',
   CONFIG_ENV_UNSET: 'A ${VAR} reference names an environment variable that is not set and has no default.',
-  CONFIG_SECRET_FILE: 'A ${file:/path} reference names a file that cannot be read.',
+  CONFIG_SECRET_FILE: 'A ${file:/path} reference names a file that cannot be read, is not a regular file (a device, pipe or folder) or is larger than 64 KiB.',
   CONFIG_DUPLICATE_PLUGIN: 'Two plugin entries share the same name.',
   CONFIG_RELOAD_INVALID: 'A hot reload (SIGHUP, POST /-/reload, config-watcher) found the config invalid; the agent keeps running on the previous config.',
   // Plugins (start-up: exit code 1; `validate`: exit code 2)

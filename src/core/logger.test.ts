@@ -58,6 +58,23 @@ describe('createLogger', () => {
   it('redacts secrets wherever they appear in a logged object', async () => {
     const text = await written('json', (logger) => logger.info({ http: { auth_token: 's3cret-token' }, headers: { authorization: 'Bearer s3cret-token' } }, 'config'));
     expect(text).not.toContain('s3cret-token');
-    expect(text).toContain('[redacted]');
+    expect(text).toMatch(/"auth_token":"\*\*\*[0-9a-f]{8}"/);
+  });
+
+  it('redacts with the one function at any depth, in bindings, errors and the message, in both formats', async () => {
+    let deep: Record<string, unknown> = { db: { passwd: 'pw-deep', dsn: 'pw-dsn' } };
+    for (let i = 0; i < 12; i++) deep = { nested: deep };
+    for (const format of ['json', 'pretty'] as const) {
+      const text = await written(format, (logger) => {
+        logger.info(deep, 'deep');
+        logger.child({ plugin: 'p', cookie: 'pw-cookie' }).info({ url: 'postgres://u:pw-url@h/db' }, 'connecting to mysql://root:pw-msg@db/x?apikey=pw-query');
+        logger.error({ err: new Error('connect failed: amqp://guest:pw-err@rabbit') }, 'failed');
+      });
+      expect(text).toContain('connecting to mysql://');
+      expect(text).not.toMatch(/pw-/);
+    }
+    const input = { token: 'pw-input' };
+    await written('json', (logger) => logger.info(input, 'x'));
+    expect(input.token).toBe('pw-input');
   });
 });

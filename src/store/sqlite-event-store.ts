@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { z } from 'zod';
 import type { Unsubscribe } from '../bus/bus';
 import type { EventBus } from '../bus/event-bus';
 import { eventTypeMatcher } from '../bus/pattern';
+import { storeSectionSchema } from '../config/schema';
 import type { CancelTimer, Clock } from '../core/clock';
 import { Backoff } from '../core/backoff';
 import { AgentError, errorMessage } from '../core/errors';
@@ -12,32 +14,17 @@ import type { Logger } from '../core/logger';
 import type { Event } from '../events/types';
 import { EventStore, MAX_READ_LIMIT, STORE_SOURCE, type ReadOptions, type ReadResult, type StoredEvent, type StoreListener } from './event-store';
 
-export interface SqliteEventStoreOptions {
+/**
+ * The store's options: those of the config's `store` section (types, meaning and defaults are
+ * declared once, in its schema) except `enabled`, with `data_dir` resolved to `dir`.
+ */
+export type SqliteEventStoreOptions = Omit<z.output<typeof storeSectionSchema>, 'enabled' | 'data_dir'> & {
   /** Folder holding `events.db` (created when missing). */
   dir: string;
-  /**
-   * Group commit interval in ms: appended events are written in one transaction (one fsync) at most
-   * this long after the first of them. It is the durability window: a crash loses at most this
-   * much of the newest events. 0 commits every event on its own.
-   */
-  commit_interval: number;
-  /** Commit early once this many events are pending. */
-  max_batch: number;
-  /** Remove events older than this many ms (0: keep regardless of age). */
-  max_age: number;
-  /** Keep at most this many events (0: no limit). */
-  max_events: number;
-  /** How often retention runs, in ms. */
-  retention_interval: number;
-}
-
-export const DEFAULT_STORE_OPTIONS: Omit<SqliteEventStoreOptions, 'dir'> = {
-  commit_interval: 100,
-  max_batch: 1000,
-  max_age: 7 * 24 * 3_600_000,
-  max_events: 1_000_000,
-  retention_interval: 60_000,
 };
+
+/** Defaults of every store option, as the config schema declares them. */
+export const DEFAULT_STORE_OPTIONS: Omit<SqliteEventStoreOptions, 'dir'> = (({ enabled: _enabled, data_dir: _dataDir, ...options }) => options)(storeSectionSchema.parse({}));
 
 /** File name of the database inside the data dir. */
 export const STORE_FILE = 'events.db';
