@@ -5,6 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseMatcher } from '../src/alerting/matchers';
 import { main } from '../src/cli/main';
+import { REPO, runCli } from './helpers/cli';
 
 /**
  * `praxis-agent alert route` against the real Alertmanager 0.25 on the SAME alertmanager.yml:
@@ -71,8 +72,8 @@ async function praxis(args: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.trim(), err };
 }
 
-function amtool(labels: string[]): string {
-  return execFileSync('amtool', ['config', 'routes', 'test', `--config.file=${FIXTURE}`, ...labels], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+function amtool(labels: string[], file = FIXTURE): string {
+  return execFileSync('amtool', ['config', 'routes', 'test', `--config.file=${file}`, ...labels], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 }
 
 describe('alert route vs amtool config routes test', () => {
@@ -95,6 +96,38 @@ describe('alert route vs amtool config routes test', () => {
     const result = await praxis(['alert', 'route', '--config', agentConfig, arg]);
     expect(result.code).toBe(2);
     expect(result.err).toMatch(message);
+  });
+});
+
+describe('the shipped example (config/alerting.yaml importing config/alertmanager.yml), as a process', () => {
+  const example = path.join(REPO, 'config/alertmanager.yml');
+  test.each([
+    ['service=db', 'severity=critical'],
+    ['service=database', 'severity=warning'],
+    ['type=system.error', 'severity=ERROR', 'component=store'],
+    ['type=system.error', 'severity=critical'],
+    ['severity=critical'],
+    ['alertname=Other'],
+  ].map((labels) => [labels.join(' '), labels]))('%s', (_name, labels) => {
+    const result = runCli(['alert', 'route', '--config', 'config/alerting.yaml', ...labels]);
+    expect(result).toMatchObject({ status: 0, stdout: `${amtool(labels, example)}\n` });
+  });
+
+  test('an invalid config exits 2 with FILE:LINE:COL, and an alertmanager.yml given as --config says what --config takes', () => {
+    const bad = path.join(dir, 'bad-agent.yaml');
+    writeFileSync(bad, 'alerting:\n  route:\n    receiver: nobody\n');
+    const invalid = runCli(['alert', 'route', '--config', bad, 'a=b']);
+    expect(invalid.status).toBe(2);
+    expect(invalid.stderr).toContain(`${bad}:3:15 alerting.route.receiver: undefined receiver "nobody" used in route (CONFIG_INVALID_VALUE)`);
+    const direct = runCli(['alert', 'route', '--config', example, 'a=b']);
+    expect(direct.status).toBe(2);
+    expect(direct.stderr).toContain('looks like an alertmanager.yml: --config takes the agent config, whose alerting.config_file names that file');
+  });
+
+  test('a config without an alerting section exits 2 and says what to add', () => {
+    const result = runCli(['alert', 'route', '--config', 'config/event-logger.yaml', 'a=b']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('has no alerting section');
   });
 });
 

@@ -310,6 +310,10 @@ function alertRouteCommand(labelArgs: readonly string[], options: { config: stri
     loaded = loadConfig(options.config);
   } catch (error) {
     report(io, error);
+    // amtool takes the alertmanager.yml itself; this command takes the agent config that names it.
+    if (error instanceof ConfigError && error.problems.some((p) => p.code === 'CONFIG_UNKNOWN_KEY' && p.path === 'route')) {
+      io.err(`praxis-agent: ${options.config} looks like an alertmanager.yml: --config takes the agent config, whose alerting.config_file names that file`);
+    }
     return EXIT.CONFIG;
   }
   if (!loaded.alerting?.route) {
