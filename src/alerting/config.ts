@@ -127,6 +127,7 @@ export const UNSUPPORTED_INTEGRATIONS = [
   'incidentio_configs',
 ] as const;
 
+/** A receiver: `name`, the agent's `sinks`, and Alertmanager's integration configs (kept for delivery, or refused by name). */
 export const receiverSchema = z
   .strictObject({
     name: z.string().min(1, 'missing name in receiver').describe('Unique name that routes refer to.'),
@@ -139,6 +140,7 @@ export const receiverSchema = z
   })
   .describe('A receiver: a name routes send to, and the sinks that deliver for it.');
 
+/** An inhibit rule in Alertmanager's form, new (`*_matchers`) and legacy (`*_match`, `*_match_re`). */
 export const inhibitRuleSchema = z
   .strictObject({
     source_matchers: matcherList.optional(),
@@ -171,6 +173,13 @@ export const timeIntervalSchema = z
       .default([]),
   })
   .describe('A named time interval that routes mute or activate by.');
+
+/** A receiver as validated. */
+export type ReceiverConfig = z.output<typeof receiverSchema>;
+/** An inhibit rule as validated (matchers still as strings: parse them with parseMatchers / matchersFromMap). */
+export type InhibitRuleConfig = z.output<typeof inhibitRuleSchema>;
+/** A named time interval as validated (shape only). */
+export type TimeIntervalConfig = z.output<typeof timeIntervalSchema>;
 
 /** The keys an alertmanager.yml may hold, each optional; both the imported file and the inline section use them. */
 export const alertmanagerShape = {
