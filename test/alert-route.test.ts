@@ -188,8 +188,10 @@ describe('group labels vs a running Alertmanager (GET /api/v2/alerts/groups)', (
       });
     });
   });
-  afterAll(() => {
+  afterAll(async () => {
+    const exited = new Promise((resolve) => alertmanager.once('exit', resolve));
     alertmanager.kill('SIGKILL');
+    await exited;
   });
 
   test('every label set lands in the same (receiver, group labels) groups', async () => {
@@ -219,7 +221,7 @@ describe('group labels vs a running Alertmanager (GET /api/v2/alerts/groups)', (
 
     // The dispatcher takes the alerts asynchronously: wait until it has grouped them all.
     let actual = new Set<string>();
-    for (let attempt = 0; attempt < 100 && actual.size < expected.size; attempt += 1) {
+    for (let attempt = 0; attempt < 200 && actual.size < expected.size; attempt += 1) {
       const groups = (await (await fetch(`${url}/api/v2/alerts/groups`)).json()) as { labels: Record<string, string>; receiver: { name: string }; alerts: { labels: Record<string, string> }[] }[];
       actual = new Set(groups.flatMap((g) => g.alerts.map((a) => groupKey(g.receiver.name, g.labels, a.labels.case))));
       if (actual.size < expected.size) await new Promise((resolve) => setTimeout(resolve, 50));
