@@ -101,6 +101,12 @@ describe('alerting.config_file: an alertmanager.yml, unchanged', () => {
     expect(loadConfig(file).alerting?.receivers[0]).toMatchObject({ name: 'ops', sinks: [], email_configs: [{ to: 'ops@example.org' }], webhook_configs: [{ url: 'http://example.org/hook' }] });
   });
 
+  test("the agent config's problems come first, then the imported file's, each file in line order", () => {
+    write('alertmanager.yml', ['route:', '  receiver: nobody', 'receivers: []']);
+    const file = write('agent.config.yaml', ['alerting:', '  config_file: ./alertmanager.yml', 'log:', '  level: loud']);
+    expect(formatted(file).map((line) => line.split(': ')[0])).toEqual(['agent.config.yaml:4:10 log.level', 'alertmanager.yml:2:13 route.receiver']);
+  });
+
   test('a YAML error is reported at its line in the imported file, together with problems of the agent config', () => {
     write('alertmanager.yml', ['route:', '  receiver: "default', 'receivers: []']);
     const file = write('agent.config.yaml', ['log:', '  level: loud', 'alerting:', '  config_file: ./alertmanager.yml']);

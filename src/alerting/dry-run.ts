@@ -51,11 +51,12 @@ export function decideRouting(root: Route, labels: LabelSet): RoutingDecision {
  * @throws MatcherError for an argument that is not `name=value`.
  */
 export function parseLabelArguments(args: readonly string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
+  const labels = new Map<string, string>();
   for (const arg of args) {
     const matcher = parseMatcher(arg);
     if (matcher.type !== '=') throw new MatcherError(`labels must be specified as name=value pairs: ${arg}`);
-    labels[matcher.name] = matcher.value;
+    labels.set(matcher.name, matcher.value);
   }
-  return labels;
+  // fromEntries defines own properties, so even a label named __proto__ is kept.
+  return Object.fromEntries(labels);
 }

@@ -1,4 +1,6 @@
 import { alertmanagerConfigSchema } from './config';
+import { parseLabelArguments } from './dry-run';
+import { parseMatcher } from './matchers';
 import { groupLabels, Route } from './route';
 
 /** The module contract later parts of the engine build on; the semantics themselves are checked against Alertmanager in test/alert-route.test.ts. */
@@ -41,4 +43,11 @@ describe('Route', () => {
     expect(groupLabels({ team: 'x' }, root.options)).toEqual({});
     expect(groupLabels(labels, root.match(labels)[0].options)).toEqual(labels);
   });
+});
+
+test('a label named __proto__ is a label like any other', () => {
+  const labels = parseLabelArguments(['__proto__=x', 'a="b"']);
+  expect(Object.keys(labels)).toEqual(['__proto__', 'a']);
+  expect(parseMatcher('__proto__="x"').matches(labels)).toBe(true);
+  expect(Object.keys(groupLabels(labels, { ...tree({ receiver: 'r' }).options, groupByAll: true }))).toEqual(['__proto__', 'a']);
 });

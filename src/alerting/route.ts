@@ -97,9 +97,5 @@ function inherit(config: RouteConfig, parent: RouteOptions | undefined): RouteOp
 
 /** The labels that identify an alert's group at a route: its `group_by` labels the alert has, or all of them with `['...']`. */
 export function groupLabels(labels: LabelSet, options: RouteOptions): Record<string, string> {
-  const picked: Record<string, string> = {};
-  for (const [name, value] of Object.entries(labels)) {
-    if (options.groupByAll || options.groupBy.includes(name)) picked[name] = value;
-  }
-  return picked;
+  return Object.fromEntries(Object.entries(labels).filter(([name]) => options.groupByAll || options.groupBy.includes(name)));
 }
