@@ -15,6 +15,8 @@ import { REPO, runCli } from './helpers/cli';
  */
 
 const FIXTURE = path.resolve(__dirname, 'fixtures/alerting/routing.alertmanager.yml');
+/** Which Alertmanager answers (test names carry it: the reference is 0.25, Debian bookworm's). */
+const AMTOOL_VERSION = /version (\S+)/.exec(execFileSync('amtool', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))?.[1] ?? 'unknown';
 
 /** Label sets, each as amtool's arguments (one `name=value` per argument). */
 const CASES: string[][] = [
@@ -81,7 +83,7 @@ function amtool(labels: string[], file = FIXTURE): string {
   return execFileSync('amtool', ['config', 'routes', 'test', `--config.file=${file}`, ...labels], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 }
 
-describe('alert route vs amtool config routes test', () => {
+describe(`alert route vs amtool config routes test (amtool ${AMTOOL_VERSION})`, () => {
   test.each(CASES.map((labels) => [labels.join(' ') || '(no labels)', labels]))('%s', async (_name, labels) => {
     const expected = amtool(labels);
     const plain = await praxis(['alert', 'route', '--config', agentConfig, ...labels]);
