@@ -103,7 +103,8 @@ export const routeSchema: z.ZodType<RouteConfig, unknown> = z.lazy(() =>
       routes: z.array(routeSchema).optional().describe('Child routes, tried in order.'),
     })
     .describe('A route: which alerts it takes (matchers) and to whom and how they are sent.'),
-);
+  // Names the recursive definition in the generated JSON Schema ($defs/alertmanager_route).
+).meta({ id: 'alertmanager_route' });
 
 const integrationConfigs = z.array(z.record(z.string(), z.unknown())).optional();
 
