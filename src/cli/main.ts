@@ -5,6 +5,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { Document, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { Agent, EXIT } from '../agent/agent';
+import { decideRouting, parseLabelArguments } from '../alerting/dry-run';
+import { MatcherError } from '../alerting/matchers';
+import { Route } from '../alerting/route';
 import { AGENT_VERSION } from '../agent/version';
 import { AgentClient, AgentClientError } from '../client/agent-client';
 import { configJsonSchema } from '../config/json-schema';
@@ -297,6 +300,36 @@ async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<
   }
 }
 
+/** `alert route`: the receivers (and with --json the routes' settings) an alert with these labels gets. */
+function alertRouteCommand(labelArgs: readonly string[], options: { config: string; json?: boolean }, io: Io): number {
+  let labels: Record<string, string>;
+  try {
+    labels = parseLabelArguments(labelArgs);
+  } catch (error) {
+    if (!(error instanceof MatcherError)) throw error;
+    io.err(`praxis-agent: ${error.message}`);
+    return EXIT.CONFIG;
+  }
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig(options.config);
+  } catch (error) {
+    report(io, error);
+    // amtool takes the alertmanager.yml itself; this command takes the agent config that names it.
+    if (error instanceof ConfigError && error.problems.some((p) => p.code === 'CONFIG_UNKNOWN_KEY' && p.path === 'route')) {
+      io.err(`praxis-agent: ${options.config} looks like an alertmanager.yml: --config takes the agent config, whose alerting.config_file names that file`);
+    }
+    return EXIT.CONFIG;
+  }
+  if (!loaded.alerting?.route) {
+    io.err(`praxis-agent: ${options.config} has no alerting section: add alerting.config_file (an alertmanager.yml) or alerting.route inline`);
+    return EXIT.CONFIG;
+  }
+  const decision = decideRouting(new Route(loaded.alerting.route), labels);
+  io.out(options.json === true ? JSON.stringify(decision, null, 2) : decision.receivers.join(','));
+  return EXIT.OK;
+}
+
 function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly string[]): Command {
   const program = new Command('praxis-agent')
     .description('Observability sidecar agent: a typed event bus with YAML-declared plugins.')
@@ -343,6 +376,16 @@ function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly st
     .option('--token-file <file>', 'file holding the bearer token (default: $PRAXIS_TOKEN)')
     .addOption(configOption())
     .action(async (type: string, opts: EmitOptions) => setCode(await emitCommand(type, opts, io)));
+
+  program
+    .command('alert')
+    .description('alerting: dry runs of the routing tree')
+    .command('route')
+    .description("print the receivers an alert with these labels is routed to, in tree order (like amtool config routes test); exit 0, 2 for bad labels or config")
+    .argument('[labels...]', 'the alert\'s labels, one name=value per argument (value optionally "quoted")')
+    .addOption(configOption())
+    .option('--json', 'print {"receivers": [...], "routes": [...]} with each matched route\'s settings')
+    .action((labels: string[], opts: { config: string; json?: boolean }) => setCode(alertRouteCommand(labels, opts, io)));
 
   // Loading every built-in plugin to learn its commands costs start-up time and memory that
   // `start` (the default, also when argv[2] is an option) and the other core commands do not need.

@@ -15,7 +15,7 @@ describe('configJsonSchema', () => {
 
   it('is a draft 2020-12 schema of the whole file', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
-    expect(Object.keys(properties)).toEqual(['agent', 'log', 'http', 'bus', 'store', 'plugins']);
+    expect(Object.keys(properties)).toEqual(['agent', 'log', 'http', 'bus', 'store', 'plugins', 'alerting']);
     expect(schema.additionalProperties).toBe(false);
   });
 

@@ -163,7 +163,7 @@ describe('loadConfig: validation problems', () => {
 
   it('lists the allowed keys when no key is close', () => {
     expect(linesOf(config('metrics:', '  enabled: true'))).toEqual([
-      '1:1 metrics: unknown key "metrics" (expected one of: agent, log, http, bus, store, plugins) (CONFIG_UNKNOWN_KEY)',
+      '1:1 metrics: unknown key "metrics" (expected one of: agent, log, http, bus, store, plugins, alerting) (CONFIG_UNKNOWN_KEY)',
     ]);
   });
 

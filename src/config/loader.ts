@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
+import { alertingSectionSchema, alertmanagerConfigSchema, checkAlertingSection, checkAlertmanagerConfig, type AlertmanagerConfig } from '../alerting/config';
 import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
 import { formatPath } from '../events/registry';
 import { originOf, resolvePlugin, type PluginOrigin, type ResolvedPlugin } from '../plugin/resolve';
@@ -44,6 +45,8 @@ export interface LoadedConfig {
    * (depends_on and its definition's dependencies) are moved before it. Stop in reverse.
    */
   plugins: LoadedPlugin[];
+  /** The `alerting:` section's Alertmanager configuration (inline or from its config_file); absent without the section. */
+  alerting?: AlertmanagerConfig;
 }
 
 /** One declared plugin entry as `praxis-agent plugins` shows it. */
@@ -75,7 +78,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
     const state = analysis.entries[i];
     return { entry: config.plugins[i], resolved: state.resolved as ResolvedPlugin, config: state.config };
   });
-  return { file: analysis.absolute, baseDir: analysis.baseDir, config, secrets: analysis.secrets, plugins };
+  return { file: analysis.absolute, baseDir: analysis.baseDir, config, secrets: analysis.secrets, plugins, ...(analysis.alerting && { alerting: analysis.alerting }) };
 }
 
 /**
@@ -128,6 +131,7 @@ interface Analysis {
   secrets: SecretValues;
   entries: EntryState[];
   order: number[];
+  alerting?: AlertmanagerConfig;
 }
 
 /** Builds problems with positions for one parsed file. */
@@ -138,7 +142,7 @@ class ProblemSink {
   constructor(
     private readonly file: string,
     private readonly positions: SourcePositions,
-    private readonly secrets: SecretValues,
+    readonly secrets: SecretValues,
   ) {}
 
   /** Messages are masked: a plugin's error or a module path may quote a value that came from a secret. */
@@ -179,6 +183,7 @@ function analyze(file: string, options: LoadOptions): Analysis {
     if (state.entry?.enabled) loadEntry(i, state, baseDir, sink, unsubstituted);
   }
   const order = checkDependencies(entries, sink);
+  const alerting = loadAlerting(raw, file, baseDir, entries, sink);
 
   return {
     absolute,
@@ -189,7 +194,52 @@ function analyze(file: string, options: LoadOptions): Analysis {
     secrets,
     entries,
     order,
+    ...(alerting && { alerting }),
   };
+}
+
+/**
+ * The `alerting:` section's Alertmanager configuration: inline, or read from `config_file` (a
+ * path relative to the agent config) and reported against that file's own lines. Undefined when
+ * there is no section or it has problems (added to `sink`).
+ */
+function loadAlerting(raw: unknown, file: string, baseDir: string, entries: readonly EntryState[], sink: ProblemSink): AlertmanagerConfig | undefined {
+  // Anything but a map is reported by the agent schema.
+  if (!isRecord(raw) || !isRecord(raw.alerting)) return undefined;
+  const sectionIssues = checkAlertingSection(raw.alerting);
+  for (const issue of sectionIssues) sink.add(issue.path, issue.anchor, issue.code, issue.message);
+  const section = alertingSectionSchema.safeParse(raw.alerting);
+  if (sectionIssues.length > 0 || !section.success) return undefined;
+  const context = { pluginNames: new Set(entries.flatMap((e) => (e.enabled && e.name !== undefined ? [e.name] : []))) };
+
+  const { config_file: configFile, ...inline } = section.data;
+  if (configFile === undefined) {
+    const issues = checkAlertmanagerConfig(inline, ['alerting'], context);
+    for (const issue of issues) sink.add(issue.path, issue.anchor, issue.code, issue.message);
+    return issues.length === 0 ? inline : undefined;
+  }
+
+  // Named as the agent config is named (relative stays relative), so FILE:LINE:COL is clickable.
+  const shown = path.isAbsolute(configFile) ? configFile : path.join(path.dirname(file), configFile);
+  let input: unknown;
+  let fileSink: ProblemSink;
+  try {
+    const { doc, positions } = parse(shown, path.resolve(baseDir, configFile));
+    fileSink = new ProblemSink(shown, positions, sink.secrets);
+    input = toPlain(doc, shown);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const p of error.problems) {
+      if (p.line > 0) sink.problems.push(p);
+      else sink.add(['alerting', 'config_file'], 'value', p.code, `${shown}: ${p.message}`);
+    }
+    return undefined;
+  }
+  const parsed = alertmanagerConfigSchema.safeParse(input);
+  if (!parsed.success) fileSink.addIssues(parsed.error, { schema: alertmanagerConfigSchema, input, prefix: [] });
+  else for (const issue of checkAlertmanagerConfig(parsed.data, [], context)) fileSink.add(issue.path, issue.anchor, issue.code, issue.message);
+  sink.problems.push(...fileSink.problems);
+  return parsed.success && fileSink.problems.length === 0 ? parsed.data : undefined;
 }
 
 function reportSubstitutionProblems(problems: readonly SubstitutionProblem[], entries: EntryState[], sink: ProblemSink): void {

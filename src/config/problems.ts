@@ -23,9 +23,15 @@ export function formatProblem(p: ConfigProblem): string {
   return `${where}${path} ${p.message} (${p.code})`;
 }
 
-/** Orders problems as they appear in the file (file-level ones first); stable for equal positions. */
+/**
+ * Orders problems as they appear in each file (file-level ones first), the files in the order
+ * they were first reported (the agent config, then one it imports); stable for equal positions.
+ */
 export function sortProblems(problems: readonly ConfigProblem[]): ConfigProblem[] {
-  return [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
+  const fileOrder = new Map<string, number>();
+  for (const p of problems) if (!fileOrder.has(p.file)) fileOrder.set(p.file, fileOrder.size);
+  const rank = (p: ConfigProblem): number => fileOrder.get(p.file) as number;
+  return [...problems].sort((a, b) => rank(a) - rank(b) || a.line - b.line || a.column - b.column);
 }
 
 /** At most this many problems are reported; a file with more gets a count of the rest. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertingSectionSchema } from '../alerting/config';
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -117,6 +118,7 @@ export const agentConfigSchema = z
     bus: busSectionSchema.prefault({}),
     store: storeSectionSchema.prefault({}),
     plugins: z.array(pluginEntrySchema).default([]).describe('Plugins, started in this order (after their depends_on), stopped in reverse.'),
+    alerting: alertingSectionSchema.optional(),
   })
   .describe('praxis-agent configuration.');
 

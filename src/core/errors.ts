@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   STORE_CLOSED: 'The event store is not open (store disabled, not started yet, or already closed).',
   STORE_BAD_QUERY: 'GET /events got an invalid since, limit or types parameter.',
   STORE_COMMIT_FAILED: 'The event store cannot commit to its database (disk full, I/O error): events stay pending in memory and commits are retried; /readyz is 503 until one succeeds.',
+  // Alerting
+  ALERTING_UNSUPPORTED: "A key of Alertmanager's configuration that the agent does not implement (an integration such as opsgenie_configs); the message names it and what is supported instead.",
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;
