@@ -204,6 +204,8 @@ export class PluginHost {
     await this.startOrFail(next, () => {
       if (!retry) next.carried = next.bus.handBack();
     });
+    // Kept only for a rollback; a running instance hands over its own state when it is replaced.
+    next.handing = undefined;
     const discarded = next.bus.dropUnclaimed();
     this.countDiscarded(next, discarded, 'the restarted plugin no longer subscribes to them');
     return { stop, discarded };
