@@ -176,15 +176,6 @@ export class HealthProbePlugin implements Plugin {
   }
 
   /**
-   * The state of every check and service for the instance a reload starts next. Results of runs
-   * still in flight are dropped once stop() began, so the state is final even when stop() ran out
-   * of time.
-   */
-  handOver(): HandedOverState {
-    return this.save();
-  }
-
-  /**
    * Runs every check now (or those of one service), skipping any still running, and resolves
    * once they finished and their events are published. Heartbeat checks are evaluated.
    * For tests and for callers that want a probe on demand.
@@ -314,8 +305,12 @@ export class HealthProbePlugin implements Plugin {
     }
   }
 
-  /** What this instance hands to the next one when it is restarted (see {@link HandedOverState}). */
-  private save(): HandedOverState {
+  /**
+   * The state of every check and service for the instance a reload starts next. Results of runs
+   * still in flight are dropped once stop() began, so the state is final even when stop() ran out
+   * of time.
+   */
+  handOver(): HandedOverState {
     return {
       checks: new Map(
         [...this.checks].map(([key, e]) => [
