@@ -43,7 +43,7 @@ export type { CommandIo, Plugin, PluginClass, PluginCommand, PluginConfig, Plugi
 export { HttpRoutes } from './plugin/http-routes';
 export type { RouteHandler, RouteOptions } from './plugin/http-routes';
 export { On } from './plugin/on-event.decorator';
-export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './plugin/tokens';
+export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME, PREVIOUS_STATE } from './plugin/tokens';
 export { EVENT_STORE, EventStore, MAX_READ_LIMIT } from './store/event-store';
 export type { ReadOptions, ReadResult, StoredEvent, StoreListener } from './store/event-store';
 

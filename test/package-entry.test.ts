@@ -60,7 +60,7 @@ describe('package entry points', () => {
 const SDK_EXPORTS = [
   'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
   'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'HttpError', 'HttpRoutes', 'LOGGER',
-  'MAX_READ_LIMIT', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
+  'MAX_READ_LIMIT', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'PREVIOUS_STATE', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
   'bearerTokenSchema', 'durationSchema', 'errorMessage', 'eventPatternSchema', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
   'isTimeoutError', 'redactSecrets', 'redactText', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
 ];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { validateCronExpression } from 'cron';
 import { durationSchema, z } from 'praxis-agent';
 
@@ -243,4 +244,13 @@ function findCycle(graph: Record<string, string[]>): string[] | undefined {
     if (found) return found;
   }
   return undefined;
+}
+
+/**
+ * Identifies a check's configuration across a restart: same fingerprint, same check, so it keeps
+ * its state. The config is the parsed (zod) value, whose keys come in schema order, so plain JSON
+ * is stable for an unchanged check.
+ */
+export function checkFingerprint(check: CheckConfig): string {
+  return createHash('sha256').update(JSON.stringify(check)).digest('hex');
 }

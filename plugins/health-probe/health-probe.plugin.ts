@@ -13,19 +13,18 @@ import {
   LOGGER,
   On,
   PLUGIN_CONFIG,
-  PLUGIN_NAME,
+  PREVIOUS_STATE,
   withTimeout,
   type CancelTimer,
   type Event,
   type Logger,
   type Plugin,
 } from 'praxis-agent';
-import { fingerprint, leaveState, takeState, type CarriedState } from './carry';
 import { runnerFor, targetOf, type CheckRunner } from './checks';
-import type { CheckConfig, HealthProbeConfig } from './config';
+import { checkFingerprint, type CheckConfig, type HealthProbeConfig } from './config';
 import { heartbeatFields } from './events';
 import { cronSchedule, intervalSchedule, Ticker, type Schedule } from './schedule';
-import { CheckTracker, ServiceTracker, type CheckResult, type ServiceStatus } from './status';
+import { CheckTracker, ServiceTracker, type CheckResult, type CheckTrackerState, type ServiceStatus, type ServiceTrackerState } from './status';
 
 const DEFAULT_INTERVAL_MS = 30_000;
 const HEARTBEAT_MAX_INTERVAL_MS = 30_000;
@@ -55,6 +54,36 @@ interface CheckEntry {
   watchedSince?: number;
   /** A HEALTH_CERT_EXPIRING warning was raised and the certificate has not been renewed since. */
   certWarned?: boolean;
+}
+
+/**
+ * What an instance hands to the next one (Plugin.handOver) when a reload that changed the config
+ * restarts the plugin: checks whose config did not change keep their counters, last results and
+ * status, and services keep what they published, so the reload neither forgets an outage nor
+ * re-announces every service.
+ */
+interface HandedOverState {
+  /** By `service/check`; taken only by a check with the same fingerprint. */
+  checks: Map<string, HandedOverCheck>;
+  services: Map<string, ServiceTrackerState>;
+  counters: Record<string, number>;
+}
+
+interface HandedOverCheck {
+  fingerprint: string;
+  tracker: CheckTrackerState;
+  /** Heartbeats: epoch ms and message of the last report. */
+  lastReport?: number;
+  lastMessage?: string;
+  /** Heartbeats: since when a first report is awaited (a restart does not extend the grace window). */
+  watchedSince?: number;
+  certWarned?: boolean;
+}
+
+/** PREVIOUS_STATE is what the predecessor returned, possibly from another version of this plugin: take only what has this shape. */
+function isHandedOverState(value: unknown): value is HandedOverState {
+  const v = value as Partial<HandedOverState> | undefined;
+  return typeof v === 'object' && v !== null && v.checks instanceof Map && v.services instanceof Map && typeof v.counters === 'object' && v.counters !== null;
 }
 
 /** One service in GET /health and (reduced to the event's fields) in system.health. */
@@ -95,16 +124,16 @@ export class HealthProbePlugin implements Plugin {
     private readonly clock: Clock,
     @inject(PLUGIN_CONFIG) private readonly config: HealthProbeConfig,
     @inject(LOGGER) private readonly logger: Logger,
-    @inject(PLUGIN_NAME) private readonly pluginName: string,
     private readonly routes: HttpRoutes,
     private readonly control: AgentControl,
+    @inject(PREVIOUS_STATE) private readonly previous: unknown,
   ) {}
 
   start(): void {
     this.running = true;
     this.startedAt = this.clock.now();
     this.build();
-    const carried = this.restore(takeState(this.clock, this.pluginName));
+    const carried = this.restore(this.previous);
     const deadlines = new Set<number>();
     for (const entry of this.checks.values()) {
       entry.ticker = new Ticker(this.clock, entry.schedule, () => void this.run(entry));
@@ -138,9 +167,6 @@ export class HealthProbePlugin implements Plugin {
     this.running = false;
     this.snapshotTicker?.stop();
     for (const cancel of this.cancelAwaits.splice(0)) cancel();
-    // Results of runs still in flight are dropped from here on, so the state is final now: leave it
-    // before waiting, so the next instance gets it even if this stop runs out of time.
-    leaveState(this.clock, this.pluginName, this.save());
     for (const entry of this.checks.values()) {
       entry.ticker?.stop();
       entry.abort?.abort();
@@ -252,7 +278,7 @@ export class HealthProbePlugin implements Plugin {
           service: serviceName,
           name: checkName,
           config: check,
-          fingerprint: fingerprint(check),
+          fingerprint: checkFingerprint(check),
           tracker,
           schedule: scheduleOf(check),
           ...(check.kind === 'heartbeat' ? {} : { runner: runnerFor(check, { now: () => this.clock.now() }) }),
@@ -279,10 +305,13 @@ export class HealthProbePlugin implements Plugin {
     }
   }
 
-  /** What this instance hands to the next one when it is restarted (see carry.ts). */
-  private save(): CarriedState {
+  /**
+   * The state of every check and service for the instance a reload starts next. Results of runs
+   * still in flight are dropped once stop() began, so the state is final even when stop() ran out
+   * of time.
+   */
+  handOver(): HandedOverState {
     return {
-      at: this.clock.now(),
       checks: new Map(
         [...this.checks].map(([key, e]) => [
           key,
@@ -301,9 +330,9 @@ export class HealthProbePlugin implements Plugin {
     };
   }
 
-  /** Takes over what the previous instance left for unchanged checks and kept services; returns how many checks it carried. */
-  private restore(carried: CarriedState | undefined): number {
-    if (!carried) return 0;
+  /** Takes over what the previous instance handed over (PREVIOUS_STATE) for unchanged checks and kept services; returns how many checks it carried. */
+  private restore(carried: unknown): number {
+    if (!isHandedOverState(carried)) return 0;
     this.counters = { ...this.counters, ...carried.counters };
     for (const [name, service] of this.services) {
       const saved = carried.services.get(name);

@@ -866,40 +866,48 @@ describe('GET /health', () => {
 });
 
 describe('restart (a reload that changed the config)', () => {
+  const current = (h: PluginHarness): HealthProbePlugin => h.instance as unknown as HealthProbePlugin;
+
   it('starts a check whose config changed afresh (counters from zero)', async () => {
     const ok = await server();
-    const clock = new FakeClock(Date.now());
     const config = (timeout: string) => ({ flapping: noFlap, services: { api: { checks: { web: { kind: 'http', url: ok.url, timeout } } } } });
-    const first = probe(config('5s'), { clock });
-    await first.h.start();
-    await runOnce(first.h, first.p);
-    await runOnce(first.h, first.p);
-    await first.h.stop();
-    const same = probe(config('5s'), { clock });
-    await same.h.start();
-    expect(same.p.stats().services).toMatchObject({ api: { checks_run: 2, status: 'healthy' } });
-    await same.h.stop();
-    const changed = probe(config('6s'), { clock });
-    await changed.h.start();
-    expect(changed.p.stats().services).toMatchObject({ api: { checks_run: 0, status: 'healthy' } }); // the service keeps its published status
-    await runOnce(changed.h, changed.p);
-    expect(statuses(changed.h)).toEqual([]); // still healthy: nothing to announce
+    const { h, p } = probe(config('5s'));
+    await h.start();
+    await runOnce(h, p);
+    await runOnce(h, p);
+    await h.restart(config('5s'));
+    expect(current(h)).not.toBe(p);
+    expect(current(h).stats().services).toMatchObject({ api: { checks_run: 2, status: 'healthy' } });
+    await h.restart(config('6s'));
+    expect(current(h).stats().services).toMatchObject({ api: { checks_run: 0, status: 'healthy' } }); // the service keeps its published status
+    await runOnce(h, current(h));
+    expect(statuses(h)).toEqual(['healthy']); // announced once, before the restarts: still healthy, nothing more to announce
   });
 
   it('a heartbeat keeps its window across a restart: the grace period after start is not granted again', async () => {
-    const clock = new FakeClock(Date.now());
     const config = { flapping: noFlap, services: { backup: { failure_threshold: 1, checks: { nightly: { kind: 'heartbeat', window: '60s', interval: '10s' } } } } };
+    const { h, p, clock } = probe(config);
+    await h.start();
+    await clock.advance(50_000);
+    await settle(h, p);
+    await h.restart(config);
+    await clock.advance(20_000); // 70 s after the first start, 20 s after the restart
+    await settle(h, current(h));
+    expect(statuses(h)).toEqual(['healthy', 'unhealthy']); // healthy in the grace window, unhealthy once it is over
+    expect(lastStatus(h).data.metrics.last_error).toBe('no report since the agent started 70 s ago (window 60000 ms)');
+  });
+
+  it('keeps nothing for a fresh instance: a new harness on the same clock starts afresh', async () => {
+    const ok = await server();
+    const config = { flapping: noFlap, services: { api: { checks: { web: { kind: 'http', url: ok.url } } } } };
+    const clock = new FakeClock(Date.now());
     const first = probe(config, { clock });
     await first.h.start();
-    await clock.advance(50_000);
-    await settle(first.h, first.p);
+    await runOnce(first.h, first.p);
     await first.h.stop();
     const second = probe(config, { clock });
     await second.h.start();
-    await clock.advance(20_000); // 70 s after the first start, 20 s after the restart
-    await settle(second.h, second.p);
-    expect(statuses(second.h)).toEqual(['unhealthy']);
-    expect(lastStatus(second.h).data.metrics.last_error).toBe('no report since the agent started 70 s ago (window 60000 ms)');
+    expect(second.p.stats().services).toMatchObject({ api: { checks_run: 0, status: 'pending' } });
   });
 });
 

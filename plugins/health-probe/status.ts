@@ -262,6 +262,7 @@ export class ServiceTracker {
   }
 
   restoreState(saved: ServiceTrackerState): void {
-    Object.assign(this, saved);
+    // A copy: the handed-over state is shared with a rollback instance, should this start fail.
+    Object.assign(this, saved, { transitions: [...saved.transitions] });
   }
 }

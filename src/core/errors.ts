@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   PLUGIN_START_FAILED: 'A plugin threw or rejected in start(); the plugins started before it were stopped.',
   PLUGIN_STOP_FAILED: 'A plugin threw or rejected in stop(); the other plugins were still stopped.',
   PLUGIN_STOP_TIMEOUT: 'A plugin did not finish stop() within agent.shutdown_timeout.',
+  PLUGIN_HANDOVER_FAILED: "A plugin's handOver() threw when it was restarted on reload; the new instance started without its state (PREVIOUS_STATE undefined).",
   ERROR_CODE_UNDECLARED: "A plugin published an error event whose error_code is neither a core code nor one it declares in definePlugin({ errors }); the event was delivered, and reported once per code.",
   ERROR_CODE_CONFLICT: 'Two plugin types declare the same error code (or a plugin declares a core code); each code has one owner.',
   PLUGIN_EVENTS_DISCARDED: 'Events queued for a plugin being stopped, removed or restarted could not be handled within agent.shutdown_timeout (or its new version no longer subscribes to them); they were discarded and counted (reload result, /stats plugins_discarded_events).',

@@ -23,6 +23,16 @@ export interface Plugin {
    */
   stop?(): void | Promise<void>;
   /**
+   * State for the instance that replaces this one, which injects it as `@inject(PREVIOUS_STATE)`.
+   * Called only on a restart (a reload that changed the plugin's entry), once `stop()` returned,
+   * and also when it threw or ran out of `agent.shutdown_timeout` (judge then whether the state is
+   * still good); never on removal or agent shutdown. Must be synchronous and cheap. The value
+   * is passed as is, in-process, not serialised, and only to an instance of the same plugin type
+   * (definition name; its version may differ, so check the shape). A throw is logged
+   * (PLUGIN_HANDOVER_FAILED) and the successor starts without state; the restart goes on.
+   */
+  handOver?(): unknown;
+  /**
    * The plugin's own statistics, read on demand: shown under `components.<name>` on /stats, and
    * every numeric value exported on /metrics as `praxis_component_stat{component,key}`.
    */

@@ -10,7 +10,7 @@ import type { EventPattern } from '../events/types';
 import type { Plugin, PluginDefinition } from './definition';
 import { HttpRoutes, ScopedHttpRoutes, type RouteTarget } from './http-routes';
 import { handlerDeclarationsOf } from './on-event.decorator';
-import { classToken, LOGGER, PLUGIN_CONFIG, PLUGIN_NAME } from './tokens';
+import { classToken, LOGGER, PLUGIN_CONFIG, PLUGIN_NAME, PREVIOUS_STATE } from './tokens';
 
 /** Where a hosted plugin is in its lifecycle. */
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
@@ -54,6 +54,12 @@ export interface StopResult {
   discarded: number;
 }
 
+/** A `handOver()` value and the plugin type that made it: it means something only to that type. */
+interface HandedState {
+  type: string;
+  value: unknown;
+}
+
 class HostedPlugin {
   state: PluginState = 'loaded';
   error?: string;
@@ -61,6 +67,12 @@ class HostedPlugin {
   readonly create = runOnce(() => this.container.resolve(this.spec.definition.plugin) as Plugin);
   /** Paused queues kept from a restart whose start failed, for the next attempt (the rollback) to take over. */
   carried: SuspendedSubscription[] = [];
+  /**
+   * What the instance that replaces this one is handed: this one's handOver() once it ran and was
+   * stopped for a restart; until then what it was handed itself, so that an instance whose start
+   * failed passes its predecessor's state on to the rollback.
+   */
+  handing: HandedState | undefined;
 
   constructor(
     readonly spec: PluginSpec,
@@ -68,7 +80,10 @@ class HostedPlugin {
     readonly bus: ScopedBus,
     readonly routes: ScopedHttpRoutes,
     readonly logger: Logger,
-  ) {}
+    handed: HandedState | undefined,
+  ) {
+    this.handing = handed;
+  }
 
   /** Closes queues kept for a retry that will not come (the plugin is removed or the agent stops); returns the events they discarded. */
   dropCarried(): number {
@@ -157,7 +172,9 @@ export class PluginHost {
    * and started, and each subscription it makes again (same name and pattern, e.g. the same `@On`
    * method) takes over the paused queue, so every event reaches exactly one of the two instances.
    * Subscriptions the new instance does not make again are closed (their events discarded and
-   * counted). A start failure leaves the plugin `failed` and throws PLUGIN_START_FAILED.
+   * counted). What the old instance's `handOver()` returns after it stopped is the new one's
+   * PREVIOUS_STATE. A start failure leaves the plugin `failed` and throws PLUGIN_START_FAILED; the
+   * next restart (the rollback) is handed the state the failed instance was handed.
    */
   async restart(spec: PluginSpec, timeoutMs: number): Promise<StopResult> {
     const old = this.find(spec.name);
@@ -169,11 +186,13 @@ export class PluginHost {
     old.carried = [];
     // Let handlers in flight return before stop(), within the same budget stop() gets.
     await settledWithin(this.clock, Promise.all(suspended.map((s) => s.queue.whenIdle())), timeoutMs);
-    const stop = old.state === 'running' || old.state === 'starting' ? await this.stop(old, timeoutMs) : 'stopped';
+    const started = old.state === 'running' || old.state === 'starting';
+    const stop = started ? await this.stop(old, timeoutMs) : 'stopped';
+    if (started) old.handing = this.handOver(old);
     let next: HostedPlugin;
     try {
       this.registerEvents(spec);
-      next = this.create(spec, suspended);
+      next = this.create(spec, suspended, old.handing);
     } catch (error) {
       old.carried = suspended;
       this.countDiscarded(old, old.dropCarried(), 'its new entry could not be loaded');
@@ -185,6 +204,8 @@ export class PluginHost {
     await this.startOrFail(next, () => {
       if (!retry) next.carried = next.bus.handBack();
     });
+    // Kept only for a rollback; a running instance hands over its own state when it is replaced.
+    next.handing = undefined;
     const discarded = next.bus.dropUnclaimed();
     this.countDiscarded(next, discarded, 'the restarted plugin no longer subscribes to them');
     return { stop, discarded };
@@ -224,7 +245,19 @@ export class PluginHost {
     };
   }
 
-  private create(spec: PluginSpec, inherited: readonly SuspendedSubscription[] = []): HostedPlugin {
+  /** The stopped instance's state for its successor; undefined when it has no handOver() or it threw (logged). */
+  private handOver(plugin: HostedPlugin): HandedState | undefined {
+    const instance = plugin.instance;
+    if (typeof instance?.handOver !== 'function') return undefined;
+    try {
+      return { type: plugin.spec.definition.name, value: instance.handOver() };
+    } catch (error) {
+      plugin.logger.error({ err: error, code: 'PLUGIN_HANDOVER_FAILED' }, `plugin ${plugin.spec.name}: handOver() failed (${errorMessage(error)}); the restarted instance starts without its state`);
+      return undefined;
+    }
+  }
+
+  private create(spec: PluginSpec, inherited: readonly SuspendedSubscription[] = [], handed?: HandedState): HostedPlugin {
     const container = this.root.createChildContainer();
     const bus = new ScopedBus(this.bus, spec.name, spec.queue ?? {}, inherited, this.allowsErrorCode(spec));
     const logger = this.logger.child({ plugin: spec.name });
@@ -236,7 +269,10 @@ export class PluginHost {
     container.register(PLUGIN_CONFIG, { useValue: spec.config });
     container.register(PLUGIN_NAME, { useValue: spec.name });
     container.register(LOGGER, { useValue: logger });
-    return new HostedPlugin(spec, container, bus, routes, logger);
+    // Only the plugin type that made the state can read it. A factory: tsyringe takes `useValue: undefined` for no provider at all.
+    const previousState = handed?.type === spec.definition.name ? handed.value : undefined;
+    container.register(PREVIOUS_STATE, { useFactory: () => previousState });
+    return new HostedPlugin(spec, container, bus, routes, logger, handed);
   }
 
   /** Starts one plugin; on failure marks it failed, releases what it holds and throws PLUGIN_START_FAILED. */

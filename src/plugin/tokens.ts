@@ -14,6 +14,13 @@ export const PLUGIN_CONFIG: InjectionToken<unknown> = Symbol.for('praxis-agent:p
 export const LOGGER: InjectionToken<Logger> = Symbol.for('praxis-agent:logger');
 /** The plugin instance's name as declared in `agent.config.yaml`. */
 export const PLUGIN_NAME: InjectionToken<string> = Symbol.for('praxis-agent:plugin-name');
+/**
+ * What the instance this one replaces returned from `handOver()` (see `Plugin.handOver`);
+ * `undefined` on a fresh start, after the plugin was removed and added again, or when the
+ * predecessor had no `handOver()` or it threw. A rollback to the previous entry after a failed
+ * restart gets the same value the failed instance got.
+ */
+export const PREVIOUS_STATE: InjectionToken<unknown> = Symbol.for('praxis-agent:previous-state');
 
 /**
  * An abstract class (`Bus`, `Clock`) as a tsyringe token. Decorator metadata records the class

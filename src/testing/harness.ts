@@ -8,7 +8,7 @@ import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { AdminServer } from '../http/admin-server';
 import type { Plugin, PluginDefinition } from '../plugin/definition';
-import { PluginHost, type PluginStatus, type StopReport } from '../plugin/plugin-host';
+import { PluginHost, type PluginStatus, type StopReport, type StopResult } from '../plugin/plugin-host';
 import { classToken } from '../plugin/tokens';
 import { EVENT_STORE, EventStore } from '../store/event-store';
 import { SqliteEventStore } from '../store/sqlite-event-store';
@@ -63,6 +63,7 @@ export class PluginHarness {
   private readonly host: PluginHost;
   private readonly stopTimeoutMs: number;
   private readonly admin?: AdminServer;
+  private config: unknown;
 
   constructor(readonly definition: PluginDefinition, options: HarnessOptions = {}) {
     this.clock = options.clock ?? new FakeClock();
@@ -84,8 +85,8 @@ export class PluginHarness {
       );
     }
     this.host = new PluginHost(root, this.bus, logger, this.clock, this.admin);
-    const config = definition.configSchema.parse(options.config ?? {});
-    this.host.add([{ name: this.name, use: definition.name, definition, config }]);
+    this.config = options.config ?? {};
+    this.host.add([{ name: this.name, use: definition.name, definition, config: definition.configSchema.parse(this.config) }]);
     this.bus.subscribe('*', (event) => void this.events.push(event), { name: 'harness-recorder', capacity: 100_000 });
   }
 
@@ -119,6 +120,20 @@ export class PluginHarness {
     const report = await this.host.stopAll(this.stopTimeoutMs);
     await this.admin?.stop();
     return report;
+  }
+
+  /**
+   * Restarts the plugin as a reload that changed its entry does: the running instance stops (its
+   * queued events go to the new one), its `handOver()` value becomes the new instance's
+   * PREVIOUS_STATE, and a new instance built with `config` (parsed with the plugin's schema;
+   * default: the current config) starts; `instance` is then the new one. Rejects with
+   * PLUGIN_START_FAILED when the new instance fails to start: restart again with the previous
+   * config to do what the agent's rollback does (that instance is handed the same state).
+   */
+  async restart(config: unknown = this.config): Promise<StopResult> {
+    const parsed = this.definition.configSchema.parse(config);
+    this.config = config;
+    return this.host.restart({ name: this.name, use: this.definition.name, definition: this.definition, config: parsed }, this.stopTimeoutMs);
   }
 
   /** Events of one type recorded so far. */
