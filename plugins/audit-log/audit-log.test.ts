@@ -181,7 +181,7 @@ describe('audit-log: writing', () => {
     const file = path.join(freshDir(), 'audit.log');
     const r = await startAudit({ path: file, types: ['system.error'] });
     let nested: Record<string, unknown> = { passwd: 'pw-deep' };
-    for (let i = 0; i < 30; i++) nested = { level: nested };
+    for (let i = 0; i < 28; i++) nested = { level: nested }; // near the bus's depth limit (32)
     const diagnostic_data = { dsn: 'pw-dsn', auth: { user: 'u', secret_answer: 'pw-auth' }, conn: 'postgres://app:pw-url@db:5432/app', nested };
     await r.h.bus.publish('system.error', { severity: 'error', message: 'cannot reach amqp://guest:pw-msg@rabbit/?heartbeat=10', component: 'db', diagnostic_data });
     await settleWrites(r);
