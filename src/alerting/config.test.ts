@@ -88,6 +88,17 @@ describe('alerting.config_file: an alertmanager.yml, unchanged', () => {
     expect(formatted(file)).toEqual([expected]);
   });
 
+  test('time intervals are checked by the time-interval module, at their line (amtool refuses the same file)', () => {
+    const file = importing(['route:', '  receiver: default', 'receivers:', '  - name: default', 'time_intervals:', '  - name: weekend', '    time_intervals:', "      - weekdays: ['friday:monday']"]);
+    expect(amtoolAccepts(path.join(dir, 'alertmanager.yml'))).toBe(false);
+    const [problem, ...rest] = formatted(file);
+    expect(rest).toEqual([]);
+    expect(problem).toMatch(/^alertmanager\.yml:8:\d+ time_intervals\[0\]\.time_intervals\[0\]\.weekdays(\[0\])?: .*friday.*monday.*\(CONFIG_INVALID_VALUE\)$/);
+    const valid = importing(['route:', '  receiver: default', '  routes:', '    - receiver: default', '      mute_time_intervals: [weekend]', 'receivers:', '  - name: default', 'time_intervals:', '  - name: weekend', '    time_intervals:', "      - weekdays: ['monday:friday']", '        location: Europe/Berlin']);
+    expect(amtoolAccepts(path.join(dir, 'alertmanager.yml'))).toBe(true);
+    expect(loadConfig(valid).alerting?.time_intervals[0]).toMatchObject({ name: 'weekend', time_intervals: [{ weekdays: [{ begin: 1, end: 5 }] }] });
+  });
+
   test('an integration the agent does not provide is refused by name (Alertmanager itself accepts it)', () => {
     const file = importing(['route:', '  receiver: ops', 'receivers:', '  - name: ops', '    opsgenie_configs:', '      - api_key: k']);
     expect(amtoolAccepts(path.join(dir, 'alertmanager.yml'))).toBe(true);

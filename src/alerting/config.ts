@@ -3,6 +3,7 @@ import type { PathIssue } from '../config/issues';
 import type { KeyPath } from '../config/positions';
 import { parsePrometheusDuration } from './duration';
 import { LABEL_NAME, Matcher, MatcherError, parseMatchers } from './matchers';
+import { timeIntervalDefinitionSchema } from './time-intervals';
 
 /**
  * Alertmanager's configuration file (`alertmanager.yml`, as of 0.25) as the agent reads it: the
@@ -154,33 +155,10 @@ export const inhibitRuleSchema = z
   })
   .describe('Mutes alerts matching the target while an alert matching the source fires (validated and kept; inhibition comes next).');
 
-const timeRange = z.strictObject({ start_time: z.string(), end_time: z.string() });
-
-/** A named set of time intervals; the shape only: evaluating them is src/alerting/time-intervals.ts's job. */
-export const timeIntervalSchema = z
-  .strictObject({
-    name: z.string().min(1, 'missing name in time interval'),
-    time_intervals: z
-      .array(
-        z.strictObject({
-          times: z.array(timeRange).optional(),
-          weekdays: z.array(z.string()).optional(),
-          days_of_month: z.array(z.string()).optional(),
-          months: z.array(z.string()).optional(),
-          years: z.array(z.string()).optional(),
-          location: z.string().optional(),
-        }),
-      )
-      .default([]),
-  })
-  .describe('A named time interval that routes mute or activate by.');
-
 /** A receiver as validated. */
 export type ReceiverConfig = z.output<typeof receiverSchema>;
 /** An inhibit rule as validated (matchers still as strings: parse them with parseMatchers / matchersFromMap). */
 export type InhibitRuleConfig = z.output<typeof inhibitRuleSchema>;
-/** A named time interval as validated (shape only). */
-export type TimeIntervalConfig = z.output<typeof timeIntervalSchema>;
 
 /** The keys an alertmanager.yml may hold, each optional; both the imported file and the inline section use them. */
 export const alertmanagerShape = {
@@ -188,8 +166,8 @@ export const alertmanagerShape = {
   route: routeSchema.optional(),
   receivers: z.array(receiverSchema).default([]),
   inhibit_rules: z.array(inhibitRuleSchema).default([]),
-  time_intervals: z.array(timeIntervalSchema).default([]),
-  mute_time_intervals: z.array(timeIntervalSchema).default([]).describe('Deprecated in Alertmanager: the same as time_intervals.'),
+  time_intervals: z.array(timeIntervalDefinitionSchema).default([]),
+  mute_time_intervals: z.array(timeIntervalDefinitionSchema).default([]).describe('Deprecated in Alertmanager: the same as time_intervals.'),
   templates: z.array(z.string()).default([]).describe('Notification template files (accepted and kept for delivery).'),
 };
 
