@@ -1,24 +1,14 @@
 import { z } from 'zod';
 import { EventBus } from '../src/bus/event-bus';
 import { FakeClock } from '../src/core/clock';
-import { AgentError } from '../src/core/errors';
 import { MAX_EVENT_DEPTH, MAX_EVENT_MEMBERS } from '../src/events/data-limits';
 import { EventRegistry } from '../src/events/registry';
 import type { Event } from '../src/events/types';
 import { nestedDiagnostics, wideDiagnostics } from './helpers/event-shapes';
+import { rejection } from './helpers/errors';
 
 function errorEvent(diagnostic_data: Record<string, unknown>): { severity: 'error'; message: string; component: string; diagnostic_data: Record<string, unknown> } {
   return { severity: 'error', message: 'limits', component: 'test', diagnostic_data };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AgentError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AgentError);
-    return error as AgentError;
-  }
-  throw new Error('expected the publish to be rejected');
 }
 
 describe('event data limits on the bus (every producer: plugins, the core, ingest)', () => {

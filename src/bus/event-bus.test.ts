@@ -5,6 +5,7 @@ import { EventRegistry, type FieldIssue } from '../events/registry';
 import type { Event, EventPattern, EventType } from '../events/types';
 import { EventBus, ScopedBus, type BusOptions } from './event-bus';
 import { deferred, settle, waitFor } from '../../test/helpers/async';
+import { rejection } from '../../test/helpers/errors';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -22,16 +23,6 @@ function collect(bus: EventBus, pattern: EventPattern): Event[] {
     events.push(event as Event);
   });
   return events;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AgentError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AgentError);
-    return error as AgentError;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 const sysError = (message: string) => ({ severity: 'error' as const, message, component: 'test' });
