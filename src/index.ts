@@ -17,6 +17,7 @@ export { Backoff, retry } from './core/backoff';
 export type { BackoffOptions, RetryInfo, RetryOptions } from './core/backoff';
 export type { CancelTimer } from './core/clock';
 export { isTimeoutError, runOnce, settledWithin, TimeoutError, withTimeout } from './core/timed';
+export { ensureDir } from './core/ensure-dir';
 export { AgentError, ERROR_CODES, errorMessage } from './core/errors';
 export { bearerTokenSchema, durationSchema } from './config/schema';
 export type { ErrorCode, ErrorCodeMap, ErrorCodeTable } from './core/errors';

@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Backoff, runOnce, type CancelTimer, type Clock } from 'praxis-agent';
+import { Backoff, ensureDir, runOnce, type CancelTimer, type Clock } from 'praxis-agent';
 import { checkHeldFile, type HeldFile } from './file-identity';
 import { freeRotatedName, readTail, rotatedFiles } from './files';
 import { FILE_BREAK_TYPE, GENESIS_HASH, parseRecord, sealEntry, type AuditEntry, type FileBreakData, type FileBreakReason } from './record';
@@ -325,7 +325,7 @@ export class AuditWriter {
   private async ensureOpen(): Promise<void> {
     if (this.fd) return;
     const file = this.options.path;
-    await mkdir(path.dirname(file), { recursive: true });
+    ensureDir(path.dirname(file));
     if (!this.recovered) {
       await this.recover();
       this.recovered = true;

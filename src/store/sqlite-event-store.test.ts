@@ -300,6 +300,11 @@ describe('SqliteEventStore', () => {
     expect(() => store.append(event())).toThrow(expect.objectContaining({ code: 'STORE_CLOSED' }));
   });
 
+  it('fails to open with STORE_OPEN_FAILED, at once, when the data dir is under /proc (mkdir -p loops forever there)', () => {
+    const store = new SqliteEventStore({ dir: '/proc/praxis-store-test/data' }, new FakeClock());
+    expect(() => store.open()).toThrow(expect.objectContaining({ code: 'STORE_OPEN_FAILED' }));
+  });
+
   it('stores every event published on the bus, in publish order', async () => {
     const clock = new FakeClock();
     const bus = new EventBus(new EventRegistry(), clock);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
@@ -13,6 +12,7 @@ import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Event } from '../events/types';
 import { EventStore, MAX_READ_LIMIT, STORE_SOURCE, type ReadOptions, type ReadResult, type StoredEvent, type StoreListener } from './event-store';
+import { ensureDir } from '../core/ensure-dir';
 
 /**
  * The store's options: those of the config's `store` section (types, meaning and defaults are
@@ -158,7 +158,7 @@ export class SqliteEventStore extends EventStore {
     if (this.db) return;
     let db: Database.Database | undefined;
     try {
-      mkdirSync(this.options.dir, { recursive: true });
+      ensureDir(this.options.dir);
       db = new Database(this.file, { timeout: 0 });
       // Exclusive before WAL: a second agent on the same data dir fails here instead of writing interleaved offsets.
       db.pragma('locking_mode = EXCLUSIVE');
