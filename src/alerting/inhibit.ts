@@ -11,6 +11,7 @@ import { matchersFromMap, matchesAll, parseMatchers, type LabelSet, type Matcher
 export interface InhibitAlert {
   /** The alert's fingerprint (or any stable id), reported as the inhibiting source. */
   id: string;
+  /** The alert's labels. */
   labels: LabelSet;
   /** A resolved alert inhibits nothing. */
   resolved: boolean;
@@ -18,14 +19,19 @@ export interface InhibitAlert {
 
 /** Why an alert is inhibited: the rule (its index in `inhibit_rules`) and the source alert. */
 export interface Inhibition {
+  /** Index of the rule in `inhibit_rules`. */
   rule: number;
+  /** The `id` of the inhibiting alert. */
   sourceId: string;
 }
 
 /** One inhibit rule, its `*_match`, `*_match_re` and `*_matchers` merged per side. */
 export class InhibitRule {
+  /** Matchers an inhibiting (source) alert satisfies. */
   readonly sourceMatchers: readonly Matcher[];
+  /** Matchers an inhibited (target) alert satisfies. */
   readonly targetMatchers: readonly Matcher[];
+  /** Labels that must have the same value on source and target ("" when missing). */
   readonly equal: readonly string[];
 
   /**
@@ -67,6 +73,7 @@ function value(labels: LabelSet, name: string): string {
 
 /** Alertmanager's Inhibitor over a validated `inhibit_rules` list. */
 export class Inhibitor {
+  /** The rules, in config order (an {@link Inhibition}'s `rule` indexes this list). */
   readonly rules: readonly InhibitRule[];
 
   /** @throws MatcherError only for rules that did not pass validation. */

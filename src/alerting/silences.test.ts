@@ -35,7 +35,7 @@ function refusal(fn: () => unknown): SilenceError {
 describe('silence validation', () => {
   test('a valid silence is stored with defaults filled in (isEqual true) and timestamps normalised', () => {
     const { silences } = store();
-    const { id, created } = silences.set(postable({ startsAt: '2026-01-01T13:00:00+01:00' }));
+    const { id, created } = silences.set(postable({ startsAt: '2026-01-01T13:00:00+01:00', matchers: [{ name: 'alertname', value: 'DiskFull', isRegex: false, isEqual: null }] }));
     expect([id, created]).toEqual(['s1', true]);
     expect(silences.get(id)).toEqual({
       id: 's1',
@@ -88,6 +88,11 @@ describe('silence validation', () => {
   ])('accepted: %s', (_name, matchers) => {
     const { silences } = store();
     expect(silences.set(postable({ matchers })).id).toBe('s1');
+  });
+
+  test('an empty createdBy or comment is accepted: the API requires the fields, not content', () => {
+    const { silences } = store();
+    expect(silences.set(postable({ createdBy: '', comment: '' })).id).toBe('s1');
   });
 
   test('an update of an unknown id is not_found, and nothing is created', () => {

@@ -17,8 +17,11 @@ export type SilenceState = 'pending' | 'active' | 'expired';
 
 /** One matcher of a silence, in Alertmanager API v2's shape. */
 export interface SilenceMatcher {
+  /** Label name. */
   name: string;
+  /** Label value, or an RE2 regex (fully anchored) when `isRegex`. */
   value: string;
+  /** `=~` / `!~` rather than `=` / `!=`. */
   isRegex: boolean;
   /** `false` for `!=` / `!~`. */
   isEqual: boolean;
@@ -27,21 +30,27 @@ export interface SilenceMatcher {
 /** A silence as POST /api/v2/silences takes it: without `id` it is new, with `id` it updates that silence. */
 export interface PostableSilence {
   id?: string;
-  /** `isEqual` defaults to true, as in the API. */
-  matchers: ReadonlyArray<Omit<SilenceMatcher, 'isEqual'> & { isEqual?: boolean }>;
-  /** RFC 3339 timestamps. */
+  /** `isEqual` defaults to true (absent or null), as in the API. */
+  matchers: ReadonlyArray<Omit<SilenceMatcher, 'isEqual'> & { isEqual?: boolean | null }>;
+  /** RFC 3339 timestamp. */
   startsAt: string;
+  /** RFC 3339 timestamp, after `startsAt` and not in the past. */
   endsAt: string;
+  /** Author; required as in the API (a string, which may be empty). */
   createdBy: string;
+  /** Why; required as in the API (a string, which may be empty). */
   comment: string;
 }
 
 /** A stored silence; timestamps are RFC 3339 UTC with milliseconds. */
 export interface Silence {
+  /** A UUID given by the store. */
   id: string;
+  /** All must match for the silence to mute an alert. */
   matchers: SilenceMatcher[];
   startsAt: string;
   endsAt: string;
+  /** When the store last set or expired it. */
   updatedAt: string;
   createdBy: string;
   comment: string;
@@ -334,8 +343,8 @@ function checkMatchers(input: unknown): SilenceMatcher[] {
   if (!Array.isArray(input) || input.length === 0) throw invalid('at least one matcher required');
   let allMatchEmpty = true;
   const matchers = input.map((raw: unknown, i): SilenceMatcher => {
-    const m = raw as Partial<SilenceMatcher> | null;
-    if (typeof m?.name !== 'string' || typeof m.value !== 'string' || typeof m.isRegex !== 'boolean' || (m.isEqual !== undefined && typeof m.isEqual !== 'boolean')) {
+    const m = raw as (Omit<Partial<SilenceMatcher>, 'isEqual'> & { isEqual?: boolean | null }) | null;
+    if (typeof m?.name !== 'string' || typeof m.value !== 'string' || typeof m.isRegex !== 'boolean' || (m.isEqual != null && typeof m.isEqual !== 'boolean')) {
       throw invalid(`invalid label matcher ${i}: expected {name: string, value: string, isRegex: boolean, isEqual?: boolean}`);
     }
     const matcher: SilenceMatcher = { name: m.name, value: m.value, isRegex: m.isRegex, isEqual: m.isEqual ?? true };
