@@ -95,6 +95,11 @@ describe('silence validation', () => {
     expect(silences.set(postable({ createdBy: '', comment: '' })).id).toBe('s1');
   });
 
+  test('an empty id creates a new silence, as in Alertmanager', () => {
+    const { silences } = store();
+    expect(silences.set(postable({ id: '' }))).toEqual({ id: 's1', created: true });
+  });
+
   test('an update of an unknown id is not_found, and nothing is created', () => {
     const { silences } = store();
     const error = refusal(() => silences.set(postable({ id: 'nope' })));

@@ -148,7 +148,7 @@ export class Silences {
   }
 
   /**
-   * Creates a silence (no `id`) or updates one (`id`), as POST /api/v2/silences does. An update
+   * Creates a silence (no `id`, or "") or updates one (`id`), as POST /api/v2/silences does. An update
    * is made in place only if it keeps history: same matchers in the same order, and for an active
    * silence the same start (to the second) and an end not in the past, for a pending one a start
    * not in the past. Otherwise a new silence is created (its start moved to now if in the past)
@@ -167,8 +167,9 @@ export class Silences {
     if (startMs >= endMs) throw invalid('start time must be before end time');
     if (endMs < now) throw invalid("end time can't be in the past");
 
-    const prev = input.id === undefined ? undefined : this.entries.get(input.id);
-    if (input.id !== undefined && !prev) throw new SilenceError('not_found', `silence ${input.id} not found`);
+    // An empty id is a new silence, as in Alertmanager.
+    const prev = input.id ? this.entries.get(input.id) : undefined;
+    if (input.id && !prev) throw new SilenceError('not_found', `silence ${input.id} not found`);
 
     const fields = { matchers, createdBy: input.createdBy, comment: input.comment, updatedAt: iso(now) };
     if (prev && canUpdate(prev, matchers, startMs, endMs, now)) {
