@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError, formatProblem, loadConfig } from '../config/loader';
 import { agentConfigSchema } from '../config/schema';
 import { busEvent as event } from '../../test/helpers/alert-events';
 import { AlertRules, alertRulesShape, eventLabels, tagLabels } from './rules';
@@ -130,5 +134,38 @@ describe('the alerting.rules config', () => {
     const result = parse({ ...route, rules: [rule] });
     expect(result.success).toBe(false);
     expect(result.error?.message).toContain(message);
+  });
+});
+
+describe('alerting.rules in agent.config.yaml (loadConfig)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'praxis-alert-rules-'));
+    writeFileSync(path.join(dir, 'alertmanager.yml'), 'route:\n  receiver: ops\nreceivers:\n  - name: ops\n');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const load = (lines: string[]) => {
+    const file = path.join(dir, 'agent.config.yaml');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return loadConfig(file);
+  };
+
+  test('beside config_file: the rules are parsed (durations in ms) and the imported routing still loads', () => {
+    const loaded = load(['alerting:', '  config_file: ./alertmanager.yml', '  labels: { env: prod }', '  rules:', '    - event: system.error', '      for: 1m30s']);
+    expect(loaded.config.alerting?.rules).toEqual([expect.objectContaining({ event: 'system.error', for: 90_000, for_count: 1 })]);
+    expect(loaded.config.alerting?.labels).toEqual({ env: 'prod' });
+    expect(loaded.alerting?.route?.receiver).toBe('ops');
+  });
+
+  test('a bad rule is reported at its FILE:LINE:COL', () => {
+    let problems: string[] = [];
+    try {
+      load(['alerting:', '  config_file: ./alertmanager.yml', '  rules:', '    - event: system.error', '      resolve_timeout: soon']);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems = error.problems.map((p) => formatProblem(p));
+    }
+    expect(problems).toEqual([expect.stringMatching(/agent\.config\.yaml:5:24 alerting\.rules\[0\]\.resolve_timeout: not a valid duration: "soon"/)]);
   });
 });

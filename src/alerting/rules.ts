@@ -28,7 +28,7 @@ const LIFECYCLE_DEFAULTS = { for: 0, for_count: 1 } as const;
 /** One rule, as written under `alerting.rules`. */
 export const alertRuleSchema = z
   .strictObject({
-    name: z.string().min(1).optional().describe('A name for logs and the dry run; the index in the list otherwise.'),
+    name: z.string().min(1).optional().describe('A name for logs and decisions; rules[i] (its index) otherwise.'),
     event: eventPatternSchema.describe('Which event types the rule takes: an exact type (system.error), "prefix.*" or "*".'),
     min_severity: severitySchema.optional().describe('Only events whose data.severity is at least this (info < warning < error < critical); events without one do not match.'),
     match: z
