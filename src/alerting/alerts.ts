@@ -196,6 +196,7 @@ export class AlertTable {
     const alert: Alert = active
       ? { ...old, ...settings, endsAt, timeout: endsAt !== undefined, updatedAt: now, occurrences: old.occurrences + 1 }
       : { fingerprint: fp, labels: outcome.labels, state: 'pending', origin: 'event', startsAt: now, endsAt, timeout: endsAt !== undefined, updatedAt: now, occurrences: 1, ...settings };
+    // Plain JSON: an alert with no end has no `endsAt` key (a snapshot round trip would drop it anyway).
     if (alert.endsAt === undefined) delete (alert as { endsAt?: number }).endsAt;
     if (alert.state === 'pending' && ready(alert, now)) return [this.set({ ...alert, state: 'firing' }, 'firing')];
     this.alerts.set(fp, alert);
