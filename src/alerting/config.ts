@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { PathIssue } from '../config/issues';
 import type { KeyPath } from '../config/positions';
-import { parsePrometheusDuration } from './duration';
+import { promDuration } from './duration';
 import { LABEL_NAME, Matcher, MatcherError, parseMatchers } from './matchers';
+import { alertRulesShape } from './rules';
 import { timeIntervalDefinitionSchema } from './time-intervals';
 
 /**
@@ -15,19 +16,6 @@ import { timeIntervalDefinitionSchema } from './time-intervals';
  * {@link checkAlertmanagerConfig} checks what spans the file (receivers and intervals that routes
  * name, unique names, the root route's rules).
  */
-
-/** A Prometheus duration, as milliseconds. A bare number is not one (Alertmanager refuses `30`), except 0. */
-const promDuration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const ms = parsePrometheusDuration(String(value));
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a valid duration: "${String(value)}" (Prometheus format, e.g. 30s, 5m, 1h30m, 1d)` });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .describe('A Prometheus duration: 30s, 5m, 1h30m, 1d, 1w.');
 
 const nonZeroDuration = promDuration.refine((ms) => ms > 0, 'cannot be zero');
 
@@ -182,6 +170,8 @@ export const alertingSectionSchema = z
   .strictObject({
     config_file: z.string().min(1).optional().describe("An alertmanager.yml (Alertmanager's own format, unchanged), relative to this config file. Instead of the keys inline."),
     ...alertmanagerShape,
+    // The agent's own keys (which events become alerts): beside config_file as well as inline.
+    ...alertRulesShape,
   })
   .describe('Alerting: routing of alerts to receivers, in Alertmanager\'s format, inline or in config_file.');
 

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Prometheus durations (`prometheus/common/model.Duration`), the format of every duration in an
  * `alertmanager.yml`: units from largest to smallest, each at most once (`1h30m`, `1d`, `2w`,
@@ -46,3 +48,16 @@ export function formatPrometheusDuration(ms: number): string {
   }
   return text;
 }
+
+/** A Prometheus duration, as milliseconds. A bare number is not one (Alertmanager refuses `30`), except 0. */
+export const promDuration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parsePrometheusDuration(String(value));
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not a valid duration: "${String(value)}" (Prometheus format, e.g. 30s, 5m, 1h30m, 1d)` });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .describe('A Prometheus duration: 30s, 5m, 1h30m, 1d, 1w.');

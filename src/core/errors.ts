@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   STORE_COMMIT_FAILED: 'The event store cannot commit to its database (disk full, I/O error): events stay pending in memory and commits are retried; /readyz is 503 until one succeeds.',
   // Alerting
   ALERTING_UNSUPPORTED: "A key of Alertmanager's configuration that the agent does not implement (an integration such as opsgenie_configs); the message names it and what is supported instead.",
+  ALERT_INVALID: "A posted alert (Alertmanager's postable alert) or a restored alert snapshot is invalid: no labels, an invalid label name, an unparsable time, or a start after its end; the message names the alert and the problem.",
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;
