@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { AlertTable } from '../src/alerting/alerts';
 import { fingerprint } from '../src/alerting/fingerprint';
 import { AlertRules } from '../src/alerting/rules';
 import { FakeClock } from '../src/core/clock';
+import { startAlertmanager, type RunningAlertmanager } from './helpers/alertmanager';
 
 /**
  * The agent's alert fingerprints against a running Alertmanager 0.25 (`prometheus-alertmanager`,
@@ -30,27 +29,19 @@ const LABEL_SETS: Record<string, string>[] = [
 ];
 
 let dir: string;
-let alertmanager: ChildProcess;
+let alertmanager: RunningAlertmanager;
 let url: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'praxis-am-fp-'));
   const config = path.join(dir, 'alertmanager.yml');
   writeFileSync(config, 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n');
-  alertmanager = spawn('prometheus-alertmanager', [`--config.file=${config}`, `--storage.path=${path.join(dir, 'data')}`, '--web.listen-address=127.0.0.1:0', '--cluster.listen-address='], { stdio: ['ignore', 'ignore', 'pipe'] });
-  url = await new Promise<string>((resolve, reject) => {
-    alertmanager.once('exit', (code) => reject(new Error(`alertmanager exited (${code})`)));
-    readline.createInterface({ input: alertmanager.stderr as NodeJS.ReadableStream }).on('line', (line) => {
-      const address = /msg="Listening on" address=(\S+)/.exec(line)?.[1];
-      if (address) resolve(`http://${address}`);
-    });
-  });
+  alertmanager = await startAlertmanager(config, path.join(dir, 'data'));
+  url = alertmanager.url;
 });
 
 afterAll(async () => {
-  const exited = new Promise((resolve) => alertmanager.once('exit', resolve));
-  alertmanager.kill('SIGKILL');
-  await exited;
+  await alertmanager.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

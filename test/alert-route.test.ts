@@ -1,10 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { parseMatcher } from '../src/alerting/matchers';
 import { main } from '../src/cli/main';
+import { startAlertmanager, type RunningAlertmanager } from './helpers/alertmanager';
 import { REPO, runCli } from './helpers/cli';
 
 /**
@@ -177,24 +177,14 @@ describe('alert route --json: inherited settings', () => {
 });
 
 describe('group labels vs a running Alertmanager (GET /api/v2/alerts/groups)', () => {
-  let alertmanager: ChildProcess;
+  let alertmanager: RunningAlertmanager;
   let url: string;
 
   beforeAll(async () => {
-    alertmanager = spawn('prometheus-alertmanager', [`--config.file=${FIXTURE}`, `--storage.path=${path.join(dir, 'am-data')}`, '--web.listen-address=127.0.0.1:0', '--cluster.listen-address='], { stdio: ['ignore', 'ignore', 'pipe'] });
-    url = await new Promise<string>((resolve, reject) => {
-      alertmanager.once('exit', (code) => reject(new Error(`alertmanager exited (${code})`)));
-      readline.createInterface({ input: alertmanager.stderr as NodeJS.ReadableStream }).on('line', (line) => {
-        const address = /msg="Listening on" address=(\S+)/.exec(line)?.[1];
-        if (address) resolve(`http://${address}`);
-      });
-    });
+    alertmanager = await startAlertmanager(FIXTURE, path.join(dir, 'am-data'));
+    url = alertmanager.url;
   });
-  afterAll(async () => {
-    const exited = new Promise((resolve) => alertmanager.once('exit', resolve));
-    alertmanager.kill('SIGKILL');
-    await exited;
-  });
+  afterAll(() => alertmanager.stop());
 
   test('every label set lands in the same (receiver, group labels) groups', async () => {
     // Alertmanager refuses empty label values; a `case` label keeps each alert apart, and an
