@@ -1,0 +1,366 @@
+import { FakeClock } from '../core/clock';
+import type { Alert } from './alerts';
+import { alertmanagerConfigSchema } from './config';
+import { Dispatcher, labelSetString, needsUpdate, type DispatcherOptions, type MuteDecision } from './dispatcher';
+import { fingerprint } from './fingerprint';
+import { NotificationLog, type Notification } from './notification';
+import { Route } from './route';
+
+const S = 1000;
+const M = 60 * S;
+
+function tree(route: unknown): Route {
+  const parsed = alertmanagerConfigSchema.parse({ route, receivers: [] });
+  return new Route(parsed.route as NonNullable<typeof parsed.route>);
+}
+
+/** An alert as the alert table holds it. */
+function alert(labels: Record<string, string>, clock: FakeClock, state: 'firing' | 'resolved' = 'firing', startsAt = clock.now()): Alert {
+  return {
+    fingerprint: fingerprint(labels),
+    labels,
+    annotations: { summary: `about ${labels.instance ?? labels.alertname}` },
+    state,
+    origin: 'external',
+    startsAt,
+    ...(state === 'resolved' && { endsAt: clock.now() }),
+    timeout: false,
+    updatedAt: clock.now(),
+    occurrences: 1,
+    forMs: 0,
+    forCount: 1,
+    resolveTimeoutMs: 0,
+  };
+}
+
+const ROUTE = { receiver: 'ops', group_by: ['alertname'], group_wait: '30s', group_interval: '5m', repeat_interval: '4h' };
+
+function setup(route: unknown = ROUTE, extra: Partial<DispatcherOptions> = {}) {
+  const clock = new FakeClock();
+  const sent: Notification[] = [];
+  const muted: MuteDecision[] = [];
+  const dispatcher = new Dispatcher({ route: tree(route), clock, onNotify: (n) => sent.push(n), onMuted: (d) => muted.push(d), ...extra });
+  return { clock, sent, muted, dispatcher };
+}
+
+describe('Dispatcher: grouping and timers', () => {
+  test('300 alerts of one group make exactly one notification listing them all, after group_wait', async () => {
+    const { clock, sent, dispatcher } = setup();
+    for (let i = 0; i < 300; i++) dispatcher.put(alert({ alertname: 'DiskFull', instance: `host-${i}` }, clock));
+    await clock.advance(30 * S - 1);
+    expect(sent).toHaveLength(0);
+    await clock.advance(1);
+    expect(sent).toHaveLength(1);
+    const [n] = sent;
+    expect(n.alerts).toHaveLength(300);
+    expect(new Set(n.alerts.map((a) => a.labels.instance)).size).toBe(300);
+    expect(n).toMatchObject({ receiver: 'ops', groupKey: '{}:{alertname="DiskFull"}', groupLabels: { alertname: 'DiskFull' }, commonLabels: { alertname: 'DiskFull' }, status: 'firing', reminder: false, reason: 'first_notification', truncatedAlerts: 0 });
+    expect(n.alerts[0]).not.toHaveProperty('endsAt');
+    // Nothing changed: the next group_interval ticks send nothing.
+    await clock.advance(30 * M);
+    expect(sent).toHaveLength(1);
+  });
+
+  test('separate group labels make separate groups', async () => {
+    const { clock, sent, dispatcher } = setup();
+    dispatcher.put(alert({ alertname: 'A' }, clock));
+    dispatcher.put(alert({ alertname: 'B' }, clock));
+    await clock.advance(30 * S);
+    expect(sent.map((n) => n.groupKey).sort()).toEqual(['{}:{alertname="A"}', '{}:{alertname="B"}']);
+  });
+
+  test('a new alert in a notified group is flushed at the next group_interval, not before', async () => {
+    const { clock, sent, dispatcher } = setup();
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'a' }, clock));
+    await clock.advance(30 * S); // first flush at t=30s; next ticks at 5m30s, 10m30s, ...
+    expect(sent).toHaveLength(1);
+    await clock.advance(1 * M);
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'b' }, clock));
+    await clock.advance(4 * M - 1);
+    expect(sent).toHaveLength(1);
+    await clock.advance(1);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({ reason: 'new_alerts_in_group', reminder: false });
+    expect(sent[1].alerts.map((a) => a.labels.instance)).toEqual(['a', 'b']);
+  });
+
+  test('an alert older than group_wait flushes its new group at once', async () => {
+    const { clock, sent, dispatcher } = setup();
+    dispatcher.put(alert({ alertname: 'Old' }, clock, 'firing', clock.now() - 10 * M));
+    await clock.advance(0);
+    expect(sent).toHaveLength(1);
+  });
+
+  test('an unchanged firing group gets repeat_interval reminders marked reminder: true', async () => {
+    const { clock, sent, dispatcher } = setup({ ...ROUTE, repeat_interval: '1h' });
+    dispatcher.put(alert({ alertname: 'DiskFull' }, clock));
+    await clock.advance(30 * S);
+    expect(sent).toHaveLength(1);
+    // Ticks at 30s + k·5m; the entry (t=30s) is older than 1h strictly after 1h30s: the tick at 1h05m30s.
+    await clock.advance(1 * 3_600_000 + 5 * M - 1);
+    expect(sent).toHaveLength(1);
+    await clock.advance(1);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({ reminder: true, reason: 'repeat_interval_elapsed' });
+    await clock.advance(65 * M);
+    expect(sent).toHaveLength(3);
+    expect(sent[2].reminder).toBe(true);
+  });
+
+  test('a resolved alert goes out once in the next flush, then leaves the group', async () => {
+    const { clock, sent, dispatcher } = setup();
+    const t0 = clock.now();
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'a' }, clock));
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'b' }, clock));
+    await clock.advance(30 * S);
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'a' }, clock, 'resolved', t0));
+    await clock.advance(5 * M);
+    expect(sent).toHaveLength(2);
+    expect(sent[1].reason).toBe('new_resolved_alerts');
+    expect(sent[1].alerts.map((a) => [a.labels.instance, a.status])).toEqual([
+      ['a', 'resolved'],
+      ['b', 'firing'],
+    ]);
+    expect(sent[1].alerts[0].endsAt).toBeDefined();
+    expect(dispatcher.list()[0].alerts.map((a) => a.labels.instance)).toEqual(['b']);
+    await clock.advance(30 * M);
+    expect(sent).toHaveLength(2);
+  });
+
+  test('all alerts resolved: one resolved notification, then the group is gone', async () => {
+    const { clock, sent, dispatcher } = setup();
+    dispatcher.put(alert({ alertname: 'DiskFull' }, clock));
+    await clock.advance(30 * S);
+    dispatcher.put(alert({ alertname: 'DiskFull' }, clock, 'resolved'));
+    await clock.advance(5 * M);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({ status: 'resolved', reason: 'all_alerts_resolved', reminder: false });
+    expect(dispatcher.list()).toEqual([]);
+    expect(clock.pending).toBe(0);
+    await clock.advance(8 * 3_600_000);
+    expect(sent).toHaveLength(2);
+  });
+
+  test('send_resolved: false sends no resolved notification and lists no resolved alert', async () => {
+    const { clock, sent, dispatcher } = setup(ROUTE, { receiver: (name) => (name === 'ops' ? { sendResolved: false } : undefined) });
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'a' }, clock));
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'b' }, clock));
+    await clock.advance(30 * S);
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'a' }, clock, 'resolved'));
+    await clock.advance(5 * M);
+    expect(sent).toHaveLength(1); // a resolving alone is no news without send_resolved
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'b' }, clock, 'resolved'));
+    await clock.advance(5 * M);
+    expect(sent).toHaveLength(1);
+    expect(dispatcher.list()).toEqual([]);
+    // The log forgot the firing alerts: the next firing is a first notification again.
+    dispatcher.put(alert({ alertname: 'DiskFull', instance: 'b' }, clock));
+    await clock.advance(30 * S);
+    expect(sent).toHaveLength(2);
+    expect(sent[1].reason).toBe('first_notification');
+  });
+
+  test('a group that only ever held resolved alerts sends nothing', async () => {
+    const { clock, sent, dispatcher } = setup();
+    dispatcher.put(alert({ alertname: 'Gone' }, clock, 'resolved'));
+    await clock.advance(M);
+    expect(sent).toHaveLength(0);
+    expect(dispatcher.list()).toEqual([]);
+  });
+
+  test('pending alerts are not routed', async () => {
+    const { clock, sent, dispatcher } = setup();
+    dispatcher.put({ ...alert({ alertname: 'Soon' }, clock), state: 'pending' });
+    await clock.advance(M);
+    expect(sent).toHaveLength(0);
+  });
+
+  test('maxAlerts caps the list and counts the rest', async () => {
+    const { clock, sent, dispatcher } = setup(ROUTE, { maxAlerts: 10 });
+    for (let i = 0; i < 25; i++) dispatcher.put(alert({ alertname: 'X', instance: `h${i}` }, clock));
+    await clock.advance(30 * S);
+    expect(sent[0].alerts).toHaveLength(10);
+    expect(sent[0].truncatedAlerts).toBe(15);
+  });
+
+  test('a throwing onNotify keeps the resolved alerts and logs nothing, so the next flush retries', async () => {
+    let fail = true;
+    const errors: unknown[] = [];
+    const sent: Notification[] = [];
+    const clock = new FakeClock();
+    const dispatcher = new Dispatcher({
+      route: tree(ROUTE),
+      clock,
+      onNotify: (n) => {
+        if (fail) throw new Error('sink down');
+        sent.push(n);
+      },
+      onError: (e) => errors.push(e),
+    });
+    dispatcher.put(alert({ alertname: 'X' }, clock));
+    await clock.advance(30 * S);
+    expect(errors).toHaveLength(1);
+    fail = false;
+    await clock.advance(5 * M);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].reason).toBe('first_notification');
+  });
+});
+
+describe('Dispatcher: routes', () => {
+  test('continue: one notification per matched route, each to its receiver with its own group key', async () => {
+    const { clock, sent, dispatcher } = setup({
+      ...ROUTE,
+      routes: [
+        { matchers: ['team="db"'], receiver: 'db-pager', continue: true },
+        { matchers: ['severity="critical"'], receiver: 'oncall', group_by: ['...'] },
+        { matchers: ['team="db"'], receiver: 'never' },
+      ],
+    });
+    dispatcher.put(alert({ alertname: 'Slow', team: 'db', severity: 'critical' }, clock));
+    await clock.advance(30 * S);
+    expect(sent.map((n) => [n.receiver, n.groupKey]).sort()).toEqual([
+      ['db-pager', '{}/{team="db"}:{alertname="Slow"}'],
+      ['oncall', '{}/{severity="critical"}:{alertname="Slow", severity="critical", team="db"}'],
+    ]);
+  });
+
+  test('each route keeps its own timers', async () => {
+    const { clock, sent, dispatcher } = setup({ ...ROUTE, routes: [{ matchers: ['team="db"'], receiver: 'db', group_wait: '5s', continue: true }] });
+    dispatcher.put(alert({ alertname: 'Slow', team: 'db' }, clock));
+    await clock.advance(5 * S);
+    expect(sent.map((n) => n.receiver)).toEqual(['db']);
+  });
+
+  test('labelSetString and the group key quote values as Go does', () => {
+    expect(labelSetString({ b: 'x"y', a: 'line\nnext\\' })).toBe('{a="line\\nnext\\\\", b="x\\"y"}');
+    expect(labelSetString({})).toBe('{}');
+  });
+});
+
+describe('Dispatcher: muting', () => {
+  test('silenced alerts are left out, reported once; an all-silenced group sends nothing', async () => {
+    const silenced = new Set(['b']);
+    const { clock, sent, muted, dispatcher } = setup(ROUTE, { silencedBy: (l) => (silenced.has(l.instance) ? ['s1'] : []) });
+    dispatcher.put(alert({ alertname: 'X', instance: 'a' }, clock));
+    dispatcher.put(alert({ alertname: 'X', instance: 'b' }, clock));
+    dispatcher.put(alert({ alertname: 'Y', instance: 'b' }, clock));
+    await clock.advance(30 * S);
+    expect(sent.map((n) => [n.groupKey, n.alerts.map((a) => a.labels.instance)])).toEqual([['{}:{alertname="X"}', ['a']]]);
+    await clock.advance(10 * M);
+    expect(muted.filter((d) => d.kind === 'silenced').map((d) => d.kind === 'silenced' && [d.labels.alertname, d.silenceIds])).toEqual([
+      ['X', ['s1']],
+      ['Y', ['s1']],
+    ]);
+    // The silence ends: b is news for group X, and group Y notifies for the first time.
+    silenced.clear();
+    await clock.advance(5 * M);
+    expect(sent.slice(1).map((n) => [n.groupKey, n.reason])).toEqual([
+      ['{}:{alertname="X"}', 'new_alerts_in_group'],
+      ['{}:{alertname="Y"}', 'first_notification'],
+    ]);
+  });
+
+  test('inhibited alerts are left out and reported with their source', async () => {
+    const { clock, sent, muted, dispatcher } = setup(ROUTE, { inhibitedBy: (l) => (l.severity === 'warning' ? { rule: 0, sourceId: 'abc' } : undefined) });
+    dispatcher.put(alert({ alertname: 'X', severity: 'warning' }, clock));
+    dispatcher.put(alert({ alertname: 'X', severity: 'critical' }, clock));
+    await clock.advance(30 * S);
+    expect(sent[0].alerts.map((a) => a.labels.severity)).toEqual(['critical']);
+    expect(muted).toEqual([expect.objectContaining({ kind: 'inhibited', receiver: 'ops', inhibition: { rule: 0, sourceId: 'abc' } })]);
+  });
+
+  test('a time-muted route sends nothing while muted and notifies at the first flush after', async () => {
+    let mutedNow = true;
+    const { clock, sent, muted, dispatcher } = setup(
+      { ...ROUTE, routes: [{ matchers: ['team="db"'], mute_time_intervals: ['night'] }] },
+      { timeMuted: (route) => (mutedNow && route.muteTimeIntervals.includes('night') ? { muted: true, reason: 'mute_time_intervals', by: ['night'] } : { muted: false }) },
+    );
+    dispatcher.put(alert({ alertname: 'X', team: 'db' }, clock));
+    dispatcher.put(alert({ alertname: 'X', team: 'web' }, clock));
+    await clock.advance(30 * S);
+    expect(sent.map((n) => n.groupKey)).toEqual(['{}:{alertname="X"}']);
+    await clock.advance(20 * M);
+    expect(muted).toEqual([expect.objectContaining({ kind: 'time_muted', groupKey: '{}/{team="db"}:{alertname="X"}', reason: 'mute_time_intervals', intervals: ['night'] })]);
+    mutedNow = false;
+    await clock.advance(5 * M);
+    expect(sent.map((n) => [n.groupKey, n.reason])).toEqual([
+      ['{}:{alertname="X"}', 'first_notification'],
+      ['{}/{team="db"}:{alertname="X"}', 'first_notification'],
+    ]);
+  });
+});
+
+describe('Dispatcher: notification log', () => {
+  async function notifyOnce(): Promise<{ clock: FakeClock; snapshot: ReturnType<NotificationLog['snapshot']>; alerts: Alert[] }> {
+    const { clock, sent, dispatcher } = setup();
+    const alerts = [alert({ alertname: 'X', instance: 'a' }, clock), alert({ alertname: 'X', instance: 'b' }, clock)];
+    for (const a of alerts) dispatcher.put(a);
+    await clock.advance(30 * S);
+    expect(sent).toHaveLength(1);
+    dispatcher.stop();
+    return { clock, snapshot: JSON.parse(JSON.stringify(dispatcher.log.snapshot(clock.now()))), alerts };
+  }
+
+  test('after a restore from a snapshot, the same alerts are not notified again before repeat_interval', async () => {
+    const { clock, snapshot, alerts } = await notifyOnce();
+    await clock.advance(10 * M); // the agent was down for a while
+    const log = new NotificationLog();
+    log.restore(snapshot);
+    const sent: Notification[] = [];
+    const restarted = new Dispatcher({ route: tree(ROUTE), clock, log, onNotify: (n) => sent.push(n) });
+    for (const a of alerts) restarted.put(a);
+    // Flushes at once (old alerts), then every 5m; the entry of t=30s is older than 4h from 4h05m30s on.
+    await clock.advance(4 * 3_600_000 - 10 * M);
+    expect(sent).toHaveLength(0);
+    await clock.advance(5 * M);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].reminder).toBe(true);
+  });
+
+  test('without the log, a restart would notify again (the test above depends on it)', async () => {
+    const { clock, alerts } = await notifyOnce();
+    await clock.advance(10 * M);
+    const sent: Notification[] = [];
+    const restarted = new Dispatcher({ route: tree(ROUTE), clock, onNotify: (n) => sent.push(n) });
+    for (const a of alerts) restarted.put(a);
+    await clock.advance(0);
+    expect(sent).toHaveLength(1);
+  });
+
+  test('restore refuses what snapshot did not write', () => {
+    expect(() => new NotificationLog().restore({ version: 2 } as never)).toThrow(/not a notification log snapshot/);
+    expect(() => new NotificationLog().restore({ version: 1, entries: [{ receiver: 'x' }] } as never)).toThrow(/entry 0/);
+  });
+
+  test('entries expire after twice the repeat interval', () => {
+    const log = new NotificationLog();
+    log.log({ receiver: 'r', groupKey: 'g', timestamp: 0, firing: ['f'], resolved: [] }, 1000);
+    expect(log.query('r', 'g', 1999)).toBeDefined();
+    expect(log.query('r', 'g', 2000)).toBeUndefined();
+    expect(log.snapshot(2000).entries).toEqual([]);
+  });
+});
+
+describe('needsUpdate (DedupStage)', () => {
+  const set = (...xs: string[]) => new Set(xs);
+  const entry = (firing: string[], resolved: string[] = [], timestamp = 0) => ({ firing, resolved, timestamp });
+  test.each([
+    ['no entry, firing', undefined, set('a'), set(), true, 'first_notification'],
+    ['no entry, only resolved', undefined, set(), set('a'), true, undefined],
+    ['new firing alert', entry(['a']), set('a', 'b'), set(), true, 'new_alerts_in_group'],
+    ['firing after an all-resolved entry', entry([], ['a']), set('a'), set(), true, 'first_notification'],
+    ['fewer firing, none new', entry(['a', 'b']), set('a'), set(), true, undefined],
+    ['all resolved after firing', entry(['a']), set(), set('a'), false, 'all_alerts_resolved'],
+    ['all resolved, nothing was firing', entry([], ['a']), set(), set('a'), true, undefined],
+    ['new resolved with send_resolved', entry(['a', 'b']), set('a'), set('b'), true, 'new_resolved_alerts'],
+    ['new resolved without send_resolved', entry(['a', 'b']), set('a'), set('b'), false, undefined],
+  ] as const)('%s', (_name, e, firing, resolved, sendResolved, expected) => {
+    expect(needsUpdate(e as never, firing, resolved, sendResolved, 3_600_000, 60_000)).toBe(expected);
+  });
+
+  test('the repeat interval must have passed strictly', () => {
+    expect(needsUpdate(entry(['a'], [], 0), set('a'), set(), true, 1000, 1000)).toBeUndefined();
+    expect(needsUpdate(entry(['a'], [], 0), set('a'), set(), true, 1000, 1001)).toBe('repeat_interval_elapsed');
+  });
+});

@@ -1,0 +1,284 @@
+import type { CancelTimer, Clock } from '../core/clock';
+import type { Alert } from './alerts';
+import type { Inhibition } from './inhibit';
+import type { LabelSet } from './matchers';
+import { NotificationLog, type Notification, type NotificationAlert, type NotificationLogEntry, type NotifyReason } from './notification';
+import { groupLabels, type Route, type RouteOptions } from './route';
+import type { RouteTimeMute } from './time-intervals';
+
+/**
+ * Aggregation groups and their timers with Alertmanager's semantics (`dispatch/dispatch.go`,
+ * `notify/notify.go`, `notify/dedup_stage.go`, `nflog/`). Every alert is put into one group per
+ * route it ends at, keyed by the route and the alert's group labels. A new group flushes after
+ * `group_wait` (at once when its first alert is older than that), then every `group_interval`.
+ * A flush runs Alertmanager's stages in order: inhibited alerts out, the whole flush held while the
+ * route is time-muted, silenced alerts out, then dedup against the notification log (`needsUpdate`),
+ * then the notification, then the log entry. Resolved alerts go out with the next flush and then
+ * leave the group; an empty group is dropped. Pure: time is the injected Clock, muting is injected
+ * predicates, output is callbacks; no I/O.
+ */
+
+/** Per-receiver settings the dispatcher needs. */
+export interface ReceiverSettings {
+  /** Whether resolved alerts are sent (Alertmanager's `send_resolved`); default true. */
+  sendResolved?: boolean;
+}
+
+/** Why an alert (or a whole flush) was left out of a notification. */
+export type MuteDecision =
+  | { kind: 'silenced'; receiver: string; groupKey: string; fingerprint: string; labels: LabelSet; silenceIds: string[] }
+  | { kind: 'inhibited'; receiver: string; groupKey: string; fingerprint: string; labels: LabelSet; inhibition: Inhibition }
+  | { kind: 'time_muted'; receiver: string; groupKey: string; fingerprints: string[]; reason: 'active_time_intervals' | 'mute_time_intervals'; intervals: string[] };
+
+/** How a {@link Dispatcher} is built. */
+export interface DispatcherOptions {
+  /** The routing tree's root. */
+  route: Route;
+  clock: Clock;
+  /** Called with every notification to send, synchronously, in flush order. Throwing marks the flush failed (resolved alerts kept, nothing logged). */
+  onNotify: (notification: Notification) => void;
+  /** Called once when an alert becomes silenced or inhibited in a group, or a group's flush becomes time-muted. */
+  onMuted?: (decision: MuteDecision) => void;
+  /** Called when `onNotify` throws, with the error and the notification. */
+  onError?: (error: unknown, notification: Notification) => void;
+  /** Settings of a receiver by name; unknown or undefined: the defaults. */
+  receiver?: (name: string) => ReceiverSettings | undefined;
+  /** Ids of the active silences muting these labels (`Silences.mutes`); none when absent. */
+  silencedBy?: (labels: LabelSet) => readonly string[];
+  /** The inhibition muting these labels (`Inhibitor.inhibitedBy` over the current alerts); none when absent. */
+  inhibitedBy?: (labels: LabelSet) => Inhibition | undefined;
+  /** Whether a route is time-muted at an instant (`TimeIntervalResolver.routeMute`); never when absent. */
+  timeMuted?: (route: RouteOptions, at: Date) => RouteTimeMute;
+  /** The notification log to dedup against (restore one to survive a restart); a new one when absent. */
+  log?: NotificationLog;
+  /** At most this many alerts per notification (the rest counted in `truncatedAlerts`); 0: no cap. */
+  maxAlerts?: number;
+}
+
+/** One aggregation group as the API shows it. */
+export interface GroupView {
+  routePath: string;
+  receiver: string;
+  groupKey: string;
+  groupLabels: Record<string, string>;
+  alerts: Alert[];
+}
+
+interface Group {
+  readonly route: Route;
+  readonly key: string;
+  readonly labels: Record<string, string>;
+  readonly alerts: Map<string, Alert>;
+  timer?: CancelTimer;
+  /** Last mute reason per stage and fingerprint (`time` for the whole flush), so a decision is reported when it changes. */
+  readonly muted: Map<string, string>;
+}
+
+type TimeMuted = Extract<RouteTimeMute, { muted: true }>;
+
+/** Routes alerts into aggregation groups and flushes them; see the module comment. */
+export class Dispatcher {
+  /** The notification log; snapshot it to persist what was sent. */
+  readonly log: NotificationLog;
+  private readonly groups = new Map<string, Group>();
+  private readonly routeKeys = new Map<Route, string>();
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.log = options.log ?? new NotificationLog();
+    indexRouteKeys(options.route, undefined, this.routeKeys);
+  }
+
+  /**
+   * Puts an alert (firing or resolved) into the group of every route it ends at, replacing its
+   * previous version there; a pending alert is not routed (Alertmanager never sees it).
+   */
+  put(alert: Alert): void {
+    if (alert.state === 'pending') return;
+    const now = this.options.clock.now();
+    for (const route of this.options.route.match(alert.labels)) {
+      const labels = groupLabels(alert.labels, route.options);
+      const key = `${this.routeKeys.get(route) as string}:${labelSetString(labels)}`;
+      const id = `${route.path}\u0000${key}`;
+      let group = this.groups.get(id);
+      if (!group) {
+        group = { route, key, labels, alerts: new Map(), muted: new Map() };
+        this.groups.set(id, group);
+        // Alertmanager flushes at once an alert older than group_wait (e.g. after a restart).
+        this.schedule(id, group, alert.startsAt + route.options.groupWaitMs < now ? 0 : route.options.groupWaitMs);
+      }
+      group.alerts.set(alert.fingerprint, alert);
+    }
+  }
+
+  /** The current aggregation groups, for the API and the dry run. */
+  list(): GroupView[] {
+    return [...this.groups.values()].map((g) => ({ routePath: g.route.path, receiver: g.route.options.receiver, groupKey: g.key, groupLabels: { ...g.labels }, alerts: [...g.alerts.values()] }));
+  }
+
+  /** Cancels every group's timer; groups keep their alerts. */
+  stop(): void {
+    for (const group of this.groups.values()) {
+      group.timer?.();
+      group.timer = undefined;
+    }
+  }
+
+  private schedule(id: string, group: Group, ms: number): void {
+    group.timer = this.options.clock.setTimeout(() => this.flush(id, group), ms);
+  }
+
+  private flush(id: string, group: Group): void {
+    const { route } = group;
+    // As Alertmanager: the next tick is set before this flush runs.
+    this.schedule(id, group, route.options.groupIntervalMs);
+    const now = this.options.clock.now();
+    const snapshot = [...group.alerts.values()];
+    if (this.notify(group, snapshot, now)) {
+      for (const alert of snapshot) if (alert.state === 'resolved' && group.alerts.get(alert.fingerprint) === alert) group.alerts.delete(alert.fingerprint);
+      for (const key of group.muted.keys()) {
+        const fp = key.slice(key.indexOf(':') + 1);
+        if (key !== 'time' && !group.alerts.has(fp)) group.muted.delete(key);
+      }
+      if (group.alerts.size === 0) {
+        group.timer?.();
+        this.groups.delete(id);
+      }
+    }
+  }
+
+  /** The notification pipeline for one flush; false when sending failed. */
+  private notify(group: Group, all: Alert[], now: number): boolean {
+    const { receiver } = group.route.options;
+    const o = this.options;
+    const report = (key: string, reason: string, decision: () => MuteDecision): boolean => {
+      if ((group.muted.get(key) ?? '') !== reason) {
+        group.muted.set(key, reason);
+        if (reason !== '') o.onMuted?.(decision());
+      }
+      return reason !== '';
+    };
+    let alerts = all.filter((a) => {
+      const inhibition = o.inhibitedBy?.(a.labels);
+      const reason = inhibition ? `inhibited:${inhibition.rule}:${inhibition.sourceId}` : '';
+      return !report(`inhibited:${a.fingerprint}`, reason, () => ({ kind: 'inhibited', receiver, groupKey: group.key, fingerprint: a.fingerprint, labels: a.labels, inhibition: inhibition as Inhibition }));
+    });
+    if (alerts.length === 0) return true;
+    const mute = o.timeMuted?.(group.route.options, new Date(now)) ?? { muted: false };
+    const muteReason = mute.muted ? `${mute.reason}:${mute.by.join(',')}` : '';
+    const fingerprints = alerts.map((a) => a.fingerprint);
+    if (report('time', muteReason, () => ({ kind: 'time_muted', receiver, groupKey: group.key, fingerprints, reason: (mute as TimeMuted).reason, intervals: (mute as TimeMuted).by }))) return true;
+    alerts = alerts.filter((a) => {
+      const ids = [...(o.silencedBy?.(a.labels) ?? [])];
+      const reason = ids.length > 0 ? `silenced:${ids.join(',')}` : '';
+      return !report(`silenced:${a.fingerprint}`, reason, () => ({ kind: 'silenced', receiver, groupKey: group.key, fingerprint: a.fingerprint, labels: a.labels, silenceIds: ids }));
+    });
+    if (alerts.length === 0) return true;
+
+    const firing = alerts.filter((a) => a.state !== 'resolved');
+    const resolved = alerts.filter((a) => a.state === 'resolved');
+    const sendResolved = o.receiver?.(receiver)?.sendResolved ?? true;
+    const entry = this.log.query(receiver, group.key, now);
+    const reason = needsUpdate(entry, new Set(firing.map((a) => a.fingerprint)), new Set(resolved.map((a) => a.fingerprint)), sendResolved, group.route.options.repeatIntervalMs, now);
+    if (reason === undefined) return true;
+    const record = (): void => this.log.log({ receiver, groupKey: group.key, timestamp: now, firing: firing.map((a) => a.fingerprint), resolved: resolved.map((a) => a.fingerprint) }, group.route.options.repeatIntervalMs);
+    // Without send_resolved, an all-resolved group is recorded as notified without a message (notify/retry_stage.go).
+    if (!sendResolved && firing.length === 0) {
+      record();
+      return true;
+    }
+    const notification = this.build(group, sendResolved ? alerts : firing, reason, now);
+    try {
+      o.onNotify(notification);
+    } catch (error) {
+      o.onError?.(error, notification);
+      return false;
+    }
+    record();
+    return true;
+  }
+
+  private build(group: Group, alerts: Alert[], reason: NotifyReason, now: number): Notification {
+    const sorted = [...alerts].sort((a, b) => a.startsAt - b.startsAt || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
+    const cap = this.options.maxAlerts ?? 0;
+    const listed = cap > 0 ? sorted.slice(0, cap) : sorted;
+    return {
+      receiver: group.route.options.receiver,
+      groupKey: group.key,
+      groupLabels: { ...group.labels },
+      commonLabels: common(listed.map((a) => a.labels)),
+      commonAnnotations: common(listed.map((a) => a.annotations)),
+      status: sorted.some((a) => a.state !== 'resolved') ? 'firing' : 'resolved',
+      alerts: listed.map(toNotificationAlert),
+      truncatedAlerts: sorted.length - listed.length,
+      reminder: reason === 'repeat_interval_elapsed',
+      reason,
+      timestamp: new Date(now).toISOString(),
+    };
+  }
+}
+
+/**
+ * Alertmanager's `DedupStage.needsUpdate`: why this flush must notify given the last log entry of
+ * the group, or undefined when it must not.
+ */
+export function needsUpdate(
+  entry: Pick<NotificationLogEntry, 'firing' | 'resolved' | 'timestamp'> | undefined,
+  firing: ReadonlySet<string>,
+  resolved: ReadonlySet<string>,
+  sendResolved: boolean,
+  repeatIntervalMs: number,
+  now: number,
+): NotifyReason | undefined {
+  if (entry === undefined) return firing.size > 0 ? 'first_notification' : undefined;
+  if (!isSubset(firing, entry.firing)) return entry.firing.length === 0 ? 'first_notification' : 'new_alerts_in_group';
+  // All resolved: notified whatever send_resolved says, so the log forgets the firing alerts.
+  if (firing.size === 0) return entry.firing.length > 0 ? 'all_alerts_resolved' : undefined;
+  if (sendResolved && !isSubset(resolved, entry.resolved)) return 'new_resolved_alerts';
+  return entry.timestamp < now - repeatIntervalMs ? 'repeat_interval_elapsed' : undefined;
+}
+
+function isSubset(subset: ReadonlySet<string>, of: readonly string[]): boolean {
+  const set = new Set(of);
+  for (const item of subset) if (!set.has(item)) return false;
+  return true;
+}
+
+/** Alertmanager's `Route.Key()` of every route: the parent's key, `/`, the route's matchers as `{a="b",c=~"d"}`. */
+function indexRouteKeys(route: Route, parentKey: string | undefined, keys: Map<Route, string>): void {
+  const key = `${parentKey === undefined ? '' : `${parentKey}/`}{${route.matchers.map(String).join(',')}}`;
+  keys.set(route, key);
+  for (const child of route.routes) indexRouteKeys(child, key, keys);
+}
+
+/** Prometheus' `LabelSet.String()`: `{a="x", b="y"}`, names in byte order, values quoted as Go's %q. */
+export function labelSetString(labels: Readonly<Record<string, string>>): string {
+  const names = Object.keys(labels).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return `{${names.map((n) => `${n}=${goQuote(labels[n])}`).join(', ')}}`;
+}
+
+const GO_ESCAPES: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v', '"': '\\"', '\\': '\\\\' };
+
+/** Go's strconv.Quote for the characters label values hold (control characters as \xNN). */
+function goQuote(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  const body = value.replace(/[\x00-\x1f\x7f"\\]/g, (c) => GO_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `"${body}"`;
+}
+
+function common(sets: readonly Readonly<Record<string, string>>[]): Record<string, string> {
+  if (sets.length === 0) return {};
+  return Object.fromEntries(Object.entries(sets[0]).filter(([name, value]) => sets.every((s) => s[name] === value)));
+}
+
+function toNotificationAlert(alert: Alert): NotificationAlert {
+  const resolved = alert.state === 'resolved';
+  return {
+    status: resolved ? 'resolved' : 'firing',
+    labels: { ...alert.labels },
+    annotations: { ...alert.annotations },
+    startsAt: new Date(alert.startsAt).toISOString(),
+    ...(resolved && { endsAt: new Date(alert.endsAt ?? alert.updatedAt).toISOString() }),
+    fingerprint: alert.fingerprint,
+    ...(alert.generatorURL !== undefined && { generatorURL: alert.generatorURL }),
+  };
+}

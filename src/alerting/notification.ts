@@ -1,0 +1,140 @@
+import { AgentError } from '../core/errors';
+
+/**
+ * What the alerting engine hands to sinks, what sinks answer, and the notification log that keeps
+ * the engine from notifying a group twice (Alertmanager's `nflog`). Pure data and an in-memory
+ * log with JSON snapshot/restore; the dispatcher ({@link ./dispatcher}) fills both.
+ */
+
+/** One alert as a notification lists it (Alertmanager's webhook payload, times as RFC 3339). */
+export interface NotificationAlert {
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** When the alert started (RFC 3339). */
+  startsAt: string;
+  /** When it resolved (RFC 3339); absent on a firing alert, as Alertmanager zeroes it when it flushes. */
+  endsAt?: string;
+  /** Alertmanager's fingerprint of `labels` (16 hex digits). */
+  fingerprint: string;
+  generatorURL?: string;
+}
+
+/** Why a group is notified: Alertmanager's `NotifyReason` (notify/notify.go), as snake_case. */
+export type NotifyReason = 'first_notification' | 'new_alerts_in_group' | 'new_resolved_alerts' | 'all_alerts_resolved' | 'repeat_interval_elapsed';
+
+/**
+ * The payload of the notifier contract: one message for one aggregation group and one receiver.
+ * Sinks render and deliver it; they do not filter, group or dedup (the engine did).
+ */
+export interface Notification {
+  /** The receiver's name (the `receiver` of the route the group belongs to). */
+  receiver: string;
+  /** Alertmanager's group key: the route's key (`{}/{team="db"}`), `:`, the group labels (`{alertname="X"}`). */
+  groupKey: string;
+  /** The labels the group is grouped by (the route's `group_by` labels the alerts have). */
+  groupLabels: Record<string, string>;
+  /** Labels every listed alert has with the same value. */
+  commonLabels: Record<string, string>;
+  /** Annotations every listed alert has with the same value. */
+  commonAnnotations: Record<string, string>;
+  /** `firing` when any listed alert fires, else `resolved`. */
+  status: 'firing' | 'resolved';
+  /** The alerts, firing and resolved, ordered by start then fingerprint; at most the cap when one is set. */
+  alerts: NotificationAlert[];
+  /** How many alerts were left out of `alerts` by the cap (0 when none). */
+  truncatedAlerts: number;
+  /** True when nothing changed since the last notification of this group: a `repeat_interval` reminder. */
+  reminder: boolean;
+  reason: NotifyReason;
+  /** When the group was flushed (RFC 3339). */
+  timestamp: string;
+}
+
+/**
+ * What a sink's `send(notification, signal)` answers: the SDK's notifier contract-to-be. `delivered`:
+ * done; `permanent`: it can never succeed (bad address, 4xx), do not retry; `retry`: try again after
+ * `afterMs` (429 Retry-After, 5xx, SMTP 4xx). `reason` is shown to operators; never put secrets in it.
+ */
+export type SinkResult = { outcome: 'delivered' } | { outcome: 'permanent'; reason: string } | { outcome: 'retry'; afterMs: number; reason: string };
+
+/** What was last sent for one group to one receiver (Alertmanager's `nflogpb.Entry`). */
+export interface NotificationLogEntry {
+  receiver: string;
+  groupKey: string;
+  /** When the notification was recorded (ms since the epoch). */
+  timestamp: number;
+  /** Fingerprints of the alerts that were firing in it. */
+  firing: string[];
+  /** Fingerprints of the alerts that were resolved in it. */
+  resolved: string[];
+  /** When the entry is forgotten (ms): `timestamp` + 2 × repeat_interval, at most the log's retention. */
+  expiresAt: number;
+}
+
+/** The notification log as plain JSON, for persistence; {@link NotificationLog.restore} takes it back. */
+export interface NotificationLogSnapshot {
+  version: 1;
+  entries: NotificationLogEntry[];
+}
+
+/** Alertmanager's default `--data.retention`: how long an entry is kept at most. */
+export const DEFAULT_NFLOG_RETENTION_MS = 120 * 3_600_000;
+
+/**
+ * What was sent to whom and when, one entry per (receiver, group key), as Alertmanager's nflog keeps
+ * it. An expired entry counts as absent (Alertmanager garbage-collects it), so the next notification
+ * of that group is a first one again.
+ */
+export class NotificationLog {
+  private readonly entries = new Map<string, NotificationLogEntry>();
+
+  constructor(private readonly retentionMs = DEFAULT_NFLOG_RETENTION_MS) {}
+
+  /** The live entry for this receiver and group at `now`, or undefined. */
+  query(receiver: string, groupKey: string, now: number): NotificationLogEntry | undefined {
+    const entry = this.entries.get(key(receiver, groupKey));
+    return entry && entry.expiresAt > now ? entry : undefined;
+  }
+
+  /** Records a notification; a newer entry for the same receiver and group replaces the older. */
+  log(entry: Omit<NotificationLogEntry, 'expiresAt'>, repeatIntervalMs: number): void {
+    const expiry = repeatIntervalMs > 0 ? Math.min(2 * repeatIntervalMs, this.retentionMs) : this.retentionMs;
+    const k = key(entry.receiver, entry.groupKey);
+    const previous = this.entries.get(k);
+    if (previous && previous.timestamp > entry.timestamp) return;
+    this.entries.set(k, { ...entry, firing: [...entry.firing], resolved: [...entry.resolved], expiresAt: entry.timestamp + expiry });
+  }
+
+  /** The live entries at `now`, as plain JSON (copies), for persistence. */
+  snapshot(now: number): NotificationLogSnapshot {
+    return { version: 1, entries: [...this.entries.values()].filter((e) => e.expiresAt > now).map((e) => structuredClone(e)) };
+  }
+
+  /**
+   * Replaces the log with a snapshot.
+   * @throws AgentError ALERT_INVALID when the snapshot is not one {@link snapshot} wrote.
+   */
+  restore(snapshot: NotificationLogSnapshot): void {
+    if (snapshot?.version !== 1 || !Array.isArray(snapshot.entries)) throw new AgentError('ALERT_INVALID', 'not a notification log snapshot (expected { version: 1, entries: [...] })');
+    for (const [i, e] of snapshot.entries.entries()) {
+      const valid =
+        typeof e?.receiver === 'string' &&
+        typeof e.groupKey === 'string' &&
+        Number.isFinite(e.timestamp) &&
+        Number.isFinite(e.expiresAt) &&
+        Array.isArray(e.firing) &&
+        Array.isArray(e.resolved) &&
+        [...e.firing, ...e.resolved].every((fp) => typeof fp === 'string');
+      if (!valid) throw new AgentError('ALERT_INVALID', `notification log snapshot entry ${i}: expected receiver, groupKey, timestamp, expiresAt, firing[] and resolved[]`);
+    }
+    this.entries.clear();
+    for (const e of snapshot.entries) this.entries.set(key(e.receiver, e.groupKey), structuredClone(e));
+  }
+}
+
+// Alertmanager's stateKey is `groupKey:receiver`; a NUL cannot occur in a receiver name or label value
+// written in YAML, so it separates the two without ambiguity.
+function key(receiver: string, groupKey: string): string {
+  return `${receiver}\u0000${groupKey}`;
+}
