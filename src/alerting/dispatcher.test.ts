@@ -175,6 +175,23 @@ describe('Dispatcher: grouping and timers', () => {
     expect(sent).toHaveLength(0);
   });
 
+  test("alerts are listed in Alertmanager's order: job, then instance, then labels", async () => {
+    const { clock, sent, dispatcher } = setup();
+    const sets: Record<string, string>[] = [{ alertname: 'X', zone: 'b' }, { alertname: 'X', instance: 'z' }, { alertname: 'X', zone: 'a' }, { alertname: 'X', job: 'b' }, { alertname: 'X', job: 'a', instance: 'y' }, { alertname: 'X' }];
+    for (const labels of sets) {
+      dispatcher.put(alert(labels, clock));
+    }
+    await clock.advance(30 * S);
+    expect(sent[0].alerts.map((a) => labelSetString(a.labels))).toEqual([
+      '{alertname="X", instance="y", job="a"}',
+      '{alertname="X", job="b"}',
+      '{alertname="X", instance="z"}',
+      '{alertname="X"}',
+      '{alertname="X", zone="a"}',
+      '{alertname="X", zone="b"}',
+    ]);
+  });
+
   test('maxAlerts caps the list and counts the rest', async () => {
     const { clock, sent, dispatcher } = setup(ROUTE, { maxAlerts: 10 });
     for (let i = 0; i < 25; i++) dispatcher.put(alert({ alertname: 'X', instance: `h${i}` }, clock));

@@ -198,7 +198,7 @@ export class Dispatcher {
   }
 
   private build(group: Group, alerts: Alert[], reason: NotifyReason, now: number): Notification {
-    const sorted = [...alerts].sort((a, b) => a.startsAt - b.startsAt || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
+    const sorted = [...alerts].sort(alertOrder);
     const cap = this.options.maxAlerts ?? 0;
     const listed = cap > 0 ? sorted.slice(0, cap) : sorted;
     return {
@@ -263,6 +263,32 @@ function goQuote(value: string): string {
   // eslint-disable-next-line no-control-regex
   const body = value.replace(/[\x00-\x1f\x7f"\\]/g, (c) => GO_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return `"${body}"`;
+}
+
+/** Alertmanager's `AlertSlice` order: by `job`, then `instance` (an alert with the label first), then `LabelSet.Before`. */
+export function alertOrder(a: Pick<Alert, 'labels'>, b: Pick<Alert, 'labels'>): number {
+  for (const name of ['job', 'instance']) {
+    const x = a.labels[name];
+    const y = b.labels[name];
+    if (x === undefined && y === undefined) continue;
+    if (x === undefined) return 1;
+    if (y === undefined) return -1;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return labelSetBefore(a.labels, b.labels) ? -1 : labelSetBefore(b.labels, a.labels) ? 1 : 0;
+}
+
+/** Prometheus' `LabelSet.Before`: fewer labels first, then the first differing name or value in name order. */
+function labelSetBefore(a: LabelSet, b: LabelSet): boolean {
+  const an = Object.keys(a);
+  const bn = Object.keys(b);
+  if (an.length !== bn.length) return an.length < bn.length;
+  for (const name of [...an, ...bn].sort()) {
+    if (!Object.hasOwn(a, name)) return true;
+    if (!Object.hasOwn(b, name)) return false;
+    if (a[name] !== b[name]) return a[name] < b[name];
+  }
+  return false;
 }
 
 function common(sets: readonly Readonly<Record<string, string>>[]): Record<string, string> {

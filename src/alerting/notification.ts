@@ -40,7 +40,7 @@ export interface Notification {
   commonAnnotations: Record<string, string>;
   /** `firing` when any listed alert fires, else `resolved`. */
   status: 'firing' | 'resolved';
-  /** The alerts, firing and resolved, ordered by start then fingerprint; at most the cap when one is set. */
+  /** The alerts, firing and resolved, in Alertmanager's order (`job`, `instance`, then labels); at most the cap when one is set. */
   alerts: NotificationAlert[];
   /** How many alerts were left out of `alerts` by the cap (0 when none). */
   truncatedAlerts: number;
