@@ -89,4 +89,15 @@ describe('npm start', () => {
     expect(agent.lines.some((l) => l.event === 'agent.stopped')).toBe(true);
     expect(isAlive(agentPid)).toBe(false);
   }, 300_000);
+
+  it('stops gracefully on Ctrl-C in a terminal: the SIGINT npm forwards is not taken for a second signal', async () => {
+    const agent = new AgentProcess([], await shippedConfigEnv(), ['npm', 'start', '--silent', '--'], true);
+    await agent.ready();
+    const ready = await agent.waitFor((l) => String(l.msg).startsWith('praxis-agent ready'));
+    agent.killGroup('SIGINT'); // npm and the agent both get it, and npm forwards its own
+    expect(await agent.exited).toBe(0);
+    expect(agent.lines.some((l) => l.msg === 'second signal: exiting without waiting for plugins')).toBe(false);
+    expect(agent.lines.some((l) => l.event === 'agent.stopped')).toBe(true);
+    expect(isAlive(Number(ready.pid))).toBe(false);
+  }, 300_000);
 });

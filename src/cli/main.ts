@@ -24,6 +24,12 @@ import type { PluginCommand } from '../plugin/definition';
 import { builtinPluginNames, BUILTIN_PLUGINS_DIR, resolvePlugin } from '../plugin/resolve';
 
 const DEFAULT_CONFIG = 'agent.config.yaml';
+/**
+ * A terminal's Ctrl-C signals the whole foreground process group, and `npm start` forwards the
+ * SIGINT it got to the agent as well: the same signal again within this window is that echo, not
+ * a second request to exit at once.
+ */
+const SIGNAL_ECHO_MS = 1000;
 
 interface Io {
   out: (text: string) => void;
@@ -63,15 +69,16 @@ async function startCommand(file: string, io: Io): Promise<number> {
   } catch (error) {
     return report(io, error);
   }
-  let signalled = false;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   let started = false;
   let pendingSignal: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) {
+    if (first) {
+      if (signal === first.signal && Date.now() - first.at < SIGNAL_ECHO_MS) return;
       agent.logger.warn({ signal }, 'second signal: exiting without waiting for plugins');
       process.exit(EXIT.FAILURE);
     }
-    signalled = true;
+    first = { signal, at: Date.now() };
     if (started) {
       void agent.stop('signal', signal);
       return;

@@ -52,9 +52,12 @@ export class AgentProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private waiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
 
-  /** `command`: what runs the agent, `args` appended; `npm start --` runs it as a user would. */
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}, command: readonly string[] = [process.execPath, BIN, 'start']) {
-    this.child = spawn(command[0], [...command.slice(1), ...args], { cwd: REPO, env: { ...process.env, ...env } });
+  /**
+   * `command`: what runs the agent, `args` appended; `npm start --` runs it as a user would.
+   * `ownGroup`: the command leads a process group of its own, as a terminal's foreground job does (see {@link killGroup}).
+   */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, command: readonly string[] = [process.execPath, BIN, 'start'], ownGroup = false) {
+    this.child = spawn(command[0], [...command.slice(1), ...args], { cwd: REPO, env: { ...process.env, ...env }, detached: ownGroup });
     readline.createInterface({ input: this.child.stdout }).on('line', (text) => {
       let line: Record<string, unknown>;
       try {
@@ -104,5 +107,10 @@ export class AgentProcess {
 
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
+  }
+
+  /** Signals every process of the command's group, as a terminal's Ctrl-C does (needs `ownGroup`). */
+  killGroup(signal: NodeJS.Signals): void {
+    process.kill(-(this.child.pid as number), signal);
   }
 }
