@@ -121,6 +121,9 @@ describe('the shipped agent.config.yaml, running', () => {
     await waitFor(() => auditRecords(auditFile).some((r) => r.type === 'config.changed'), { what: 'the config change is in the audit file' });
     expect(((await (await fetch(`${url}/readyz`)).json()) as { ready: boolean }).ready).toBe(true);
 
+    // The reload is logged once, by the agent (its reason names config-watcher), not again by the plugin.
+    expect(agent.lines.filter((l) => String(l.msg).includes(String(reload.msg)))).toHaveLength(1);
+
     // Nothing went wrong along the way: no warning or error line at all.
     expect(agent.lines.filter((l) => Number(l.level) >= 40 && l.event_id !== eventId)).toEqual([]);
 
