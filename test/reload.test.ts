@@ -233,6 +233,26 @@ describe('Agent.reload', () => {
     expect(ReloadProbe.instances[0].stopped).toBe(true);
   });
 
+  it('keeps the whole shutdown within shutdown_timeout (plus short floors) when a handler and stop() both hang', async () => {
+    const clock = new FakeClock();
+    const { agent } = setup(`agent:\n  shutdown_timeout: 2s\nhttp:\n  enabled: false\nplugins:\n  - name: slow\n    use: \${probe}\n    config:\n      gated: true\n      hang_on_stop: true\n`, clock);
+    await agent.start();
+    ReloadProbe.gate = new Promise<void>(() => undefined); // never opens
+    for (let i = 0; i < 3; i++) await agent.bus.publish('system.error', { severity: 'error', message: String(i), component: 'producer' });
+    const started = clock.now();
+    let code: number | undefined;
+    const stopping = agent.stop('test').then((c) => (code = c));
+    for (let i = 0; i < 100 && code === undefined; i++) {
+      await waitFor(() => clock.pending > 0 || code !== undefined, { what: 'the shutdown waiting on the clock' });
+      await clock.advance(50);
+    }
+    await stopping;
+    expect(code).toBe(3); // the plugin overran: SHUTDOWN_INCOMPLETE
+    // Queue drain at the agent, queue drain at the plugin and stop() share one deadline (before: three
+    // times it, 6 s); past it the plugin's drain and its stop() each get the 100 ms floor; 50 = one clock step.
+    expect(clock.now() - started).toBeLessThanOrEqual(2000 + 2 * 100 + 50);
+  });
+
   it('rolls a plugin that fails to start with its new config back to its previous entry, and tries the new one again on the next reload', async () => {
     const { agent, write, events } = setup(twoProbes('v1'));
     await agent.start();

@@ -1,4 +1,5 @@
 import type { StoredEvent } from 'praxis-agent';
+import type { WEBSOCKET_ERRORS } from './errors';
 
 /**
  * The wire protocol, compatible with the clients of the system this replaces. Every message is
@@ -8,7 +9,7 @@ export const CLIENT_TYPES = ['SUBSCRIBE_EVENTS', 'UNSUBSCRIBE_EVENTS', 'PING'] a
 export type ClientType = (typeof CLIENT_TYPES)[number];
 
 /** Codes of `error` messages. */
-export type ProtocolErrorCode = 'INVALID_JSON' | 'INVALID_MESSAGE' | 'UNKNOWN_TYPE' | 'INVALID_EVENT_TYPES';
+export type ProtocolErrorCode = keyof typeof WEBSOCKET_ERRORS;
 
 /** WebSocket close codes and reasons the server uses. */
 export const CLOSE = {

@@ -14,7 +14,7 @@ import { SecretValues } from '../config/secret-values';
 import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { AdminServer } from '../http/admin-server';
-import { PluginHost, type PluginStatus, type StopReport } from '../plugin/plugin-host';
+import { PluginHost, STOP_FLOOR_MS, type PluginStatus, type StopReport } from '../plugin/plugin-host';
 import { classToken } from '../plugin/tokens';
 import { EVENT_STORE, EventStore } from '../store/event-store';
 import { eventsRoute } from '../store/events-route';
@@ -317,10 +317,12 @@ export class Agent {
     // Everything queued is delivered first (plugins' handlers may publish to each other), but a
     // handler that never returns must not keep the agent from exiting: then each plugin's own drain
     // in stopAll gets its share of the deadline and counts what it has to discard.
+    // One deadline for all of it: delivering what is queued and stopping the plugins.
+    const deadline = this.clock.now() + timeout;
     if (!(await settledWithin(this.clock, this.bus.idle(), timeout))) {
       this.logger.warn({ shutdown_timeout_ms: timeout, queued: this.bus.stats().queued }, 'events still queued when shutdown_timeout ran out; plugins stop anyway');
     }
-    const report = await this.host.stopAll(timeout);
+    const report = await this.host.stopAll(Math.max(deadline - this.clock.now(), Math.min(STOP_FLOOR_MS, timeout)));
     this.shutdownReport = report;
     await this.admin?.stop();
     const failed = [...report.failed, ...report.timedOut];

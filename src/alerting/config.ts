@@ -3,7 +3,7 @@ import type { PathIssue } from '../config/issues';
 import type { KeyPath } from '../config/positions';
 import { promDuration } from './duration';
 import { LABEL_NAME, Matcher, MatcherError, parseMatchers } from './matchers';
-import { alertRulesShape } from './rules';
+import { alertRulesShape, labelMapSchema, labelNameSchema } from './rules';
 import { timeIntervalDefinitionSchema } from './time-intervals';
 
 /**
@@ -19,7 +19,6 @@ import { timeIntervalDefinitionSchema } from './time-intervals';
 
 const nonZeroDuration = promDuration.refine((ms) => ms > 0, 'cannot be zero');
 
-const labelName = z.string().regex(LABEL_NAME, 'not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)');
 
 /** A list of matcher strings, each `name="value"` or a `{...}` list; checked by parsing and compiling each. */
 const matcherList = z
@@ -36,7 +35,7 @@ const matcherList = z
   .describe('Label matchers: name="value", name!="value", name=~"regex", name!~"regex" (RE2, fully anchored).');
 
 /** A legacy `match_re` map: label name → RE2 expression (fully anchored). */
-const regexMap = z.record(labelName, z.string()).superRefine((map, ctx) => {
+const regexMap = labelMapSchema.superRefine((map, ctx) => {
   for (const [name, value] of Object.entries(map)) {
     try {
       new Matcher('=~', name, value);
@@ -82,7 +81,7 @@ export const routeSchema: z.ZodType<RouteConfig, unknown> = z.lazy(() =>
       group_by: groupBy.optional(),
       continue: z.boolean().default(false).describe('Keep matching the following sibling routes after this one matched.'),
       matchers: matcherList.optional(),
-      match: z.record(labelName, z.string()).optional().describe('Deprecated in Alertmanager: label name → exact value.'),
+      match: labelMapSchema.optional().describe('Deprecated in Alertmanager: label name → exact value.'),
       match_re: regexMap.optional().describe('Deprecated in Alertmanager: label name → RE2 regex (fully anchored).'),
       mute_time_intervals: z.array(z.string()).optional().describe('Names of time intervals during which this route sends nothing.'),
       active_time_intervals: z.array(z.string()).optional().describe('Names of time intervals outside which this route sends nothing.'),
@@ -135,11 +134,11 @@ export const inhibitRuleSchema = z
   .strictObject({
     source_matchers: matcherList.optional(),
     target_matchers: matcherList.optional(),
-    source_match: z.record(labelName, z.string()).optional(),
+    source_match: labelMapSchema.optional(),
     source_match_re: regexMap.optional(),
-    target_match: z.record(labelName, z.string()).optional(),
+    target_match: labelMapSchema.optional(),
     target_match_re: regexMap.optional(),
-    equal: z.array(labelName).optional().describe('Labels that must have the same value on the source and the target alert.'),
+    equal: z.array(labelNameSchema).optional().describe('Labels that must have the same value on the source and the target alert.'),
   })
   .describe('Mutes alerts matching the target while an alert matching the source fires (validated and kept; inhibition comes next).');
 

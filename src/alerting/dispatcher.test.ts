@@ -291,7 +291,7 @@ describe('Dispatcher: muting', () => {
     let mutedNow = true;
     const { clock, sent, muted, dispatcher } = setup(
       { ...ROUTE, routes: [{ matchers: ['team="db"'], mute_time_intervals: ['night'] }] },
-      { timeMuted: (route) => (mutedNow && route.muteTimeIntervals.includes('night') ? { muted: true, reason: 'mute_time_intervals', by: ['night'] } : { muted: false }) },
+      { timeMuted: (route) => (mutedNow && route.muteTimeIntervals?.includes('night') ? { muted: true, reason: 'mute_time_intervals', by: ['night'] } : { muted: false }) },
     );
     dispatcher.put(alert({ alertname: 'X', team: 'db' }, clock));
     dispatcher.put(alert({ alertname: 'X', team: 'web' }, clock));

@@ -3,8 +3,8 @@ import type { Alert } from './alerts';
 import type { Inhibition } from './inhibit';
 import type { LabelSet } from './matchers';
 import { NotificationLog, type Notification, type NotificationAlert, type NotificationLogEntry, type NotifyReason } from './notification';
-import { groupLabels, type Route, type RouteOptions } from './route';
-import type { RouteTimeMute } from './time-intervals';
+import { groupLabels, type Route } from './route';
+import type { RouteTimeIntervals, RouteTimeMute } from './time-intervals';
 
 /**
  * Aggregation groups and their timers with Alertmanager's semantics (`dispatch/dispatch.go`,
@@ -47,8 +47,8 @@ export interface DispatcherOptions {
   silencedBy?: (labels: LabelSet) => readonly string[];
   /** The inhibition muting these labels (`Inhibitor.inhibitedBy` over the current alerts); none when absent. */
   inhibitedBy?: (labels: LabelSet) => Inhibition | undefined;
-  /** Whether a route is time-muted at an instant (`TimeIntervalResolver.routeMute`); never when absent. */
-  timeMuted?: (route: RouteOptions, at: Date) => RouteTimeMute;
+  /** Whether a route is time-muted at an instant: pass `resolver.routeMute.bind(resolver)`; never when absent. */
+  timeMuted?: (route: RouteTimeIntervals, at: Date) => RouteTimeMute;
   /** The notification log to dedup against (restore one to survive a restart); a new one when absent. */
   log?: NotificationLog;
   /** At most this many alerts per notification (the rest counted in `truncatedAlerts`); 0: no cap. */

@@ -1,4 +1,15 @@
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { runOnce } from '../core/timed';
+
+// re2js loads on the first regex matcher: every agent start reads its config, which imports this
+// module, and most configs have no alerting regex at all.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadRe2 = runOnce(() => (require('re2js') as typeof import('re2js')).RE2JS);
+
+/** Compiles `source` with RE2 syntax (no lookaround, no backreferences). @throws for what RE2 refuses. */
+export function compileRe2(source: string): RE2JS {
+  return loadRe2().compile(source);
+}
 
 /**
  * Alertmanager's label matchers (prometheus/alertmanager `pkg/labels`, as of 0.25): the four
@@ -70,7 +81,7 @@ export class Matcher {
  */
 function compileAnchored(value: string): RE2JS {
   try {
-    return RE2JS.compile(`^(?:${value})$`);
+    return compileRe2(`^(?:${value})$`);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new MatcherError(`invalid regular expression "${value}": ${reason} (RE2 syntax: no lookaround, no backreferences)`);

@@ -20,8 +20,10 @@ export const SEVERITY_ORDER: readonly z.output<typeof severitySchema>[] = ['info
 /** Five minutes: Alertmanager's `resolve_timeout` default, and the default of a rule. */
 export const DEFAULT_RESOLVE_TIMEOUT_MS = 300_000;
 
-const labelName = z.string().regex(LABEL_NAME, 'not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)');
-const labelMap = z.record(labelName, z.string());
+/** A Prometheus label name, as config keys and values name labels. */
+export const labelNameSchema = z.string().regex(LABEL_NAME, 'not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)');
+/** Label (or annotation) name → value. */
+export const labelMapSchema = z.record(labelNameSchema, z.string());
 // What `for` and `for_count` are when unset, to tell a notice that sets them.
 const LIFECYCLE_DEFAULTS = { for: 0, for_count: 1 } as const;
 
@@ -38,8 +40,8 @@ export const alertRuleSchema = z
     ignore: z.boolean().default(false).describe('Matching events become no alert, and the rules after this one (the defaults included) are not tried.'),
     notice: z.boolean().default(false).describe('A one-shot notification for every matching event, routed like an alert, with no lifecycle (no pending, no resolve); e.g. every config.changed.'),
     alertname: z.string().min(1).optional().describe('The alertname label; by default the event\'s error_code, ServiceDown / ServiceDegraded for service.status, else the type in PascalCase (SystemError).'),
-    labels: labelMap.default({}).describe('Labels added to the alert; they win over the labels taken from the event.'),
-    annotations: labelMap.default({}).describe('Annotations added to the alert (summary, description, runbook_url, ...); they win over the summary and description taken from the event.'),
+    labels: labelMapSchema.default({}).describe('Labels added to the alert; they win over the labels taken from the event.'),
+    annotations: labelMapSchema.default({}).describe('Annotations added to the alert (summary, description, runbook_url, ...); they win over the summary and description taken from the event.'),
     for: promDuration.default(LIFECYCLE_DEFAULTS.for).describe('How long the condition must last (repeats keep it active) before the alert fires; pending until then. 0: at once.'),
     for_count: z.number().int().min(1).default(LIFECYCLE_DEFAULTS.for_count).describe('How many occurrences before the alert fires (with `for`: both must be reached).'),
     resolve_timeout: promDuration
@@ -60,7 +62,7 @@ export type AlertRuleConfig = z.output<typeof alertRuleSchema>;
 
 /** The keys `alerting.rules` adds to the `alerting:` section (src/alerting/config.ts spreads them in). */
 export const alertRulesShape = {
-  labels: labelMap.default({}).describe('Constant labels on every alert made from an event, e.g. { env: prod, agent: edge-1 }; the event\'s own labels win.'),
+  labels: labelMapSchema.default({}).describe('Constant labels on every alert made from an event, e.g. { env: prod, agent: edge-1 }; the event\'s own labels win.'),
   default_rules: z.boolean().default(true).describe('Also apply the built-in rules after yours: system.error with severity ≥ warning, agent.error, service.status degraded/unhealthy.'),
   rules: z.array(alertRuleSchema).default([]).describe('Which events become alerts, tried in order; the first matching rule decides.'),
 };

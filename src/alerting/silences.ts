@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { RE2JS } from 're2js';
 import type { Clock } from '../core/clock';
-import { LABEL_NAME, Matcher, MatcherError, matchesAll, type LabelSet, type MatchType } from './matchers';
+import { compileRe2, LABEL_NAME, Matcher, MatcherError, matchesAll, type LabelSet, type MatchType } from './matchers';
 
 /**
  * Silences with Alertmanager's semantics (prometheus/alertmanager `silence/silence.go` and the
@@ -115,8 +114,12 @@ export interface SilencesSnapshot {
  * (`types.CalcSilenceState`), so a silence expired at `now` is expired at once.
  */
 export function silenceState(silence: Pick<Silence, 'startsAt' | 'endsAt'>, now: number): SilenceState {
-  if (now < Date.parse(silence.startsAt)) return 'pending';
-  if (now < Date.parse(silence.endsAt)) return 'active';
+  return stateAt(Date.parse(silence.startsAt), Date.parse(silence.endsAt), now);
+}
+
+function stateAt(startMs: number, endMs: number, now: number): SilenceState {
+  if (now < startMs) return 'pending';
+  if (now < endMs) return 'active';
   return 'expired';
 }
 
@@ -301,8 +304,9 @@ function invalid(message: string): SilenceError {
   return new SilenceError('invalid', message);
 }
 
+/** From the times parsed when the silence was stored: `mutes` runs for every alert of every flush. */
 function stateOf(e: Entry, now: number): SilenceState {
-  return silenceState(e.silence, now);
+  return stateAt(e.startMs, e.endMs, now);
 }
 
 function copy(s: Silence): Silence {
@@ -354,7 +358,7 @@ function checkMatchers(input: unknown): SilenceMatcher[] {
     let matchesEmpty = !matcher.isRegex && matcher.isEqual && matcher.value === '';
     if (matcher.isRegex) {
       try {
-        const unanchored = RE2JS.compile(matcher.value);
+        const unanchored = compileRe2(matcher.value);
         toMatcher(matcher);
         matchesEmpty = matcher.isEqual && unanchored.test('');
       } catch (error) {

@@ -434,16 +434,16 @@ describe('TimeIntervalResolver', () => {
   const saturdayEvening = new Date('2024-01-06T18:00+11:00');
   it.each<[string, RouteTimeIntervals, Date, RouteTimeMute]>([
     ['no intervals: never muted', {}, monday0900, { muted: false }],
-    ['empty lists: never muted', { mute_time_intervals: [], active_time_intervals: [] }, monday0900, { muted: false }],
-    ['mute interval not active', { mute_time_intervals: both }, monday0900, { muted: false }],
-    ['mute interval active', { mute_time_intervals: both }, mondayEvening, { muted: true, reason: 'mute_time_intervals', by: ['evenings'] }],
-    ['inside one of the active intervals', { active_time_intervals: ['never', 'evenings'] }, mondayEvening, { muted: false }],
-    ['outside all active intervals: muted by all of them', { active_time_intervals: ['never', 'evenings'] }, monday0900, { muted: true, reason: 'active_time_intervals', by: ['never', 'evenings'] }],
-    ['an active interval that never holds mutes always', { active_time_intervals: ['never'] }, mondayEvening, { muted: true, reason: 'active_time_intervals', by: ['never'] }],
-    ['active time checked before mute time', { active_time_intervals: ['weekends'], mute_time_intervals: ['evenings'] }, mondayEvening, { muted: true, reason: 'active_time_intervals', by: ['weekends'] }],
-    ['in active time and in mute time: muted by the mute interval', { active_time_intervals: ['weekends'], mute_time_intervals: ['evenings'] }, saturdayEvening, { muted: true, reason: 'mute_time_intervals', by: ['evenings'] }],
+    ['empty lists: never muted', { muteTimeIntervals: [], activeTimeIntervals: [] }, monday0900, { muted: false }],
+    ['mute interval not active', { muteTimeIntervals: both }, monday0900, { muted: false }],
+    ['mute interval active', { muteTimeIntervals: both }, mondayEvening, { muted: true, reason: 'mute_time_intervals', by: ['evenings'] }],
+    ['inside one of the active intervals', { activeTimeIntervals: ['never', 'evenings'] }, mondayEvening, { muted: false }],
+    ['outside all active intervals: muted by all of them', { activeTimeIntervals: ['never', 'evenings'] }, monday0900, { muted: true, reason: 'active_time_intervals', by: ['never', 'evenings'] }],
+    ['an active interval that never holds mutes always', { activeTimeIntervals: ['never'] }, mondayEvening, { muted: true, reason: 'active_time_intervals', by: ['never'] }],
+    ['active time checked before mute time', { activeTimeIntervals: ['weekends'], muteTimeIntervals: ['evenings'] }, mondayEvening, { muted: true, reason: 'active_time_intervals', by: ['weekends'] }],
+    ['in active time and in mute time: muted by the mute interval', { activeTimeIntervals: ['weekends'], muteTimeIntervals: ['evenings'] }, saturdayEvening, { muted: true, reason: 'mute_time_intervals', by: ['evenings'] }],
   ])('routeMute: %s', (_name, route, at, decision) => {
     expect(resolver.routeMute(route, at)).toEqual(decision);
-    expect(resolver.isInActiveTime(route.active_time_intervals ?? [], at)).toBe(!(decision.muted && decision.reason === 'active_time_intervals'));
+    expect(resolver.isInActiveTime(route.activeTimeIntervals ?? [], at)).toBe(!(decision.muted && decision.reason === 'active_time_intervals'));
   });
 });

@@ -422,10 +422,10 @@ export type RouteTimeMute =
   /** One or more of `mute_time_intervals` active; `by` lists those that are. */
   | { muted: true; reason: 'mute_time_intervals'; by: string[] };
 
-/** The time-interval settings of a route, as they stand after inheritance from its parents. */
+/** The time-interval settings of a route (its `RouteOptions` from route.ts fit as they are). */
 export interface RouteTimeIntervals {
-  mute_time_intervals?: readonly string[];
-  active_time_intervals?: readonly string[];
+  muteTimeIntervals?: readonly string[];
+  activeTimeIntervals?: readonly string[];
 }
 
 /**
@@ -484,9 +484,9 @@ export class TimeIntervalResolver {
    * one of its `mute_time_intervals`.
    */
   routeMute(route: RouteTimeIntervals, at: Date): RouteTimeMute {
-    const activeNames = route.active_time_intervals ?? [];
+    const activeNames = route.activeTimeIntervals ?? [];
     if (!this.isInActiveTime(activeNames, at)) return { muted: true, reason: 'active_time_intervals', by: [...activeNames] };
-    const mutedBy = this.activeAmong(route.mute_time_intervals ?? [], at);
+    const mutedBy = this.activeAmong(route.muteTimeIntervals ?? [], at);
     if (mutedBy.length > 0) return { muted: true, reason: 'mute_time_intervals', by: mutedBy };
     return { muted: false };
   }

@@ -27,10 +27,27 @@ export const DEFAULT_SECRET_KEY_PATTERNS: readonly string[] = [
 /** What {@link redactValue} produces: `***` and 8 hex digits. */
 const REDACTED = /^\*\*\*[0-9a-f]{8}$/;
 
+/**
+ * Each pattern list as the fragments to look for: lower case, without those a shorter fragment of
+ * the list already covers (`password` when `pass` is there). Computed once per list, since the check
+ * runs for every key of every object the logger, the audit log and event-logger write.
+ */
+const fragmentsOf = new WeakMap<readonly string[], readonly string[]>();
+
+function fragments(patterns: readonly string[]): readonly string[] {
+  let found = fragmentsOf.get(patterns);
+  if (!found) {
+    const lower = [...new Set(patterns.map((p) => p.toLowerCase()))];
+    found = lower.filter((p) => !lower.some((q) => q !== p && p.includes(q)));
+    fragmentsOf.set(patterns, found);
+  }
+  return found;
+}
+
 /** True when `key` contains one of `patterns`, ignoring case. */
 export function isSecretKey(key: string, patterns: readonly string[] = DEFAULT_SECRET_KEY_PATTERNS): boolean {
   const lower = key.toLowerCase();
-  return patterns.some((p) => lower.includes(p.toLowerCase()));
+  return fragments(patterns).some((p) => lower.includes(p));
 }
 
 /**

@@ -12,6 +12,9 @@ import { HttpRoutes, ScopedHttpRoutes, type RouteTarget } from './http-routes';
 import { handlerDeclarationsOf } from './on-event.decorator';
 import { classToken, LOGGER, PLUGIN_CONFIG, PLUGIN_NAME, PREVIOUS_STATE } from './tokens';
 
+/** The least time a plugin's stop() is given, however little of the shutdown budget is left. */
+export const STOP_FLOOR_MS = 100;
+
 /** Where a hosted plugin is in its lifecycle. */
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -355,7 +358,7 @@ export class PluginHost {
       this.countDiscarded(plugin, plugin.dropCarried(), 'its previous restart failed and the agent stops');
       if (plugin.state !== 'running' && plugin.state !== 'starting') continue;
       // Every plugin gets a short floor so that one slow plugin cannot leave the next no time at all.
-      const budget = Math.max(deadline - this.clock.now(), Math.min(100, timeoutMs));
+      const budget = Math.max(deadline - this.clock.now(), Math.min(STOP_FLOOR_MS, timeoutMs));
       const outcome = await this.stop(plugin, budget);
       if (outcome === 'timeout') report.timedOut.push(plugin.spec.name);
       if (outcome === 'failed') report.failed.push(plugin.spec.name);
@@ -403,9 +406,12 @@ export class PluginHost {
    */
   private async stop(plugin: HostedPlugin, budgetMs: number): Promise<StopOutcome> {
     plugin.state = 'stopping';
+    // Draining the queue and stop() share the budget; stop() always gets a short floor.
+    const end = this.clock.now() + budgetMs;
     const drained = await settledWithin(this.clock, plugin.bus.drain(), budgetMs);
     this.countDiscarded(plugin, plugin.release(), drained ? 'they arrived while it stopped' : `shutdown_timeout (${budgetMs} ms) ran out before they were handled`);
-    const outcome = await withTimeout(this.clock, Promise.resolve().then(() => plugin.instance?.stop?.()), budgetMs).then(
+    const left = Math.max(end - this.clock.now(), Math.min(STOP_FLOOR_MS, budgetMs));
+    const outcome = await withTimeout(this.clock, Promise.resolve().then(() => plugin.instance?.stop?.()), left).then(
       () => 'stopped' as const,
       (error: unknown) => {
         if (isTimeoutError(error)) return 'timeout' as const;

@@ -117,6 +117,8 @@ export class SqliteEventStore extends EventStore {
   private lastCommitError: EventStoreStats['last_commit_error'] = null;
   /** Client-chosen ids announced by ingest whose events are not appended yet. */
   private readonly announcedIds = new Set<string>();
+  /** Client-chosen ids of the pending (not yet committed) events: a retry is checked against them without scanning `pending`, which grows while commits fail. */
+  private readonly pendingClientIds = new Set<string>();
   /** Where the store reports its own problems as `system.error`; set by {@link attach}. */
   private bus?: EventBus;
 
@@ -208,6 +210,7 @@ export class SqliteEventStore extends EventStore {
     const clientEventId = this.announcedIds.size > 0 && this.announcedIds.delete(event.metadata.event_id) ? event.metadata.event_id : null;
     const entry = new LiveEntry(++this.headOffset, event.type, JSON.stringify(event), event, this.clock.now(), clientEventId);
     this.pending.push(entry);
+    if (clientEventId !== null) this.pendingClientIds.add(clientEventId);
     this.counters.events_appended++;
     for (const listener of this.listeners) {
       try {
@@ -246,6 +249,7 @@ export class SqliteEventStore extends EventStore {
       })();
       this.epochDirty = false;
       this.pending = this.pending.slice(batch.length);
+      this.forgetPendingIds(batch);
       this.counters.commits++;
       this.commitRetry.reset();
       this.endFailureEpisode();
@@ -282,7 +286,12 @@ export class SqliteEventStore extends EventStore {
   hasEventId(eventId: string): boolean {
     if (!this.db) return false;
     if (this.statement('SELECT 1 FROM events WHERE client_event_id = ? LIMIT 1').get(eventId) !== undefined) return true;
-    return this.pending.some((e) => e.clientEventId === eventId);
+    return this.pendingClientIds.has(eventId);
+  }
+
+  private forgetPendingIds(entries: readonly LiveEntry[]): void {
+    if (this.pendingClientIds.size === 0) return;
+    for (const e of entries) if (e.clientEventId !== null) this.pendingClientIds.delete(e.clientEventId);
   }
 
   covers(after: number, epoch: string = this.currentEpoch): boolean {
@@ -459,6 +468,7 @@ export class SqliteEventStore extends EventStore {
     const excess = this.pending.length - MAX_PENDING;
     if (excess <= 0) return;
     const dropped = this.pending.splice(0, excess);
+    this.forgetPendingIds(dropped);
     this.counters.events_lost += dropped.length;
     this.removedThrough = Math.max(this.removedThrough, (dropped.at(-1) as LiveEntry).offset);
     this.currentEpoch = randomUUID();
