@@ -15,7 +15,9 @@ const WORKER_FILE = path.join(__dirname, 'validation-worker.js');
  * loadConfig for a running agent: the file is validated in a worker thread first, so a huge or
  * hostile file (tens of thousands of problems) keeps a worker busy, not the event loop that
  * answers /healthz. Only a file found valid is loaded again on the main thread, for the plugin
- * definitions the agent needs. Same result and errors as loadConfig.
+ * definitions the agent needs: a valid file is read twice, and its plugin modules are loaded in
+ * the worker too (their top-level code runs there once per reload). Same result and errors as
+ * loadConfig.
  * @throws ConfigError listing the problems (at most MAX_REPORTED_PROBLEMS, plus the count of the rest)
  */
 export async function loadConfigOffThread(file: string): Promise<LoadedConfig> {
