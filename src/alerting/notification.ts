@@ -49,6 +49,22 @@ export interface Notification {
   reason: NotifyReason;
   /** When the group was flushed (RFC 3339). */
   timestamp: string;
+  /**
+   * Probable causes: the `config.changed` events of the last `alerting.recent_changes_window`,
+   * oldest first, values redacted as published. Set by the engine; empty when none.
+   */
+  recentChanges?: ConfigChange[];
+}
+
+/** One configuration change a notification lists as a probable cause (a `config.changed` event's data). */
+export interface ConfigChange {
+  /** When it changed (RFC 3339). */
+  at: string;
+  config_path: string;
+  old_value: unknown;
+  new_value: unknown;
+  changed_by?: string;
+  change_reason?: string;
 }
 
 /**
