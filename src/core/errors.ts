@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   ALERTING_UNSUPPORTED: "A key of Alertmanager's configuration that the agent does not implement (an integration such as opsgenie_configs); the message names it and what is supported instead.",
   ALERT_INVALID: "A posted alert (Alertmanager's postable alert) or a restored alert snapshot is invalid: no labels, an invalid label name, an unparsable time, or a start after its end; the message names the alert and the problem.",
   ALERT_NOT_FOUND: 'No alert with this fingerprint is known to the engine (never seen, or resolved and forgotten).',
+  ALERTING_STATE_WRITE_FAILED: "The alerting engine could not write its state (alerts, notification log, silences, acks) to the agent's database (disk full, I/O error, store closed), or could not create its tables there (also when a newer agent wrote them); the message names the operation and SQLite's error.",
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;
