@@ -34,6 +34,7 @@ export interface AlertingStateRows {
 /** A stored row that {@link AlertingStateStore.load} left out: which table, its key, and why. */
 export interface SkippedRow {
   kind: 'alerts' | 'nflog' | 'silences' | 'acks';
+  /** The row's key: fingerprint, silence id, or for nflog the receiver and group key separated by a space. */
   key: string;
   error: string;
 }
