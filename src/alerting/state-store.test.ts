@@ -1,10 +1,11 @@
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FakeClock } from '../core/clock';
 import { AgentError } from '../core/errors';
 import type { Event } from '../events/types';
-import { SqliteEventStore, STORE_FILE } from '../store/sqlite-event-store';
+import { SqliteEventStore } from '../store/sqlite-event-store';
 import { sampleEvents } from '../testing/samples';
 import type { Alert } from './alerts';
 import { fingerprint } from './fingerprint';
@@ -79,14 +80,24 @@ function event(): Event {
   return { type: 'system.error', data: sampleEvents['system.error'], metadata: { event_id: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`, timestamp: '2026-11-30T12:00:00.000Z', tags: [] } } as Event;
 }
 
-/** What SIGKILL leaves on disk: the database and its WAL as they are now, without the store's clean close. */
-function crashCopy(from: string): string {
-  const to = tempDir();
-  for (const suffix of ['', '-wal']) {
-    if (existsSync(path.join(from, STORE_FILE + suffix))) copyFileSync(path.join(from, STORE_FILE + suffix), path.join(to, STORE_FILE + suffix));
-  }
-  return to;
-}
+/** The child of the SIGKILL test: loads this folder's TypeScript with the compiler, saves what it is given, prints `saved`, waits. */
+const CHILD = `
+const fs = require('node:fs');
+const ts = require('typescript');
+require.extensions['.ts'] = (module, file) => module._compile(ts.transpileModule(fs.readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, experimentalDecorators: true } }).outputText, file);
+const { SqliteEventStore } = require('../store/sqlite-event-store');
+const { SystemClock } = require('../core/clock');
+const { AlertingStateStore } = require('./state-store');
+const [dir, json] = process.argv.slice(1);
+const { alert, entry } = JSON.parse(json);
+const store = new SqliteEventStore({ dir, commit_interval: 60000 }, new SystemClock());
+store.open();
+const state = new AlertingStateStore(store.database());
+state.saveAlerts([alert], []);
+state.saveNotificationLog([entry], []);
+process.stdout.write('saved\\n');
+setInterval(() => {}, 1000);
+`;
 
 function thrown(fn: () => unknown): AgentError {
   try {
@@ -120,19 +131,23 @@ describe('AlertingStateStore', () => {
     expect(loaded.acks).toEqual([ack(a.fingerprint)]);
   });
 
-  it('has a write on disk when it returns: a copy taken without closing (as SIGKILL leaves it) loads it', () => {
+  it('keeps what was saved when the process is killed with SIGKILL right after the save returned', async () => {
     const dir = tempDir();
-    const store = openStore(dir, { commit_interval: 60_000 });
-    const state = new AlertingStateStore(store.database());
-    store.append(event()); // pending in the store's batch: the alerting writes do not wait for it
-    state.saveAlerts([alert('A')], []);
-    state.saveNotificationLog([entry('ops', 'g')], []);
-    state.saveSilence(silence('s1'));
-    state.saveAck(ack(alert('A').fingerprint));
+    // A separate process runs this source (transpiled as it loads), saves, says so, and waits to be killed.
+    const child = spawn(process.execPath, ['-e', CHILD, dir, JSON.stringify({ alert: alert('A'), entry: entry('ops', 'g') })], { cwd: __dirname, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('saved') && resolve());
+      child.on('exit', () => reject(new Error(`the child exited before saving: ${stderr}`)));
+    });
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
 
-    const loaded = new AlertingStateStore(openStore(crashCopy(dir)).database()).load();
-    expect(loaded).toEqual({ alerts: [alert('A')], nflog: [entry('ops', 'g')], silences: [silence('s1')], acks: [ack(alert('A').fingerprint)], skipped: [] });
-  });
+    const loaded = new AlertingStateStore(openStore(dir).database()).load();
+    expect(loaded).toEqual({ alerts: [alert('A')], nflog: [entry('ops', 'g')], silences: [], acks: [], skipped: [] });
+  }, 30_000);
 
   it('replaces on upsert and removes on delete, each kind by its key', () => {
     const dir = tempDir();
