@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   ALERTING_SINK_INVALID: 'A receiver names a sink whose plugin does not implement the notifier contract (send(notification, signal)); the agent does not start.',
   ALERT_DELIVERY_FAILED: 'A notification could not be delivered by a sink: it failed for good (permanent) or was still failing when its delivery expired; the message names receiver, sink and reason.',
   ALERT_NOT_FOUND: 'No alert with this fingerprint is known to the engine (never seen, or resolved and forgotten).',
+  ALERTING_STATE_WRITE_FAILED: "The alerting engine could not write its state (alerts, notification log, silences, acks) to the agent's database (disk full, I/O error, store closed), or could not create its tables there (also when a newer agent wrote them); the message names the operation and SQLite's error.",
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;
