@@ -320,7 +320,7 @@ export class Agent {
   private startAlerting(): void {
     if (!this.alerting) return;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const state = this.store && new (require('../alerting/state-store') as typeof import('../alerting/state-store')).AlertingStateStore(this.store.database());
+    const state = this.store && new (require('../alerting/state-store') as typeof import('../alerting/state-store')).AlertingStateStore(this.store.database(), this.clock);
     this.alerting.start(state);
   }
 

@@ -78,6 +78,8 @@ export class AlertingEngine implements AlertingApi {
   private maintenanceTimer?: CancelTimer;
   /** Fingerprints written to the state store, and when each was last updated there. */
   private readonly persisted = new Map<string, number>();
+  /** Notification log entries written to the state store, by receiver and group, with their expiry. */
+  private readonly persistedLog = new Map<string, { receiver: string; groupKey: string; expiresAt: number }>();
   private inhibitSources?: InhibitAlert[];
   private readonly counts = { notifications: 0, notices: 0, muted: 0, state_write_failures: 0 };
   private readonly notificationsByReceiver = new Map<string, number>();
@@ -391,6 +393,7 @@ export class AlertingEngine implements AlertingApi {
     this.silencesStore.restore({ version: 1, silences: rows.silences });
     this.acks.restore({ version: 1, acks: rows.acks as never });
     this.dispatcher.log.restore({ version: 1, entries: rows.nflog });
+    for (const entry of rows.nflog) this.rememberLogEntry(entry);
     for (const alert of rows.alerts) this.persisted.set(alert.fingerprint, alert.updatedAt);
     // Decisions for alerts that ended while the agent was down are made (and published) here;
     // every other firing or resolved alert goes back into its groups, whose first flush is
@@ -423,7 +426,11 @@ export class AlertingEngine implements AlertingApi {
   }
 
   private saveLogEntry(entry: NotificationLogEntry): void {
-    this.write(() => this.state?.saveNotificationLog([entry], []));
+    if (this.write(() => this.state?.saveNotificationLog([entry], []))) this.rememberLogEntry(entry);
+  }
+
+  private rememberLogEntry({ receiver, groupKey, expiresAt }: NotificationLogEntry): void {
+    if (this.state) this.persistedLog.set(`${receiver}\u0000${groupKey}`, { receiver, groupKey, expiresAt });
   }
 
   private saveSilence(silence: Silence): void {
@@ -455,8 +462,13 @@ export class AlertingEngine implements AlertingApi {
     }, MAINTENANCE_INTERVAL_MS);
   }
 
-  /** Drops silences past retention and acknowledgements that can no longer hold, in memory and in the store. */
+  /** Drops silences past retention, expired notification log entries and acknowledgements that can no longer hold, in memory and in the store. */
   private maintain(): void {
+    const now = this.clock.now();
+    const expired = [...this.persistedLog].filter(([, e]) => e.expiresAt <= now);
+    if (expired.length > 0 && this.write(() => this.state?.saveNotificationLog([], expired.map(([, e]) => e)))) {
+      for (const [key] of expired) this.persistedLog.delete(key);
+    }
     const before = new Set(this.silencesStore.query().map((s) => s.id));
     this.silencesStore.gc();
     const after = new Set(this.silencesStore.query().map((s) => s.id));
