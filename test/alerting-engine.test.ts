@@ -6,7 +6,7 @@ import type { Notification } from '../src/alerting/notification';
 import { loadConfig } from '../src/config/loader';
 import { FakeClock } from '../src/core/clock';
 import { silentLogger } from '../src/core/logger';
-import type { Event } from '../src/events/types';
+import type { Event, EventType } from '../src/events/types';
 import type { RecordingSink } from './fixtures/alert-sink';
 import { rejection } from './helpers/errors';
 
@@ -95,7 +95,7 @@ async function start(file: string, clock = new FakeClock(Date.UTC(2026, 10, 30, 
 }
 
 const diskFull = (host: string) => ({ severity: 'error' as const, message: `disk full on ${host}`, error_code: 'DISK_FULL', component: host });
-const ofType = <T extends string>(events: Event[], type: T): Event[] => events.filter((e) => e.type === type);
+const ofType = <T extends EventType>(events: Event[], type: T): Event<T>[] => events.filter((e): e is Event<T> => e.type === type);
 const alertnames = (n: Notification): string[] => n.alerts.map((a) => a.labels.alertname);
 
 let running: Running[] = [];
