@@ -247,6 +247,10 @@ describe('event catalogue', () => {
       expect(Object.hasOwn(parsed.labels, '__proto__')).toBe(true);
       expect(Object.getPrototypeOf(parsed.labels)).toBe(Object.prototype);
       expect(Object.keys(parsed.labels)).toEqual(['__proto__', 'alertname']);
+      // A copy: what a subscriber does to the event's labels does not reach the publisher's alert.
+      expect(parsed.labels).not.toBe(labels);
+      parsed.labels.alertname = 'Changed';
+      expect(labels.alertname).toBe('A');
     });
 
     it('times are RFC 3339, with Z or an offset', () => {

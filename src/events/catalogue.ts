@@ -19,7 +19,7 @@ export const serviceStatusValueSchema = z.enum(['healthy', 'degraded', 'unhealth
  * nothing is copied, so nothing can be assigned to a prototype either.
  */
 export const anyObjectSchema = z
-  .custom<Record<string, unknown>>(isObject, { error: (issue) => `Invalid input: expected record, received ${typeName(issue.input)}` })
+  .custom<Record<string, unknown>>(isObject, { error: expectedRecord })
   .meta({ type: 'object', propertyNames: { type: 'string' }, additionalProperties: {} });
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -28,6 +28,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function typeName(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+function expectedRecord(issue: { input?: unknown }): string {
+  return `Invalid input: expected record, received ${typeName(issue.input)}`;
 }
 
 const errorFields = {
@@ -119,17 +123,25 @@ export const agentErrorSchema = z.strictObject(errorFields).describe('An error i
 // WebSocket stream and GET /events show why something was or was not sent.
 
 /**
- * Name → text: an alert's labels or annotations. Kept exactly as sent, like {@link anyObjectSchema}:
- * `__proto__` is a valid label name, and a record schema would strip it (and so refuse the event).
+ * Name → text: an alert's labels or annotations. Every key is kept, like {@link anyObjectSchema}
+ * keeps them: `__proto__` is a valid label name, and a record schema would strip it (and so refuse
+ * the event). Unlike it, the map is copied: the engine publishes the labels of the alerts it keeps,
+ * and a subscriber that changed them must not change an alert's identity.
  */
 export const stringMapSchema = z
-  .custom<Record<string, string>>(isObject, { error: (issue) => `Invalid input: expected record, received ${typeName(issue.input)}` })
+  .custom<Record<string, string>>(isObject, { error: expectedRecord })
   .superRefine((map, ctx) => {
     for (const key of Object.keys(map)) {
       if (typeof map[key] !== 'string') ctx.addIssue({ code: 'custom', path: [key], message: `Invalid input: expected string, received ${typeName(map[key])}` });
     }
   })
-  .meta({ type: 'object', propertyNames: { type: 'string' }, additionalProperties: { type: 'string' } });
+  .meta({ type: 'object', propertyNames: { type: 'string' }, additionalProperties: { type: 'string' } })
+  .transform((map) => {
+    const copy: Record<string, string> = {};
+    // defineProperty, not assignment: a `__proto__` key stays data.
+    for (const key of Object.keys(map)) Object.defineProperty(copy, key, { value: map[key], enumerable: true, writable: true, configurable: true });
+    return copy;
+  });
 
 const labelsSchema = stringMapSchema.describe("The alert's labels (name → value): its identity.");
 const annotationsSchema = stringMapSchema.describe('The annotations (name → text): summary, description, runbook_url, ...');
