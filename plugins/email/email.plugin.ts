@@ -1,0 +1,142 @@
+import { readFile } from 'node:fs/promises';
+import nodemailer from 'nodemailer';
+import {
+  AgentControl,
+  AgentError,
+  errorMessage,
+  inject,
+  injectable,
+  LOGGER,
+  PLUGIN_CONFIG,
+  type Logger,
+  type Notification,
+  type Notifier,
+  type Plugin,
+  type SinkResult,
+} from 'praxis-agent';
+import { endpointOf, type EmailConfig } from './config';
+import { renderMail } from './render';
+import { smtpOutcome } from './smtp-outcome';
+
+/**
+ * The email sink: each notification (one aggregation group) becomes one e-mail to the recipients
+ * of its receiver, sent through the configured SMTP server with nodemailer.
+ *
+ * One connection per send, not a pool: alerting sends a few mails an hour, and a pooled connection
+ * left idle is cut by the server (most close idle sessions within minutes) so the next alert's
+ * first attempt would fail on a dead socket. A fresh connection per attempt also means an aborted
+ * attempt (the pipeline's timeout, agent stop) closes exactly its own socket, the password file is
+ * read anew each time (rotation needs no restart), and stop() has nothing to drain.
+ */
+@injectable()
+export class EmailPlugin implements Plugin, Notifier {
+  private ca?: Buffer;
+  private readonly counts = { sent: 0, retry: 0, permanent: 0 };
+
+  constructor(
+    @inject(PLUGIN_CONFIG) private readonly config: EmailConfig,
+    @inject(LOGGER) private readonly logger: Logger,
+    private readonly control: AgentControl,
+  ) {}
+
+  /** Reads tls.ca_file and auth.password_file once, so a wrong path fails the start, not the first page. */
+  async start(): Promise<void> {
+    if (this.config.tls.ca_file !== undefined) this.ca = await this.readConfigFile('tls.ca_file', this.config.tls.ca_file);
+    await this.password();
+    const { host, port, secure } = endpointOf(this.config);
+    this.logger.info({ host, port, secure, require_tls: this.config.require_tls }, `email sink ready: SMTP ${host}:${port}${secure ? ' (TLS)' : ''}`);
+  }
+
+  stop(): void {
+    // Nothing held between sends: each send's connection is closed when it ends or is aborted.
+  }
+
+  stats(): Record<string, unknown> {
+    return { ...this.counts };
+  }
+
+  async send(notification: Notification, signal: AbortSignal): Promise<SinkResult> {
+    const result = await this.attempt(notification, signal);
+    this.counts[result.outcome === 'delivered' ? 'sent' : result.outcome]++;
+    return result;
+  }
+
+  private async attempt(notification: Notification, signal: AbortSignal): Promise<SinkResult> {
+    const override = this.config.receivers[notification.receiver];
+    const to = override?.to ?? this.config.to;
+    if (to.length === 0) {
+      return { outcome: 'permanent', reason: `no recipients for receiver "${notification.receiver}": set to, or receivers.${notification.receiver}.to` };
+    }
+    let password: string | undefined;
+    try {
+      password = await this.password();
+    } catch (error) {
+      return { outcome: 'retry', afterMs: 0, reason: errorMessage(error) };
+    }
+    const { host, port, secure } = endpointOf(this.config);
+    const username = this.config.auth?.username;
+    const secrets = password === undefined ? [] : [password, Buffer.from(`\u0000${username}\u0000${password}`).toString('base64')];
+    const transport = nodemailer.createTransport({
+      host,
+      port,
+      secure,
+      requireTLS: !secure && this.config.require_tls,
+      tls: {
+        rejectUnauthorized: this.config.tls.reject_unauthorized,
+        ...(this.ca && { ca: this.ca }),
+        ...(this.config.tls.server_name !== undefined && { servername: this.config.tls.server_name }),
+      },
+      ...(username !== undefined && password !== undefined && { auth: { user: username, pass: password } }),
+      connectionTimeout: this.config.connection_timeout,
+      greetingTimeout: this.config.greeting_timeout,
+      socketTimeout: this.config.socket_timeout,
+      // nodemailer's own logger would print the SMTP dialogue (and, with debug, the AUTH lines).
+      logger: false,
+      debug: false,
+    });
+    const headers = { ...this.config.headers, ...override?.headers };
+    const subjectKey = Object.keys(headers).find((k) => k.toLowerCase() === 'subject');
+    const mail = renderMail(notification);
+    const subject = subjectKey === undefined ? mail.subject : headers[subjectKey];
+    if (subjectKey !== undefined) delete headers[subjectKey];
+    try {
+      await transport.sendMail({
+        from: override?.from ?? this.config.from,
+        to,
+        subject,
+        text: mail.text,
+        html: mail.html,
+        headers,
+        // Rendered text only: never let a string from an alert make nodemailer read a file or URL.
+        disableFileAccess: true,
+        disableUrlAccess: true,
+        signal,
+      });
+      return { outcome: 'delivered' };
+    } catch (error) {
+      return smtpOutcome(error, secrets);
+    } finally {
+      transport.close();
+    }
+  }
+
+  /** The SMTP password: the config value (already substituted from env or file) or password_file, read now. */
+  private async password(): Promise<string | undefined> {
+    const auth = this.config.auth;
+    if (auth?.password_file !== undefined) return (await this.readConfigFile('auth.password_file', auth.password_file)).toString('utf8').replace(/\r?\n$/, '');
+    return auth?.password;
+  }
+
+  private async readConfigFile(key: string, file: string): Promise<Buffer> {
+    const resolved = this.control.resolvePath(file);
+    let content: Buffer;
+    try {
+      content = await readFile(resolved);
+    } catch (error) {
+      const cause = (error as NodeJS.ErrnoException).code ?? errorMessage(error);
+      throw new AgentError('EMAIL_FILE_UNREADABLE', `email sink: cannot read ${key} ${resolved} (${cause})`, { key, file: resolved });
+    }
+    if (content.length === 0) throw new AgentError('EMAIL_FILE_UNREADABLE', `email sink: ${key} ${resolved} is empty`, { key, file: resolved });
+    return content;
+  }
+}
