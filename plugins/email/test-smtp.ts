@@ -33,8 +33,10 @@ export interface SmtpPeer {
 }
 
 export interface SmtpPeerOptions {
-  /** Require AUTH with this user name and password (PLAIN and LOGIN offered). */
-  auth?: { username: string; password: string; methods?: string[] };
+  /** Require AUTH with this user name and password (PLAIN and LOGIN offered); `echo`: a refusal quotes the password tried, as a careless server might. */
+  auth?: { username: string; password: string; methods?: string[]; echo?: boolean };
+  /** Recipients refused with 550 at RCPT TO. */
+  rejectRcpt?: string[];
   /** STARTTLS with this key and certificate (PEM); without it STARTTLS is not offered. */
   tls?: { key: Buffer; cert: Buffer };
   /** Reply codes for DATA, one per message, in order (e.g. [451] then 250). */
@@ -59,11 +61,15 @@ export async function startSmtpPeer(options: SmtpPeerOptions = {}): Promise<Smtp
       const ok = auth.username === options.auth?.username && auth.password === options.auth?.password;
       auths.push({ method: auth.method, username: auth.username ?? '', ok });
       if (!ok) {
-        const err = Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 });
+        const err = Object.assign(new Error(`Authentication credentials invalid${options.auth?.echo ? ` for ${auth.username}:${auth.password}` : ''}`), { responseCode: 535 });
         callback(err);
         return;
       }
       callback(null, { user: auth.username });
+    },
+    onRcptTo(address, _session, callback) {
+      if (options.rejectRcpt?.includes(address.address)) callback(Object.assign(new Error(`<${address.address}>: Recipient address rejected: User unknown`), { responseCode: 550 }));
+      else callback();
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
