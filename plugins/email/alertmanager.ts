@@ -2,8 +2,10 @@ import type { AlertmanagerIntegration } from 'praxis-agent';
 
 /**
  * An Alertmanager `email_configs` entry as the email sink's config (see README "Alertmanager
- * mapping"). Alertmanager's defaults are kept where they differ from the sink's own: send_resolved
- * false, require_tls true, implicit TLS on port 465. Alertmanager's html/text/header values are Go
+ * mapping"), plus `send_resolved`, which belongs to the plugin entry's `delivery:` (the core
+ * pipeline drops resolved alerts for a sink), not to the sink's own config: the importer moves it.
+ * Alertmanager's defaults are kept where they differ from the sink's own: send_resolved false,
+ * require_tls true, implicit TLS on port 465. Alertmanager's html/text/header values are Go
  * templates; until the shared template module renders them, a template in one of them is refused
  * (the sink's own rendering is the default); a header without `{{` is taken as is.
  */

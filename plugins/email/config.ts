@@ -78,10 +78,6 @@ export const emailConfigSchema = z
       )
       .default({})
       .describe('Per alerting receiver (the receiver\'s name) overrides of to, from and headers.'),
-    send_resolved: z
-      .boolean()
-      .default(true)
-      .describe('Whether notifications of all-resolved groups are sent (Alertmanager\'s send_resolved; an imported email_configs entry defaults to false, as in Alertmanager).'),
   })
   .superRefine((c, ctx) => {
     if (c.from === undefined) ctx.addIssue({ code: 'custom', path: ['from'], message: 'missing: the sender address, e.g. "Alerts <alerts@example.com>"' });

@@ -312,7 +312,9 @@ describe('email sink: Alertmanager email_configs', () => {
         headers: { Subject: 'Alert!', 'X-Team': 'db' },
       },
     });
-    expect(emailConfigSchema.safeParse((result as { config: unknown }).config).success).toBe(true);
+    // send_resolved is the entry's delivery.send_resolved (the core's): the rest is the sink's config.
+    const { send_resolved: _sendResolved, ...config } = (result as { config: Record<string, unknown> }).config;
+    expect(emailConfigSchema.safeParse(config).error?.issues ?? []).toEqual([]);
   });
 
   it('applies the global smtp_* defaults and Alertmanager\'s own (send_resolved false, require_tls true)', () => {
