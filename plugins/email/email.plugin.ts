@@ -123,8 +123,10 @@ export class EmailPlugin implements Plugin, Notifier {
   /** The SMTP password: the config value (already substituted from env or file) or password_file, read now. */
   private async password(): Promise<string | undefined> {
     const auth = this.config.auth;
-    if (auth?.password_file !== undefined) return (await this.readConfigFile('auth.password_file', auth.password_file)).toString('utf8').replace(/\r?\n$/, '');
-    return auth?.password;
+    if (auth?.password_file === undefined) return auth?.password;
+    const password = (await this.readConfigFile('auth.password_file', auth.password_file)).toString('utf8').replace(/\r?\n$/, '');
+    if (password === '') throw new AgentError('EMAIL_FILE_UNREADABLE', `email sink: auth.password_file ${this.control.resolvePath(auth.password_file)} holds an empty password`, { key: 'auth.password_file' });
+    return password;
   }
 
   private async readConfigFile(key: string, file: string): Promise<Buffer> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -154,8 +154,16 @@ describe('email sink: authentication', () => {
     expect(await send(notification())).toEqual({ outcome: 'delivered' });
     expect(smtp.auths).toEqual([{ method: 'PLAIN', username: 'agent', ok: true }]);
 
-    const h = createPluginHarness(email, { config: { smarthost: `127.0.0.1:${smtp.port}`, from: 'a@example.com', to: ['b@example.com'], auth: { username: 'agent', password_file: path.join(dir, 'missing') } } });
-    await expect(h.start()).rejects.toThrow(/auth\.password_file .*missing \(ENOENT\)/);
+    // Read before each send: a file gone after start makes that attempt a retry naming it.
+    rmSync(path.join(dir, 'smtp'));
+    expect(await send(notification())).toEqual({ outcome: 'retry', afterMs: 0, reason: expect.stringMatching(/cannot read auth\.password_file .*smtp \(ENOENT\)/) });
+
+    const config = { smarthost: `127.0.0.1:${smtp.port}`, from: 'a@example.com', to: ['b@example.com'] };
+    const missing = createPluginHarness(email, { config: { ...config, auth: { username: 'agent', password_file: path.join(dir, 'missing') } } });
+    await expect(missing.start()).rejects.toThrow(/auth\.password_file .*missing \(ENOENT\)/);
+    writeFileSync(path.join(dir, 'empty'), '');
+    const empty = createPluginHarness(email, { config: { ...config, auth: { username: 'agent', password_file: path.join(dir, 'empty') } } });
+    await expect(empty.start()).rejects.toThrow(/auth\.password_file .*empty is empty/);
   });
 
   it.each(['PLAIN', 'LOGIN'])('answers permanent on a wrong password (535, AUTH %s), and the password is in no reason, log line or event', async (method) => {
