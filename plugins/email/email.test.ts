@@ -7,7 +7,7 @@ import type { Notification, NotificationAlert, Notifier, SinkResult } from 'prax
 import { createPluginHarness, runPluginConformance, type PluginHarness } from 'praxis-agent/testing';
 import { emailConfigSchema } from './config';
 import email from './index';
-import { renderSubject } from './render';
+import { renderHtml, renderSubject, renderText } from './render';
 import { selfSignedCert, startSilentPeer, startSmtpPeer, type SmtpPeer } from './test-smtp';
 
 runPluginConformance(email, { config: { smarthost: '127.0.0.1:2525', from: 'agent@example.com', to: ['ops@example.com'] } });
@@ -127,6 +127,25 @@ describe('email sink: content', () => {
     expect(smtp.mails[0].subject).toBe('Page from praxis');
   });
 
+  it('says in the body why it was sent (reminder, acknowledgement), who acknowledged, how many were left out, and never links a non-http URL', () => {
+    const n = notification({
+      reminder: true,
+      reason: 'acknowledged',
+      truncatedAlerts: 7,
+      alerts: [alert({ alertname: 'DISK_FULL', instance: 'db-1' }, { generatorURL: 'javascript:alert(1)', acknowledgement: { by: 'alice', comment: 'on it <b>', at: '2026-11-30T12:05:00.000Z' } })],
+    });
+    const text = renderText(n);
+    expect(text).toContain('Reminder: nothing changed since the last notification of this group');
+    expect(text).toContain('Acknowledged: an operator acknowledged alerts of this group');
+    expect(text).toContain('  Acknowledged by alice at 2026-11-30T12:05:00.000Z: on it <b>');
+    expect(text).toContain('... and 7 more alerts not listed.');
+    const html = renderHtml(n);
+    expect(html).toContain('Acknowledged by alice at 2026-11-30T12:05:00.000Z: on it &lt;b&gt;');
+    expect(html).toContain('<p style="margin: 4px 0;">Source: javascript:alert(1)</p>');
+    expect(html).not.toContain('href="javascript');
+    expect(html).toContain('... and 7 more alerts not listed.');
+  });
+
   it('marks resolved, reminder, acknowledged and truncated notifications in the subject, and keeps label values on one line', () => {
     const resolved = notification({ status: 'resolved', alerts: [alert({ alertname: 'DISK_FULL' }, { status: 'resolved', endsAt: '2026-11-30T12:01:00.000Z' })] });
     expect(renderSubject(resolved)).toBe('[RESOLVED:1] DISK_FULL (service=db)');
@@ -170,7 +189,13 @@ describe('email sink: authentication', () => {
     const smtp = await peer({ auth: { username: 'agent', password: 'the-right-one', methods: [method], echo: true } });
     const { logger, text } = capture();
     const { h, send } = await sink({ smarthost: `127.0.0.1:${smtp.port}`, auth: { username: 'agent', password: PASSWORD } }, logger);
+    // nodemailer's own logger (console, bunyan style) stays off: nothing of the SMTP dialogue is printed.
+    const consoleSpies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => jest.spyOn(console, level).mockImplementation(() => undefined));
     const result = await send(notification());
+    for (const spy of consoleSpies) {
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+    }
     // The server quotes the password it got; the reason masks it.
     expect(result).toEqual({ outcome: 'permanent', reason: `SMTP server answered 535 to AUTH ${method}: 535 Authentication credentials invalid for agent:***` });
     expect(smtp.auths).toEqual([{ method, username: 'agent', ok: false }]);
