@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   ALERTING_UNSUPPORTED: "A key of Alertmanager's configuration that the agent does not implement (an integration such as opsgenie_configs); the message names it and what is supported instead.",
   ALERT_INVALID: "A posted alert (Alertmanager's postable alert) or a restored alert snapshot is invalid: no labels, an invalid label name, an unparsable time, or a start after its end; the message names the alert and the problem.",
   ALERT_NOT_FOUND: 'No alert with this fingerprint is known to the engine (never seen, or resolved and forgotten).',
+  ALERT_BAD_QUERY: 'GET /alerts got an unknown state (use pending, firing, resolved).',
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;
