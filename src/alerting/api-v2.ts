@@ -133,9 +133,9 @@ export function parseAlertQuery(params: URLSearchParams): AlertQuery {
 }
 
 /**
- * Alertmanager's `matchFilterLabels`: like matching, except that a label the alert does not have
- * passes `name=""` / `name=~""` only through the missing-label rule, and `name!=""` is skipped for
- * a label it has.
+ * Alertmanager's `matchFilterLabels`, kept in its form: its special cases for an empty matcher value
+ * (`name=""` passes a missing label, `name!=""` a present one) agree with plain matching for labels
+ * without empty values, which is what alerts have.
  */
 export function matchesFilter(matchers: readonly Matcher[], labels: LabelSet): boolean {
   return matchers.every((m) => {
