@@ -39,6 +39,10 @@ export type {
 } from './events/types';
 export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactText, redactValue } from './core/redact';
 export { HttpError } from './http/reply';
+export { isNotifier } from './alerting/notifier';
+export type { Notifier } from './alerting/notifier';
+export type { ConfigChange, Notification, NotificationAlert, NotifyReason, SinkResult } from './alerting/notification';
+export type { AcknowledgementView } from './alerting/alerting-api';
 export { definePlugin } from './plugin/definition';
 export type { CommandIo, Plugin, PluginClass, PluginCommand, PluginConfig, PluginDefinition } from './plugin/definition';
 export { HttpRoutes } from './plugin/http-routes';

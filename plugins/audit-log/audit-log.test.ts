@@ -167,6 +167,58 @@ describe('audit-log: writing', () => {
     expect(records(allFile)).toHaveLength(3);
   });
 
+  it("records the alerting engine's decisions by default (not alert.pending), redacted like any event", async () => {
+    const file = path.join(freshDir(), 'audit.log');
+    const r = await startAudit({ path: file });
+    // Labels and annotations are data like any other: a secret-looking label and a credential in a URL are redacted.
+    const labels = { ...sampleEvents['alert.firing'].labels, api_key: 'lbl-s3cret' };
+    const annotations = { summary: 'disk full', runbook_url: 'https://ops:ann-s3cret@wiki.example/disk' };
+    await r.h.bus.publish('alert.pending', sampleEvents['alert.pending']);
+    await r.h.bus.publish('alert.firing', { ...sampleEvents['alert.firing'], labels, annotations }, { source: 'alerting' });
+    for (const type of ['alert.notified', 'alert.delivery', 'alert.silenced', 'alert.inhibited', 'alert.muted', 'alert.acknowledged', 'alert.resolved', 'silence.created', 'silence.updated', 'silence.expired'] as const) {
+      await r.h.bus.publish(type, sampleEvents[type] as never);
+    }
+    await settleWrites(r);
+    await r.h.stop();
+
+    expect(readFileSync(file, 'utf8')).not.toMatch(/s3cret/);
+    const recs = records(file);
+    expect(recs.map((x) => x.type)).toEqual([
+      'alert.firing',
+      'alert.notified',
+      'alert.delivery',
+      'alert.silenced',
+      'alert.inhibited',
+      'alert.muted',
+      'alert.acknowledged',
+      'alert.resolved',
+      'silence.created',
+      'silence.updated',
+      'silence.expired',
+    ]);
+    const { fingerprint, alertname, starts_at } = sampleEvents['alert.firing'];
+    expect(recs[0]).toMatchObject({
+      source: 'alerting',
+      data: {
+        fingerprint,
+        alertname,
+        starts_at,
+        origin: 'event',
+        labels: { alertname: 'DiskFull', severity: 'critical', service: 'db', api_key: expect.stringMatching(/^\*\*\*[0-9a-f]{8}$/) },
+        annotations: { summary: 'disk full', runbook_url: expect.stringMatching(/^https:\/\/\*\*\*[0-9a-f]{8}@wiki\.example\/disk$/) },
+      },
+    });
+    expect(recs[1].data).toMatchObject({ receiver: 'ops', reason: 'first_notification', fingerprints: [fingerprint], alerts: 1 });
+    expect(recs[3].data).toMatchObject({ silence_ids: sampleEvents['alert.silenced'].silence_ids });
+    expect(recs[8].data).toMatchObject({ matchers: [{ name: 'service', value: 'db', isRegex: false, isEqual: true }], replaced: sampleEvents['silence.created'].replaced });
+    // `group_key` contains the secret-key fragment "key", so the one redaction function hides it like
+    // any *_key value: equal keys stay equal (same hash), and group_labels + receiver still say which group.
+    const groupKeys = recs.filter((x) => 'group_key' in (x.data as object)).map((x) => (x.data as { group_key: string }).group_key);
+    expect(groupKeys).toHaveLength(5);
+    expect(new Set(groupKeys)).toEqual(new Set([expect.stringMatching(/^\*\*\*[0-9a-f]{8}$/)]));
+    expect(await verifyAuditFiles([file])).toMatchObject({ ok: true, records: 11 });
+  });
+
   it('redacts the extra key patterns from redact_keys', async () => {
     const file = path.join(freshDir(), 'audit.log');
     const r = await startAudit({ path: file, types: ['system.error'], redact_keys: ['host'] });

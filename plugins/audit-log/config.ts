@@ -1,10 +1,25 @@
 import { durationSchema, eventPatternSchema, z } from 'praxis-agent';
 
 /**
- * Event types audited by default. Alert decisions and deliveries join this list when the alerting
- * plugins define their event types (e.g. `alert.*`); until then they can be added in config.
+ * Event types audited by default: changes, errors, status transitions, the agent's lifecycle, and
+ * the alerting engine's decisions (what was sent, to whom, and why something was not). Not
+ * `alert.pending`: an alert waiting for its `for` is noisy and decides nothing yet.
  */
-export const DEFAULT_AUDIT_TYPES: readonly string[] = ['config.changed', 'system.error', 'service.status', 'agent.*'];
+export const DEFAULT_AUDIT_TYPES: readonly string[] = [
+  'config.changed',
+  'system.error',
+  'service.status',
+  'agent.*',
+  'alert.firing',
+  'alert.resolved',
+  'alert.notified',
+  'alert.delivery',
+  'alert.silenced',
+  'alert.inhibited',
+  'alert.muted',
+  'alert.acknowledged',
+  'silence.*',
+];
 
 export const auditLogConfigSchema = z
   .strictObject({

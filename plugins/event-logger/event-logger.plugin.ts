@@ -8,15 +8,23 @@ import {
   LOGGER,
   PLUGIN_CONFIG,
   redactSecrets,
+  redactText,
   type Event,
   type Logger,
+  type Notification,
+  type Notifier,
   type Plugin,
+  type SinkResult,
 } from 'praxis-agent';
 import type { EventLoggerConfig } from './config';
 
-/** Logs each matching event as one line; useful on its own and as the smallest real plugin. */
+/**
+ * Logs each matching event as one line; useful on its own and as the smallest real plugin. It is
+ * also the smallest sink: a receiver that names it gets each notification as one log line, which
+ * lets alerting run with no outside service.
+ */
 @injectable()
-export class EventLoggerPlugin implements Plugin {
+export class EventLoggerPlugin implements Plugin, Notifier {
   constructor(
     private readonly bus: Bus,
     private readonly registry: EventRegistry,
@@ -39,6 +47,25 @@ export class EventLoggerPlugin implements Plugin {
 
   stop(): void {
     // Nothing to release: the host removes this plugin's subscriptions.
+  }
+
+  /** The notifier contract: one line per notification, at the plugin's level. */
+  send(notification: Notification): Promise<SinkResult> {
+    const alerts = notification.alerts.map((a) => ({ alertname: a.labels.alertname, status: a.status, fingerprint: a.fingerprint, ...(a.annotations.summary !== undefined && { summary: redactText(a.annotations.summary) }) }));
+    const line = {
+      receiver: notification.receiver,
+      group_key: notification.groupKey,
+      status: notification.status,
+      reason: notification.reason,
+      reminder: notification.reminder,
+      alerts,
+      ...(notification.truncatedAlerts > 0 && { truncated_alerts: notification.truncatedAlerts }),
+      ...((notification.recentChanges?.length ?? 0) > 0 && { recent_changes: notification.recentChanges?.map((c) => c.config_path) }),
+    };
+    const count = notification.alerts.length + notification.truncatedAlerts;
+    const group = Object.entries(notification.groupLabels).map(([k, v]) => `${k}=${v}`).join(' ');
+    this.logger[this.config.level](line, `notification to ${notification.receiver}: ${notification.status.toUpperCase()} ${count} alert${count === 1 ? '' : 's'}${group ? ` (${group})` : ''}${notification.reminder ? ', reminder' : ''}`);
+    return Promise.resolve({ outcome: 'delivered' });
   }
 
   private log(event: Event): void {

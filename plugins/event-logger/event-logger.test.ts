@@ -67,3 +67,34 @@ describe('event-logger', () => {
     expect(eventLogger.configSchema.safeParse({ types: ['sys*'] }).success).toBe(false);
   });
 });
+
+describe('event-logger as a sink', () => {
+  it('logs one line per notification and answers delivered', async () => {
+    const { logger, lines } = capture();
+    const h = createPluginHarness(eventLogger, { name: 'events-log', logger, config: { types: [], level: 'info' } });
+    await h.start();
+    const sink = h.instance as unknown as import('praxis-agent').Notifier;
+    const result = await sink.send(
+      {
+        receiver: 'ops',
+        groupKey: '{}:{alertname="DISK_FULL"}',
+        groupLabels: { alertname: 'DISK_FULL' },
+        commonLabels: { alertname: 'DISK_FULL' },
+        commonAnnotations: {},
+        status: 'firing',
+        alerts: [{ status: 'firing', labels: { alertname: 'DISK_FULL' }, annotations: { summary: 'disk full on https://backup:hunter2@db.internal' }, startsAt: '2026-11-30T12:00:00.000Z', fingerprint: '0123456789abcdef' }],
+        truncatedAlerts: 2,
+        reminder: true,
+        reason: 'repeat_interval_elapsed',
+        timestamp: '2026-11-30T12:00:30.000Z',
+        recentChanges: [{ at: '2026-11-30T11:59:00.000Z', config_path: 'agent.config.yaml#http.port', old_value: 1, new_value: 2 }],
+      },
+      new AbortController().signal,
+    );
+    await h.stop();
+    expect(result).toEqual({ outcome: 'delivered' });
+    const line = lines().find((l) => l.receiver === 'ops');
+    expect(line).toMatchObject({ level: 30, msg: 'notification to ops: FIRING 3 alerts (alertname=DISK_FULL), reminder', truncated_alerts: 2, recent_changes: ['agent.config.yaml#http.port'], alerts: [{ alertname: 'DISK_FULL', summary: expect.stringContaining('disk full on https://backup:'), fingerprint: '0123456789abcdef' }] });
+    expect(JSON.stringify(lines())).not.toContain('hunter2');
+  });
+});

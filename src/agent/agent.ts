@@ -20,6 +20,8 @@ import { EVENT_STORE, EventStore } from '../store/event-store';
 import { eventsRoute } from '../store/events-route';
 import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
+import type { AlertingEngine } from '../alerting/engine';
+import { isNotifier, type Notifier } from '../alerting/notifier';
 import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
 import { ErrorCodeCounts } from './error-counts';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
@@ -52,6 +54,8 @@ export class Agent {
   private readonly errorCounts: ErrorCodeCounts;
   /** The durable event store, when `store.enabled`: opened before plugins start, closed after the bus drained. */
   readonly store?: SqliteEventStore;
+  /** The alerting engine, when the config has an `alerting:` section. */
+  readonly alerting?: AlertingEngine;
   private startedAt = 0;
   /** Which plugins failed or overran `shutdown_timeout` in the last shutdown (set once stop() finished). */
   shutdownReport?: StopReport;
@@ -106,10 +110,38 @@ export class Agent {
         clock: this.clock,
         stats: () => this.stats(),
         // The store is a core component, but its counters belong on /metrics like a plugin's.
-        componentStats: () => ({ ...(this.store ? { store: { ...this.store.stats() } } : {}), ...this.host.componentStats() }),
+        componentStats: () => ({
+          ...(this.store ? { store: { ...this.store.stats() } } : {}),
+          ...(this.alerting ? { alerting: this.alerting.stats() } : {}),
+          ...this.host.componentStats(),
+        }),
       });
     }
     if (this.store) this.admin?.addRoute('GET', '/events', eventsRoute(this.store), { auth: true });
+    if (loaded.alerting && config.alerting) {
+      // Loaded only when configured, like the store.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { AlertingEngine } = require('../alerting/engine') as typeof import('../alerting/engine');
+      this.alerting = new AlertingEngine({
+        section: config.alerting,
+        config: loaded.alerting,
+        bus: this.bus,
+        clock: this.clock,
+        logger: this.logger.child({ component: 'alerting' }),
+        notifier: (sink) => this.notifier(sink),
+        source: this.name,
+        ...(config.store?.enabled && { persistIntervalMs: config.store.commit_interval }),
+      });
+      if (this.admin) {
+        // Alertmanager's API v2 (amtool, Prometheus) and the agent's own /alerts routes.
+        /* eslint-disable @typescript-eslint/no-require-imports */
+        const { mountAlertmanagerApi } = require('../alerting/api-v2') as typeof import('../alerting/api-v2');
+        const { mountAlertRoutes } = require('../alerting/alerts-routes') as typeof import('../alerting/alerts-routes');
+        /* eslint-enable @typescript-eslint/no-require-imports */
+        mountAlertmanagerApi(this.admin, this.alerting, { version: AGENT_VERSION, bodyLimit: config.http.body_limit });
+        mountAlertRoutes(this.admin, this.alerting, { clock: this.clock, bodyLimit: config.http.body_limit });
+      }
+    }
     this.container.register(classToken(AgentControl), { useValue: new AgentControlOf(this) });
     this.admin?.addRoute('POST', '/-/reload', async (req, res) => {
       req.resume();
@@ -152,6 +184,9 @@ export class Agent {
     this.store?.open();
     await this.bus.publish('agent.starting', { agent_name: this.name, version: AGENT_VERSION, pid: process.pid, config_path: this.loaded.file }, source);
     try {
+      this.checkSinks();
+      // Before the plugins, so that their first events can become alerts.
+      this.startAlerting();
       await this.admin?.start();
       await this.host.startAll(this.loaded.config.agent.shutdown_timeout);
     } catch (failure) {
@@ -163,6 +198,7 @@ export class Agent {
         error_code: error instanceof AgentError ? error.code : 'PLUGIN_START_FAILED',
         component: 'agent',
       }, source);
+      this.alerting?.stop();
       await this.bus.idle();
       await this.admin?.stop();
       this.store?.close();
@@ -290,12 +326,41 @@ export class Agent {
     }
   }
 
+  private startAlerting(): void {
+    if (!this.alerting) return;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const state = this.store && new (require('../alerting/state-store') as typeof import('../alerting/state-store')).AlertingStateStore(this.store.database(), this.clock);
+    this.alerting.start(state);
+  }
+
+  /** The running sink plugin of that name, when it implements the notifier contract. */
+  private notifier(sink: string): Notifier | undefined {
+    if (this.host.stateOf(sink) !== 'running') return undefined;
+    const instance = this.host.instanceOf(sink);
+    return isNotifier(instance) ? instance : undefined;
+  }
+
+  /**
+   * Every sink a receiver names is a plugin implementing the notifier contract; ALERTING_SINK_INVALID
+   * otherwise. Checked on the instances before they start (creating one has no side effects).
+   */
+  private checkSinks(): void {
+    for (const receiver of this.loaded.alerting?.receivers ?? []) {
+      for (const sink of receiver.sinks) {
+        if (isNotifier(this.host.instanceOf(sink))) continue;
+        const use = this.loaded.plugins.find((p) => p.entry.name === sink)?.entry.use;
+        throw new AgentError('ALERTING_SINK_INVALID', `receiver "${receiver.name}" names sink "${sink}" (use: ${use}), which is not a sink: its plugin does not implement the notifier contract, send(notification, signal)`, { receiver: receiver.name, sink });
+      }
+    }
+  }
+
   stats(): Record<string, unknown> {
     const memory = process.memoryUsage();
     return {
       agent: { name: this.name, version: AGENT_VERSION, pid: process.pid, uptime_ms: this.startedAt ? this.clock.now() - this.startedAt : 0 },
       bus: this.bus.stats(),
       ...(this.store ? { store: this.store.stats() } : {}),
+      ...(this.alerting ? { alerting: this.alerting.stats() } : {}),
       plugins: this.host.statuses(),
       // Events queued for a plugin that it could not be given before it stopped (reload or shutdown ran out of time).
       plugins_discarded_events: this.host.discardedEvents(),
@@ -322,6 +387,8 @@ export class Agent {
     if (!(await settledWithin(this.clock, this.bus.idle(), timeout))) {
       this.logger.warn({ shutdown_timeout_ms: timeout, queued: this.bus.stats().queued }, 'events still queued when shutdown_timeout ran out; plugins stop anyway');
     }
+    // Before the sinks stop: deliveries still being tried are given up and counted (logged).
+    this.alerting?.stop();
     const report = await this.host.stopAll(Math.max(deadline - this.clock.now(), Math.min(STOP_FLOOR_MS, timeout)));
     this.shutdownReport = report;
     await this.admin?.stop();

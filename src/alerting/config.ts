@@ -149,7 +149,12 @@ export type InhibitRuleConfig = z.output<typeof inhibitRuleSchema>;
 
 /** The keys an alertmanager.yml may hold, each optional; both the imported file and the inline section use them. */
 export const alertmanagerShape = {
-  global: z.record(z.string(), z.unknown()).optional().describe("Alertmanager's global settings (accepted and kept for delivery)."),
+  global: z
+    .looseObject({
+      resolve_timeout: promDuration.optional().describe('The end of a posted alert that sets no endsAt: it resolves this long after it was last posted (default 5m).'),
+    })
+    .optional()
+    .describe("Alertmanager's global settings: resolve_timeout is used by the engine; the SMTP, Slack and PagerDuty defaults are kept for delivery."),
   route: routeSchema.optional(),
   receivers: z.array(receiverSchema).default([]),
   inhibit_rules: z.array(inhibitRuleSchema).default([]),
@@ -171,6 +176,9 @@ export const alertingSectionSchema = z
     ...alertmanagerShape,
     // The agent's own keys (which events become alerts): beside config_file as well as inline.
     ...alertRulesShape,
+    recent_changes_window: promDuration
+      .default(15 * 60_000)
+      .describe('Notifications carry the config.changed events of this last period (redacted), as probable causes; 0: none.'),
   })
   .describe('Alerting: routing of alerts to receivers, in Alertmanager\'s format, inline or in config_file.');
 

@@ -1,9 +1,10 @@
 import { FakeClock } from '../core/clock';
+import { Acknowledgements, acknowledgementView } from './acks';
 import type { Alert } from './alerts';
 import { alertmanagerConfigSchema } from './config';
 import { Dispatcher, labelSetString, needsUpdate, type DispatcherOptions, type MuteDecision } from './dispatcher';
 import { fingerprint } from './fingerprint';
-import { NotificationLog, type Notification } from './notification';
+import { NotificationLog, type Notification, type NotificationAlert } from './notification';
 import { Route } from './route';
 
 const S = 1000;
@@ -379,5 +380,249 @@ describe('needsUpdate (DedupStage)', () => {
   test('the repeat interval must have passed strictly', () => {
     expect(needsUpdate(entry(['a'], [], 0), set('a'), set(), true, 1000, 1000)).toBeUndefined();
     expect(needsUpdate(entry(['a'], [], 0), set('a'), set(), true, 1000, 1001)).toBe('repeat_interval_elapsed');
+  });
+});
+
+const H = 3_600_000;
+
+/** A dispatcher whose listed alerts carry the acknowledgements of a real {@link Acknowledgements}. */
+function setupWithAcks(route: unknown = { ...ROUTE, repeat_interval: '1h' }, extra: Partial<DispatcherOptions> = {}) {
+  const clock = new FakeClock();
+  const acks = new Acknowledgements(clock);
+  const sent: Notification[] = [];
+  const muted: MuteDecision[] = [];
+  const dispatcher = new Dispatcher({
+    route: tree(route),
+    clock,
+    onNotify: (n) => sent.push(n),
+    onMuted: (d) => muted.push(d),
+    acknowledged: (a) => {
+      const ack = acks.active(a);
+      return ack && acknowledgementView(ack);
+    },
+    ...extra,
+  });
+  return { clock, acks, sent, muted, dispatcher };
+}
+
+const byInstance = (n: Notification): Record<string, NotificationAlert['acknowledgement']> => Object.fromEntries(n.alerts.map((a) => [a.labels.instance, a.acknowledgement]));
+
+describe('Dispatcher: acknowledgements', () => {
+  test('an acknowledged group gets no reminders, however long the ack holds; the log keeps the last real notification', async () => {
+    const { clock, acks, sent, dispatcher } = setupWithAcks();
+    const x = alert({ alertname: 'X', instance: 'a' }, clock);
+    dispatcher.put(x);
+    await clock.advance(30 * S);
+    expect(sent).toHaveLength(1);
+    acks.acknowledge(x, { by: 'alice', comment: 'on it' });
+    // Longer than twice repeat_interval: the log entry must not expire into a "first notification".
+    await clock.advance(10 * H);
+    expect(sent).toHaveLength(1);
+    expect(dispatcher.log.query('ops', '{}:{alertname="X"}', clock.now())).toMatchObject({ timestamp: Date.UTC(2026, 0, 1) + 30 * S, firing: [x.fingerprint] });
+  });
+
+  test('when the ack expires, the next flush reminds', async () => {
+    const { clock, acks, sent, dispatcher } = setupWithAcks();
+    const x = alert({ alertname: 'X', instance: 'a' }, clock);
+    dispatcher.put(x);
+    await clock.advance(30 * S); // flushes at 30s + k·5m
+    await clock.advance(30 * S);
+    acks.acknowledge(x, { by: 'alice', expiresAt: new Date(clock.now() + 2 * H).toISOString() }); // until 2h01m
+    await clock.advance(2 * H + 5 * M - 30 * S - 1); // the tick of 2h00m30s was still acknowledged
+    expect(sent).toHaveLength(1);
+    await clock.advance(1); // 2h05m30s
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({ reason: 'repeat_interval_elapsed', reminder: true });
+    expect(sent[1].alerts[0]).not.toHaveProperty('acknowledgement');
+  });
+
+  test('a new alert in an acknowledged group still notifies, showing the ack; then the unacknowledged one gets reminders', async () => {
+    const { clock, acks, sent, dispatcher } = setupWithAcks();
+    const a = alert({ alertname: 'X', instance: 'a' }, clock);
+    dispatcher.put(a);
+    await clock.advance(30 * S);
+    acks.acknowledge(a, { by: 'alice', comment: 'disk cleanup running' });
+    await clock.advance(30 * S);
+    const b = alert({ alertname: 'X', instance: 'b' }, clock);
+    dispatcher.put(b);
+    await clock.advance(4 * M + 30 * S); // the tick of 5m30s
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({ reason: 'new_alerts_in_group', reminder: false });
+    expect(byInstance(sent[1])).toEqual({ a: { by: 'alice', comment: 'disk cleanup running', at: '2026-01-01T00:00:30.000Z' }, b: undefined });
+    // b is not acknowledged: the group is reminded of (at the tick after 1h05m30s), with a's ack shown.
+    await clock.advance(H + 5 * M);
+    expect(sent).toHaveLength(3);
+    expect(sent[2]).toMatchObject({ reason: 'repeat_interval_elapsed', reminder: true });
+    expect(byInstance(sent[2]).a?.by).toBe('alice');
+    acks.acknowledge(b, { by: 'bob' });
+    await clock.advance(5 * H);
+    expect(sent).toHaveLength(3);
+  });
+
+  test('a resolved alert is notified as resolved despite its ack; when it fires again it is news, not acknowledged', async () => {
+    const { clock, acks, sent, dispatcher } = setupWithAcks();
+    const first = alert({ alertname: 'X', instance: 'a' }, clock);
+    dispatcher.put(first);
+    await clock.advance(30 * S);
+    acks.acknowledge(first, { by: 'alice' });
+    await clock.advance(M);
+    dispatcher.put(alert({ alertname: 'X', instance: 'a' }, clock, 'resolved', first.startsAt));
+    await clock.advance(4 * M); // 5m30s
+    expect(sent.map((n) => n.reason)).toEqual(['first_notification', 'all_alerts_resolved']);
+    expect(sent[1].alerts[0]).not.toHaveProperty('acknowledgement');
+    await clock.advance(M);
+    const again = alert({ alertname: 'X', instance: 'a' }, clock);
+    dispatcher.put(again);
+    await clock.advance(30 * S);
+    expect(sent[2]).toMatchObject({ reason: 'first_notification' });
+    expect(sent[2].alerts[0]).not.toHaveProperty('acknowledgement');
+    await clock.advance(H + 5 * M);
+    expect(sent[3]).toMatchObject({ reason: 'repeat_interval_elapsed', reminder: true });
+  });
+
+  test('acknowledged(): only receivers that were notified of the alert hear of the ack, with only that alert, not logged', async () => {
+    let night = true;
+    const { clock, acks, sent, dispatcher } = setupWithAcks(
+      {
+        ...ROUTE,
+        repeat_interval: '1h',
+        routes: [
+          { matchers: ['team="db"'], receiver: 'db-pager', mute_time_intervals: ['night'], continue: true },
+          { matchers: ['team="db"'], receiver: 'ops' },
+        ],
+      },
+      { timeMuted: (route) => (night && route.muteTimeIntervals?.includes('night') ? { muted: true, reason: 'mute_time_intervals', by: ['night'] } : { muted: false }) },
+    );
+    const a = alert({ alertname: 'Slow', team: 'db', instance: 'a' }, clock);
+    dispatcher.put(a);
+    dispatcher.put(alert({ alertname: 'Slow', team: 'db', instance: 'b' }, clock));
+    acks.acknowledge(a, { by: 'alice' });
+    dispatcher.acknowledged(a); // before any flush nobody was told
+    expect(sent).toHaveLength(0);
+    await clock.advance(30 * S);
+    expect(sent.map((n) => n.receiver)).toEqual(['ops']); // db-pager is muted at night
+    const entry = dispatcher.log.query('ops', '{}/{team="db"}:{alertname="Slow"}', clock.now());
+    await clock.advance(M);
+    acks.acknowledge(a, { by: 'alice', comment: 'seen' });
+    dispatcher.acknowledged(a);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual({
+      receiver: 'ops',
+      groupKey: '{}/{team="db"}:{alertname="Slow"}',
+      groupLabels: { alertname: 'Slow' },
+      commonLabels: { alertname: 'Slow', team: 'db', instance: 'a' },
+      commonAnnotations: { summary: 'about a' },
+      status: 'firing',
+      alerts: [expect.objectContaining({ fingerprint: a.fingerprint, acknowledgement: { by: 'alice', comment: 'seen', at: '2026-01-01T00:01:30.000Z' } })],
+      truncatedAlerts: 0,
+      reminder: false,
+      reason: 'acknowledged',
+      timestamp: '2026-01-01T00:01:30.000Z',
+    });
+    expect(dispatcher.log.query('ops', '{}/{team="db"}:{alertname="Slow"}', clock.now())).toEqual(entry);
+    // A new alert not flushed yet: its receiver was not told of it.
+    const c = alert({ alertname: 'Slow', team: 'db', instance: 'c' }, clock);
+    dispatcher.put(c);
+    acks.acknowledge(c, { by: 'alice' });
+    dispatcher.acknowledged(c);
+    expect(sent).toHaveLength(2);
+    // The night ends: db-pager is notified (acks shown), and from then on hears of acks too.
+    night = false;
+    await clock.advance(4 * M);
+    expect(sent.slice(2).map((n) => [n.receiver, n.reason, Object.entries(byInstance(n)).map(([i, ack]) => [i, ack?.by])])).toEqual([
+      ['db-pager', 'first_notification', [['a', 'alice'], ['b', undefined], ['c', 'alice']]],
+      ['ops', 'new_alerts_in_group', [['a', 'alice'], ['b', undefined], ['c', 'alice']]],
+    ]);
+    dispatcher.acknowledged(c);
+    expect(sent.slice(4).map((n) => [n.receiver, n.reason, n.alerts.map((x) => x.labels.instance)])).toEqual([
+      ['db-pager', 'acknowledged', ['c']],
+      ['ops', 'acknowledged', ['c']],
+    ]);
+  });
+
+  test('acknowledged() of an alert that is not firing, or in no group, sends nothing', async () => {
+    const { clock, sent, dispatcher } = setupWithAcks();
+    const a = alert({ alertname: 'X', instance: 'a' }, clock);
+    dispatcher.put(a);
+    await clock.advance(30 * S);
+    dispatcher.acknowledged({ ...a, state: 'resolved' });
+    dispatcher.acknowledged(alert({ alertname: 'Y' }, clock));
+    expect(sent).toHaveLength(1);
+  });
+});
+
+describe('Dispatcher: notices', () => {
+  const routes = {
+    ...ROUTE,
+    routes: [
+      { matchers: ['team="db"'], receiver: 'db-pager', group_by: ['alertname', 'team'], continue: true },
+      { matchers: ['team="web"'], receiver: 'web' },
+      { receiver: 'ops' },
+    ],
+  };
+
+  test('a notice goes at once to every route it ends at, with the group key of that route, and leaves no group, timer or log entry', async () => {
+    const { clock, sent, dispatcher } = setup(routes);
+    const n = alert({ alertname: 'ConfigChanged', team: 'db' }, clock);
+    dispatcher.notice(n);
+    expect(sent.map((x) => [x.receiver, x.groupKey, x.groupLabels, x.reason, x.reminder, x.status, x.alerts.length])).toEqual([
+      ['db-pager', '{}/{team="db"}:{alertname="ConfigChanged", team="db"}', { alertname: 'ConfigChanged', team: 'db' }, 'notice', false, 'firing', 1],
+      ['ops', '{}/{}:{alertname="ConfigChanged"}', { alertname: 'ConfigChanged' }, 'notice', false, 'firing', 1],
+    ]);
+    expect(sent[0].alerts[0]).toMatchObject({ fingerprint: n.fingerprint, status: 'firing', labels: n.labels });
+    expect(dispatcher.list()).toEqual([]);
+    expect(clock.pending).toBe(0);
+    expect(dispatcher.log.snapshot(clock.now()).entries).toEqual([]);
+    // Same labels again: another notice, never deduplicated nor reminded of.
+    dispatcher.notice(n);
+    expect(sent).toHaveLength(4);
+    await clock.advance(10 * H);
+    expect(sent).toHaveLength(4);
+    // The group keys are those of a flush of the same labels.
+    dispatcher.put(n);
+    await clock.advance(30 * S);
+    expect(sent.slice(4).map((x) => [x.groupKey, x.reason]).sort()).toEqual([
+      ['{}/{team="db"}:{alertname="ConfigChanged", team="db"}', 'first_notification'],
+      ['{}/{}:{alertname="ConfigChanged"}', 'first_notification'],
+    ]);
+  });
+
+  test('silenced, inhibited and time-muted notices are reported each time and not sent', () => {
+    let mute: 'silenced' | 'inhibited' | 'time' | undefined;
+    const { clock, sent, muted, dispatcher } = setup(ROUTE, {
+      silencedBy: () => (mute === 'silenced' ? ['s1'] : []),
+      inhibitedBy: () => (mute === 'inhibited' ? { rule: 0, sourceId: 'src' } : undefined),
+      timeMuted: () => (mute === 'time' ? { muted: true, reason: 'active_time_intervals', by: ['office'] } : { muted: false }),
+    });
+    const n = alert({ alertname: 'ConfigChanged' }, clock);
+    for (const m of ['silenced', 'inhibited', 'time'] as const) {
+      mute = m;
+      dispatcher.notice(n);
+      dispatcher.notice(n);
+    }
+    expect(sent).toHaveLength(0);
+    const groupKey = '{}:{alertname="ConfigChanged"}';
+    const silenced = { kind: 'silenced', receiver: 'ops', groupKey, fingerprint: n.fingerprint, labels: n.labels, silenceIds: ['s1'] };
+    const inhibited = { kind: 'inhibited', receiver: 'ops', groupKey, fingerprint: n.fingerprint, labels: n.labels, inhibition: { rule: 0, sourceId: 'src' } };
+    const timeMuted = { kind: 'time_muted', receiver: 'ops', groupKey, fingerprints: [n.fingerprint], reason: 'active_time_intervals', intervals: ['office'] };
+    expect(muted).toEqual([silenced, silenced, inhibited, inhibited, timeMuted, timeMuted]);
+    mute = undefined;
+    dispatcher.notice(n);
+    expect(sent.map((x) => x.reason)).toEqual(['notice']);
+  });
+
+  test('a notice whose sink throws is reported to onError', () => {
+    const errors: [unknown, Notification][] = [];
+    const clock = new FakeClock();
+    const dispatcher = new Dispatcher({
+      route: tree(ROUTE),
+      clock,
+      onNotify: () => {
+        throw new Error('sink down');
+      },
+      onError: (e, n) => errors.push([e, n]),
+    });
+    dispatcher.notice(alert({ alertname: 'ConfigChanged' }, clock));
+    expect(errors.map(([e, n]) => [(e as Error).message, n.reason])).toEqual([['sink down', 'notice']]);
   });
 });

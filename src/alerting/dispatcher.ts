@@ -1,4 +1,5 @@
 import type { CancelTimer, Clock } from '../core/clock';
+import type { AcknowledgementView } from './alerting-api';
 import type { Alert } from './alerts';
 import type { Inhibition } from './inhibit';
 import type { LabelSet } from './matchers';
@@ -16,6 +17,11 @@ import type { RouteTimeIntervals, RouteTimeMute } from './time-intervals';
  * then the notification, then the log entry. Resolved alerts go out with the next flush and then
  * leave the group; an empty group is dropped. Pure: time is the injected Clock, muting is injected
  * predicates, output is callbacks; no I/O.
+ *
+ * Two additions of the agent's own: acknowledgements (a reminder of a group whose firing alerts are
+ * all acknowledged is skipped; {@link Dispatcher.acknowledged} tells the receivers that were
+ * notified), and notices ({@link Dispatcher.notice}: one message per route, muted as a flush is, with
+ * no group, no log entry and no reminder).
  */
 
 /** Per-receiver settings the dispatcher needs. */
@@ -53,6 +59,11 @@ export interface DispatcherOptions {
   log?: NotificationLog;
   /** At most this many alerts per notification (the rest counted in `truncatedAlerts`); 0: no cap. */
   maxAlerts?: number;
+  /**
+   * The acknowledgement holding for a firing alert now (`Acknowledgements.active`); none when absent.
+   * Listed firing alerts carry it, and a reminder whose firing alerts are all acknowledged is skipped.
+   */
+  acknowledged?: (alert: Alert) => AcknowledgementView | undefined;
 }
 
 /** One aggregation group as the API shows it. */
@@ -96,8 +107,7 @@ export class Dispatcher {
     if (alert.state === 'pending') return;
     const now = this.options.clock.now();
     for (const route of this.options.route.match(alert.labels)) {
-      const labels = groupLabels(alert.labels, route.options);
-      const key = `${this.routeKeys.get(route) as string}:${labelSetString(labels)}`;
+      const { key, labels } = this.groupOf(route, alert);
       const id = `${route.path}\u0000${key}`;
       let group = this.groups.get(id);
       if (!group) {
@@ -107,6 +117,43 @@ export class Dispatcher {
         this.schedule(id, group, alert.startsAt + route.options.groupWaitMs < now ? 0 : route.options.groupWaitMs);
       }
       group.alerts.set(alert.fingerprint, alert);
+    }
+  }
+
+  /**
+   * Sends a one-shot notice (reason `notice`) to every route the alert's labels end at, at once: no
+   * group_wait, no aggregation group, no log entry, never a reminder. Inhibition, time muting and
+   * silences apply as in a flush, and each muted notice is reported through `onMuted` (a notice has
+   * no state to report a change of). Two notices with the same labels are two notifications.
+   */
+  notice(alert: Alert): void {
+    const o = this.options;
+    const now = o.clock.now();
+    const report = (_key: string, reason: string, decision: () => MuteDecision): boolean => {
+      if (reason !== '') o.onMuted?.(decision());
+      return reason !== '';
+    };
+    for (const route of o.route.match(alert.labels)) {
+      const { key, labels } = this.groupOf(route, alert);
+      if (this.unmuted(route, key, [alert], now, report).length === 0) continue;
+      this.send(this.build(route, key, labels, [alert], 'notice', now));
+    }
+  }
+
+  /**
+   * Tells every receiver that was notified of this firing alert (its group's last log entry lists it
+   * as firing) that an operator acknowledged it: a notification listing only that alert, with its
+   * acknowledgement, reason `acknowledged`; not logged. Not muted: it only updates what the receiver
+   * was already told.
+   */
+  acknowledged(alert: Alert): void {
+    if (alert.state !== 'firing') return;
+    const now = this.options.clock.now();
+    for (const group of this.groups.values()) {
+      if (!group.alerts.has(alert.fingerprint)) continue;
+      const entry = this.log.query(group.route.options.receiver, group.key, now);
+      if (!entry?.firing.includes(alert.fingerprint)) continue;
+      this.send(this.build(group.route, group.key, group.labels, [alert], 'acknowledged', now));
     }
   }
 
@@ -148,7 +195,7 @@ export class Dispatcher {
 
   /** The notification pipeline for one flush; false when sending failed. */
   private notify(group: Group, all: Alert[], now: number): boolean {
-    const { receiver } = group.route.options;
+    const { receiver, repeatIntervalMs } = group.route.options;
     const o = this.options;
     const report = (key: string, reason: string, decision: () => MuteDecision): boolean => {
       if ((group.muted.get(key) ?? '') !== reason) {
@@ -157,62 +204,108 @@ export class Dispatcher {
       }
       return reason !== '';
     };
-    let alerts = all.filter((a) => {
-      const inhibition = o.inhibitedBy?.(a.labels);
-      const reason = inhibition ? `inhibited:${inhibition.rule}:${inhibition.sourceId}` : '';
-      return !report(`inhibited:${a.fingerprint}`, reason, () => ({ kind: 'inhibited', receiver, groupKey: group.key, fingerprint: a.fingerprint, labels: a.labels, inhibition: inhibition as Inhibition }));
-    });
-    if (alerts.length === 0) return true;
-    const mute = o.timeMuted?.(group.route.options, new Date(now)) ?? { muted: false };
-    const muteReason = mute.muted ? `${mute.reason}:${mute.by.join(',')}` : '';
-    const fingerprints = alerts.map((a) => a.fingerprint);
-    if (report('time', muteReason, () => ({ kind: 'time_muted', receiver, groupKey: group.key, fingerprints, reason: (mute as TimeMuted).reason, intervals: (mute as TimeMuted).by }))) return true;
-    alerts = alerts.filter((a) => {
-      const ids = [...(o.silencedBy?.(a.labels) ?? [])];
-      const reason = ids.length > 0 ? `silenced:${ids.join(',')}` : '';
-      return !report(`silenced:${a.fingerprint}`, reason, () => ({ kind: 'silenced', receiver, groupKey: group.key, fingerprint: a.fingerprint, labels: a.labels, silenceIds: ids }));
-    });
+    const alerts = this.unmuted(group.route, group.key, all, now, report);
     if (alerts.length === 0) return true;
 
     const firing = alerts.filter((a) => a.state !== 'resolved');
     const resolved = alerts.filter((a) => a.state === 'resolved');
     const sendResolved = o.receiver?.(receiver)?.sendResolved ?? true;
     const entry = this.log.query(receiver, group.key, now);
-    const reason = needsUpdate(entry, new Set(firing.map((a) => a.fingerprint)), new Set(resolved.map((a) => a.fingerprint)), sendResolved, group.route.options.repeatIntervalMs, now);
+    const reason = needsUpdate(entry, new Set(firing.map((a) => a.fingerprint)), new Set(resolved.map((a) => a.fingerprint)), sendResolved, repeatIntervalMs, now);
     if (reason === undefined) return true;
-    const record = (): void => this.log.log({ receiver, groupKey: group.key, timestamp: now, firing: firing.map((a) => a.fingerprint), resolved: resolved.map((a) => a.fingerprint) }, group.route.options.repeatIntervalMs);
+    if (reason === 'repeat_interval_elapsed' && o.acknowledged && firing.every((a) => o.acknowledged?.(a) !== undefined)) {
+      // Not logged, so the first flush after the acknowledgement lapses (or the group changes)
+      // reminds or notifies as Alertmanager would. But the entry must outlive the acknowledgement:
+      // expired, it would make the next flush a first notification. Kept with its own timestamp,
+      // it expires as if it had been written now (at most the log's retention after it was).
+      const { expiresAt: _, ...kept } = entry as NotificationLogEntry;
+      this.log.log(kept, repeatIntervalMs + (now - kept.timestamp) / 2);
+      return true;
+    }
+    const record = (): void => this.log.log({ receiver, groupKey: group.key, timestamp: now, firing: firing.map((a) => a.fingerprint), resolved: resolved.map((a) => a.fingerprint) }, repeatIntervalMs);
     // Without send_resolved, an all-resolved group is recorded as notified without a message (notify/retry_stage.go).
     if (!sendResolved && firing.length === 0) {
       record();
       return true;
     }
-    const notification = this.build(group, sendResolved ? alerts : firing, reason, now);
-    try {
-      o.onNotify(notification);
-    } catch (error) {
-      o.onError?.(error, notification);
-      return false;
-    }
+    if (!this.send(this.build(group.route, group.key, group.labels, sendResolved ? alerts : firing, reason, now))) return false;
     record();
     return true;
   }
 
-  private build(group: Group, alerts: Alert[], reason: NotifyReason, now: number): Notification {
+  /**
+   * Alertmanager's muting stages in order: inhibited alerts out, everything held while the route is
+   * time-muted, silenced alerts out. `report` is told every decision (reason '' when not muted) and
+   * answers whether the alert (or, for key `time`, the whole lot) is muted.
+   */
+  private unmuted(route: Route, groupKey: string, all: Alert[], now: number, report: (key: string, reason: string, decision: () => MuteDecision) => boolean): Alert[] {
+    const { receiver } = route.options;
+    const o = this.options;
+    const alerts = all.filter((a) => {
+      const inhibition = o.inhibitedBy?.(a.labels);
+      const reason = inhibition ? `inhibited:${inhibition.rule}:${inhibition.sourceId}` : '';
+      return !report(`inhibited:${a.fingerprint}`, reason, () => ({ kind: 'inhibited', receiver, groupKey, fingerprint: a.fingerprint, labels: a.labels, inhibition: inhibition as Inhibition }));
+    });
+    if (alerts.length === 0) return [];
+    const mute = o.timeMuted?.(route.options, new Date(now)) ?? { muted: false };
+    const muteReason = mute.muted ? `${mute.reason}:${mute.by.join(',')}` : '';
+    const fingerprints = alerts.map((a) => a.fingerprint);
+    if (report('time', muteReason, () => ({ kind: 'time_muted', receiver, groupKey, fingerprints, reason: (mute as TimeMuted).reason, intervals: (mute as TimeMuted).by }))) return [];
+    return alerts.filter((a) => {
+      const ids = [...(o.silencedBy?.(a.labels) ?? [])];
+      const reason = ids.length > 0 ? `silenced:${ids.join(',')}` : '';
+      return !report(`silenced:${a.fingerprint}`, reason, () => ({ kind: 'silenced', receiver, groupKey, fingerprint: a.fingerprint, labels: a.labels, silenceIds: ids }));
+    });
+  }
+
+  /** Hands a notification to `onNotify`; false (and `onError` told) when it throws. */
+  private send(notification: Notification): boolean {
+    try {
+      this.options.onNotify(notification);
+      return true;
+    } catch (error) {
+      this.options.onError?.(error, notification);
+      return false;
+    }
+  }
+
+  /** The group key and group labels of an alert on a route. */
+  private groupOf(route: Route, alert: Alert): { key: string; labels: Record<string, string> } {
+    const labels = groupLabels(alert.labels, route.options);
+    return { key: `${this.routeKeys.get(route) as string}:${labelSetString(labels)}`, labels };
+  }
+
+  private build(route: Route, groupKey: string, labels: Record<string, string>, alerts: Alert[], reason: NotifyReason, now: number): Notification {
     const sorted = [...alerts].sort(alertOrder);
     const cap = this.options.maxAlerts ?? 0;
     const listed = cap > 0 ? sorted.slice(0, cap) : sorted;
     return {
-      receiver: group.route.options.receiver,
-      groupKey: group.key,
-      groupLabels: { ...group.labels },
+      receiver: route.options.receiver,
+      groupKey,
+      groupLabels: { ...labels },
       commonLabels: common(listed.map((a) => a.labels)),
       commonAnnotations: common(listed.map((a) => a.annotations)),
       status: sorted.some((a) => a.state !== 'resolved') ? 'firing' : 'resolved',
-      alerts: listed.map(toNotificationAlert),
+      alerts: listed.map((a) => this.toNotificationAlert(a)),
       truncatedAlerts: sorted.length - listed.length,
       reminder: reason === 'repeat_interval_elapsed',
       reason,
       timestamp: new Date(now).toISOString(),
+    };
+  }
+
+  private toNotificationAlert(alert: Alert): NotificationAlert {
+    const resolved = alert.state === 'resolved';
+    const acknowledgement = resolved ? undefined : this.options.acknowledged?.(alert);
+    return {
+      status: resolved ? 'resolved' : 'firing',
+      labels: { ...alert.labels },
+      annotations: { ...alert.annotations },
+      startsAt: new Date(alert.startsAt).toISOString(),
+      ...(resolved && { endsAt: new Date(alert.endsAt ?? alert.updatedAt).toISOString() }),
+      fingerprint: alert.fingerprint,
+      ...(alert.generatorURL !== undefined && { generatorURL: alert.generatorURL }),
+      ...(acknowledgement !== undefined && { acknowledgement }),
     };
   }
 }
@@ -294,17 +387,4 @@ function labelSetBefore(a: LabelSet, b: LabelSet): boolean {
 function common(sets: readonly Readonly<Record<string, string>>[]): Record<string, string> {
   if (sets.length === 0) return {};
   return Object.fromEntries(Object.entries(sets[0]).filter(([name, value]) => sets.every((s) => s[name] === value)));
-}
-
-function toNotificationAlert(alert: Alert): NotificationAlert {
-  const resolved = alert.state === 'resolved';
-  return {
-    status: resolved ? 'resolved' : 'firing',
-    labels: { ...alert.labels },
-    annotations: { ...alert.annotations },
-    startsAt: new Date(alert.startsAt).toISOString(),
-    ...(resolved && { endsAt: new Date(alert.endsAt ?? alert.updatedAt).toISOString() }),
-    fingerprint: alert.fingerprint,
-    ...(alert.generatorURL !== undefined && { generatorURL: alert.generatorURL }),
-  };
 }

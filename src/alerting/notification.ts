@@ -1,4 +1,5 @@
 import { AgentError } from '../core/errors';
+import type { AcknowledgementView } from './alerting-api';
 
 /**
  * What the alerting engine hands to sinks, what sinks answer, and the notification log that keeps
@@ -18,10 +19,18 @@ export interface NotificationAlert {
   /** Alertmanager's fingerprint of `labels` (16 hex digits). */
   fingerprint: string;
   generatorURL?: string;
+  /** The operator's acknowledgement holding for this firing alert (the agent's own: not in Alertmanager's payload). */
+  acknowledgement?: AcknowledgementView;
 }
 
-/** Why a group is notified: Alertmanager's `NotifyReason` (notify/notify.go), as snake_case. */
-export type NotifyReason = 'first_notification' | 'new_alerts_in_group' | 'new_resolved_alerts' | 'all_alerts_resolved' | 'repeat_interval_elapsed';
+/**
+ * Why a group is notified: Alertmanager's `NotifyReason` (notify/notify.go), as snake_case, and two
+ * of the agent's own that Alertmanager does not have: `notice`, a one-shot message with no
+ * lifecycle (nothing to resolve or remind of), and `acknowledged`, telling a receiver that an alert
+ * it was notified of has been acknowledged by an operator (PagerDuty: an `acknowledge` event; sinks
+ * without such a notion may ignore it).
+ */
+export type NotifyReason = 'first_notification' | 'new_alerts_in_group' | 'new_resolved_alerts' | 'all_alerts_resolved' | 'repeat_interval_elapsed' | 'notice' | 'acknowledged';
 
 /**
  * The payload of the notifier contract: one message for one aggregation group and one receiver.
@@ -49,6 +58,22 @@ export interface Notification {
   reason: NotifyReason;
   /** When the group was flushed (RFC 3339). */
   timestamp: string;
+  /**
+   * Probable causes: the `config.changed` events of the last `alerting.recent_changes_window`,
+   * oldest first, values redacted as published. Set by the engine; empty when none.
+   */
+  recentChanges?: ConfigChange[];
+}
+
+/** One configuration change a notification lists as a probable cause (a `config.changed` event's data). */
+export interface ConfigChange {
+  /** When it changed (RFC 3339). */
+  at: string;
+  config_path: string;
+  old_value: unknown;
+  new_value: unknown;
+  changed_by?: string;
+  change_reason?: string;
 }
 
 /**

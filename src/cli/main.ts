@@ -393,7 +393,7 @@ function addAlertClientCommands(alert: Command, io: Io, setCode: (code: number) 
     .description('silence the alerts matching every matcher, from now for --duration; prints the silence id')
     .argument('<matchers...>', 'name=value, name!=value, name=~regex or name!~regex, one per argument (a first argument without an operator is the alertname)')
     .option('-d, --duration <duration>', 'how long, e.g. 2h', '1h')
-    .option('-c, --comment <text>', 'why (required)')
+    .option('--comment <text>', 'why (required)')
     .option('-a, --author <name>', 'who (default: the current user)')
     .action(async (matchers: string[], opts: ConnectionOptions & { duration: string; comment?: string; author?: string }) => setCode(await silenceAddCommand(matchers, opts, io)));
   withConnection(silence.command('query'))

@@ -1,4 +1,6 @@
 import { AgentError } from '../core/errors';
+import { fingerprint } from '../alerting/fingerprint';
+import { sampleEvents } from '../testing/samples';
 import { coreEventSchemas } from './catalogue';
 import { EventRegistry, type FieldIssue } from './registry';
 
@@ -28,8 +30,20 @@ describe('event catalogue', () => {
       'agent.starting',
       'agent.stopped',
       'agent.stopping',
+      'alert.acknowledged',
+      'alert.delivery',
+      'alert.firing',
+      'alert.inhibited',
+      'alert.muted',
+      'alert.notified',
+      'alert.pending',
+      'alert.resolved',
+      'alert.silenced',
       'config.changed',
       'service.status',
+      'silence.created',
+      'silence.expired',
+      'silence.updated',
       'system.error',
       'system.health',
       'system.shutdown',
@@ -187,6 +201,166 @@ describe('event catalogue', () => {
       expect(registry.parseData('agent.error', data)).toEqual(data);
       expect(pathsFor('agent.error', { ...data, severity: 'fatal' })).toEqual(['data.severity']);
       expect(pathsFor('agent.error', { ...data, extra: 1 })).toEqual(['data.extra']);
+    });
+  });
+
+  describe('alerting decisions (alert.*, silence.*)', () => {
+    const ALERTING_TYPES = Object.keys(coreEventSchemas).filter((t) => t.startsWith('alert.') || t.startsWith('silence.')) as (keyof typeof sampleEvents)[];
+    /** The sample of `type` with `changes` applied; a value of `undefined` removes the key. */
+    const sample = (type: keyof typeof sampleEvents, changes: Record<string, unknown> = {}): Record<string, unknown> => {
+      const data: Record<string, unknown> = { ...(sampleEvents[type] as Record<string, unknown>), ...changes };
+      for (const [key, value] of Object.entries(changes)) if (value === undefined) delete data[key];
+      return data;
+    };
+
+    it('has twelve types; the samples follow one real alert', () => {
+      expect(ALERTING_TYPES).toHaveLength(12);
+      const firing = sampleEvents['alert.firing'];
+      expect(fingerprint(firing.labels)).toBe(firing.fingerprint);
+      expect(firing.alertname).toBe(firing.labels.alertname);
+    });
+
+    it.each(ALERTING_TYPES)('%s accepts its sample unchanged and refuses an unknown key', (type) => {
+      expect(registry.parseData(type, sampleEvents[type])).toEqual(sampleEvents[type]);
+      expect(pathsFor(type, sample(type, { extra: 1 }))).toEqual(['data.extra']);
+    });
+
+    it.each(ALERTING_TYPES.filter((t) => 'fingerprint' in sampleEvents[t]))(
+      '%s refuses a fingerprint that is not 16 lowercase hex digits, naming the rule',
+      (type) => {
+        for (const fingerprint of ['0A74AC22130028D9', '0a74ac22130028d', '0a74ac22130028d9a', 'zz74ac22130028d9', 42]) {
+          expect(pathsFor(type, sample(type, { fingerprint }))).toEqual(['data.fingerprint']);
+        }
+        expect(issuesFor(type, sample(type, { fingerprint: 'abc' }))[0].message).toBe('expected a fingerprint: 16 lowercase hex digits');
+        expect(pathsFor(type, sample(type, { fingerprint: undefined }))).toEqual(['data.fingerprint']);
+      },
+    );
+
+    it('labels and annotations are name → string; a __proto__ label is kept as data', () => {
+      expect(pathsFor('alert.firing', sample('alert.firing', { labels: { alertname: 'DiskFull', count: 3 } }))).toEqual(['data.labels.count']);
+      expect(issuesFor('alert.firing', sample('alert.firing', { labels: { count: 3 } }))[0].message).toBe('Invalid input: expected string, received number');
+      expect(pathsFor('alert.firing', sample('alert.firing', { annotations: ['summary'] }))).toEqual(['data.annotations']);
+      expect(pathsFor('alert.silenced', sample('alert.silenced', { labels: null }))).toEqual(['data.labels']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { group_labels: { alertname: true } }))).toEqual(['data.group_labels.alertname']);
+      const labels = JSON.parse('{"__proto__": "x", "alertname": "A"}') as Record<string, string>;
+      const parsed = registry.parseData('alert.firing', sample('alert.firing', { labels })) as { labels: Record<string, string> };
+      expect(Object.hasOwn(parsed.labels, '__proto__')).toBe(true);
+      expect(Object.getPrototypeOf(parsed.labels)).toBe(Object.prototype);
+      expect(Object.keys(parsed.labels)).toEqual(['__proto__', 'alertname']);
+      // A copy: what a subscriber does to the event's labels does not reach the publisher's alert.
+      expect(parsed.labels).not.toBe(labels);
+      parsed.labels.alertname = 'Changed';
+      expect(labels.alertname).toBe('A');
+    });
+
+    it('times are RFC 3339, with Z or an offset', () => {
+      expect(registry.parseData('alert.resolved', sample('alert.resolved', { ends_at: '2026-01-01T02:05:00+02:00' }))).toMatchObject({ ends_at: '2026-01-01T02:05:00+02:00' });
+      expect(pathsFor('alert.resolved', sample('alert.resolved', { ends_at: '2026-01-01 00:05' }))).toEqual(['data.ends_at']);
+      expect(pathsFor('alert.pending', sample('alert.pending', { starts_at: 1767225600000 }))).toEqual(['data.starts_at']);
+      expect(pathsFor('alert.acknowledged', sample('alert.acknowledged', { expires_at: 'in 2h' }))).toEqual(['data.expires_at']);
+      expect(pathsFor('silence.updated', sample('silence.updated', { starts_at: undefined }))).toEqual(['data.starts_at']);
+    });
+
+    it('alert.pending and alert.firing: occurrences is an integer ≥ 1, rule is optional, firing needs its origin', () => {
+      expect(registry.parseData('alert.pending', sample('alert.pending', { rule: undefined }))).not.toHaveProperty('rule');
+      expect(pathsFor('alert.pending', sample('alert.pending', { occurrences: 0 }))).toEqual(['data.occurrences']);
+      expect(pathsFor('alert.firing', sample('alert.firing', { occurrences: 1.5 }))).toEqual(['data.occurrences']);
+      expect(pathsFor('alert.firing', sample('alert.firing', { rule: '' }))).toEqual(['data.rule']);
+      expect(pathsFor('alert.firing', sample('alert.firing', { origin: undefined }))).toEqual(['data.origin']);
+      expect(pathsFor('alert.firing', sample('alert.firing', { origin: 'prometheus' }))).toEqual(['data.origin']);
+      expect(registry.parseData('alert.firing', sample('alert.firing', { origin: 'external', rule: undefined, alertname: '' }))).toMatchObject({ origin: 'external', alertname: '' });
+      // A pending alert has no origin (only rules make pending alerts).
+      expect(pathsFor('alert.pending', sample('alert.pending', { origin: 'event' }))).toEqual(['data.origin']);
+    });
+
+    it.each(['recovery', 'resolve_timeout', 'ends_at'])('alert.resolved accepts resolved_by %s', (resolved_by) => {
+      expect(registry.parseData('alert.resolved', sample('alert.resolved', { resolved_by }))).toMatchObject({ resolved_by });
+    });
+
+    it('alert.resolved refuses an unknown resolved_by, annotations and a missing ends_at', () => {
+      expect(pathsFor('alert.resolved', sample('alert.resolved', { resolved_by: 'timeout' }))).toEqual(['data.resolved_by']);
+      expect(pathsFor('alert.resolved', sample('alert.resolved', { annotations: {} }))).toEqual(['data.annotations']);
+      expect(pathsFor('alert.resolved', sample('alert.resolved', { ends_at: undefined }))).toEqual(['data.ends_at']);
+    });
+
+    it.each(['first_notification', 'new_alerts_in_group', 'new_resolved_alerts', 'all_alerts_resolved', 'repeat_interval_elapsed', 'notice', 'acknowledged'])(
+      'alert.notified accepts reason %s',
+      (reason) => {
+        expect(registry.parseData('alert.notified', sample('alert.notified', { reason }))).toMatchObject({ reason });
+      },
+    );
+
+    it('alert.notified refuses a bad reason, status, id, fingerprint list or counts', () => {
+      expect(pathsFor('alert.notified', sample('alert.notified', { reason: 'repeat' }))).toEqual(['data.reason']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { status: 'pending' }))).toEqual(['data.status']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { notification_id: 'n-1' }))).toEqual(['data.notification_id']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { fingerprints: ['0a74ac22130028d9', 'nope'] }))).toEqual(['data.fingerprints[1]']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { sinks: [''] }))).toEqual(['data.sinks[0]']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { reminder: 'no' }))).toEqual(['data.reminder']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { alerts: -1 }))).toEqual(['data.alerts']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { group_key: undefined }))).toEqual(['data.group_key']);
+      // alerts counts the truncated ones too.
+      expect(registry.parseData('alert.notified', sample('alert.notified', { alerts: 300, truncated_alerts: 100 }))).toMatchObject({ alerts: 300, truncated_alerts: 100 });
+      expect(issuesFor('alert.notified', sample('alert.notified', { alerts: 2, truncated_alerts: 3 }))).toEqual([
+        { path: 'data.truncated_alerts', message: 'cannot exceed alerts (which counts the truncated ones)' },
+      ]);
+    });
+
+    it.each(['delivered', 'retry', 'permanent', 'expired'])('alert.delivery accepts outcome %s', (outcome) => {
+      const data = sample('alert.delivery', { outcome, reason: undefined, retry_in_ms: undefined });
+      expect(registry.parseData('alert.delivery', data)).toEqual(data);
+    });
+
+    it('alert.delivery refuses an unknown outcome, attempt 0 and a negative retry_in_ms', () => {
+      expect(pathsFor('alert.delivery', sample('alert.delivery', { outcome: 'failed' }))).toEqual(['data.outcome']);
+      expect(pathsFor('alert.delivery', sample('alert.delivery', { attempt: 0 }))).toEqual(['data.attempt']);
+      expect(pathsFor('alert.delivery', sample('alert.delivery', { retry_in_ms: -5 }))).toEqual(['data.retry_in_ms']);
+      expect(pathsFor('alert.delivery', sample('alert.delivery', { sink: undefined }))).toEqual(['data.sink']);
+    });
+
+    it('alert.silenced needs at least one silence id; alert.inhibited an index and a source fingerprint', () => {
+      expect(pathsFor('alert.silenced', sample('alert.silenced', { silence_ids: [] }))).toEqual(['data.silence_ids']);
+      expect(pathsFor('alert.silenced', sample('alert.silenced', { receiver: '' }))).toEqual(['data.receiver']);
+      expect(pathsFor('alert.inhibited', sample('alert.inhibited', { inhibit_rule: -1 }))).toEqual(['data.inhibit_rule']);
+      expect(pathsFor('alert.inhibited', sample('alert.inhibited', { inhibit_rule: '0' }))).toEqual(['data.inhibit_rule']);
+      expect(pathsFor('alert.inhibited', sample('alert.inhibited', { source_fingerprint: 'HostDown' }))).toEqual(['data.source_fingerprint']);
+    });
+
+    it('alert.muted names the kind of interval and the intervals', () => {
+      expect(registry.parseData('alert.muted', sample('alert.muted', { reason: 'active_time_intervals', intervals: ['business-hours'] }))).toMatchObject({ reason: 'active_time_intervals' });
+      expect(pathsFor('alert.muted', sample('alert.muted', { reason: 'silenced' }))).toEqual(['data.reason']);
+      expect(pathsFor('alert.muted', sample('alert.muted', { intervals: undefined }))).toEqual(['data.intervals']);
+      expect(pathsFor('alert.muted', sample('alert.muted', { fingerprints: ['x'] }))).toEqual(['data.fingerprints[0]']);
+    });
+
+    it('alert.acknowledged: expires_at is optional, who is required', () => {
+      expect(registry.parseData('alert.acknowledged', sample('alert.acknowledged', { expires_at: undefined }))).not.toHaveProperty('expires_at');
+      expect(pathsFor('alert.acknowledged', sample('alert.acknowledged', { by: undefined }))).toEqual(['data.by']);
+    });
+
+    it("silence.*: matchers in Alertmanager API v2's camelCase shape, at least one", () => {
+      const matcher = { name: 'service', value: 'db', isRegex: false, isEqual: true };
+      expect(pathsFor('silence.created', sample('silence.created', { matchers: [] }))).toEqual(['data.matchers']);
+      expect(pathsFor('silence.updated', sample('silence.updated', { matchers: [{ ...matcher, isEqual: undefined }] }))).toEqual(['data.matchers[0].isEqual']);
+      expect(pathsFor('silence.updated', sample('silence.updated', { matchers: [{ ...matcher, is_regex: false }] }))).toEqual(['data.matchers[0].is_regex']);
+      expect(pathsFor('silence.expired', sample('silence.expired', { matchers: [{ ...matcher, isRegex: 'yes' }] }))).toEqual(['data.matchers[0].isRegex']);
+      expect(pathsFor('silence.expired', sample('silence.expired', { id: '' }))).toEqual(['data.id']);
+      // Only a created silence can have replaced another.
+      expect(registry.parseData('silence.created', sample('silence.created', { replaced: undefined }))).not.toHaveProperty('replaced');
+      expect(pathsFor('silence.updated', sample('silence.updated', { replaced: 'x' }))).toEqual(['data.replaced']);
+      expect(pathsFor('silence.created', sample('silence.created', { created_by: undefined, comment: undefined })).sort()).toEqual(['data.comment', 'data.created_by']);
+    });
+
+    it('the JSON Schema tells consumers the label map and fingerprint shapes', () => {
+      const schema = registry.jsonSchemaOf('alert.firing') as {
+        properties: { data: { properties: Record<string, { type?: string; pattern?: string; additionalProperties?: unknown; format?: string; description?: string }>; required: string[] } };
+      };
+      const { properties, required } = schema.properties.data;
+      expect(properties.labels).toMatchObject({ type: 'object', additionalProperties: { type: 'string' } });
+      expect(properties.labels.description).toMatch(/identity/);
+      expect(properties.fingerprint.pattern).toBe('^[0-9a-f]{16}$');
+      expect(properties.starts_at.format).toBe('date-time');
+      expect(required.sort()).toEqual(['alertname', 'annotations', 'fingerprint', 'labels', 'occurrences', 'origin', 'starts_at']);
     });
   });
 

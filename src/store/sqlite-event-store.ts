@@ -202,6 +202,20 @@ export class SqliteEventStore extends EventStore {
   }
 
   /**
+   * The open database, for a core component that keeps its own tables beside the events (the
+   * alerting engine's state, {@link ../alerting/state-store}): one file to back up, one exclusive
+   * lock, one WAL with synchronous=FULL. The store owns the handle: it opens and closes it, and the
+   * component must never close it nor change its pragmas; a handle is valid until {@link close}
+   * (after a new {@link open}, ask again). better-sqlite3 is synchronous, so the component's
+   * transactions never interleave with the store's group commits. The store touches only its own
+   * tables (`meta`, `events`): retention deletes rows of `events`, nothing drops or vacuums.
+   * @throws AgentError STORE_CLOSED when the store is not open.
+   */
+  database(): Database.Database {
+    return this.requireOpen();
+  }
+
+  /**
    * Appends one event: the next offset, its JSON (computed here, once), listeners called at once;
    * written to disk with the next group commit.
    */

@@ -1,0 +1,509 @@
+import { randomUUID } from 'node:crypto';
+import { stringify } from 'yaml';
+import type { Bus, Unsubscribe } from '../bus/bus';
+import type { CancelTimer, Clock } from '../core/clock';
+import { AgentError, errorMessage } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { redactSecrets } from '../core/redact';
+import type { Event, EventInputMap, EventType } from '../events/types';
+import { Acknowledgements, acknowledgementView } from './acks';
+import type { AcknowledgementInput, AlertingApi, AlertView, GroupAlertsView, SilenceView } from './alerting-api';
+import { AlertTable, type Alert, type AlertDecision, type PostableAlert } from './alerts';
+import type { AlertingSection, AlertmanagerConfig } from './config';
+import { Delivery, type AttemptReport, type SinkCounters } from './delivery';
+import { Dispatcher, type MuteDecision } from './dispatcher';
+import { Inhibitor, type InhibitAlert } from './inhibit';
+import { NotificationLog, type ConfigChange, type Notification, type NotificationLogEntry } from './notification';
+import type { Notifier } from './notifier';
+import { Route } from './route';
+import { AlertRules, DEFAULT_RULES } from './rules';
+import { Silences, silenceState, type PostableSilence, type SetResult, type Silence, type SilenceQuery } from './silences';
+import type { AlertingStateStore } from './state-store';
+import { TimeIntervalResolver } from './time-intervals';
+
+/**
+ * The alerting engine: the agent's events become alerts (the rules and the alert table), alerts are
+ * routed, grouped, inhibited, silenced and deduplicated (the dispatcher, Alertmanager's semantics),
+ * and each notification goes to the sinks of its receiver (delivery). Every decision is published
+ * as an event; the state (alerts, notification log, silences, acknowledgements) is kept in the
+ * agent's SQLite store when it has one, so a restart neither repeats nor forgets a notification.
+ *
+ * It never awaits its own publications while handling an event: it is itself a subscriber, and a
+ * full queue under `overflow: block` would otherwise wait on itself.
+ */
+
+/** Events the engine publishes about itself: never made into alerts, or it would alert on its own decisions. */
+const OWN_EVENT = /^(alert|silence)\./;
+
+/** How often acknowledgements and expired silences are swept (Alertmanager's maintenance interval is 15 min). */
+const MAINTENANCE_INTERVAL_MS = 15 * 60_000;
+
+export interface AlertingEngineOptions {
+  /** The validated `alerting:` section (rules, labels, recent_changes_window). */
+  section: AlertingSection;
+  /** The Alertmanager configuration in effect (inline or from config_file). */
+  config: AlertmanagerConfig;
+  bus: Bus;
+  clock: Clock;
+  logger: Logger;
+  /** The sink plugin instance of that name, when it is running and implements the notifier contract. */
+  notifier: (sink: string) => Notifier | undefined;
+  /** How often changed alerts are written to `state` (the store's commit_interval). */
+  persistIntervalMs?: number;
+  /** Agent name, source of the engine's events. */
+  source: string;
+}
+
+/** See the module comment. */
+export class AlertingEngine implements AlertingApi {
+  readonly config: AlertmanagerConfig;
+  readonly configText: string;
+  startedAt = 0;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly route: Route;
+  private readonly table: AlertTable;
+  private readonly silencesStore: Silences;
+  private readonly acks: Acknowledgements;
+  private readonly inhibitor: Inhibitor;
+  private readonly dispatcher: Dispatcher;
+  private readonly delivery: Delivery;
+  private readonly sinksOf: ReadonlyMap<string, readonly string[]>;
+  private readonly recentChanges: ConfigChange[] = [];
+  private readonly recentChangesWindowMs: number;
+  private unsubscribe: Unsubscribe[] = [];
+  /** Where the state is kept (the agent's SQLite store); in memory only when absent. */
+  private state?: AlertingStateStore;
+  private persistTimer?: CancelTimer;
+  private maintenanceTimer?: CancelTimer;
+  /** Fingerprints written to the state store, and when each was last updated there. */
+  private readonly persisted = new Map<string, number>();
+  /** Notification log entries written to the state store, by receiver and group, with their expiry. */
+  private readonly persistedLog = new Map<string, { receiver: string; groupKey: string; expiresAt: number }>();
+  private inhibitSources?: InhibitAlert[];
+  private readonly counts = { notifications: 0, notices: 0, muted: 0, state_write_failures: 0 };
+  private readonly notificationsByReceiver = new Map<string, number>();
+
+  constructor(private readonly options: AlertingEngineOptions) {
+    const { section, config, clock } = options;
+    this.config = config;
+    this.configText = stringify(redactSecrets(config));
+    this.clock = clock;
+    this.logger = options.logger;
+    this.recentChangesWindowMs = section.recent_changes_window;
+    this.route = new Route(config.route ?? { receiver: '', continue: false });
+    this.sinksOf = new Map(config.receivers.map((r) => [r.name, r.sinks]));
+    const resolveTimeoutMs = config.global?.resolve_timeout;
+    this.table = new AlertTable({
+      clock,
+      rules: new AlertRules(section),
+      onDecision: (decision) => this.decided(decision),
+      ...(resolveTimeoutMs !== undefined && { resolveTimeoutMs }),
+    });
+    this.silencesStore = new Silences(clock);
+    this.acks = new Acknowledgements(clock);
+    this.inhibitor = new Inhibitor(config.inhibit_rules);
+    const intervals = new TimeIntervalResolver([...config.time_intervals, ...config.mute_time_intervals]);
+    const log = new PersistedNotificationLog((entry) => this.saveLogEntry(entry));
+    this.dispatcher = new Dispatcher({
+      route: this.route,
+      clock,
+      log,
+      onNotify: (notification) => this.notify(notification),
+      onMuted: (decision) => this.muted(decision),
+      onError: (error, notification) => this.logger.error({ err: error, receiver: notification.receiver, group_key: notification.groupKey }, `alerting: could not hand a notification to delivery: ${errorMessage(error)}`),
+      silencedBy: (labels) => this.silencesStore.mutes(labels),
+      inhibitedBy: (labels) => this.inhibitor.inhibitedBy(labels, this.sources()),
+      timeMuted: intervals.routeMute.bind(intervals),
+      acknowledged: (alert) => {
+        const ack = this.acks.active(alert);
+        return ack && acknowledgementView(ack);
+      },
+    });
+    this.delivery = new Delivery({ clock, notifier: options.notifier, onAttempt: (report) => this.attempted(report) });
+  }
+
+  /**
+   * Restores the persisted state (alerts that ended meanwhile resolve now, groups are rebuilt and
+   * flushed as Alertmanager does after a restart) and subscribes to the events the rules take.
+   */
+  start(state?: AlertingStateStore): void {
+    this.state = state;
+    this.startedAt = this.clock.now();
+    this.restore();
+    const patterns = new Set<string>(['config.changed', 'service.status']);
+    for (const rule of [...this.options.section.rules, ...(this.options.section.default_rules ? DEFAULT_RULES : [])]) patterns.add(rule.event);
+    const subscription = { name: 'alerting', errorThreshold: 0 } as const;
+    for (const pattern of patterns) {
+      this.unsubscribe.push(this.options.bus.subscribe(pattern as EventType, (event) => this.handle(event as Event), subscription));
+    }
+    this.schedulePersist();
+    this.scheduleMaintenance();
+  }
+
+  /** Unsubscribes, stops every timer, writes what changed; answers how many deliveries were still being tried (lost). */
+  stop(): number {
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    this.table.stop();
+    this.dispatcher.stop();
+    this.persistTimer?.();
+    this.maintenanceTimer?.();
+    this.persistAlerts();
+    const lost = this.delivery.stop();
+    if (lost > 0) this.logger.warn({ deliveries: lost }, `alerting: ${lost} deliveries were still being tried when the agent stopped; they are not resent after a restart`);
+    return lost;
+  }
+
+  // ---- AlertingApi ------------------------------------------------------------------------------
+
+  alerts(): AlertView[] {
+    return this.table.list().map((alert) => this.view(alert));
+  }
+
+  postAlerts(alerts: readonly PostableAlert[]): { errors: AgentError[] } {
+    return { errors: this.table.post(alerts).errors };
+  }
+
+  groups(): GroupAlertsView[] {
+    return this.dispatcher.list().map((group) => ({ ...group, alerts: group.alerts.map((alert) => this.view(alert)) }));
+  }
+
+  silences(query?: SilenceQuery): SilenceView[] {
+    const now = this.clock.now();
+    return this.silencesStore.query(query).map((s) => ({ ...s, state: silenceState(s, now) }));
+  }
+
+  silence(id: string): SilenceView | undefined {
+    return this.silences({ ids: [id] })[0];
+  }
+
+  setSilence(input: PostableSilence): SetResult {
+    const result = this.silencesStore.set(input);
+    const silence = this.silencesStore.get(result.id) as Silence;
+    this.saveSilence(silence);
+    if (result.replaced) {
+      const replaced = this.silencesStore.get(result.replaced);
+      if (replaced) this.saveSilence(replaced);
+    }
+    this.publish(result.created ? 'silence.created' : 'silence.updated', { ...silenceData(silence), ...(result.created && result.replaced ? { replaced: result.replaced } : {}) });
+    return result;
+  }
+
+  expireSilence(id: string): void {
+    this.silencesStore.expire(id);
+    const silence = this.silencesStore.get(id) as Silence;
+    this.saveSilence(silence);
+    this.publish('silence.expired', silenceData(silence));
+  }
+
+  acknowledge(fingerprint: string, input: AcknowledgementInput): AlertView {
+    const alert = this.table.get(fingerprint);
+    if (!alert) throw new AgentError('ALERT_NOT_FOUND', `no alert with fingerprint ${fingerprint}`, { fingerprint });
+    const ack = this.acks.acknowledge(alert, input);
+    this.write(() => this.state?.saveAck(ack));
+    this.publish('alert.acknowledged', {
+      fingerprint,
+      alertname: alert.labels.alertname ?? '',
+      labels: { ...alert.labels },
+      by: ack.by,
+      comment: ack.comment,
+      ...(ack.expiresAt !== undefined && { expires_at: new Date(ack.expiresAt).toISOString() }),
+    });
+    this.dispatcher.acknowledged(alert);
+    return this.view(alert);
+  }
+
+  receivers(): string[] {
+    return this.config.receivers.map((r) => r.name);
+  }
+
+  /** For /stats and /metrics: alerts by state, notifications by receiver, deliveries by sink, silences by state. */
+  stats(): Record<string, unknown> {
+    const alerts = { pending: 0, firing: 0, resolved: 0 };
+    for (const alert of this.table.list()) alerts[alert.state]++;
+    const silences = this.silencesStore.count();
+    const deliveries = this.delivery.stats();
+    const total = (key: keyof SinkCounters): number => Object.values(deliveries).reduce((sum, c) => sum + c[key], 0);
+    return {
+      alerts_pending: alerts.pending,
+      alerts_firing: alerts.firing,
+      alerts_resolved: alerts.resolved,
+      silences_active: silences.active,
+      silences_pending: silences.pending,
+      silences_expired: silences.expired,
+      acknowledgements: this.acks.list().length,
+      groups: this.dispatcher.list().length,
+      notifications: this.counts.notifications,
+      notices: this.counts.notices,
+      muted: this.counts.muted,
+      deliveries_pending: this.delivery.pending,
+      deliveries_attempts: total('attempts'),
+      deliveries_delivered: total('delivered'),
+      deliveries_retried: total('retried'),
+      deliveries_failed: total('failed'),
+      state_write_failures: this.counts.state_write_failures,
+      notifications_by_receiver: Object.fromEntries(this.notificationsByReceiver),
+      deliveries_by_sink: deliveries,
+    };
+  }
+
+  // ---- events in --------------------------------------------------------------------------------
+
+  private handle(event: Event): void {
+    if (OWN_EVENT.test(event.type)) return;
+    if (event.type === 'config.changed') this.rememberChange(event as Event<'config.changed'>);
+    this.table.ingest(event);
+  }
+
+  private rememberChange(event: Event<'config.changed'>): void {
+    const { config_path, old_value, new_value, changed_by, change_reason } = event.data;
+    this.recentChanges.push({ at: event.metadata.timestamp, config_path, old_value, new_value, ...(changed_by !== undefined && { changed_by }), ...(change_reason !== undefined && { change_reason }) });
+    this.pruneChanges();
+  }
+
+  private pruneChanges(): void {
+    const since = this.clock.now() - this.recentChangesWindowMs;
+    while (this.recentChanges.length > 0 && Date.parse(this.recentChanges[0].at) < since) this.recentChanges.shift();
+  }
+
+  // ---- decisions --------------------------------------------------------------------------------
+
+  private decided({ kind, alert }: AlertDecision): void {
+    this.inhibitSources = undefined;
+    const base = { fingerprint: alert.fingerprint, alertname: alert.labels.alertname ?? '', labels: { ...alert.labels } };
+    const startsAt = new Date(alert.startsAt).toISOString();
+    switch (kind) {
+      case 'pending':
+        this.publish('alert.pending', { ...base, annotations: { ...alert.annotations }, starts_at: startsAt, ...(alert.rule !== undefined && { rule: alert.rule }), occurrences: alert.occurrences });
+        break;
+      case 'firing':
+        this.publish('alert.firing', { ...base, annotations: { ...alert.annotations }, starts_at: startsAt, origin: alert.origin, ...(alert.rule !== undefined && { rule: alert.rule }), occurrences: alert.occurrences });
+        this.dispatcher.put(alert);
+        break;
+      case 'resolved':
+        this.publish('alert.resolved', {
+          ...base,
+          starts_at: startsAt,
+          ends_at: new Date(alert.endsAt ?? alert.updatedAt).toISOString(),
+          origin: alert.origin,
+          resolved_by: alert.origin === 'external' ? (alert.timeout ? 'resolve_timeout' : 'ends_at') : alert.timeout && (alert.endsAt ?? 0) <= alert.updatedAt ? 'resolve_timeout' : 'recovery',
+        });
+        this.dispatcher.put(alert);
+        break;
+      case 'notice':
+        this.counts.notices++;
+        this.dispatcher.notice(alert);
+        break;
+      case 'dropped':
+        break;
+    }
+  }
+
+  private notify(notification: Notification): void {
+    this.pruneChanges();
+    const sinks = this.sinksOf.get(notification.receiver) ?? [];
+    const full: Notification = { ...notification, recentChanges: this.recentChanges.map((c) => ({ ...c })) };
+    const id = randomUUID();
+    this.counts.notifications++;
+    this.notificationsByReceiver.set(notification.receiver, (this.notificationsByReceiver.get(notification.receiver) ?? 0) + 1);
+    this.publish('alert.notified', {
+      notification_id: id,
+      receiver: notification.receiver,
+      sinks: [...sinks],
+      group_key: notification.groupKey,
+      group_labels: { ...notification.groupLabels },
+      status: notification.status,
+      reason: notification.reason,
+      reminder: notification.reminder,
+      fingerprints: notification.alerts.map((a) => a.fingerprint),
+      alerts: notification.alerts.length + notification.truncatedAlerts,
+      truncated_alerts: notification.truncatedAlerts,
+    });
+    this.delivery.enqueue(id, full, sinks);
+  }
+
+  private muted(decision: MuteDecision): void {
+    this.counts.muted++;
+    if (decision.kind === 'time_muted') {
+      this.publish('alert.muted', { receiver: decision.receiver, group_key: decision.groupKey, fingerprints: decision.fingerprints, reason: decision.reason, intervals: decision.intervals });
+      return;
+    }
+    const base = { fingerprint: decision.fingerprint, alertname: decision.labels.alertname ?? '', labels: { ...decision.labels }, receiver: decision.receiver, group_key: decision.groupKey };
+    if (decision.kind === 'silenced') this.publish('alert.silenced', { ...base, silence_ids: decision.silenceIds });
+    else this.publish('alert.inhibited', { ...base, inhibit_rule: decision.inhibition.rule, source_fingerprint: decision.inhibition.sourceId });
+  }
+
+  private attempted(report: AttemptReport): void {
+    const { notification } = report;
+    this.publish('alert.delivery', {
+      notification_id: report.id,
+      receiver: notification.receiver,
+      sink: report.sink,
+      group_key: notification.groupKey,
+      attempt: report.attempt,
+      outcome: report.outcome,
+      ...(report.reason !== undefined && { reason: report.reason }),
+      ...(report.retryInMs !== undefined && { retry_in_ms: report.retryInMs }),
+    });
+    if (report.outcome === 'permanent' || report.outcome === 'expired') {
+      const why = report.outcome === 'permanent' ? 'failed for good' : 'was still failing when it expired';
+      this.publish('system.error', {
+        severity: 'error',
+        message: `notification to receiver ${notification.receiver} through sink ${report.sink} ${why} after ${report.attempt} attempt${report.attempt === 1 ? '' : 's'}: ${report.reason ?? 'no reason given'}`,
+        error_code: 'ALERT_DELIVERY_FAILED',
+        component: 'alerting',
+        diagnostic_data: { receiver: notification.receiver, sink: report.sink, group_key: notification.groupKey, notification_id: report.id, attempts: report.attempt },
+      });
+    }
+  }
+
+  // ---- views ------------------------------------------------------------------------------------
+
+  private view(alert: Alert): AlertView {
+    const inhibition = alert.state === 'firing' ? this.inhibitor.inhibitedBy(alert.labels, this.sources()) : undefined;
+    const ack = this.acks.active(alert);
+    return {
+      alert,
+      receivers: [...new Set(this.route.match(alert.labels).map((r) => r.options.receiver))],
+      silencedBy: alert.state === 'firing' ? this.silencesStore.mutes(alert.labels) : [],
+      inhibitedBy: inhibition ? [inhibition.sourceId] : [],
+      ...(ack && { acknowledgement: acknowledgementView(ack) }),
+    };
+  }
+
+  /** The alerts that can inhibit others (cached until the next decision). */
+  private sources(): InhibitAlert[] {
+    this.inhibitSources ??= this.table.list().filter((a) => a.state === 'firing').map((a) => ({ id: a.fingerprint, labels: a.labels, resolved: false }));
+    return this.inhibitSources;
+  }
+
+  // ---- persistence ------------------------------------------------------------------------------
+
+  private restore(): void {
+    const state = this.state;
+    if (!state) {
+      this.logger.warn('alerting: the event store is disabled (store.enabled: false), so alerts, silences and the notification log are kept in memory only and are lost on restart');
+      return;
+    }
+    const rows = state.load();
+    for (const skipped of rows.skipped) {
+      this.logger.error({ kind: skipped.kind, key: skipped.key }, `alerting: a stored ${skipped.kind} row could not be read and was skipped: ${skipped.error}`);
+    }
+    this.silencesStore.restore({ version: 1, silences: rows.silences });
+    this.acks.restore({ version: 1, acks: rows.acks as never });
+    this.dispatcher.log.restore({ version: 1, entries: rows.nflog });
+    for (const entry of rows.nflog) this.rememberLogEntry(entry);
+    for (const alert of rows.alerts) this.persisted.set(alert.fingerprint, alert.updatedAt);
+    // Decisions for alerts that ended while the agent was down are made (and published) here;
+    // every other firing or resolved alert goes back into its groups, whose first flush is
+    // immediate and deduplicated against the restored notification log.
+    const changed = new Set(this.table.restore({ version: 1, alerts: rows.alerts }).map((d) => d.alert.fingerprint));
+    for (const alert of this.table.list()) if (!changed.has(alert.fingerprint)) this.dispatcher.put(alert);
+    this.logger.info({ alerts: rows.alerts.length, silences: rows.silences.length, notification_log: rows.nflog.length }, 'alerting: state restored');
+  }
+
+  private schedulePersist(): void {
+    if (!this.state) return;
+    this.persistTimer = this.clock.setTimeout(() => {
+      this.persistAlerts();
+      this.schedulePersist();
+    }, this.options.persistIntervalMs ?? 100);
+  }
+
+  /** Writes the alerts changed since the last write, and deletes those the table forgot, in one transaction. */
+  private persistAlerts(): void {
+    const state = this.state;
+    if (!state) return;
+    const current = new Map(this.table.list().map((a) => [a.fingerprint, a]));
+    const upserts = [...current.values()].filter((a) => this.persisted.get(a.fingerprint) !== a.updatedAt || a.state !== 'firing');
+    const deletes = [...this.persisted.keys()].filter((fp) => !current.has(fp));
+    if (upserts.length === 0 && deletes.length === 0) return;
+    if (this.write(() => state.saveAlerts(upserts, deletes))) {
+      for (const fp of deletes) this.persisted.delete(fp);
+      for (const a of upserts) this.persisted.set(a.fingerprint, a.updatedAt);
+    }
+  }
+
+  private saveLogEntry(entry: NotificationLogEntry): void {
+    if (this.write(() => this.state?.saveNotificationLog([entry], []))) this.rememberLogEntry(entry);
+  }
+
+  private rememberLogEntry({ receiver, groupKey, expiresAt }: NotificationLogEntry): void {
+    if (this.state) this.persistedLog.set(`${receiver}\u0000${groupKey}`, { receiver, groupKey, expiresAt });
+  }
+
+  private saveSilence(silence: Silence): void {
+    this.write(() => this.state?.saveSilence(silence));
+  }
+
+  /** Runs a state write; a failure is reported (never thrown into the pipeline) and counted. */
+  private write(fn: () => void): boolean {
+    try {
+      fn();
+      return true;
+    } catch (error) {
+      this.counts.state_write_failures++;
+      this.logger.error({ err: error }, `alerting: could not save its state: ${errorMessage(error)}`);
+      this.publish('system.error', {
+        severity: 'error',
+        message: `alerting could not save its state: ${errorMessage(error)}; a restart now may repeat or forget notifications`,
+        error_code: error instanceof AgentError ? error.code : 'ALERTING_STATE_WRITE_FAILED',
+        component: 'alerting',
+      });
+      return false;
+    }
+  }
+
+  private scheduleMaintenance(): void {
+    this.maintenanceTimer = this.clock.setTimeout(() => {
+      this.maintain();
+      this.scheduleMaintenance();
+    }, MAINTENANCE_INTERVAL_MS);
+  }
+
+  /** Drops silences past retention, expired notification log entries and acknowledgements that can no longer hold, in memory and in the store. */
+  private maintain(): void {
+    const now = this.clock.now();
+    const expired = [...this.persistedLog].filter(([, e]) => e.expiresAt <= now);
+    if (expired.length > 0 && this.write(() => this.state?.saveNotificationLog([], expired.map(([, e]) => e)))) {
+      for (const [key] of expired) this.persistedLog.delete(key);
+    }
+    const before = new Set(this.silencesStore.query().map((s) => s.id));
+    this.silencesStore.gc();
+    const after = new Set(this.silencesStore.query().map((s) => s.id));
+    for (const id of before) if (!after.has(id)) this.write(() => this.state?.deleteSilence(id));
+    for (const fp of this.acks.gc((fp) => this.table.get(fp))) this.write(() => this.state?.deleteAck(fp));
+  }
+
+  private publish<T extends EventType>(type: T, data: EventInputMap[T]): void {
+    this.options.bus.publish(type, data, { source: this.options.source }).catch((error: unknown) => {
+      this.logger.error({ err: error, event: type }, `alerting: could not publish ${type}: ${errorMessage(error)}`);
+    });
+  }
+}
+
+/** The notification log, written through to the state store whenever the dispatcher records a notification. */
+class PersistedNotificationLog extends NotificationLog {
+  constructor(private readonly onLog: (entry: NotificationLogEntry) => void) {
+    super();
+  }
+
+  override log(entry: Omit<NotificationLogEntry, 'expiresAt'>, repeatIntervalMs: number): void {
+    super.log(entry, repeatIntervalMs);
+    const stored = this.query(entry.receiver, entry.groupKey, entry.timestamp);
+    if (stored) this.onLog(stored);
+  }
+}
+
+function silenceData(silence: Silence): EventInputMap['silence.created'] {
+  return {
+    id: silence.id,
+    matchers: silence.matchers.map((m) => ({ ...m })),
+    starts_at: silence.startsAt,
+    ends_at: silence.endsAt,
+    created_by: silence.createdBy,
+    comment: silence.comment,
+  };
+}
+

@@ -1,0 +1,89 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Notification } from '../src/alerting/notification';
+import { AgentProcess, freePort, REPO } from './helpers/cli';
+
+/**
+ * The alerting state survives a SIGKILL: the real agent process, its SQLite store on disk, a
+ * third-party sink that writes each notification it delivers to a file before answering.
+ */
+const SINK = path.join(REPO, 'dist/test/fixtures/alert-sink');
+const RESOLVE_TIMEOUT_S = 10;
+
+function notifications(file: string): Notification[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Notification);
+}
+
+async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const summary = (n: Notification): string => `${n.status} ${n.alerts.map((a) => `${a.labels.alertname}:${a.status}`).join(',')}`;
+
+describe('alerting across a SIGKILL', () => {
+  it('does not repeat what was sent, and sends the resolve of an alert that ended while the agent was down', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'alert-restart-'));
+    const sent = path.join(dir, 'notifications.jsonl');
+    const port = await freePort();
+    const file = path.join(dir, 'agent.config.yaml');
+    writeFileSync(
+      file,
+      `agent: { name: edge-1, shutdown_timeout: 2s }
+log: { format: json }
+http: { host: 127.0.0.1, port: ${port} }
+store: { enabled: true, data_dir: ./data, commit_interval: 50ms }
+plugins:
+  - name: pager
+    use: ${SINK}
+    config: { file: ${sent} }
+alerting:
+  rules:
+    - { event: system.error, min_severity: warning, resolve_timeout: ${RESOLVE_TIMEOUT_S}s }
+  route:
+    receiver: team
+    group_by: [alertname]
+    group_wait: 500ms
+    group_interval: 1s
+    repeat_interval: 1h
+  receivers:
+    - { name: team, sinks: [pager] }
+`,
+    );
+    const post = (url: string, events: unknown[]): Promise<Response> => fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+
+    const first = new AgentProcess(['--config', file]);
+    const url = await first.ready();
+    const postedAt = Date.now();
+    const answer = await post(url, [
+      { type: 'service.status', data: { service_name: 'db', status: 'unhealthy' } },
+      { type: 'system.error', data: { severity: 'error', message: 'flaky backup', error_code: 'FLAKY', component: 'backup' } },
+    ]);
+    expect(answer.status).toBe(202);
+    await until('both firing notifications', () => (notifications(sent).length >= 2 ? true : undefined));
+    first.kill('SIGKILL');
+    await first.exited;
+    expect(notifications(sent).map(summary).sort()).toEqual(['firing FLAKY:firing', 'firing ServiceDown:firing']);
+
+    // FLAKY ends RESOLVE_TIMEOUT_S after it was posted: let that pass while the agent is down.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, postedAt + RESOLVE_TIMEOUT_S * 1000 + 500 - Date.now())));
+    const second = new AgentProcess(['--config', file]);
+    await second.ready();
+    await until('the resolve of FLAKY', () => (notifications(sent).length >= 3 ? true : undefined));
+    // A few group_intervals more: ServiceDown, already notified, is not notified again.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    second.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(notifications(sent).map(summary)).toEqual([expect.any(String), expect.any(String), 'resolved FLAKY:resolved']);
+  }, 60_000);
+});
