@@ -54,7 +54,7 @@ export class EventLoggerPlugin implements Plugin, Notifier {
     const alerts = notification.alerts.map((a) => ({ alertname: a.labels.alertname, status: a.status, fingerprint: a.fingerprint, ...(a.annotations.summary !== undefined && { summary: redactText(a.annotations.summary) }) }));
     const line = {
       receiver: notification.receiver,
-      group_key: notification.groupKey,
+      group: notification.groupKey,
       status: notification.status,
       reason: notification.reason,
       reminder: notification.reminder,

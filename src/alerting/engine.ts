@@ -111,7 +111,7 @@ export class AlertingEngine implements AlertingApi {
       log,
       onNotify: (notification) => this.notify(notification),
       onMuted: (decision) => this.muted(decision),
-      onError: (error, notification) => this.logger.error({ err: error, receiver: notification.receiver, group_key: notification.groupKey }, `alerting: could not hand a notification to delivery: ${errorMessage(error)}`),
+      onError: (error, notification) => this.logger.error({ err: error, receiver: notification.receiver, group: notification.groupKey }, `alerting: could not hand a notification to delivery: ${errorMessage(error)}`),
       silencedBy: (labels) => this.silencesStore.mutes(labels),
       inhibitedBy: (labels) => this.inhibitor.inhibitedBy(labels, this.sources()),
       timeMuted: intervals.routeMute.bind(intervals),
@@ -311,7 +311,7 @@ export class AlertingEngine implements AlertingApi {
       notification_id: id,
       receiver: notification.receiver,
       sinks: [...sinks],
-      group_key: notification.groupKey,
+      group: notification.groupKey,
       group_labels: { ...notification.groupLabels },
       status: notification.status,
       reason: notification.reason,
@@ -326,10 +326,10 @@ export class AlertingEngine implements AlertingApi {
   private muted(decision: MuteDecision): void {
     this.counts.muted++;
     if (decision.kind === 'time_muted') {
-      this.publish('alert.muted', { receiver: decision.receiver, group_key: decision.groupKey, fingerprints: decision.fingerprints, reason: decision.reason, intervals: decision.intervals });
+      this.publish('alert.muted', { receiver: decision.receiver, group: decision.groupKey, fingerprints: decision.fingerprints, reason: decision.reason, intervals: decision.intervals });
       return;
     }
-    const base = { fingerprint: decision.fingerprint, alertname: decision.labels.alertname ?? '', labels: { ...decision.labels }, receiver: decision.receiver, group_key: decision.groupKey };
+    const base = { fingerprint: decision.fingerprint, alertname: decision.labels.alertname ?? '', labels: { ...decision.labels }, receiver: decision.receiver, group: decision.groupKey };
     if (decision.kind === 'silenced') this.publish('alert.silenced', { ...base, silence_ids: decision.silenceIds });
     else this.publish('alert.inhibited', { ...base, inhibit_rule: decision.inhibition.rule, source_fingerprint: decision.inhibition.sourceId });
   }
@@ -340,7 +340,7 @@ export class AlertingEngine implements AlertingApi {
       notification_id: report.id,
       receiver: notification.receiver,
       sink: report.sink,
-      group_key: notification.groupKey,
+      group: notification.groupKey,
       attempt: report.attempt,
       outcome: report.outcome,
       ...(report.reason !== undefined && { reason: report.reason }),
@@ -353,7 +353,7 @@ export class AlertingEngine implements AlertingApi {
         message: `notification to receiver ${notification.receiver} through sink ${report.sink} ${why} after ${report.attempt} attempt${report.attempt === 1 ? '' : 's'}: ${report.reason ?? 'no reason given'}`,
         error_code: 'ALERT_DELIVERY_FAILED',
         component: 'alerting',
-        diagnostic_data: { receiver: notification.receiver, sink: report.sink, group_key: notification.groupKey, notification_id: report.id, attempts: report.attempt },
+        diagnostic_data: { receiver: notification.receiver, sink: report.sink, group: notification.groupKey, notification_id: report.id, attempts: report.attempt },
       });
     }
   }

@@ -34,7 +34,7 @@ export const ERROR_CODES = {
   UNCAUGHT_EXCEPTION: 'Code (usually a plugin callback) threw outside any handler; the agent stops its plugins gracefully and exits 1.',
   EVENT_UNKNOWN_TYPE: 'An event type that no schema in the catalogue defines.',
   EVENT_TYPE_CONFLICT: 'Two different schemas were registered for the same event type.',
-  EVENT_RESERVED_TYPE: 'agent.* events are published by the agent itself and cannot be ingested.',
+  EVENT_RESERVED_TYPE: "agent.*, alert.* and silence.* events are published by the agent itself (its lifecycle, the alerting engine's decisions) and cannot be ingested.",
   EVENT_TYPE_INVALID_NAME: 'An event type name that is not dotted lower_snake segments (backup.completed).',
   EVENT_TOO_DEEP: "An event's data nests objects and arrays deeper than 32 levels, or contains itself; nothing was delivered.",
   EVENT_TOO_LARGE: "An event's data holds more than 10000 keys and array elements in all; nothing was delivered.",

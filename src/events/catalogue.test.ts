@@ -298,7 +298,7 @@ describe('event catalogue', () => {
       expect(pathsFor('alert.notified', sample('alert.notified', { sinks: [''] }))).toEqual(['data.sinks[0]']);
       expect(pathsFor('alert.notified', sample('alert.notified', { reminder: 'no' }))).toEqual(['data.reminder']);
       expect(pathsFor('alert.notified', sample('alert.notified', { alerts: -1 }))).toEqual(['data.alerts']);
-      expect(pathsFor('alert.notified', sample('alert.notified', { group_key: undefined }))).toEqual(['data.group_key']);
+      expect(pathsFor('alert.notified', sample('alert.notified', { group: undefined }))).toEqual(['data.group']);
       // alerts counts the truncated ones too.
       expect(registry.parseData('alert.notified', sample('alert.notified', { alerts: 300, truncated_alerts: 100 }))).toMatchObject({ alerts: 300, truncated_alerts: 100 });
       expect(issuesFor('alert.notified', sample('alert.notified', { alerts: 2, truncated_alerts: 3 }))).toEqual([

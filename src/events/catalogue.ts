@@ -211,7 +211,7 @@ export const alertNotifiedSchema = z
     notification_id: z.uuid().describe('Ties this notification to its alert.delivery events.'),
     receiver: receiverSchema,
     sinks: z.array(z.string().min(1)).describe("The receiver's sinks (plugin instances) that are to deliver it."),
-    group_key: groupKeySchema,
+    group: groupKeySchema,
     group_labels: stringMapSchema.describe("The labels the group is grouped by (the route's group_by labels the alerts have)."),
     status: z.enum(['firing', 'resolved']).describe('firing when any alert in it fires, else resolved.'),
     reason: z
@@ -235,7 +235,7 @@ export const alertDeliverySchema = z
     notification_id: z.uuid().describe('The notification (alert.notified) this attempt delivers.'),
     receiver: receiverSchema,
     sink: z.string().min(1).describe('The sink (plugin instance) that made the attempt.'),
-    group_key: groupKeySchema,
+    group: groupKeySchema,
     attempt: z.number().int().min(1).describe('1 for the first attempt of this sink for this notification.'),
     outcome: z
       .enum(['delivered', 'retry', 'permanent', 'expired'])
@@ -251,7 +251,7 @@ export const alertSilencedSchema = z
     alertname: alertnameSchema,
     labels: labelsSchema,
     receiver: receiverSchema,
-    group_key: groupKeySchema,
+    group: groupKeySchema,
     silence_ids: z.array(z.string().min(1)).min(1).describe('The active silences that mute it.'),
   })
   .describe('An alert was left out of a notification because a silence mutes it.');
@@ -262,7 +262,7 @@ export const alertInhibitedSchema = z
     alertname: alertnameSchema,
     labels: labelsSchema,
     receiver: receiverSchema,
-    group_key: groupKeySchema,
+    group: groupKeySchema,
     inhibit_rule: z.number().int().min(0).describe('The index of the rule in inhibit_rules.'),
     source_fingerprint: fingerprintSchema.describe('The firing alert that inhibits it.'),
   })
@@ -271,7 +271,7 @@ export const alertInhibitedSchema = z
 export const alertMutedSchema = z
   .strictObject({
     receiver: receiverSchema,
-    group_key: groupKeySchema,
+    group: groupKeySchema,
     fingerprints: z.array(fingerprintSchema).describe('The alerts whose notification is held.'),
     reason: z
       .enum(['mute_time_intervals', 'active_time_intervals'])

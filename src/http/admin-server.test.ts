@@ -1,3 +1,4 @@
+import { sampleEvents } from '../testing/samples';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -203,6 +204,17 @@ describe('POST /events', () => {
     expect(res.body.rejected[0]).toMatchObject({ index: 0, code: 'EVENT_RESERVED_TYPE', errors: [expect.objectContaining({ path: 'type' })] });
     await h.bus.idle();
     expect(agentEvents).toHaveLength(0);
+  });
+
+  it.each(['alert.notified', 'silence.created'] as const)('rejects %s as reserved: the alerting engine publishes it, a client cannot forge one', async (type) => {
+    const h = await setup();
+    const seen: Event[] = [];
+    h.bus.subscribe(type, (e) => void seen.push(e));
+    const res = await post(h.url, { type, data: sampleEvents[type] });
+    expect(res.status).toBe(400);
+    expect(res.body.rejected[0]).toMatchObject({ code: 'EVENT_RESERVED_TYPE', message: `${type}: ${type.split('.')[0]}.* events are published by the agent itself and cannot be ingested` });
+    await h.bus.idle();
+    expect(seen).toHaveLength(0);
   });
 
   it('rejects unknown types with EVENT_UNKNOWN_TYPE naming the type field', async () => {

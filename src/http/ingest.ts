@@ -46,7 +46,8 @@ export interface IngestItem {
 }
 
 const EVENT_KEYS = new Set(['type', 'data', 'metadata']);
-const RESERVED_PREFIX = 'agent.';
+/** Types only the agent publishes: its lifecycle, and the alerting engine's decisions (a client must not forge them into the audit log). */
+const RESERVED_PREFIXES = ['agent.', 'alert.', 'silence.'] as const;
 
 /** How far ahead of the agent's clock a client's `metadata.timestamp` may be (ms). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
@@ -150,8 +151,9 @@ function checkEnvelope(value: unknown): Checked | Rejection {
   }
   if (errors.length > 0) return invalid(errors);
   const type = value.type as string;
-  if (type.startsWith(RESERVED_PREFIX)) {
-    const message = `${type}: agent.* events are published by the agent itself and cannot be ingested`;
+  const reserved = RESERVED_PREFIXES.find((prefix) => type.startsWith(prefix));
+  if (reserved) {
+    const message = `${type}: ${reserved}* events are published by the agent itself and cannot be ingested`;
     return { code: 'EVENT_RESERVED_TYPE', message, errors: [{ path: 'type', message }] };
   }
   return { type, data: value.data, metadata: value.metadata };
