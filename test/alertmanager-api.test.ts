@@ -3,8 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent } from '../src/agent/agent';
+import { mountAlertRoutes } from '../src/alerting/alerts-routes';
+import { mountAlertmanagerApi } from '../src/alerting/api-v2';
+import { AlertingEngine } from '../src/alerting/engine';
+import { EventBus } from '../src/bus/event-bus';
 import { loadConfig } from '../src/config/loader';
+import { SystemClock } from '../src/core/clock';
 import { silentLogger } from '../src/core/logger';
+import { EventRegistry } from '../src/events/registry';
+import { AdminServer } from '../src/http/admin-server';
 import { BIN, REPO } from './helpers/cli';
 
 /**
@@ -405,5 +412,34 @@ describe('the CLI against the running agent (child processes)', () => {
     const result = await run(process.execPath, [BIN, 'alert', 'list', '--url', 'http://127.0.0.1:9']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('cannot reach praxis-agent at http://127.0.0.1:9/alerts');
+  });
+});
+
+describe('mounting on an admin server', () => {
+  test('the routes answer once mounted, a body over the limit is a 413 JSON string, and unmounting removes every route', async () => {
+    const file = path.join(dir, 'mount.config.yaml');
+    writeFileSync(file, 'alerting:\n  route:\n    receiver: r\n  receivers:\n    - name: r\n');
+    const loaded = loadConfig(file);
+    const clock = new SystemClock();
+    const bus = new EventBus(new EventRegistry(), clock);
+    const engine = new AlertingEngine({ section: loaded.config.alerting as NonNullable<typeof loaded.config.alerting>, config: loaded.alerting as NonNullable<typeof loaded.alerting>, bus, clock, logger: silentLogger(), notifier: () => undefined, source: 'test' });
+    const server = new AdminServer({ host: '127.0.0.1', port: 0, body_limit: 1_000_000 }, { bus, logger: silentLogger(), plugins: () => [], ready: () => true, stats: () => ({}) });
+    const base = await server.start();
+    try {
+      const unmountV2 = mountAlertmanagerApi(server, engine, { version: '9.9.9', bodyLimit: 64 });
+      const unmountOwn = mountAlertRoutes(server, engine, { clock });
+      expect(await (await fetch(`${base}/api/v2/receivers`)).json()).toEqual([{ name: 'r' }]);
+      expect(((await (await fetch(`${base}/api/v2/status`)).json()) as { versionInfo: { version: string } }).versionInfo.version).toBe('9.9.9');
+      const big = await fetch(`${base}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ labels: { alertname: 'x'.repeat(100) } }]) });
+      expect([big.status, await big.json()]).toEqual([413, 'request body exceeds http.body_limit (64 bytes)']);
+      expect((await fetch(`${base}/alerts`)).status).toBe(200);
+      unmountV2();
+      unmountOwn();
+      for (const pathname of ['/api/v2/receivers', '/api/v2/alerts', '/api/v2/silences', '/api/v2/silence/00000000-0000-4000-8000-000000000000', '/alerts']) {
+        expect([pathname, (await fetch(`${base}${pathname}`)).status]).toEqual([pathname, 404]);
+      }
+    } finally {
+      await server.stop();
+    }
   });
 });
