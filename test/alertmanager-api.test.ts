@@ -438,6 +438,10 @@ describe('mounting on an admin server', () => {
       for (const pathname of ['/api/v2/receivers', '/api/v2/alerts', '/api/v2/silences', '/api/v2/silence/00000000-0000-4000-8000-000000000000', '/alerts']) {
         expect([pathname, (await fetch(`${base}${pathname}`)).status]).toEqual([pathname, 404]);
       }
+      // The CLI against an agent without the routes says what is probably missing.
+      const list = await run(process.execPath, [BIN, 'alert', 'list', '--url', base]);
+      expect(list.code).toBe(1);
+      expect(list.stderr).toContain('HTTP_NOT_FOUND: no endpoint /alerts (the agent has no alerting: section in its config?)');
     } finally {
       await server.stop();
     }

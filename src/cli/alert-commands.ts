@@ -71,9 +71,10 @@ async function call(options: ConnectionOptions, method: string, path: string, bo
   }
   if (response.ok) return parsed;
   const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  if (typeof error?.message === 'string') throw new CommandFailure(`${typeof error.code === 'string' ? `${error.code}: ` : ''}${error.message}`, EXIT.FAILURE);
+  // The admin server answers a route nobody mounted: the agent runs without an alerting: section.
+  const hint = error?.code === 'HTTP_NOT_FOUND' ? ' (the agent has no alerting: section in its config?)' : '';
+  if (typeof error?.message === 'string') throw new CommandFailure(`${typeof error.code === 'string' ? `${error.code}: ` : ''}${error.message}${hint}`, EXIT.FAILURE);
   if (typeof parsed === 'string') throw new CommandFailure(`HTTP ${response.status}: ${parsed}`, EXIT.FAILURE);
-  if (response.status === 404 && path.startsWith('/alerts')) throw new CommandFailure(`${url}: HTTP 404 (is alerting enabled in the agent's config?)`, EXIT.FAILURE);
   throw new CommandFailure(`${method} ${url}: HTTP ${response.status}`, EXIT.FAILURE);
 }
 
