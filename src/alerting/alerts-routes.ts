@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../core/clock';
 import { isAgentError } from '../core/errors';
 import type { AdminServer } from '../http/admin-server';
+import type { RouteHandler } from '../plugin/http-routes';
 import { readBody } from '../http/body';
 import { HttpError, sendJson } from '../http/reply';
 import type { AcknowledgementInput, AlertingApi, AlertView } from './alerting-api';
@@ -93,13 +94,15 @@ async function jsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
 }
 
 /**
- * Mounts `GET /alerts` and `POST /alerts/{fingerprint}/ack` (which needs the bearer token when
- * `http.auth_token` is set). Returns a function that removes them again.
+ * Mounts `GET /alerts` and `POST /alerts/{fingerprint}/ack`; both need the bearer token when
+ * `http.auth_token` is set. Returns a function that removes them again.
  */
 export function mountAlertRoutes(server: Pick<AdminServer, 'addRoute'>, api: AlertingApi, options: { clock: Clock; bodyLimit?: number }): () => void {
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  // Reads too: alerts and the configuration are as sensitive as GET /events (amtool sends the token with --http.config.file).
+  const add = (method: string, path: string, handler: RouteHandler): (() => void) => server.addRoute(method, path, handler, { auth: true });
   const removers = [
-    server.addRoute('GET', '/alerts', (req, res) => {
+    add('GET', '/alerts', (req, res) => {
       const states = parseStates(new URL(req.url ?? '/', 'http://agent').searchParams);
       const alerts = api
         .alerts()
@@ -108,7 +111,7 @@ export function mountAlertRoutes(server: Pick<AdminServer, 'addRoute'>, api: Ale
         .map(alertJson);
       sendJson(res, 200, { alerts });
     }),
-    server.addRoute('POST', '/alerts/*', async (req, res) => {
+    add('POST', '/alerts/*', async (req, res) => {
       const path = (req.url ?? '/').split('?', 1)[0] as string;
       const match = /^\/alerts\/([^/]+)\/ack$/.exec(path);
       if (!match) throw new HttpError(404, 'HTTP_NOT_FOUND', `no endpoint ${path} (acknowledge with POST /alerts/{fingerprint}/ack)`);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { AdminServer } from '../http/admin-server';
+import type { RouteHandler } from '../plugin/http-routes';
 import { readBody } from '../http/body';
 import { HttpError, sendJson } from '../http/reply';
 import type { AlertingApi, AlertView, GroupAlertsView, SilenceView } from './alerting-api';
@@ -343,13 +344,15 @@ function silenceFailure(error: unknown): never {
 }
 
 /**
- * Mounts the API v2 routes on the admin server (POST and DELETE need the bearer token when
- * `http.auth_token` is set, as every non-GET route). Returns a function that removes them again.
+ * Mounts the API v2 routes on the admin server; every one needs the bearer token when
+ * `http.auth_token` is set, reads included. Returns a function that removes them again.
  */
 export function mountAlertmanagerApi(server: Pick<AdminServer, 'addRoute'>, api: AlertingApi, info: AlertmanagerApiInfo): () => void {
   const limit = info.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  // Reads too: alerts and the configuration are as sensitive as GET /events (amtool sends the token with --http.config.file).
+  const add = (method: string, path: string, handler: RouteHandler): (() => void) => server.addRoute(method, path, handler, { auth: true });
   const removers = [
-    server.addRoute(
+    add(
       'POST',
       '/api/v2/alerts',
       v2(async (req, res) => {
@@ -360,17 +363,17 @@ export function mountAlertmanagerApi(server: Pick<AdminServer, 'addRoute'>, api:
         sendOk(res);
       }),
     ),
-    server.addRoute(
+    add(
       'GET',
       '/api/v2/alerts',
       v2((req, res) => sendJson(res, 200, listAlerts(api.alerts(), parseAlertQuery(queryOf(req))))),
     ),
-    server.addRoute(
+    add(
       'GET',
       '/api/v2/alerts/groups',
       v2((req, res) => sendJson(res, 200, listAlertGroups(api.groups(), parseAlertQuery(queryOf(req))))),
     ),
-    server.addRoute(
+    add(
       'POST',
       '/api/v2/silences',
       v2(async (req, res) => {
@@ -386,12 +389,12 @@ export function mountAlertmanagerApi(server: Pick<AdminServer, 'addRoute'>, api:
         sendJson(res, 200, { silenceID: id });
       }),
     ),
-    server.addRoute(
+    add(
       'GET',
       '/api/v2/silences',
       v2((req, res) => sendJson(res, 200, api.silences({ filter: parseFilter(queryOf(req)) }).map(gettableSilence))),
     ),
-    server.addRoute(
+    add(
       'GET',
       '/api/v2/silence/*',
       v2((req, res) => {
@@ -401,7 +404,7 @@ export function mountAlertmanagerApi(server: Pick<AdminServer, 'addRoute'>, api:
         sendJson(res, 200, gettableSilence(silence));
       }),
     ),
-    server.addRoute(
+    add(
       'DELETE',
       '/api/v2/silence/*',
       v2((req, res) => {
@@ -413,7 +416,7 @@ export function mountAlertmanagerApi(server: Pick<AdminServer, 'addRoute'>, api:
         sendOk(res);
       }),
     ),
-    server.addRoute('GET', '/api/v2/status', (_req, res) =>
+    add('GET', '/api/v2/status', (_req, res) =>
       sendJson(res, 200, {
         cluster: { ...(info.clusterName ? { name: info.clusterName } : {}), status: 'disabled', peers: [] },
         config: { original: api.configText },
@@ -421,7 +424,7 @@ export function mountAlertmanagerApi(server: Pick<AdminServer, 'addRoute'>, api:
         versionInfo: { branch: '', buildDate: '', buildUser: '', goVersion: process.version, revision: '', version: info.version },
       }),
     ),
-    server.addRoute('GET', '/api/v2/receivers', (_req, res) =>
+    add('GET', '/api/v2/receivers', (_req, res) =>
       sendJson(
         res,
         200,
