@@ -40,7 +40,8 @@ export type {
 export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactText, redactValue } from './core/redact';
 export { HttpError } from './http/reply';
 export { isNotifier } from './alerting/notifier';
-export type { Notifier } from './alerting/notifier';
+export { httpOutcome, parseRetryAfter } from './alerting/http-outcome';
+export type { AlertmanagerIntegration, DeliverySettings, Notifier, SinkDeclaration } from './alerting/notifier';
 export type { ConfigChange, Notification, NotificationAlert, NotifyReason, SinkResult } from './alerting/notification';
 export type { AcknowledgementView } from './alerting/alerting-api';
 export { definePlugin } from './plugin/definition';

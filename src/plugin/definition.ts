@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { z } from 'zod';
+import type { SinkDeclaration } from '../alerting/notifier';
 import { AgentError, errorTableProblem, type ErrorCodeTable } from '../core/errors';
 
 /**
@@ -90,6 +91,11 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   readonly errors?: ErrorCodeTable;
   /** Plugin type names that must be declared (and are started) before this one. */
   readonly dependencies?: readonly string[];
+  /**
+   * Present on a sink (a plugin whose class implements the notifier contract, `Notifier`): its
+   * delivery defaults and the Alertmanager integration it stands for.
+   */
+  readonly sink?: SinkDeclaration;
   /** CLI commands this plugin adds to `praxis-agent` (built-in plugins only). */
   readonly commands?: readonly PluginCommand[];
   /** The implementation; resolved from a child container of the agent's. */
