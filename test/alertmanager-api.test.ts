@@ -5,7 +5,6 @@ import path from 'node:path';
 import { Agent } from '../src/agent/agent';
 import { mountAlertRoutes } from '../src/alerting/alerts-routes';
 import { mountAlertmanagerApi } from '../src/alerting/api-v2';
-import { AlertingEngine } from '../src/alerting/engine';
 import { EventBus } from '../src/bus/event-bus';
 import { loadConfig } from '../src/config/loader';
 import { SystemClock } from '../src/core/clock';
@@ -424,18 +423,16 @@ describe('the CLI against the running agent (child processes)', () => {
 
 describe('mounting on an admin server', () => {
   test('the routes answer once mounted, a body over the limit is a 413 JSON string, and unmounting removes every route', async () => {
-    const file = path.join(dir, 'mount.config.yaml');
-    writeFileSync(file, 'alerting:\n  route:\n    receiver: r\n  receivers:\n    - name: r\n');
-    const loaded = loadConfig(file);
+    // The running agent's engine, mounted once more on an admin server of its own.
+    const engine = agent.alerting as NonNullable<typeof agent.alerting>;
     const clock = new SystemClock();
     const bus = new EventBus(new EventRegistry(), clock);
-    const engine = new AlertingEngine({ section: loaded.config.alerting as NonNullable<typeof loaded.config.alerting>, config: loaded.alerting as NonNullable<typeof loaded.alerting>, bus, clock, logger: silentLogger(), notifier: () => undefined, source: 'test' });
     const server = new AdminServer({ host: '127.0.0.1', port: 0, body_limit: 1_000_000 }, { bus, logger: silentLogger(), plugins: () => [], ready: () => true, stats: () => ({}) });
     const base = await server.start();
     try {
       const unmountV2 = mountAlertmanagerApi(server, engine, { version: '9.9.9', bodyLimit: 64 });
       const unmountOwn = mountAlertRoutes(server, engine, { clock });
-      expect(await (await fetch(`${base}/api/v2/receivers`)).json()).toEqual([{ name: 'r' }]);
+      expect(await (await fetch(`${base}/api/v2/receivers`)).json()).toEqual([{ name: 'team' }, { name: 'pager' }]);
       expect(((await (await fetch(`${base}/api/v2/status`)).json()) as { versionInfo: { version: string } }).versionInfo.version).toBe('9.9.9');
       const big = await fetch(`${base}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ labels: { alertname: 'x'.repeat(100) } }]) });
       expect([big.status, await big.json()]).toEqual([413, 'request body exceeds http.body_limit (64 bytes)']);
