@@ -134,6 +134,15 @@ export class Agent {
         source: this.name,
         ...(config.store?.enabled && { persistIntervalMs: config.store.commit_interval }),
       });
+      if (this.admin) {
+        // Alertmanager's API v2 (amtool, Prometheus) and the agent's own /alerts routes.
+        /* eslint-disable @typescript-eslint/no-require-imports */
+        const { mountAlertmanagerApi } = require('../alerting/api-v2') as typeof import('../alerting/api-v2');
+        const { mountAlertRoutes } = require('../alerting/alerts-routes') as typeof import('../alerting/alerts-routes');
+        /* eslint-enable @typescript-eslint/no-require-imports */
+        mountAlertmanagerApi(this.admin, this.alerting, { version: AGENT_VERSION, bodyLimit: config.http.body_limit });
+        mountAlertRoutes(this.admin, this.alerting, { clock: this.clock, bodyLimit: config.http.body_limit });
+      }
     }
     this.container.register(classToken(AgentControl), { useValue: new AgentControlOf(this) });
     this.admin?.addRoute('POST', '/-/reload', async (req, res) => {

@@ -70,6 +70,7 @@ export const ERROR_CODES = {
   DELIVERY_NOT_DEAD: 'Only a dead-lettered delivery can be retried; this one is pending or delivered.',
   ALERT_NOT_FOUND: 'No alert with this fingerprint is known to the engine (never seen, or resolved and forgotten).',
   ALERTING_STATE_WRITE_FAILED: "The alerting engine could not write its state (alerts, notification log, silences, acks) to the agent's database (disk full, I/O error, store closed), or could not create its tables there (also when a newer agent wrote them); the message names the operation and SQLite's error.",
+  ALERT_BAD_QUERY: 'GET /alerts got an unknown state (use pending, firing, resolved).',
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;
