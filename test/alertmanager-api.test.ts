@@ -126,6 +126,15 @@ interface AmSilence {
 }
 
 describe('amtool against the agent', () => {
+  it('reads the routing tree from the running agent (config.original is Alertmanager YAML) and tests routes on it', async () => {
+    const tree = await amtool(['config', 'routes']);
+    expect(tree).toMatchObject({ code: 0, stderr: '' });
+    expect(tree.stdout).toContain('team');
+    expect(tree.stdout).toContain('pager');
+    const routed = await amtool(['config', 'routes', 'test', 'severity=page']);
+    expect(routed).toMatchObject({ code: 0, stdout: 'pager\n' });
+  });
+
   test('alert add, then alert query shows it (simple and JSON output)', async () => {
     const added = await amtool(['alert', 'add', 'DiskFull', 'host=db1', 'severity=page', '--annotation=summary=disk is full']);
     expect(added).toMatchObject({ code: 0, stderr: '' });

@@ -9,6 +9,8 @@ import { HttpError, sendJson } from '../http/reply';
 import type { AcknowledgementInput, AlertingApi, AlertView } from './alerting-api';
 import type { AlertState } from './alerts';
 import { parsePrometheusDuration } from './duration';
+import type { DeliveryState, OutboxRow } from './outbox-store';
+import { redactText } from '../core/redact';
 
 /**
  * The agent's own alert routes, beside Alertmanager's API v2: `GET /alerts` lists every alert the
@@ -34,6 +36,31 @@ const ackSchema = z
     duration: z.string().optional(),
   })
   .refine((body) => body.expires_at === undefined || body.duration === undefined, { message: 'give expires_at or duration, not both', path: ['duration'] });
+
+const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'dead', 'delivered'];
+
+const testSchema = z.strictObject({ receiver: z.string().min(1), wait: z.string().optional() });
+
+/** A delivery as `GET /alerts/deliveries` shows it: times as RFC 3339, the notification summarised. */
+export function deliveryJson(row: OutboxRow): Record<string, unknown> {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return {
+    id: row.id,
+    notification_id: row.notificationId,
+    receiver: row.receiver,
+    sink: row.sink,
+    state: row.state,
+    attempts: row.attempts,
+    created_at: iso(row.createdAt),
+    ...(row.state === 'pending' && { next_attempt_at: iso(row.nextAt) }),
+    updated_at: iso(row.updatedAt),
+    ...(row.lastReason !== undefined && { last_reason: redactText(row.lastReason) }),
+    group: row.notification.groupKey,
+    status: row.notification.status,
+    reason: row.notification.reason,
+    alerts: row.notification.alerts.map((a) => ({ alertname: a.labels.alertname ?? '', status: a.status, fingerprint: a.fingerprint })),
+  };
+}
 
 /** An alert with its times as RFC 3339. */
 export function alertJson(view: AlertView): AlertJson {
@@ -94,7 +121,8 @@ async function jsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
 }
 
 /**
- * Mounts `GET /alerts` and `POST /alerts/{fingerprint}/ack`; both need the bearer token when
+ * Mounts `GET /alerts`, `POST /alerts/{fingerprint}/ack`, `GET /alerts/deliveries`,
+ * `POST /alerts/deliveries/{id}/retry` and `POST /alerts/test`; all need the bearer token when
  * `http.auth_token` is set. Returns a function that removes them again.
  */
 export function mountAlertRoutes(server: Pick<AdminServer, 'addRoute'>, api: AlertingApi, options: { clock: Clock; bodyLimit?: number }): () => void {
@@ -111,10 +139,42 @@ export function mountAlertRoutes(server: Pick<AdminServer, 'addRoute'>, api: Ale
         .map(alertJson);
       sendJson(res, 200, { alerts });
     }),
+    add('GET', '/alerts/deliveries', (req, res) => {
+      const params = new URL(req.url ?? '/', 'http://agent').searchParams;
+      const states = params.getAll('state').flatMap((v) => v.split(',')).filter((v) => v !== '');
+      const unknown = states.find((v) => !(DELIVERY_STATES as readonly string[]).includes(v));
+      if (unknown !== undefined) throw new HttpError(400, 'ALERT_BAD_QUERY', `state: unknown delivery state "${unknown}" (use ${DELIVERY_STATES.join(', ')})`, { state: unknown });
+      const wanted = (states.length > 0 ? states : ['pending', 'dead']) as DeliveryState[];
+      sendJson(res, 200, { deliveries: wanted.flatMap((state) => api.deliveries(state, 1000)).sort((a, b) => a.id - b.id).map(deliveryJson) });
+    }),
+    add('POST', '/alerts/test', async (req, res) => {
+      const body = testSchema.safeParse(await jsonBody(req, limit));
+      if (!body.success) throw new HttpError(400, 'ALERT_INVALID', `test: ${body.error.issues[0].path.join('.') || 'body'}: ${body.error.issues[0].message} (expected {"receiver": "NAME", "wait"?: "30s"})`);
+      const waitMs = body.data.wait === undefined ? 30_000 : parsePrometheusDuration(body.data.wait);
+      if (waitMs === undefined) throw new HttpError(400, 'ALERT_INVALID', `test: wait: not a duration: "${body.data.wait}" (e.g. 10s, 1m)`);
+      try {
+        sendJson(res, 200, { receiver: body.data.receiver, results: await api.sendTest(body.data.receiver, Math.min(waitMs, 300_000)) });
+      } catch (error) {
+        if (isAgentError(error) && error.code === 'RECEIVER_NOT_FOUND') throw new HttpError(404, 'RECEIVER_NOT_FOUND', error.message, { receiver: body.data.receiver });
+        throw error;
+      }
+    }),
     add('POST', '/alerts/*', async (req, res) => {
       const path = (req.url ?? '/').split('?', 1)[0] as string;
+      const retry = /^\/alerts\/deliveries\/(\d+)\/retry$/.exec(path);
+      if (retry) {
+        req.resume();
+        try {
+          sendJson(res, 200, deliveryJson(api.retryDelivery(Number(retry[1]))));
+        } catch (error) {
+          if (isAgentError(error) && error.code === 'DELIVERY_NOT_FOUND') throw new HttpError(404, 'DELIVERY_NOT_FOUND', error.message, { id: Number(retry[1]) });
+          if (isAgentError(error) && error.code === 'DELIVERY_NOT_DEAD') throw new HttpError(409, 'DELIVERY_NOT_DEAD', error.message, { id: Number(retry[1]) });
+          throw error;
+        }
+        return;
+      }
       const match = /^\/alerts\/([^/]+)\/ack$/.exec(path);
-      if (!match) throw new HttpError(404, 'HTTP_NOT_FOUND', `no endpoint ${path} (acknowledge with POST /alerts/{fingerprint}/ack)`);
+      if (!match) throw new HttpError(404, 'HTTP_NOT_FOUND', `no endpoint ${path} (POST /alerts/{fingerprint}/ack, /alerts/deliveries/{id}/retry or /alerts/test)`);
       const fingerprint = decodeURIComponent(match[1]);
       const input = parseAck(await jsonBody(req, limit), options.clock.now());
       let view: AlertView;

@@ -10,8 +10,8 @@ import { errorMessage } from '../core/errors';
 import { adminUrl, bearerToken, type ConnectionOptions } from './agent-connection';
 
 /**
- * The CLI's alert commands that talk to a running agent: `alert list` and `alert ack` through the
- * agent's `/alerts` routes, `alert silence add|query|expire` through Alertmanager's API v2 (the
+ * The CLI's alert commands that talk to a running agent: `alert list`, `alert ack`,
+ * `alert deliveries`, `alert retry` and `alert test` through the agent's `/alerts` routes, `alert silence add|query|expire` through Alertmanager's API v2 (the
  * same requests amtool makes). Exit codes: 0 done, 1 the agent refused or could not be reached,
  * 2 bad arguments.
  */
@@ -42,7 +42,8 @@ function usage(message: string): CommandFailure {
  * @throws CommandFailure (exit 1) with the agent's message: `CODE: message` for the agent's own
  * routes, the string Alertmanager's API answers with, or why the agent could not be reached.
  */
-async function call(options: ConnectionOptions, method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(options: ConnectionOptions & { timeoutMs?: number }, method: string, path: string, body?: unknown): Promise<unknown> {
+  const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   let token: string | undefined;
   try {
     token = bearerToken(options);
@@ -56,11 +57,11 @@ async function call(options: ConnectionOptions, method: string, path: string, bo
   let response: Response;
   let text: string;
   try {
-    response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(TIMEOUT_MS) });
+    response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(timeoutMs) });
     text = await response.text();
   } catch (error) {
     const { name, cause } = (error ?? {}) as { name?: string; cause?: { code?: string; message?: string } };
-    const reason = name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS} ms` : (cause?.code ?? cause?.message ?? errorMessage(error));
+    const reason = name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (cause?.code ?? cause?.message ?? errorMessage(error));
     throw new CommandFailure(`cannot reach praxis-agent at ${url}: ${reason}`, EXIT.FAILURE);
   }
   let parsed: unknown;
@@ -232,4 +233,63 @@ export async function silenceExpireCommand(ids: readonly string[], options: Conn
     code = Math.max(code, result);
   }
   return code;
+}
+
+interface DeliveryJson {
+  id: number;
+  receiver: string;
+  sink: string;
+  state: string;
+  attempts: number;
+  created_at: string;
+  next_attempt_at?: string;
+  last_reason?: string;
+  alerts: { alertname: string; status: string }[];
+}
+
+/** `alert deliveries`: the outbox's pending and dead-lettered deliveries (or those of `--state`). */
+export function alertDeliveriesCommand(options: ConnectionOptions & { state?: string; json?: boolean }, io: Io): Promise<number> {
+  return run(io, async () => {
+    const query = options.state ? `?state=${encodeURIComponent(options.state)}` : '';
+    const { deliveries } = (await call(options, 'GET', `/alerts/deliveries${query}`)) as { deliveries: DeliveryJson[] };
+    if (options.json) {
+      io.out(JSON.stringify(deliveries, null, 2));
+      return;
+    }
+    if (deliveries.length === 0) {
+      io.out('(no deliveries)');
+      return;
+    }
+    const alerts = (d: DeliveryJson): string => [...new Set(d.alerts.map((a) => a.alertname))].join(',');
+    const rows = deliveries.map((d) => [String(d.id), d.state, d.receiver, d.sink, String(d.attempts), d.created_at, alerts(d), d.last_reason ?? '-']);
+    io.out(table([['ID', 'STATE', 'RECEIVER', 'SINK', 'ATTEMPTS', 'CREATED', 'ALERTS', 'LAST REASON'], ...rows]));
+  });
+}
+
+/** `alert retry ID...`: sends dead-lettered deliveries again. */
+export function alertRetryCommand(ids: readonly string[], options: ConnectionOptions, io: Io): Promise<number> {
+  return run(io, async () => {
+    const bad = ids.find((id) => !/^\d+$/.test(id));
+    if (bad !== undefined) throw usage(`not a delivery id: "${bad}" (alert deliveries --state dead lists them)`);
+    for (const id of ids) {
+      const d = (await call(options, 'POST', `/alerts/deliveries/${id}/retry`)) as DeliveryJson;
+      io.out(`delivery ${d.id} to ${d.receiver} through ${d.sink} is pending again`);
+    }
+  });
+}
+
+/** `alert test --receiver NAME`: a test notification through the real pipeline; prints each sink's answer. Exit 1 unless every sink delivered. */
+export function alertTestCommand(options: ConnectionOptions & { receiver: string; wait?: string }, io: Io): Promise<number> {
+  return run(io, async () => {
+    if (options.wait !== undefined && parsePrometheusDuration(options.wait) === undefined) throw usage(`--wait: not a duration: "${options.wait}" (e.g. 10s, 1m)`);
+    const { results } = (await call({ ...options, timeoutMs: (parsePrometheusDuration(options.wait ?? '30s') ?? 30_000) + 5_000 }, 'POST', '/alerts/test', { receiver: options.receiver, ...(options.wait ? { wait: options.wait } : {}) })) as {
+      results: { sink: string; delivery_id: number; outcome: string; attempts: number; reason?: string }[];
+    };
+    if (results.length === 0) {
+      io.out(`receiver ${options.receiver} has no sinks: its notifications are dropped`);
+      return;
+    }
+    for (const r of results) io.out(`${r.sink}: ${r.outcome} after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}${r.reason ? ` (${r.reason})` : ''} [delivery ${r.delivery_id}]`);
+    if (results.some((r) => r.outcome !== 'delivered')) throw new CommandFailure(`not every sink of ${options.receiver} delivered the test notification`, EXIT.FAILURE);
+  });
 }

@@ -7,7 +7,7 @@ import { Route } from '../alerting/route';
 import { AGENT_VERSION } from '../agent/version';
 import { AgentClient, AgentClientError } from '../client/agent-client';
 import { adminUrl, bearerToken, type ConnectionOptions } from './agent-connection';
-import { alertAckCommand, alertListCommand, silenceAddCommand, silenceExpireCommand, silenceQueryCommand } from './alert-commands';
+import { alertAckCommand, alertDeliveriesCommand, alertListCommand, alertRetryCommand, alertTestCommand, silenceAddCommand, silenceExpireCommand, silenceQueryCommand } from './alert-commands';
 import { configJsonSchema } from '../config/json-schema';
 import { ConfigError, describePlugins, loadConfig } from '../config/loader';
 import { SecretValues } from '../config/secret-values';
@@ -388,6 +388,20 @@ function addAlertClientCommands(alert: Command, io: Io, setCode: (code: number) 
     .option('--expires <duration>', 'how long the acknowledgement holds, e.g. 2h (default: until the alert changes state)')
     .option('--author <name>', 'who acknowledges (default: the current user)')
     .action(async (fingerprint: string, opts: ConnectionOptions & { comment?: string; expires?: string; author?: string }) => setCode(await alertAckCommand(fingerprint, opts, io)));
+  withConnection(alert.command('deliveries'))
+    .description('deliveries in the outbox: pending and dead-lettered ones (or those of --state), with attempts and the last failure')
+    .option('--state <state>', 'pending, dead or delivered (comma-separated for several)')
+    .option('--json', 'print JSON')
+    .action(async (opts: ConnectionOptions & { state?: string; json?: boolean }) => setCode(await alertDeliveriesCommand(opts, io)));
+  withConnection(alert.command('retry'))
+    .description('send dead-lettered deliveries again (alert deliveries --state dead lists them)')
+    .argument('<ids...>', 'delivery ids')
+    .action(async (ids: string[], opts: ConnectionOptions) => setCode(await alertRetryCommand(ids, opts, io)));
+  withConnection(alert.command('test'))
+    .description('send a clearly marked test notification to a receiver through the real pipeline (outbox, rate limit, sinks) and print each sink\'s answer; exit 1 unless all delivered')
+    .requiredOption('--receiver <name>', 'the receiver to test')
+    .option('--wait <duration>', 'how long to wait for the sinks (default 30s)')
+    .action(async (opts: ConnectionOptions & { receiver: string; wait?: string }) => setCode(await alertTestCommand(opts, io)));
   const silence = alert.command('silence').description("silences of a running agent, through Alertmanager's API v2 (as amtool silence)");
   withConnection(silence.command('add'))
     .description('silence the alerts matching every matcher, from now for --duration; prints the silence id')
