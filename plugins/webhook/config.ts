@@ -21,7 +21,7 @@ const destinationFields = {
   max_alerts: z.number().int().nonnegative().optional().describe('At most this many alerts per message, the rest counted in truncatedAlerts (Alertmanager\'s max_alerts). 0: all (default).'),
   timeout: positiveDuration.optional().describe('Give up one request after this long (a retry). Default: the delivery attempt\'s own timeout (delivery.timeout, 10s).'),
   headers: z
-    .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name'), z.string())
+    .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name'), z.string().regex(/^[^\r\n\0]*$/, 'a header value cannot hold a line break (the value is not shown)'))
     .optional()
     .describe('Extra request headers; values may be secrets (${VAR} / ${file:...}) and never appear in logs or results.'),
 };
