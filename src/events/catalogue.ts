@@ -233,6 +233,7 @@ export const alertNotifiedSchema = z
 export const alertDeliverySchema = z
   .strictObject({
     notification_id: z.uuid().describe('The notification (alert.notified) this attempt delivers.'),
+    delivery_id: z.number().int().positive().describe('The delivery in the outbox (one per notification and sink): GET /alerts/deliveries lists it, `praxis-agent alert retry ID` retries a dead letter.'),
     receiver: receiverSchema,
     sink: z.string().min(1).describe('The sink (plugin instance) that made the attempt.'),
     group: groupKeySchema,
