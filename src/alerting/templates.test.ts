@@ -106,6 +106,12 @@ describe('compileTemplate renders as Alertmanager does', () => {
     ['if eq .Status', '{{ if eq .Status "firing" }}FIRING{{ else }}OK{{ end }}', 'FIRING'],
     ['else if', '{{ if eq .Status "x" }}1{{ else if .Alerts.Resolved }}2{{ else }}3{{ end }}{{ if .CommonLabels.nope }}1{{ else if .CommonLabels.nope }}2{{ else }}3{{ end }}', '23'],
     ['toUpper, toLower, title in pipes and calls', '{{ .Status | toUpper }} {{ toLower "MiXeD" }} {{ "FIRING x-y don\'t node_exporter" | title }}', "FIRING mixed Firing X-Y Don't Node_exporter"],
+    [
+      'title on word boundaries as Go finds them',
+      '{{ "hello.world foo:bar a1b c-d e_f 3am x.1 1.5x élan ÉCOLE don’t o\'neil a\' db.oncall-v2 HTTP/2 k8s.io" | title }}',
+      "Hello.world Foo:bar A1b C-D E_f 3Am X.1 1.5X Élan École Don’t O'neil A' Db.oncall-V2 Http/2 K8s.io",
+    ],
+    ['actions without spaces', '{{.Status}}{{if .Alerts}}+{{len .Alerts}}{{end}}{{.CommonLabels.team|toUpper}}', 'firing+2DB'],
     ['comparisons on len and strings', '{{ if gt (len .Alerts.Firing) 1 }}many{{ else }}one{{ end }} {{ lt 1 2 }} {{ le 2 2 }} {{ ge 1 2 }} {{ ne .Status "resolved" }} {{ lt "a" "b" }} {{ eq .Status "x" "firing" }}', 'one true true false true true true'],
     ['not, and, or (Go returns the deciding argument)', '{{ not .CommonLabels.nope }} {{ or .CommonLabels.nope "fallback" }} {{ and .CommonLabels.team .CommonLabels.alertname }} {{ if and .Alerts.Firing .Alerts.Resolved }}both{{ end }}', 'true fallback DiskFull both'],
     ['a label map prints as Go prints a map', '{{ .CommonLabels }}', 'map[alertname:DiskFull team:db]'],

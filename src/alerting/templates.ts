@@ -719,11 +719,15 @@ function order(a: Value, b: Value): number {
 }
 
 /**
- * Alertmanager's `title` (golang.org/x/text/cases.Title): the first letter of each word upper-case,
- * the rest lower-case; letters, digits, `_` and an apostrophe inside a word belong to the word.
+ * Alertmanager's `title` (golang.org/x/text/cases.Title): in each word the first letter upper-case
+ * and the rest lower-case. Words as Unicode's word boundaries (UAX #29) make them for Latin text:
+ * letters, digits and `_` run together, `.` `:` `'` `’` join letters (`hello.world`, `o'neil`) and
+ * `.` `,` `;` `'` join digits (`1.5x`); anything else (space, `-`, `/`) separates words.
  */
+const WORD = /[\p{L}\p{M}\p{N}_]+(?:(?:(?<=[\p{L}\p{M}])[.:'’\u00B7](?=[\p{L}\p{M}])|(?<=\p{N})[.,;'’](?=\p{N}))[\p{L}\p{M}\p{N}_]+)*/gu;
+
 function title(text: string): string {
-  return text.replace(/[\p{L}\p{N}_]+(?:['’][\p{L}\p{N}_]+)*/gu, (word) => word.charAt(0).toUpperCase() + word.slice(1).toLowerCase());
+  return text.replace(WORD, (word) => word.toLowerCase().replace(/\p{L}/u, (first) => first.toUpperCase()));
 }
 
 function asMap(value: Value): Record<string, string> {
