@@ -80,7 +80,6 @@ export const webhookConfigSchema = z
   .strictObject({
     ...destinationFields,
     http_config: httpConfigSchema.default({}),
-    send_resolved: z.boolean().default(true).describe('Whether receivers of this sink are notified of resolved alerts (Alertmanager\'s send_resolved; its webhook default is true). Applied by the alerting engine, not by the sink.'),
     external_url: z.string().default('').describe('What the payload says as externalURL (Alertmanager sends its own web address there): e.g. this agent\'s address. Default empty.'),
     agent_fields: z
       .boolean()

@@ -420,8 +420,9 @@ describe('config', () => {
     expect(issues({ url: 'http://a/', colour: 'red' })).toEqual([expect.stringMatching(/colour/)]);
   });
 
-  it('defaults send_resolved to true, as Alertmanager’s webhook does', () => {
-    expect(webhookConfigSchema.parse({ url: 'http://a/' })).toMatchObject({ send_resolved: true, agent_fields: true, external_url: '', receivers: {} });
+  it('has defaults for everything but the URL (send_resolved is the plugin entry\'s delivery.send_resolved, applied by the pipeline)', () => {
+    expect(webhookConfigSchema.parse({ url: 'http://a/' })).toMatchObject({ agent_fields: true, external_url: '', receivers: {} });
+    expect(webhookConfigSchema.safeParse({ url: 'http://a/', send_resolved: false }).success).toBe(false);
   });
 });
 
@@ -444,7 +445,9 @@ describe('the Alertmanager integration (webhook_configs)', () => {
     expect(result).toEqual({
       config: { url: 'https://hooks/x', send_resolved: false, max_alerts: 5, http_config: { tls_config: { ca_file: 'ca.pem', insecure_skip_verify: false }, authorization: { type: 'Bearer', credentials: 'tok' } } },
     });
-    expect(webhookConfigSchema.safeParse((result as { config: unknown }).config).success).toBe(true);
+    // send_resolved goes to the plugin entry's delivery settings (the loader takes it out); the rest is the sink's config.
+    const { send_resolved: _sendResolved, ...sinkConfig } = (result as { config: Record<string, unknown> }).config;
+    expect(webhookConfigSchema.safeParse(sinkConfig).success).toBe(true);
     const fromFile = map({ url_file: '/run/secrets/hook', http_config: { authorization: { type: 'Token', credentials_file: '/run/t' } } });
     expect(fromFile).toEqual({ config: { url_file: '/run/secrets/hook', http_config: { authorization: { type: 'Token', credentials_file: '/run/t' } } } });
     expect(webhookConfigSchema.safeParse((fromFile as { config: unknown }).config).success).toBe(true);

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { PathIssue } from '../config/issues';
 import type { KeyPath } from '../config/positions';
 import { errorMessage } from '../core/errors';
@@ -43,11 +44,12 @@ export function integrationSinks(
   prefix: KeyPath,
   taken: ReadonlySet<string>,
   resolve: (use: string) => ResolvedPlugin,
+  baseDir: string,
 ): { sinks: IntegrationSink[]; issues: PathIssue[] } {
   const sinks: IntegrationSink[] = [];
   const issues: PathIssue[] = [];
   const names = new Set(taken);
-  const global = (config.global ?? {}) as Record<string, unknown>;
+  const global = absoluteFiles(config.global ?? {}, baseDir);
   for (const [i, receiver] of config.receivers.entries()) {
     for (const key of Object.keys(INTEGRATION_SINKS) as IntegrationKey[]) {
       for (const [j, entry] of (receiver[key] ?? []).entries()) {
@@ -68,7 +70,7 @@ export function integrationSinks(
         }
         let mapped: ReturnType<typeof integration.toConfig>;
         try {
-          mapped = integration.toConfig(entry, { global, receiver: receiver.name });
+          mapped = integration.toConfig(absoluteFiles(entry, baseDir), { global, receiver: receiver.name });
         } catch (error) {
           problem([], `${use}: could not read this ${key} entry: ${errorMessage(error)}`);
           continue;
@@ -91,6 +93,17 @@ export function integrationSinks(
     }
   }
   return { sinks, issues };
+}
+
+/** A copy with every relative path under a `*_file` key made absolute from `baseDir`. */
+function absoluteFiles(value: Readonly<Record<string, unknown>>, baseDir: string): Record<string, unknown> {
+  const walk = (v: unknown, key?: string): unknown => {
+    if (typeof v === 'string' && key?.endsWith('_file') && v !== '' && !path.isAbsolute(v)) return path.resolve(baseDir, v);
+    if (Array.isArray(v)) return v.map((item) => walk(item));
+    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, k)]));
+    return v;
+  };
+  return walk(value) as Record<string, unknown>;
 }
 
 /** A receiver name as the start of a lower-kebab-case plugin instance name. */

@@ -237,7 +237,7 @@ function loadAlerting(raw: unknown, file: string, baseDir: string, entries: read
   const { config_file: configFile, ...inline } = section.data;
   if (configFile === undefined) {
     const issues = checkAlertmanagerConfig(inline, ['alerting'], context);
-    if (issues.length === 0) issues.push(...mapIntegrations(inline, ['alerting'], context.pluginNames, baseDir, integrations));
+    if (issues.length === 0) issues.push(...mapIntegrations(inline, ['alerting'], context.pluginNames, baseDir, baseDir, integrations));
     for (const issue of issues) sink.add(issue.path, issue.anchor, issue.code, issue.message);
     return issues.length === 0 ? { config: inline, source: alertmanagerSource(raw.alerting) } : undefined;
   }
@@ -262,7 +262,7 @@ function loadAlerting(raw: unknown, file: string, baseDir: string, entries: read
   if (!parsed.success) fileSink.addIssues(parsed.error, { schema: alertmanagerConfigSchema, input, prefix: [] });
   else {
     const issues = checkAlertmanagerConfig(parsed.data, [], context);
-    if (issues.length === 0) issues.push(...mapIntegrations(parsed.data, [], context.pluginNames, baseDir, integrations));
+    if (issues.length === 0) issues.push(...mapIntegrations(parsed.data, [], context.pluginNames, baseDir, path.dirname(path.resolve(baseDir, configFile)), integrations));
     for (const issue of issues) fileSink.add(issue.path, issue.anchor, issue.code, issue.message);
   }
   sink.problems.push(...fileSink.problems);
@@ -278,8 +278,8 @@ function alertmanagerSource(written: unknown): Record<string, unknown> {
 }
 
 /** Adds the sink instances made from `config`'s Alertmanager integrations to `integrations`; answers the problems. */
-function mapIntegrations(config: AlertmanagerConfig, prefix: KeyPath, taken: ReadonlySet<string>, baseDir: string, integrations: IntegrationSink[]): PathIssue[] {
-  const { sinks, issues } = integrationSinks(config, prefix, taken, (use) => resolvePlugin(use, baseDir));
+function mapIntegrations(config: AlertmanagerConfig, prefix: KeyPath, taken: ReadonlySet<string>, baseDir: string, filesDir: string, integrations: IntegrationSink[]): PathIssue[] {
+  const { sinks, issues } = integrationSinks(config, prefix, taken, (use) => resolvePlugin(use, baseDir), filesDir);
   integrations.push(...sinks);
   return issues;
 }
