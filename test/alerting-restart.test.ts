@@ -76,6 +76,13 @@ describe('alerting across a SIGKILL', () => {
     ]);
     expect(answer.status).toBe(202);
     await until('both firing notifications', () => (notifications(sent).length >= 2 ? true : undefined));
+    const now = Date.now();
+    const silence = await fetch(`${url}/api/v2/silences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ matchers: [{ name: 'alertname', value: 'Maintenance', isRegex: false }], startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3_600_000).toISOString(), createdBy: 'ops', comment: 'kept across the kill' }),
+    });
+    const { silenceID } = (await silence.json()) as { silenceID: string };
     first.kill('SIGKILL');
     await first.exited;
     expect(notifications(sent).map(summary).sort()).toEqual(['firing FLAKY:firing', 'firing ServiceDown:firing']);
@@ -83,7 +90,8 @@ describe('alerting across a SIGKILL', () => {
     // FLAKY ends RESOLVE_TIMEOUT_S after it was posted: let that pass while the agent is down.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, postedAt + RESOLVE_TIMEOUT_S * 1000 + 500 - Date.now())));
     const second = new AgentProcess(['--config', file]);
-    await second.ready();
+    const secondUrl = await second.ready();
+    expect(await (await fetch(`${secondUrl}/api/v2/silence/${silenceID}`)).json()).toMatchObject({ id: silenceID, status: { state: 'active' }, comment: 'kept across the kill' });
     await until('the resolve of FLAKY', () => (notifications(sent).length >= 3 ? true : undefined));
     // A few group_intervals more: ServiceDown, already notified, is not notified again.
     await new Promise((resolve) => setTimeout(resolve, 3000));

@@ -20,6 +20,8 @@ import { EVENT_STORE, EventStore } from '../store/event-store';
 import { eventsRoute } from '../store/events-route';
 import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
+import { stringify } from 'yaml';
+import { redactSecrets } from '../core/redact';
 import type { AlertingEngine } from '../alerting/engine';
 import { isNotifier, type Notifier } from '../alerting/notifier';
 import { DEFAULT_SINK_SETTINGS, type SinkSettings } from '../alerting/delivery';
@@ -126,6 +128,7 @@ export class Agent {
       this.alerting = new AlertingEngine({
         section: config.alerting,
         config: loaded.alerting,
+        configText: this.secrets.mask(stringify(redactSecrets(loaded.alertingSource ?? {}))),
         bus: this.bus,
         clock: this.clock,
         logger: this.logger.child({ component: 'alerting' }),
@@ -134,6 +137,15 @@ export class Agent {
         source: this.name,
         ...(config.store?.enabled && { persistIntervalMs: config.store.commit_interval }),
       });
+      if (this.admin) {
+        // Alertmanager's API v2 (amtool, Prometheus) and the agent's own /alerts routes.
+        /* eslint-disable @typescript-eslint/no-require-imports */
+        const { mountAlertmanagerApi } = require('../alerting/api-v2') as typeof import('../alerting/api-v2');
+        const { mountAlertRoutes } = require('../alerting/alerts-routes') as typeof import('../alerting/alerts-routes');
+        /* eslint-enable @typescript-eslint/no-require-imports */
+        mountAlertmanagerApi(this.admin, this.alerting, { version: AGENT_VERSION, bodyLimit: config.http.body_limit });
+        mountAlertRoutes(this.admin, this.alerting, { clock: this.clock, bodyLimit: config.http.body_limit });
+      }
     }
     this.container.register(classToken(AgentControl), { useValue: new AgentControlOf(this) });
     this.admin?.addRoute('POST', '/-/reload', async (req, res) => {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { stringify } from 'yaml';
 import type { Bus, Unsubscribe } from '../bus/bus';
 import type { CancelTimer, Clock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { redactSecrets, redactText } from '../core/redact';
+import { redactText } from '../core/redact';
 import type { Event, EventInputMap, EventType } from '../events/types';
 import { Acknowledgements, acknowledgementView } from './acks';
-import type { AcknowledgementInput, AlertingApi, AlertView, GroupAlertsView, SilenceView } from './alerting-api';
+import type { AcknowledgementInput, AlertingApi, AlertView, GroupAlertsView, SilenceView, TestDeliveryResult } from './alerting-api';
+import { fingerprint } from './fingerprint';
 import { AlertTable, type Alert, type AlertDecision, type PostableAlert } from './alerts';
 import type { AlertingSection, AlertmanagerConfig } from './config';
 import { DEAD_LETTER_CODES, Delivery, type AttemptReport, type SinkCounters, type SinkSettings } from './delivery';
@@ -44,6 +44,8 @@ export interface AlertingEngineOptions {
   section: AlertingSection;
   /** The Alertmanager configuration in effect (inline or from config_file). */
   config: AlertmanagerConfig;
+  /** That configuration as YAML in Alertmanager's own format, secrets masked (`GET /api/v2/status`). */
+  configText: string;
   bus: Bus;
   clock: Clock;
   logger: Logger;
@@ -84,6 +86,8 @@ export class AlertingEngine implements AlertingApi {
   /** Notification log entries written to the state store, by receiver and group, with their expiry. */
   private readonly persistedLog = new Map<string, { receiver: string; groupKey: string; expiresAt: number }>();
   private inhibitSources?: InhibitAlert[];
+  /** Test notifications waiting for their deliveries to end, by delivery id. */
+  private readonly testWaiters = new Map<number, (report: AttemptReport) => void>();
   /** A state or outbox write failed and none succeeded since (reported once per episode). */
   private writeFailing = false;
   private readonly counts = { notifications: 0, notices: 0, muted: 0, state_write_failures: 0 };
@@ -92,7 +96,7 @@ export class AlertingEngine implements AlertingApi {
   constructor(private readonly options: AlertingEngineOptions) {
     const { section, config, clock } = options;
     this.config = config;
-    this.configText = stringify(redactSecrets(config));
+    this.configText = options.configText;
     this.clock = clock;
     this.logger = options.logger;
     this.recentChangesWindowMs = section.recent_changes_window;
@@ -238,6 +242,44 @@ export class AlertingEngine implements AlertingApi {
     return this.config.receivers.map((r) => r.name);
   }
 
+  async sendTest(receiver: string, waitMs: number): Promise<TestDeliveryResult[]> {
+    if (!this.sinksOf.has(receiver)) {
+      throw new AgentError('RECEIVER_NOT_FOUND', `no receiver "${receiver}" (receivers: ${this.receivers().join(', ') || 'none'})`, { receiver });
+    }
+    const now = new Date(this.clock.now()).toISOString();
+    const labels = { alertname: 'PraxisAgentTest', severity: 'info', receiver };
+    const annotations = { summary: `Test notification from ${this.options.source} for receiver ${receiver}`, description: 'Sent by praxis-agent alert test: nothing is wrong. If you read this, the receiver delivers.' };
+    const notification: Notification = {
+      receiver,
+      groupKey: `{}/test:{receiver=${JSON.stringify(receiver)}}`,
+      groupLabels: { alertname: labels.alertname },
+      commonLabels: labels,
+      commonAnnotations: annotations,
+      status: 'firing',
+      alerts: [{ status: 'firing', labels, annotations, startsAt: now, fingerprint: fingerprint(labels) }],
+      truncatedAlerts: 0,
+      reminder: false,
+      reason: 'test',
+      timestamp: now,
+    };
+    const rows = this.notify(notification);
+    const ended = rows.map(
+      (row) =>
+        new Promise<TestDeliveryResult>((resolve) => {
+          const timer = this.clock.setTimeout(() => {
+            this.testWaiters.delete(row.id);
+            const current = this.delivery.list('pending').find((r) => r.id === row.id);
+            resolve({ sink: row.sink, delivery_id: row.id, outcome: 'pending', attempts: current?.attempts ?? 0, ...(current?.lastReason !== undefined && { reason: current.lastReason }) });
+          }, waitMs);
+          this.testWaiters.set(row.id, (report) => {
+            timer();
+            resolve({ sink: row.sink, delivery_id: row.id, outcome: report.outcome as TestDeliveryResult['outcome'], attempts: report.attempt, ...(report.reason !== undefined && { reason: redactText(report.reason) }) });
+          });
+        }),
+    );
+    return Promise.all(ended);
+  }
+
   deliveries(state: OutboxRow['state'], limit?: number): OutboxRow[] {
     return this.delivery.list(state, limit);
   }
@@ -328,7 +370,7 @@ export class AlertingEngine implements AlertingApi {
     }
   }
 
-  private notify(notification: Notification): void {
+  private notify(notification: Notification): OutboxRow[] {
     this.pruneChanges();
     const sinks = this.sinksOf.get(notification.receiver) ?? [];
     const full: Notification = { ...notification, recentChanges: this.recentChanges.map((c) => ({ ...c })) };
@@ -348,7 +390,7 @@ export class AlertingEngine implements AlertingApi {
       alerts: notification.alerts.length + notification.truncatedAlerts,
       truncated_alerts: notification.truncatedAlerts,
     });
-    this.delivery.enqueue(id, full, sinks);
+    return this.delivery.enqueue(id, full, sinks);
   }
 
   private muted(decision: MuteDecision): void {
@@ -364,6 +406,10 @@ export class AlertingEngine implements AlertingApi {
 
   private attempted(report: AttemptReport): void {
     const { delivery } = report;
+    if (report.outcome !== 'retry') {
+      this.testWaiters.get(delivery.id)?.(report);
+      this.testWaiters.delete(delivery.id);
+    }
     const reason = report.reason === undefined ? undefined : redactText(report.reason);
     this.publish('alert.delivery', {
       notification_id: delivery.notificationId,
