@@ -1,13 +1,15 @@
-import type { AlertmanagerIntegration } from 'praxis-agent';
+import { compileTemplate, TemplateError, type AlertmanagerIntegration } from 'praxis-agent';
 
 /**
  * An Alertmanager `email_configs` entry as the email sink's config (see README "Alertmanager
  * mapping"), plus `send_resolved`, which belongs to the plugin entry's `delivery:` (the core
  * pipeline drops resolved alerts for a sink), not to the sink's own config: the importer moves it.
  * Alertmanager's defaults are kept where they differ from the sink's own: send_resolved false,
- * require_tls true, implicit TLS on port 465. Alertmanager's html/text/header values are Go
- * templates; until the shared template module renders them, a template in one of them is refused
- * (the sink's own rendering is the default); a header without `{{` is taken as is.
+ * require_tls true, implicit TLS on port 465. `html`, `text` and `headers.Subject` are Go
+ * templates: they become the sink's templates, compiled here so that one outside the supported
+ * subset is a problem at its own key (with the template's line:column); Alertmanager's defaults
+ * (`{{ template "email.default.html" . }}`, `... "email.default.subject" ...`) become the sink's
+ * own rendering.
  */
 
 type Problem = { path: Array<string | number>; message: string };
@@ -26,6 +28,10 @@ const REFUSED_GLOBAL: Record<string, string> = {
   smtp_auth_secret: 'CRAM-MD5 is not supported; use global.smtp_auth_password',
   smtp_auth_secret_file: 'CRAM-MD5 is not supported; use global.smtp_auth_password_file',
 };
+
+/** Alertmanager's default templates, which name its own template files: the sink's rendering stands for them. */
+const DEFAULT_SUBJECT = /^\s*\{\{-?\s*template\s+"email\.default\.subject"\s+\.\s*-?\}\}\s*$/;
+const DEFAULT_HTML = /^\s*\{\{-?\s*template\s+"email\.default\.html"\s+\.\s*-?\}\}\s*$/;
 
 const TLS_KEYS = new Set(['ca_file', 'insecure_skip_verify', 'server_name']);
 
@@ -46,14 +52,27 @@ export const emailAlertmanagerIntegration: AlertmanagerIntegration = {
     const text = (key: string, value: unknown, where: Array<string | number> = [key]): string | undefined => {
       if (value === undefined || value === null || value === '') return undefined;
       if (typeof value === 'string') return value;
-      problems.push({ path: where, message: `${key}: expected a string` });
+      problems.push({ path: where, message: 'expected a string' });
       return undefined;
     };
     const flag = (key: string, value: unknown): boolean | undefined => {
       if (value === undefined || value === null) return undefined;
       if (typeof value === 'boolean') return value;
-      problems.push({ path: [key], message: `${key}: expected true or false` });
+      problems.push({ path: [key], message: 'expected true or false' });
       return undefined;
+    };
+
+    /** The template as the sink's, undefined for Alertmanager's default; a problem when it does not compile. */
+    const template = (source: string, where: Array<string | number>, alertmanagerDefault?: RegExp): string | undefined => {
+      if (alertmanagerDefault?.test(source)) return undefined;
+      try {
+        compileTemplate(source);
+        return source;
+      } catch (error) {
+        if (!(error instanceof TemplateError)) throw error;
+        problems.push({ path: where, message: `template ${error.message}` });
+        return undefined;
+      }
     };
 
     const config: Record<string, unknown> = {};
@@ -92,7 +111,7 @@ export const emailAlertmanagerIntegration: AlertmanagerIntegration = {
 
     const tlsConfig = entry.tls_config ?? global.smtp_tls_config;
     if (tlsConfig !== undefined && tlsConfig !== null) {
-      if (typeof tlsConfig !== 'object' || Array.isArray(tlsConfig)) problems.push({ path: ['tls_config'], message: 'tls_config: expected a mapping' });
+      if (typeof tlsConfig !== 'object' || Array.isArray(tlsConfig)) problems.push({ path: ['tls_config'], message: 'expected a mapping' });
       else {
         const t = tlsConfig as Record<string, unknown>;
         const tls: Record<string, unknown> = {};
@@ -111,24 +130,26 @@ export const emailAlertmanagerIntegration: AlertmanagerIntegration = {
 
     const headers = entry.headers;
     if (headers !== undefined && headers !== null) {
-      if (typeof headers !== 'object' || Array.isArray(headers)) problems.push({ path: ['headers'], message: 'headers: expected a mapping of header names to values' });
+      if (typeof headers !== 'object' || Array.isArray(headers)) problems.push({ path: ['headers'], message: 'expected a mapping of header names to values' });
       else {
         const out: Record<string, string> = {};
         for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
           const lower = name.toLowerCase();
-          if (lower === 'to' || lower === 'from') problems.push({ path: ['headers', name], message: `headers.${name}: set ${lower} instead of the header` });
-          else if (typeof value !== 'string') problems.push({ path: ['headers', name], message: `headers.${name}: expected a string` });
-          else if (value.includes('{{')) problems.push({ path: ['headers', name], message: `headers.${name} is a Go template, which the email sink does not render; remove it to use the sink's own ${lower === 'subject' ? 'subject ([FIRING:N] alertname (group labels))' : 'headers'}, or write a fixed value` });
+          if (lower === 'to' || lower === 'from') problems.push({ path: ['headers', name], message: `set ${lower} instead of the header` });
+          else if (typeof value !== 'string') problems.push({ path: ['headers', name], message: 'expected a string' });
+          else if (lower === 'subject') {
+            const subject = template(value, ['headers', name], DEFAULT_SUBJECT);
+            if (subject !== undefined) config.subject = subject;
+          } else if (value.includes('{{')) problems.push({ path: ['headers', name], message: 'a Go template, but only the Subject header is rendered: write a fixed value' });
           else out[name] = value;
         }
         config.headers = out;
       }
     }
     for (const key of ['html', 'text'] as const) {
-      const value = entry[key];
-      if (value !== undefined && value !== null && value !== '') {
-        problems.push({ path: [key], message: `${key} (a Go template) is not supported by the email sink, which renders its own HTML and text bodies (alerts, labels, annotations, probable causes); remove ${key}` });
-      }
+      const value = text(key, entry[key]);
+      const mapped = value === undefined ? undefined : template(value, [key], key === 'html' ? DEFAULT_HTML : undefined);
+      if (mapped !== undefined) config[key] = mapped;
     }
     return problems.length > 0 ? { problems } : { config };
   },

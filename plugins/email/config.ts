@@ -1,4 +1,4 @@
-import { durationSchema, z } from 'praxis-agent';
+import { durationSchema, templateSchema, z } from 'praxis-agent';
 
 const positiveDuration = durationSchema.refine((ms) => ms > 0, 'must be longer than 0');
 
@@ -15,8 +15,18 @@ const headersSchema = z
   .superRefine((headers, ctx) => {
     for (const name of Object.keys(headers)) {
       if (['to', 'from'].includes(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: `set ${name.toLowerCase()} (the envelope follows it), not the header` });
+      if (name.toLowerCase() === 'subject') ctx.addIssue({ code: 'custom', path: [name], message: 'set subject (a template, or fixed text), not the header' });
     }
   });
+
+/** The three templates, at the top and per receiver (README "Templates"). */
+const templateFields = {
+  subject: templateSchema.optional().describe('Go template (Alertmanager subset) of the subject; default "[FIRING:N] alertname (group labels)". Line breaks become spaces.'),
+  text: templateSchema.optional().describe('Go template of the plain-text body; default: the built-in listing of the alerts and probable causes. "" leaves the text part out.'),
+  html: templateSchema
+    .optional()
+    .describe('Go template of the HTML body; every value from the data is HTML-escaped before it goes in. Default: the built-in listing. "" leaves the HTML part out.'),
+};
 
 /** `host:port` or `[v6 address]:port`, as Alertmanager's smarthost. */
 const SMARTHOST = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
@@ -61,7 +71,8 @@ export const emailConfigSchema = z
     // Optional here only so that an empty config reports every missing key at once (see superRefine).
     from: addressSchema.optional().describe('The sender address (From and envelope sender); required.'),
     to: z.array(addressSchema).default([]).describe('Recipients of every notification, unless receivers.<name>.to names others.'),
-    headers: headersSchema.default({}).describe('Extra headers of every mail (a Subject here replaces the rendered subject).'),
+    headers: headersSchema.default({}).describe('Extra headers of every mail (not To, From or Subject: see to, from, subject).'),
+    ...templateFields,
     connection_timeout: positiveDuration.default(10_000).describe('Give up when the TCP (or TLS) connection is not open after this long.'),
     greeting_timeout: positiveDuration.default(10_000).describe('Give up when the server has not greeted this long after connecting.'),
     socket_timeout: positiveDuration.default(20_000).describe('Give up when the connection is idle this long in the middle of a command.'),
@@ -73,11 +84,12 @@ export const emailConfigSchema = z
             to: recipientsSchema.optional().describe('Recipients for this receiver instead of to.'),
             from: addressSchema.optional().describe('Sender for this receiver instead of from.'),
             headers: headersSchema.optional().describe('Headers for this receiver, over (and merged with) headers.'),
+            ...templateFields,
           })
           .describe('Overrides for the notifications of one alerting receiver.'),
       )
       .default({})
-      .describe('Per alerting receiver (the receiver\'s name) overrides of to, from and headers.'),
+      .describe('Per alerting receiver (the receiver\'s name) overrides of to, from, headers, subject, text and html.'),
   })
   .superRefine((c, ctx) => {
     if (c.from === undefined) ctx.addIssue({ code: 'custom', path: ['from'], message: 'missing: the sender address, e.g. "Alerts <alerts@example.com>"' });
@@ -96,6 +108,9 @@ export const emailConfigSchema = z
     }
     if (c.auth && (c.auth.password === undefined) === (c.auth.password_file === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['auth'], message: 'set exactly one of password ("${SMTP_PASSWORD}", "${file:/path}") and password_file' });
+    }
+    for (const [path, t] of [[[], c] as const, ...Object.entries(c.receivers).map(([name, r]) => [['receivers', name], r] as const)]) {
+      if (t.text === '' && t.html === '') ctx.addIssue({ code: 'custom', path: [...path, 'html'], message: 'text and html cannot both be "": a mail needs a body' });
     }
     if (c.to.length === 0) {
       const receivers = Object.entries(c.receivers);

@@ -3,6 +3,7 @@ import nodemailer from 'nodemailer';
 import {
   AgentControl,
   AgentError,
+  compileTemplate,
   errorMessage,
   inject,
   injectable,
@@ -15,7 +16,7 @@ import {
   type SinkResult,
 } from 'praxis-agent';
 import { endpointOf, type EmailConfig } from './config';
-import { renderMail } from './render';
+import { renderMail, renderText, type MailTemplates } from './render';
 import { smtpOutcome } from './smtp-outcome';
 
 /**
@@ -31,6 +32,8 @@ import { smtpOutcome } from './smtp-outcome';
 @injectable()
 export class EmailPlugin implements Plugin, Notifier {
   private ca?: Buffer;
+  /** Compiled templates per receiver name ('' for the top-level ones), each field falling back to the top level. */
+  private readonly templates = new Map<string, MailTemplates>();
   private readonly counts = { sent: 0, retry: 0, permanent: 0 };
 
   constructor(
@@ -42,6 +45,10 @@ export class EmailPlugin implements Plugin, Notifier {
   /** Reads tls.ca_file and auth.password_file once, so a wrong path fails the start, not the first page. */
   async start(): Promise<void> {
     if (this.config.tls.ca_file !== undefined) this.ca = await this.readConfigFile('tls.ca_file', this.config.tls.ca_file);
+    // The schema compiled each template already (errors at validation, with line:column): this cannot throw.
+    const top = compiled(this.config);
+    this.templates.set('', top);
+    for (const [name, r] of Object.entries(this.config.receivers)) this.templates.set(name, { ...top, ...compiled(r) });
     await this.password();
     const { host, port, secure } = endpointOf(this.config);
     this.logger.info({ host, port, secure, require_tls: this.config.require_tls }, `email sink ready: SMTP ${host}:${port}${secure ? ' (TLS)' : ''}`);
@@ -94,19 +101,18 @@ export class EmailPlugin implements Plugin, Notifier {
       logger: false,
       debug: false,
     });
-    const headers = { ...this.config.headers, ...override?.headers };
-    const subjectKey = Object.keys(headers).find((k) => k.toLowerCase() === 'subject');
-    const mail = renderMail(notification);
-    const subject = subjectKey === undefined ? mail.subject : headers[subjectKey];
-    if (subjectKey !== undefined) delete headers[subjectKey];
+    const mail = renderMail(notification, this.templates.get(notification.receiver) ?? this.templates.get('') ?? {});
+    const text = mail.text.trim() === '' ? undefined : mail.text;
+    const html = mail.html.trim() === '' ? undefined : mail.html;
     try {
       await transport.sendMail({
         from: override?.from ?? this.config.from,
         to,
-        subject,
-        text: mail.text,
-        html: mail.html,
-        headers,
+        subject: mail.subject,
+        // Both templates rendering nothing would send an empty mail: the default text instead.
+        text: text ?? (html === undefined ? renderText(notification) : undefined),
+        html,
+        headers: { ...this.config.headers, ...override?.headers },
         // Rendered text only: never let a string from an alert make nodemailer read a file or URL.
         disableFileAccess: true,
         disableUrlAccess: true,
@@ -141,4 +147,12 @@ export class EmailPlugin implements Plugin, Notifier {
     if (content.length === 0) throw new AgentError('EMAIL_FILE_UNREADABLE', `email sink: ${key} ${resolved} is empty`, { key, file: resolved });
     return content;
   }
+}
+
+function compiled(t: { subject?: string; text?: string; html?: string }): MailTemplates {
+  return {
+    ...(t.subject !== undefined && { subject: compileTemplate(t.subject) }),
+    ...(t.text !== undefined && { text: compileTemplate(t.text) }),
+    ...(t.html !== undefined && { html: compileTemplate(t.html) }),
+  };
 }

@@ -120,11 +120,29 @@ describe('email sink: content', () => {
     expect(smtp.mails[1]).toMatchObject({ envelopeFrom: 'db-alerts@example.com', envelopeTo: ['dba@example.com', 'oncall@example.com'], subject: '[FIRING:1] SLOW', headers: { 'x-team': 'db', 'x-env': 'prod' } });
   });
 
-  it('takes a Subject from headers instead of the rendered one', async () => {
+  it('renders the subject, text and HTML templates (per receiver over the top level), escaping data in HTML; html: "" sends plain text only', async () => {
     const smtp = await peer();
-    const { send } = await sink({ smarthost: `127.0.0.1:${smtp.port}`, headers: { Subject: 'Page from praxis' } });
-    expect(await send(notification())).toEqual({ outcome: 'delivered' });
-    expect(smtp.mails[0].subject).toBe('Page from praxis');
+    const { send } = await sink({
+      smarthost: `127.0.0.1:${smtp.port}`,
+      subject: '{{ .Status | toUpper }}: {{ len .Alerts }} x {{ .CommonLabels.alertname }}\nsecond line',
+      text: '{{ range .Alerts }}* {{ .Labels.instance }}: {{ .Annotations.summary }}\n{{ end }}',
+      html: '<ul>{{ range .Alerts }}<li>{{ .Labels.note }}</li>{{ end }}</ul>',
+      receivers: { 'db-team': { to: ['dba@example.com'], html: '', subject: 'DB: {{ .GroupLabels.alertname }}' } },
+    });
+    const alerts = [
+      alert({ alertname: 'DISK_FULL', instance: 'db-1', note: '<script>alert(1)</script>' }, { annotations: { summary: 'see https://u:pw-in-url@wiki/x' } }),
+      alert({ alertname: 'DISK_FULL', instance: 'db-2', note: 'a & b' }, { fingerprint: '1111111111111111' }),
+    ];
+    expect(await send(notification({ alerts }))).toEqual({ outcome: 'delivered' });
+    expect(await send(notification({ receiver: 'db-team', alerts }))).toEqual({ outcome: 'delivered' });
+    const [ops, db] = smtp.mails;
+    expect(ops.subject).toBe('FIRING: 2 x DISK_FULL second line');
+    expect(ops.text).toMatch(/^\* db-1: see https:\/\/\*\*\*[0-9a-f]{8}@wiki\/x\n\* db-2: \n$/);
+    expect(ops.html).toBe('<ul><li>&lt;script&gt;alert(1)&lt;/script&gt;</li><li>a &amp; b</li></ul>');
+    expect(db.subject).toBe('DB: DISK_FULL');
+    expect(db.text).toContain('* db-1: ');
+    expect(db.html).toBe('');
+    expect(db.headers['content-type']).toMatch(/^text\/plain/);
   });
 
   it('says in the body why it was sent (reminder, acknowledgement), who acknowledged, how many were left out, and never links a non-http URL', () => {
@@ -304,6 +322,9 @@ describe('email sink: config', () => {
     expect(issues({ ...base, smarthost: 'mx:25', auth: { username: 'u' } })).toEqual(['auth: set exactly one of password ("${SMTP_PASSWORD}", "${file:/path}") and password_file']);
     expect(issues({ ...base, smarthost: 'mx:25', headers: { 'X-A': 'one\r\nBcc: evil@example.com' } })).toEqual(['headers.X-A: a header value must be one line']);
     expect(issues({ ...base, smarthost: 'mx:25', headers: { To: 'x@example.com' } })).toEqual(['headers.To: set to (the envelope follows it), not the header']);
+    expect(issues({ ...base, smarthost: 'mx:25', headers: { Subject: 'x' } })).toEqual(['headers.Subject: set subject (a template, or fixed text), not the header']);
+    expect(issues({ ...base, smarthost: 'mx:25', text: '', html: '' })).toEqual(['html: text and html cannot both be "": a mail needs a body']);
+    expect(issues({ ...base, smarthost: 'mx:25', receivers: { ops: { subject: '{{ .Nope }}' } } })).toEqual([expect.stringMatching(/^receivers\.ops\.subject: template 1:\d+: /)]);
     expect(issues({ from: 'a@example.com', smarthost: 'mx:25', receivers: { ops: { from: 'c@example.com' } } })).toEqual(['receivers.ops.to: missing: this receiver has no recipients since to is empty']);
   });
 
@@ -330,7 +351,9 @@ describe('email sink: Alertmanager email_configs', () => {
       auth_password: PASSWORD,
       auth_identity: 'am',
       require_tls: false,
-      headers: { Subject: 'Alert!', 'X-Team': 'db' },
+      headers: { Subject: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}', 'X-Team': 'db' },
+      html: '<b>{{ len .Alerts }}</b>',
+      text: '{{ range .Alerts }}{{ .Annotations.summary }}{{ end }}',
       tls_config: { ca_file: '/etc/ssl/ca.pem', insecure_skip_verify: false, server_name: 'smtp.example.com' },
     });
     expect(result).toEqual({
@@ -342,7 +365,10 @@ describe('email sink: Alertmanager email_configs', () => {
         require_tls: false,
         auth: { username: 'am', password: PASSWORD },
         tls: { ca_file: '/etc/ssl/ca.pem', reject_unauthorized: true, server_name: 'smtp.example.com' },
-        headers: { Subject: 'Alert!', 'X-Team': 'db' },
+        subject: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}',
+        headers: { 'X-Team': 'db' },
+        html: '<b>{{ len .Alerts }}</b>',
+        text: '{{ range .Alerts }}{{ .Annotations.summary }}{{ end }}',
       },
     });
     // send_resolved is the entry's delivery.send_resolved (the core's): the rest is the sink's config.
@@ -373,10 +399,11 @@ describe('email sink: Alertmanager email_configs', () => {
     expect(problems({ ...base, bogus: 1 })).toEqual(['bogus: bogus is not an email_configs field the agent knows; remove it (see plugins/email/README.md, "Alertmanager mapping")']);
     expect(problems({ ...base, auth_username: 'u', auth_password: 'p', auth_identity: 'admin' })).toEqual([expect.stringMatching(/^auth_identity: .*not supported/)]);
     expect(problems({ ...base, tls_config: { cert_file: '/c.pem', key_file: '/k.pem' } })).toEqual([expect.stringMatching(/^tls_config\.cert_file: .*client certificates/), expect.stringMatching(/^tls_config\.key_file: /)]);
-    expect(problems({ ...base, headers: { Subject: '{{ template "email.default.subject" . }}' } })).toEqual([expect.stringMatching(/^headers\.Subject: headers\.Subject is a Go template/)]);
-    expect(problems({ ...base, headers: { To: 'x@example.com' } })).toEqual(['headers.To: headers.To: set to instead of the header']);
-    expect(problems({ ...base, html: '{{ template "email.default.html" . }}' })).toEqual([expect.stringMatching(/^html: html \(a Go template\) is not supported/)]);
-    expect(problems({ ...base, text: 'hello' })).toEqual([expect.stringMatching(/^text: /)]);
+    expect(problems({ ...base, headers: { Subject: '{{ template "mine" . }}' } })).toEqual([expect.stringMatching(/^headers\.Subject: template 1:\d+: /)]);
+    expect(problems({ ...base, headers: { 'X-Who': '{{ .Receiver }}' } })).toEqual(['headers.X-Who: a Go template, but only the Subject header is rendered: write a fixed value']);
+    expect(problems({ ...base, headers: { To: 'x@example.com' } })).toEqual(['headers.To: set to instead of the header']);
+    expect(problems({ ...base, html: '{{ .Nope }}' })).toEqual([expect.stringMatching(/^html: template 1:\d+: /)]);
+    expect(problems({ ...base, text: '{{ range .Alerts }}' })).toEqual([expect.stringMatching(/^text: template \d+:\d+: /)]);
     expect(problems({})).toEqual([
       'smarthost: missing: set smarthost ("host:port") here or global.smtp_smarthost',
       'from: missing: set from here or global.smtp_from',
@@ -385,10 +412,15 @@ describe('email sink: Alertmanager email_configs', () => {
     expect(problems({ ...base, auth_username: 'u', auth_password: 'p', auth_password_file: '/f' })).toEqual(['auth_password: set auth_password or auth_password_file, not both']);
     expect(problems({ ...base, auth_username: 'u' })).toEqual(['auth_username: auth_username needs auth_password or auth_password_file (here or in global)']);
     expect(problems({ ...base, auth_password: 'p' })).toEqual(['auth_username: missing: auth_password is set but auth_username is not (here or in global)']);
-    expect(problems({ ...base, require_tls: 'yes' })).toEqual(['require_tls: require_tls: expected true or false']);
+    expect(problems({ ...base, require_tls: 'yes' })).toEqual(['require_tls: expected true or false']);
     expect(problems(base, { smtp_hello: 'me.example.com' })).toEqual([': global.smtp_hello has no equivalent: the agent does not set the EHLO name; remove global.smtp_hello']);
     // A problem never quotes the password.
     expect(JSON.stringify(problems({ ...base, auth_password: PASSWORD }))).not.toContain(PASSWORD);
+  });
+
+  it('takes Alertmanager\'s default templates as the sink\'s own rendering', () => {
+    const result = toConfig({ to: 'a@example.com', from: 'f@example.com', smarthost: 'm:25', html: '{{ template "email.default.html" . }}', text: '', headers: { Subject: '{{ template "email.default.subject" . }}' } });
+    expect(result).toEqual({ config: { smarthost: 'm:25', from: 'f@example.com', to: ['a@example.com'], send_resolved: false, require_tls: true, headers: {} } });
   });
 
   it('maps force_implicit_tls to secure and insecure_skip_verify to reject_unauthorized', () => {

@@ -1,4 +1,4 @@
-import { isSecretKey, redactSecrets, redactText, redactValue, type ConfigChange, type Notification, type NotificationAlert } from 'praxis-agent';
+import { isSecretKey, redactSecrets, redactText, redactValue, templateData, type ConfigChange, type Notification, type NotificationAlert, type NotificationTemplate, type TemplateData } from 'praxis-agent';
 
 /**
  * The default rendering of a notification as one e-mail: a subject a mail client's list makes
@@ -17,8 +17,45 @@ export interface RenderedMail {
 /** Longer subjects are cut: some servers reject long header lines and no list shows them. */
 const SUBJECT_MAX = 200;
 
-export function renderMail(n: Notification): RenderedMail {
-  return { subject: renderSubject(n), text: renderText(n), html: renderHtml(n) };
+/** A receiver's own templates (Go template subset, the shared module's); each absent one is the default rendering. */
+export interface MailTemplates {
+  subject?: NotificationTemplate;
+  text?: NotificationTemplate;
+  html?: NotificationTemplate;
+}
+
+/**
+ * The mail for a notification: the default rendering, or the templates given. Template data is
+ * Alertmanager's, with annotations and generator URLs redacted like the default rendering's; for
+ * the HTML template every string of it is HTML-escaped first (Alertmanager renders `html` with Go's
+ * html/template, which escapes what the data puts in; the shared module is text/template). A text
+ * or HTML template that renders nothing but white space leaves that part out (`html: ""` sends
+ * plain text only).
+ */
+export function renderMail(n: Notification, templates: MailTemplates = {}): RenderedMail {
+  const data = templates.subject || templates.text || templates.html ? redactedData(n) : undefined;
+  return {
+    subject: templates.subject && data ? oneLine(templates.subject.render(data).trim(), SUBJECT_MAX) : renderSubject(n),
+    text: templates.text && data ? templates.text.render(data) : renderText(n),
+    html: templates.html && data ? templates.html.render(escapedData(data)) : renderHtml(n),
+  };
+}
+
+function redactedData(n: Notification): TemplateData {
+  const data = templateData(n);
+  for (const a of data.Alerts) {
+    for (const k of Object.keys(a.Annotations)) a.Annotations[k] = shown(k, a.Annotations[k]);
+    a.GeneratorURL = redactText(a.GeneratorURL);
+  }
+  for (const k of Object.keys(data.CommonAnnotations)) data.CommonAnnotations[k] = shown(k, data.CommonAnnotations[k]);
+  return data;
+}
+
+function escapedData<T>(value: T): T {
+  if (typeof value === 'string') return esc(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => escapedData(v)) as T;
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapedData(v)])) as T;
+  return value;
 }
 
 /**

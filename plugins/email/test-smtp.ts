@@ -153,7 +153,8 @@ function partsOf(headers: Record<string, string>, body: string): Array<{ headers
     .slice(1)
     .filter((p) => !p.startsWith('--'))
     .flatMap((p) => {
-      const part = splitHeaders(p.replace(/^\r\n/, ''));
+      // The CRLF before a boundary belongs to the boundary, not to the part.
+      const part = splitHeaders(p.replace(/^\r\n/, '').replace(/\r\n$/, ''));
       return partsOf(part.headers, part.body);
     });
 }
