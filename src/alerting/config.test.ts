@@ -108,8 +108,9 @@ describe('alerting.config_file: an alertmanager.yml, unchanged', () => {
   });
 
   test('email, Slack, PagerDuty and webhook configs are accepted and kept for delivery', () => {
-    const file = importing(['route:', '  receiver: ops', 'receivers:', '  - name: ops', '    email_configs:', '      - to: ops@example.org', '    webhook_configs:', '      - url: http://example.org/hook']);
-    expect(loadConfig(file).alerting?.receivers[0]).toMatchObject({ name: 'ops', sinks: [], email_configs: [{ to: 'ops@example.org' }], webhook_configs: [{ url: 'http://example.org/hook' }] });
+    // Alertmanager too refuses an email_configs entry without a smarthost and a sender (here or in global).
+    const file = importing(['global:', '  smtp_smarthost: smtp.example.org:587', '  smtp_from: am@example.org', 'route:', '  receiver: ops', 'receivers:', '  - name: ops', '    email_configs:', '      - to: ops@example.org', '    webhook_configs:', '      - url: http://example.org/hook']);
+    expect(loadConfig(file).alerting?.receivers[0]).toMatchObject({ name: 'ops', sinks: ['ops-email-0', 'ops-webhook-0'], email_configs: [{ to: 'ops@example.org' }], webhook_configs: [{ url: 'http://example.org/hook' }] });
   });
 
   test("the agent config's problems come first, then the imported file's, each file in line order", () => {
