@@ -256,11 +256,12 @@ describe('email sink: TLS', () => {
 describe('email sink: failures', () => {
   it('retries a 451 (temporary) and is delivered on the next attempt', async () => {
     const smtp = await peer({ dataReplies: [451] });
-    const { send } = await sink({ smarthost: `127.0.0.1:${smtp.port}` });
+    const { h, send } = await sink({ smarthost: `127.0.0.1:${smtp.port}` });
     expect(await send(notification())).toEqual({ outcome: 'retry', afterMs: 0, reason: 'SMTP server answered 451 to DATA: 451 Greylisted, try again later' });
     expect(smtp.mails).toHaveLength(0);
     expect(await send(notification())).toEqual({ outcome: 'delivered' });
     expect(smtp.mails).toHaveLength(1);
+    expect(h.instance.stats?.()).toEqual({ sent: 1, retry: 1, permanent: 0 });
   });
 
   it('answers permanent on a 554 and on a 550 recipient', async () => {
