@@ -234,6 +234,16 @@ describe('email sink: TLS', () => {
     expect(smtp.mails).toHaveLength(1);
   });
 
+  it('speaks implicit TLS (secure) from the first byte', async () => {
+    const smtp = await peer({ tls, implicitTls: true, auth: { username: 'agent', password: PASSWORD } });
+    const { send } = await sink({ host: '127.0.0.1', port: smtp.port, secure: true, tls: { ca_file: tls.certFile }, auth: { username: 'agent', password: PASSWORD } });
+    expect(await send(notification())).toEqual({ outcome: 'delivered' });
+    expect(smtp.mails).toHaveLength(1);
+    // The same server without secure: the client waits for a plain-text greeting that never comes.
+    const { send: plain } = await sink({ host: '127.0.0.1', port: smtp.port, greeting_timeout: 300, socket_timeout: 300 });
+    expect(await plain(notification())).toMatchObject({ outcome: 'retry' });
+  });
+
   it('does not send when the certificate is not trusted (retry: it may be renewed), nor when require_tls meets a server refusing STARTTLS (permanent)', async () => {
     const smtp = await peer({ tls });
     const { send } = await sink({ smarthost: `127.0.0.1:${smtp.port}`, require_tls: true });

@@ -39,6 +39,8 @@ export interface SmtpPeerOptions {
   rejectRcpt?: string[];
   /** STARTTLS with this key and certificate (PEM); without it STARTTLS is not offered. */
   tls?: { key: Buffer; cert: Buffer };
+  /** With tls: implicit TLS from the first byte (SMTPS) instead of STARTTLS. */
+  implicitTls?: boolean;
   /** Reply codes for DATA, one per message, in order (e.g. [451] then 250). */
   dataReplies?: number[];
   /** Hold each mail's DATA answer until this resolves (to test aborts). */
@@ -52,7 +54,7 @@ export async function startSmtpPeer(options: SmtpPeerOptions = {}): Promise<Smtp
   const serverOptions: SMTPServerOptions = {
     logger: false,
     disabledCommands: options.tls ? [] : ['STARTTLS'],
-    ...(options.tls && { key: options.tls.key, cert: options.tls.cert }),
+    ...(options.tls && { key: options.tls.key, cert: options.tls.cert, secure: options.implicitTls === true }),
     authOptional: options.auth === undefined,
     authMethods: options.auth?.methods ?? ['PLAIN', 'LOGIN'],
     // Credentials over plain text are what the sink's require_tls prevents; the server accepts them so the tests can see it.
@@ -95,6 +97,8 @@ export async function startSmtpPeer(options: SmtpPeerOptions = {}): Promise<Smtp
     },
   };
   const server = new SMTPServer(serverOptions);
+  // A client that drops the connection (a plain-text client on the TLS port, an aborted attempt) is the test's business, not a crash.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as net.AddressInfo).port;
   return { port, mails, auths, dataReplies, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
