@@ -46,6 +46,7 @@ export const toConfig: AlertmanagerIntegration['toConfig'] = (entry, { global })
       case 'send_resolved':
       case 'links':
       case 'images':
+        // send_resolved is returned for the loader, which makes it the instance's delivery setting.
         config[key] = value;
         break;
       case 'service_key':

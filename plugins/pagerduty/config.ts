@@ -26,7 +26,6 @@ const severitySchema = z
 const dedupKeySchema = z
   .enum(['group', 'fingerprint'])
   .describe('group (default): one incident per alert group, one event per notification; fingerprint: one incident per alert, one event per alert.');
-const sendResolvedSchema = z.boolean().describe('Resolve the incident when all its alerts resolved (default true; Alertmanager\'s send_resolved).');
 const clientSchema = z.string().min(1).describe('The client shown in PagerDuty (default praxis-agent).');
 
 /** What a receiver may override; also the top-level fields. */
@@ -41,7 +40,6 @@ const destinationFields = {
   group: z.string().min(1).optional().describe('payload.group. Default: the alerts\' common `service` label.'),
   class: z.string().min(1).optional().describe('payload.class. Default: the alerts\' common `type` label (the event type, e.g. system.error).'),
   client: clientSchema.optional(),
-  send_resolved: sendResolvedSchema.optional(),
   client_url: z.url({ protocol: /^https?$/ }).optional().describe('A link from the incident back to this agent or a dashboard.'),
   details: z.record(z.string(), z.string()).optional().describe('Fixed entries added to custom_details.'),
   links: z
@@ -68,7 +66,6 @@ export const pagerdutyConfigSchema = z
     severity: severitySchema.prefault({}),
     dedup_key: dedupKeySchema.default('group'),
     client: clientSchema.default('praxis-agent'),
-    send_resolved: sendResolvedSchema.default(true),
     server: z
       .string()
       .regex(SERVER, 'expected a host or host:port (no https:// and no path), e.g. events.eu.pagerduty.com')

@@ -101,7 +101,6 @@ export class PagerdutyPlugin implements Plugin, Notifier {
       severity: own?.severity ?? base.severity,
       dedupKey: own?.dedup_key ?? base.dedup_key,
       client: own?.client ?? base.client,
-      sendResolved: own?.send_resolved ?? base.send_resolved,
       ...defined({ summary: pick('summary'), source: pick('source'), component: pick('component'), group: pick('group'), class: pick('class'), clientUrl: pick('client_url'), links: pick('links'), images: pick('images') }),
       ...((base.details || own?.details) && { details: { ...base.details, ...own?.details } }),
     };

@@ -16,7 +16,6 @@ export interface Destination {
   routingKey: string;
   severity: SeverityConfig;
   dedupKey: 'group' | 'fingerprint';
-  sendResolved: boolean;
   summary?: string;
   source?: string;
   component?: string;
@@ -44,13 +43,11 @@ export function planEvents(n: Notification, d: Destination, options: { changeEve
   if (options.changeEvents && isConfigChangeNotice(n)) return [changeEvent(n, d, options.hostname)];
   if (d.dedupKey === 'group') {
     const action = n.reason === 'acknowledged' ? 'acknowledge' : n.status === 'resolved' ? 'resolve' : 'trigger';
-    if (action === 'resolve' && !d.sendResolved) return [];
     return [incidentEvent(action, groupDedupKey(n.groupKey), d, () => groupPayload(n, d, options.hostname))];
   }
-  return n.alerts.flatMap((alert) => {
+  return n.alerts.map((alert) => {
     const action = n.reason === 'acknowledged' ? 'acknowledge' : alert.status === 'resolved' ? 'resolve' : 'trigger';
-    if (action === 'resolve' && !d.sendResolved) return [];
-    return [incidentEvent(action, alert.fingerprint, d, () => alertPayload(n, alert, d, options.hostname))];
+    return incidentEvent(action, alert.fingerprint, d, () => alertPayload(n, alert, d, options.hostname));
   });
 }
 
