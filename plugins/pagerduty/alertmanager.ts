@@ -2,11 +2,13 @@ import type { AlertmanagerIntegration } from 'praxis-agent';
 import { SEVERITIES } from './config';
 
 /**
- * An entry of an Alertmanager receiver's `pagerduty_configs` as this sink's config. Literal values
- * map one to one; of Alertmanager's Go templates only those this sink does by itself are taken:
- * the defaults (`{{ template "pagerduty.default.description" . }}` and the like, and the default
- * `details`) and a severity read from a label (`{{ .CommonLabels.severity }}`). Anything else is a
- * problem naming the field, found when the config is validated, never when a page is sent.
+ * An entry of an Alertmanager receiver's `pagerduty_configs` as this sink's config. Texts map one to
+ * one, templates included (the sink's schema compiles them, so one outside the supported subset is
+ * refused at validation with its line:column). Alertmanager's default templates
+ * (`{{ template "pagerduty.default.description" . }}` and the like, and the default four `details`)
+ * are dropped: the sink's own defaults say the same. A severity read from a label
+ * (`{{ .CommonLabels.severity }}`) becomes the sink's label mode, which also works when the alerts
+ * of a group differ in it. Fields without an equivalent are problems naming the field.
  */
 
 type Problem = { path: Array<string | number>; message: string };
@@ -30,14 +32,14 @@ const DEFAULT_DETAILS: Readonly<Record<string, string>> = {
 
 const LABEL_TEMPLATE = /^\{\{\s*\.CommonLabels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}$/;
 
-const LITERAL_FIELDS = ['client', 'client_url', 'source', 'class', 'component', 'group'] as const;
+const TEXT_FIELDS = ['client', 'source', 'class', 'component', 'group'] as const;
 
 export const toConfig: AlertmanagerIntegration['toConfig'] = (entry, { global }) => {
   const problems: Problem[] = [];
   const config: Record<string, unknown> = {};
   const problem = (path: Array<string | number>, message: string): void => void problems.push({ path, message });
   const isTemplate = (value: unknown): boolean => typeof value === 'string' && value.includes('{{');
-  const noTemplates = (key: string, what: string): void => problem([key], `${key}: Go templates are not supported here (${what}); write a fixed text, or leave it out for the sink's default`);
+  const isDefault = (key: string, value: unknown): boolean => typeof value === 'string' && DEFAULT_TEMPLATES[key]?.test(value.trim()) === true;
 
   for (const [key, value] of Object.entries(entry)) {
     switch (key) {
@@ -58,13 +60,17 @@ export const toConfig: AlertmanagerIntegration['toConfig'] = (entry, { global })
         break;
       case 'severity':
         if (typeof value === 'string' && (SEVERITIES as readonly string[]).includes(value)) config.severity = value;
-        else if (typeof value === 'string' && LABEL_TEMPLATE.test(value)) config.severity = { label: LABEL_TEMPLATE.exec(value)?.[1] };
-        else problem([key], `severity: expected critical, error, warning, info or {{ .CommonLabels.<label> }}, got ${JSON.stringify(value)}`);
+        else if (typeof value === 'string' && LABEL_TEMPLATE.test(value.trim())) config.severity = { label: LABEL_TEMPLATE.exec(value.trim())?.[1] };
+        else if (isTemplate(value)) config.severity = { template: value };
+        else problem([key], `severity: expected critical, error, warning, info or a template rendering one of them, got ${JSON.stringify(value)}`);
         break;
       case 'description':
-        if (typeof value === 'string' && DEFAULT_TEMPLATES.description.test(value)) break;
-        if (isTemplate(value)) noTemplates(key, 'the default summary is "[FIRING:n] group labels: common summary"');
-        else config.summary = value;
+        if (!isDefault(key, value)) config.summary = value;
+        break;
+      case 'client_url':
+        if (isDefault(key, value)) break;
+        if (isTemplate(value)) problem([key], 'client_url: a template is not supported here; write the URL (the default links nowhere: the agent has no external URL)');
+        else config.client_url = value;
         break;
       case 'details':
         mapDetails(value);
@@ -73,10 +79,8 @@ export const toConfig: AlertmanagerIntegration['toConfig'] = (entry, { global })
         mapHttpConfig(value);
         break;
       default:
-        if ((LITERAL_FIELDS as readonly string[]).includes(key)) {
-          if (typeof value === 'string' && DEFAULT_TEMPLATES[key]?.test(value)) break;
-          if (isTemplate(value)) noTemplates(key, 'defaults: see the pagerduty sink README');
-          else config[key] = value;
+        if ((TEXT_FIELDS as readonly string[]).includes(key)) {
+          if (!isDefault(key, value)) config[key] = value;
         } else {
           problem([key], `pagerduty_configs field "${key}" has no equivalent in the pagerduty sink; supported: routing_key, routing_key_file, url, severity, description, details, client, client_url, source, class, component, group, links, images, send_resolved, http_config.tls_config (ca_file, insecure_skip_verify)`);
         }
@@ -104,8 +108,7 @@ export const toConfig: AlertmanagerIntegration['toConfig'] = (entry, { global })
     const details: Record<string, string> = {};
     for (const [name, text] of Object.entries(value)) {
       if (DEFAULT_DETAILS[name] !== undefined && typeof text === 'string' && text.replace(/\s+/g, ' ').trim() === DEFAULT_DETAILS[name]) continue;
-      if (isTemplate(text)) problem(['details', name], `details.${name}: Go templates are not supported here; custom_details already lists the alerts (labels, annotations, start, status) and the recent config changes`);
-      else details[name] = typeof text === 'string' ? text : JSON.stringify(text);
+      details[name] = typeof text === 'string' ? text : JSON.stringify(text);
     }
     if (Object.keys(details).length > 0) config.details = details;
   }

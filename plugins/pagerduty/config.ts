@@ -1,4 +1,4 @@
-import { z } from 'praxis-agent';
+import { templateSchema, z } from 'praxis-agent';
 
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -12,21 +12,26 @@ const severitySchema = z
     severityEnum.describe('One severity for every event.'),
     z
       .strictObject({
-        label: z.string().min(1).default('severity').describe('The alert label the severity is read from.'),
+        label: z.string().min(1).optional().describe('The alert label the severity is read from (default severity); a group takes the highest severity of its firing alerts.'),
+        template: templateSchema.optional().describe('Instead of label: a Go template rendering the severity, e.g. {{ .CommonLabels.priority }} (Alertmanager\'s severity field).'),
         map: z
           .record(z.string(), severityEnum)
           .default({})
-          .describe('Other values of that label and the PagerDuty severity each stands for, e.g. { page: critical, ticket: warning }.'),
+          .describe('Other values of the label (or template) and the PagerDuty severity each stands for, e.g. { page: critical, ticket: warning }.'),
         default: severityEnum.default('error').describe('The severity when the label is absent or has another value.'),
       })
-      .describe('Read from an alert label; a group takes the highest severity of its firing alerts.'),
+      .refine((s) => s.label === undefined || s.template === undefined, { message: 'label and template are mutually exclusive', path: ['template'] })
+      .describe('Read from an alert label (or rendered by a template), then mapped.'),
   ])
   .describe('PagerDuty severity (critical, error, warning, info): fixed, or read from an alert label (default: the `severity` label, else error).');
 
 const dedupKeySchema = z
   .enum(['group', 'fingerprint'])
   .describe('group (default): one incident per alert group, one event per notification; fingerprint: one incident per alert, one event per alert.');
-const clientSchema = z.string().min(1).describe('The client shown in PagerDuty (default praxis-agent).');
+const clientSchema = templateSchema.describe('The client shown in PagerDuty (default praxis-agent); a Go template or plain text.');
+
+/** A field that is rendered for each notification: Go template or plain text; empty output leaves the field out. */
+const text = templateSchema.refine((source) => source.length > 0, 'must not be empty');
 
 /** What a receiver may override; also the top-level fields. */
 const destinationFields = {
@@ -34,14 +39,14 @@ const destinationFields = {
   routing_key_file: z.string().min(1).optional().describe('A file holding the integration key (read at start, trimmed); relative to the agent config file. Not with routing_key.'),
   severity: severitySchema.optional(),
   dedup_key: dedupKeySchema.optional(),
-  summary: z.string().min(1).optional().describe('Fixed summary text instead of the default "[FIRING:2] group labels: common summary" (at most 1024 characters are sent).'),
-  source: z.string().min(1).optional().describe('payload.source, the affected system. Default: the alerts\' common `instance` label, else this machine\'s host name.'),
-  component: z.string().min(1).optional().describe('payload.component. Default: the alerts\' common `component` label.'),
-  group: z.string().min(1).optional().describe('payload.group. Default: the alerts\' common `service` label.'),
-  class: z.string().min(1).optional().describe('payload.class. Default: the alerts\' common `type` label (the event type, e.g. system.error).'),
+  summary: text.optional().describe('Summary (a Go template or plain text), instead of the default "[FIRING:2] group labels: common summary"; at most 1024 characters are sent.'),
+  source: text.optional().describe('payload.source, the affected system (a Go template or plain text). Default: the alerts\' common `instance` label, else this machine\'s host name.'),
+  component: text.optional().describe('payload.component (a Go template or plain text). Default: the alerts\' common `component` label.'),
+  group: text.optional().describe('payload.group (a Go template or plain text). Default: the alerts\' common `service` label.'),
+  class: text.optional().describe('payload.class (a Go template or plain text). Default: the alerts\' common `type` label (the event type, e.g. system.error).'),
   client: clientSchema.optional(),
   client_url: z.url({ protocol: /^https?$/ }).optional().describe('A link from the incident back to this agent or a dashboard.'),
-  details: z.record(z.string(), z.string()).optional().describe('Fixed entries added to custom_details.'),
+  details: z.record(z.string(), templateSchema).optional().describe('Entries added to custom_details, each a Go template or plain text.'),
   links: z
     .array(z.strictObject({ href: z.url({ protocol: /^https?$/ }).describe('Link target.'), text: z.string().optional().describe('Link text.') }))
     .optional()

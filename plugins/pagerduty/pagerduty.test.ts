@@ -238,6 +238,30 @@ describe('pagerduty: events', () => {
     expect(peer.requests[3].body).toEqual({ routing_key: KEY, event_action: 'resolve', dedup_key: key });
   });
 
+  it('renders templated fields with the group, or with the alert alone in fingerprint mode', async () => {
+    const templated = {
+      summary: '{{ .CommonLabels.alertname }} on {{ len .Alerts }} host(s): {{ range .Alerts }}{{ .Labels.instance }} {{ end }}',
+      source: '{{ .CommonLabels.service }}-cluster',
+      severity: { template: '{{ if gt (len .Alerts) 1 }}P1{{ else }}{{ .CommonLabels.severity }}{{ end }}', map: { P1: 'critical' } },
+      details: { hosts: '{{ len .Alerts }}', runbook: 'https://wiki.example/{{ .CommonLabels.alertname }}' },
+      client: 'agent {{ .Receiver }}',
+    };
+    const s = await sink(templated);
+    await s.send(notification());
+    const perAlert = await sink({ ...templated, dedup_key: 'fingerprint' });
+    await perAlert.send(notification());
+    const [group, first, second] = peer.requests.map((r) => r.body as { client: string; payload: { summary: string; source: string; severity: string; custom_details: Record<string, unknown> } });
+    expect(group.payload).toMatchObject({ summary: 'DiskFull on 2 host(s): db-1 db-2 ', source: 'db-cluster', severity: 'critical', custom_details: { hosts: '2', runbook: 'https://wiki.example/DiskFull' } });
+    expect(group.client).toBe('agent ops');
+    expect(first.payload).toMatchObject({ summary: 'DiskFull on 1 host(s): db-1 ', source: 'db-cluster', severity: 'warning', custom_details: { hosts: '1' } });
+    expect(second.payload).toMatchObject({ summary: 'DiskFull on 1 host(s): db-2 ', severity: 'critical' });
+  });
+
+  it('refuses a template outside the supported subset when the config is validated, at its line:column', () => {
+    const result = pagerduty.configSchema.safeParse({ routing_key: KEY, summary: 'ok\n{{ with .Alerts }}x{{ end }}' });
+    expect(result.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([expect.stringMatching(/^summary: template 2:4: /)]);
+  });
+
   it('with dedup_key: fingerprint sends one event per alert, each with its own severity and dedup key', async () => {
     const s = await sink({ dedup_key: 'fingerprint' });
     const n = notification({
@@ -444,8 +468,8 @@ describe('pagerduty: Alertmanager pagerduty_configs', () => {
         severity: '{{ .CommonLabels.priority }}',
         client: 'Alertmanager',
         client_url: 'https://am.example/',
-        description: 'Database in trouble',
-        details: { firing: '{{ .Alerts.Firing | toJson }}', runbook: 'https://wiki.example/db' },
+        description: '{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}',
+        details: { firing: '{{ .Alerts.Firing | toJson }}', runbook: 'https://wiki.example/db', hosts: '{{ range .Alerts }}{{ .Labels.instance }} {{ end }}' },
         class: 'disk',
         component: 'postgres',
         group: 'db',
@@ -463,8 +487,8 @@ describe('pagerduty: Alertmanager pagerduty_configs', () => {
         severity: { label: 'priority' },
         client: 'Alertmanager',
         client_url: 'https://am.example/',
-        summary: 'Database in trouble',
-        details: { runbook: 'https://wiki.example/db' },
+        summary: '{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}',
+        details: { runbook: 'https://wiki.example/db', hosts: '{{ range .Alerts }}{{ .Labels.instance }} {{ end }}' },
         class: 'disk',
         component: 'postgres',
         group: 'db',
@@ -487,6 +511,9 @@ describe('pagerduty: Alertmanager pagerduty_configs', () => {
       ),
     ).toEqual({ config: { routing_key_file: '/run/secrets/pd', severity: 'warning', server: 'relay.internal:8443' } });
     expect(toConfig({ routing_key: KEY }, { global: { pagerduty_url: 'https://events.pagerduty.com/v2/enqueue' }, receiver })).toEqual({ config: { routing_key: KEY } });
+    expect(toConfig({ routing_key: KEY, severity: '{{ if eq .Status "firing" }}critical{{ else }}info{{ end }}' }, { global: {}, receiver })).toEqual({
+      config: { routing_key: KEY, severity: { template: '{{ if eq .Status "firing" }}critical{{ else }}info{{ end }}' } },
+    });
   });
 
   it('names every field it cannot map', () => {
@@ -494,10 +521,8 @@ describe('pagerduty: Alertmanager pagerduty_configs', () => {
       {
         service_key: 'v1key',
         url: 'http://events.pagerduty.com/v2/enqueue',
-        severity: '{{ if .Alerts }}critical{{ end }}',
-        description: '{{ .CommonAnnotations.summary }}',
-        details: { note: '{{ .Status }}' },
-        source: '{{ .CommonLabels.instance }}',
+        severity: 'page',
+        client_url: '{{ .ExternalURL }}/alerts',
         timeout: '10s',
         http_config: { proxy_url: 'http://proxy:3128', tls_config: { ca_file: '/ca.pem', cert_file: '/c.pem' } },
       },
@@ -506,14 +531,16 @@ describe('pagerduty: Alertmanager pagerduty_configs', () => {
     expect('problems' in result && result.problems.map((p) => `${p.path.join('.')}: ${p.message}`)).toEqual([
       expect.stringMatching(/^service_key: service_key is PagerDuty's Events API v1, which this sink does not support: use routing_key/),
       'url: url: the PagerDuty client speaks https only, got http://',
-      expect.stringMatching(/^severity: severity: expected critical, error, warning, info or \{\{ \.CommonLabels\.<label> \}\}/),
-      expect.stringMatching(/^description: description: Go templates are not supported here/),
-      expect.stringMatching(/^details\.note: details\.note: Go templates are not supported here/),
-      expect.stringMatching(/^source: source: Go templates are not supported here/),
+      'severity: severity: expected critical, error, warning, info or a template rendering one of them, got "page"',
+      expect.stringMatching(/^client_url: client_url: a template is not supported here/),
       expect.stringMatching(/^timeout: pagerduty_configs field "timeout" has no equivalent in the pagerduty sink/),
       'http_config.proxy_url: http_config.proxy_url has no equivalent in the pagerduty sink (only tls_config.ca_file and tls_config.insecure_skip_verify)',
       'http_config.tls_config.cert_file: http_config.tls_config.cert_file has no equivalent in the pagerduty sink (only ca_file and insecure_skip_verify)',
     ]);
+    // A template outside the supported subset passes the mapping and is refused by the sink's schema, at its line:column.
+    const custom = toConfig({ routing_key: KEY, description: '{{ template "my.description" . }}', details: { all: '{{ .Alerts.Firing | toJson }}x' } }, { global: {}, receiver });
+    const issues = pagerduty.configSchema.safeParse((custom as { config: unknown }).config).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues).toEqual([expect.stringMatching(/^summary: template 1:4: /), expect.stringMatching(/^details\.all: template 1:\d+: /)]);
     const wrongPath = toConfig({ routing_key: KEY, url: 'https://events.pagerduty.com/generic/2010-04-15/create_event.json' }, { global: {}, receiver });
     expect(wrongPath).toEqual({ problems: [{ path: ['url'], message: expect.stringMatching(/only the Events API v2 endpoint/) }] });
   });

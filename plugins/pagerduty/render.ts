@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { redactSecrets, redactText, type Notification, type NotificationAlert } from 'praxis-agent';
+import { compileTemplate, redactSecrets, redactText, templateData, type Notification, type NotificationAlert, type NotificationTemplate, type TemplateData } from 'praxis-agent';
 import { SEVERITIES, type Severity, type SeverityConfig } from './config';
 import type { EventKind } from './events-api';
 
@@ -11,7 +11,7 @@ import type { EventKind } from './events-api';
  * incident and its own event.
  */
 
-/** The settings of one destination: the sink's config with the receiver's overrides applied. */
+/** The settings of one destination: the sink's config with the receiver's overrides applied; texts are template sources. */
 export interface Destination {
   routingKey: string;
   severity: SeverityConfig;
@@ -43,11 +43,14 @@ export function planEvents(n: Notification, d: Destination, options: { changeEve
   if (options.changeEvents && isConfigChangeNotice(n)) return [changeEvent(n, d, options.hostname)];
   if (d.dedupKey === 'group') {
     const action = n.reason === 'acknowledged' ? 'acknowledge' : n.status === 'resolved' ? 'resolve' : 'trigger';
-    return [incidentEvent(action, groupDedupKey(n.groupKey), d, () => groupPayload(n, d, options.hostname))];
+    const data = templateData(n);
+    return [incidentEvent(action, groupDedupKey(n.groupKey), d, data, () => groupPayload(n, d, data, options.hostname))];
   }
   return n.alerts.map((alert) => {
     const action = n.reason === 'acknowledged' ? 'acknowledge' : alert.status === 'resolved' ? 'resolve' : 'trigger';
-    return incidentEvent(action, alert.fingerprint, d, () => alertPayload(n, alert, d, options.hostname));
+    // Templates see this alert alone, as if it were its own group.
+    const data = templateData({ ...n, status: alert.status, alerts: [alert], commonLabels: alert.labels, commonAnnotations: alert.annotations, truncatedAlerts: 0 });
+    return incidentEvent(action, alert.fingerprint, d, data, () => alertPayload(n, alert, d, data, options.hostname));
   });
 }
 
@@ -67,30 +70,31 @@ function isConfigChangeNotice(n: Notification): boolean {
 
 type Payload = Record<string, unknown>;
 
-function incidentEvent(action: 'trigger' | 'acknowledge' | 'resolve', dedupKey: string, d: Destination, payload: () => Payload): PlannedEvent {
-  const data: Record<string, unknown> = { routing_key: d.routingKey, event_action: action, dedup_key: dedupKey };
+function incidentEvent(action: 'trigger' | 'acknowledge' | 'resolve', dedupKey: string, d: Destination, data: TemplateData, payload: () => Payload): PlannedEvent {
+  const event: Record<string, unknown> = { routing_key: d.routingKey, event_action: action, dedup_key: dedupKey };
   // As Alertmanager: acknowledge and resolve name the incident only; PagerDuty ignores a payload there.
   if (action === 'trigger') {
-    data.payload = payload();
-    data.client = d.client;
-    if (d.clientUrl) data.client_url = d.clientUrl;
-    if (d.links?.length) data.links = d.links;
-    if (d.images?.length) data.images = d.images;
+    event.payload = payload();
+    const client = render(d.client, data);
+    if (client !== undefined) event.client = client;
+    if (d.clientUrl) event.client_url = d.clientUrl;
+    if (d.links?.length) event.links = d.links;
+    if (d.images?.length) event.images = d.images;
   }
-  return { kind: 'event', label: `${action} ${dedupKey}`, data: withinSizeLimit(data) };
+  return { kind: 'event', label: `${action} ${dedupKey}`, data: withinSizeLimit(event) };
 }
 
-function groupPayload(n: Notification, d: Destination, hostname: string): Payload {
+function groupPayload(n: Notification, d: Destination, data: TemplateData, hostname: string): Payload {
   const firing = n.alerts.filter((a) => a.status === 'firing');
   const common = n.commonLabels;
   return {
-    summary: summaryOf(d.summary ?? groupSummary(n, firing.length)),
-    source: d.source ?? common.instance ?? hostname,
-    severity: severityOf(firing.length > 0 ? firing : n.alerts, d.severity),
+    summary: summaryOf(render(d.summary, data) ?? groupSummary(n, firing.length)),
+    source: render(d.source, data) ?? common.instance ?? hostname,
+    severity: severityOf(firing.length > 0 ? firing : n.alerts, d.severity, data),
     timestamp: n.timestamp,
-    ...optional('component', d.component ?? common.component),
-    ...optional('group', d.group ?? common.service),
-    ...optional('class', d.class ?? common.type),
+    ...optional('component', render(d.component, data) ?? common.component),
+    ...optional('group', render(d.group, data) ?? common.service),
+    ...optional('class', render(d.class, data) ?? common.type),
     custom_details: redactSecrets({
       receiver: n.receiver,
       status: n.status,
@@ -102,35 +106,36 @@ function groupPayload(n: Notification, d: Destination, hostname: string): Payloa
       ...(n.truncatedAlerts > 0 && { truncated_alerts: n.truncatedAlerts }),
       alerts: n.alerts.map(alertDetails),
       ...recentChanges(n),
-      ...d.details,
+      ...renderDetails(d.details, data),
     }),
   };
 }
 
-function alertPayload(n: Notification, alert: NotificationAlert, d: Destination, hostname: string): Payload {
+function alertPayload(n: Notification, alert: NotificationAlert, d: Destination, data: TemplateData, hostname: string): Payload {
   return {
-    summary: summaryOf(d.summary ?? alertSummary(alert)),
-    source: d.source ?? alert.labels.instance ?? hostname,
-    severity: severityOf([alert], d.severity),
+    summary: summaryOf(render(d.summary, data) ?? alertSummary(alert)),
+    source: render(d.source, data) ?? alert.labels.instance ?? hostname,
+    severity: severityOf([alert], d.severity, data),
     timestamp: alert.startsAt,
-    ...optional('component', d.component ?? alert.labels.component),
-    ...optional('group', d.group ?? alert.labels.service),
-    ...optional('class', d.class ?? alert.labels.type),
-    custom_details: redactSecrets({ receiver: n.receiver, reason: n.reason, ...(n.reminder && { reminder: true }), group_labels: n.groupLabels, ...alertDetails(alert), ...recentChanges(n), ...d.details }),
+    ...optional('component', render(d.component, data) ?? alert.labels.component),
+    ...optional('group', render(d.group, data) ?? alert.labels.service),
+    ...optional('class', render(d.class, data) ?? alert.labels.type),
+    custom_details: redactSecrets({ receiver: n.receiver, reason: n.reason, ...(n.reminder && { reminder: true }), group_labels: n.groupLabels, ...alertDetails(alert), ...recentChanges(n), ...renderDetails(d.details, data) }),
   };
 }
 
 function changeEvent(n: Notification, d: Destination, hostname: string): PlannedEvent {
   const summaries = [...new Set(n.alerts.map((a) => a.annotations.summary).filter((s): s is string => Boolean(s)))];
+  const template = templateData(n);
   const data = {
     routing_key: d.routingKey,
     payload: {
-      summary: summaryOf(d.summary ?? (summaries.length > 0 ? summaries.join('; ') : 'Configuration changed')),
-      source: d.source ?? n.commonLabels.instance ?? hostname,
+      summary: summaryOf(render(d.summary, template) ?? (summaries.length > 0 ? summaries.join('; ') : 'Configuration changed')),
+      source: render(d.source, template) ?? n.commonLabels.instance ?? hostname,
       timestamp: n.timestamp,
-      custom_details: redactSecrets({ receiver: n.receiver, changes: n.alerts.map(alertDetails), ...recentChanges(n), ...d.details }),
+      custom_details: redactSecrets({ receiver: n.receiver, changes: n.alerts.map(alertDetails), ...recentChanges(n), ...renderDetails(d.details, template) }),
     },
-    links: [...(d.links ?? []), ...(d.clientUrl ? [{ href: d.clientUrl, text: d.client }] : [])],
+    links: [...(d.links ?? []), ...(d.clientUrl ? [{ href: d.clientUrl, text: render(d.client, template) ?? 'praxis-agent' }] : [])],
   };
   return { kind: 'change', label: 'change event', data: withinSizeLimit(data) };
 }
@@ -159,17 +164,41 @@ export function summaryOf(text: string): string {
   return chars.length <= MAX_SUMMARY ? chars.join('') : `${chars.slice(0, MAX_SUMMARY - 1).join('')}…`;
 }
 
-/** The highest severity among `alerts`, each read from its label through the config's map. */
-export function severityOf(alerts: readonly NotificationAlert[], config: SeverityConfig): Severity {
+/**
+ * The severity: fixed; or the template's output; or the highest among `alerts`, each read from its
+ * label; a value goes through the config's map, then must be a PagerDuty severity, else the default.
+ */
+export function severityOf(alerts: readonly NotificationAlert[], config: SeverityConfig, data: TemplateData): Severity {
   if (typeof config === 'string') return config;
+  const mapped = (value: string | undefined): Severity =>
+    (value === undefined ? undefined : (config.map[value] ?? (SEVERITIES.includes(value as Severity) ? (value as Severity) : undefined))) ?? config.default;
+  if (config.template !== undefined) return mapped(render(config.template, data)?.trim());
+  const label = config.label ?? 'severity';
   let best: Severity | undefined;
   for (const alert of alerts) {
-    const value = alert.labels[config.label];
-    const severity = value === undefined ? undefined : (config.map[value] ?? (SEVERITIES.includes(value as Severity) ? (value as Severity) : undefined));
-    const mapped = severity ?? config.default;
-    if (best === undefined || SEVERITIES.indexOf(mapped) < SEVERITIES.indexOf(best)) best = mapped;
+    const severity = mapped(alert.labels[label]);
+    if (best === undefined || SEVERITIES.indexOf(severity) < SEVERITIES.indexOf(best)) best = severity;
   }
   return best ?? config.default;
+}
+
+const compiled = new Map<string, NotificationTemplate>();
+
+/** A configured text rendered for this notification; undefined when none is configured or it renders empty (the default applies). */
+function render(source: string | undefined, data: TemplateData): string | undefined {
+  if (source === undefined) return undefined;
+  let template = compiled.get(source);
+  if (!template) {
+    // The config schema compiled it already (templateSchema), so this cannot throw.
+    template = compileTemplate(source);
+    compiled.set(source, template);
+  }
+  const text = template.render(data);
+  return text.trim() === '' ? undefined : text;
+}
+
+function renderDetails(details: Record<string, string> | undefined, data: TemplateData): Record<string, string> {
+  return Object.fromEntries(Object.entries(details ?? {}).map(([k, source]) => [k, render(source, data) ?? '']));
 }
 
 function alertDetails(alert: NotificationAlert): Record<string, unknown> {
