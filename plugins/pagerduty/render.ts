@@ -56,8 +56,8 @@ export function planEvents(n: Notification, d: Destination, options: { changeEve
 
 /**
  * Alertmanager's dedup key for a group (the SHA-256 of its group key): the key stays within
- * PagerDuty's 255 characters however long the labels are, and an incident opened by Alertmanager
- * is resolved by the agent after a migration.
+ * PagerDuty's 255 characters however long the labels are, and an incident Alertmanager opened is
+ * resolved by the agent after a migration (same routes, same group labels).
  */
 export function groupDedupKey(groupKey: string): string {
   return createHash('sha256').update(groupKey).digest('hex');
