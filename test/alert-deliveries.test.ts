@@ -81,4 +81,13 @@ describe('alert test, deliveries and retry', () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 'ALERT_BAD_QUERY', message: 'state: unknown delivery state "lost" (use pending, dead, delivered)' } });
   });
+
+  it('counts alerts, notifications and deliveries by sink on /stats and /metrics', async () => {
+    const stats = (await (await fetch(`${url}/stats`)).json()) as { alerting: Record<string, unknown> };
+    expect(stats.alerting).toMatchObject({ notifications_by_receiver: { ops: expect.any(Number) }, deliveries_by_sink: { good: expect.objectContaining({ delivered: expect.any(Number) }), bad: expect.objectContaining({ dead_lettered: 1 }) } });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^praxis_component_stat\{component="alerting",key="deliveries_by_sink\.bad\.dead_lettered"\} 1$/m);
+    expect(metrics).toMatch(/^praxis_component_stat\{component="alerting",key="alerts_firing"\} \d+$/m);
+    expect(metrics).toMatch(/^praxis_component_stat\{component="alerting",key="silences_active"\} 0$/m);
+  });
 });

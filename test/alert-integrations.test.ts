@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -87,5 +87,18 @@ describe("alertmanager.yml's webhook_configs", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).lines()).toEqual([expect.stringMatching(/^.*alertmanager\.yml:1[01]:\d+ receivers\[0\]\.webhook_configs\[0\]\.http_config(\.proxy_url)?: .*proxy_url.* \(CONFIG_INVALID_VALUE\)$/)]);
+  });
+
+  it('an edited alertmanager.yml is reported by a reload as needing a restart (alerting is read at start)', async () => {
+    const file = setup(`- url: http://127.0.0.1:${port}/all`);
+    const agent = new Agent(loadConfig(file), { logger: silentLogger() });
+    await agent.start();
+    try {
+      const amFile = path.join(path.dirname(file), 'alertmanager', 'alertmanager.yml');
+      writeFileSync(amFile, readFileSync(amFile, 'utf8').replace('group_wait: 100ms', 'group_wait: 1s'));
+      expect(await agent.reload('test')).toMatchObject({ restart_required: ['alerting'] });
+    } finally {
+      await agent.stop();
+    }
   });
 });

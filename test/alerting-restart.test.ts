@@ -1,4 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Notification } from '../src/alerting/notification';
@@ -125,5 +127,65 @@ describe('alerting across a SIGKILL', () => {
     second.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     expect(notifications(sent).map((n) => n.groupLabels.alertname)).toEqual(['FIRST', 'SECOND', 'THIRD']);
+  }, 60_000);
+
+  it('a real webhook endpoint down, the agent killed mid-outage: after both recover every notification arrives once, in order', async () => {
+    const received: string[] = [];
+    let up = false;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        if (!up) return void res.writeHead(503, { 'retry-after': '1' }).end();
+        received.push((JSON.parse(body) as { groupLabels: { alertname: string } }).groupLabels.alertname);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const dir = mkdtempSync(path.join(tmpdir(), 'alert-webhook-outage-'));
+      const file = path.join(dir, 'agent.config.yaml');
+      const port = await freePort();
+      writeFileSync(
+        file,
+        `agent: { name: edge-1, shutdown_timeout: 2s }
+log: { format: json }
+http: { host: 127.0.0.1, port: ${port} }
+store: { enabled: true, data_dir: ./data, commit_interval: 50ms }
+plugins:
+  - name: hook
+    use: webhook
+    config: { url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts" }
+alerting:
+  rules:
+    - { event: system.error, resolve_timeout: 1h }
+  route: { receiver: team, group_by: [alertname], group_wait: 200ms, group_interval: 1s, repeat_interval: 1h }
+  receivers:
+    - { name: team, sinks: [hook] }
+`,
+      );
+      const first = new AgentProcess(['--config', file]);
+      const url = await first.ready();
+      for (const code of ['ONE', 'TWO', 'THREE']) {
+        expect((await post(url, [{ type: 'system.error', data: { severity: 'error', message: code, error_code: code, component: 'db' } }])).status).toBe(202);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const pending = async (): Promise<number> => ((await (await fetch(`${url}/alerts/deliveries`)).json()) as { deliveries: unknown[] }).deliveries.length;
+      await until('three deliveries pending in the outbox', async () => ((await pending()) === 3 ? true : undefined));
+      first.kill('SIGKILL');
+      await first.exited;
+
+      const second = new AgentProcess(['--config', file]);
+      await second.ready();
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // still down after the restart
+      up = true;
+      await until('the three notifications', () => (received.length >= 3 ? true : undefined));
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      second.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+      expect(received).toEqual(['ONE', 'TWO', 'THREE']);
+    } finally {
+      server.close();
+    }
   }, 60_000);
 });

@@ -29,6 +29,8 @@ export interface IntegrationSink {
   use: string;
   receiver: string;
   resolved: ResolvedPlugin;
+  /** The plugin config as mapped from the entry (what a reload compares). */
+  written: Record<string, unknown>;
   /** The plugin config, validated by the sink's schema. */
   config: unknown;
   sendResolved: boolean;
@@ -88,7 +90,7 @@ export function integrationSinks(
         const name = uniqueName(`${slug(receiver.name)}-${use}-${j}`, names);
         names.add(name);
         receiver.sinks = [...receiver.sinks, name];
-        sinks.push({ name, use, receiver: receiver.name, resolved, config: parsed.data, sendResolved: typeof sendResolved === 'boolean' ? sendResolved : DEFAULT_SEND_RESOLVED[key] });
+        sinks.push({ name, use, receiver: receiver.name, resolved, written: pluginConfig, config: parsed.data, sendResolved: typeof sendResolved === 'boolean' ? sendResolved : DEFAULT_SEND_RESOLVED[key] });
       }
     }
   }

@@ -86,7 +86,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
   });
   // After the declared plugins: they start after them and stop before them.
   for (const sink of analysis.integrations) {
-    const entry: PluginEntry = { name: sink.name, use: sink.use, enabled: true, depends_on: [], delivery: { send_resolved: sink.sendResolved } };
+    const entry: PluginEntry = { name: sink.name, use: sink.use, enabled: true, depends_on: [], delivery: { send_resolved: sink.sendResolved }, config: sink.written };
     plugins.push({ entry, resolved: sink.resolved, config: sink.config });
   }
   return {
