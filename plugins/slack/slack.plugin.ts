@@ -73,7 +73,7 @@ export class SlackPlugin implements Plugin, Notifier {
     this.webhooks = { base, receivers };
     this.fetch = nodeFetch({ ...(ca && { ca }) });
     const ids = [...new Set([base.id, ...[...receivers.values()].map((w) => w.id)])];
-    this.logger.info({ webhooks: ids }, `Slack sink ready: ${ids.length} webhook${ids.length === 1 ? '' : 's'} (shown by id, the URL is a secret)`);
+    this.logger.info({ targets: ids }, `Slack sink ready: ${ids.length} webhook${ids.length === 1 ? '' : 's'} (shown by id, the URL is a secret)`);
   }
 
   stop(): void {
@@ -133,7 +133,7 @@ export class SlackPlugin implements Plugin, Notifier {
     } finally {
       this.inFlight.delete(controller);
     }
-    const line = { receiver: notification.receiver, group: notification.groupKey, webhook: webhook.id, outcome: result.outcome, ...(result.outcome !== 'delivered' && { reason: result.reason }) };
+    const line = { receiver: notification.receiver, group: notification.groupKey, target: webhook.id, outcome: result.outcome, ...(result.outcome !== 'delivered' && { reason: result.reason }) };
     this.logger.debug(line, `Slack notification to ${notification.receiver}: ${result.outcome}`);
     return result;
   }

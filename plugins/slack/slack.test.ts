@@ -294,6 +294,8 @@ describe('slack sink', () => {
     expect(reason).not.toContain(TOKEN);
     expect(reason).toBe('Slack webhook answered HTTP 400: no such hook: (the webhook URL) (path (the webhook URL), host 127.0.0.1(the webhook URL))');
     expect(logs.text()).toContain('"reason":"Slack webhook answered HTTP 400: no such hook');
+    // The log names the webhook by the id its rate key uses.
+    expect(logs.text()).toContain(`"target":"${s.rateKey?.(notification()).replace('webhook:', '')}"`);
     expect(logs.text()).not.toContain(TOKEN);
   });
 
