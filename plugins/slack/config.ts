@@ -53,7 +53,6 @@ export const slackConfigSchema = z
       })
       .optional()
       .describe('TLS for https webhooks.'),
-    send_resolved: z.boolean().default(true).describe('Notify when alerts resolve (Alertmanager\'s send_resolved); read by the alerting engine.'),
     receivers: z
       .record(z.string().min(1), receiverSchema)
       .default({})
