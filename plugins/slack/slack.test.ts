@@ -241,6 +241,26 @@ describe('slack sink', () => {
     expect(await send(s)).toEqual({ outcome: 'permanent', reason: `Slack webhook answered HTTP ${status}: ${body}` });
   });
 
+  it('reads at most 64 KiB of an answer and quotes one short line of it', async () => {
+    const s = await sink();
+    peer.answer = (_req, res) => void res.writeHead(503).end(`overloaded ${'y'.repeat(200_000)}`);
+    const result = await send(s);
+    expect(result).toMatchObject({ outcome: 'retry', reason: expect.stringMatching(/^Slack webhook answered HTTP 503: overloaded y+$/) });
+    expect((result as { reason: string }).reason.length).toBeLessThanOrEqual('Slack webhook answered HTTP 503: '.length + 200);
+    peer.answer = (_req, res) => void res.writeHead(200).end('z'.repeat(200_000));
+    expect(await send(s)).toEqual({ outcome: 'delivered' });
+  });
+
+  it('answers retry when the connection drops in the middle of the answer', async () => {
+    const s = await sink();
+    peer.answer = (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('o');
+      setTimeout(() => res.socket?.destroy(), 20);
+    };
+    expect(await send(s)).toMatchObject({ outcome: 'retry', afterMs: 0, reason: expect.stringMatching(/^Slack webhook request failed/) });
+  });
+
   it('answers permanent on a redirect, and does not follow it', async () => {
     const s = await sink();
     peer.answer = (_req, res) => void res.writeHead(302, { location: `${base}/elsewhere` }).end();
