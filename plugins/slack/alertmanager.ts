@@ -31,6 +31,8 @@ export const slackAlertmanager: AlertmanagerIntegration = {
     const problems: Problem[] = [];
     const config: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(entry)) {
+      // Alertmanager's timeout 0 means none; the pipeline's attempt timeout bounds the request anyway.
+      if (key === 'timeout' && /^0+(ms|s|m|h)?$/.test(String(value))) continue;
       if ((SAME as readonly string[]).includes(key)) config[key] = value;
       else if ((FALSE_IS_DEFAULT as readonly string[]).includes(key)) {
         if (value !== false) problems.push({ path: [key], message: `${key}: ${value === true ? 'true' : JSON.stringify(value)} has no equivalent in the slack sink (only false, the default)` });

@@ -419,7 +419,7 @@ describe('slack as the Alertmanager slack_configs integration', () => {
     const { send_resolved: _sendResolved, ...pluginConfig } = (out as { config: Record<string, unknown> }).config;
     expect(slack.configSchema.safeParse(pluginConfig).error?.issues ?? []).toEqual([]);
     expect(slack.configSchema.safeParse({ ...pluginConfig, send_resolved: true }).success).toBe(false);
-    expect(toConfig({ api_url_file: '/run/slack' })).toEqual({ config: { webhook_url_file: '/run/slack' } });
+    expect(toConfig({ api_url_file: '/run/slack', timeout: '0s' })).toEqual({ config: { webhook_url_file: '/run/slack' } });
   });
 
   it('takes global slack_api_url / slack_api_url_file and the global http_config when the entry has none', () => {
