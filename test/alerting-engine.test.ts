@@ -13,7 +13,7 @@ import { rejection } from './helpers/errors';
 const SINK = path.join(__dirname, 'fixtures/alert-sink');
 
 /** The routing every test here runs on: errors to the team's pager, notices to the admin's chat. */
-function config(dir: string, options: { pagerAnswers?: string[]; extra?: string } = {}): string {
+function config(dir: string, options: { pagerAnswers?: string[]; pagerDelivery?: string; extra?: string } = {}): string {
   const file = path.join(dir, 'agent.config.yaml');
   writeFileSync(
     file,
@@ -31,6 +31,7 @@ plugins:
     use: ${SINK}
     config:
       answers: ${JSON.stringify(options.pagerAnswers ?? ['delivered'])}
+    ${options.pagerDelivery ? `delivery: ${options.pagerDelivery}` : ''}
   - name: chat
     use: ${SINK}
 alerting:
@@ -46,12 +47,16 @@ alerting:
     routes:
       - matchers: ['alertname="ConfigChanged"']
         receiver: admin
+      - matchers: ['alertname=~"ALERT_DELIVERY_.+"']
+        receiver: everyone
+        group_wait: 0s
   inhibit_rules:
     - source_matchers: ['alertname="ServiceDown"']
       target_matchers: ['alertname="DISK_FULL"']
   receivers:
     - { name: team, sinks: [pager] }
     - { name: admin, sinks: [chat] }
+    - { name: everyone, sinks: [pager, chat] }
 ${options.extra ?? ''}`,
   );
   return file;
@@ -239,13 +244,58 @@ describe('alerting engine in the agent', () => {
     expect(ofType(r.events, 'alert.delivery')[0].data).toMatchObject({ retry_in_ms: 60_000, reason: 'the recording sink was told to retry' });
   });
 
-  it('reports a permanent delivery failure as ALERT_DELIVERY_FAILED and keeps going', async () => {
+  it('dead-letters a rejected delivery as ALERT_DELIVERY_REJECTED: told to the other sinks, never to the failing one, and retryable', async () => {
     const r = await track(start(config(mkdtempSync(path.join(tmpdir(), 'engine-')), { pagerAnswers: ['permanent', 'delivered'] })));
     await r.agent.bus.publish('system.error', diskFull('a'));
     await r.advance(30_000);
-    const failures = ofType(r.events, 'system.error').filter((e) => e.data.error_code === 'ALERT_DELIVERY_FAILED');
-    expect(failures.map((e) => e.data)).toEqual([expect.objectContaining({ component: 'alerting', message: expect.stringContaining('receiver team through sink pager failed for good after 1 attempt: the recording sink was told to refuse') })]);
-    expect(r.agent.stats().alerting).toMatchObject({ deliveries_failed: 1 });
+    const failures = ofType(r.events, 'system.error').filter((e) => e.data.error_code === 'ALERT_DELIVERY_REJECTED');
+    const dead = r.agent.alerting!.deliveries('dead');
+    expect(dead).toEqual([expect.objectContaining({ receiver: 'team', sink: 'pager', state: 'dead', attempts: 1, lastReason: 'rejected: the recording sink was told to refuse' })]);
+    expect(failures.map((e) => e.data)).toEqual([
+      expect.objectContaining({ component: 'alerting', message: `notification to receiver team through sink pager was rejected: the recording sink was told to refuse (delivery ${dead[0].id}; praxis-agent alert retry ${dead[0].id})` }),
+    ]);
+    // The dead letter is an alert routed to `everyone` (pager and chat): chat hears of it, pager does not.
+    await r.advance(1_000);
+    expect(r.chat.received.map(alertnames)).toEqual([['ALERT_DELIVERY_REJECTED']]);
+    expect(r.chat.received[0].alerts[0].labels).toMatchObject({ sink: 'pager', receiver: 'team' });
+    expect(r.pager.received).toHaveLength(0);
+    expect(r.agent.stats().alerting).toMatchObject({ deliveries_dead_lettered: 1, deliveries_by_sink: { pager: expect.objectContaining({ attempts: 1, dead_lettered: 1, pending: 0 }) } });
+
+    r.agent.alerting!.retryDelivery(dead[0].id);
+    await r.settle();
+    expect(r.pager.received.map(alertnames)).toEqual([['DISK_FULL']]);
+    expect(r.agent.alerting!.deliveries('dead')).toEqual([]);
+    expect(() => r.agent.alerting!.retryDelivery(dead[0].id)).toThrow(expect.objectContaining({ code: 'DELIVERY_NOT_DEAD' }));
+    expect(() => r.agent.alerting!.retryDelivery(99_999)).toThrow(expect.objectContaining({ code: 'DELIVERY_NOT_FOUND' }));
+  });
+
+  it('delivers in order per receiver and sink through an outage, each notification once', async () => {
+    const r = await track(start(config(mkdtempSync(path.join(tmpdir(), 'engine-')), { pagerAnswers: ['retry:0', 'retry:0', 'retry:0', 'delivered'] })));
+    for (const code of ['A', 'B', 'C']) {
+      await r.agent.bus.publish('system.error', { ...diskFull('a'), error_code: code });
+      await r.advance(1_000);
+    }
+    await r.advance(30_000);
+    // A is retried (after about 1, 2 and 4 s); B and C wait behind it.
+    expect(r.pager.received).toHaveLength(0);
+    expect(r.agent.stats().alerting).toMatchObject({ deliveries_by_sink: { pager: expect.objectContaining({ pending: 3 }) } });
+    await r.advance(10_000);
+    expect(r.pager.received.map((n) => n.groupLabels.alertname)).toEqual(['A', 'B', 'C']);
+    const delivered = ofType(r.events, 'alert.delivery').filter((e) => e.data.outcome === 'delivered');
+    expect(delivered.map((e) => e.data.attempt)).toEqual([4, 1, 1]);
+  });
+
+  it('spreads a burst over the sink\'s rate limit: throttled notifications wait, none is dropped', async () => {
+    const r = await track(start(config(mkdtempSync(path.join(tmpdir(), 'engine-')), { pagerDelivery: '{ rate_limit: { rate: 1, per: 10s, burst: 1 } }' })));
+    for (let i = 0; i < 5; i++) await r.agent.bus.publish('system.error', { ...diskFull('a'), error_code: `E${i}` });
+    await r.advance(30_000);
+    expect(r.pager.received).toHaveLength(1);
+    await r.advance(9_000);
+    expect(r.pager.received).toHaveLength(1);
+    await r.advance(1_000);
+    expect(r.pager.received).toHaveLength(2);
+    await r.advance(30_000);
+    expect(r.pager.received.map((n) => n.groupLabels.alertname).sort()).toEqual(['E0', 'E1', 'E2', 'E3', 'E4']);
   });
 
   it('refuses to start when a receiver names a plugin that is not a sink', async () => {

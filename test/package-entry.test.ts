@@ -63,6 +63,7 @@ const SDK_EXPORTS = [
   'MAX_READ_LIMIT', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'PREVIOUS_STATE', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
   'bearerTokenSchema', 'durationSchema', 'ensureDir', 'errorMessage', 'eventPatternSchema', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
   'httpOutcome', 'isNotifier', 'isTimeoutError', 'parseRetryAfter', 'redactSecrets', 'redactText', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
+  'TemplateError', 'compileTemplate', 'templateData', 'templateSchema',
 ];
 const TESTING_EXPORTS = ['FakeClock', 'PluginHarness', 'SqliteEventStore', 'createPluginHarness', 'runPluginConformance', 'sampleEvents', 'waitFor'];
 /** Re-exported from their libraries as they are (documented there and in the README). */

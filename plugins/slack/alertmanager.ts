@@ -8,6 +8,15 @@ const SAME = ['channel', 'username', 'icon_emoji', 'icon_url', 'color', 'title',
 /** Booleans Alertmanager writes out with their default: `false` asks for nothing the sink lacks. */
 const FALSE_IS_DEFAULT = ['link_names', 'short_fields', 'update_message'] as const;
 
+/**
+ * Alertmanager's defaults (`{{ template "slack.default.title" . }}` and the like) written out: they
+ * ask for Alertmanager's default rendering, so they are left out for the sink's own.
+ */
+const DEFAULT_TEMPLATE = /^\{\{-?\s*template\s+"slack\.default\.[a-z]+"\s+\.\s*-?\}\}$/i;
+
+/** Keys the sink takes as plain text only (Alertmanager renders them as templates too). */
+const PLAIN = ['channel', 'username', 'icon_emoji', 'icon_url'];
+
 /** Why some keys have no equivalent, beyond "not supported". */
 const WHY: Record<string, string> = {
   proxy_url: 'the slack sink connects directly; a proxy is not supported (reach hooks.slack.com directly, or point api_url at a relay you run)',
@@ -22,8 +31,10 @@ const WHY: Record<string, string> = {
 /**
  * One `slack_configs` entry of an Alertmanager receiver as the slack sink's config: `api_url` /
  * `api_url_file` (or global `slack_api_url` / `slack_api_url_file`) become `webhook_url` /
- * `webhook_url_file`, `http_config.tls_config.ca_file` becomes `tls.ca_file`; every other key
- * Alertmanager knows but the sink cannot honour is a problem naming it.
+ * `webhook_url_file`, `http_config.tls_config.ca_file` becomes `tls.ca_file`, `title` / `text` /
+ * `color` templates pass through (the sink's schema compiles them, so one outside the agent's
+ * subset is refused at validation with its line:column); every other key Alertmanager knows but
+ * the sink cannot honour is a problem naming it.
  */
 export const slackAlertmanager: AlertmanagerIntegration = {
   key: 'slack_configs',
@@ -31,6 +42,11 @@ export const slackAlertmanager: AlertmanagerIntegration = {
     const problems: Problem[] = [];
     const config: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(entry)) {
+      if (typeof value === 'string' && DEFAULT_TEMPLATE.test(value.trim())) continue;
+      if (PLAIN.includes(key) && typeof value === 'string' && value.includes('{{')) {
+        problems.push({ path: [key], message: `${key}: a template is not supported here; write the value itself` });
+        continue;
+      }
       // Alertmanager's timeout 0 means none; the pipeline's attempt timeout bounds the request anyway.
       if (key === 'timeout' && /^0+(ms|s|m|h)?$/.test(String(value))) continue;
       if ((SAME as readonly string[]).includes(key)) config[key] = value;

@@ -1,25 +1,20 @@
-import { durationSchema, z } from 'praxis-agent';
+import { durationSchema, templateSchema, z } from 'praxis-agent';
 
 const httpUrl = z
   .string()
   // Never echo the value: it is the secret. zod's url() would quote nothing either, but say so plainly.
   .refine((value) => isHttpUrl(value), 'expected an http:// or https:// URL (the value is not shown: it is a secret)');
 
-/**
- * A Slack colour: `good`, `warning`, `danger` or `#rrggbb`. Alertmanager's default colour is a
- * template; the sink colours by severity itself unless this pins one.
- */
-const colorSchema = z.string().regex(/^(good|warning|danger|#[0-9a-fA-F]{6})$/, 'expected good, warning, danger or a colour like #36a64f');
+/** A Slack colour: `good`, `warning`, `danger` or `#rrggbb`. */
+export const SLACK_COLOR = /^(good|warning|danger|#[0-9a-fA-F]{6})$/;
 
 /**
- * Plain text for now: `{{ ... }}` is refused until the shared template mechanism is on main, so a
- * template is never sent as literal text.
+ * A fixed colour, or a Go template rendering one (Alertmanager's `{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}`);
+ * a rendered value that is no colour falls back to the severity's.
  */
-const textSchema = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .refine((value) => !value.includes('{{'), `${what}: templates ({{ ... }}) are not supported yet; write plain text or leave it out for the default rendering`);
+const colorSchema = z.union([z.string().regex(SLACK_COLOR), templateSchema.refine((source) => source.includes('{{'))], {
+  error: 'expected good, warning, danger, a colour like #36a64f, or a Go template rendering one',
+});
 
 /** What a receiver may set differently from the sink's own settings. */
 const overrideFields = {
@@ -29,9 +24,15 @@ const overrideFields = {
   username: z.string().min(1).optional().describe('Name shown as the sender (legacy webhooks).'),
   icon_emoji: z.string().regex(/^:[a-z0-9_+'-]+:$/, 'expected an emoji code like :rotating_light:').optional().describe('Sender icon as an emoji code (legacy webhooks).'),
   icon_url: z.url({ protocol: /^https?$/ }).optional().describe('Sender icon as an image URL (legacy webhooks).'),
-  color: colorSchema.optional().describe('Fixed attachment colour instead of the severity colour (good, warning, danger or #rrggbb).'),
-  title: textSchema('title').optional().describe('Header text instead of the default ("FIRING · CRITICAL · 3 alerts · alertname=X"); plain text.'),
-  text: textSchema('text').optional().describe('Message body instead of the per-alert sections (Slack mrkdwn, written by the operator, sent as is).'),
+  color: colorSchema.optional().describe('Attachment colour instead of the severity\'s: good, warning, danger, #rrggbb, or a Go template rendering one.'),
+  title: templateSchema
+    .refine((source) => source.length > 0, 'must not be empty')
+    .optional()
+    .describe('Header text instead of the default ("FIRING · CRITICAL · 3 alerts · alertname=X"): a Go template (the agent\'s Alertmanager subset) or plain text.'),
+  text: templateSchema
+    .refine((source) => source.length > 0, 'must not be empty')
+    .optional()
+    .describe('Message body (Slack mrkdwn) instead of the per-alert sections: a Go template or plain text; label and annotation values in it are escaped.'),
 };
 
 const receiverSchema = z.strictObject(overrideFields).describe('Settings for one receiver, over the sink\'s own.');

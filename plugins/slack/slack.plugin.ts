@@ -4,6 +4,7 @@ import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError,
 import {
   AgentControl,
   Clock,
+  compileTemplate,
   errorMessage,
   httpOutcome,
   inject,
@@ -11,15 +12,18 @@ import {
   LOGGER,
   PLUGIN_CONFIG,
   redactText,
+  templateData,
   type Logger,
   type Notification,
   type Notifier,
   type Plugin,
+  type NotificationTemplate,
   type SinkResult,
+  type TemplateData,
 } from 'praxis-agent';
-import type { SlackConfig, SlackReceiverConfig } from './config';
+import { SLACK_COLOR, type SlackConfig, type SlackReceiverConfig } from './config';
 import { nodeFetch, type SlackFetchInit, type SlackFetchResponse } from './http-fetch';
-import { renderMessage } from './render';
+import { escapeMrkdwn, renderMessage, type RenderOptions } from './render';
 import { readWebhookFile } from './webhook-file';
 
 /** How the sink names its requests in results: never the URL, which is the secret. */
@@ -55,6 +59,8 @@ export class SlackPlugin implements Plugin, Notifier {
   private webhooks?: { base: Webhook; receivers: Map<string, Webhook> };
   private fetch?: ReturnType<typeof nodeFetch>;
   private readonly inFlight = new Set<AbortController>();
+  /** Compiled title / text / color templates by source (the schema compiled each once already: these cannot fail). */
+  private readonly templates = new Map<string, NotificationTemplate>();
 
   constructor(
     @inject(PLUGIN_CONFIG) private readonly config: SlackConfig,
@@ -91,11 +97,7 @@ export class SlackPlugin implements Plugin, Notifier {
     if (!webhook || !this.fetch) return { outcome: 'retry', afterMs: 0, reason: 'the Slack sink is not started' };
     if (signal.aborted) return { outcome: 'retry', afterMs: 0, reason: `${WHAT} request not sent: the attempt was aborted (timed out, or the agent is stopping)` };
     const settings: SlackReceiverConfig = { ...this.config, ...this.config.receivers[notification.receiver] };
-    const message = renderMessage(notification, {
-      ...(settings.color !== undefined && { color: settings.color }),
-      ...(settings.title !== undefined && { title: settings.title }),
-      ...(settings.text !== undefined && { text: settings.text }),
-    });
+    const message = renderMessage(notification, this.renderOptions(notification, settings));
 
     const controller = new AbortController();
     this.inFlight.add(controller);
@@ -138,6 +140,24 @@ export class SlackPlugin implements Plugin, Notifier {
     return result;
   }
 
+  /** The operator's title, text and colour for this notification, rendered; empty output means the default. */
+  private renderOptions(notification: Notification, settings: SlackReceiverConfig): RenderOptions {
+    if (settings.title === undefined && settings.text === undefined && settings.color === undefined) return {};
+    const data = templateData(notification);
+    const render = (source: string | undefined, with_: TemplateData = data): string | undefined => {
+      if (source === undefined) return undefined;
+      let template = this.templates.get(source);
+      if (!template) this.templates.set(source, (template = compileTemplate(source)));
+      const out = template.render(with_).trim();
+      return out === '' ? undefined : out;
+    };
+    const title = render(settings.title);
+    // The body is mrkdwn: the data's values are escaped, the template's own markup (links, *bold*) is kept.
+    const text = settings.text === undefined ? undefined : render(settings.text, escapeData(data));
+    const color = render(settings.color);
+    return { ...(title !== undefined && { title }), ...(text !== undefined && { text }), ...(color !== undefined && SLACK_COLOR.test(color) && { color }) };
+  }
+
   private outcomeOf(error: unknown, seen: Seen, aborted: boolean, webhook: Webhook): SinkResult {
     const scrub = (text: string): string => scrubUrl(text, webhook.url);
     if (error instanceof IncomingWebhookHTTPError) {
@@ -173,6 +193,14 @@ export class SlackPlugin implements Plugin, Notifier {
       throw new Error(`cannot read tls.ca_file ${resolved}: ${errorMessage(error)}`);
     }
   }
+}
+
+/** Every string of the template data escaped for mrkdwn (labels, annotations, URLs, the receiver). */
+function escapeData<T>(value: T): T {
+  if (typeof value === 'string') return escapeMrkdwn(value) as T;
+  if (Array.isArray(value)) return value.map(escapeData) as T;
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeData(v)])) as T;
+  return value;
 }
 
 function idOf(url: string): string {

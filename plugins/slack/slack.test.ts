@@ -214,6 +214,28 @@ describe('slack sink', () => {
     expect(texts(quietPayload.attachments[0].blocks)).toEqual(['See the *runbook*: <https://wiki/db|db>']);
   });
 
+  it('renders title, text and color templates per notification; values in text are escaped, the template\'s own markup is kept', async () => {
+    const s = await sink({
+      title: '[{{ .Status | toUpper }}:{{ len .Alerts.Firing }}] {{ .CommonLabels.alertname }}',
+      text: '{{ range .Alerts }}• <{{ .GeneratorURL }}|{{ .Labels.alertname }}>: {{ .Annotations.summary }}\n{{ end }}',
+      color: '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}',
+      receivers: { odd: { color: '{{ .CommonLabels.alertname }}', title: '{{ .CommonLabels.missing }}' } },
+    });
+    await send(s, notification({ alerts: [alert({ annotations: { summary: 'a <!channel> & b' }, generatorURL: 'http://h/x?a=1&b=2' })] }));
+    await send(s, notification({ status: 'resolved', alerts: [alert({ status: 'resolved', endsAt: '2026-11-30T12:05:00.000Z' })] }));
+    await send(s, notification({ receiver: 'odd' }));
+    const [firing, resolved, odd] = peer.requests.map((_, i) => peer.payload(i) as unknown as Payload);
+    expect(firing.blocks[0].text?.text).toBe(':red_circle: [FIRING:1] DiskFull');
+    expect(firing.text).toBe('[FIRING:1] DiskFull');
+    expect(firing.attachments[0].color).toBe('danger');
+    expect(texts(firing.attachments[0].blocks)).toEqual(['• <http://h/x?a=1&amp;b=2|DiskFull>: a &lt;!channel&gt; &amp; b']);
+    expect(resolved.blocks[0].text?.text).toBe(':white_check_mark: [RESOLVED:0] DiskFull');
+    expect(resolved.attachments[0].color).toBe('good');
+    // A colour template rendering no colour, an empty title: the defaults.
+    expect(odd.attachments[0].color).toBe('#D40E0D');
+    expect(odd.blocks[0].text?.text).toBe(':red_circle: FIRING · CRITICAL · 1 alert · alertname=DiskFull');
+  });
+
   it('answers retry on 500, once: the library does not retry by itself', async () => {
     const s = await sink();
     peer.answer = (_req, res) => void res.writeHead(500).end('internal_error');
@@ -386,9 +408,11 @@ describe('slack config', () => {
     expect(bad.join()).not.toContain('sekrit');
   });
 
-  it('refuses templates until the template mechanism exists, bad colours and tls without https', () => {
-    expect(parse({ webhook_url: 'http://h/x', title: '{{ .Status }}' })).toEqual(['title: title: templates ({{ ... }}) are not supported yet; write plain text or leave it out for the default rendering']);
-    expect(parse({ webhook_url: 'http://h/x', receivers: { db: { color: 'red' } } })).toEqual(['receivers.db.color: expected good, warning, danger or a colour like #36a64f']);
+  it('compiles title, text and color templates at validation, refusing constructs outside the subset at line:column; bad colours and tls without https', () => {
+    expect(parse({ webhook_url: 'http://h/x', title: '{{ .Status | toUpper }} {{ len .Alerts }}', text: '{{ range .Alerts }}{{ .Labels.alertname }}{{ end }}', color: '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}' })).toEqual([]);
+    expect(parse({ webhook_url: 'http://h/x', title: 'ok\n{{ printf "%s" .Status }}' })).toEqual([expect.stringMatching(/^title: template 2:4: /)]);
+    expect(parse({ webhook_url: 'http://h/x', text: '' })).toEqual(['text: must not be empty']);
+    expect(parse({ webhook_url: 'http://h/x', receivers: { db: { color: 'red' } } })).toEqual(['receivers.db.color: expected good, warning, danger, a colour like #36a64f, or a Go template rendering one']);
     expect(parse({ webhook_url: 'http://h/x', tls: { ca_file: 'ca.pem' } })).toEqual(['tls: tls only applies to https:// webhook URLs']);
     expect(parse({ webhook_url: 'https://h/x', tls: { ca_file: 'ca.pem' }, timeout: '5s' })).toEqual([]);
   });
@@ -420,6 +444,16 @@ describe('slack as the Alertmanager slack_configs integration', () => {
     expect(slack.configSchema.safeParse(pluginConfig).error?.issues ?? []).toEqual([]);
     expect(slack.configSchema.safeParse({ ...pluginConfig, send_resolved: true }).success).toBe(false);
     expect(toConfig({ api_url_file: '/run/slack', timeout: '0s' })).toEqual({ config: { webhook_url_file: '/run/slack' } });
+  });
+
+  it('passes templates through to be compiled by the schema, and leaves Alertmanager\'s written-out defaults for the sink\'s own', () => {
+    const defaults = Object.fromEntries(['title', 'text', 'color', 'username', 'icon_emoji', 'icon_url', 'title_link', 'pretext', 'fallback', 'callback_id', 'footer'].map((k) => [k, `{{ template "slack.default.${k.replace('_', '')}" . }}`]));
+    expect(toConfig({ api_url: 'https://h/x', ...defaults })).toEqual({ config: { webhook_url: 'https://h/x' } });
+    const templated = toConfig({ api_url: 'https://h/x', title: '{{ .CommonLabels.alertname }}', text: '{{ range .Alerts }}{{ .Annotations.summary }}{{ end }}', color: '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}' });
+    expect(slack.configSchema.safeParse((templated as { config: unknown }).config).success).toBe(true);
+    const unsupported = toConfig({ api_url: 'https://h/x', text: '{{ template "my.text" . }}' });
+    expect(slack.configSchema.safeParse((unsupported as { config: unknown }).config).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([expect.stringMatching(/^text: template 1:4: /)]);
+    expect(toConfig({ api_url: 'https://h/x', channel: '{{ .CommonLabels.team }}' })).toEqual({ problems: [{ path: ['channel'], message: 'channel: a template is not supported here; write the value itself' }] });
   });
 
   it('takes global slack_api_url / slack_api_url_file and the global http_config when the entry has none', () => {

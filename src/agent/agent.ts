@@ -20,8 +20,11 @@ import { EVENT_STORE, EventStore } from '../store/event-store';
 import { eventsRoute } from '../store/events-route';
 import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
+import { stringify } from 'yaml';
+import { redactSecrets } from '../core/redact';
 import type { AlertingEngine } from '../alerting/engine';
 import { isNotifier, type Notifier } from '../alerting/notifier';
+import { DEFAULT_SINK_SETTINGS, type SinkSettings } from '../alerting/delivery';
 import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
 import { ErrorCodeCounts } from './error-counts';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
@@ -125,13 +128,24 @@ export class Agent {
       this.alerting = new AlertingEngine({
         section: config.alerting,
         config: loaded.alerting,
+        configText: this.secrets.mask(stringify(redactSecrets(loaded.alertingSource ?? {}))),
         bus: this.bus,
         clock: this.clock,
         logger: this.logger.child({ component: 'alerting' }),
         notifier: (sink) => this.notifier(sink),
+        sinkSettings: (sink) => this.sinkSettings(sink),
         source: this.name,
         ...(config.store?.enabled && { persistIntervalMs: config.store.commit_interval }),
       });
+      if (this.admin) {
+        // Alertmanager's API v2 (amtool, Prometheus) and the agent's own /alerts routes.
+        /* eslint-disable @typescript-eslint/no-require-imports */
+        const { mountAlertmanagerApi } = require('../alerting/api-v2') as typeof import('../alerting/api-v2');
+        const { mountAlertRoutes } = require('../alerting/alerts-routes') as typeof import('../alerting/alerts-routes');
+        /* eslint-enable @typescript-eslint/no-require-imports */
+        mountAlertmanagerApi(this.admin, this.alerting, { version: AGENT_VERSION, bodyLimit: config.http.body_limit });
+        mountAlertRoutes(this.admin, this.alerting, { clock: this.clock, bodyLimit: config.http.body_limit });
+      }
     }
     this.container.register(classToken(AgentControl), { useValue: new AgentControlOf(this) });
     this.admin?.addRoute('POST', '/-/reload', async (req, res) => {
@@ -180,6 +194,7 @@ export class Agent {
       this.startAlerting();
       await this.admin?.start();
       await this.host.startAll(this.loaded.config.agent.shutdown_timeout);
+      this.alerting?.startDelivery();
     } catch (failure) {
       // A listen error names http.host, a plugin's error may quote its config: neither may show a secret.
       const error = this.secrets.maskError(failure);
@@ -319,9 +334,19 @@ export class Agent {
 
   private startAlerting(): void {
     if (!this.alerting) return;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const state = this.store && new (require('../alerting/state-store') as typeof import('../alerting/state-store')).AlertingStateStore(this.store.database(), this.clock);
-    this.alerting.start(state);
+    if (!this.store) return this.alerting.start();
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { AlertingStateStore } = require('../alerting/state-store') as typeof import('../alerting/state-store');
+    const { SqliteOutboxStore } = require('../alerting/outbox-store') as typeof import('../alerting/outbox-store');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const db = this.store.database();
+    this.alerting.start({ state: new AlertingStateStore(db, this.clock), outbox: new SqliteOutboxStore(db) });
+  }
+
+  /** A sink's delivery settings: the core's defaults, its plugin's, then its entry's `delivery:`. */
+  private sinkSettings(sink: string): SinkSettings {
+    const plugin = this.loaded.plugins.find((p) => p.entry.name === sink);
+    return { ...DEFAULT_SINK_SETTINGS, ...plugin?.resolved.definition.sink?.delivery, ...plugin?.entry.delivery };
   }
 
   /** The running sink plugin of that name, when it implements the notifier contract. */

@@ -27,7 +27,10 @@ export function planReload(running: LoadedConfig, next: LoadedConfig, isRunning:
     const action = !old ? 'start' : entryChanged(old, plugin) || !isRunning(plugin.entry.name) ? 'restart' : 'keep';
     return { action, plugin } as const;
   });
-  return { stop, steps, restartRequired: changedSections(running.config, next.config) };
+  const restartRequired = changedSections(running.config, next.config);
+  // An edited alertmanager.yml leaves `alerting.config_file` as it was: compare what it loaded.
+  if (!restartRequired.includes('alerting') && stableJson(running.alerting ?? null) !== stableJson(next.alerting ?? null)) restartRequired.push('alerting');
+  return { stop, steps, restartRequired: restartRequired.sort() };
 }
 
 /** Core sections (`agent`, `log`, `http`, `bus`, and any added later) whose values differ. */

@@ -2,6 +2,7 @@ import type { AgentError } from '../core/errors';
 import type { Alert, PostableAlert } from './alerts';
 import type { AlertmanagerConfig } from './config';
 import type { GroupView } from './dispatcher';
+import type { OutboxRow } from './outbox-store';
 import type { PostableSilence, SetResult, Silence, SilenceQuery, SilenceState } from './silences';
 
 /**
@@ -76,4 +77,24 @@ export interface AlertingApi {
   acknowledge(fingerprint: string, input: AcknowledgementInput): AlertView;
   /** Receiver names, in config order. */
   receivers(): string[];
+  /** Deliveries in the outbox in a state, oldest first. */
+  deliveries(state: OutboxRow['state'], limit?: number): OutboxRow[];
+  /** Sends a dead-lettered delivery again. @throws AgentError DELIVERY_NOT_FOUND or DELIVERY_NOT_DEAD. */
+  retryDelivery(id: number): OutboxRow;
+  /**
+   * Sends a clearly marked test notification to a receiver through the real pipeline (outbox, rate
+   * limit, sinks) and answers each sink's outcome once every delivery ended or `waitMs` passed.
+   * @throws AgentError RECEIVER_NOT_FOUND when there is no such receiver.
+   */
+  sendTest(receiver: string, waitMs: number): Promise<TestDeliveryResult[]>;
+}
+
+/** What one sink did with a test notification. */
+export interface TestDeliveryResult {
+  sink: string;
+  delivery_id: number;
+  /** `pending`: still being tried when the wait ended (see GET /alerts/deliveries). */
+  outcome: 'delivered' | 'permanent' | 'expired' | 'pending';
+  attempts: number;
+  reason?: string;
 }

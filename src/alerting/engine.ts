@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { stringify } from 'yaml';
 import type { Bus, Unsubscribe } from '../bus/bus';
 import type { CancelTimer, Clock } from '../core/clock';
 import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { redactSecrets } from '../core/redact';
+import { redactText } from '../core/redact';
 import type { Event, EventInputMap, EventType } from '../events/types';
 import { Acknowledgements, acknowledgementView } from './acks';
-import type { AcknowledgementInput, AlertingApi, AlertView, GroupAlertsView, SilenceView } from './alerting-api';
+import type { AcknowledgementInput, AlertingApi, AlertView, GroupAlertsView, SilenceView, TestDeliveryResult } from './alerting-api';
+import { fingerprint } from './fingerprint';
 import { AlertTable, type Alert, type AlertDecision, type PostableAlert } from './alerts';
 import type { AlertingSection, AlertmanagerConfig } from './config';
-import { Delivery, type AttemptReport, type SinkCounters } from './delivery';
+import { DEAD_LETTER_CODES, Delivery, type AttemptReport, type SinkCounters, type SinkSettings } from './delivery';
+import { MemoryOutboxStore, type OutboxRow, type OutboxStore } from './outbox-store';
 import { Dispatcher, type MuteDecision } from './dispatcher';
 import { Inhibitor, type InhibitAlert } from './inhibit';
 import { NotificationLog, type ConfigChange, type Notification, type NotificationLogEntry } from './notification';
@@ -43,11 +44,15 @@ export interface AlertingEngineOptions {
   section: AlertingSection;
   /** The Alertmanager configuration in effect (inline or from config_file). */
   config: AlertmanagerConfig;
+  /** That configuration as YAML in Alertmanager's own format, secrets masked (`GET /api/v2/status`). */
+  configText: string;
   bus: Bus;
   clock: Clock;
   logger: Logger;
   /** The sink plugin instance of that name, when it is running and implements the notifier contract. */
   notifier: (sink: string) => Notifier | undefined;
+  /** A sink's delivery settings (its plugin's defaults, then its entry's `delivery:`). */
+  sinkSettings: (sink: string) => SinkSettings;
   /** How often changed alerts are written to `state` (the store's commit_interval). */
   persistIntervalMs?: number;
   /** Agent name, source of the engine's events. */
@@ -67,7 +72,7 @@ export class AlertingEngine implements AlertingApi {
   private readonly acks: Acknowledgements;
   private readonly inhibitor: Inhibitor;
   private readonly dispatcher: Dispatcher;
-  private readonly delivery: Delivery;
+  private delivery!: Delivery;
   private readonly sinksOf: ReadonlyMap<string, readonly string[]>;
   private readonly recentChanges: ConfigChange[] = [];
   private readonly recentChangesWindowMs: number;
@@ -81,13 +86,17 @@ export class AlertingEngine implements AlertingApi {
   /** Notification log entries written to the state store, by receiver and group, with their expiry. */
   private readonly persistedLog = new Map<string, { receiver: string; groupKey: string; expiresAt: number }>();
   private inhibitSources?: InhibitAlert[];
+  /** Test notifications waiting for their deliveries to end, by delivery id. */
+  private readonly testWaiters = new Map<number, (report: AttemptReport) => void>();
+  /** A state or outbox write failed and none succeeded since (reported once per episode). */
+  private writeFailing = false;
   private readonly counts = { notifications: 0, notices: 0, muted: 0, state_write_failures: 0 };
   private readonly notificationsByReceiver = new Map<string, number>();
 
   constructor(private readonly options: AlertingEngineOptions) {
     const { section, config, clock } = options;
     this.config = config;
-    this.configText = stringify(redactSecrets(config));
+    this.configText = options.configText;
     this.clock = clock;
     this.logger = options.logger;
     this.recentChangesWindowMs = section.recent_changes_window;
@@ -120,15 +129,22 @@ export class AlertingEngine implements AlertingApi {
         return ack && acknowledgementView(ack);
       },
     });
-    this.delivery = new Delivery({ clock, notifier: options.notifier, onAttempt: (report) => this.attempted(report) });
   }
 
   /**
    * Restores the persisted state (alerts that ended meanwhile resolve now, groups are rebuilt and
    * flushed as Alertmanager does after a restart) and subscribes to the events the rules take.
    */
-  start(state?: AlertingStateStore): void {
-    this.state = state;
+  start(persistence?: { state: AlertingStateStore; outbox: OutboxStore }): void {
+    this.state = persistence?.state;
+    this.delivery = new Delivery({
+      clock: this.clock,
+      store: persistence?.outbox ?? new MemoryOutboxStore(),
+      notifier: this.options.notifier,
+      settings: this.options.sinkSettings,
+      onAttempt: (report) => this.attempted(report),
+      onStoreError: (error) => this.reportWriteFailure(error),
+    });
     this.startedAt = this.clock.now();
     this.restore();
     const patterns = new Set<string>(['config.changed', 'service.status']);
@@ -141,7 +157,12 @@ export class AlertingEngine implements AlertingApi {
     this.scheduleMaintenance();
   }
 
-  /** Unsubscribes, stops every timer, writes what changed; answers how many deliveries were still being tried (lost). */
+  /** Starts sending: what was pending in the outbox first, in order. Call once the sink plugins run. */
+  startDelivery(): void {
+    this.delivery.start();
+  }
+
+  /** Unsubscribes, stops every timer, writes what changed; answers how many deliveries are still pending. */
   stop(): number {
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
@@ -150,9 +171,12 @@ export class AlertingEngine implements AlertingApi {
     this.persistTimer?.();
     this.maintenanceTimer?.();
     this.persistAlerts();
-    const lost = this.delivery.stop();
-    if (lost > 0) this.logger.warn({ deliveries: lost }, `alerting: ${lost} deliveries were still being tried when the agent stopped; they are not resent after a restart`);
-    return lost;
+    const pending = this.delivery?.stop() ?? 0;
+    if (pending > 0) {
+      const where = this.state ? 'they stay in the outbox and are resumed at the next start' : 'the store is disabled, so they are lost';
+      this.logger.warn({ deliveries: pending }, `alerting: ${pending} deliveries were still pending when the agent stopped; ${where}`);
+    }
+    return pending;
   }
 
   // ---- AlertingApi ------------------------------------------------------------------------------
@@ -218,12 +242,58 @@ export class AlertingEngine implements AlertingApi {
     return this.config.receivers.map((r) => r.name);
   }
 
+  async sendTest(receiver: string, waitMs: number): Promise<TestDeliveryResult[]> {
+    if (!this.sinksOf.has(receiver)) {
+      throw new AgentError('RECEIVER_NOT_FOUND', `no receiver "${receiver}" (receivers: ${this.receivers().join(', ') || 'none'})`, { receiver });
+    }
+    const now = new Date(this.clock.now()).toISOString();
+    const labels = { alertname: 'PraxisAgentTest', severity: 'info', receiver };
+    const annotations = { summary: `Test notification from ${this.options.source} for receiver ${receiver}`, description: 'Sent by praxis-agent alert test: nothing is wrong. If you read this, the receiver delivers.' };
+    const notification: Notification = {
+      receiver,
+      groupKey: `{}/test:{receiver=${JSON.stringify(receiver)}}`,
+      groupLabels: { alertname: labels.alertname },
+      commonLabels: labels,
+      commonAnnotations: annotations,
+      status: 'firing',
+      alerts: [{ status: 'firing', labels, annotations, startsAt: now, fingerprint: fingerprint(labels) }],
+      truncatedAlerts: 0,
+      reminder: false,
+      reason: 'test',
+      timestamp: now,
+    };
+    const rows = this.notify(notification);
+    const ended = rows.map(
+      (row) =>
+        new Promise<TestDeliveryResult>((resolve) => {
+          const timer = this.clock.setTimeout(() => {
+            this.testWaiters.delete(row.id);
+            const current = this.delivery.list('pending').find((r) => r.id === row.id);
+            resolve({ sink: row.sink, delivery_id: row.id, outcome: 'pending', attempts: current?.attempts ?? 0, ...(current?.lastReason !== undefined && { reason: current.lastReason }) });
+          }, waitMs);
+          this.testWaiters.set(row.id, (report) => {
+            timer();
+            resolve({ sink: row.sink, delivery_id: row.id, outcome: report.outcome as TestDeliveryResult['outcome'], attempts: report.attempt, ...(report.reason !== undefined && { reason: redactText(report.reason) }) });
+          });
+        }),
+    );
+    return Promise.all(ended);
+  }
+
+  deliveries(state: OutboxRow['state'], limit?: number): OutboxRow[] {
+    return this.delivery.list(state, limit);
+  }
+
+  retryDelivery(id: number): OutboxRow {
+    return this.delivery.retry(id);
+  }
+
   /** For /stats and /metrics: alerts by state, notifications by receiver, deliveries by sink, silences by state. */
   stats(): Record<string, unknown> {
     const alerts = { pending: 0, firing: 0, resolved: 0 };
     for (const alert of this.table.list()) alerts[alert.state]++;
     const silences = this.silencesStore.count();
-    const deliveries = this.delivery.stats();
+    const deliveries = this.delivery?.stats() ?? {};
     const total = (key: keyof SinkCounters): number => Object.values(deliveries).reduce((sum, c) => sum + c[key], 0);
     return {
       alerts_pending: alerts.pending,
@@ -237,11 +307,11 @@ export class AlertingEngine implements AlertingApi {
       notifications: this.counts.notifications,
       notices: this.counts.notices,
       muted: this.counts.muted,
-      deliveries_pending: this.delivery.pending,
+      deliveries_pending: total('pending'),
       deliveries_attempts: total('attempts'),
       deliveries_delivered: total('delivered'),
       deliveries_retried: total('retried'),
-      deliveries_failed: total('failed'),
+      deliveries_dead_lettered: total('dead_lettered'),
       state_write_failures: this.counts.state_write_failures,
       notifications_by_receiver: Object.fromEntries(this.notificationsByReceiver),
       deliveries_by_sink: deliveries,
@@ -300,7 +370,7 @@ export class AlertingEngine implements AlertingApi {
     }
   }
 
-  private notify(notification: Notification): void {
+  private notify(notification: Notification): OutboxRow[] {
     this.pruneChanges();
     const sinks = this.sinksOf.get(notification.receiver) ?? [];
     const full: Notification = { ...notification, recentChanges: this.recentChanges.map((c) => ({ ...c })) };
@@ -320,7 +390,7 @@ export class AlertingEngine implements AlertingApi {
       alerts: notification.alerts.length + notification.truncatedAlerts,
       truncated_alerts: notification.truncatedAlerts,
     });
-    this.delivery.enqueue(id, full, sinks);
+    return this.delivery.enqueue(id, full, sinks);
   }
 
   private muted(decision: MuteDecision): void {
@@ -335,27 +405,37 @@ export class AlertingEngine implements AlertingApi {
   }
 
   private attempted(report: AttemptReport): void {
-    const { notification } = report;
+    const { delivery } = report;
+    if (report.outcome !== 'retry') {
+      this.testWaiters.get(delivery.id)?.(report);
+      this.testWaiters.delete(delivery.id);
+    }
+    const reason = report.reason === undefined ? undefined : redactText(report.reason);
     this.publish('alert.delivery', {
-      notification_id: report.id,
-      receiver: notification.receiver,
-      sink: report.sink,
-      group: notification.groupKey,
+      notification_id: delivery.notificationId,
+      delivery_id: delivery.id,
+      receiver: delivery.receiver,
+      sink: delivery.sink,
+      group: delivery.notification.groupKey,
       attempt: report.attempt,
       outcome: report.outcome,
-      ...(report.reason !== undefined && { reason: report.reason }),
+      ...(reason !== undefined && { reason }),
       ...(report.retryInMs !== undefined && { retry_in_ms: report.retryInMs }),
     });
-    if (report.outcome === 'permanent' || report.outcome === 'expired') {
-      const why = report.outcome === 'permanent' ? 'failed for good' : 'was still failing when it expired';
-      this.publish('system.error', {
+    if (report.outcome !== 'permanent' && report.outcome !== 'expired') return;
+    const why = report.outcome === 'permanent' ? 'was rejected' : `was still failing after ${report.attempt} attempts when it expired`;
+    // Tagged with the sink, so that the alert it becomes never goes to that sink (see Delivery).
+    this.publish(
+      'system.error',
+      {
         severity: 'error',
-        message: `notification to receiver ${notification.receiver} through sink ${report.sink} ${why} after ${report.attempt} attempt${report.attempt === 1 ? '' : 's'}: ${report.reason ?? 'no reason given'}`,
-        error_code: 'ALERT_DELIVERY_FAILED',
+        message: `notification to receiver ${delivery.receiver} through sink ${delivery.sink} ${why}: ${reason ?? 'no reason given'} (delivery ${delivery.id}; praxis-agent alert retry ${delivery.id})`,
+        error_code: report.outcome === 'permanent' ? DEAD_LETTER_CODES.rejected : DEAD_LETTER_CODES.expired,
         component: 'alerting',
-        diagnostic_data: { receiver: notification.receiver, sink: report.sink, group: notification.groupKey, notification_id: report.id, attempts: report.attempt },
-      });
-    }
+        diagnostic_data: { receiver: delivery.receiver, sink: delivery.sink, group: delivery.notification.groupKey, notification_id: delivery.notificationId, delivery_id: delivery.id, attempts: report.attempt },
+      },
+      [`sink=${delivery.sink}`, `receiver=${delivery.receiver}`],
+    );
   }
 
   // ---- views ------------------------------------------------------------------------------------
@@ -441,18 +521,26 @@ export class AlertingEngine implements AlertingApi {
   private write(fn: () => void): boolean {
     try {
       fn();
+      this.writeFailing = false;
       return true;
     } catch (error) {
-      this.counts.state_write_failures++;
-      this.logger.error({ err: error }, `alerting: could not save its state: ${errorMessage(error)}`);
-      this.publish('system.error', {
-        severity: 'error',
-        message: `alerting could not save its state: ${errorMessage(error)}; a restart now may repeat or forget notifications`,
-        error_code: error instanceof AgentError ? error.code : 'ALERTING_STATE_WRITE_FAILED',
-        component: 'alerting',
-      });
+      this.reportWriteFailure(error);
       return false;
     }
+  }
+
+  /** Counts a failed state or outbox write; reports it once per episode (until a write succeeds again). */
+  private reportWriteFailure(error: unknown): void {
+    this.counts.state_write_failures++;
+    if (this.writeFailing) return;
+    this.writeFailing = true;
+    this.logger.error({ err: error }, `alerting: could not save its state: ${errorMessage(error)}`);
+    this.publish('system.error', {
+      severity: 'error',
+      message: `alerting could not save its state: ${errorMessage(error)}; until it can, a restart may repeat or forget notifications`,
+      error_code: 'ALERTING_STATE_WRITE_FAILED',
+      component: 'alerting',
+    });
   }
 
   private scheduleMaintenance(): void {
@@ -476,8 +564,8 @@ export class AlertingEngine implements AlertingApi {
     for (const fp of this.acks.gc((fp) => this.table.get(fp))) this.write(() => this.state?.deleteAck(fp));
   }
 
-  private publish<T extends EventType>(type: T, data: EventInputMap[T]): void {
-    this.options.bus.publish(type, data, { source: this.options.source }).catch((error: unknown) => {
+  private publish<T extends EventType>(type: T, data: EventInputMap[T], tags?: string[]): void {
+    this.options.bus.publish(type, data, { source: this.options.source, ...(tags && { tags }) }).catch((error: unknown) => {
       this.logger.error({ err: error, event: type }, `alerting: could not publish ${type}: ${errorMessage(error)}`);
     });
   }

@@ -24,13 +24,14 @@ export interface NotificationAlert {
 }
 
 /**
- * Why a group is notified: Alertmanager's `NotifyReason` (notify/notify.go), as snake_case, and two
- * of the agent's own that Alertmanager does not have: `notice`, a one-shot message with no
- * lifecycle (nothing to resolve or remind of), and `acknowledged`, telling a receiver that an alert
+ * Why a group is notified: Alertmanager's `NotifyReason` (notify/notify.go), as snake_case, and
+ * three of the agent's own that Alertmanager does not have: `notice`, a one-shot message with no
+ * lifecycle (nothing to resolve or remind of); `acknowledged`, telling a receiver that an alert
  * it was notified of has been acknowledged by an operator (PagerDuty: an `acknowledge` event; sinks
- * without such a notion may ignore it).
+ * without such a notion may ignore it); and `test`, an operator's test of a receiver
+ * (`praxis-agent alert test`): render it like any firing notification, it says it is a test.
  */
-export type NotifyReason = 'first_notification' | 'new_alerts_in_group' | 'new_resolved_alerts' | 'all_alerts_resolved' | 'repeat_interval_elapsed' | 'notice' | 'acknowledged';
+export type NotifyReason = 'first_notification' | 'new_alerts_in_group' | 'new_resolved_alerts' | 'all_alerts_resolved' | 'repeat_interval_elapsed' | 'notice' | 'acknowledged' | 'test';
 
 /**
  * The payload of the notifier contract: one message for one aggregation group and one receiver.

@@ -1,25 +1,20 @@
 import 'reflect-metadata';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { Document, parseDocument, type Node as YamlNode } from 'yaml';
-import type { z } from 'zod';
 import { Agent, EXIT } from '../agent/agent';
 import { decideRouting, parseLabelArguments } from '../alerting/dry-run';
 import { MatcherError } from '../alerting/matchers';
 import { Route } from '../alerting/route';
 import { AGENT_VERSION } from '../agent/version';
 import { AgentClient, AgentClientError } from '../client/agent-client';
+import { adminUrl, bearerToken, type ConnectionOptions } from './agent-connection';
+import { alertAckCommand, alertDeliveriesCommand, alertListCommand, alertRetryCommand, alertTestCommand, silenceAddCommand, silenceExpireCommand, silenceQueryCommand } from './alert-commands';
 import { configJsonSchema } from '../config/json-schema';
-import { substituteEnv } from '../config/env-substitution';
 import { ConfigError, describePlugins, loadConfig } from '../config/loader';
-import { httpSectionSchema } from '../config/schema';
 import { SecretValues } from '../config/secret-values';
 import { AgentError, errorMessage } from '../core/errors';
 import type { EventMetadataInput } from '../events/metadata';
 import { EventRegistry } from '../events/registry';
 import type { EventInputMap, EventType } from '../events/types';
-import { adminUrlFor } from '../http/admin-server';
 import type { PluginCommand } from '../plugin/definition';
 import { builtinPluginNames, BUILTIN_PLUGINS_DIR, resolvePlugin } from '../plugin/resolve';
 
@@ -235,41 +230,11 @@ function schemaCommand(options: { config?: boolean; type?: string; fromConfig?: 
   }
 }
 
-interface EmitOptions {
+interface EmitOptions extends ConnectionOptions {
   data: string;
   source?: string;
   tag: string[];
   correlationId?: string;
-  url?: string;
-  tokenFile?: string;
-  config: string;
-}
-
-/** The admin URL: --url, then $PRAXIS_URL, then the config file's http section, then the default. */
-function adminUrl(options: EmitOptions): string {
-  if (options.url) return options.url;
-  if (process.env.PRAXIS_URL) return process.env.PRAXIS_URL;
-  const { host, port } = httpSectionOf(options.config) ?? httpSectionSchema.parse({});
-  return adminUrlFor(host, port);
-}
-
-/**
- * The `http` section of a config file, read without the rest of the file (no plugin module is
- * loaded, no other `${...}` is read); undefined when it cannot be read or is invalid, so that
- * `emit` still works with the default.
- */
-function httpSectionOf(file: string): z.output<typeof httpSectionSchema> | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    const doc = parseDocument(readFileSync(file, 'utf8'));
-    const http = new Document();
-    http.contents = (doc.get('http', true) as YamlNode | undefined) ?? null;
-    if (substituteEnv(http, { env: process.env, baseDir: path.dirname(path.resolve(file)) }).problems.length > 0) return undefined;
-    const parsed = httpSectionSchema.safeParse(http.toJS() ?? {});
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<number> {
@@ -280,14 +245,12 @@ async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<
     io.err(`praxis-agent emit: --data is not valid JSON: ${errorMessage(error)}`);
     return EXIT.CONFIG;
   }
-  let token = process.env.PRAXIS_TOKEN;
-  if (options.tokenFile) {
-    try {
-      token = readFileSync(options.tokenFile, 'utf8').trim();
-    } catch (error) {
-      io.err(`praxis-agent emit: cannot read --token-file ${options.tokenFile}: ${errorMessage(error)}`);
-      return EXIT.CONFIG;
-    }
+  let token: string | undefined;
+  try {
+    token = bearerToken(options);
+  } catch (error) {
+    io.err(`praxis-agent emit: ${errorMessage(error)}`);
+    return EXIT.CONFIG;
   }
   const client = new AgentClient({ url: adminUrl(options), ...(token ? { token } : {}) });
   const metadata: EventMetadataInput = { tags: options.tag };
@@ -384,15 +347,15 @@ function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly st
     .addOption(configOption())
     .action(async (type: string, opts: EmitOptions) => setCode(await emitCommand(type, opts, io)));
 
-  program
-    .command('alert')
-    .description('alerting: dry runs of the routing tree')
+  const alert = program.command('alert').description('alerting: routing dry run; alerts, acknowledgements and silences of a running agent');
+  alert
     .command('route')
     .description("print the receivers an alert with these labels is routed to, in tree order (like amtool config routes test); exit 0, 2 for bad labels or config")
     .argument('[labels...]', 'the alert\'s labels, one name=value per argument (value optionally "quoted")')
     .addOption(configOption())
     .option('--json', 'print {"receivers": [...], "routes": [...]} with each matched route\'s settings')
     .action((labels: string[], opts: { config: string; json?: boolean }) => setCode(alertRouteCommand(labels, opts, io)));
+  addAlertClientCommands(alert, io, setCode);
 
   // Loading every built-in plugin to learn its commands costs start-up time and memory that
   // `start` (the default, also when argv[2] is an option) and the other core commands do not need.
@@ -401,6 +364,63 @@ function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly st
   const wantsHelp = first === undefined ? false : ['-h', '--help', 'help'].includes(first);
   if (wantsHelp || (first !== undefined && !first.startsWith('-') && !core.has(first))) addPluginCommands(program, io, setCode);
   return program;
+}
+
+/** The options every command that talks to a running agent takes. */
+function withConnection(command: Command): Command {
+  return command
+    .option('--url <url>', 'admin URL of the agent (default: $PRAXIS_URL, else from the config file)')
+    .option('--token-file <file>', 'file holding the bearer token (default: $PRAXIS_TOKEN)')
+    .addOption(configOption());
+}
+
+/** `alert list|ack` and `alert silence add|query|expire`: against a running agent (see alert-commands.ts). */
+function addAlertClientCommands(alert: Command, io: Io, setCode: (code: number) => void): void {
+  withConnection(alert.command('list'))
+    .description('list the alerts of a running agent (pending, firing, resolved) with their receivers, silences, inhibitions and acknowledgements')
+    .option('--state <state>', 'only alerts in this state: pending, firing or resolved (comma-separated for several)')
+    .option('--json', 'print JSON')
+    .action(async (opts: ConnectionOptions & { state?: string; json?: boolean }) => setCode(await alertListCommand(opts, io)));
+  withConnection(alert.command('ack'))
+    .description('acknowledge a firing alert: its reminders stop until it changes state or the acknowledgement expires')
+    .argument('<fingerprint>', 'the alert\'s fingerprint (alert list shows it)')
+    .option('--comment <text>', 'why')
+    .option('--expires <duration>', 'how long the acknowledgement holds, e.g. 2h (default: until the alert changes state)')
+    .option('--author <name>', 'who acknowledges (default: the current user)')
+    .action(async (fingerprint: string, opts: ConnectionOptions & { comment?: string; expires?: string; author?: string }) => setCode(await alertAckCommand(fingerprint, opts, io)));
+  withConnection(alert.command('deliveries'))
+    .description('deliveries in the outbox: pending and dead-lettered ones (or those of --state), with attempts and the last failure')
+    .option('--state <state>', 'pending, dead or delivered (comma-separated for several)')
+    .option('--json', 'print JSON')
+    .action(async (opts: ConnectionOptions & { state?: string; json?: boolean }) => setCode(await alertDeliveriesCommand(opts, io)));
+  withConnection(alert.command('retry'))
+    .description('send dead-lettered deliveries again (alert deliveries --state dead lists them)')
+    .argument('<ids...>', 'delivery ids')
+    .action(async (ids: string[], opts: ConnectionOptions) => setCode(await alertRetryCommand(ids, opts, io)));
+  withConnection(alert.command('test'))
+    .description('send a clearly marked test notification to a receiver through the real pipeline (outbox, rate limit, sinks) and print each sink\'s answer; exit 1 unless all delivered')
+    .requiredOption('--receiver <name>', 'the receiver to test')
+    .option('--wait <duration>', 'how long to wait for the sinks (default 30s)')
+    .action(async (opts: ConnectionOptions & { receiver: string; wait?: string }) => setCode(await alertTestCommand(opts, io)));
+  const silence = alert.command('silence').description("silences of a running agent, through Alertmanager's API v2 (as amtool silence)");
+  withConnection(silence.command('add'))
+    .description('silence the alerts matching every matcher, from now for --duration; prints the silence id')
+    .argument('<matchers...>', 'name=value, name!=value, name=~regex or name!~regex, one per argument (a first argument without an operator is the alertname)')
+    .option('-d, --duration <duration>', 'how long, e.g. 2h', '1h')
+    .option('--comment <text>', 'why (required)')
+    .option('-a, --author <name>', 'who (default: the current user)')
+    .action(async (matchers: string[], opts: ConnectionOptions & { duration: string; comment?: string; author?: string }) => setCode(await silenceAddCommand(matchers, opts, io)));
+  withConnection(silence.command('query'))
+    .description('list the silences that are not expired (or, with --expired, the expired ones) having all these matchers')
+    .argument('[matchers...]', 'matchers the silences must have, exactly as written (as amtool silence query)')
+    .option('--expired', 'show expired silences instead')
+    .option('-q, --quiet', 'print only the ids')
+    .option('--json', 'print JSON (Alertmanager\'s gettable silences)')
+    .action(async (matchers: string[], opts: ConnectionOptions & { json?: boolean; expired?: boolean; quiet?: boolean }) => setCode(await silenceQueryCommand(matchers, opts, io)));
+  withConnection(silence.command('expire'))
+    .description('expire silences now')
+    .argument('<ids...>', 'silence ids')
+    .action(async (ids: string[], opts: ConnectionOptions) => setCode(await silenceExpireCommand(ids, opts, io)));
 }
 
 /** Built-in plugins' commands: `name: 'audit verify'` → `praxis-agent audit verify ARGS...`. */

@@ -2,14 +2,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
-import { alertingSectionSchema, alertmanagerConfigSchema, checkAlertingSection, checkAlertmanagerConfig, type AlertmanagerConfig } from '../alerting/config';
+import { integrationSinks, type IntegrationSink } from '../alerting/integrations';
+import { alertingSectionSchema, alertmanagerConfigSchema, alertmanagerShape, checkAlertingSection, checkAlertmanagerConfig, type AlertmanagerConfig } from '../alerting/config';
 import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
 import { formatPath } from '../events/registry';
 import { originOf, resolvePlugin, type PluginOrigin, type ResolvedPlugin } from '../plugin/resolve';
 import { findCycles, startOrder, type DependencyEdge } from './dependencies';
 import { duplicateKeyOffsets } from './duplicate-keys';
 import { substituteEnv, type SubstitutionProblem, type SubstitutionResult } from './env-substitution';
-import { toPathIssues, type IssueContext } from './issues';
+import { toPathIssues, type IssueContext, type PathIssue } from './issues';
 import { SourcePositions, type Anchor, type KeyPath } from './positions';
 import { ConfigError, sortProblems, type ConfigProblem } from './problems';
 import { SecretValues } from './secret-values';
@@ -47,6 +48,11 @@ export interface LoadedConfig {
   plugins: LoadedPlugin[];
   /** The `alerting:` section's Alertmanager configuration (inline or from its config_file); absent without the section. */
   alerting?: AlertmanagerConfig;
+  /**
+   * That configuration as written (Alertmanager's keys only, without the agent's `sinks`), for
+   * `GET /api/v2/status` (`config.original`, which amtool parses with Alertmanager's own parser).
+   */
+  alertingSource?: Record<string, unknown>;
 }
 
 /** One declared plugin entry as `praxis-agent plugins` shows it. */
@@ -78,7 +84,19 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
     const state = analysis.entries[i];
     return { entry: config.plugins[i], resolved: state.resolved as ResolvedPlugin, config: state.config };
   });
-  return { file: analysis.absolute, baseDir: analysis.baseDir, config, secrets: analysis.secrets, plugins, ...(analysis.alerting && { alerting: analysis.alerting }) };
+  // After the declared plugins: they start after them and stop before them.
+  for (const sink of analysis.integrations) {
+    const entry: PluginEntry = { name: sink.name, use: sink.use, enabled: true, depends_on: [], delivery: { send_resolved: sink.sendResolved }, config: sink.written };
+    plugins.push({ entry, resolved: sink.resolved, config: sink.config });
+  }
+  return {
+    file: analysis.absolute,
+    baseDir: analysis.baseDir,
+    config,
+    secrets: analysis.secrets,
+    plugins,
+    ...(analysis.alerting && { alerting: analysis.alerting.config, alertingSource: analysis.alerting.source }),
+  };
 }
 
 /**
@@ -131,7 +149,9 @@ interface Analysis {
   secrets: SecretValues;
   entries: EntryState[];
   order: number[];
-  alerting?: AlertmanagerConfig;
+  alerting?: { config: AlertmanagerConfig; source: Record<string, unknown> };
+  /** Sink instances made from the Alertmanager integrations of `alerting`'s receivers. */
+  integrations: IntegrationSink[];
 }
 
 /** Builds problems with positions for one parsed file. */
@@ -183,7 +203,8 @@ function analyze(file: string, options: LoadOptions): Analysis {
     if (state.entry?.enabled) loadEntry(i, state, baseDir, sink, unsubstituted);
   }
   const order = checkDependencies(entries, sink);
-  const alerting = loadAlerting(raw, file, baseDir, entries, sink);
+  const integrations: IntegrationSink[] = [];
+  const alerting = loadAlerting(raw, file, baseDir, entries, sink, integrations);
 
   return {
     absolute,
@@ -195,6 +216,7 @@ function analyze(file: string, options: LoadOptions): Analysis {
     entries,
     order,
     ...(alerting && { alerting }),
+    integrations,
   };
 }
 
@@ -203,7 +225,7 @@ function analyze(file: string, options: LoadOptions): Analysis {
  * path relative to the agent config) and reported against that file's own lines. Undefined when
  * there is no section or it has problems (added to `sink`).
  */
-function loadAlerting(raw: unknown, file: string, baseDir: string, entries: readonly EntryState[], sink: ProblemSink): AlertmanagerConfig | undefined {
+function loadAlerting(raw: unknown, file: string, baseDir: string, entries: readonly EntryState[], sink: ProblemSink, integrations: IntegrationSink[]): { config: AlertmanagerConfig; source: Record<string, unknown> } | undefined {
   // Anything but a map is reported by the agent schema.
   if (!isRecord(raw) || !isRecord(raw.alerting)) return undefined;
   const sectionIssues = checkAlertingSection(raw.alerting);
@@ -215,8 +237,9 @@ function loadAlerting(raw: unknown, file: string, baseDir: string, entries: read
   const { config_file: configFile, ...inline } = section.data;
   if (configFile === undefined) {
     const issues = checkAlertmanagerConfig(inline, ['alerting'], context);
+    if (issues.length === 0) issues.push(...mapIntegrations(inline, ['alerting'], context.pluginNames, baseDir, baseDir, integrations));
     for (const issue of issues) sink.add(issue.path, issue.anchor, issue.code, issue.message);
-    return issues.length === 0 ? inline : undefined;
+    return issues.length === 0 ? { config: inline, source: alertmanagerSource(raw.alerting) } : undefined;
   }
 
   // Named as the agent config is named (relative stays relative), so FILE:LINE:COL is clickable.
@@ -237,9 +260,28 @@ function loadAlerting(raw: unknown, file: string, baseDir: string, entries: read
   }
   const parsed = alertmanagerConfigSchema.safeParse(input);
   if (!parsed.success) fileSink.addIssues(parsed.error, { schema: alertmanagerConfigSchema, input, prefix: [] });
-  else for (const issue of checkAlertmanagerConfig(parsed.data, [], context)) fileSink.add(issue.path, issue.anchor, issue.code, issue.message);
+  else {
+    const issues = checkAlertmanagerConfig(parsed.data, [], context);
+    if (issues.length === 0) issues.push(...mapIntegrations(parsed.data, [], context.pluginNames, baseDir, path.dirname(path.resolve(baseDir, configFile)), integrations));
+    for (const issue of issues) fileSink.add(issue.path, issue.anchor, issue.code, issue.message);
+  }
   sink.problems.push(...fileSink.problems);
-  return parsed.success && fileSink.problems.length === 0 ? parsed.data : undefined;
+  return parsed.success && fileSink.problems.length === 0 ? { config: parsed.data, source: alertmanagerSource(input) } : undefined;
+}
+
+/** Alertmanager's keys of a section as written, without what only the agent reads (`sinks`, rules, ...). */
+function alertmanagerSource(written: unknown): Record<string, unknown> {
+  const source = structuredClone(written) as Record<string, unknown>;
+  for (const key of Object.keys(source)) if (!Object.hasOwn(alertmanagerShape, key)) delete source[key];
+  if (Array.isArray(source.receivers)) for (const receiver of source.receivers as Record<string, unknown>[]) if (isRecord(receiver)) delete receiver.sinks;
+  return source;
+}
+
+/** Adds the sink instances made from `config`'s Alertmanager integrations to `integrations`; answers the problems. */
+function mapIntegrations(config: AlertmanagerConfig, prefix: KeyPath, taken: ReadonlySet<string>, baseDir: string, filesDir: string, integrations: IntegrationSink[]): PathIssue[] {
+  const { sinks, issues } = integrationSinks(config, prefix, taken, (use) => resolvePlugin(use, baseDir), filesDir);
+  integrations.push(...sinks);
+  return issues;
 }
 
 function reportSubstitutionProblems(problems: readonly SubstitutionProblem[], entries: EntryState[], sink: ProblemSink): void {

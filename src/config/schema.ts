@@ -61,6 +61,22 @@ export const pluginEntrySchema = z
       })
       .optional()
       .describe("Overrides bus.queue_capacity / bus.overflow for this plugin's handlers."),
+    delivery: z
+      .strictObject({
+        rate_limit: z
+          .strictObject({
+            rate: z.number().positive().describe('Sends allowed per `per`.'),
+            per: durationSchema.refine((ms) => ms > 0, 'must be more than 0').describe('The period `rate` counts over, e.g. 1s or 1m.'),
+            burst: z.number().int().min(1).default(1).describe('Sends allowed at once before the rate applies.'),
+          })
+          .optional()
+          .describe('Token bucket per sink (and per destination the sink names, e.g. its webhook): throttled notifications wait, none is dropped.'),
+        timeout: durationSchema.refine((ms) => ms > 0, 'must be more than 0').optional().describe('One attempt\'s limit; then it is retried.'),
+        max_age: durationSchema.refine((ms) => ms > 0, 'must be more than 0').optional().describe('How long a notification is retried before it is dead-lettered (default 1h).'),
+        send_resolved: z.boolean().optional().describe('Whether resolved alerts are sent through this sink (default true).'),
+      })
+      .optional()
+      .describe("For a sink plugin: overrides the sink's delivery defaults (rate limit, attempt timeout, max age, send_resolved)."),
     config: z.unknown().optional().describe("The plugin's own settings, validated against its schema."),
   })
   .describe('A plugin to load.');

@@ -64,9 +64,14 @@ export const ERROR_CODES = {
   ALERTING_UNSUPPORTED: "A key of Alertmanager's configuration that the agent does not implement (an integration such as opsgenie_configs); the message names it and what is supported instead.",
   ALERT_INVALID: "A posted alert (Alertmanager's postable alert) or a restored alert snapshot is invalid: no labels, an invalid label name, an unparsable time, or a start after its end; or an acknowledgement is refused (the alert is not firing, no `by`, an expiry that is unparsable or not in the future). The message names the alert and the problem.",
   ALERTING_SINK_INVALID: 'A receiver names a sink whose plugin does not implement the notifier contract (send(notification, signal)); the agent does not start.',
-  ALERT_DELIVERY_FAILED: 'A notification could not be delivered by a sink: it failed for good (permanent) or was still failing when its delivery expired; the message names receiver, sink and reason.',
+  ALERT_DELIVERY_REJECTED: "A sink refused a notification for good (its answer was permanent: a bad address, key or payload): the delivery is dead-lettered; the message names receiver, sink, reason and the delivery id to retry. The alert it becomes is never sent to that sink.",
+  ALERT_DELIVERY_EXPIRED: "A notification was still failing when its sink's delivery max_age passed: the delivery is dead-lettered; the message names receiver, sink, last reason and the delivery id to retry. The alert it becomes is never sent to that sink.",
+  RECEIVER_NOT_FOUND: 'No receiver of that name in the alerting configuration; the message lists the receivers.',
+  DELIVERY_NOT_FOUND: 'No delivery with this id in the outbox (unknown, or ended longer ago than it is kept).',
+  DELIVERY_NOT_DEAD: 'Only a dead-lettered delivery can be retried; this one is pending or delivered.',
   ALERT_NOT_FOUND: 'No alert with this fingerprint is known to the engine (never seen, or resolved and forgotten).',
   ALERTING_STATE_WRITE_FAILED: "The alerting engine could not write its state (alerts, notification log, silences, acks) to the agent's database (disk full, I/O error, store closed), or could not create its tables there (also when a newer agent wrote them); the message names the operation and SQLite's error.",
+  ALERT_BAD_QUERY: 'GET /alerts got an unknown state (use pending, firing, resolved).',
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;

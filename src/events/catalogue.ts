@@ -215,8 +215,8 @@ export const alertNotifiedSchema = z
     group_labels: stringMapSchema.describe("The labels the group is grouped by (the route's group_by labels the alerts have)."),
     status: z.enum(['firing', 'resolved']).describe('firing when any alert in it fires, else resolved.'),
     reason: z
-      .enum(['first_notification', 'new_alerts_in_group', 'new_resolved_alerts', 'all_alerts_resolved', 'repeat_interval_elapsed', 'notice', 'acknowledged'])
-      .describe("Why it is sent: Alertmanager's notify reasons, plus notice (a notice rule's one-shot message) and acknowledged (an operator acknowledged an alert)."),
+      .enum(['first_notification', 'new_alerts_in_group', 'new_resolved_alerts', 'all_alerts_resolved', 'repeat_interval_elapsed', 'notice', 'acknowledged', 'test'])
+      .describe("Why it is sent: Alertmanager's notify reasons, plus notice (a notice rule's one-shot message), acknowledged (an operator acknowledged an alert) and test (praxis-agent alert test)."),
     reminder: z.boolean().describe('Nothing changed since the last notification of this group: a repeat_interval reminder.'),
     fingerprints: z.array(fingerprintSchema).describe('Fingerprints of the alerts in it, firing and resolved.'),
     alerts: z.number().int().min(0).describe('How many alerts it is about, the truncated ones included.'),
@@ -233,6 +233,7 @@ export const alertNotifiedSchema = z
 export const alertDeliverySchema = z
   .strictObject({
     notification_id: z.uuid().describe('The notification (alert.notified) this attempt delivers.'),
+    delivery_id: z.number().int().positive().describe('The delivery in the outbox (one per notification and sink): GET /alerts/deliveries lists it, `praxis-agent alert retry ID` retries a dead letter.'),
     receiver: receiverSchema,
     sink: z.string().min(1).describe('The sink (plugin instance) that made the attempt.'),
     group: groupKeySchema,

@@ -43,7 +43,7 @@ export const sampleEvents: { readonly [K in keyof CoreEventInputMap]: CoreEventI
     alerts: 1,
     truncated_alerts: 0,
   },
-  'alert.delivery': { notification_id: SAMPLE_NOTIFICATION_ID, receiver: 'ops', sink: 'mailer', group: SAMPLE_GROUP_KEY, attempt: 1, outcome: 'retry', reason: 'SMTP 451 try again later', retry_in_ms: 1000 },
+  'alert.delivery': { notification_id: SAMPLE_NOTIFICATION_ID, delivery_id: 1, receiver: 'ops', sink: 'mailer', group: SAMPLE_GROUP_KEY, attempt: 1, outcome: 'retry', reason: 'SMTP 451 try again later', retry_in_ms: 1000 },
   'alert.silenced': { fingerprint: SAMPLE_FINGERPRINT, alertname: 'DiskFull', labels: SAMPLE_LABELS, receiver: 'ops', group: SAMPLE_GROUP_KEY, silence_ids: [SAMPLE_SILENCE_ID] },
   'alert.inhibited': { fingerprint: SAMPLE_FINGERPRINT, alertname: 'DiskFull', labels: SAMPLE_LABELS, receiver: 'ops', group: SAMPLE_GROUP_KEY, inhibit_rule: 0, source_fingerprint: '1e17344f76a8957c' /* {alertname="HostDown", severity="critical"} */ },
   'alert.muted': { receiver: 'ops', group: SAMPLE_GROUP_KEY, fingerprints: [SAMPLE_FINGERPRINT], reason: 'mute_time_intervals', intervals: ['out-of-hours'] },
