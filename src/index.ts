@@ -41,6 +41,8 @@ export { DEFAULT_SECRET_KEY_PATTERNS, isSecretKey, redactSecrets, redactText, re
 export { HttpError } from './http/reply';
 export { isNotifier } from './alerting/notifier';
 export { httpOutcome, parseRetryAfter } from './alerting/http-outcome';
+export { sinkRequest } from './alerting/http-request';
+export type { SinkRequest, SinkResponse, TlsOptions } from './alerting/http-request';
 export { compileTemplate, templateData, TemplateError, templateSchema } from './alerting/templates';
 export type { NotificationTemplate, TemplateAlert, TemplateData } from './alerting/templates';
 export type { AlertmanagerIntegration, DeliverySettings, Notifier, SinkDeclaration } from './alerting/notifier';

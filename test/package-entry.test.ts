@@ -62,7 +62,7 @@ const SDK_EXPORTS = [
   'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'HttpError', 'HttpRoutes', 'LOGGER',
   'MAX_READ_LIMIT', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'PREVIOUS_STATE', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
   'bearerTokenSchema', 'durationSchema', 'ensureDir', 'errorMessage', 'eventPatternSchema', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
-  'httpOutcome', 'isNotifier', 'isTimeoutError', 'parseRetryAfter', 'redactSecrets', 'redactText', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
+  'httpOutcome', 'isNotifier', 'sinkRequest', 'isTimeoutError', 'parseRetryAfter', 'redactSecrets', 'redactText', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
   'TemplateError', 'compileTemplate', 'templateData', 'templateSchema',
 ];
 const TESTING_EXPORTS = ['FakeClock', 'PluginHarness', 'SqliteEventStore', 'createPluginHarness', 'runPluginConformance', 'sampleEvents', 'waitFor'];

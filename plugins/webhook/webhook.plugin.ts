@@ -10,16 +10,17 @@ import {
   isTimeoutError,
   LOGGER,
   PLUGIN_CONFIG,
+  sinkRequest,
   withTimeout,
   type Logger,
   type Notification,
   type Notifier,
   type Plugin,
   type SinkResult,
+  type TlsOptions,
 } from 'praxis-agent';
 import type { WebhookConfig } from './config';
 import { webhookPayload } from './payload';
-import { post, type TlsOptions } from './post';
 
 /** One place the sink posts to: the sink's own settings, or a receiver's overrides on top of them. */
 interface Destination {
@@ -98,9 +99,9 @@ export class WebhookPlugin implements Plugin, Notifier {
     if (signal.aborted) abort();
     signal.addEventListener('abort', abort, { once: true });
     try {
-      const request = post(target.url, body, target.headers, this.tls, controller.signal);
+      const request = sinkRequest(target.url, { body, headers: target.headers, tls: this.tls, signal: controller.signal, maxBodyBytes: 4096 });
       const answer = await (target.timeout === undefined ? request : withTimeout(this.clock, request, target.timeout, abort));
-      const result = httpOutcome(answer.status, answer.retryAfter, 'webhook', this.clock.now());
+      const result = httpOutcome(answer.status, answer.headers['retry-after'], 'webhook', this.clock.now());
       this.logger.debug({ receiver: notification.receiver, group: notification.groupKey, status: answer.status, outcome: result.outcome }, 'webhook answered');
       return result;
     } catch (error) {
