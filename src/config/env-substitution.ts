@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type Node } from 'yaml';
-import { readConfigFile, secretText } from '../core/config-files';
+import { readBoundedFile, secretText } from '../core/config-files';
 import { AgentError, type ErrorCode } from '../core/errors';
 import { isSecretKey } from '../core/redact';
 import type { KeyPath } from './positions';
@@ -150,7 +150,7 @@ function resolveReference(inner: string, options: SubstitutionOptions, out: Expa
 function readSecret(file: string, baseDir: string, out: Expansion): string {
   const target = path.resolve(baseDir, file);
   try {
-    return secretText(readConfigFile(target, { key: `\${file:${file}}` }));
+    return secretText(readBoundedFile(target, { key: `\${file:${file}}` }));
   } catch (error) {
     // Only the path and why: never anything read from the file.
     const reason = error instanceof AgentError ? String(error.details?.reason) : 'cannot read';

@@ -53,6 +53,13 @@ describe('readConfigFile', () => {
     expect(error.details).toEqual({ key: 'auth.password_file', file: over, reason: '17 bytes, 1 over the limit of 16' });
   });
 
+  it('refuses an empty file', () => {
+    const p = file('empty.pem', '');
+    const error = failure(() => readConfigFile(p, { key: 'tls.ca_file' }));
+    expect(error.code).toBe('CONFIG_FILE_UNREADABLE');
+    expect(error.message).toBe(`tls.ca_file: cannot read ${p} (empty)`);
+  });
+
   it('limits to 64 KiB by default', () => {
     expect(readConfigFile(file('64k', Buffer.alloc(64 * 1024, 'a')), { key: 'k' })).toHaveLength(64 * 1024);
     expect(failure(() => readConfigFile(file('64k+1', Buffer.alloc(64 * 1024 + 1, 'a')), { key: 'k' })).message).toMatch(/65537 bytes, 1 over the limit of 65536\)$/);

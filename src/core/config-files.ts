@@ -31,12 +31,22 @@ export interface ConfigFileOptions {
 
 /**
  * The content of `file` (an absolute path: resolve it with `AgentControl.resolvePath`), at most
- * `maxBytes` of a regular file; throws `CONFIG_FILE_UNREADABLE` naming the key, path and why.
+ * `maxBytes` of a regular file; throws `CONFIG_FILE_UNREADABLE` naming the key, path and why (an
+ * empty file too: no key names a file to mean nothing).
  */
 export function readConfigFile(file: string, options: ConfigFileOptions): Buffer {
+  const content = readBoundedFile(file, options);
+  if (content.length === 0) throw unreadable(file, options.key, 'empty');
+  return content;
+}
+
+/**
+ * {@link readConfigFile} accepting an empty file: for `${file:...}`, which has always substituted
+ * an empty file as an empty value. Core-internal.
+ */
+export function readBoundedFile(file: string, options: ConfigFileOptions): Buffer {
   const max = options.maxBytes ?? MAX_SECRET_FILE_BYTES;
-  const refuse = (reason: string): AgentError =>
-    new AgentError('CONFIG_FILE_UNREADABLE', `${options.key}: cannot read ${file} (${reason})`, { key: options.key, file, reason });
+  const refuse = (reason: string): AgentError => unreadable(file, options.key, reason);
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; on a regular file it changes nothing.
@@ -71,16 +81,19 @@ export function readConfigFile(file: string, options: ConfigFileOptions): Buffer
  * dropped (what `echo secret > file` and secret stores leave); an empty secret is an error.
  */
 export function readSecretFile(file: string, options: ConfigFileOptions): string {
-  const secret = secretText(readConfigFile(file, options));
-  if (secret === '') {
-    throw new AgentError('CONFIG_FILE_UNREADABLE', `${options.key}: cannot read ${file} (empty: it holds no secret)`, { key: options.key, file, reason: 'empty' });
-  }
+  const secret = secretText(readBoundedFile(file, options));
+  if (secret === '') throw unreadable(file, options.key, 'empty: it holds no secret');
   return secret;
 }
 
 /** A secret file's text: UTF-8 with one trailing newline (`\n` or `\r\n`) dropped. Core-internal. */
 export function secretText(content: Buffer): string {
   return content.toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** The one error: the key, the path and why; never the content. */
+function unreadable(file: string, key: string, reason: string): AgentError {
+  return new AgentError('CONFIG_FILE_UNREADABLE', `${key}: cannot read ${file} (${reason})`, { key, file, reason });
 }
 
 function overLimit(size: number, max: number): string {
