@@ -283,6 +283,12 @@ describe('loadConfig: environment substitution', () => {
     expect(c.http.host).toBe('12345');
   });
 
+  it('substitutes an empty ${file:...} as an empty value, as it always has (a plugin *_file refuses one)', () => {
+    writeFileSync(path.join(dir, 'empty-name'), '');
+    const { config: c } = loadConfig(config('http:', '  host: "127.0.0.1${file:empty-name}"'), NO_ENV);
+    expect(c.http.host).toBe('127.0.0.1');
+  });
+
   it('reports an unreadable secret file without its content', () => {
     mkdirSync(path.join(dir, 'secrets'));
     const file = config('http:', '  auth_token: ${file:missing-token}', 'agent:', '  name: ${file:secrets}');
