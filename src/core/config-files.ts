@@ -5,9 +5,10 @@ import { AgentError } from './errors';
  * The one way to read a file a config names: a secret (password_file, url_file, routing_key_file,
  * credentials_file, `${file:...}`) or TLS material (ca_file, cert_file, key_file).
  *
- * Such a file is small and read once, at config load or plugin start, so this is synchronous: the
- * config loader is synchronous too, nothing else runs yet, and a bounded read of a regular file
- * cannot wait on anything. What could make it wait is refused: the file is opened with O_NONBLOCK
+ * Such a file is small and read at config load or plugin start (the email sink also re-reads its
+ * password_file before each send, for rotation), so this is synchronous: the config loader is
+ * synchronous too, and a read of at most `maxBytes` of a local regular file takes microseconds,
+ * less than handing it to the thread pool would. What could make it wait is refused: the file is opened with O_NONBLOCK
  * (a FIFO in its place does not wait for a writer), must be a regular file (not a directory, pipe,
  * device or socket) and is read to at most one byte past the limit (a huge file is not read whole).
  *
