@@ -5,8 +5,12 @@
  */
 import type { Scenario } from '../harness';
 import { busScenario } from './bus';
-import { footprintScenario } from './footprint';
+import { durableScenario } from './durable';
+import { fanoutIngestScenario } from './fanout-ingest';
+import { ingestScenario } from './ingest';
+import { latencyScenario } from './latency';
+import { startupScenario } from './startup';
 import { storeScenario } from './store';
 import { websocketScenario } from './websocket';
 
-export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, footprintScenario];
+export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, startupScenario, ingestScenario, durableScenario, fanoutIngestScenario, latencyScenario];

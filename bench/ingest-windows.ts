@@ -1,0 +1,93 @@
+/**
+ * Ingest throughput measured in alternating windows: every server of a round stays up, and each
+ * window posts one workload to one server from CONCURRENCY keep-alive connections (server A,
+ * server B, ..., then again), waiting for all of them to go quiet in between so that one server's
+ * backlog never runs in another's window.
+ */
+import type { Measurement } from './harness';
+import { closedLoop, IngestConnection, type IngestBody } from './http-load';
+import { waitIdle as waitForIdle } from './process-probe';
+
+/** Keep-alive clients posting at once (issue 12). */
+export const CONCURRENCY = 4;
+
+export interface IngestServer {
+  /** The variant name in the table. */
+  name: string;
+  port: number;
+  /** Processes to wait for between windows (the server, its clients). */
+  pids: number[];
+}
+
+export interface Workload {
+  /** The metric name in the table, e.g. `arrays of 100`. */
+  metric: string;
+  body: IngestBody;
+}
+
+/** One events/s measurement per server and workload, in the order servers × workloads. */
+export function ingestMeasurements(names: readonly string[], workloads: readonly Workload[]): Measurement[] {
+  return workloads.flatMap((w) => names.map((variant) => ({ variant, metric: w.metric, unit: 'events/s', higherIsBetter: true, samples: [] as number[] })));
+}
+
+/**
+ * `windows` alternating windows of `windowMs` per workload and server, pushing events/s into
+ * `measurements` (from {@link ingestMeasurements} with the same servers and workloads).
+ *
+ * With `freeze`, the other servers' processes are stopped (SIGSTOP) during each window instead of
+ * waited for: for servers whose backlog takes longer to work off than a window (a broadcaster
+ * with thousands of clients), which then keep it for their own windows.
+ */
+export async function ingestWindows(
+  servers: readonly IngestServer[],
+  workloads: readonly Workload[],
+  windows: number,
+  windowMs: number,
+  measurements: Measurement[],
+  freeze = false,
+): Promise<void> {
+  const pids = servers.flatMap((s) => s.pids);
+  const waitIdle = (all: number[]) => (freeze ? Promise.resolve() : waitForIdle(all));
+  const postFor = async (server: IngestServer, workload: Workload, ms: number) => {
+    if (freeze) only(servers, server);
+    try {
+      return await post(server, workload, ms);
+    } finally {
+      if (freeze) only(servers);
+    }
+  };
+  // Warm-up: the JIT compiles the hot paths of each server before anything is recorded.
+  for (const workload of workloads) for (const server of servers) await postFor(server, workload, WARM_UP_MS);
+  for (let w = 0; w < windows; w++) {
+    for (const workload of workloads) {
+      for (const server of servers) {
+        const row = measurements.find((m) => m.variant === server.name && m.metric === workload.metric);
+        if (!row) throw new Error(`no measurement for ${server.name} / ${workload.metric}`);
+        await waitIdle(pids);
+        row.samples.push(await postFor(server, workload, windowMs));
+      }
+    }
+  }
+  await waitIdle(pids);
+}
+
+const WARM_UP_MS = 300;
+
+/** Events/s accepted by `server` from CONCURRENCY fresh keep-alive connections posting `workload` for `ms`. */
+async function post(server: IngestServer, workload: Workload, ms: number): Promise<number> {
+  const connections = await Promise.all(Array.from({ length: CONCURRENCY }, () => IngestConnection.open(server.port)));
+  try {
+    return (await closedLoop(connections, workload.body, ms)).eventsPerSecond;
+  } finally {
+    for (const c of connections) c.close();
+  }
+}
+
+/** Lets only `active`'s processes run (SIGCONT), stopping every other server's (SIGSTOP); without `active`, all run. */
+export function only(servers: readonly IngestServer[], active?: IngestServer): void {
+  for (const server of servers) {
+    if (server === active || !active) continue;
+    for (const pid of server.pids) process.kill(pid, 'SIGSTOP');
+  }
+  for (const pid of active?.pids ?? servers.flatMap((s) => s.pids)) process.kill(pid, 'SIGCONT');
+}
