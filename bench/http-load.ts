@@ -105,33 +105,49 @@ function check(status: number): void {
 
 /**
  * `connections.length` clients, each posting `body` back to back (one request in flight per
- * connection) for `ms` after a warm-up of `warmUpMs`: events accepted per second.
+ * connection) for `ms` after a warm-up of `warmUpMs`: events accepted per second, counting the
+ * responses that arrive between the end of the warm-up and the last one. Requests still unanswered
+ * `graceMs` after the window are given up (their connections destroyed): a server that stalls shows
+ * as few (or no) events per second, not as a run that never ends.
  */
-export async function closedLoop(connections: readonly IngestConnection[], body: IngestBody, ms: number, warmUpMs = 100): Promise<LoadResult> {
+export async function closedLoop(connections: readonly IngestConnection[], body: IngestBody, ms: number, warmUpMs = 100, graceMs = 3_000): Promise<LoadResult> {
   const request = IngestConnection.request(body);
   const warmUpUntil = performance.now() + warmUpMs;
   const end = warmUpUntil + ms;
   let requests = 0;
   const latencies: number[] = [];
-  let firstStart = Infinity;
-  let lastEnd = 0;
-  await Promise.all(
+  let lastEnd = warmUpUntil;
+  let gaveUp = false;
+  const loops = Promise.all(
     connections.map(async (connection) => {
       for (;;) {
         const start = performance.now();
         if (start >= end) return;
-        check(await connection.post(request));
+        const status = await connection.post(request);
+        if (gaveUp) return;
+        check(status);
         const done = performance.now();
-        if (start >= warmUpUntil) {
-          firstStart = Math.min(firstStart, start);
-          lastEnd = Math.max(lastEnd, done);
+        if (done >= warmUpUntil) {
+          lastEnd = done;
           requests++;
           latencies.push(done - start);
         }
       }
     }),
   );
-  return { eventsPerSecond: ((requests * body.events) / (lastEnd - firstStart)) * 1000, requests, latencies };
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), end + graceMs - performance.now());
+  });
+  gaveUp = await Promise.race([loops.then(() => false), expired]);
+  clearTimeout(timer);
+  if (gaveUp) {
+    loops.catch(() => undefined);
+    for (const c of connections) c.close();
+  }
+  // Given up: the time since the last answer counts too (nothing was accepted in it).
+  const seconds = ((gaveUp ? performance.now() : lastEnd) - warmUpUntil) / 1000;
+  return { eventsPerSecond: (requests * body.events) / seconds, requests, latencies };
 }
 
 /**

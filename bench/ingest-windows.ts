@@ -6,7 +6,7 @@
  */
 import type { Measurement } from './harness';
 import { closedLoop, IngestConnection, type IngestBody } from './http-load';
-import { waitIdle as waitForIdle } from './process-probe';
+import { agentNodeArgs, cpuTimeOf, waitIdle as waitForIdle } from './process-probe';
 
 /** Keep-alive clients posting at once (issue 12). */
 export const CONCURRENCY = 4;
@@ -15,7 +15,7 @@ export interface IngestServer {
   /** The variant name in the table. */
   name: string;
   port: number;
-  /** Processes to wait for between windows (the server, its clients). */
+  /** Processes to wait for between windows: the server first (its CPU is reported), then its clients. */
   pids: number[];
 }
 
@@ -25,14 +25,24 @@ export interface Workload {
   body: IngestBody;
 }
 
-/** One events/s measurement per server and workload, in the order servers × workloads. */
+/**
+ * Per workload, one events/s measurement per server, then the server process's CPU use during the
+ * same windows (% of one core: near 100 the server is CPU-bound; well below, it waits on something,
+ * e.g. fsync).
+ */
 export function ingestMeasurements(names: readonly string[], workloads: readonly Workload[]): Measurement[] {
-  return workloads.flatMap((w) => names.map((variant) => ({ variant, metric: w.metric, unit: 'events/s', higherIsBetter: true, samples: [] as number[] })));
+  return workloads.flatMap((w) => [
+    ...names.map((variant) => ({ variant, metric: w.metric, unit: 'events/s', higherIsBetter: true, samples: [] as number[] })),
+    ...names.map((variant) => ({ variant, metric: cpuMetric(w), unit: '% of a core', higherIsBetter: false, samples: [] as number[] })),
+  ]);
 }
+
+const cpuMetric = (w: Workload) => `server CPU, ${w.metric}`;
 
 /**
  * `windows` alternating windows of `windowMs` per workload and server, pushing events/s into
- * `measurements` (from {@link ingestMeasurements} with the same servers and workloads).
+ * `measurements` (from {@link ingestMeasurements} with the same servers and workloads). Returns
+ * notes on the load client's own CPU use (near 100%, the client bounds the fastest server).
  *
  * With `freeze`, the other servers' processes are stopped (SIGSTOP) during each window instead of
  * waited for: for servers whose backlog takes longer to work off than a window (a broadcaster
@@ -45,13 +55,16 @@ export async function ingestWindows(
   windowMs: number,
   measurements: Measurement[],
   freeze = false,
-): Promise<void> {
+  /** How long a window waits for requests still unanswered at its end (see closedLoop). */
+  graceMs = 3_000,
+): Promise<string[]> {
   const pids = servers.flatMap((s) => s.pids);
+  const clientCpu = new Map<string, number>();
   const waitIdle = (all: number[]) => (freeze ? Promise.resolve() : waitForIdle(all));
   const postFor = async (server: IngestServer, workload: Workload, ms: number) => {
     if (freeze) only(servers, server);
     try {
-      return await post(server, workload, ms);
+      return await post(server, workload, ms, graceMs);
     } finally {
       if (freeze) only(servers);
     }
@@ -62,22 +75,32 @@ export async function ingestWindows(
     for (const workload of workloads) {
       for (const server of servers) {
         const row = measurements.find((m) => m.variant === server.name && m.metric === workload.metric);
-        if (!row) throw new Error(`no measurement for ${server.name} / ${workload.metric}`);
+        const cpuRow = measurements.find((m) => m.variant === server.name && m.metric === cpuMetric(workload));
+        if (!row || !cpuRow) throw new Error(`no measurement for ${server.name} / ${workload.metric}`);
         await waitIdle(pids);
+        const pid = server.pids[0]!;
+        const cpu = cpuTimeOf(pid);
+        const own = process.cpuUsage();
+        const t = performance.now();
         row.samples.push(await postFor(server, workload, windowMs));
+        const elapsed = performance.now() - t;
+        cpuRow.samples.push(((cpuTimeOf(pid) - cpu) / elapsed) * 100);
+        const used = process.cpuUsage(own);
+        clientCpu.set(workload.metric, Math.max(clientCpu.get(workload.metric) ?? 0, ((used.user + used.system) / 1000 / elapsed) * 100));
       }
     }
   }
   await waitIdle(pids);
+  return [...clientCpu].map(([metric, pct]) => `${metric}: the load client (this process) used at most ${Math.round(pct)}% of a core in a window`);
 }
 
 const WARM_UP_MS = 300;
 
 /** Events/s accepted by `server` from CONCURRENCY fresh keep-alive connections posting `workload` for `ms`. */
-async function post(server: IngestServer, workload: Workload, ms: number): Promise<number> {
+async function post(server: IngestServer, workload: Workload, ms: number, graceMs: number): Promise<number> {
   const connections = await Promise.all(Array.from({ length: CONCURRENCY }, () => IngestConnection.open(server.port)));
   try {
-    return (await closedLoop(connections, workload.body, ms)).eventsPerSecond;
+    return (await closedLoop(connections, workload.body, ms, 100, graceMs)).eventsPerSecond;
   } finally {
     for (const c of connections) c.close();
   }
@@ -90,4 +113,9 @@ export function only(servers: readonly IngestServer[], active?: IngestServer): v
     for (const pid of server.pids) process.kill(pid, 'SIGSTOP');
   }
   for (const pid of active?.pids ?? servers.flatMap((s) => s.pids)) process.kill(pid, 'SIGCONT');
+}
+
+/** With BENCH_AGENT_NODE_ARGS (e.g. --cpu-prof, whose files are named by pid), which pid is which server. */
+export function logPids(log: (message: string) => void, servers: readonly IngestServer[]): void {
+  if (agentNodeArgs().length) for (const s of servers) log(`${s.name}: pid ${s.pids.join(', ')}`);
 }

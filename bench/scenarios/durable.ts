@@ -12,7 +12,7 @@ import path from 'node:path';
 import { auditPlugin, benchConfig, durabilityNote, startAgent, storeSection, writeConfig } from '../agent-process';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../harness';
 import { systemErrors } from '../http-load';
-import { CONCURRENCY, ingestMeasurements, ingestWindows, type IngestServer, type Workload } from '../ingest-windows';
+import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, type IngestServer, type Workload } from '../ingest-windows';
 import { AGENT_BIN, type Spawned } from '../process-probe';
 import { BATCH } from './ingest';
 
@@ -43,6 +43,7 @@ export const durableScenario: Scenario = {
       workloads,
     );
     const notes: string[] = [];
+    let clientNotes: string[] = [];
     try {
       for (let round = 0; round < ctx.rounds; round++) {
         const procs: Spawned[] = [];
@@ -52,7 +53,8 @@ export const durableScenario: Scenario = {
             procs.push((await startAgent(writeConfig(dir, `v${i}`, variant.config(data)))).proc);
           }
           const servers: IngestServer[] = procs.map((p, i) => ({ name: variants[i]!.name, port: p.port, pids: [p.child.pid!] }));
-          await ingestWindows(servers, workloads, 1, windowMs, measurements);
+          logPids(ctx.log, servers);
+          clientNotes = await ingestWindows(servers, workloads, 1, windowMs, measurements);
           if (round === ctx.rounds - 1) {
             for (const server of servers.slice(1)) notes.push(`last round, ${server.name}: ${await durabilityNote(server.port)}`);
           }
@@ -76,6 +78,7 @@ export const durableScenario: Scenario = {
         `${ctx.rounds} rounds × 1 window of ${windowMs} ms per agent and workload, alternated; each agent idle (its audit queue and store commits drained) before the next window`,
         'store: enabled, commit_interval 100ms (shipped); audit-log: defaults, fsync: every; data in a temp dir on the same disk',
         ...notes,
+        ...clientNotes.map((n) => `last round, ${n}`),
       ],
     };
   },

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { broadcasterPlugin, benchConfig, startAgent, writeConfig, type AgentProcess } from '../agent-process';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult, Target } from '../harness';
 import { IngestConnection, openLoop, percentile, systemErrors } from '../http-load';
-import { CONCURRENCY, ingestMeasurements, ingestWindows, only, type IngestServer, type Workload } from '../ingest-windows';
+import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, type IngestServer, type Workload } from '../ingest-windows';
 import { ROOT, sleep } from '../process-probe';
 import { BATCH } from './ingest';
 import { Clients } from './websocket';
@@ -30,12 +30,14 @@ const NONE = 'baseline: agent, no clients';
 /** Events per POST while measuring the broadcaster's saturation, and at most in flight (not yet received by every fast client). */
 const SATURATION_BATCH = 10;
 const SATURATION_WINDOW = 50;
+/** A POST still unanswered this long after a throughput window is given up (the window counts 0 for it). */
+const GRACE_MS = 1_000;
 
-/** N fast + N slow clients per loaded agent; BENCH_FANOUT_CLIENTS="100,1000" overrides. */
+/** N fast + N slow clients per loaded agent (one agent per N); BENCH_FANOUT_CLIENTS="100,1000" overrides. */
 function clientCounts(quick: boolean): number[] {
   const env = process.env.BENCH_FANOUT_CLIENTS;
   if (env) return env.split(',').map(Number);
-  return quick ? [200] : [100, 1000];
+  return quick ? [100] : [1000];
 }
 
 const loadedName = (n: number) => `agent, ${n} fast + ${n} slow clients`;
@@ -124,6 +126,7 @@ export const fanoutIngestScenario: Scenario = {
     );
     const row = (variant: string, metric: string) => latency.find((m) => m.variant === variant && m.metric === metric)!;
     const notes: string[] = [];
+    let clientNotes: string[] = [];
     try {
       for (let round = 0; round < rounds; round++) {
         const agents: AgentProcess[] = [];
@@ -140,6 +143,7 @@ export const fanoutIngestScenario: Scenario = {
             const clients = new Clients();
             await clients.connect(agent.wsUrl, n, 0, { group: 'fast' });
             await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true });
+            ctx.log(`fanout-ingest: ${n} fast + ${n} slow clients connected`);
             const server = { name: loadedName(n), port: agent.port, pids: [agent.proc.child.pid!, clients.pid] };
             loaded.push({ n, agent, clients, server });
             servers.push(server);
@@ -149,6 +153,7 @@ export const fanoutIngestScenario: Scenario = {
             only(servers, l.server);
             const saturated = await saturation(l, ctx.quick ? 500 : 1000);
             only(servers);
+            ctx.log(`fanout-ingest: ${l.n}+${l.n} saturation measured`);
             const rate = Math.max(2, Math.round(saturated / 2));
             notes.push(`round ${round + 1}, ${l.n}+${l.n} clients: broadcaster saturation ≈ ${Math.round(saturated)} events/s (${Math.round(saturated * l.n)} deliveries/s to the fast clients); probe at ${rate} events/s`);
             for (const target of [servers[0]!, l.server]) {
@@ -158,7 +163,9 @@ export const fanoutIngestScenario: Scenario = {
               row(target.name, `p99 ${metric}`).samples.push(percentile(latencies, 99));
             }
           }
-          await ingestWindows(servers, workloads, windows, windowMs, throughput, true);
+          ctx.log('fanout-ingest: latency probes done');
+          logPids(ctx.log, servers);
+          clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS);
           for (const l of loaded) {
             const snap = await l.clients.snapshot();
             const slow = snap.groups.slow!;
@@ -188,8 +195,9 @@ export const fanoutIngestScenario: Scenario = {
       measurements: [...throughput, ...latency],
       targets,
       notes: [
-        `${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
+        `${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped; POSTs unanswered ${GRACE_MS} ms after a window are given up); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
         ...notes,
+        ...clientNotes.map((n) => `last round, ${n}`),
       ],
     };
   },

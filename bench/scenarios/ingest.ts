@@ -13,7 +13,7 @@ import path from 'node:path';
 import { benchConfig, shippedPluginsOff, startAgent, writeConfig } from '../agent-process';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../harness';
 import { systemErrors } from '../http-load';
-import { CONCURRENCY, ingestMeasurements, ingestWindows, type IngestServer, type Workload } from '../ingest-windows';
+import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, type IngestServer, type Workload } from '../ingest-windows';
 import { AGENT_BIN, spawnUntilReady, type Spawned } from '../process-probe';
 
 export const BASELINE = 'baseline: bare node:http';
@@ -41,6 +41,7 @@ export const ingestScenario: Scenario = {
     ];
     const names = [BASELINE, 'agent (http only)', 'agent (shipped config, plugins off)'];
     const measurements = ingestMeasurements(names, workloads);
+    let clientNotes: string[] = [];
     try {
       for (let round = 0; round < ctx.rounds; round++) {
         const procs: Spawned[] = [];
@@ -49,7 +50,8 @@ export const ingestScenario: Scenario = {
           procs.push((await startAgent(minimal)).proc);
           procs.push((await startAgent(shipped, { PRAXIS_PORT: '0', PRAXIS_DATA_DIR: path.join(dir, 'data') })).proc);
           const servers: IngestServer[] = procs.map((p, i) => ({ name: names[i]!, port: p.port, pids: [p.child.pid!] }));
-          await ingestWindows(servers, workloads, 1, windowMs, measurements);
+          logPids(ctx.log, servers);
+          clientNotes = await ingestWindows(servers, workloads, 1, windowMs, measurements);
         } finally {
           await Promise.all(procs.map((p) => p.stop()));
         }
@@ -68,6 +70,7 @@ export const ingestScenario: Scenario = {
       notes: [
         `${ctx.rounds} rounds × 1 window of ${windowMs} ms per server and workload, alternated; each server idle before its window`,
         'shipped config, plugins off: the core with its alerting engine (every system.error of severity error is an alert) and bus settings, no store',
+        ...clientNotes.map((n) => `last round, ${n}`),
       ],
     };
   },
