@@ -97,6 +97,8 @@ export interface LoadResult {
   requests: number;
   /** Milliseconds per request. */
   latencies: number[];
+  /** Requests were still unanswered after the grace period (closedLoop), and were given up. */
+  gaveUp?: boolean;
 }
 
 function check(status: number): void {
@@ -147,7 +149,7 @@ export async function closedLoop(connections: readonly IngestConnection[], body:
   }
   // Given up: the time since the last answer counts too (nothing was accepted in it).
   const seconds = ((gaveUp ? performance.now() : lastEnd) - warmUpUntil) / 1000;
-  return { eventsPerSecond: (requests * body.events) / seconds, requests, latencies };
+  return { eventsPerSecond: (requests * body.events) / seconds, requests, latencies, gaveUp };
 }
 
 /**

@@ -5,7 +5,7 @@
  * backlog never runs in another's window.
  */
 import type { Measurement } from './harness';
-import { closedLoop, IngestConnection, type IngestBody } from './http-load';
+import { closedLoop, IngestConnection, type IngestBody, type LoadResult } from './http-load';
 import { agentNodeArgs, cpuTimeOf, waitIdle as waitForIdle } from './process-probe';
 
 /** Keep-alive clients posting at once (issue 12). */
@@ -60,11 +60,14 @@ export async function ingestWindows(
 ): Promise<string[]> {
   const pids = servers.flatMap((s) => s.pids);
   const clientCpu = new Map<string, number>();
+  const gaveUp = new Map<string, number>();
   const waitIdle = (all: number[]) => (freeze ? Promise.resolve() : waitForIdle(all));
   const postFor = async (server: IngestServer, workload: Workload, ms: number) => {
     if (freeze) only(servers, server);
     try {
-      return await post(server, workload, ms, graceMs);
+      const result = await post(server, workload, ms, graceMs);
+      if (result.gaveUp) gaveUp.set(server.name, (gaveUp.get(server.name) ?? 0) + 1);
+      return result.eventsPerSecond;
     } finally {
       if (freeze) only(servers);
     }
@@ -91,16 +94,19 @@ export async function ingestWindows(
     }
   }
   await waitIdle(pids);
-  return [...clientCpu].map(([metric, pct]) => `${metric}: the load client (this process) used at most ${Math.round(pct)}% of a core in a window`);
+  return [
+    ...[...clientCpu].map(([metric, pct]) => `${metric}: the load client (this process) used at most ${Math.round(pct)}% of a core in a window`),
+    ...[...gaveUp].map(([name, n]) => `${name}: in ${n} window(s) (warm-up included) POSTs were still unanswered ${graceMs} ms after the window, and given up`),
+  ];
 }
 
 const WARM_UP_MS = 300;
 
 /** Events/s accepted by `server` from CONCURRENCY fresh keep-alive connections posting `workload` for `ms`. */
-async function post(server: IngestServer, workload: Workload, ms: number, graceMs: number): Promise<number> {
+async function post(server: IngestServer, workload: Workload, ms: number, graceMs: number): Promise<LoadResult> {
   const connections = await Promise.all(Array.from({ length: CONCURRENCY }, () => IngestConnection.open(server.port)));
   try {
-    return (await closedLoop(connections, workload.body, ms, 100, graceMs)).eventsPerSecond;
+    return await closedLoop(connections, workload.body, ms, 100, graceMs);
   } finally {
     for (const c of connections) c.close();
   }

@@ -1,5 +1,5 @@
 /**
- * Every scenario, in run order. To add one (WebSocket fan-out and latency, the durable store):
+ * Every scenario, in run order. To add one (e.g. alerting: event → request at a local Slack-like server):
  * write `bench/scenarios/<name>.ts` exporting a {@link Scenario} whose `unavailable()` names the
  * missing component until it exists, and list it here.
  */
