@@ -141,8 +141,11 @@ export async function closedLoop(connections: readonly IngestConnection[], body:
   const expired = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(true), end + graceMs - performance.now());
   });
-  gaveUp = await Promise.race([loops.then(() => false), expired]);
-  clearTimeout(timer);
+  try {
+    gaveUp = await Promise.race([loops.then(() => false), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
   if (gaveUp) {
     loops.catch(() => undefined);
     for (const c of connections) c.close();
