@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
-import { topSelfTime } from '../bench/profile-top';
+import { fileOf, topSelfTime } from '../bench/profile-top';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
@@ -127,5 +127,12 @@ describe('bench profile summary', () => {
     expect(top[0]).toEqual({ name: 'writev', where: '', ms: 3, share: 0.75, caller: 'broadcast dist/plugins/ws.js:10' });
     expect(top[1]).toMatchObject({ name: 'parseJson', where: 'dist/src/http/ingest.js:1', ms: 1, share: 0.25, caller: '(root)' });
     expect(top).toHaveLength(2);
+  });
+
+  it('groups locations by file, and dependencies by package', () => {
+    expect(fileOf('node_modules/zod/v4/core/schemas.cjs:1243')).toBe('node_modules/zod');
+    expect(fileOf('node_modules/@slack/webhook/dist/index.js:3')).toBe('node_modules/@slack/webhook');
+    expect(fileOf('dist/src/http/ingest.js:54')).toBe('dist/src/http/ingest.js');
+    expect(fileOf('')).toBe('(native, GC, program)');
   });
 });
