@@ -95,6 +95,8 @@ export interface LoadResult {
   /** Events accepted per second (202 responses × events per request). */
   eventsPerSecond: number;
   requests: number;
+  /** Events accepted in all, the warm-up included. */
+  accepted: number;
   /** Milliseconds per request. */
   latencies: number[];
   /** Requests were still unanswered after the grace period (closedLoop), and were given up. */
@@ -120,6 +122,7 @@ export async function closedLoop(connections: readonly IngestConnection[], body:
   const latencies: number[] = [];
   let lastEnd = warmUpUntil;
   let gaveUp = false;
+  let accepted = 0;
   const loops = Promise.all(
     connections.map(async (connection) => {
       for (;;) {
@@ -128,6 +131,7 @@ export async function closedLoop(connections: readonly IngestConnection[], body:
         const status = await connection.post(request);
         if (gaveUp) return;
         check(status);
+        accepted += body.events;
         const done = performance.now();
         if (done >= warmUpUntil) {
           lastEnd = done;
@@ -152,7 +156,7 @@ export async function closedLoop(connections: readonly IngestConnection[], body:
   }
   // Given up: the time since the last answer counts too (nothing was accepted in it).
   const seconds = ((gaveUp ? performance.now() : lastEnd) - warmUpUntil) / 1000;
-  return { eventsPerSecond: (requests * body.events) / seconds, requests, latencies, gaveUp };
+  return { eventsPerSecond: (requests * body.events) / seconds, requests, accepted, latencies, gaveUp };
 }
 
 /**
@@ -186,7 +190,7 @@ export async function openLoop(port: number, pool: IngestConnection[], body: Ing
     );
   }
   await Promise.all(inFlight);
-  return { eventsPerSecond: ((total * body.events) / (performance.now() - start)) * 1000, requests: total, latencies };
+  return { eventsPerSecond: ((total * body.events) / (performance.now() - start)) * 1000, requests: total, accepted: total * body.events, latencies };
 }
 
 export function percentile(values: readonly number[], p: number): number {

@@ -28,16 +28,20 @@ export interface Workload {
 /**
  * Per workload, one events/s measurement per server, then the server process's CPU use during the
  * same windows (% of one core: near 100 the server is CPU-bound; well below, it waits on something,
- * e.g. fsync).
+ * e.g. fsync), then its CPU time per accepted event, counted until it is idle again after the
+ * window (what an audit queue or a store commit does after the answer is included; with `freeze`,
+ * where backlogs never drain, the window only).
  */
 export function ingestMeasurements(names: readonly string[], workloads: readonly Workload[]): Measurement[] {
   return workloads.flatMap((w) => [
     ...names.map((variant) => ({ variant, metric: w.metric, unit: 'events/s', higherIsBetter: true, samples: [] as number[] })),
     ...names.map((variant) => ({ variant, metric: cpuMetric(w), unit: '% of a core', higherIsBetter: false, samples: [] as number[] })),
+    ...names.map((variant) => ({ variant, metric: costMetric(w), unit: 'µs', higherIsBetter: false, samples: [] as number[] })),
   ]);
 }
 
 const cpuMetric = (w: Workload) => `server CPU, ${w.metric}`;
+const costMetric = (w: Workload) => `server CPU per event, ${w.metric}`;
 
 /**
  * `windows` alternating windows of `windowMs` per workload and server, pushing events/s into
@@ -67,7 +71,7 @@ export async function ingestWindows(
     try {
       const result = await post(server, workload, ms, graceMs);
       if (result.gaveUp) gaveUp.set(server.name, (gaveUp.get(server.name) ?? 0) + 1);
-      return result.eventsPerSecond;
+      return result;
     } finally {
       if (freeze) only(servers);
     }
@@ -77,18 +81,23 @@ export async function ingestWindows(
   for (let w = 0; w < windows; w++) {
     for (const workload of workloads) {
       for (const server of servers) {
-        const row = measurements.find((m) => m.variant === server.name && m.metric === workload.metric);
-        const cpuRow = measurements.find((m) => m.variant === server.name && m.metric === cpuMetric(workload));
-        if (!row || !cpuRow) throw new Error(`no measurement for ${server.name} / ${workload.metric}`);
+        const find = (metric: string) => {
+          const found = measurements.find((m) => m.variant === server.name && m.metric === metric);
+          if (!found) throw new Error(`no measurement for ${server.name} / ${metric}`);
+          return found;
+        };
         await waitIdle(pids);
         const pid = server.pids[0]!;
         const cpu = cpuTimeOf(pid);
         const own = process.cpuUsage();
         const t = performance.now();
-        row.samples.push(await postFor(server, workload, windowMs));
+        const result = await postFor(server, workload, windowMs);
         const elapsed = performance.now() - t;
-        cpuRow.samples.push(((cpuTimeOf(pid) - cpu) / elapsed) * 100);
         const used = process.cpuUsage(own);
+        find(workload.metric).samples.push(result.eventsPerSecond);
+        find(cpuMetric(workload)).samples.push(((cpuTimeOf(pid) - cpu) / elapsed) * 100);
+        await waitIdle([pid]);
+        find(costMetric(workload)).samples.push(((cpuTimeOf(pid) - cpu) * 1000) / result.accepted);
         clientCpu.set(workload.metric, Math.max(clientCpu.get(workload.metric) ?? 0, ((used.user + used.system) / 1000 / elapsed) * 100));
       }
     }
