@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import crypto, { createHash, createHmac } from 'node:crypto';
 import { errorMessage } from 'praxis-agent';
 
 /**
@@ -93,9 +93,9 @@ export function canonicalContent(record: Record<string, unknown>): string {
   return canonicalJson(content);
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
+/** SHA-256 (hex) of `text`; one-shot `crypto.hash` (Node 20.12+) where there is one: about half the cost per line of a Hash object. */
+export const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => createHash('sha256').update(text).digest('hex');
 
 export function hmacHex(key: Buffer, text: string): string {
   return createHmac('sha256', key).update(text).digest('hex');
