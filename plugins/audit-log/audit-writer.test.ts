@@ -1,8 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FakeClock } from 'praxis-agent/testing';
+import { FakeClock, waitFor } from 'praxis-agent/testing';
 import { AuditWriter, type AuditWriterHooks, type AuditWriterOptions, type AuditWriterStats } from './audit-writer';
 import { toAuditEntry } from './entry';
 import { canonicalJson, GENESIS_HASH, normaliseData, sealEntry, type AuditEntry } from './record';
@@ -67,21 +67,45 @@ describe('AuditWriter: group commit', () => {
     expect(seqs(file)).toEqual(Array.from({ length: 301 }, (_, i) => i + 1));
   });
 
-  it('frees room in a full queue only once the batch is on disk: a waiting publisher sees its records written and fsynced', async () => {
+  it('lets publishers queue the next batch while one is on its way to disk, and counts none of its records written before its fsync', async () => {
     const { writer: w, file } = writer({ queueCapacity: 2 });
     await w.start();
     expect(w.enqueue(entry(1))).toBeUndefined();
     expect(w.enqueue(entry(2))).toBeUndefined();
-    // The queue is full: the third publisher waits for room (queue_capacity bounds memory, also
-    // while a batch is on its way to disk, so a failing write never leaves more than that queued).
+    // The queue is full: the third publisher waits for room.
     const third = w.enqueue(entry(3));
     expect(third).toBeInstanceOf(Promise);
     await third;
-    expect(w.stats()).toMatchObject({ lines_written: 2, writes: 1, fsyncs: 1 });
+    // Room came when records 1-2 left for the disk, before their write and fsync completed (those
+    // are I/O callbacks; this ran on microtasks): so they are not counted as written yet.
+    expect(w.stats()).toMatchObject({ lines_written: 0, writes: 0, fsyncs: 0, queued: 3 });
     await w.flushed();
     expect(w.stats()).toMatchObject({ lines_written: 3, writes: 2, fsyncs: 2, queued: 0, dropped: 0 });
     await w.close();
     expect(seqs(file)).toEqual([1, 2, 3]);
+  });
+
+  it('when that batch fails, drops the newest events beyond queue_capacity again: memory stays bounded for the whole episode', async () => {
+    const file = path.join(root, `case-${++dirCount}`, 'audit.log');
+    mkdirSync(path.dirname(file));
+    symlinkSync('/dev/full', file);
+    const told: string[] = [];
+    const w = new AuditWriter(
+      { path: file, fsync: 'every', fsyncIntervalMs: 1000, maxBytes: 0, rotateIntervalMs: 0, retain: 0, queueCapacity: 2, retryInitialMs: 100, retryMaxMs: 100, source: 'audit' },
+      new FakeClock(),
+      { ...hooks, failed: () => void told.push('failed'), dropping: ({ queued, capacity }) => void told.push(`dropping ${queued}/${capacity}`) },
+    );
+    await w.start();
+    w.enqueue(entry(1));
+    w.enqueue(entry(2));
+    await w.enqueue(entry(3)); // accepted while [1, 2] is on its way to /dev/full
+    expect(w.stats().queued).toBe(3);
+    await waitFor(() => w.isFailing, { what: 'the failed write' });
+    expect(w.stats()).toMatchObject({ queued: 2, queue_capacity: 2, dropped: 1, lines_written: 0 });
+    expect(told).toEqual(['failed', 'dropping 2/2']);
+    expect(w.enqueue(entry(4))).toBeUndefined(); // full while failing: dropped, not waiting
+    expect(w.stats()).toMatchObject({ queued: 2, dropped: 2 });
+    await w.close();
   });
 
   it('with fsync: every, never shows a batch as written without the fsync that covers it', async () => {
