@@ -118,8 +118,8 @@ export class AlertRules {
     if (config.alertname) derived.alertname = config.alertname;
     return {
       rule: rule.name,
-      labels: withoutEmptyValues({ ...this.constantLabels, ...tagLabels(event.metadata.tags), ...derived, ...config.labels }),
-      annotations: withoutEmptyValues({ ...eventAnnotations(event), ...config.annotations }),
+      labels: merged(this.constantLabels, tagLabels(event.metadata.tags), derived, config.labels),
+      annotations: merged(eventAnnotations(event), config.annotations),
       notice: config.notice,
       forMs: config.for,
       forCount: config.for_count,
@@ -251,6 +251,23 @@ export function withoutEmptyValues(map: Readonly<Record<string, string | undefin
   for (const name of Object.keys(map)) {
     const value = map[name];
     if (value !== undefined && value !== '') setLabel(out, name, value);
+  }
+  return out;
+}
+
+/**
+ * The maps merged, later ones winning, without empty values (an empty value in a later map
+ * removes the name, as `withoutEmptyValues({ ...a, ...b })` would). One object, no spreads: it
+ * runs for every event a rule matches.
+ */
+function merged(...maps: ReadonlyArray<Readonly<Record<string, string | undefined>>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const map of maps) {
+    for (const name of Object.keys(map)) {
+      const value = map[name];
+      if (value === undefined || value === '') delete out[name];
+      else setLabel(out, name, value);
+    }
   }
   return out;
 }
