@@ -31,7 +31,8 @@ import { bearerMatches } from '../../src/http/auth';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { WebsocketBroadcasterConfig } from './config';
 import { Connection, type ConnectionState } from './connection';
-import { CLOSE, errorFrame, eventFrame, parseClientMessage, resumePointOf, serverMessage, textFrame, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
+import { FanOut } from './fanout';
+import { CLOSE, errorFrame, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
 
 /**
  * The statistics of the spec's WebSocket manager, exactly its keys. `connection_states.connecting`
@@ -60,20 +61,6 @@ const PACING_MS = 10;
 /** How long stop() lets clients answer the close handshake before their sockets are cut. */
 const CLOSE_GRACE_MS = 1000;
 /**
- * Most bytes of event frames per socket write (one frame may be larger). The slow-consumer cap is
- * checked before each write against what the kernel has not taken yet, so a burst larger than the
- * cap still reaches a client that reads, as it did when every event was its own write.
- */
-const MAX_WRITE_BYTES = 64 * 1024;
-
-/** The frames of a burst that one filter takes, cut into writes of at most MAX_WRITE_BYTES. */
-interface BurstBytes {
-  writes: Buffer[];
-  /** Events in each write. */
-  counts: number[];
-}
-
-/**
  * Streams bus events to WebSocket clients on its own server (`ws`), with per-connection filters,
  * heartbeats, limits and, when the agent has an event store, resume without gap or duplicate.
  */
@@ -90,14 +77,9 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   private readonly stopOnce = runOnce(() => this.shutdown());
   /** Offsets of the stream when there is no store (no replay): a counter in this process. */
   private localOffset = 0;
-  private counters = { total_connections: 0, messages_sent: 0, messages_received: 0, broadcast_count: 0, errors: 0, disconnected: 0, ended_in_error: 0, event_writes: 0, bursts: 0 };
-  /**
-   * Events appended since the last flush, in offset order. The publisher (the store's append, or
-   * the bus handler) only adds to it; the sockets are written once per event-loop turn, by
-   * {@link flush}, so ingest never waits on the fan-out.
-   */
-  private burst: StoredEvent[] = [];
-  private flushScheduled?: NodeJS.Immediate;
+  private counters = { total_connections: 0, messages_sent: 0, messages_received: 0, broadcast_count: 0, errors: 0, disconnected: 0, ended_in_error: 0, event_writes: 0 };
+  /** The publisher (the store's append, or the bus handler) only queues events here: ingest never waits on the sockets. */
+  private readonly fanout: FanOut;
 
   constructor(
     private readonly bus: Bus,
@@ -107,7 +89,9 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     @inject(LOGGER) private readonly logger: Logger,
     private readonly agent: AgentControl,
     @inject(EVENT_STORE, { isOptional: true }) private readonly store?: EventStore,
-  ) {}
+  ) {
+    this.fanout = new FanOut(() => this.connections, (conn, data, count) => this.writeEvents(conn, data, count), config.max_buffered_bytes);
+  }
 
   /** `ws://host:port/path` once listening. */
   get url(): string | undefined {
@@ -157,7 +141,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       states[c.state]++;
       totalErrors += c.errors;
     }
-    const { total_connections, messages_sent, messages_received, broadcast_count, errors, event_writes, bursts } = this.counters;
+    const { total_connections, messages_sent, messages_received, broadcast_count, errors, event_writes } = this.counters;
     return {
       total_connections,
       active_connections: states.connected,
@@ -169,7 +153,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       total_errors: totalErrors,
       average_messages_per_connection: total_connections === 0 ? 0 : (messages_sent + messages_received) / total_connections,
       event_writes,
-      bursts,
+      bursts: this.fanout.bursts,
     };
   }
 
@@ -181,7 +165,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     for (const cancel of this.timers) cancel();
     this.timers.clear();
     // Events published before stop() still reach the clients, before the close frame.
-    this.flush();
+    this.fanout.finish();
     const server = this.server;
     if (!server) return;
     const closed = [...this.connections].map((c) => new Promise<void>((resolve) => {
@@ -285,7 +269,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
     // What was published before this message goes out first, under the filter in force then: an
     // answer never overtakes an earlier event, and a resume starts from where live delivery ended.
-    this.flush();
+    this.fanout.catchUp(conn);
     conn.messagesReceived++;
     this.counters.messages_received++;
     conn.lastSeen = this.clock.now();
@@ -387,60 +371,23 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     this.timers.add(cancel);
   }
 
-  /** Queues one event for the live connections; they get it with the rest of this event-loop turn's burst. */
+  /** Queues one event for the live connections (see {@link FanOut}). */
   private broadcast(entry: StoredEvent): void {
     this.counters.broadcast_count++;
-    this.burst.push(entry);
-    this.flushScheduled ??= setImmediate(() => this.flush());
+    this.fanout.add(entry);
   }
 
-  /**
-   * Sends the burst to every live connection: the events it takes (by filter, after its cursor),
-   * in order, as ready WebSocket frames in as few socket writes as MAX_WRITE_BYTES allows. Each
-   * event is framed once; connections with the same filter share the bytes of the whole burst.
-   */
-  private flush(): void {
-    if (this.flushScheduled) clearImmediate(this.flushScheduled);
-    this.flushScheduled = undefined;
-    const burst = this.burst;
-    if (burst.length === 0) return;
-    this.burst = [];
-    this.counters.bursts++;
-    const frames: (Buffer | undefined)[] = new Array(burst.length);
-    const frameAt = (i: number): Buffer => (frames[i] ??= textFrame(eventFrame(burst[i] as StoredEvent)));
-    const byFilter = new Map<string, BurstBytes>();
-    const first = (burst[0] as StoredEvent).offset;
-    const last = (burst[burst.length - 1] as StoredEvent).offset;
-    for (const conn of this.connections) {
-      if (conn.state !== 'connected' || conn.mode !== 'live' || last <= conn.cursor) continue;
-      let bytes: BurstBytes;
-      if (conn.cursor < first) {
-        const key = conn.filterKey;
-        bytes = byFilter.get(key) ?? bytesFor(conn, burst, 0, frameAt);
-        byFilter.set(key, bytes);
-      } else {
-        // Only a connection opened during the burst: it takes the events after its cursor.
-        bytes = bytesFor(conn, burst, burst.findIndex((e) => e.offset > conn.cursor), frameAt);
-      }
-      conn.cursor = last;
-      this.writeEvents(conn, bytes);
-    }
-  }
-
-  /** Writes a burst's bytes to one client, unless its unsent bytes would pass the cap: then it is cut off. */
-  private writeEvents(conn: Connection, bytes: BurstBytes): void {
-    for (let i = 0; i < bytes.writes.length; i++) {
-      const data = bytes.writes[i] as Buffer;
-      if (!this.hasRoom(conn, data.length)) return;
-      // Straight to the socket under `ws`: its sender writes there too, synchronously and in call
-      // order (it queues only while compressing, and perMessageDeflate is off), so frames keep
-      // their order with welcome, answers, pings and close; bufferedAmount counts these bytes.
-      conn.socket.write(data);
-      const count = bytes.counts[i] as number;
-      conn.messagesSent += count;
-      this.counters.messages_sent += count;
-      this.counters.event_writes++;
-    }
+  /** Writes ready event frames to one client, unless its unsent bytes would pass the cap: then it is cut off. */
+  private writeEvents(conn: Connection, data: Buffer, count: number): boolean {
+    if (!this.hasRoom(conn, data.length)) return false;
+    // Straight to the socket under `ws`: its sender writes there too, synchronously and in call
+    // order (it queues only while compressing, and perMessageDeflate is off), so frames keep
+    // their order with welcome, answers, pings and close; bufferedAmount counts these bytes.
+    conn.socket.write(data);
+    conn.messagesSent += count;
+    this.counters.messages_sent += count;
+    this.counters.event_writes++;
+    return true;
   }
 
   /** Sends unless the client's unsent bytes would exceed the cap; then it is cut off instead. */
@@ -456,7 +403,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     if (conn.ws.bufferedAmount + bytes <= this.config.max_buffered_bytes) return true;
     this.logger.warn({ connection: conn.id, buffered_bytes: conn.ws.bufferedAmount, max_buffered_bytes: this.config.max_buffered_bytes }, 'websocket client too slow: disconnected');
     this.counters.errors++;
-    this.close(conn, CLOSE.SLOW_CONSUMER);
+    this.shut(conn, CLOSE.SLOW_CONSUMER);
     return false;
   }
 
@@ -475,11 +422,16 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     }
   }
 
+  /** Closes the connection after the events published before (they reach the client before the close frame). */
   private close(conn: Connection, why: { code: number; reason: string }): void {
     if (conn.state === 'disconnecting' || conn.state === 'disconnected') return;
-    // Events published before the close reach the client before the close frame.
-    this.flush();
-    if (conn.state !== 'connected' && conn.state !== 'error') return;
+    this.fanout.catchUp(conn);
+    this.shut(conn, why);
+  }
+
+  /** Closes the connection now. */
+  private shut(conn: Connection, why: { code: number; reason: string }): void {
+    if (conn.state === 'disconnecting' || conn.state === 'disconnected') return;
     conn.state = 'disconnecting';
     conn.ws.close(why.code, why.reason);
   }
@@ -508,30 +460,6 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       if (!this.stopping) this.scheduleHeartbeat();
     }, interval);
   }
-}
-
-/** The frames of `burst` from `from` on that `conn`'s filter takes, cut into writes of at most MAX_WRITE_BYTES. */
-function bytesFor(conn: Connection, burst: readonly StoredEvent[], from: number, frameAt: (i: number) => Buffer): BurstBytes {
-  const writes: Buffer[] = [];
-  const counts: number[] = [];
-  let chunk: Buffer[] = [];
-  let size = 0;
-  const cut = (): void => {
-    if (chunk.length === 0) return;
-    writes.push(chunk.length === 1 ? (chunk[0] as Buffer) : Buffer.concat(chunk, size));
-    counts.push(chunk.length);
-    chunk = [];
-    size = 0;
-  };
-  for (let i = from; i < burst.length; i++) {
-    if (!conn.matches((burst[i] as StoredEvent).type)) continue;
-    const frame = frameAt(i);
-    if (size + frame.length > MAX_WRITE_BYTES) cut();
-    chunk.push(frame);
-    size += frame.length;
-  }
-  cut();
-  return { writes, counts };
 }
 
 function notRecoveredReason(store: EventStore, resume: ResumePoint): string {
