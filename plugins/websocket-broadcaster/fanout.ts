@@ -14,10 +14,14 @@ export const CONNECTIONS_PER_TURN = 256;
 /** Bytes written per event-loop turn at most (a turn always serves at least one connection). */
 export const BYTES_PER_TURN = 16 * 1024 * 1024;
 /**
- * Events waiting for the fan-out at most. Past it the fan-out is behind by more than it can catch
- * up on, and the publisher finishes it before going on: the only point where publishing waits.
+ * Events waiting for the fan-out at most, a last resort: a backlog of more than half of
+ * max_buffered_bytes first cuts off the clients it would take past their cap (see
+ * {@link FanOut.add}), so this is reached only when clients with narrow filters keep up with a
+ * flood of events they do not take. Then the publisher finishes the fan-out before going on.
  */
-export const MAX_PENDING_EVENTS = 10_000;
+export const MAX_PENDING_EVENTS = 50_000;
+/** Bytes of an event's frame besides its JSON: the envelope and the largest header. */
+const FRAME_OVERHEAD = '{"type":"eventStream","payload":,"id":""}'.length + 16 + 10;
 
 /** What one connection takes of a burst, cut into writes of at most `writeBytes`. */
 export interface BurstBytes {
@@ -29,10 +33,14 @@ export interface BurstBytes {
 
 /** Writes `data` (`count` event frames) to the client; false when it was cut off instead. */
 export type WriteEvents = (conn: Connection, data: Buffer, count: number) => boolean;
+/** Cuts off a client that the fan-out's backlog (`owed` bytes) would take past max_buffered_bytes. */
+export type CutOff = (conn: Connection, owed: number) => void;
 
 /** The events of one burst, each framed once, and the bytes per filter (shared by the connections that have it). */
 class Burst {
   readonly events: StoredEvent[] = [];
+  /** Bytes of the events (estimated as {@link Burst.owed} does), whatever the filters. */
+  bytes = 0;
   private readonly frames: (Buffer | undefined)[] = [];
   private readonly byFilter = new Map<string, BurstBytes>();
 
@@ -44,6 +52,19 @@ class Burst {
 
   get last(): number {
     return (this.events[this.events.length - 1] as StoredEvent).offset;
+  }
+
+  /** Bytes of the frames after `conn`'s cursor that its filter takes (an estimate within a few bytes per event, nothing framed). */
+  owed(conn: Connection, byFilter: Map<string, number>): number {
+    if (this.events.length === 0 || this.last <= conn.cursor) return 0;
+    const shared = conn.cursor < this.first;
+    let bytes = shared ? byFilter.get(conn.filterKey) : undefined;
+    if (bytes === undefined) {
+      bytes = 0;
+      for (const e of this.events) if (e.offset > conn.cursor && conn.matches(e.type)) bytes += e.json.length + FRAME_OVERHEAD;
+      if (shared) byFilter.set(conn.filterKey, bytes);
+    }
+    return bytes;
   }
 
   /** The events after `conn`'s cursor that its filter takes; undefined when none is after the cursor. */
@@ -105,14 +126,19 @@ export class FanOut {
   private pending: Burst;
   private round?: Round;
   private scheduled?: NodeJS.Immediate;
+  /** Bytes of the events waiting (pending and the round's), whatever the filters; when it reaches `checkAt`, {@link shed} runs. */
+  private backlog = 0;
+  private checkAt: number;
   /** Bursts started since creation (stats). */
   bursts = 0;
 
   constructor(
     private readonly connections: () => Iterable<Connection>,
     private readonly write: WriteEvents,
-    maxBufferedBytes: number,
+    private readonly cutOff: CutOff,
+    private readonly maxBufferedBytes: number,
   ) {
+    this.checkAt = maxBufferedBytes / 2;
     this.writeBytes = Math.max(1, Math.min(MAX_WRITE_BYTES, Math.floor(maxBufferedBytes / 16)));
     this.pending = new Burst(this.writeBytes);
   }
@@ -120,6 +146,11 @@ export class FanOut {
   /** Queues an event (in offset order) for the live connections. */
   add(entry: StoredEvent): void {
     this.pending.events.push(entry);
+    this.pending.bytes += entry.json.length + FRAME_OVERHEAD;
+    this.backlog += entry.json.length + FRAME_OVERHEAD;
+    // Only while a burst is still being written: what one turn publishes goes out on the next,
+    // into the kernel's socket buffers as before (a client is then cut by its socket's unsent bytes).
+    if (this.round && this.backlog >= this.checkAt) this.shed();
     if (this.pending.events.length >= MAX_PENDING_EVENTS) return this.finish();
     this.scheduled ??= setImmediate(() => this.step(CONNECTIONS_PER_TURN, BYTES_PER_TURN));
   }
@@ -133,6 +164,26 @@ export class FanOut {
   /** Writes everything queued to every connection now (stop, or the fan-out too far behind). */
   finish(): void {
     this.step(Infinity, Infinity);
+  }
+
+  /**
+   * The fan-out is behind (a burst is still being written and the backlog passed another half of
+   * max_buffered_bytes): the clients it
+   * owes more than they may have unsent (their socket's unsent bytes plus the events waiting here
+   * for them) are cut off as slow consumers, as the socket's own cap would cut them later. The
+   * publisher never waits for them: the fan-out is the slow part, and the clients resume.
+   */
+  private shed(): void {
+    const inRound = new Set(this.round ? this.round.connections.slice(this.round.next) : []);
+    const roundOwed = new Map<string, number>();
+    const pendingOwed = new Map<string, number>();
+    for (const conn of this.connections()) {
+      if (conn.state !== 'connected' || conn.mode !== 'live') continue;
+      let owed = this.pending.owed(conn, pendingOwed);
+      if (this.round && inRound.has(conn)) owed += this.round.burst.owed(conn, roundOwed);
+      if (conn.ws.bufferedAmount + owed > this.maxBufferedBytes) this.cutOff(conn, owed);
+    }
+    this.checkAt = this.backlog + this.maxBufferedBytes / 2;
   }
 
   private step(connections: number, bytes: number): void {
@@ -150,6 +201,8 @@ export class FanOut {
       const round = this.round;
       if (round.next >= round.connections.length) {
         this.round = undefined;
+        this.backlog = this.pending.events.length === 0 ? 0 : this.backlog - round.burst.bytes;
+        this.checkAt = this.backlog + this.maxBufferedBytes / 2;
         continue;
       }
       const conn = round.connections[round.next++] as Connection;

@@ -90,7 +90,12 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     private readonly agent: AgentControl,
     @inject(EVENT_STORE, { isOptional: true }) private readonly store?: EventStore,
   ) {
-    this.fanout = new FanOut(() => this.connections, (conn, data, count) => this.writeEvents(conn, data, count), config.max_buffered_bytes);
+    this.fanout = new FanOut(
+      () => this.connections,
+      (conn, data, count) => this.writeEvents(conn, data, count),
+      (conn, owed) => this.cutOff(conn, conn.ws.bufferedAmount + owed),
+      config.max_buffered_bytes,
+    );
   }
 
   /** `ws://host:port/path` once listening. */
@@ -401,10 +406,15 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   /** True when `bytes` more stay within max_buffered_bytes; otherwise the client is cut off as a slow consumer. */
   private hasRoom(conn: Connection, bytes: number): boolean {
     if (conn.ws.bufferedAmount + bytes <= this.config.max_buffered_bytes) return true;
-    this.logger.warn({ connection: conn.id, buffered_bytes: conn.ws.bufferedAmount, max_buffered_bytes: this.config.max_buffered_bytes }, 'websocket client too slow: disconnected');
+    this.cutOff(conn, conn.ws.bufferedAmount);
+    return false;
+  }
+
+  /** Closes a slow consumer at once (1013): what it has not been sent is not sent. */
+  private cutOff(conn: Connection, unsent: number): void {
+    this.logger.warn({ connection: conn.id, buffered_bytes: unsent, max_buffered_bytes: this.config.max_buffered_bytes }, 'websocket client too slow: disconnected');
     this.counters.errors++;
     this.shut(conn, CLOSE.SLOW_CONSUMER);
-    return false;
   }
 
   private send(conn: Connection, text: string): void {

@@ -245,6 +245,40 @@ describe('websocket-broadcaster broadcast', () => {
   });
 });
 
+describe('websocket-broadcaster bursts', () => {
+  it('sends a burst of events published in one turn to each client in order, in one socket write per client', async () => {
+    const store = newStore();
+    const { h, url, ws } = await serve({}, { store });
+    const receivers = await Promise.all(Array.from({ length: 3 }, () => connect(url)));
+    const before = ws.get_stats();
+    await Promise.all(Array.from({ length: 40 }, (_, i) => h.bus.publish('system.error', { ...sampleEvents['system.error'], message: `e${i}` })));
+    await h.bus.idle();
+    for (const c of receivers) await waitFor(() => c.events().length === 40, { what: 'every client got the 40 events' });
+    for (const c of receivers) expect(c.events().map((e) => (e.payload.data as { message: string }).message)).toEqual(Array.from({ length: 40 }, (_, i) => `e${i}`));
+    const after = ws.get_stats();
+    expect(after.messages_sent - before.messages_sent).toBe(120);
+    expect(after.event_writes - before.event_writes).toBe(3);
+    expect(after.bursts - before.bursts).toBe(1);
+  });
+
+  it('answers a client message only after the events published before it, and applies a filter change after them', async () => {
+    const store = newStore();
+    const { h, url } = await serve({}, { store });
+    const client = await connect(url);
+    // Published, then the client's messages read, in the same event-loop iteration or the next:
+    // either way the events come before the answers, and the UNSUBSCRIBE does not remove them.
+    for (let i = 0; i < 5; i++) void h.bus.publish('system.error', sampleEvents['system.error']);
+    client.send({ type: 'UNSUBSCRIBE_EVENTS', payload: { event_types: ['*'] }, id: 'u' });
+    await client.roundTrip();
+    const types = client.messages.slice(1).map((m) => m.type);
+    expect(types).toEqual(['eventStream', 'eventStream', 'eventStream', 'eventStream', 'eventStream', 'chatMessage', 'PONG']);
+    await h.bus.publish('system.error', sampleEvents['system.error']);
+    await h.bus.idle();
+    await client.roundTrip();
+    expect(client.events()).toHaveLength(5);
+  });
+});
+
 describe('websocket-broadcaster slow consumers', () => {
   it('cuts off a client that stops reading at the byte cap while 20 others receive every event', async () => {
     const { h, url, ws } = await serve({ max_buffered_bytes: 64 * 1024 }, { clock: new SystemClock() });
