@@ -156,6 +156,13 @@ describe('websocket-broadcaster protocol', () => {
     expect(confirmation.payload).toMatchObject({ content: 'Subscribed to 1 event types (replacing the default subscription: *)', subscribed: ['system.error'] });
   });
 
+  it('accepts more than 100 connections under the default limit (2,000)', async () => {
+    const { url, ws } = await serve();
+    const many = await Promise.all(Array.from({ length: 120 }, () => connect(url)));
+    expect(many).toHaveLength(120);
+    expect(ws.get_stats().active_connections).toBe(120);
+  });
+
   it('closes a connection over max_connections with 1008', async () => {
     const { url, ws } = await serve({ max_connections: 2 });
     await connect(url);
