@@ -15,6 +15,8 @@ export { EVENT_PATTERN, eventPatternSchema, eventTypeMatcher } from './bus/patte
 export { Clock, FakeClock, SystemClock } from './core/clock';
 export { Backoff, retry } from './core/backoff';
 export type { BackoffOptions, RetryInfo, RetryOptions } from './core/backoff';
+export { MAX_PEM_FILE_BYTES, MAX_SECRET_FILE_BYTES, readConfigFile, readSecretFile } from './core/config-files';
+export type { ConfigFileOptions } from './core/config-files';
 export type { CancelTimer } from './core/clock';
 export { isTimeoutError, runOnce, settledWithin, TimeoutError, withTimeout } from './core/timed';
 export { ensureDir } from './core/ensure-dir';

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { AgentError } from 'praxis-agent';
+import { AgentError, readConfigFile } from 'praxis-agent';
 import './errors';
 
 /** The environment variable `audit verify` reads the key from when no option names one. */
@@ -17,10 +16,11 @@ export function readKey(source: { key_env?: string; key_file?: string }, env: No
   if (source.key_file !== undefined) {
     where = `key file ${source.key_file}`;
     try {
-      text = readFileSync(source.key_file, 'utf8');
+      // Bounded and FIFO-safe, as every file a config names.
+      text = readConfigFile(source.key_file, { key: 'key_file' }).toString('utf8');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new AgentError('AUDIT_KEY_UNAVAILABLE', `cannot read the audit HMAC ${where} (${code})`, { key_file: source.key_file });
+      const why = error instanceof AgentError && typeof error.details?.reason === 'string' ? error.details.reason : 'unreadable';
+      throw new AgentError('AUDIT_KEY_UNAVAILABLE', `cannot read the audit HMAC ${where} (${why})`, { key_file: source.key_file });
     }
   } else {
     where = `key from $${source.key_env ?? DEFAULT_KEY_ENV}`;

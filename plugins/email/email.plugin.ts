@@ -1,14 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import {
   AgentControl,
-  AgentError,
   compileTemplate,
   errorMessage,
   inject,
   injectable,
   LOGGER,
+  MAX_PEM_FILE_BYTES,
   PLUGIN_CONFIG,
+  readConfigFile,
+  readSecretFile,
   type Logger,
   type Notification,
   type Notifier,
@@ -43,13 +44,14 @@ export class EmailPlugin implements Plugin, Notifier {
   ) {}
 
   /** Reads tls.ca_file and auth.password_file once, so a wrong path fails the start, not the first page. */
-  async start(): Promise<void> {
-    if (this.config.tls.ca_file !== undefined) this.ca = await this.readConfigFile('tls.ca_file', this.config.tls.ca_file);
+  start(): void {
+    const caFile = this.config.tls.ca_file;
+    if (caFile !== undefined) this.ca = readConfigFile(this.control.resolvePath(caFile), { key: 'tls.ca_file', maxBytes: MAX_PEM_FILE_BYTES });
     // The schema compiled each template already (errors at validation, with line:column): this cannot throw.
     const top = compiled(this.config);
     this.templates.set('', top);
     for (const [name, r] of Object.entries(this.config.receivers)) this.templates.set(name, { ...top, ...compiled(r) });
-    await this.password();
+    this.password();
     const { host, port, secure } = endpointOf(this.config);
     this.logger.info({ host, port, secure, require_tls: this.config.require_tls }, `email sink ready: SMTP ${host}:${port}${secure ? ' (TLS)' : ''}`);
   }
@@ -76,14 +78,14 @@ export class EmailPlugin implements Plugin, Notifier {
     }
     let password: string | undefined;
     try {
-      password = await this.password();
+      password = this.password();
     } catch (error) {
       return { outcome: 'retry', afterMs: 0, reason: errorMessage(error) };
     }
     const { host, port, secure } = endpointOf(this.config);
     const username = this.config.auth?.username;
     const secrets = password === undefined ? [] : [password, Buffer.from(`\u0000${username}\u0000${password}`).toString('base64')];
-    const transport = nodemailer.createTransport({
+    const transport = (await loadNodemailer()).createTransport({
       host,
       port,
       secure,
@@ -127,25 +129,10 @@ export class EmailPlugin implements Plugin, Notifier {
   }
 
   /** The SMTP password: the config value (already substituted from env or file) or password_file, read now. */
-  private async password(): Promise<string | undefined> {
+  private password(): string | undefined {
     const auth = this.config.auth;
     if (auth?.password_file === undefined) return auth?.password;
-    const password = (await this.readConfigFile('auth.password_file', auth.password_file)).toString('utf8').replace(/\r?\n$/, '');
-    if (password === '') throw new AgentError('EMAIL_FILE_UNREADABLE', `email sink: auth.password_file ${this.control.resolvePath(auth.password_file)} holds an empty password`, { key: 'auth.password_file' });
-    return password;
-  }
-
-  private async readConfigFile(key: string, file: string): Promise<Buffer> {
-    const resolved = this.control.resolvePath(file);
-    let content: Buffer;
-    try {
-      content = await readFile(resolved);
-    } catch (error) {
-      const cause = (error as NodeJS.ErrnoException).code ?? errorMessage(error);
-      throw new AgentError('EMAIL_FILE_UNREADABLE', `email sink: cannot read ${key} ${resolved} (${cause})`, { key, file: resolved });
-    }
-    if (content.length === 0) throw new AgentError('EMAIL_FILE_UNREADABLE', `email sink: ${key} ${resolved} is empty`, { key, file: resolved });
-    return content;
+    return readSecretFile(this.control.resolvePath(auth.password_file), { key: 'auth.password_file' });
   }
 }
 
@@ -155,4 +142,12 @@ function compiled(t: { subject?: string; text?: string; html?: string }): MailTe
     ...(t.text !== undefined && { text: compileTemplate(t.text) }),
     ...(t.html !== undefined && { html: compileTemplate(t.html) }),
   };
+}
+
+/**
+ * nodemailer, required on the first send rather than at start: it costs about 55 ms and 12 MiB,
+ * and the shipped config declares this sink whether or not anyone is paged by e-mail.
+ */
+async function loadNodemailer(): Promise<typeof nodemailer> {
+  return (await import('nodemailer')).default;
 }

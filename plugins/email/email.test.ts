@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -193,14 +194,26 @@ describe('email sink: authentication', () => {
 
     // Read before each send: a file gone after start makes that attempt a retry naming it.
     rmSync(path.join(dir, 'smtp'));
-    expect(await send(notification())).toEqual({ outcome: 'retry', afterMs: 0, reason: expect.stringMatching(/cannot read auth\.password_file .*smtp \(ENOENT\)/) });
+    expect(await send(notification())).toEqual({ outcome: 'retry', afterMs: 0, reason: expect.stringMatching(/auth\.password_file: cannot read .*smtp \(no such file\)/) });
 
     const config = { smarthost: `127.0.0.1:${smtp.port}`, from: 'a@example.com', to: ['b@example.com'] };
     const missing = createPluginHarness(email, { config: { ...config, auth: { username: 'agent', password_file: path.join(dir, 'missing') } } });
-    await expect(missing.start()).rejects.toThrow(/auth\.password_file .*missing \(ENOENT\)/);
-    writeFileSync(path.join(dir, 'empty'), '');
+    await expect(missing.start()).rejects.toMatchObject({ message: expect.stringMatching(/auth\.password_file: cannot read .*missing \(no such file\)/), cause: { code: 'CONFIG_FILE_UNREADABLE' } });
+    writeFileSync(path.join(dir, 'empty'), '\n');
     const empty = createPluginHarness(email, { config: { ...config, auth: { username: 'agent', password_file: path.join(dir, 'empty') } } });
-    await expect(empty.start()).rejects.toThrow(/auth\.password_file .*empty is empty/);
+    await expect(empty.start()).rejects.toMatchObject({ message: expect.stringMatching(/auth\.password_file: cannot read .*empty \(empty: it holds no secret\)/), cause: { code: 'CONFIG_FILE_UNREADABLE' } });
+  });
+
+  it('refuses at once to start when password_file or tls.ca_file is a named pipe (a blocking read would wait for a writer forever)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'email-fifo-'));
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const config = { smarthost: '127.0.0.1:25', from: 'a@example.com', to: ['b@example.com'] };
+    // Before, the start waited on the pipe until jest's timeout failed the test; now it is refused.
+    const password = createPluginHarness(email, { config: { ...config, auth: { username: 'agent', password_file: fifo } } });
+    await expect(password.start()).rejects.toMatchObject({ message: expect.stringContaining(`auth.password_file: cannot read ${fifo} (is a named pipe, not a regular file)`), cause: { code: 'CONFIG_FILE_UNREADABLE' } });
+    const ca = createPluginHarness(email, { config: { ...config, tls: { ca_file: fifo } } });
+    await expect(ca.start()).rejects.toMatchObject({ message: expect.stringContaining(`tls.ca_file: cannot read ${fifo} (is a named pipe, not a regular file)`), cause: { code: 'CONFIG_FILE_UNREADABLE' } });
   });
 
   it.each(['PLAIN', 'LOGIN'])('answers permanent on a wrong password (535, AUTH %s), and the password is in no reason, log line or event', async (method) => {
@@ -259,7 +272,7 @@ describe('email sink: TLS', () => {
 
   it('refuses to start when tls.ca_file cannot be read', async () => {
     const h = createPluginHarness(email, { config: { smarthost: '127.0.0.1:25', from: 'a@example.com', to: ['b@example.com'], tls: { ca_file: path.join(tls.dir, 'nope.pem') } } });
-    await expect(h.start()).rejects.toThrow(/EMAIL_FILE_UNREADABLE|cannot read tls\.ca_file .*nope\.pem \(ENOENT\)/);
+    await expect(h.start()).rejects.toMatchObject({ message: expect.stringMatching(/tls\.ca_file: cannot read .*nope\.pem \(no such file\)/), cause: { code: 'CONFIG_FILE_UNREADABLE' } });
   });
 });
 

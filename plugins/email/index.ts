@@ -2,7 +2,6 @@ import { definePlugin } from 'praxis-agent';
 import { emailAlertmanagerIntegration } from './alertmanager';
 import { emailConfigSchema } from './config';
 import { EmailPlugin } from './email.plugin';
-import { EMAIL_ERRORS } from './errors';
 
 export { EmailPlugin } from './email.plugin';
 
@@ -11,7 +10,6 @@ export default definePlugin({
   version: '0.1.0',
   description: 'Alert notifications as e-mail (HTML and plain text, one mail per group) through an SMTP server, with nodemailer.',
   configSchema: emailConfigSchema,
-  errors: EMAIL_ERRORS,
   sink: {
     // SMTP servers rarely throttle a handful of mails; set delivery.rate_limit on the entry when yours does.
     delivery: { timeout: 30_000, max_age: 3_600_000 },

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import {
   AgentControl,
   AgentError,
-  errorMessage,
   inject,
   injectable,
   LOGGER,
+  MAX_PEM_FILE_BYTES,
   PLUGIN_CONFIG,
+  readConfigFile,
+  readSecretFile,
   type Logger,
   type Notification,
   type Notifier,
@@ -38,15 +39,20 @@ export class PagerdutyPlugin implements Plugin, Notifier {
   ) {}
 
   /** Reads the CA and key files now, so a wrong path stops the agent at start rather than failing every page later. */
-  async start(): Promise<void> {
+  start(): void {
     const { ca_file: caFile, insecure_skip_verify: insecureSkipVerify } = this.config.tls;
-    const ca = caFile === undefined ? undefined : await this.read(caFile, 'tls.ca_file');
+    const ca = caFile === undefined ? undefined : readConfigFile(this.control.resolvePath(caFile), { key: 'tls.ca_file', maxBytes: MAX_PEM_FILE_BYTES });
     this.target = { server: this.config.server, insecureSkipVerify, ...(ca && { ca }) };
-    const files = [this.config.routing_key_file, ...Object.values(this.config.receivers).map((r) => r.routing_key_file)];
-    for (const file of files) {
+    const files: Array<[string, string | undefined]> = [
+      ['routing_key_file', this.config.routing_key_file],
+      ...Object.entries(this.config.receivers).map(([name, r]): [string, string | undefined] => [`receivers.${name}.routing_key_file`, r.routing_key_file]),
+    ];
+    for (const [configKey, file] of files) {
       if (file === undefined || this.keysFromFiles.has(file)) continue;
-      const key = (await this.read(file, 'routing_key_file')).toString('utf8').trim();
-      if (!key) throw new AgentError('CONFIG_INVALID_VALUE', `routing_key_file ${file} is empty`, { file });
+      const resolved = this.control.resolvePath(file);
+      // Trimmed, as documented; a key of blanks is a wrong value, not a file problem (never shown).
+      const key = readSecretFile(resolved, { key: configKey }).trim();
+      if (!key) throw new AgentError('CONFIG_INVALID_VALUE', `${configKey}: ${resolved} holds only blanks, no routing key`, { key: configKey, file: resolved });
       this.keysFromFiles.set(file, key);
     }
   }
@@ -104,15 +110,6 @@ export class PagerdutyPlugin implements Plugin, Notifier {
       ...defined({ summary: pick('summary'), source: pick('source'), component: pick('component'), group: pick('group'), class: pick('class'), clientUrl: pick('client_url'), links: pick('links'), images: pick('images') }),
       ...((base.details || own?.details) && { details: { ...base.details, ...own?.details } }),
     };
-  }
-
-  private async read(file: string, key: string): Promise<Buffer> {
-    const path = this.control.resolvePath(file);
-    try {
-      return await readFile(path);
-    } catch (err) {
-      throw new AgentError('CONFIG_INVALID_VALUE', `${key}: cannot read ${path}: ${errorMessage(err)}`, { file: path });
-    }
   }
 }
 

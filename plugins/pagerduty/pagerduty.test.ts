@@ -426,12 +426,36 @@ describe('pagerduty: config', () => {
     expect(peer.requests.map((r) => r.body.routing_key)).toEqual([OTHER_KEY, KEY]);
   });
 
-  it('fails to start naming a missing key or CA file', async () => {
+  it('fails to start naming a missing, empty or blank key file or a missing CA file, never the content', async () => {
     const missing = path.join(dir, 'nope');
-    const a = createPluginHarness(pagerduty, { config: { routing_key_file: missing } });
-    await expect(a.start()).rejects.toThrow(`routing_key_file: cannot read ${missing}`);
-    const b = createPluginHarness(pagerduty, { config: { routing_key: KEY, tls: { ca_file: missing } } });
-    await expect(b.start()).rejects.toThrow(`tls.ca_file: cannot read ${missing}`);
+    const refused = async (config: Record<string, unknown>, message: string, code: string): Promise<void> => {
+      const h = createPluginHarness(pagerduty, { config });
+      await expect(h.start()).rejects.toMatchObject({ message: expect.stringContaining(message), cause: { code } });
+    };
+    await refused({ routing_key_file: missing }, `routing_key_file: cannot read ${missing} (no such file)`, 'CONFIG_FILE_UNREADABLE');
+    await refused({ routing_key: KEY, tls: { ca_file: missing } }, `tls.ca_file: cannot read ${missing} (no such file)`, 'CONFIG_FILE_UNREADABLE');
+    const empty = path.join(dir, 'pd-empty');
+    writeFileSync(empty, '\n');
+    await refused({ routing_key: KEY, receivers: { dba: { routing_key_file: empty } } }, `receivers.dba.routing_key_file: cannot read ${empty} (empty: it holds no secret)`, 'CONFIG_FILE_UNREADABLE');
+    const blank = path.join(dir, 'pd-blank');
+    writeFileSync(blank, '   \n');
+    await refused({ routing_key_file: blank }, `routing_key_file: ${blank} holds only blanks, no routing key`, 'CONFIG_INVALID_VALUE');
+    const big = path.join(dir, 'pd-big');
+    writeFileSync(big, `${KEY}${'x'.repeat(70_000)}`);
+    const h = createPluginHarness(pagerduty, { config: { routing_key_file: big } });
+    const error = await h.start().then(() => undefined, (e: unknown) => e as Error);
+    expect(error?.message).toMatch(/routing_key_file: cannot read .*pd-big \(\d+ bytes, \d+ over the limit of 65536\)/);
+    expect(error?.message).not.toContain(KEY);
+  });
+
+  it('refuses at once to start when routing_key_file or tls.ca_file is a named pipe (a blocking read would wait for a writer forever)', async () => {
+    const fifo = path.join(dir, 'pd-fifo');
+    execFileSync('mkfifo', [fifo]);
+    // Before, the start waited on the pipe until jest's timeout failed the test; now it is refused.
+    const key = createPluginHarness(pagerduty, { config: { routing_key_file: fifo } });
+    await expect(key.start()).rejects.toMatchObject({ message: expect.stringContaining(`routing_key_file: cannot read ${fifo} (is a named pipe, not a regular file)`), cause: { code: 'CONFIG_FILE_UNREADABLE' } });
+    const ca = createPluginHarness(pagerduty, { config: { routing_key: KEY, tls: { ca_file: fifo } } });
+    await expect(ca.start()).rejects.toMatchObject({ message: expect.stringContaining(`tls.ca_file: cannot read ${fifo} (is a named pipe, not a regular file)`), cause: { code: 'CONFIG_FILE_UNREADABLE' } });
   });
 
   it('rejects configs without a key, with both key and file, or with a URL as server', () => {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError, type IncomingWebhookSendArguments } from '@slack/webhook';
 import {
   AgentControl,
+  AgentError,
   Clock,
   compileTemplate,
   errorMessage,
@@ -10,7 +10,10 @@ import {
   inject,
   injectable,
   LOGGER,
+  MAX_PEM_FILE_BYTES,
   PLUGIN_CONFIG,
+  readConfigFile,
+  readSecretFile,
   redactText,
   templateData,
   type Logger,
@@ -21,10 +24,9 @@ import {
   type SinkResult,
   type TemplateData,
 } from 'praxis-agent';
-import { SLACK_COLOR, type SlackConfig, type SlackReceiverConfig } from './config';
+import { isHttpUrl, SLACK_COLOR, type SlackConfig, type SlackReceiverConfig } from './config';
 import { nodeFetch, type SlackFetchInit, type SlackFetchResponse } from './http-fetch';
 import { escapeMrkdwn, renderMessage, type RenderOptions } from './render';
-import { readWebhookFile } from './webhook-file';
 
 /** How the sink names its requests in results: never the URL, which is the secret. */
 const WHAT = 'Slack webhook';
@@ -181,17 +183,22 @@ export class SlackPlugin implements Plugin, Notifier {
   }
 
   private webhookOf(settings: { webhook_url?: string; webhook_url_file?: string }, fileKey: string): Webhook {
-    const url = settings.webhook_url ?? readWebhookFile(this.control.resolvePath(settings.webhook_url_file as string), fileKey);
+    const url = settings.webhook_url ?? this.readWebhookFile(settings.webhook_url_file as string, fileKey);
     return { url, id: idOf(url) };
   }
 
-  private readCa(file: string): Buffer {
+  /** The webhook URL a file holds (one line); never quoted: it is a secret. */
+  private readWebhookFile(file: string, key: string): string {
     const resolved = this.control.resolvePath(file);
-    try {
-      return readFileSync(resolved);
-    } catch (error) {
-      throw new Error(`cannot read tls.ca_file ${resolved}: ${errorMessage(error)}`);
+    const url = readSecretFile(resolved, { key });
+    if (!isHttpUrl(url) || /\s/.test(url)) {
+      throw new AgentError('CONFIG_INVALID_VALUE', `${key}: ${resolved} does not hold one http:// or https:// URL (its content is not shown: it is a secret)`, { key, file: resolved });
     }
+    return url;
+  }
+
+  private readCa(file: string): Buffer {
+    return readConfigFile(this.control.resolvePath(file), { key: 'tls.ca_file', maxBytes: MAX_PEM_FILE_BYTES });
   }
 }
 

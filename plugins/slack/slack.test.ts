@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -366,23 +367,27 @@ describe('slack sink', () => {
     expect(await send(s)).toEqual({ outcome: 'delivered' });
     expect(peer.requests[0].path).toBe(hookPath('T0003'));
 
-    const refused = async (content: string | undefined, message: RegExp): Promise<void> => {
+    const refused = async (content: string | undefined | 'fifo', message: RegExp, code: string): Promise<void> => {
       const target = path.join(dir, `case-${Math.random().toString(16).slice(2)}`);
       if (content === undefined) mkdirSync(target);
+      else if (content === 'fifo') execFileSync('mkfifo', [target]);
       else writeFileSync(target, content);
       const h = createPluginHarness(slack, { config: { webhook_url_file: target } });
-      const error = await h.start().then(() => undefined, (e: unknown) => e as Error);
+      const error = await h.start().then(() => undefined, (e: unknown) => e as Error & { cause?: { code?: string } });
       await h.stop();
       expect(error?.message).toMatch(message);
       expect(error?.message).toContain(target);
+      expect(error?.cause?.code).toBe(code);
       if (content) expect(error?.message).not.toContain(content.trim());
     };
-    await refused(undefined, /webhook_url_file .*: not a regular file/);
-    await refused('not a url at all but a secret-ish thing', /does not hold one http:\/\/ or https:\/\/ URL/);
-    await refused('', /is empty/);
-    await refused(`${base}${hookPath()}`.repeat(100), /bytes; a webhook URL file is at most 4096 bytes/);
+    await refused(undefined, /webhook_url_file: cannot read .* \(is a directory, not a regular file\)/, 'CONFIG_FILE_UNREADABLE');
+    // A named pipe nobody writes to: a blocking read would hang the start; it is refused at once.
+    await refused('fifo', /webhook_url_file: cannot read .* \(is a named pipe, not a regular file\)/, 'CONFIG_FILE_UNREADABLE');
+    await refused('not a url at all but a secret-ish thing', /does not hold one http:\/\/ or https:\/\/ URL/, 'CONFIG_INVALID_VALUE');
+    await refused('', /\(empty: it holds no secret\)/, 'CONFIG_FILE_UNREADABLE');
+    await refused(`${base}${hookPath()}`.repeat(2000), /bytes, \d+ over the limit of 65536\)/, 'CONFIG_FILE_UNREADABLE');
     const missing = createPluginHarness(slack, { config: { webhook_url_file: path.join(dir, 'nope') } });
-    await expect(missing.start()).rejects.toThrow(/webhook_url_file .*nope: cannot open \(.*ENOENT/);
+    await expect(missing.start()).rejects.toThrow(/webhook_url_file: cannot read .*nope \(no such file\)/);
   });
 
   it('rate-limits per webhook: the same URL gives the same key, another URL another, and the key is not the URL', async () => {

@@ -17,7 +17,7 @@ const positiveDuration = durationSchema.refine((ms) => ms > 0, 'must be longer t
 
 const destinationFields = {
   url: urlSchema.optional().describe('Where to POST (http or https). A secret (it often carries a token): write it as ${WEBHOOK_URL} or ${file:/run/secrets/webhook-url}. Exactly one of url and url_file.'),
-  url_file: fileSchema.optional().describe('A file holding the URL (one line), read once at start (at most 8 KiB); relative to the agent config file. Instead of url.'),
+  url_file: fileSchema.optional().describe('A file holding the URL (one line), read once at start (a regular file of at most 64 KiB); relative to the agent config file. Instead of url.'),
   max_alerts: z.number().int().nonnegative().optional().describe('At most this many alerts per message, the rest counted in truncatedAlerts (Alertmanager\'s max_alerts). 0: all (default).'),
   timeout: positiveDuration.optional().describe('Give up one request after this long (a retry). Default: the delivery attempt\'s own timeout (delivery.timeout, 10s).'),
   headers: z

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import {
   AgentControl,
   AgentError,
@@ -9,7 +8,10 @@ import {
   injectable,
   isTimeoutError,
   LOGGER,
+  MAX_PEM_FILE_BYTES,
   PLUGIN_CONFIG,
+  readConfigFile,
+  readSecretFile,
   sinkRequest,
   withTimeout,
   type Logger,
@@ -32,14 +34,13 @@ interface Destination {
   rateKey: string;
 }
 
-const MAX_SECRET_FILE_BYTES = 8 * 1024;
-const MAX_PEM_FILE_BYTES = 1024 * 1024;
-
 /**
  * The generic webhook sink: each notification is POSTed as JSON in Alertmanager's webhook format
  * (see ./payload). The answer maps through the SDK's `httpOutcome` (2xx delivered; 429, 408 and 5xx
  * retried, Retry-After honoured; other statuses permanent); network errors, TLS failures and
- * timeouts are retried. Files (url_file, credentials, TLS material) are read once, at start.
+ * timeouts are retried. Files (url_file, credentials, TLS material) are read once, at start, with the
+ * SDK's readConfigFile / readSecretFile (CONFIG_FILE_UNREADABLE); a file that holds something other
+ * than the value its key needs is CONFIG_INVALID_VALUE, as the value written inline would be.
  */
 @injectable()
 export class WebhookPlugin implements Plugin, Notifier {
@@ -54,29 +55,29 @@ export class WebhookPlugin implements Plugin, Notifier {
     private readonly control: AgentControl,
   ) {}
 
-  async start(): Promise<void> {
+  start(): void {
     const c = this.config;
     const tls = c.http_config.tls_config;
     this.tls = {
       rejectUnauthorized: !(tls?.insecure_skip_verify ?? false),
-      ...(tls?.ca_file !== undefined && { ca: await this.readFile('http_config.tls_config.ca_file', tls.ca_file, MAX_PEM_FILE_BYTES) }),
-      ...(tls?.cert_file !== undefined && { cert: await this.readFile('http_config.tls_config.cert_file', tls.cert_file, MAX_PEM_FILE_BYTES) }),
-      ...(tls?.key_file !== undefined && { key: await this.readFile('http_config.tls_config.key_file', tls.key_file, MAX_PEM_FILE_BYTES) }),
+      ...(tls?.ca_file !== undefined && { ca: this.readPem('http_config.tls_config.ca_file', tls.ca_file) }),
+      ...(tls?.cert_file !== undefined && { cert: this.readPem('http_config.tls_config.cert_file', tls.cert_file) }),
+      ...(tls?.key_file !== undefined && { key: this.readPem('http_config.tls_config.key_file', tls.key_file) }),
       ...(tls?.server_name !== undefined && { servername: tls.server_name }),
     };
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'praxis-agent', ...c.headers };
-    const authorization = await this.authorization();
+    const authorization = this.authorization();
     if (authorization !== undefined) headers.authorization = authorization;
 
     const base = {
-      url: c.url ?? (c.url_file !== undefined ? await this.readUrl('url_file', c.url_file) : undefined),
+      url: c.url ?? (c.url_file !== undefined ? this.readUrl('url_file', c.url_file) : undefined),
       maxAlerts: c.max_alerts ?? 0,
       timeout: c.timeout,
       headers,
     };
     if (base.url !== undefined) this.fallback = destination(base.url, base);
     for (const [receiver, o] of Object.entries(c.receivers)) {
-      const url = o.url ?? (o.url_file !== undefined ? await this.readUrl(`receivers.${receiver}.url_file`, o.url_file) : base.url);
+      const url = o.url ?? (o.url_file !== undefined ? this.readUrl(`receivers.${receiver}.url_file`, o.url_file) : base.url);
       if (url === undefined) continue; // the schema saw to it that there is one (or a fallback)
       this.destinations.set(receiver, destination(url, { maxAlerts: o.max_alerts ?? base.maxAlerts, timeout: o.timeout ?? base.timeout, headers: { ...headers, ...o.headers } }));
     }
@@ -121,54 +122,41 @@ export class WebhookPlugin implements Plugin, Notifier {
     return this.destinations.get(receiver) ?? this.fallback;
   }
 
-  private async authorization(): Promise<string | undefined> {
+  private authorization(): string | undefined {
     const { authorization, basic_auth: basic } = this.config.http_config;
     if (authorization) {
-      const credentials = authorization.credentials ?? (await this.readSecret('http_config.authorization.credentials_file', authorization.credentials_file as string));
+      const credentials = authorization.credentials ?? this.readSecret('http_config.authorization.credentials_file', authorization.credentials_file as string);
       return `${authorization.type} ${credentials}`;
     }
     if (basic) {
-      const password = basic.password ?? (basic.password_file !== undefined ? await this.readSecret('http_config.basic_auth.password_file', basic.password_file) : '');
+      const password = basic.password ?? (basic.password_file !== undefined ? this.readSecret('http_config.basic_auth.password_file', basic.password_file) : '');
       return `Basic ${Buffer.from(`${basic.username}:${password}`).toString('base64')}`;
     }
     return undefined;
   }
 
-  private async readUrl(key: string, file: string): Promise<URL> {
-    const text = await this.readSecret(key, file);
+  private readUrl(key: string, file: string): URL {
+    const text = this.readSecret(key, file);
+    const resolved = this.control.resolvePath(file);
     try {
       const url = new URL(text);
       if (url.protocol === 'http:' || url.protocol === 'https:') return url;
     } catch {
       // reported below, without the content
     }
-    throw new AgentError('WEBHOOK_FILE', `${key}: ${file} does not hold an http:// or https:// URL (its content is not shown: it may be a secret)`, { key, file });
+    throw new AgentError('CONFIG_INVALID_VALUE', `${key}: ${resolved} does not hold an http:// or https:// URL (its content is not shown: it may be a secret)`, { key, file: resolved });
   }
 
-  /** A one-line secret from a file: trimmed (secret stores end files with a newline); never shown. */
-  private async readSecret(key: string, file: string): Promise<string> {
-    const text = (await this.readFile(key, file, MAX_SECRET_FILE_BYTES)).toString('utf8').trim();
-    if (text === '') throw new AgentError('WEBHOOK_FILE', `${key}: ${file} is empty`, { key, file });
-    if (!/^[\x21-\x7e]+$/.test(text)) throw new AgentError('WEBHOOK_FILE', `${key}: ${file} must hold one value of visible ASCII characters (no spaces or line breaks; the content is not shown)`, { key, file });
+  /** A one-value secret from a file (one trailing newline dropped); never shown. */
+  private readSecret(key: string, file: string): string {
+    const resolved = this.control.resolvePath(file);
+    const text = readSecretFile(resolved, { key });
+    if (!/^[\x21-\x7e]+$/.test(text)) throw new AgentError('CONFIG_INVALID_VALUE', `${key}: ${resolved} must hold one value of visible ASCII characters (no spaces or line breaks; the content is not shown)`, { key, file: resolved });
     return text;
   }
 
-  /** Reads at most `max` bytes of a file (relative to the agent config file); more is an error, not a truncation. */
-  private async readFile(key: string, file: string, max: number): Promise<Buffer> {
-    const resolved = this.control.resolvePath(file);
-    let handle;
-    try {
-      handle = await open(resolved, 'r');
-      const buffer = Buffer.alloc(max + 1);
-      const { bytesRead } = await handle.read(buffer, 0, max + 1, 0);
-      if (bytesRead > max) throw new AgentError('WEBHOOK_FILE', `${key}: ${resolved} is larger than ${max} bytes`, { key, file: resolved });
-      return buffer.subarray(0, bytesRead);
-    } catch (error) {
-      if (error instanceof AgentError) throw error;
-      throw new AgentError('WEBHOOK_FILE', `${key}: cannot read ${resolved} (${errorCode(error)})`, { key, file: resolved });
-    } finally {
-      await handle?.close();
-    }
+  private readPem(key: string, file: string): Buffer {
+    return readConfigFile(this.control.resolvePath(file), { key, maxBytes: MAX_PEM_FILE_BYTES });
   }
 }
 

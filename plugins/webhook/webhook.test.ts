@@ -141,6 +141,13 @@ function file(name: string, content: string): string {
   return p;
 }
 
+/** A named pipe nobody writes to: reading it blocking would hang the start. */
+function fifo(name: string): string {
+  const p = path.join(dir, name);
+  execFileSync('mkfifo', [p]);
+  return p;
+}
+
 const send = (plugin: WebhookPlugin, n: Notification = notification, signal = new AbortController().signal) => plugin.send(n, signal);
 
 describe('the message', () => {
@@ -355,12 +362,14 @@ describe('settings', () => {
   });
 
   it.each([
-    ['a missing url_file', () => ({ url_file: path.join(dir, 'nope') }), /url_file: cannot read .*nope \(ENOENT\)/],
-    ['an empty url_file', () => ({ url_file: file('empty', '\n') }), /url_file: .*empty is empty/],
-    ['a url_file without a URL', () => ({ url_file: file('bad-url', 'ftp://s3cr3t-path-token') }), /does not hold an http:\/\/ or https:\/\/ URL \(its content is not shown/],
-    ['a too large url_file', () => ({ url_file: file('big', 'x'.repeat(9000)) }), /larger than 8192 bytes/],
-    ['a missing ca_file', () => ({ url: 'https://127.0.0.1:9/x', http_config: { tls_config: { ca_file: path.join(dir, 'no-ca.pem') } } }), /http_config\.tls_config\.ca_file: cannot read/],
-  ])('fails to start on %s (WEBHOOK_FILE), never showing the content', async (_name, config, message) => {
+    ['a missing url_file', () => ({ url_file: path.join(dir, 'nope') }), /url_file: cannot read .*nope \(no such file\)/, 'CONFIG_FILE_UNREADABLE'],
+    ['an empty url_file', () => ({ url_file: file('empty', '\n') }), /url_file: cannot read .*empty \(empty: it holds no secret\)/, 'CONFIG_FILE_UNREADABLE'],
+    ['a url_file that is a named pipe', () => ({ url_file: fifo('url-fifo') }), /url_file: cannot read .*url-fifo \(is a named pipe, not a regular file\)/, 'CONFIG_FILE_UNREADABLE'],
+    ['a too large url_file', () => ({ url_file: file('big', 'x'.repeat(70_000)) }), /\(70000 bytes, 4464 over the limit of 65536\)/, 'CONFIG_FILE_UNREADABLE'],
+    ['a missing ca_file', () => ({ url: 'https://127.0.0.1:9/x', http_config: { tls_config: { ca_file: path.join(dir, 'no-ca.pem') } } }), /http_config\.tls_config\.ca_file: cannot read .*no-ca\.pem \(no such file\)/, 'CONFIG_FILE_UNREADABLE'],
+    ['a url_file without a URL', () => ({ url_file: file('bad-url', 'ftp://s3cr3t-path-token') }), /does not hold an http:\/\/ or https:\/\/ URL \(its content is not shown/, 'CONFIG_INVALID_VALUE'],
+    ['a credentials_file of two words', () => ({ url: 'http://127.0.0.1:9/x', http_config: { authorization: { credentials_file: file('two-words', 's3cr3t one\n') } } }), /credentials_file: .*two-words must hold one value of visible ASCII/, 'CONFIG_INVALID_VALUE'],
+  ])('fails to start on %s, never showing the content', async (_name, config, message, code) => {
     const h = createPluginHarness(webhook, { config: config() });
     harnesses.push(h);
     const error = await h.start().then(
@@ -368,7 +377,7 @@ describe('settings', () => {
       (e: unknown) => e,
     );
     expect(String(error)).toMatch(message);
-    expect((error as { cause?: { code?: string } }).cause?.code).toBe('WEBHOOK_FILE');
+    expect((error as { cause?: { code?: string } }).cause?.code).toBe(code);
     expect(String(error)).not.toContain('s3cr3t');
   });
 });

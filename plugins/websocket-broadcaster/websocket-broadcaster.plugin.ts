@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -10,12 +9,13 @@ import {
   Clock,
   EVENT_PATTERN,
   EVENT_STORE,
-  errorMessage,
   EventRegistry,
   inject,
   injectable,
   LOGGER,
+  MAX_PEM_FILE_BYTES,
   PLUGIN_CONFIG,
+  readConfigFile,
   runOnce,
   settledWithin,
   type CancelTimer,
@@ -190,15 +190,8 @@ export class WebsocketBroadcasterPlugin implements Plugin {
 
   /** The certificate and key, read from paths relative to the agent config file. */
   private tlsOptions(tls: NonNullable<WebsocketBroadcasterConfig['tls']>): { cert: Buffer; key: Buffer } {
-    const read = (what: string, file: string): Buffer => {
-      const resolved = this.agent.resolvePath(file);
-      try {
-        return readFileSync(resolved);
-      } catch (error) {
-        throw new Error(`cannot read tls.${what} ${resolved}: ${errorMessage(error)}`);
-      }
-    };
-    return { cert: read('cert_file', tls.cert_file), key: read('key_file', tls.key_file) };
+    const read = (key: string, file: string): Buffer => readConfigFile(this.agent.resolvePath(file), { key, maxBytes: MAX_PEM_FILE_BYTES });
+    return { cert: read('tls.cert_file', tls.cert_file), key: read('tls.key_file', tls.key_file) };
   }
 
   /** Plain HTTP requests (no upgrade) get 426 on the endpoint, 404 elsewhere. */

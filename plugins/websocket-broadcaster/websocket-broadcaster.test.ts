@@ -572,6 +572,16 @@ describe('websocket-broadcaster security', () => {
     expect(client.messages[0].type).toBe('welcome');
   });
 
+  it('fails to start naming tls.cert_file when it is missing or a named pipe (refused at once, not waited on)', async () => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'cert-fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const [file, why] of [[path.join(dir, 'missing.pem'), 'no such file'], [fifo, 'is a named pipe, not a regular file']]) {
+      const h = createPluginHarness(plugin, { config: { port: 0, tls: { cert_file: file, key_file: file } }, clock: new FakeClock() });
+      await expect(h.start()).rejects.toMatchObject({ code: 'PLUGIN_START_FAILED', message: expect.stringContaining(`tls.cert_file: cannot read ${file} (${why})`), cause: { code: 'CONFIG_FILE_UNREADABLE' } });
+    }
+  });
+
   it('fails to start with a clear error when the port is taken', async () => {
     const { url } = await serve();
     const port = Number(new URL(url).port);

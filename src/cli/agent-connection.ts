@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { readSecretFile } from '../core/config-files';
 import path from 'node:path';
 import { Document, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
@@ -35,7 +36,7 @@ export function adminUrl(options: ConnectionOptions): string {
 export function bearerToken(options: ConnectionOptions): string | undefined {
   if (!options.tokenFile) return process.env.PRAXIS_TOKEN || undefined;
   try {
-    return readFileSync(options.tokenFile, 'utf8').trim();
+    return readSecretFile(options.tokenFile, { key: '--token-file' }).trim();
   } catch (error) {
     throw new Error(`cannot read --token-file ${options.tokenFile}: ${errorMessage(error)}`);
   }

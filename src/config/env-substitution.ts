@@ -1,7 +1,7 @@
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type Node } from 'yaml';
-import type { ErrorCode } from '../core/errors';
+import { readBoundedFile, secretText } from '../core/config-files';
+import { AgentError, type ErrorCode } from '../core/errors';
 import { isSecretKey } from '../core/redact';
 import type { KeyPath } from './positions';
 import type { SecretReference } from './secret-values';
@@ -143,63 +143,20 @@ function resolveReference(inner: string, options: SubstitutionOptions, out: Expa
   return value;
 }
 
-/** Largest secret file read by `${file:...}`: secrets are tokens and keys, not documents. */
-export const MAX_SECRET_FILE_BYTES = 64 * 1024;
-
+/**
+ * A `${file:...}` secret, read by the core's one file reader (regular files only, at most 64 KiB,
+ * never waiting on a FIFO). Unlike a plugin's `*_file`, an empty file substitutes an empty value.
+ */
 function readSecret(file: string, baseDir: string, out: Expansion): string {
   const target = path.resolve(baseDir, file);
-  const refuse = (why: string): string => {
+  try {
+    return secretText(readBoundedFile(target, { key: `\${file:${file}}` }));
+  } catch (error) {
     // Only the path and why: never anything read from the file.
-    out.problems.push({ code: 'CONFIG_SECRET_FILE', message: `cannot read secret file ${target} (${why})` });
+    const reason = error instanceof AgentError ? String(error.details?.reason) : 'cannot read';
+    out.problems.push({ code: 'CONFIG_SECRET_FILE', message: `cannot read secret file ${target} (${reason})` });
     return '';
-  };
-  let fd: number;
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; on a regular file it changes nothing.
-    fd = openSync(target, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return refuse(code ? describeErrno(code) : 'cannot open');
   }
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) return refuse(`${kindOf(stats)}, not a regular file`);
-    if (stats.size > MAX_SECRET_FILE_BYTES) return refuse(`${stats.size} bytes; secret files are at most ${MAX_SECRET_FILE_BYTES} bytes`);
-    // The size can change between fstat and read: read at most one byte past the limit, never more.
-    const buffer = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    if (length > MAX_SECRET_FILE_BYTES) return refuse(`larger than ${MAX_SECRET_FILE_BYTES} bytes, the limit for secret files`);
-    // One trailing newline is what `echo secret > file` and most secret stores leave behind.
-    return buffer.toString('utf8', 0, length).replace(/\r?\n$/, '');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return refuse(code ? describeErrno(code) : 'read failed');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function kindOf(stats: Stats): string {
-  if (stats.isDirectory()) return 'is a directory';
-  if (stats.isFIFO()) return 'is a named pipe';
-  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'is a device';
-  if (stats.isSocket()) return 'is a socket';
-  return 'is not a regular file';
-}
-
-function describeErrno(code: string): string {
-  const known: Record<string, string> = {
-    ENOENT: 'no such file',
-    EACCES: 'permission denied',
-    EPERM: 'permission denied',
-    EISDIR: 'is a directory',
-  };
-  return known[code] ?? code;
 }
 
 /**

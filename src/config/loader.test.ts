@@ -283,6 +283,12 @@ describe('loadConfig: environment substitution', () => {
     expect(c.http.host).toBe('12345');
   });
 
+  it('substitutes an empty ${file:...} as an empty value, as it always has (a plugin *_file refuses one)', () => {
+    writeFileSync(path.join(dir, 'empty-name'), '');
+    const { config: c } = loadConfig(config('http:', '  host: "127.0.0.1${file:empty-name}"'), NO_ENV);
+    expect(c.http.host).toBe('127.0.0.1');
+  });
+
   it('reports an unreadable secret file without its content', () => {
     mkdirSync(path.join(dir, 'secrets'));
     const file = config('http:', '  auth_token: ${file:missing-token}', 'agent:', '  name: ${file:secrets}');
@@ -300,7 +306,7 @@ describe('loadConfig: environment substitution', () => {
     const file = config('http:', '  auth_token: ${file:/dev/zero}', '  host: ${file:big}', 'store:', '  data_dir: ${file:fifo}');
     expect(linesOf(file, NO_ENV)).toEqual([
       '2:15 http.auth_token: cannot read secret file /dev/zero (is a device, not a regular file) (CONFIG_SECRET_FILE)',
-      `3:9 http.host: cannot read secret file ${path.join(dir, 'big')} (65537 bytes; secret files are at most 65536 bytes) (CONFIG_SECRET_FILE)`,
+      `3:9 http.host: cannot read secret file ${path.join(dir, 'big')} (65537 bytes, 1 over the limit of 65536) (CONFIG_SECRET_FILE)`,
       `5:13 store.data_dir: cannot read secret file ${path.join(dir, 'fifo')} (is a named pipe, not a regular file) (CONFIG_SECRET_FILE)`,
     ]);
     // Up to the limit, a secret file is read whole.

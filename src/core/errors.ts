@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   CONFIG_SECRET_FILE: 'A ${file:/path} reference names a file that cannot be read, is not a regular file (a device, pipe or folder) or is larger than 64 KiB.',
   CONFIG_DUPLICATE_PLUGIN: 'Two plugin entries share the same name.',
   CONFIG_RELOAD_INVALID: 'A hot reload (SIGHUP, POST /-/reload, config-watcher) found the config invalid; the agent keeps running on the previous config.',
+  CONFIG_FILE_UNREADABLE: "A file a config key names (a plugin's password_file, url_file, routing_key_file, credentials_file, ca_file, cert_file, key_file) cannot be used: missing, permission denied, not a regular file (a folder, pipe or device), over its size limit or empty; the message names the key, the path and why, never the content.",
   // Plugins (start-up: exit code 1; `validate`: exit code 2)
   PLUGIN_NOT_FOUND: 'The module named in `use` cannot be resolved (built-in name, relative path or npm package).',
   PLUGIN_INVALID_MODULE: 'The module does not export a plugin definition (definePlugin(...)).',
