@@ -100,6 +100,18 @@ describe('FanOut', () => {
     expect(offsetsOf(conns[0] as Connection)).toEqual([1, 2]);
   });
 
+  it('a catch-up from the burst still being queued does not cut it short for the connections with the same filter', async () => {
+    const a = connection('a', ['*']);
+    const b = connection('b', ['*']);
+    const { fanout, offsetsOf } = harness([a, b]);
+    fanout.add(entry(1));
+    fanout.catchUp(a);
+    fanout.add(entry(2));
+    await nextTurn();
+    expect(offsetsOf(a)).toEqual([1, 2]);
+    expect(offsetsOf(b)).toEqual([1, 2]);
+  });
+
   it('finish() writes everything queued at once', () => {
     const conns = Array.from({ length: CONNECTIONS_PER_TURN + 1 }, (_, i) => connection(`c${i}`, ['*']));
     const { fanout, offsetsOf } = harness(conns);

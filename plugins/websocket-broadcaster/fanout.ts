@@ -41,6 +41,8 @@ class Burst {
   readonly events: StoredEvent[] = [];
   /** Bytes of the events (estimated as {@link Burst.owed} does), whatever the filters. */
   bytes = 0;
+  /** Set when its round starts: no event is added any more, so the bytes per filter can be kept. */
+  closed = false;
   private readonly frames: (Buffer | undefined)[] = [];
   private readonly byFilter = new Map<string, BurstBytes>();
 
@@ -71,6 +73,7 @@ class Burst {
   bytesFor(conn: Connection): BurstBytes | undefined {
     if (this.events.length === 0 || this.last <= conn.cursor) return undefined;
     if (conn.cursor >= this.first) return this.cut(conn, this.events.findIndex((e) => e.offset > conn.cursor));
+    if (!this.closed) return this.cut(conn, 0);
     let bytes = this.byFilter.get(conn.filterKey);
     if (!bytes) {
       bytes = this.cut(conn, 0);
@@ -194,6 +197,7 @@ export class FanOut {
     while (served < connections && written < bytes) {
       if (!this.round) {
         if (this.pending.events.length === 0) break;
+        this.pending.closed = true;
         this.round = { burst: this.pending, connections: [...this.connections()], next: 0 };
         this.pending = new Burst(this.writeBytes);
         this.bursts++;
