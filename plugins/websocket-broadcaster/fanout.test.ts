@@ -77,8 +77,7 @@ describe('FanOut', () => {
     await nextTurn();
     expect(writes).toHaveLength(CONNECTIONS_PER_TURN);
     fanout.add(entry(3));
-    await nextTurn();
-    await nextTurn();
+    for (let turn = 0; turn < 6; turn++) await nextTurn();
     expect(writes).toHaveLength(2 * conns.length);
     for (const conn of conns) expect(offsetsOf(conn)).toEqual([1, 2, 3]);
     expect(fanout.bursts).toBe(2);

@@ -9,8 +9,12 @@ import { eventFrame, textFrame } from './protocol';
  * when every event was its own write.
  */
 export const MAX_WRITE_BYTES = 64 * 1024;
-/** Connections written per event-loop turn at most: between turns, ingest and other sockets are served. */
-export const CONNECTIONS_PER_TURN = 256;
+/**
+ * Connections written per event-loop turn at most: between turns, ingest and other sockets are
+ * served, and events published meanwhile make the next burst bigger (fewer writes per event).
+ * Measured with 2,000 clients: 64 posted single events twice as fast as 256; 32 was no better.
+ */
+export const CONNECTIONS_PER_TURN = 64;
 /** Bytes written per event-loop turn at most (a turn always serves at least one connection). */
 export const BYTES_PER_TURN = 16 * 1024 * 1024;
 /**
