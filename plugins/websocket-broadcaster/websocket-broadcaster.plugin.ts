@@ -35,7 +35,7 @@ import { FanOut } from './fanout';
 import { CLOSE, errorFrame, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
 
 /**
- * The statistics of the spec's WebSocket manager, exactly its keys. `connection_states.connecting`
+ * The statistics of the spec's WebSocket manager, its keys first. `connection_states.connecting`
  * is always 0: a connection is accepted and connected in one step (the key stays for the spec's clients).
  */
 export type WebsocketStats = {
@@ -50,7 +50,7 @@ export type WebsocketStats = {
   average_messages_per_connection: number;
   /** Beyond the spec: socket writes that carried live events (a burst of events is one write per client). */
   event_writes: number;
-  /** Beyond the spec: bursts of live events sent (one per event-loop turn that appended events). */
+  /** Beyond the spec: bursts of live events written (a burst: every event queued while the previous one was being written). */
   bursts: number;
 };
 
@@ -60,6 +60,7 @@ const REPLAY_PAGE = 500;
 const PACING_MS = 10;
 /** How long stop() lets clients answer the close handshake before their sockets are cut. */
 const CLOSE_GRACE_MS = 1000;
+
 /**
  * Streams bus events to WebSocket clients on its own server (`ws`), with per-connection filters,
  * heartbeats, limits and, when the agent has an event store, resume without gap or duplicate.
