@@ -215,7 +215,7 @@ describe('websocket-broadcaster protocol', () => {
     }
   });
 
-  it('reports exactly the spec statistics, also as Plugin.stats()', async () => {
+  it('reports exactly the spec statistics and the two fan-out counters, also as Plugin.stats()', async () => {
     const { h, url, ws } = await serve();
     const client = await connect(url);
     await h.bus.publish('system.error', sampleEvents['system.error']);
