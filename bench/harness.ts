@@ -22,7 +22,8 @@ export interface Measurement {
 export type Target =
   | { kind: 'ratio_at_least'; variant: string; baseline: string; metric: string; value: number }
   | { kind: 'ratio_at_most'; variant: string; baseline: string; metric: string; value: number }
-  | { kind: 'at_least'; variant: string; metric: string; value: number; unit: string };
+  | { kind: 'at_least'; variant: string; metric: string; value: number; unit: string }
+  | { kind: 'at_most'; variant: string; metric: string; value: number; unit: string };
 
 export interface CheckResult {
   target: string;
@@ -38,6 +39,8 @@ export interface ScenarioResult {
   measurements: Measurement[];
   targets: Target[];
   notes: string[];
+  /** 1, 5 and 15 minute load averages before and after the scenario (set by run.ts). */
+  load?: { before: number[]; after: number[] };
 }
 
 export interface ScenarioContext {
@@ -77,9 +80,10 @@ export function medianOf(result: ScenarioResult, variant: string, metric: string
 
 export function checkTargets(result: ScenarioResult): CheckResult[] {
   return result.targets.map((t) => {
-    if (t.kind === 'at_least') {
+    if (t.kind === 'at_least' || t.kind === 'at_most') {
       const v = medianOf(result, t.variant, t.metric);
-      return { target: `${t.variant}: ${t.metric} ≥ ${formatNumber(t.value)} ${t.unit}`, measured: `${formatNumber(v)} ${t.unit}`, pass: v >= t.value };
+      const least = t.kind === 'at_least';
+      return { target: `${t.variant}: ${t.metric} ${least ? '≥' : '≤'} ${formatNumber(t.value)} ${t.unit}`, measured: `${formatNumber(v)} ${t.unit}`, pass: least ? v >= t.value : v <= t.value };
     }
     const ratio = medianOf(result, t.variant, t.metric) / medianOf(result, t.baseline, t.metric);
     const op = t.kind === 'ratio_at_least' ? '≥' : '≤';
@@ -117,6 +121,7 @@ export function renderTable(result: ScenarioResult): string {
   for (const r of rows.slice(1)) out.push(line(r));
   for (const c of checks) out.push(`  ${c.pass ? 'PASS' : 'MISS'}  ${c.target}  (measured ${c.measured})`);
   for (const n of result.notes) out.push(`  note: ${n}`);
+  if (result.load) out.push(`  load average (1/5/15 min): ${result.load.before.join(' ')} before, ${result.load.after.join(' ')} after`);
   return out.join('\n');
 }
 
@@ -129,6 +134,11 @@ export interface Machine {
   loadavg: number[];
 }
 
+/** The 1, 5 and 15 minute load averages, rounded. */
+export function loadavg(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
 export function machine(): Machine {
   const cpus = os.cpus();
   return {
@@ -137,7 +147,7 @@ export function machine(): Machine {
     memory_gib: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
-    loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    loadavg: loadavg(),
   };
 }
 

@@ -34,6 +34,12 @@ export function agentArgs(config: string, nodeArgs: string[] = []): string[] {
   return [...nodeArgs, AGENT_BIN, 'start', '--config', config];
 }
 
+/**
+ * Extra node flags for the agent process only, e.g. BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+ * (BENCH_CLIENTS_NODE_ARGS does the same for the WebSocket clients process).
+ */
+export const agentNodeArgs = (): string[] => (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** Resolves after `ms` milliseconds (real time). */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -68,12 +74,13 @@ export interface Spawned {
 
 /**
  * Spawns `node args...` and resolves when a stdout line matches `ready` (its first group is the
- * port). Rejects when the process exits first or takes longer than `timeoutMs`.
+ * port). Rejects when the process exits first or takes longer than `timeoutMs`. `env` is added
+ * to this process's environment.
  */
-export function spawnUntilReady(args: string[], ready: RegExp, timeoutMs = 15_000): Promise<Spawned> {
+export function spawnUntilReady(args: string[], ready: RegExp, timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<Spawned> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env }));
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
     const timer = setTimeout(() => {
@@ -129,5 +136,43 @@ export function connectOnce(port: number): Promise<void> {
       resolve();
     });
     socket.once('error', reject);
+  });
+}
+
+/** CPU time (user + system) `pid` has used so far, in milliseconds, from /proc (Linux). */
+export function cpuTimeOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** Kernel clock ticks per second (USER_HZ): 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+/**
+ * Waits until every process in `pids` is quiet (under 10% of a core over 100 ms), at most
+ * `timeoutMs`: a server still working off a backlog (an audit queue, WebSocket buffers) would
+ * otherwise take CPU from the next window, which may be another server's.
+ */
+export async function waitIdle(pids: readonly number[], timeoutMs = 5_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    const before = pids.map(cpuTimeOf);
+    await sleep(100);
+    const busy = pids.some((pid, i) => cpuTimeOf(pid) - before[i]! > 10);
+    if (!busy || performance.now() > until) return;
+  }
+}
+
+/** A TCP port free right now on 127.0.0.1 (for a config that must name its own port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }

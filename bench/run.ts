@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkTargets, machine, renderTable, summarize, type ScenarioResult } from './harness';
+import { checkTargets, loadavg, machine, renderTable, summarize, type ScenarioResult } from './harness';
 import { SCENARIOS } from './scenarios';
 
 interface Args {
@@ -55,7 +55,9 @@ async function main(): Promise<number> {
       process.stdout.write(`== ${scenario.name}: skipped (${reason})\n\n`);
       continue;
     }
+    const before = loadavg();
     const result = await scenario.run({ rounds: args.rounds, quick: args.quick, log: (m) => process.stderr.write(`  ${m}\n`) });
+    result.load = { before, after: loadavg() };
     results.push(result);
     process.stdout.write(`${renderTable(result)}\n\n`);
   }

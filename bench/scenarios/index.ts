@@ -1,12 +1,16 @@
 /**
- * Every scenario, in run order. To add one (WebSocket fan-out and latency, the durable store):
+ * Every scenario, in run order. To add one (e.g. alerting: event → request at a local Slack-like server):
  * write `bench/scenarios/<name>.ts` exporting a {@link Scenario} whose `unavailable()` names the
  * missing component until it exists, and list it here.
  */
 import type { Scenario } from '../harness';
 import { busScenario } from './bus';
-import { footprintScenario } from './footprint';
+import { durableScenario } from './durable';
+import { fanoutIngestScenario } from './fanout-ingest';
+import { ingestScenario } from './ingest';
+import { latencyScenario } from './latency';
+import { startupScenario } from './startup';
 import { storeScenario } from './store';
 import { websocketScenario } from './websocket';
 
-export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, footprintScenario];
+export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, startupScenario, ingestScenario, durableScenario, fanoutIngestScenario, latencyScenario];

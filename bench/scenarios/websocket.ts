@@ -20,7 +20,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness';
-import { AGENT_READY, agentArgs, benchAgentConfig, ROOT, sleep, spawnUntilReady, track, type Spawned } from '../process-probe';
+import { AGENT_READY, agentArgs, agentNodeArgs, benchAgentConfig, ROOT, sleep, spawnUntilReady, track, type Spawned } from '../process-probe';
+import { percentile } from '../http-load';
 import type { ClientCommand, ClientSnapshot } from '../ws-clients';
 
 const PLUGIN = path.join(ROOT, 'dist', 'plugins', 'websocket-broadcaster', 'index.js');
@@ -32,7 +33,7 @@ const BATCH = 20;
 const FAST_RATE = 10_000;
 const FEW_CLIENTS = 5;
 
-const agentConfig = (maxConnections: number): string =>
+export const agentConfig = (maxConnections: number): string =>
   benchAgentConfig(
     'bench-ws',
     `  - name: ws
@@ -44,15 +45,9 @@ const agentConfig = (maxConnections: number): string =>
 `,
   );
 
-/**
- * Extra node flags for the agent process only, e.g. BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
- * (BENCH_CLIENTS_NODE_ARGS does the same for the clients process).
- */
-const agentNodeArgs = (): string[] => (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-
 const now = () => performance.timeOrigin + performance.now();
 
-interface Server {
+export interface Server {
   wsUrl: string;
   ingestUrl: string;
   proc: Spawned;
@@ -63,7 +58,8 @@ interface Target {
   start(config: string): Promise<Server>;
 }
 
-const TARGETS: Target[] = [
+/** The bare ws baseline (`--fanout`) and the agent with the config given to `start`. */
+export const TARGETS: Target[] = [
   {
     name: 'baseline: bare ws',
     async start() {
@@ -85,8 +81,8 @@ const TARGETS: Target[] = [
   },
 ];
 
-/** The forked clients process, driven by one request/reply at a time over IPC. */
-class Clients {
+/** The forked clients process (bench/ws-clients.ts), driven by one request/reply at a time over IPC. */
+export class Clients {
   private readonly child: ChildProcess;
   private pending?: (value: unknown) => void;
 
@@ -107,8 +103,13 @@ class Clients {
     });
   }
 
-  async connect(url: string, count: number, sampled: number): Promise<void> {
-    const reply = await this.request<{ ok: boolean; error?: string }>({ cmd: 'connect', url, count, sampled });
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Opens `count` clients on `url`, the first `sampled` of them recording latency; `group` and `slow` as in ws-clients.ts. */
+  async connect(url: string, count: number, sampled: number, options: { group?: string; slow?: boolean } = {}): Promise<void> {
+    const reply = await this.request<{ ok: boolean; error?: string }>({ cmd: 'connect', url, count, sampled, ...options });
     if (!reply.ok) throw new Error(`clients could not connect to ${url}: ${reply.error}`);
   }
 
@@ -178,14 +179,8 @@ async function saturate(server: Server, clients: Clients, count: number, ms: num
   }
 }
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
-
-/** Publishes at `rate` events/s for `ms` (after a short warm-up); p99 publish → receive in ms. */
-async function latencyAt(server: Server, clients: Clients, rate: number, ms: number): Promise<{ p99: number; achieved: number }> {
+/** Publishes at `rate` events/s for `ms` (after a short warm-up); p50 and p99 publish → receive in ms. */
+export async function latencyAt(server: Server, clients: Clients, rate: number, ms: number): Promise<{ p50: number; p99: number; achieved: number }> {
   const tick = 10;
   const warmUp = 300;
   const t0 = performance.now();
@@ -210,7 +205,7 @@ async function latencyAt(server: Server, clients: Clients, rate: number, ms: num
   const achieved = ((published - measuredPublished) / (performance.now() - measuredFrom)) * 1000;
   await sleep(200); // let the last events arrive
   const snap = await clients.snapshot();
-  return { p99: percentile(snap.latencies, 99), achieved };
+  return { p50: percentile(snap.latencies, 50), p99: percentile(snap.latencies, 99), achieved };
 }
 
 export const websocketScenario: Scenario = {

@@ -103,6 +103,7 @@ export class AuditLogPlugin implements Plugin {
         dropped: 0,
         write_errors: 0,
         rotations: 0,
+        writes: 0,
         fsyncs: 0,
         last_seq: 0,
         failing: 0,

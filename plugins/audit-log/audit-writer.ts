@@ -65,6 +65,8 @@ export type AuditWriterStats = {
   dropped: number;
   write_errors: number;
   rotations: number;
+  /** Batches written: one write each (and, with `fsync: every`, one fsync); `lines_written / writes` is the mean batch. */
+  writes: number;
   fsyncs: number;
   last_seq: number;
   failing: number;
@@ -86,6 +88,14 @@ const MAX_BATCH_BYTES = 1 << 20;
 export class AuditWriter {
   private readonly queue: QueueItem[] = [];
   private queuedEvents = 0;
+  /**
+   * Events of the batch being written and fsynced. They stay in the queue (a failed write leaves
+   * them there for the retry) but no longer take room in it: publishers go on queueing the next
+   * batch while this one is on its way to disk (group commit). Memory stays bounded by
+   * `queueCapacity` plus one batch, and by `queueCapacity` again once a batch fails (see
+   * {@link shedBeyondCapacity}).
+   */
+  private inFlightEvents = 0;
   private fd?: FileHandle;
   private recovered = false;
   private seq = 0;
@@ -107,7 +117,7 @@ export class AuditWriter {
   private failing?: { since: number; attempts: number; dropped: number; dropNotified: boolean };
   private roomWaiters: (() => void)[] = [];
   private closed = false;
-  private readonly counters = { lines_written: 0, bytes_written: 0, dropped: 0, write_errors: 0, rotations: 0, fsyncs: 0, file_breaks: 0 };
+  private readonly counters = { lines_written: 0, bytes_written: 0, dropped: 0, write_errors: 0, rotations: 0, writes: 0, fsyncs: 0, file_breaks: 0 };
   private readonly backoff: Backoff;
 
   constructor(
@@ -139,7 +149,7 @@ export class AuditWriter {
    * is not (an unwritable disk must not stall the bus).
    */
   enqueue(entry: AuditEntry): void | Promise<void> {
-    if (this.queuedEvents < this.options.queueCapacity && !this.closed) {
+    if (this.queuedEvents - this.inFlightEvents < this.options.queueCapacity && !this.closed) {
       this.queue.push({ kind: 'event', entry });
       this.queuedEvents++;
       this.kick();
@@ -281,6 +291,7 @@ export class AuditWriter {
     this.fd = undefined;
     // Counted together with scheduling the retry (no await in between), so whoever sees the count sees the timer.
     this.counters.write_errors++;
+    const shed = this.shedBeyondCapacity();
     if (!this.failing) {
       this.failing = { since: this.clock.now(), attempts: 1, dropped: 0, dropNotified: false };
       this.backoff.reset();
@@ -290,6 +301,7 @@ export class AuditWriter {
     } else {
       this.failing.attempts++;
     }
+    for (let i = 0; i < shed; i++) this.drop();
     if (this.closed) return;
     this.retryTimer?.();
     this.retryTimer = this.clock.setTimeout(() => {
@@ -309,6 +321,25 @@ export class AuditWriter {
       }
       this.kick();
     }, this.backoff.next());
+  }
+
+  /**
+   * After a failed batch: events queued while it was on its way to disk took the room it would
+   * have freed. That room is not coming, so the newest events beyond `queueCapacity` are taken out
+   * again and dropped (counted, and marked in the log like any drop while failing): memory stays
+   * bounded by `queueCapacity` for the whole failure episode. Returns how many.
+   */
+  private shedBeyondCapacity(): number {
+    let excess = this.queuedEvents - this.options.queueCapacity;
+    let shed = 0;
+    for (let i = this.queue.length - 1; i >= 0 && excess > 0; i--) {
+      if (this.queue[i]?.kind !== 'event') continue;
+      this.queue.splice(i, 1);
+      this.queuedEvents--;
+      excess--;
+      shed++;
+    }
+    return shed;
   }
 
   /** Cuts bytes a failed write left after the last complete line, so the file never holds half a line of ours. */
@@ -525,12 +556,18 @@ export class AuditWriter {
     }
     const buffer = Buffer.from(`${lines.join('\n')}\n`);
     const fd = this.fd as FileHandle;
-    for (let offset = 0; offset < buffer.length; ) {
-      const { bytesWritten } = await fd.write(buffer, offset, buffer.length - offset);
-      offset += bytesWritten;
+    this.inFlightEvents = events;
+    for (const wake of this.roomWaiters.splice(0)) wake();
+    try {
+      for (let offset = 0; offset < buffer.length; ) {
+        const { bytesWritten } = await fd.write(buffer, offset, buffer.length - offset);
+        offset += bytesWritten;
+      }
+      this.dirty = true;
+      if (this.options.fsync === 'every') await this.sync();
+    } finally {
+      this.inFlightEvents = 0;
     }
-    this.dirty = true;
-    if (this.options.fsync === 'every') await this.sync();
     if (this.goodSize === 0) {
       this.fileStartedAt = now;
       this.fileFirstSeq = this.seq + 1;
@@ -540,6 +577,7 @@ export class AuditWriter {
     this.goodSize = size;
     this.queue.splice(0, lines.length);
     this.queuedEvents -= events;
+    this.counters.writes++;
     this.counters.lines_written += lines.length;
     this.counters.bytes_written += buffer.length;
     for (const wake of this.roomWaiters.splice(0)) wake();

@@ -20,6 +20,7 @@ export function toAuditEntry(event: Event, extraPatterns: readonly string[] = []
     }
   }
   const { metadata } = event;
+  const normalised = normaliseData(data);
   return {
     timestamp: metadata.timestamp,
     type: event.type,
@@ -27,7 +28,8 @@ export function toAuditEntry(event: Event, extraPatterns: readonly string[] = []
     correlation_id: metadata.correlation_id ?? null,
     source: metadata.source ?? null,
     tags: [...metadata.tags],
-    data: normaliseData(data),
+    data: normalised.data,
+    dataJson: normalised.json,
   };
 }
 

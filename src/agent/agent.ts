@@ -94,7 +94,7 @@ export class Agent {
     this.container.register(classToken(Bus), { useValue: this.bus });
     if (config.store?.enabled) {
       const { data_dir, ...storeOptions } = config.store;
-      // Loaded only when enabled: better-sqlite3 costs ~4 MiB RSS and ~13 ms at start-up (npm run bench, footprint).
+      // Loaded only when enabled: better-sqlite3 costs ~4 MiB RSS and ~13 ms at start-up (npm run bench, startup).
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { SqliteEventStore } = require('../store/sqlite-event-store') as typeof import('../store/sqlite-event-store');
       this.store = new SqliteEventStore({ ...storeOptions, dir: path.resolve(loaded.baseDir, data_dir) }, this.clock, this.logger.child({ component: 'store' }));

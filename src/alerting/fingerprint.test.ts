@@ -17,4 +17,30 @@ describe('fingerprint', () => {
     expect(fingerprint({ ab: 'c' })).not.toBe(fingerprint({ a: 'bc' }));
     expect(fingerprint({ a: 'x' })).not.toBe(fingerprint({ a: 'y' }));
   });
+
+  test('hashes the UTF-8 bytes of any text, astral characters and lone surrogates included, in byte order of the names', () => {
+    // The straightforward reading of Prometheus' algorithm (TextEncoder bytes, Buffer order), to compare with.
+    const reference = (labels: Record<string, string>): string => {
+      let h = 0xcbf29ce484222325n;
+      const add = (bytes: Uint8Array): void => {
+        for (const b of [...bytes, 0xff]) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+      };
+      const enc = new TextEncoder();
+      for (const [n, v] of Object.entries(labels).sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
+        add(enc.encode(n));
+        add(enc.encode(v));
+      }
+      return h.toString(16).padStart(16, '0');
+    };
+    const samples: Record<string, string>[] = [
+      { alertname: 'DiskFull', host: 'db-1' },
+      { a: 'ü', b: '€', c: '日本', d: '😀', e: 'x\ud800y', f: '\udc00', g: '' },
+      { 'ä': '1', z: '2', '😀': '3', '\uffff': '4' },
+    ];
+    for (let i = 0; i < 200; i++) {
+      const random = (): string => String.fromCharCode(...Array.from({ length: i % 7 }, () => Math.floor(Math.random() * 0x10000)));
+      samples.push({ [random() || 'n']: random(), alertname: random() });
+    }
+    for (const labels of samples) expect(fingerprint(labels)).toBe(reference(labels));
+  });
 });

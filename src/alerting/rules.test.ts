@@ -169,3 +169,12 @@ describe('alerting.rules in agent.config.yaml (loadConfig)', () => {
     expect(problems).toEqual([expect.stringMatching(/agent\.config\.yaml:5:24 alerting\.rules\[0\]\.resolve_timeout: not a valid duration: "soon"/)]);
   });
 });
+
+describe('label names that are also JavaScript property names', () => {
+  it('keeps a __proto__ tag as a label (its fingerprint counts it)', () => {
+    const rules = new AlertRules();
+    const outcome = rules.evaluate({ type: 'system.error', data: { severity: 'error', message: 'x', component: 'c' }, metadata: { event_id: 'e', timestamp: '2026-01-01T00:00:00.000Z', tags: ['__proto__=polluted'] } } as never);
+    expect(Object.getOwnPropertyDescriptor(outcome?.labels, '__proto__')?.value).toBe('polluted');
+    expect(Object.getPrototypeOf(outcome?.labels)).toBe(Object.prototype);
+  });
+});

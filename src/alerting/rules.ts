@@ -146,6 +146,8 @@ function conditionsHold(rule: AlertRuleConfig, data: unknown): boolean {
 
 /** The value at a dot path of the event data (own keys only). */
 function field(data: unknown, path: string): unknown {
+  // Most paths are one key (severity, error_code): no split, no array.
+  if (!path.includes('.')) return typeof data === 'object' && data !== null && Object.hasOwn(data, path) ? (data as Record<string, unknown>)[path] : undefined;
   let value = data;
   for (const key of path.split('.')) {
     if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
@@ -202,7 +204,7 @@ export function tagLabels(tags: readonly string[]): Record<string, string> {
   const bare: string[] = [];
   for (const tag of tags) {
     const pair = TAG_PAIR.exec(tag);
-    if (pair) labels[pair[1]] = pair[2];
+    if (pair) setLabel(labels, pair[1], pair[2]);
     else bare.push(tag);
   }
   if (bare.length > 0) labels.tags = `,${[...new Set(bare)].sort().join(',')},`;
@@ -244,5 +246,17 @@ export function eventAnnotations(event: Pick<Event, 'type' | 'data'>): Record<st
 
 /** Prometheus treats an empty label value as no label: drop them (and unset ones), so fingerprints agree with Alertmanager's. */
 export function withoutEmptyValues(map: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(map).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  // A plain loop: it runs for every event a rule matches.
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(map)) {
+    const value = map[name];
+    if (value !== undefined && value !== '') setLabel(out, name, value);
+  }
+  return out;
+}
+
+/** `labels[name] = value`, also for the valid label name `__proto__` (an assignment would set the prototype). */
+function setLabel(labels: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(labels, name, { value, enumerable: true, writable: true, configurable: true });
+  else labels[name] = value;
 }

@@ -1,0 +1,204 @@
+/**
+ * Ingest under WebSocket fan-out: the agent with the websocket-broadcaster (every event to every
+ * client, as shipped) taking `POST /events` while N fast and N slow clients are connected
+ * (bench/ws-clients.ts in its own process; a slow client pauses its socket 200 ms of every 250 ms),
+ * against the same agent with none connected, in the same run. Two measurements:
+ *
+ *   - ingest throughput: 4 keep-alive clients posting arrays of 100 system.error as fast as they
+ *     are answered, windows alternated between the agents. A broadcaster with thousands of clients
+ *     cannot work off its backlog between windows, so the other agents (and their clients) are
+ *     stopped with SIGSTOP during each window instead of waited for.
+ *   - a latency probe: the broadcaster's saturation is measured first (events/s the fast clients
+ *     all receive when the publisher keeps a bounded number of events in flight), then single
+ *     events are POSTed at half that rate on a fixed schedule (open loop) and the max and p99 of
+ *     the POST latency are recorded, on the loaded agent and on the agent with no clients at the
+ *     same rate.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { broadcasterPlugin, benchConfig, startAgent, writeConfig, type AgentProcess } from '../agent-process';
+import type { Measurement, Scenario, ScenarioContext, ScenarioResult, Target } from '../harness';
+import { IngestConnection, openLoop, percentile, systemErrors } from '../http-load';
+import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, type IngestServer, type Workload } from '../ingest-windows';
+import { ROOT, sleep } from '../process-probe';
+import { BATCH } from './ingest';
+import { Clients } from './websocket';
+
+const PLUGIN = path.join(ROOT, 'dist', 'plugins', 'websocket-broadcaster', 'index.js');
+const NONE = 'baseline: agent, no clients';
+/** Events per POST while measuring the broadcaster's saturation, and at most in flight (not yet received by every fast client). */
+const SATURATION_BATCH = 10;
+const SATURATION_WINDOW = 50;
+/** A POST still unanswered this long after a throughput window is given up (the window counts 0 for it). */
+const GRACE_MS = 1_000;
+
+/** N fast + N slow clients per loaded agent (one agent per N); BENCH_FANOUT_CLIENTS="100,1000" overrides. */
+function clientCounts(quick: boolean): number[] {
+  const env = process.env.BENCH_FANOUT_CLIENTS;
+  if (env) return env.split(',').map(Number);
+  return quick ? [100] : [1000];
+}
+
+const loadedName = (n: number) => `agent, ${n} fast + ${n} slow clients`;
+
+interface Loaded {
+  n: number;
+  agent: AgentProcess;
+  clients: Clients;
+  server: IngestServer;
+}
+
+/**
+ * Events/s the broadcaster delivers to all N fast clients of `loaded` when the publisher keeps at
+ * most SATURATION_WINDOW events ahead of the slowest fast client, over `ms` after a warm-up.
+ */
+async function saturation(loaded: Loaded, ms: number): Promise<number> {
+  const fastOf = async () => (await loaded.clients.snapshot()).groups.fast!;
+  const connection = await IngestConnection.open(loaded.agent.port);
+  const request = IngestConnection.request(systemErrors(SATURATION_BATCH));
+  try {
+    const base = (await fastOf()).min_received;
+    let published = 0;
+    let start = 0;
+    let startReceived = 0;
+    const warmUpUntil = performance.now() + 300;
+    const end = warmUpUntil + ms;
+    for (;;) {
+      const fast = await fastOf();
+      const t = performance.now();
+      if (!start && t >= warmUpUntil) {
+        start = t;
+        startReceived = fast.received;
+      }
+      if (t >= end) {
+        // Let the fast clients catch up, so the probe starts from a quiet broadcaster.
+        const until = performance.now() + 10_000;
+        while ((await fastOf()).min_received - base < published && performance.now() < until) await sleep(10);
+        return ((fast.received - startReceived) / loaded.n / (t - start)) * 1000;
+      }
+      if (published - (fast.min_received - base) < SATURATION_WINDOW) {
+        const status = await connection.post(request);
+        if (status !== 202) throw new Error(`POST /events answered ${status}`);
+        published += SATURATION_BATCH;
+      } else {
+        await sleep(1);
+      }
+    }
+  } finally {
+    connection.close();
+  }
+}
+
+/** POST latencies (ms) of single events at `rate`/s for `ms` to `server`, the others stopped meanwhile. */
+async function probe(servers: IngestServer[], server: IngestServer, rate: number, ms: number): Promise<number[]> {
+  only(servers, server);
+  const pool: IngestConnection[] = [];
+  try {
+    pool.push(await IngestConnection.open(server.port));
+    return (await openLoop(server.port, pool, systemErrors(1), rate, ms)).latencies;
+  } finally {
+    for (const c of pool) c.close();
+    only(servers);
+  }
+}
+
+export const fanoutIngestScenario: Scenario = {
+  name: 'fanout-ingest',
+  description: 'POST /events with N fast + N slow WebSocket clients connected to the broadcaster, vs none',
+  unavailable() {
+    return fs.existsSync(PLUGIN) ? undefined : `${path.relative(ROOT, PLUGIN)} not built`;
+  },
+  async run(ctx: ScenarioContext): Promise<ScenarioResult> {
+    const counts = clientCounts(ctx.quick);
+    const rounds = Math.min(ctx.rounds, 2);
+    const windows = ctx.quick ? 1 : 2;
+    const windowMs = ctx.quick ? 300 : 600;
+    const probeMs = ctx.quick ? 800 : 1500;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'praxis-bench-fanout-'));
+    const config = writeConfig(dir, 'ws', benchConfig('bench-fanout', { plugins: [broadcasterPlugin(2 * Math.max(...counts) + 100)] }));
+    const workloads: Workload[] = [{ metric: `arrays of ${BATCH}`, body: systemErrors(BATCH) }];
+    const throughput = ingestMeasurements([NONE, ...counts.map(loadedName)], workloads);
+    const latency: Measurement[] = counts.flatMap((n) =>
+      ['max', 'p99'].flatMap((stat) =>
+        [NONE, loadedName(n)].map((variant) => ({ variant, metric: `${stat} POST @ ½ saturation of ${n}+${n}`, unit: 'ms', higherIsBetter: false, samples: [] as number[] })),
+      ),
+    );
+    const row = (variant: string, metric: string) => latency.find((m) => m.variant === variant && m.metric === metric)!;
+    const notes: string[] = [];
+    let clientNotes: string[] = [];
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const agents: AgentProcess[] = [];
+        const loaded: Loaded[] = [];
+        const servers: IngestServer[] = [];
+        try {
+          const none = await startAgent(config);
+          agents.push(none);
+          servers.push({ name: NONE, port: none.port, pids: [none.proc.child.pid!] });
+          for (const n of counts) {
+            const agent = await startAgent(config);
+            agents.push(agent);
+            if (!agent.wsUrl) throw new Error('the agent never said where the websocket broadcaster listens');
+            const clients = new Clients();
+            await clients.connect(agent.wsUrl, n, 0, { group: 'fast' });
+            await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true });
+            ctx.log(`fanout-ingest: ${n} fast + ${n} slow clients connected`);
+            const server = { name: loadedName(n), port: agent.port, pids: [agent.proc.child.pid!, clients.pid] };
+            loaded.push({ n, agent, clients, server });
+            servers.push(server);
+          }
+          // The latency probe first, while the broadcasters are quiet.
+          for (const l of loaded) {
+            only(servers, l.server);
+            const saturated = await saturation(l, ctx.quick ? 500 : 1000);
+            only(servers);
+            ctx.log(`fanout-ingest: ${l.n}+${l.n} saturation measured`);
+            const rate = Math.max(2, Math.round(saturated / 2));
+            notes.push(`round ${round + 1}, ${l.n}+${l.n} clients: broadcaster saturation ≈ ${Math.round(saturated)} events/s (${Math.round(saturated * l.n)} deliveries/s to the fast clients); probe at ${rate} events/s`);
+            for (const target of [servers[0]!, l.server]) {
+              const latencies = await probe(servers, target, rate, probeMs);
+              const metric = `POST @ ½ saturation of ${l.n}+${l.n}`;
+              row(target.name, `max ${metric}`).samples.push(Math.max(...latencies));
+              row(target.name, `p99 ${metric}`).samples.push(percentile(latencies, 99));
+            }
+          }
+          ctx.log('fanout-ingest: latency probes done');
+          logPids(ctx.log, servers);
+          clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS);
+          for (const l of loaded) {
+            const snap = await l.clients.snapshot();
+            const slow = snap.groups.slow!;
+            const fast = snap.groups.fast!;
+            notes.push(
+              `round ${round + 1}, ${l.n}+${l.n} clients after the windows: fast ${fast.open}/${fast.clients} open, slow ${slow.open}/${slow.clients} open (closes ${JSON.stringify(slow.closes)}), ${fast.received} + ${slow.received} messages received`,
+            );
+          }
+        } finally {
+          only(servers);
+          await Promise.all(loaded.map((l) => l.clients.close()));
+          await Promise.all(agents.map((a) => a.proc.stop()));
+        }
+        ctx.log(`fanout-ingest round ${round + 1}/${rounds}`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const targets: Target[] = counts.flatMap((n): Target[] => [
+      { kind: 'ratio_at_least', variant: loadedName(n), baseline: NONE, metric: workloads[0]!.metric, value: 0.5 },
+      { kind: 'at_most', variant: loadedName(n), metric: `max POST @ ½ saturation of ${n}+${n}`, value: 100, unit: 'ms' },
+    ]);
+    return {
+      scenario: 'fanout-ingest',
+      description: this.description,
+      rounds: rounds * windows,
+      measurements: [...throughput, ...latency],
+      targets,
+      notes: [
+        `${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped; POSTs unanswered ${GRACE_MS} ms after a window are given up); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
+        ...notes,
+        ...clientNotes.map((n) => `last round, ${n}`),
+      ],
+    };
+  },
+};

@@ -1,0 +1,138 @@
+/**
+ * The measuring tools of `npm run bench` that could silently measure the wrong thing: the raw
+ * keep-alive HTTP client (bench/http-load.ts) against a real node:http server, and the profile
+ * summary (bench/profile-top.ts). No assertion on time.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
+import { fileOf, topSelfTime } from '../bench/profile-top';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
+
+async function server(handler: Handler): Promise<{ port: number; bodies: string[]; close(): Promise<void> }> {
+  const bodies: string[] = [];
+  const srv = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      bodies.push(body);
+      handler(req, res, body);
+    });
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (srv.address() as AddressInfo).port,
+    bodies,
+    close: () => new Promise((resolve) => srv.close(() => resolve())),
+  };
+}
+
+/** Answers 202 with headers and body in separate writes, so the client must join them. */
+const accept: Handler = (_req, res, body) => {
+  const count = (JSON.parse(body) as unknown[]).length;
+  const payload = JSON.stringify({ accepted: Array.from({ length: count }, (_, index) => ({ index, event_id: `id-${index}` })), rejected: [] });
+  res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  res.flushHeaders();
+  setImmediate(() => res.end(payload));
+};
+
+describe('bench HTTP load', () => {
+  it('posts the pre-built body on keep-alive connections and counts only 202 answers as events', async () => {
+    const s = await server(accept);
+    const connections = await Promise.all([IngestConnection.open(s.port), IngestConnection.open(s.port)]);
+    try {
+      const result = await closedLoop(connections, systemErrors(5), 50, 0);
+      expect(result.requests).toBeGreaterThan(0);
+      expect(result.gaveUp).toBe(false);
+      expect(result.eventsPerSecond).toBeGreaterThan(0);
+      const body = JSON.parse(s.bodies[0]!) as { type: string; data: { severity: string } }[];
+      expect(body).toHaveLength(5);
+      expect(body[0]).toMatchObject({ type: 'system.error', data: { severity: 'error' } });
+    } finally {
+      for (const c of connections) c.close();
+      await s.close();
+    }
+  });
+
+  it('fails the run on an answer other than 202, naming the status', async () => {
+    const s = await server((_req, res) => res.writeHead(400, { 'content-length': '0' }).end());
+    const connection = await IngestConnection.open(s.port);
+    try {
+      await expect(closedLoop([connection], systemErrors(1), 20, 0)).rejects.toThrow('POST /events answered 400, expected 202');
+    } finally {
+      connection.close();
+      await s.close();
+    }
+  });
+
+  it('gives up on a server that never answers: no events, and the run ends', async () => {
+    const s = await server(() => undefined);
+    const connection = await IngestConnection.open(s.port);
+    try {
+      const result = await closedLoop([connection], systemErrors(100), 20, 0, 50);
+      expect(result).toMatchObject({ requests: 0, eventsPerSecond: 0, gaveUp: true });
+    } finally {
+      connection.close();
+      await s.close();
+    }
+  });
+
+  it('sends on schedule without waiting for answers, opening connections when all are busy', async () => {
+    const held: http.ServerResponse[] = [];
+    const s = await server((_req, res) => held.push(res));
+    const pool = [await IngestConnection.open(s.port)];
+    try {
+      const run = openLoop(s.port, pool, systemErrors(1), 200, 50);
+      while (held.length < 10) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(pool.length).toBe(10);
+      for (const res of held) res.writeHead(202, { 'content-length': '2' }).end('{}');
+      const result = await run;
+      expect(result.requests).toBe(10);
+      expect(result.latencies).toHaveLength(10);
+    } finally {
+      for (const c of pool) c.close();
+      await s.close();
+    }
+  });
+
+  it('takes percentiles by rank', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(percentile(values, 50)).toBe(50);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile(values, 100)).toBe(100);
+    expect(percentile([], 99)).toBeNaN();
+  });
+});
+
+describe('bench profile summary', () => {
+  const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)'), children: [2, 3, 5] },
+      { id: 2, callFrame: frame('(idle)') },
+      { id: 3, callFrame: frame('broadcast', 'file:///x/dist/plugins/ws.js', 9), children: [4] },
+      { id: 4, callFrame: frame('writev') },
+      { id: 5, callFrame: frame('parseJson', 'file:///x/dist/src/http/ingest.js', 0) },
+    ],
+    samples: [2, 4, 4, 4, 5, 4],
+    // µs: the last sample comes after a 2 s gap (the process was stopped), not 2 s of writev.
+    timeDeltas: [1000, 1000, 1000, 1000, 1000, 2_000_000],
+  };
+
+  it('ranks self time as a share of busy time, without idle time or stopped gaps, with the main caller', () => {
+    const { busyMs, idleMs, stoppedMs, top } = topSelfTime(profile, 5);
+    expect({ busyMs, idleMs, stoppedMs }).toEqual({ busyMs: 4, idleMs: 1, stoppedMs: 2000 });
+    expect(top[0]).toEqual({ name: 'writev', where: '', ms: 3, share: 0.75, caller: 'broadcast dist/plugins/ws.js:10' });
+    expect(top[1]).toMatchObject({ name: 'parseJson', where: 'dist/src/http/ingest.js:1', ms: 1, share: 0.25, caller: '(root)' });
+    expect(top).toHaveLength(2);
+  });
+
+  it('groups locations by file, and dependencies by package', () => {
+    expect(fileOf('node_modules/zod/v4/core/schemas.cjs:1243')).toBe('node_modules/zod');
+    expect(fileOf('node_modules/@slack/webhook/dist/index.js:3')).toBe('node_modules/@slack/webhook');
+    expect(fileOf('dist/src/http/ingest.js:54')).toBe('dist/src/http/ingest.js');
+    expect(fileOf('')).toBe('(native, GC, program)');
+  });
+});
