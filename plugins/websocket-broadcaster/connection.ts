@@ -1,4 +1,5 @@
 import { eventTypeMatcher } from 'praxis-agent';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 
 /** A connection is created once its WebSocket is open: there is no `connecting` state to hold. */
@@ -45,18 +46,26 @@ export class Connection {
   private onDefaults = false;
   private readonly cache = new Map<string, boolean>();
   private matcher?: (type: string) => boolean;
+  private key?: string;
 
   constructor(
     readonly id: string,
     readonly ws: WebSocket,
     now: number,
     readonly remote: string,
+    /** The socket under `ws` (the upgrade's): live event frames are written to it directly, a burst at a time. */
+    readonly socket: Duplex,
   ) {
     this.lastSeen = now;
   }
 
   get patterns(): string[] {
     return [...this.filter].sort();
+  }
+
+  /** Equal for connections whose filters are equal: they share the bytes of a burst. */
+  get filterKey(): string {
+    return (this.key ??= this.patterns.join('\n'));
   }
 
   /** True when the filter takes `type`; an empty filter takes nothing. */
@@ -107,6 +116,7 @@ export class Connection {
   private filterChanged(): void {
     this.cache.clear();
     this.matcher = undefined;
+    this.key = undefined;
     if (this.live.length === 0 || this.liveThrough !== undefined) return;
     if (this.live.length >= MAX_FILTER_CHANGES) return this.stopTrackingLive();
     this.live.push({ after: this.cursor, matches: eventTypeMatcher(new Set(this.filter)) });

@@ -93,3 +93,27 @@ export function errorFrame(code: ProtocolErrorCode, message: string, timestamp: 
 export function eventFrame(entry: Pick<StoredEvent, 'offset' | 'json'>): Buffer {
   return Buffer.from(`{"type":"eventStream","payload":${entry.json},"id":"${entry.offset}"}`);
 }
+
+/**
+ * The bytes of one unmasked, unfragmented WebSocket text frame (RFC 6455 5.2) carrying `payload`:
+ * what `ws` writes for `send(payload)` on a server connection without compression. Built once per
+ * event, so a burst of events goes to each client as one socket write of ready frames.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const headerLength = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + n);
+  frame[0] = 0x81; // FIN + opcode 1 (text)
+  if (n < 126) {
+    frame[1] = n;
+  } else if (n < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    frame.writeUInt32BE(n >>> 0, 6);
+  }
+  payload.copy(frame, headerLength);
+  return frame;
+}

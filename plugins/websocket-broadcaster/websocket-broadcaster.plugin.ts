@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   AgentControl,
   Bus,
@@ -30,10 +31,11 @@ import { bearerMatches } from '../../src/http/auth';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { WebsocketBroadcasterConfig } from './config';
 import { Connection, type ConnectionState } from './connection';
+import { FanOut } from './fanout';
 import { CLOSE, errorFrame, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
 
 /**
- * The statistics of the spec's WebSocket manager, exactly its keys. `connection_states.connecting`
+ * The statistics of the spec's WebSocket manager, its keys first. `connection_states.connecting`
  * is always 0: a connection is accepted and connected in one step (the key stays for the spec's clients).
  */
 export type WebsocketStats = {
@@ -46,6 +48,10 @@ export type WebsocketStats = {
   connection_states: Record<ConnectionState | 'connecting', number>;
   total_errors: number;
   average_messages_per_connection: number;
+  /** Beyond the spec: socket writes that carried live events (a burst of events is one write per client). */
+  event_writes: number;
+  /** Beyond the spec: bursts of live events written (a burst: every event queued while the previous one was being written). */
+  bursts: number;
 };
 
 /** Events replayed per store read; the replay yields to the event loop between pages. */
@@ -72,7 +78,9 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   private readonly stopOnce = runOnce(() => this.shutdown());
   /** Offsets of the stream when there is no store (no replay): a counter in this process. */
   private localOffset = 0;
-  private counters = { total_connections: 0, messages_sent: 0, messages_received: 0, broadcast_count: 0, errors: 0, disconnected: 0, ended_in_error: 0 };
+  private counters = { total_connections: 0, messages_sent: 0, messages_received: 0, broadcast_count: 0, errors: 0, disconnected: 0, ended_in_error: 0, event_writes: 0 };
+  /** The publisher (the store's append, or the bus handler) only queues events here: ingest never waits on the sockets. */
+  private readonly fanout: FanOut;
 
   constructor(
     private readonly bus: Bus,
@@ -82,7 +90,14 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     @inject(LOGGER) private readonly logger: Logger,
     private readonly agent: AgentControl,
     @inject(EVENT_STORE, { isOptional: true }) private readonly store?: EventStore,
-  ) {}
+  ) {
+    this.fanout = new FanOut(
+      () => this.connections,
+      (conn, data, count) => this.writeEvents(conn, data, count),
+      (conn, owed) => this.cutOff(conn, conn.ws.bufferedAmount + owed),
+      config.max_buffered_bytes,
+    );
+  }
 
   /** `ws://host:port/path` once listening. */
   get url(): string | undefined {
@@ -132,7 +147,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       states[c.state]++;
       totalErrors += c.errors;
     }
-    const { total_connections, messages_sent, messages_received, broadcast_count, errors } = this.counters;
+    const { total_connections, messages_sent, messages_received, broadcast_count, errors, event_writes } = this.counters;
     return {
       total_connections,
       active_connections: states.connected,
@@ -143,6 +158,8 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       connection_states: states,
       total_errors: totalErrors,
       average_messages_per_connection: total_connections === 0 ? 0 : (messages_sent + messages_received) / total_connections,
+      event_writes,
+      bursts: this.fanout.bursts,
     };
   }
 
@@ -153,6 +170,8 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     this.heartbeat = undefined;
     for (const cancel of this.timers) cancel();
     this.timers.clear();
+    // Events published before stop() still reach the clients, before the close frame.
+    this.fanout.finish();
     const server = this.server;
     if (!server) return;
     const closed = [...this.connections].map((c) => new Promise<void>((resolve) => {
@@ -203,16 +222,16 @@ export class WebsocketBroadcasterPlugin implements Plugin {
         return reject(socket, 401, header === undefined ? 'missing bearer token' : 'invalid bearer token', { 'www-authenticate': 'Bearer realm="praxis-agent"' });
       }
     }
-    this.wss?.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    this.wss?.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, socket));
   }
 
-  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+  private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
     if (this.stopping) return ws.close(CLOSE.SHUTDOWN.code, CLOSE.SHUTDOWN.reason);
     if (this.activeCount() >= this.config.max_connections) {
       this.logger.warn({ max_connections: this.config.max_connections }, 'websocket connection refused: maximum connections reached');
       return ws.close(CLOSE.MAX_CONNECTIONS.code, CLOSE.MAX_CONNECTIONS.reason);
     }
-    const conn = new Connection(randomUUID(), ws, this.clock.now(), req.socket.remoteAddress ?? '');
+    const conn = new Connection(randomUUID(), ws, this.clock.now(), req.socket.remoteAddress ?? '', socket);
     this.connections.add(conn);
     this.counters.total_connections++;
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
@@ -247,6 +266,9 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    // What was published before this message goes out first, under the filter in force then: an
+    // answer never overtakes an earlier event, and a resume starts from where live delivery ended.
+    this.fanout.catchUp(conn);
     conn.messagesReceived++;
     this.counters.messages_received++;
     conn.lastSeen = this.clock.now();
@@ -348,30 +370,45 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     this.timers.add(cancel);
   }
 
-  /** Sends one event to every live connection whose filter matches, as one shared frame. */
+  /** Queues one event for the live connections (see {@link FanOut}). */
   private broadcast(entry: StoredEvent): void {
     this.counters.broadcast_count++;
-    let frame: Buffer | undefined;
-    for (const conn of this.connections) {
-      if (conn.state !== 'connected' || conn.mode !== 'live' || entry.offset <= conn.cursor) continue;
-      conn.cursor = entry.offset;
-      if (!conn.matches(entry.type)) continue;
-      frame ??= eventFrame(entry);
-      this.sendFrame(conn, frame);
-    }
+    this.fanout.add(entry);
+  }
+
+  /** Writes ready event frames to one client, unless its unsent bytes would pass the cap: then it is cut off. */
+  private writeEvents(conn: Connection, data: Buffer, count: number): boolean {
+    if (!this.hasRoom(conn, data.length)) return false;
+    // Straight to the socket under `ws`: its sender writes there too, synchronously and in call
+    // order (it queues only while compressing, and perMessageDeflate is off), so frames keep
+    // their order with welcome, answers, pings and close; bufferedAmount counts these bytes.
+    conn.socket.write(data);
+    conn.messagesSent += count;
+    this.counters.messages_sent += count;
+    this.counters.event_writes++;
+    return true;
   }
 
   /** Sends unless the client's unsent bytes would exceed the cap; then it is cut off instead. */
   private sendFrame(conn: Connection, frame: Buffer): void {
-    if (conn.ws.bufferedAmount + frame.length > this.config.max_buffered_bytes) {
-      this.logger.warn({ connection: conn.id, buffered_bytes: conn.ws.bufferedAmount, max_buffered_bytes: this.config.max_buffered_bytes }, 'websocket client too slow: disconnected');
-      this.counters.errors++;
-      this.close(conn, CLOSE.SLOW_CONSUMER);
-      return;
-    }
+    if (!this.hasRoom(conn, frame.length)) return;
     conn.ws.send(frame, { binary: false });
     conn.messagesSent++;
     this.counters.messages_sent++;
+  }
+
+  /** True when `bytes` more stay within max_buffered_bytes; otherwise the client is cut off as a slow consumer. */
+  private hasRoom(conn: Connection, bytes: number): boolean {
+    if (conn.ws.bufferedAmount + bytes <= this.config.max_buffered_bytes) return true;
+    this.cutOff(conn, conn.ws.bufferedAmount);
+    return false;
+  }
+
+  /** Closes a slow consumer at once (1013): what it has not been sent is not sent. */
+  private cutOff(conn: Connection, unsent: number): void {
+    this.logger.warn({ connection: conn.id, buffered_bytes: unsent, max_buffered_bytes: this.config.max_buffered_bytes }, 'websocket client too slow: disconnected');
+    this.counters.errors++;
+    this.shut(conn, CLOSE.SLOW_CONSUMER);
   }
 
   private send(conn: Connection, text: string): void {
@@ -389,7 +426,15 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     }
   }
 
+  /** Closes the connection after the events published before (they reach the client before the close frame). */
   private close(conn: Connection, why: { code: number; reason: string }): void {
+    if (conn.state === 'disconnecting' || conn.state === 'disconnected') return;
+    this.fanout.catchUp(conn);
+    this.shut(conn, why);
+  }
+
+  /** Closes the connection now. */
+  private shut(conn: Connection, why: { code: number; reason: string }): void {
     if (conn.state === 'disconnecting' || conn.state === 'disconnected') return;
     conn.state = 'disconnecting';
     conn.ws.close(why.code, why.reason);

@@ -156,6 +156,13 @@ describe('websocket-broadcaster protocol', () => {
     expect(confirmation.payload).toMatchObject({ content: 'Subscribed to 1 event types (replacing the default subscription: *)', subscribed: ['system.error'] });
   });
 
+  it('accepts more than 100 connections under the default limit (2,000)', async () => {
+    const { url, ws } = await serve();
+    const many = await Promise.all(Array.from({ length: 120 }, () => connect(url)));
+    expect(many).toHaveLength(120);
+    expect(ws.get_stats().active_connections).toBe(120);
+  });
+
   it('closes a connection over max_connections with 1008', async () => {
     const { url, ws } = await serve({ max_connections: 2 });
     await connect(url);
@@ -208,14 +215,14 @@ describe('websocket-broadcaster protocol', () => {
     }
   });
 
-  it('reports exactly the spec statistics, also as Plugin.stats()', async () => {
+  it('reports exactly the spec statistics and the two fan-out counters, also as Plugin.stats()', async () => {
     const { h, url, ws } = await serve();
     const client = await connect(url);
     await h.bus.publish('system.error', sampleEvents['system.error']);
     await client.next((m) => m.type === 'eventStream');
     await client.roundTrip();
     const stats = ws.get_stats();
-    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'connection_states', 'errors', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
+    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
     expect(Object.keys(stats.connection_states).sort()).toEqual(['connected', 'connecting', 'disconnected', 'disconnecting', 'error']);
     expect(stats).toMatchObject({ total_connections: 1, active_connections: 1, messages_received: 1, broadcast_count: 1, errors: 0, total_errors: 0 });
     expect(stats.messages_sent).toBeGreaterThanOrEqual(3); // welcome, event, PONG
@@ -242,6 +249,40 @@ describe('websocket-broadcaster broadcast', () => {
     } finally {
       frames.mockRestore();
     }
+  });
+});
+
+describe('websocket-broadcaster bursts', () => {
+  it('sends a burst of events published in one turn to each client in order, in one socket write per client', async () => {
+    const store = newStore();
+    const { h, url, ws } = await serve({}, { store });
+    const receivers = await Promise.all(Array.from({ length: 3 }, () => connect(url)));
+    const before = ws.get_stats();
+    await Promise.all(Array.from({ length: 40 }, (_, i) => h.bus.publish('system.error', { ...sampleEvents['system.error'], message: `e${i}` })));
+    await h.bus.idle();
+    for (const c of receivers) await waitFor(() => c.events().length === 40, { what: 'every client got the 40 events' });
+    for (const c of receivers) expect(c.events().map((e) => (e.payload.data as { message: string }).message)).toEqual(Array.from({ length: 40 }, (_, i) => `e${i}`));
+    const after = ws.get_stats();
+    expect(after.messages_sent - before.messages_sent).toBe(120);
+    expect(after.event_writes - before.event_writes).toBe(3);
+    expect(after.bursts - before.bursts).toBe(1);
+  });
+
+  it('answers a client message only after the events published before it, and applies a filter change after them', async () => {
+    const store = newStore();
+    const { h, url } = await serve({}, { store });
+    const client = await connect(url);
+    // Published, then the client's messages read, in the same event-loop iteration or the next:
+    // either way the events come before the answers, and the UNSUBSCRIBE does not remove them.
+    for (let i = 0; i < 5; i++) void h.bus.publish('system.error', sampleEvents['system.error']);
+    client.send({ type: 'UNSUBSCRIBE_EVENTS', payload: { event_types: ['*'] }, id: 'u' });
+    await client.roundTrip();
+    const types = client.messages.slice(1).map((m) => m.type);
+    expect(types).toEqual(['eventStream', 'eventStream', 'eventStream', 'eventStream', 'eventStream', 'chatMessage', 'PONG']);
+    await h.bus.publish('system.error', sampleEvents['system.error']);
+    await h.bus.idle();
+    await client.roundTrip();
+    expect(client.events()).toHaveLength(5);
   });
 });
 
@@ -412,7 +453,7 @@ describe('websocket-broadcaster resume from the event store', () => {
   });
 
   it('keeps one filter record per change, bounded, and none after the resume (unit)', () => {
-    const conn = new Connection('c', {} as never, 0, '');
+    const conn = new Connection('c', {} as never, 0, '', {} as never);
     conn.subscribe(['*']);
     conn.trackLive();
     expect(conn.liveSegments).toBe(1);
