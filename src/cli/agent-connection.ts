@@ -5,7 +5,7 @@ import { Document, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { substituteEnv } from '../config/env-substitution';
 import { httpSectionSchema } from '../config/schema';
-import { errorMessage } from '../core/errors';
+import { AgentError, errorMessage } from '../core/errors';
 import { adminUrlFor } from '../http/admin-server';
 
 /**
@@ -38,7 +38,8 @@ export function bearerToken(options: ConnectionOptions): string | undefined {
   try {
     return readSecretFile(options.tokenFile, { key: '--token-file' }).trim();
   } catch (error) {
-    throw new Error(`cannot read --token-file ${options.tokenFile}: ${errorMessage(error)}`);
+    // The reader's message already names the option and the file: "--token-file: cannot read F (no such file)".
+    throw new Error(error instanceof AgentError ? error.message : `--token-file: cannot read ${options.tokenFile}: ${errorMessage(error)}`);
   }
 }
 
