@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSmtpPeer, type SmtpPeer } from '../plugins/email/test-smtp';
-import { FakeSlack, selfSignedCert } from '../plugins/slack/test-peer';
+import { FakeSlack } from '../plugins/slack/test-peer';
+import { selfSignedCert } from '../src/testing';
 import { AgentProcess, freePort } from './helpers/cli';
 
 /**

@@ -66,7 +66,7 @@ const SDK_EXPORTS = [
   'httpOutcome', 'isNotifier', 'sinkRequest', 'isTimeoutError', 'parseRetryAfter', 'redactSecrets', 'redactText', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
   'TemplateError', 'compileTemplate', 'templateData', 'templateSchema',
 ];
-const TESTING_EXPORTS = ['FakeClock', 'PluginHarness', 'SqliteEventStore', 'createPluginHarness', 'runPluginConformance', 'sampleEvents', 'waitFor'];
+const TESTING_EXPORTS = ['FakeClock', 'PluginHarness', 'SqliteEventStore', 'createPluginHarness', 'runPluginConformance', 'sampleEvents', 'selfSignedCert', 'waitFor'];
 /** Re-exported from their libraries as they are (documented there and in the README). */
 const THIRD_PARTY = new Set(['inject', 'injectable', 'z']);
 

@@ -5,11 +5,11 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import type { Notification, NotificationAlert, Notifier, SinkResult } from 'praxis-agent';
-import { createPluginHarness, runPluginConformance, type PluginHarness } from 'praxis-agent/testing';
+import { createPluginHarness, runPluginConformance, selfSignedCert, type PluginHarness } from 'praxis-agent/testing';
 import { emailConfigSchema } from './config';
 import email from './index';
 import { renderHtml, renderSubject, renderText } from './render';
-import { selfSignedCert, startSilentPeer, startSmtpPeer, type SmtpPeer } from './test-smtp';
+import { startSilentPeer, startSmtpPeer, type SmtpPeer } from './test-smtp';
 
 runPluginConformance(email, { config: { smarthost: '127.0.0.1:2525', from: 'agent@example.com', to: ['ops@example.com'] } });
 

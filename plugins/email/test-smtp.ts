@@ -1,8 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 
 /**
@@ -126,14 +122,6 @@ export async function startSilentPeer(): Promise<{ port: number; connections: ()
   };
 }
 
-/** A self-signed certificate for 127.0.0.1 made with the openssl CLI: key, cert and the cert's file (the CA to trust). */
-export function selfSignedCert(): { key: Buffer; cert: Buffer; certFile: string; dir: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'email-tls-'));
-  const keyFile = path.join(dir, 'key.pem');
-  const certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile, dir };
-}
 
 function parseMail(raw: string): Pick<ReceivedMail, 'headers' | 'subject' | 'text' | 'html'> {
   const { headers, body } = splitHeaders(raw);

@@ -5,13 +5,13 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { AgentClient, AgentControl, type Event, type ReloadResult } from 'praxis-agent';
-import { createPluginHarness, FakeClock, runPluginConformance, waitFor, type PluginHarness } from 'praxis-agent/testing';
+import { createPluginHarness, FakeClock, runPluginConformance, selfSignedCert, waitFor, type PluginHarness, type TestCertificate } from 'praxis-agent/testing';
 import { checkBody, findProcesses, isAlive, safeUrl, valueAt } from './checks';
 import { healthProbeConfigSchema } from './config';
 import type { HealthProbePlugin } from './health-probe.plugin';
 import healthProbe from './index';
 import { cronSchedule, intervalSchedule } from './schedule';
-import { refusedPort, selfSignedCert, tcpServer, TestServer, type TestCert } from './test-peers';
+import { refusedPort, tcpServer, TestServer } from './test-peers';
 
 runPluginConformance(healthProbe);
 runPluginConformance(healthProbe, {
@@ -35,7 +35,7 @@ function probe(config: unknown, options: { clock?: FakeClock; http?: boolean; to
   return { h, p: h.instance as unknown as HealthProbePlugin, clock };
 }
 
-async function server(tls?: TestCert): Promise<TestServer> {
+async function server(tls?: TestCertificate): Promise<TestServer> {
   const s = await new TestServer(tls ? { key: tls.key, cert: tls.cert } : undefined).start();
   cleanups.push(() => s.stop());
   return s;
@@ -326,11 +326,11 @@ describe('http checks', () => {
 });
 
 describe('https checks', () => {
-  let soon: TestCert;
-  let later: TestCert;
+  let soon: TestCertificate;
+  let later: TestCertificate;
   beforeAll(() => {
-    soon = selfSignedCert(3);
-    later = selfSignedCert(365);
+    soon = selfSignedCert({ days: 3 });
+    later = selfSignedCert({ days: 365 });
   });
 
   it('degrades a service whose certificate expires within cert_expiry_warning, with days left in metrics', async () => {
@@ -925,7 +925,7 @@ describe('paths are relative to the agent config file', () => {
   }
 
   it('pid_file, ca_file and exec cwd (default: the config file folder)', async () => {
-    const cert = selfSignedCert(365);
+    const cert = selfSignedCert({ days: 365 });
     const s = await server(cert);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'health-probe-paths-'));
     copyFileSync(cert.certFile, path.join(dir, 'ca.pem'));

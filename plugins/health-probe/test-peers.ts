@@ -1,15 +1,11 @@
 /**
  * Real peers for the health-probe tests: HTTP(S) and TCP servers on 127.0.0.1 that a test makes
- * healthy, failing, slow (a response held until the test releases it) or refused, and
- * self-signed certificates made with the openssl CLI.
+ * healthy, failing, slow (a response held until the test releases it) or refused (certificates:
+ * `selfSignedCert` from 'praxis-agent/testing').
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 
 export type Mode = 'ok' | 'fail' | 'hang' | 'endless';
 
@@ -112,24 +108,4 @@ export async function refusedPort(): Promise<number> {
   return port;
 }
 
-export interface TestCert {
-  dir: string;
-  keyFile: string;
-  certFile: string;
-  key: Buffer;
-  cert: Buffer;
-}
-
-/** A self-signed certificate for 127.0.0.1/localhost valid for `days`, made with the openssl CLI. */
-export function selfSignedCert(days: number): TestCert {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'health-probe-cert-'));
-  const keyFile = path.join(dir, 'key.pem');
-  const certFile = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', String(days), '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    { stdio: 'ignore' },
-  );
-  return { dir, keyFile, certFile, key: readFileSync(keyFile), cert: readFileSync(certFile) };
-}
 

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { FakeClock, type Notification, type NotificationAlert, type Notifier, type SinkResult } from 'praxis-agent';
-import { createPluginHarness, runPluginConformance } from 'praxis-agent/testing';
+import { createPluginHarness, runPluginConformance, selfSignedCert } from 'praxis-agent/testing';
 import slack from './index';
-import { FakeSlack, selfSignedCert } from './test-peer';
+import { FakeSlack } from './test-peer';
 
 /** The secret part of every test webhook: it must never show up in a reason or a log line. */
 const TOKEN = 'XXsecretTOKEN1234567890';

@@ -1,10 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 
 /** One request the fake Slack received. */
 export interface Recorded {
@@ -71,11 +67,3 @@ export class FakeSlack {
   }
 }
 
-/** A self-signed certificate for 127.0.0.1, made with the openssl CLI. */
-export function selfSignedCert(): { key: Buffer; cert: Buffer; certFile: string; dir: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'slack-cert-'));
-  const keyFile = path.join(dir, 'key.pem');
-  const certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile, dir };
-}

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import type { Notification } from 'praxis-agent';
-import { createPluginHarness, FakeClock, runPluginConformance, waitFor, type PluginHarness } from 'praxis-agent/testing';
+import { createPluginHarness, FakeClock, runPluginConformance, selfSignedCert, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { webhookConfigSchema } from './config';
 import webhook, { type WebhookPlugin } from './index';
 
@@ -106,10 +106,7 @@ let logs: string[] = [];
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'praxis-webhook-'));
-  const key = path.join(dir, 'key.pem');
-  const certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  tls = { key: readFileSync(key), cert: readFileSync(certFile), certFile };
+  tls = selfSignedCert({ dir });
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { WebSocket, type ClientOptions } from 'ws';
 import { AgentControl, SystemClock, type Clock, type ReloadResult } from 'praxis-agent';
-import { createPluginHarness, FakeClock, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
+import { createPluginHarness, FakeClock, runPluginConformance, sampleEvents, selfSignedCert, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { Connection } from './connection';
 import plugin from './index';
 import * as protocol from './protocol';
@@ -545,9 +545,7 @@ describe('websocket-broadcaster security', () => {
 
   it('serves wss:// with the configured certificate', async () => {
     const dir = tempDir();
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const { certFile: cert, keyFile: key } = selfSignedCert({ dir });
     const { h, url } = await serve({ tls: { cert_file: cert, key_file: key } });
     expect(url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/ws\/events$/);
     const client = await connect(url, { ca: [readFileSync(cert)] });
@@ -557,7 +555,7 @@ describe('websocket-broadcaster security', () => {
 
   it('reads tls.cert_file and key_file relative to the agent config file', async () => {
     const dir = tempDir();
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    selfSignedCert({ dir });
     const agentControl = new (class extends AgentControl {
       get configFile(): string {
         return path.join(dir, 'agent.config.yaml');

@@ -3,6 +3,8 @@
  * The conformance suite needs jest (`@jest/globals`); the harness and samples work with any runner.
  */
 export { FakeClock } from '../core/clock';
+export { selfSignedCert } from './certificates';
+export type { TestCertificate } from './certificates';
 export { runPluginConformance } from './conformance';
 export { createPluginHarness, PluginHarness } from './harness';
 export type { HarnessOptions } from './harness';
