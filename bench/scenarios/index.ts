@@ -4,6 +4,7 @@
  * missing component until it exists, and list it here.
  */
 import type { Scenario } from '../harness';
+import { alertingScenario } from './alerting';
 import { busScenario } from './bus';
 import { durableScenario } from './durable';
 import { fanoutIngestScenario } from './fanout-ingest';
@@ -13,4 +14,4 @@ import { startupScenario } from './startup';
 import { storeScenario } from './store';
 import { websocketScenario } from './websocket';
 
-export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, startupScenario, ingestScenario, durableScenario, fanoutIngestScenario, latencyScenario];
+export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, startupScenario, ingestScenario, durableScenario, fanoutIngestScenario, latencyScenario, alertingScenario];

@@ -145,7 +145,7 @@ function compiled(t: { subject?: string; text?: string; html?: string }): MailTe
 }
 
 /**
- * nodemailer, required on the first send rather than at start: it costs about 55 ms and 12 MiB,
+ * nodemailer, required on the first send rather than at start: it is one of the larger modules,
  * and the shipped config declares this sink whether or not anyone is paged by e-mail.
  */
 async function loadNodemailer(): Promise<typeof nodemailer> {
