@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -97,6 +98,29 @@ describe("alertmanager.yml's webhook_configs", () => {
       const amFile = path.join(path.dirname(file), 'alertmanager', 'alertmanager.yml');
       writeFileSync(amFile, readFileSync(amFile, 'utf8').replace('group_wait: 100ms', 'group_wait: 1s'));
       expect(await agent.reload('test')).toMatchObject({ restart_required: ['alerting'] });
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('are served to amtool as the alertmanager.yml was written, with their secrets masked (GET /api/v2/status)', async () => {
+    const file = setup(`- url: http://hook:s3cret-in-url@127.0.0.1:${port}/all\n  http_config:\n    basic_auth: { username: am, password: hunter2-secret }`);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('http: { enabled: false }', 'http: { host: 127.0.0.1, port: 0 }'));
+    const agent = new Agent(loadConfig(file), { logger: silentLogger() });
+    await agent.start();
+    try {
+      const status = (await (await fetch(`${agent.adminUrl}/api/v2/status`)).json()) as { config: { original: string } };
+      expect(status.config.original).toContain('webhook_configs');
+      expect(status.config.original).toContain('group_wait: 100ms');
+      expect(status.config.original).not.toContain('hunter2-secret');
+      expect(status.config.original).not.toContain('s3cret-in-url');
+      expect(status.config.original).not.toContain('sinks');
+      expect(status.config.original).toContain('password: <secret>');
+      // Still Alertmanager's format: amtool parses it and routes on it.
+      const routes = await new Promise<{ code: number; stdout: string }>((resolve) =>
+        execFile('amtool', ['config', 'routes', 'test', `--alertmanager.url=${agent.adminUrl}`, 'alertname=X'], (error, stdout) => resolve({ code: error ? 1 : 0, stdout })),
+      );
+      expect(routes).toEqual({ code: 0, stdout: 'ops\n' });
     } finally {
       await agent.stop();
     }

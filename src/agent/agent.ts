@@ -21,7 +21,7 @@ import { eventsRoute } from '../store/events-route';
 import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
 import { stringify } from 'yaml';
-import { redactSecrets } from '../core/redact';
+import { maskAlertmanagerSecrets } from '../alerting/config';
 import type { AlertingEngine } from '../alerting/engine';
 import { isNotifier, type Notifier } from '../alerting/notifier';
 import { DEFAULT_SINK_SETTINGS, type SinkSettings } from '../alerting/delivery';
@@ -128,7 +128,7 @@ export class Agent {
       this.alerting = new AlertingEngine({
         section: config.alerting,
         config: loaded.alerting,
-        configText: this.secrets.mask(stringify(redactSecrets(loaded.alertingSource ?? {}))),
+        configText: this.secrets.mask(stringify(maskAlertmanagerSecrets(loaded.alertingSource ?? {}))),
         bus: this.bus,
         clock: this.clock,
         logger: this.logger.child({ component: 'alerting' }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { PathIssue } from '../config/issues';
+import { isSecretKey, redactText } from '../core/redact';
 import type { KeyPath } from '../config/positions';
 import { promDuration } from './duration';
 import { LABEL_NAME, Matcher, MatcherError, parseMatchers } from './matchers';
@@ -267,4 +268,32 @@ export function checkAlertmanagerConfig(config: AlertmanagerConfig, prefix: KeyP
   };
   visit(root, ['route']);
   return issues;
+}
+
+/** Keys whose value is a URL that is itself a secret in Alertmanager (`SecretURL`: Slack's webhook, a webhook's URL). */
+const SECRET_URL_KEYS = new Set(['api_url', 'slack_api_url', 'url']);
+
+/**
+ * An Alertmanager configuration as written, with its secrets replaced by `<secret>`, as
+ * Alertmanager's own `GET /api/v2/status` shows them: the structure is kept (amtool parses it with
+ * Alertmanager's parser), the values under secret-looking keys are masked, secret URLs keep only
+ * their origin (a URL field must still parse), and credentials in any other URL are redacted.
+ */
+export function maskAlertmanagerSecrets(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((item) => maskAlertmanagerSecrets(item, key));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskAlertmanagerSecrets(v, k)]));
+  }
+  if (typeof value !== 'string') return value;
+  if (SECRET_URL_KEYS.has(key)) return maskedUrl(value);
+  return isSecretKey(key) ? '<secret>' : redactText(value);
+}
+
+/** A secret URL as a URL Alertmanager's parser still takes: its origin kept, the rest (where tokens live) masked. */
+function maskedUrl(text: string): string {
+  try {
+    return `${new URL(text).origin}/<secret>`;
+  } catch {
+    return '<secret>';
+  }
 }

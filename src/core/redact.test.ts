@@ -74,3 +74,17 @@ describe('redaction', () => {
     expect(redactValue(null)).toBe('***');
   });
 });
+
+describe('redactSecrets across realms', () => {
+  it('walks plain objects made in another realm (structuredClone, a vm context) like its own', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fromVm = (require('node:vm') as typeof import('node:vm')).runInNewContext('({ a: { password: "hunter2" } })') as object;
+    for (const value of [structuredClone({ a: { password: 'hunter2' } }), fromVm]) {
+      expect(JSON.stringify(redactSecrets(value))).not.toContain('hunter2');
+    }
+    class Holder {
+      password = 'kept';
+    }
+    expect(redactSecrets({ h: new Holder() }).h).toBeInstanceOf(Holder);
+  });
+});

@@ -154,6 +154,8 @@ function leaf(value: unknown, patterns: readonly string[]): unknown {
 function isContainer(value: unknown): value is Container {
   if (Array.isArray(value)) return true;
   if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
+  // A plain object of any realm (objects made by structuredClone or in a vm context have another
+  // realm's Object.prototype): its prototype is null or has none itself; a class instance's has.
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
