@@ -298,6 +298,26 @@ describe('alerting engine in the agent', () => {
     expect(r.pager.received.map((n) => n.groupLabels.alertname).sort()).toEqual(['E0', 'E1', 'E2', 'E3', 'E4']);
   });
 
+  it('reports a failing state write once per episode (ALERTING_STATE_WRITE_FAILED), counts every one, and reports again after a recovery', async () => {
+    const r = await track(start(config(mkdtempSync(path.join(tmpdir(), 'engine-')))));
+    const db = r.agent.store!.database();
+    const full = (): void => void db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    const reports = (): number => ofType(r.events, 'system.error').filter((e) => e.data.error_code === 'ALERTING_STATE_WRITE_FAILED').length;
+    full();
+    for (let i = 0; i < 5; i++) {
+      for (let j = 0; j < 50; j++) await r.agent.bus.publish('system.error', { ...diskFull(`h${i}-${j}`), error_code: `E${i}_${j}`, message: 'x'.repeat(2000) });
+      await r.advance(200);
+    }
+    expect(reports()).toBe(1);
+    expect((r.agent.stats().alerting as { state_write_failures: number }).state_write_failures).toBeGreaterThan(1);
+    db.pragma('max_page_count = 1073741823');
+    await r.advance(200);
+    full();
+    for (let j = 0; j < 50; j++) await r.agent.bus.publish('system.error', { ...diskFull(`again-${j}`), error_code: `F${j}`, message: 'y'.repeat(2000) });
+    await r.advance(200);
+    expect(reports()).toBe(2);
+  });
+
   it('refuses to start when a receiver names a plugin that is not a sink', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'engine-'));
     const file = config(dir);
