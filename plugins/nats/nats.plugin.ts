@@ -78,6 +78,13 @@ export class NatsPlugin implements Plugin {
     return { role: this.config.role, agent_id: this.agentId, stream: this.config.stream.name, ...this.link.stats(), ...this.role.stats() };
   }
 
+  /** The facts /readyz shows with the plugin (a NATS outage does not make the agent unready: it works locally). */
+  status(): Record<string, unknown> {
+    const stats = this.stats();
+    const keys = ['role', 'connected', 'stream_ok', 'last_acked_offset', 'pending_events', 'consumer_lag', 'last_error'];
+    return Object.fromEntries(keys.filter((k) => stats[k] !== undefined).map((k) => [k, stats[k]]));
+  }
+
   private report(severity: 'critical' | 'error' | 'warning' | 'info', code: NatsErrorCode, message: string, diagnostic: Record<string, unknown> = {}): void {
     const level = severity === 'info' ? 'info' : severity === 'warning' ? 'warn' : 'error';
     this.logger[level]({ error_code: code, ...diagnostic }, message);
