@@ -5,8 +5,8 @@ export const NATS_ERRORS = {
   NATS_STREAM_MISMATCH: 'The stream exists with settings (subjects, retention, max_age, max_bytes, replicas, duplicate_window) other than the config says; the agent does not change it: align the config or update the stream (nats stream edit).',
   NATS_STREAM_MISSING: 'The stream does not exist and stream.create is false.',
   NATS_JETSTREAM_UNAVAILABLE: 'The NATS server has no JetStream (start it with -js) or the account has no JetStream access.',
-  NATS_FORWARD_GAP: 'Events were removed from the local store (retention, or a crash lost them) before they could be forwarded; the count is in the message.',
-  NATS_PUBLISH_FAILED: 'JetStream refused a forwarded event (not a timeout): the message names the reason; it is retried with backoff.',
+  NATS_FORWARD_GAP: 'Events left the local store (store.max_age / max_events retention) before they could be forwarded: they are not in the stream; the message gives the count and the offsets.',
+  NATS_PUBLISH_FAILED: 'A forwarded event got no PubAck (timeout, connection lost) or was refused: forwarding goes back to the last acknowledged offset and retries with backoff (re-sent events are deduplicated by Nats-Msg-Id).',
   NATS_STORE_REQUIRED: 'The sidecar role forwards from the local event store: enable `store` in agent.config.yaml.',
   NATS_CHECKPOINT_FAILED: 'The forwarding checkpoint file cannot be written or read; forwarding goes on, a restart may re-send events (deduplicated against the stream).',
 } as const;
