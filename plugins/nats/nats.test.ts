@@ -213,7 +213,8 @@ describe('nats sidecar: forwarding to JetStream', () => {
   });
 
   it('a server without JetStream is NATS_JETSTREAM_UNAVAILABLE with the hint to start it with -js', async () => {
-    const server = await TestNatsServer.start([], { jetstream: false });
+    // Go's flag parsing: the later -js=false undoes the helper's -js.
+    const server = await TestNatsServer.start(['-js=false']);
     servers.push(server);
     const { stream, prefix } = target();
     const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream } });

@@ -55,9 +55,9 @@ export class TestNatsServer {
     this.storeDir = mkdtempSync(path.join(tmpdir(), 'praxis-nats-'));
   }
 
-  /** Starts a server on a free port of the range; `args` are added (e.g. `['--auth', token]`); `jetstream: false` leaves out -js. */
-  static async start(args: string[] = [], options: { jetstream?: boolean } = {}): Promise<TestNatsServer> {
-    const server = new TestNatsServer(await pickPort(), [...(options.jetstream === false ? [] : ['-js']), ...args]);
+  /** Starts a server on a free port of the range; `args` are added (e.g. `['--auth', token]`). */
+  static async start(args: string[] = []): Promise<TestNatsServer> {
+    const server = new TestNatsServer(await pickPort(), args);
     await server.start();
     return server;
   }
@@ -73,7 +73,7 @@ export class TestNatsServer {
   /** Starts (again) on the same port and store folder; resolves once it accepts connections. */
   async start(): Promise<void> {
     if (this.child) return;
-    const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout?.on('data', (b: Buffer) => (this.output += b.toString()));
     child.stderr?.on('data', (b: Buffer) => (this.output += b.toString()));
