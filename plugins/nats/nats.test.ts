@@ -313,6 +313,29 @@ describe('nats sidecar: store and forward across outages', () => {
     expect(everything).not.toContain(wrong);
   });
 
+  it('credentials in a server URL are never shown: user + password from a file work, the URL password is redacted in messages, logs and stats', async () => {
+    const password = `pw-${randomUUID()}`;
+    const server = await TestNatsServer.start(['--user', 'web', '--pass', password]);
+    servers.push(server);
+    const { stream, prefix } = target();
+    const lines: string[] = [];
+    const out = new PassThrough();
+    out.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    const inUrl = `nats://web:${password}x@127.0.0.1:${server.port}`;
+    const bad = await sidecar({ servers: [inUrl], subject_prefix: prefix, stream: { name: stream } }, { logger: pino({ level: 'debug' }, out) });
+    await waitFor(() => errorsWith(bad.h, 'NATS_AUTH_FAILED').length > 0, { what: 'NATS_AUTH_FAILED reported' });
+    expect(errorsWith(bad.h, 'NATS_AUTH_FAILED')[0]!.data.message).toContain('nats://***');
+    const shown = lines.join('') + JSON.stringify(bad.h.events) + JSON.stringify(bad.plugin.stats());
+    expect(shown).not.toContain(password);
+    await stopSidecar(bad);
+
+    const passwordFile = path.join(tempDir(), 'password');
+    writeFileSync(passwordFile, `${password}\n`);
+    const good = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, auth: { user: 'web', password_file: passwordFile } });
+    await good.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(good, 'forwarded with user and password');
+  });
+
   it('events the store removed (retention) before they could be forwarded: NATS_FORWARD_GAP with the count, the rest forwarded in order', async () => {
     const server = await TestNatsServer.start();
     servers.push(server);
