@@ -336,6 +336,22 @@ describe('nats sidecar: store and forward across outages', () => {
     await forwardedAll(good, 'forwarded with user and password');
   });
 
+  it("an event over the server's max_payload is skipped with NATS_PUBLISH_FAILED naming it; forwarding goes on", async () => {
+    const conf = path.join(tempDir(), 'nats.conf');
+    writeFileSync(conf, 'max_payload: 4096\n');
+    const server = await TestNatsServer.start(['-c', conf]);
+    servers.push(server);
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream } });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    const big = await s.h.bus.publish('system.error', { ...sampleEvents['system.error'], message: 'x'.repeat(8000) });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(s, 'the others forwarded');
+    expect(errorsWith(s.h, 'NATS_PUBLISH_FAILED')[0]!.data.diagnostic_data).toMatchObject({ event_id: big.metadata.event_id });
+    expect(s.plugin.stats()).toMatchObject({ too_large: 1 });
+    expect(ids(await readStream(server.url, stream))).toEqual(storedIds(s.store, (e) => e.metadata.event_id !== big.metadata.event_id));
+  });
+
   it('events the store removed (retention) before they could be forwarded: NATS_FORWARD_GAP with the count, the rest forwarded in order', async () => {
     const server = await TestNatsServer.start();
     servers.push(server);
