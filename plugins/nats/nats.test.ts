@@ -266,11 +266,12 @@ describe('nats sidecar: store and forward across outages', () => {
     expect(errorsWith(s.h, 'NATS_CONNECT_FAILED').map((e) => e.data.severity)).toEqual(['error', 'info']);
   });
 
-  it('server killed mid-stream, events published during the outage, server back: every event arrives once and in order', async () => {
+  it('server killed mid-stream, events published during an outage longer than the duplicate window, server back: every event arrives once and in order', async () => {
     const server = await TestNatsServer.start();
     servers.push(server);
     const { stream, prefix } = target();
-    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, forward: { max_in_flight: 16, ack_timeout: '500ms' } });
+    // A 1 s duplicate window, outlasted by the outage: only the agent's own dedup keeps what was in flight from being stored twice.
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream, duplicate_window: '1s' }, forward: { max_in_flight: 16, ack_timeout: '500ms' } });
     for (let i = 0; i < 200; i++) void s.h.bus.publish('service.status', { ...sampleEvents['service.status'], metrics: { i } });
     await waitFor(() => (s.plugin.stats().forwarded as number) > 0, { what: 'forwarding under way' });
     // Killed while PubAcks are outstanding: some of those events are in the stream, some not.
@@ -280,6 +281,7 @@ describe('nats sidecar: store and forward across outages', () => {
     s.store.flush();
     await waitFor(() => s.plugin.stats().connected === false, { what: 'the sidecar noticed the outage' });
     expect(s.plugin.stats().pending_events).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
 
     await server.start();
     await forwardedAll(s, 'everything forwarded after the outage');
