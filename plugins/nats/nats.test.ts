@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import pino from 'pino';
 import { SystemClock, type Event } from 'praxis-agent';
-import { createPluginHarness, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
+import { createPluginHarness, runPluginConformance, sampleEvents, selfSignedCert, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { roundTripServer, SYSTEM_NATS, TestNatsServer } from '../../test/helpers/nats-server';
 import plugin from './index';
 import type { NatsPlugin } from './nats.plugin';
@@ -352,6 +352,22 @@ describe('nats sidecar: store and forward across outages', () => {
     expect(errorsWith(s.h, 'NATS_PUBLISH_FAILED')[0]!.data.diagnostic_data).toMatchObject({ event_id: big.metadata.event_id });
     expect(s.plugin.stats()).toMatchObject({ too_large: 1 });
     expect(ids(await readStream(server.url, stream))).toEqual(storedIds(s.store, (e) => e.metadata.event_id !== big.metadata.event_id));
+  });
+
+  it('connects over TLS with the CA from tls.ca_file; without it the handshake fails (NATS_CONNECT_FAILED)', async () => {
+    const cert = selfSignedCert({ dir: tempDir() });
+    const server = await TestNatsServer.start(['--tls', '--tlscert', cert.certFile, '--tlskey', cert.keyFile]);
+    servers.push(server);
+    const { stream, prefix } = target();
+    const untrusted = await sidecar({ servers: [`tls://127.0.0.1:${server.port}`], subject_prefix: prefix, stream: { name: stream }, tls: {} });
+    await waitFor(() => errorsWith(untrusted.h, 'NATS_CONNECT_FAILED').length > 0, { what: 'the untrusted certificate refused' });
+    expect(untrusted.plugin.stats().connected).toBe(false);
+    await stopSidecar(untrusted);
+
+    const s = await sidecar({ servers: [`tls://127.0.0.1:${server.port}`], subject_prefix: prefix, stream: { name: stream }, tls: { ca_file: cert.certFile } });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(s, 'forwarded over TLS');
+    expect(s.plugin.stats().connected).toBe(true);
   });
 
   it('events the store removed (retention) before they could be forwarded: NATS_FORWARD_GAP with the count, the rest forwarded in order', async () => {
