@@ -51,6 +51,9 @@ export function connectionOptions(config: Pick<NatsConfig, 'servers' | 'auth' | 
     // its Backoff on the agent's Clock (the client's own loop would give up after 10 attempts by
     // default, and calls a delay handler once per loop turn rather than once per attempt).
     reconnect: false,
+    // Otherwise every request (each PubAck awaited) builds two Error objects with stack traces up
+    // front, for context should it time out: 28 % of the forwarding CPU in a profile (bench fleet-forward).
+    noAsyncTraces: true,
     ...(config.auth ? { authenticator: authenticatorOf(config.auth, resolve) } : {}),
     ...(config.tls ? { tls: tlsOf(config.tls, resolve) } : {}),
   };
