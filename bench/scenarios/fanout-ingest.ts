@@ -13,17 +13,24 @@
  *     events are POSTed at half that rate on a fixed schedule (open loop) and the max and p99 of
  *     the POST latency are recorded, on the loaded agent and on the agent with no clients at the
  *     same rate.
+ *
+ * The clients are raw (bench/raw-ws-client.ts: frames counted in place, each event's offset checked
+ * to follow the previous one) unless BENCH_FANOUT_CLIENT=ws: on 2 cores the clients process
+ * competes with the agent for CPU, which the agent with no client does not, so its CPU share is
+ * reported beside each window, with the clients cut off in it (and when) and the broadcaster's
+ * socket writes per burst.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { broadcasterPlugin, benchConfig, startAgent, writeConfig, type AgentProcess } from '../agent-process';
+import { agentStats, broadcasterPlugin, benchConfig, startAgent, writeConfig, type AgentProcess } from '../agent-process';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult, Target } from '../harness';
 import { IngestConnection, openLoop, percentile, systemErrors } from '../http-load';
 import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, type IngestServer, type Workload } from '../ingest-windows';
-import { ROOT, sleep } from '../process-probe';
+import { cpuTimeOf, ROOT, sleep } from '../process-probe';
 import { BATCH } from './ingest';
 import { Clients } from './websocket';
+import type { GroupSnapshot } from '../ws-clients';
 
 const PLUGIN = path.join(ROOT, 'dist', 'plugins', 'websocket-broadcaster', 'index.js');
 const NONE = 'baseline: agent, no clients';
@@ -41,10 +48,16 @@ function clientCounts(quick: boolean): number[] {
 }
 
 const loadedName = (n: number) => `agent, ${n} fast + ${n} slow clients`;
+/** `ws` clients parse every message into a Buffer; raw ones (the default) read frames in place. */
+const RAW = process.env.BENCH_FANOUT_CLIENT !== 'ws';
+const CLIENTS_CPU = 'clients process CPU in the windows (% of a core)';
+const OUT_OF_ORDER = 'events out of order at a fast client';
 
 interface Loaded {
   n: number;
   agent: AgentProcess;
+  /** When the agent cut a client off as a slow consumer (epoch ms, from its log). */
+  cuts: number[];
   clients: Clients;
   server: IngestServer;
 }
@@ -90,6 +103,22 @@ async function saturation(loaded: Loaded, ms: number): Promise<number> {
   }
 }
 
+/** Collects the times (epoch ms, pino's `time`) of the agent's "websocket client too slow" log lines from now on. */
+function slowConsumerCuts(agent: AgentProcess): number[] {
+  const times: number[] = [];
+  let rest = '';
+  agent.proc.child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString('utf8')).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.includes('too slow: disconnected')) continue;
+      const time = /"time":(\d+)/.exec(line);
+      if (time) times.push(Number(time[1]));
+    }
+  });
+  return times;
+}
+
 /** POST latencies (ms) of single events at `rate`/s for `ms` to `server`, the others stopped meanwhile. */
 async function probe(servers: IngestServer[], server: IngestServer, rate: number, ms: number): Promise<number[]> {
   only(servers, server);
@@ -124,7 +153,11 @@ export const fanoutIngestScenario: Scenario = {
         [NONE, loadedName(n)].map((variant) => ({ variant, metric: `${stat} POST @ ½ saturation of ${n}+${n}`, unit: 'ms', higherIsBetter: false, samples: [] as number[] })),
       ),
     );
-    const row = (variant: string, metric: string) => latency.find((m) => m.variant === variant && m.metric === metric)!;
+    const checks: Measurement[] = counts.flatMap((n) => [
+      { variant: loadedName(n), metric: CLIENTS_CPU, unit: '%', higherIsBetter: false, samples: [] as number[] },
+      { variant: loadedName(n), metric: OUT_OF_ORDER, unit: 'events', higherIsBetter: false, samples: [] as number[] },
+    ]);
+    const row = (variant: string, metric: string) => [...latency, ...checks].find((m) => m.variant === variant && m.metric === metric)!;
     const notes: string[] = [];
     let clientNotes: string[] = [];
     try {
@@ -141,11 +174,11 @@ export const fanoutIngestScenario: Scenario = {
             agents.push(agent);
             if (!agent.wsUrl) throw new Error('the agent never said where the websocket broadcaster listens');
             const clients = new Clients();
-            await clients.connect(agent.wsUrl, n, 0, { group: 'fast' });
-            await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true });
+            await clients.connect(agent.wsUrl, n, 0, { group: 'fast', raw: RAW });
+            await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true, raw: RAW });
             ctx.log(`fanout-ingest: ${n} fast + ${n} slow clients connected`);
             const server = { name: loadedName(n), port: agent.port, pids: [agent.proc.child.pid!, clients.pid] };
-            loaded.push({ n, agent, clients, server });
+            loaded.push({ n, agent, clients, server, cuts: slowConsumerCuts(agent) });
             servers.push(server);
           }
           // The latency probe first, while the broadcasters are quiet.
@@ -165,13 +198,40 @@ export const fanoutIngestScenario: Scenario = {
           }
           ctx.log('fanout-ingest: latency probes done');
           logPids(ctx.log, servers);
-          clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS);
+          const window = new Map<IngestServer, { cpu: number; start: number; t: number; fast: number }>();
+          const epoch = () => performance.timeOrigin + performance.now();
+          clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS, {
+            async before(server) {
+              const l = loaded.find((x) => x.server === server);
+              if (l) window.set(server, { cpu: cpuTimeOf(l.clients.pid), start: epoch(), t: performance.now(), fast: (await l.clients.snapshot()).groups.fast!.received });
+            },
+            async after(server, result) {
+              const l = loaded.find((x) => x.server === server);
+              const w = window.get(server);
+              if (!l || !w) return;
+              const elapsed = performance.now() - w.t;
+              const cpu = ((cpuTimeOf(l.clients.pid) - w.cpu) / elapsed) * 100;
+              row(server.name, CLIENTS_CPU).samples.push(cpu);
+              const { fast, slow } = (await l.clients.snapshot()).groups as Record<string, GroupSnapshot>;
+              // The agent's own log says when it cut a client; a client learns it only once it has read what came before the close frame.
+              const cuts = l.cuts.filter((t) => t >= w.start).map((t) => Math.round(t - w.start));
+              l.cuts.length = 0;
+              const when = cuts.length ? ` at ${cuts[0]}–${cuts[cuts.length - 1]} ms (median ${percentile(cuts, 50)})` : '';
+              notes.push(
+                `round ${round + 1}, ${l.n}+${l.n}, window of ${Math.round(result.eventsPerSecond)} events/s: clients process ${Math.round(cpu)}% of a core; ` +
+                  `${fast!.received - w.fast} events delivered to fast clients; ${cuts.length} clients cut off as slow consumers${when}; open after: ${fast!.open} fast, ${slow!.open} slow`,
+              );
+            },
+          });
           for (const l of loaded) {
             const snap = await l.clients.snapshot();
             const slow = snap.groups.slow!;
             const fast = snap.groups.fast!;
+            row(l.server.name, OUT_OF_ORDER).samples.push(fast.out_of_order);
+            const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
+            const writes = ws ? `; broadcaster: ${ws.bursts} bursts, ${ws.event_writes} socket writes of events (${(ws.event_writes / Math.max(1, ws.bursts)).toFixed(0)} per burst, ${(ws.messages_sent / Math.max(1, ws.event_writes)).toFixed(1)} events per write)` : '';
             notes.push(
-              `round ${round + 1}, ${l.n}+${l.n} clients after the windows: fast ${fast.open}/${fast.clients} open, slow ${slow.open}/${slow.clients} open (closes ${JSON.stringify(slow.closes)}), ${fast.received} + ${slow.received} messages received`,
+              `round ${round + 1}, ${l.n}+${l.n} clients after the windows: fast ${fast.open}/${fast.clients} open (closes ${JSON.stringify(fast.closes)}), slow ${slow.open}/${slow.clients} open (closes ${JSON.stringify(slow.closes)}), ${fast.received} + ${slow.received} events received, ${fast.out_of_order} out of order at fast clients${writes}`,
             );
           }
         } finally {
@@ -187,15 +247,16 @@ export const fanoutIngestScenario: Scenario = {
     const targets: Target[] = counts.flatMap((n): Target[] => [
       { kind: 'ratio_at_least', variant: loadedName(n), baseline: NONE, metric: workloads[0]!.metric, value: 0.5 },
       { kind: 'at_most', variant: loadedName(n), metric: `max POST @ ½ saturation of ${n}+${n}`, value: 100, unit: 'ms' },
+      { kind: 'at_most', variant: loadedName(n), metric: OUT_OF_ORDER, value: 0, unit: 'events' },
     ]);
     return {
       scenario: 'fanout-ingest',
       description: this.description,
       rounds: rounds * windows,
-      measurements: [...throughput, ...latency],
+      measurements: [...throughput, ...latency, ...checks],
       targets,
       notes: [
-        `${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped; POSTs unanswered ${GRACE_MS} ms after a window are given up); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
+        `${RAW ? 'raw clients (frames read in place, offsets checked)' : 'ws clients'}; ${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped; POSTs unanswered ${GRACE_MS} ms after a window are given up); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
         ...notes,
         ...clientNotes.map((n) => `last round, ${n}`),
       ],

@@ -18,6 +18,14 @@ export const CONNECTIONS_PER_TURN = 64;
 /** Bytes written per event-loop turn at most (a turn always serves at least one connection). */
 export const BYTES_PER_TURN = 16 * 1024 * 1024;
 /**
+ * A turn also ends once it has written for as long as the rest of the event loop (ingest, the
+ * other plugins, the kernel's answers) took since the previous turn ended, but not before this
+ * many ms: the fan-out gets at most half of a busy loop, and all of an idle one. Without it, 64
+ * clients reading as fast as they can cost more than the requests served between two turns, and
+ * ingest slowed to a tenth while the backlog grew (issue 12).
+ */
+export const MIN_TURN_MS = 0.5;
+/**
  * Events waiting for the fan-out at most, a last resort: a backlog of more than half of
  * max_buffered_bytes first cuts off the clients it would take past their cap (see
  * {@link FanOut.add}), so this is reached only when clients with narrow filters keep up with a
@@ -123,8 +131,9 @@ interface Round {
  * later event-loop turns, a burst (every event queued since the last one) at a time: each event
  * framed once, each client one write per burst (per {@link MAX_WRITE_BYTES}, or a sixteenth of
  * max_buffered_bytes), at most
- * {@link CONNECTIONS_PER_TURN} clients or {@link BYTES_PER_TURN} per turn, so a large fan-out never
- * holds the event loop (and ingest) for long. A client always gets its events in offset order: a
+ * {@link CONNECTIONS_PER_TURN} clients, {@link BYTES_PER_TURN}, or as long as the rest of the loop
+ * took (see {@link MIN_TURN_MS}) per turn, so a large fan-out never holds the event loop (and ingest)
+ * for long, nor more than half of it. A client always gets its events in offset order: a
  * burst is written to every connection before the next one starts, and {@link catchUp} brings one
  * connection up to date at once when it must be (before its messages are answered, before it is closed).
  */
@@ -138,13 +147,18 @@ export class FanOut {
   private checkAt: number;
   /** Bursts started since creation (stats). */
   bursts = 0;
+  /** When the last turn ended ({@link now}). */
+  private turnEnded: number;
 
   constructor(
     private readonly connections: () => Iterable<Connection>,
     private readonly write: WriteEvents,
     private readonly cutOff: CutOff,
     private readonly maxBufferedBytes: number,
+    /** Milliseconds, monotonic and finer than 1 ms (a turn's budget is a fraction of one): not the plugin's Clock, whose time is whole ms. */
+    private readonly now: () => number = () => performance.now(),
   ) {
+    this.turnEnded = now();
     this.checkAt = maxBufferedBytes / 2;
     this.writeBytes = Math.max(1, Math.min(MAX_WRITE_BYTES, Math.floor(maxBufferedBytes / 16)));
     this.pending = new Burst(this.writeBytes);
@@ -196,9 +210,12 @@ export class FanOut {
   private step(connections: number, bytes: number): void {
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
+    const bounded = connections !== Infinity;
+    const start = bounded ? this.now() : 0;
+    const deadline = start + Math.max(MIN_TURN_MS, start - this.turnEnded);
     let served = 0;
     let written = 0;
-    while (served < connections && written < bytes) {
+    while (served < connections && written < bytes && (served === 0 || !bounded || this.now() < deadline)) {
       if (!this.round) {
         if (this.pending.events.length === 0) break;
         this.pending.closed = true;
@@ -217,6 +234,7 @@ export class FanOut {
       written += this.send(conn, round.burst);
       served++;
     }
+    if (bounded) this.turnEnded = this.now();
     if (this.round || this.pending.events.length > 0) this.scheduled ??= setImmediate(() => this.step(connections, bytes));
   }
 
