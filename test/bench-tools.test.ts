@@ -1,12 +1,15 @@
 /**
  * The measuring tools of `npm run bench` that could silently measure the wrong thing: the raw
- * keep-alive HTTP client (bench/http-load.ts) against a real node:http server, and the profile
- * summary (bench/profile-top.ts). No assertion on time.
+ * keep-alive HTTP client (bench/http-load.ts) against a real node:http server, the raw WebSocket
+ * client of the fan-out scenarios (bench/raw-ws-client.ts) against a real `ws` server, and the
+ * profile summary (bench/profile-top.ts). No assertion on time.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
 import { fileOf, topSelfTime } from '../bench/profile-top';
+import { RawWsClient } from '../bench/raw-ws-client';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
@@ -103,6 +106,80 @@ describe('bench HTTP load', () => {
     expect(percentile(values, 99)).toBe(99);
     expect(percentile(values, 100)).toBe(100);
     expect(percentile([], 99)).toBeNaN();
+  });
+});
+
+describe('bench raw WebSocket client', () => {
+  /** The broadcaster's event frame for `id`, with a payload of about `size` bytes. */
+  const eventText = (id: number, size: number) => `{"type":"eventStream","payload":{"m":"${'x'.repeat(size)}"},"id":"${id}"}`;
+
+  async function serve(onConnection: (ws: import('ws').WebSocket) => void): Promise<{ url: string; pongs: string[]; close(): Promise<void> }> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const pongs: string[] = [];
+    wss.on('connection', (ws) => {
+      ws.on('pong', (data: Buffer) => pongs.push(data.toString()));
+      onConnection(ws);
+    });
+    return {
+      url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws/events`,
+      pongs,
+      close: () => new Promise((resolve) => wss.close(() => resolve())),
+    };
+  }
+
+  function open(url: string, onEvent: (id: number) => void): Promise<{ client: RawWsClient; closed: Promise<number> }> {
+    let closed!: (code: number) => void;
+    const closedP = new Promise<number>((resolve) => (closed = resolve));
+    return new Promise((resolve, reject) => {
+      const client: RawWsClient = new RawWsClient(url, { onEvent: (id) => onEvent(id), onClose: closed }, (error) => (error ? reject(error) : resolve({ client, closed: closedP })));
+    });
+  }
+
+  it('counts every event frame (all three length forms, split across reads), skips other messages, flags a gap, answers a ping, records the close code', async () => {
+    const sizes = [10, 300, 70_000, 2];
+    const sent = Array.from({ length: 400 }, (_, i) => i + 1).filter((id) => id !== 300);
+    const server = await serve((ws) => {
+      ws.send(JSON.stringify({ type: 'welcome', payload: { connection_id: 'x' } }));
+      for (const id of sent) {
+        ws.send(eventText(id, sizes[id % sizes.length]!));
+        if (id === 5) ws.send(JSON.stringify({ type: 'error', payload: { message: 'not an event' } }));
+      }
+      ws.ping('are you there');
+      ws.close(1013, 'Slow consumer: outgoing buffer limit exceeded');
+    });
+    try {
+      const ids: number[] = [];
+      const { client, closed } = await open(server.url, (id) => ids.push(id));
+      expect(await closed).toBe(1013);
+      expect(ids).toEqual(sent);
+      expect(client.received).toBe(sent.length);
+      expect(client.outOfOrder).toBe(1); // 301 after 299
+      expect(server.pongs).toEqual(['are you there']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reports 1006 when the socket ends without a close frame, and an upgrade refused as an error', async () => {
+    const server = await serve((ws) => {
+      ws.send(eventText(7, 5));
+      setImmediate(() => ws.terminate());
+    });
+    try {
+      const { client, closed } = await open(server.url, () => undefined);
+      expect(await closed).toBe(1006);
+      expect(client.received).toBe(1);
+      const plain = http.createServer((_req, res) => res.writeHead(404).end());
+      await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+      try {
+        await expect(open(`ws://127.0.0.1:${(plain.address() as AddressInfo).port}/`, () => undefined)).rejects.toThrow(/upgrade refused: HTTP\/1.1 404/);
+      } finally {
+        await new Promise((resolve) => plain.close(resolve));
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -27,7 +27,7 @@ import { agentStats, broadcasterPlugin, benchConfig, startAgent, writeConfig, ty
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult, Target } from '../harness';
 import { IngestConnection, openLoop, percentile, systemErrors } from '../http-load';
 import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, type IngestServer, type Workload } from '../ingest-windows';
-import { cpuTimeOf, ROOT, sleep } from '../process-probe';
+import { cpuTimeOf, ROOT, schedOf, sleep } from '../process-probe';
 import { BATCH } from './ingest';
 import { Clients } from './websocket';
 import type { GroupSnapshot } from '../ws-clients';
@@ -101,6 +101,39 @@ async function saturation(loaded: Loaded, ms: number): Promise<number> {
   } finally {
     connection.close();
   }
+}
+
+/** What a window is measured by, read before and after it. */
+interface Probe {
+  t: number;
+  start: number;
+  agent: { runMs: number; waitMs: number };
+  clients: { runMs: number; waitMs: number };
+  agentCpu: number;
+  clientsCpu: number;
+  fanoutMs: number;
+  /** Events received by all clients, fast and slow. */
+  delivered: number;
+  fastOpen: number;
+  slowOpen: number;
+}
+
+async function probeOf(l: Loaded, start: number): Promise<Probe> {
+  const snap = await l.clients.snapshot();
+  const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
+  const pid = l.agent.proc.child.pid!;
+  return {
+    t: performance.now(),
+    start,
+    agent: schedOf(pid),
+    clients: schedOf(l.clients.pid),
+    agentCpu: cpuTimeOf(pid),
+    clientsCpu: cpuTimeOf(l.clients.pid),
+    fanoutMs: ws?.fanout_ms ?? 0,
+    delivered: snap.received,
+    fastOpen: snap.groups.fast!.open,
+    slowOpen: snap.groups.slow!.open,
+  };
 }
 
 /** Collects the times (epoch ms, pino's `time`) of the agent's "websocket client too slow" log lines from now on. */
@@ -198,28 +231,40 @@ export const fanoutIngestScenario: Scenario = {
           }
           ctx.log('fanout-ingest: latency probes done');
           logPids(ctx.log, servers);
-          const window = new Map<IngestServer, { cpu: number; start: number; t: number; fast: number }>();
+          const window = new Map<IngestServer, Probe>();
+          const alone = new Map<IngestServer, { runMs: number; waitMs: number }>();
           const epoch = () => performance.timeOrigin + performance.now();
           clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS, {
             async before(server) {
               const l = loaded.find((x) => x.server === server);
-              if (l) window.set(server, { cpu: cpuTimeOf(l.clients.pid), start: epoch(), t: performance.now(), fast: (await l.clients.snapshot()).groups.fast!.received });
+              if (l) window.set(server, await probeOf(l, epoch()));
+              else alone.set(server, schedOf(server.pids[0]!));
             },
             async after(server, result) {
               const l = loaded.find((x) => x.server === server);
               const w = window.get(server);
+              const a = alone.get(server);
+              if (a) {
+                const s = schedOf(server.pids[0]!);
+                notes.push(`round ${round + 1}, ${server.name}, window of ${Math.round(result.eventsPerSecond)} events/s: agent main thread ${Math.round(s.runMs - a.runMs)} ms on a CPU, ${Math.round(s.waitMs - a.waitMs)} ms runnable but waiting for one`);
+              }
               if (!l || !w) return;
-              const elapsed = performance.now() - w.t;
-              const cpu = ((cpuTimeOf(l.clients.pid) - w.cpu) / elapsed) * 100;
+              const now = await probeOf(l, epoch());
+              const elapsed = now.t - w.t;
+              const cpu = ((now.clientsCpu - w.clientsCpu) / elapsed) * 100;
               row(server.name, CLIENTS_CPU).samples.push(cpu);
-              const { fast, slow } = (await l.clients.snapshot()).groups as Record<string, GroupSnapshot>;
               // The agent's own log says when it cut a client; a client learns it only once it has read what came before the close frame.
               const cuts = l.cuts.filter((t) => t >= w.start).map((t) => Math.round(t - w.start));
               l.cuts.length = 0;
               const when = cuts.length ? ` at ${cuts[0]}–${cuts[cuts.length - 1]} ms (median ${percentile(cuts, 50)})` : '';
+              const deliveries = now.delivered - w.delivered;
+              const agentCpu = now.agentCpu - w.agentCpu;
+              const fanout = now.fanoutMs - w.fanoutMs;
               notes.push(
-                `round ${round + 1}, ${l.n}+${l.n}, window of ${Math.round(result.eventsPerSecond)} events/s: clients process ${Math.round(cpu)}% of a core; ` +
-                  `${fast!.received - w.fast} events delivered to fast clients; ${cuts.length} clients cut off as slow consumers${when}; open after: ${fast!.open} fast, ${slow!.open} slow`,
+                `round ${round + 1}, ${l.n}+${l.n}, window of ${Math.round(result.eventsPerSecond)} events/s (${Math.round(elapsed)} ms): ` +
+                  `agent main thread ${Math.round(now.agent.runMs - w.agent.runMs)} ms on a CPU, ${Math.round(now.agent.waitMs - w.agent.waitMs)} ms runnable but waiting for one; ` +
+                  `agent ${Math.round(agentCpu)} ms CPU, of it ${Math.round(fanout)} ms in fan-out turns; ${deliveries} events delivered (${((agentCpu * 1000) / Math.max(1, deliveries)).toFixed(2)} µs agent CPU per delivery, all included); ` +
+                  `clients process ${Math.round(cpu)}% of a core (${Math.round(now.clients.waitMs - w.clients.waitMs)} ms waiting for a CPU); ${cuts.length} clients cut off as slow consumers${when}; open after: ${now.fastOpen} fast, ${now.slowOpen} slow`,
               );
             },
           });

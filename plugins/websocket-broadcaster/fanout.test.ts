@@ -105,6 +105,8 @@ describe('FanOut', () => {
     clock.perWrite = 100;
     await nextTurn();
     expect(writes).toHaveLength(15);
+    // Time in turns: 14 short writes and the long one.
+    expect(fanout.busyMs).toBeCloseTo(14 * (MIN_TURN_MS / 4) + 100, 6);
     // With time standing still again, the connection cap ends the turn; every connection gets the event once.
     clock.perWrite = 0;
     for (let turn = 0; turn < 3; turn++) await nextTurn();

@@ -149,6 +149,8 @@ export class FanOut {
   bursts = 0;
   /** When the last turn ended ({@link now}). */
   private turnEnded: number;
+  /** Milliseconds spent in turns since creation (stats: the fan-out's share of the event loop). */
+  busyMs = 0;
 
   constructor(
     private readonly connections: () => Iterable<Connection>,
@@ -234,7 +236,10 @@ export class FanOut {
       written += this.send(conn, round.burst);
       served++;
     }
-    if (bounded) this.turnEnded = this.now();
+    if (bounded) {
+      this.turnEnded = this.now();
+      this.busyMs += this.turnEnded - start;
+    }
     if (this.round || this.pending.events.length > 0) this.scheduled ??= setImmediate(() => this.step(connections, bytes));
   }
 

@@ -52,6 +52,8 @@ export type WebsocketStats = {
   event_writes: number;
   /** Beyond the spec: bursts of live events written (a burst: every event queued while the previous one was being written). */
   bursts: number;
+  /** Beyond the spec: milliseconds the fan-out spent writing bursts on its event-loop turns (at most about half of a busy loop). */
+  fanout_ms: number;
 };
 
 /** Events replayed per store read; the replay yields to the event loop between pages. */
@@ -160,6 +162,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       average_messages_per_connection: total_connections === 0 ? 0 : (messages_sent + messages_received) / total_connections,
       event_writes,
       bursts: this.fanout.bursts,
+      fanout_ms: Math.round(this.fanout.busyMs),
     };
   }
 

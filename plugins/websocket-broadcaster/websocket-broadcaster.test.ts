@@ -222,7 +222,7 @@ describe('websocket-broadcaster protocol', () => {
     await client.next((m) => m.type === 'eventStream');
     await client.roundTrip();
     const stats = ws.get_stats();
-    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
+    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'fanout_ms', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
     expect(Object.keys(stats.connection_states).sort()).toEqual(['connected', 'connecting', 'disconnected', 'disconnecting', 'error']);
     expect(stats).toMatchObject({ total_connections: 1, active_connections: 1, messages_received: 1, broadcast_count: 1, errors: 0, total_errors: 0 });
     expect(stats.messages_sent).toBeGreaterThanOrEqual(3); // welcome, event, PONG
