@@ -13,9 +13,9 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
-/** `{"type":"eventStream"`: the bytes that tell an event frame from the others (welcome, chatMessage, error, PONG). */
+/** True when the payload at `start`–`end` is an event message: `{"type":"eventStream"` (not welcome, chatMessage, error, PONG). */
 const EVENT_PREFIX = Buffer.from('{"type":"eventStream"');
-const isEvent = (data: Buffer, start: number, end: number): boolean =>
+export const isEvent = (data: Buffer, start: number, end: number): boolean =>
   end - start > EVENT_PREFIX.length && data[start + 9] === 0x65 && data[start + 10] === 0x76 && data[start + 14] === 0x53 && data[start + 20] === QUOTE;
 const QUOTE = 0x22;
 const BRACE = 0x7d;

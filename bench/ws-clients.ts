@@ -14,7 +14,7 @@
  * one + 1 (`out_of_order` counts the frames that were not).
  */
 import WebSocket from 'ws';
-import { RawWsClient, tailId } from './raw-ws-client';
+import { isEvent, RawWsClient, tailId } from './raw-ws-client';
 
 export type ClientCommand =
   | { cmd: 'connect'; url: string; count: number; sampled: number; group?: string; slow?: boolean; raw?: boolean }
@@ -90,6 +90,7 @@ function wsClient(url: string, index: number, sample: boolean, onClose: (code: n
   ws.on('close', onClose);
   ws.on('message', (data: Buffer) => {
     counts[index]!++;
+    if (!isEvent(data, 0, data.length)) return;
     const id = tailId(data, 0, data.length);
     if (last !== 0 && id !== last + 1) disorder[index]!++;
     last = id;

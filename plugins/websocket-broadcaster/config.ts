@@ -20,7 +20,7 @@ export const websocketBroadcasterConfigSchema = z
       .int()
       .min(1)
       .default(2000)
-      .describe('Connections beyond this are closed at once with 1008 "Maximum connections reached". One costs about 12 KB while it keeps up (up to max_buffered_bytes more while it lags) and a file descriptor: keep it well under the open-file limit (ulimit -n).'),
+      .describe('Connections beyond this are closed at once with 1008 "Maximum connections reached". One costs about 16 KB of memory idle, 24 KB once subscribed and receiving (up to max_buffered_bytes more while it lags) and a file descriptor: keep it well under the open-file limit (ulimit -n).'),
     max_payload: z.number().int().min(64).default(65_536).describe('Largest message a client may send, in bytes; a bigger one closes the connection with 1009.'),
     error_threshold: z.number().int().min(1).default(10).describe('Invalid messages after which a connection is closed (1008 "Too many errors").'),
     max_buffered_bytes: z.number().int().min(1024).default(4_194_304).describe('Per-connection cap on bytes waiting to be sent: a client that reads too slowly is disconnected (1013 "Slow consumer") instead of slowing anyone else.'),
