@@ -30,7 +30,6 @@ import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, type Ing
 import { cpuTimeOf, ROOT, schedOf, sleep } from '../process-probe';
 import { BATCH } from './ingest';
 import { Clients } from './websocket';
-import type { GroupSnapshot } from '../ws-clients';
 
 const PLUGIN = path.join(ROOT, 'dist', 'plugins', 'websocket-broadcaster', 'index.js');
 const NONE = 'baseline: agent, no clients';
