@@ -84,8 +84,7 @@ export class RawWsClient {
     this.socket.on('close', () => {
       settle(new Error('closed before the upgrade'));
       this.open = false;
-      this.closeCode ??= 1006;
-      this.events.onClose(this.closeCode);
+      if (this.closeCode === undefined) this.closed(1006);
     });
   }
 
@@ -130,6 +129,12 @@ export class RawWsClient {
     }
   }
 
+  /** Reported once: when the close frame is read (the socket may take longer to end), or when the socket ends without one. */
+  private closed(code: number): void {
+    this.closeCode = code;
+    this.events.onClose(code);
+  }
+
   /** Handles the whole frame at `at` of `data`. */
   private frame(data: Buffer, at: number): void {
     const opcode = data[at]! & 0x0f;
@@ -145,8 +150,8 @@ export class RawWsClient {
       this.received++;
       this.events.onEvent(id, data, start, end);
     } else if (opcode === 8) {
-      this.closeCode = end - start >= 2 ? data.readUInt16BE(start) : 1005;
       this.open = false;
+      this.closed(end - start >= 2 ? data.readUInt16BE(start) : 1005);
       this.socket.end();
     } else if (opcode === 9) {
       // Pong with the ping's payload; a client frame is masked (a zero mask leaves it as is).

@@ -10,6 +10,7 @@ import { WebSocketServer } from 'ws';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
 import { fileOf, topSelfTime } from '../bench/profile-top';
 import { RawWsClient } from '../bench/raw-ws-client';
+import { waitFor } from '../src/testing';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
@@ -155,6 +156,8 @@ describe('bench raw WebSocket client', () => {
       expect(ids).toEqual(sent);
       expect(client.received).toBe(sent.length);
       expect(client.outOfOrder).toBe(1); // 301 after 299
+      // The close is reported when its frame is read; the server reads the pong sent before it right after.
+      await waitFor(() => server.pongs.length > 0, { what: 'the pong' });
       expect(server.pongs).toEqual(['are you there']);
     } finally {
       await server.close();

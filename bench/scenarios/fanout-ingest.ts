@@ -232,11 +232,13 @@ export const fanoutIngestScenario: Scenario = {
           logPids(ctx.log, servers);
           const window = new Map<IngestServer, Probe>();
           const alone = new Map<IngestServer, { runMs: number; waitMs: number }>();
+          let runnerBefore = { runMs: 0, waitMs: 0 };
           const epoch = () => performance.timeOrigin + performance.now();
           clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS, {
             async before(server) {
               const l = loaded.find((x) => x.server === server);
               if (l) window.set(server, await probeOf(l, epoch()));
+              if (l) runnerBefore = schedOf(process.pid);
               else alone.set(server, schedOf(server.pids[0]!));
             },
             async after(server, result) {
@@ -249,6 +251,7 @@ export const fanoutIngestScenario: Scenario = {
               }
               if (!l || !w) return;
               const now = await probeOf(l, epoch());
+              const runner = schedOf(process.pid);
               const elapsed = now.t - w.t;
               const cpu = ((now.clientsCpu - w.clientsCpu) / elapsed) * 100;
               row(server.name, CLIENTS_CPU).samples.push(cpu);
@@ -263,7 +266,8 @@ export const fanoutIngestScenario: Scenario = {
                 `round ${round + 1}, ${l.n}+${l.n}, window of ${Math.round(result.eventsPerSecond)} events/s (${Math.round(elapsed)} ms): ` +
                   `agent main thread ${Math.round(now.agent.runMs - w.agent.runMs)} ms on a CPU, ${Math.round(now.agent.waitMs - w.agent.waitMs)} ms runnable but waiting for one; ` +
                   `agent ${Math.round(agentCpu)} ms CPU, of it ${Math.round(fanout)} ms in fan-out turns; ${deliveries} events delivered (${((agentCpu * 1000) / Math.max(1, deliveries)).toFixed(2)} µs agent CPU per delivery, all included); ` +
-                  `clients process ${Math.round(cpu)}% of a core (${Math.round(now.clients.waitMs - w.clients.waitMs)} ms waiting for a CPU); ${cuts.length} clients cut off as slow consumers${when}; open after: ${now.fastOpen} fast, ${now.slowOpen} slow`,
+                  `clients process ${Math.round(cpu)}% of a core (${Math.round(now.clients.waitMs - w.clients.waitMs)} ms waiting for a CPU); ` +
+                  `load client (this process) ${Math.round(runner.runMs - runnerBefore.runMs)} ms on a CPU, ${Math.round(runner.waitMs - runnerBefore.waitMs)} ms waiting; ${cuts.length} clients cut off as slow consumers${when}; open after: ${now.fastOpen} fast, ${now.slowOpen} slow`,
               );
             },
           });

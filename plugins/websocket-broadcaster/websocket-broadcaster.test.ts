@@ -163,6 +163,14 @@ describe('websocket-broadcaster protocol', () => {
     expect(ws.get_stats().active_connections).toBe(120);
   });
 
+  it('never negotiates permessage-deflate: a client offering it gets plain frames (the fan-out writes ready frames to the socket)', async () => {
+    const { h, url } = await serve();
+    const client = await connect(url, { perMessageDeflate: true });
+    expect(client.ws.extensions).toBe('');
+    await h.bus.publish('system.error', sampleEvents['system.error']);
+    expect(await client.next((m) => m.type === 'eventStream')).toMatchObject({ payload: { type: 'system.error' } });
+  });
+
   it('closes a connection over max_connections with 1008', async () => {
     const { url, ws } = await serve({ max_connections: 2 });
     await connect(url);
@@ -215,7 +223,7 @@ describe('websocket-broadcaster protocol', () => {
     }
   });
 
-  it('reports exactly the spec statistics and the two fan-out counters, also as Plugin.stats()', async () => {
+  it('reports exactly the spec statistics and the three fan-out counters, also as Plugin.stats()', async () => {
     const { h, url, ws } = await serve();
     const client = await connect(url);
     await h.bus.publish('system.error', sampleEvents['system.error']);
