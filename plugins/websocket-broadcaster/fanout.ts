@@ -19,10 +19,12 @@ export const CONNECTIONS_PER_TURN = 64;
 export const BYTES_PER_TURN = 16 * 1024 * 1024;
 /**
  * A turn also ends once it has written for as long as the rest of the event loop (ingest, the
- * other plugins, the kernel's answers) took since the previous turn ended, but not before this
- * many ms: the fan-out gets at most half of a busy loop, and all of an idle one. Without it, 64
- * clients reading as fast as they can cost more than the requests served between two turns, and
- * ingest slowed to a tenth while the backlog grew (issue 12).
+ * other plugins) took since the previous turn ended, but not before this many ms: with requests
+ * waiting the fan-out gets at most half of the loop, and all of an idle one. A connection count
+ * alone does not bound time: 64 clients that read as fast as they are written to take whatever a
+ * burst holds (the fan-out's turns were 40% of the agent's busy time, ingest 13.5%, in the
+ * fanout-ingest benchmark of issue 12); a fan-out held to its half falls behind, and its backlog
+ * cuts the clients it cannot serve (see {@link FanOut.shed}) instead of slowing ingest.
  */
 export const MIN_TURN_MS = 0.5;
 /**
