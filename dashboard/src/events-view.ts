@@ -1,0 +1,166 @@
+import { byId, h, timeOf } from './dom';
+import { asLevel, badge, LEVEL_RANK, type Level } from './severity';
+import type { StreamEntry } from './stream';
+
+const KEEP = 2000;
+const SHOWN = 300;
+
+type Row = { kind: 'event'; entry: StreamEntry; level: Level } | { kind: 'gap'; reason: string; at: string };
+
+/** How bad an event is: its severity field, or what its status means. */
+export function levelOf(entry: StreamEntry): Level {
+  const { type, data } = entry.event;
+  const severity = asLevel(data.severity) ?? asLevel((data.labels as Record<string, unknown> | undefined)?.severity);
+  if (severity) return severity;
+  if (type === 'service.status' || type === 'system.health') return data.status === 'unhealthy' ? 'error' : data.status === 'degraded' ? 'warning' : 'info';
+  if (type === 'alert.firing') return 'warning';
+  return 'info';
+}
+
+/** One line saying what the event is about. */
+export function summaryOf(entry: StreamEntry): string {
+  const { type, data } = entry.event;
+  const labels = data.labels as Record<string, string> | undefined;
+  if (typeof data.message === 'string') return `${data.component ? `${String(data.component)}: ` : ''}${data.message}`;
+  if (type === 'service.status') return `${String(data.service_name)} is ${String(data.status)}${(data.metrics as { last_error?: string } | undefined)?.last_error ? `: ${(data.metrics as { last_error: string }).last_error}` : ''}`;
+  if (type === 'system.health') return `overall ${String(data.status)}, ${Object.keys((data.services as object) ?? {}).length} services`;
+  if (type === 'config.changed') return `${String(data.config_path)} changed`;
+  if (labels?.alertname) return `${labels.alertname} ${Object.entries(labels).filter(([k]) => k !== 'alertname').map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  const text = JSON.stringify(data);
+  return text.length > 160 ? `${text.slice(0, 160)}…` : text;
+}
+
+/** The live event list: filters by type, severity and source, pause, and each event's JSON on click. */
+export class EventsView {
+  private rows: Row[] = [];
+  private paused = false;
+  private heldBack = 0;
+  private readonly types = new Set<string>();
+  private readonly sources = new Set<string>();
+  private scheduled = false;
+  private readonly list = byId<HTMLOListElement>('event-list');
+  private readonly typeSelect = byId<HTMLSelectElement>('filter-type');
+  private readonly severitySelect = byId<HTMLSelectElement>('filter-severity');
+  private readonly sourceSelect = byId<HTMLSelectElement>('filter-source');
+  private readonly pauseButton = byId<HTMLButtonElement>('pause');
+  private readonly count = byId('event-count');
+
+  constructor() {
+    for (const select of [this.typeSelect, this.severitySelect, this.sourceSelect]) select.addEventListener('change', () => this.draw());
+    this.pauseButton.addEventListener('click', () => this.setPaused(!this.paused));
+    this.list.addEventListener('click', (e) => {
+      const button = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-offset]');
+      if (button) this.show(Number(button.dataset.offset));
+    });
+  }
+
+  add(entries: StreamEntry[]): void {
+    for (const entry of entries) {
+      // Live events sent before a resume's replay arrive ahead of it: keep the list in stream order.
+      let at = this.rows.length;
+      while (at > 0) {
+        const before = this.rows[at - 1] as Row;
+        if (before.kind === 'event' && before.entry.offset < entry.offset) break;
+        if (before.kind === 'gap') break;
+        at--;
+      }
+      this.rows.splice(at, 0, { kind: 'event', entry, level: levelOf(entry) });
+      if (this.paused) this.heldBack++;
+    }
+    if (this.rows.length > KEEP) this.rows.splice(0, this.rows.length - KEEP);
+    this.schedule();
+  }
+
+  gap(reason: string): void {
+    this.rows.push({ kind: 'gap', reason, at: new Date().toISOString() });
+    this.schedule();
+  }
+
+  private setPaused(paused: boolean): void {
+    this.paused = paused;
+    this.pauseButton.textContent = paused ? 'Resume' : 'Pause';
+    this.pauseButton.setAttribute('aria-pressed', String(paused));
+    if (!paused) this.heldBack = 0;
+    this.draw();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.updateOptions();
+      if (this.paused) this.count.textContent = `paused, ${this.heldBack} new`;
+      else this.draw();
+    });
+  }
+
+  private updateOptions(): void {
+    for (const row of this.rows) {
+      if (row.kind !== 'event') continue;
+      addOption(this.typeSelect, this.types, row.entry.event.type);
+      const source = row.entry.event.metadata?.source;
+      if (source) addOption(this.sourceSelect, this.sources, source);
+    }
+  }
+
+  private matches(row: Row): boolean {
+    if (row.kind === 'gap') return true;
+    const type = this.typeSelect.value;
+    const minimum = asLevel(this.severitySelect.value);
+    const source = this.sourceSelect.value;
+    if (type && row.entry.event.type !== type) return false;
+    if (minimum && LEVEL_RANK[row.level] < LEVEL_RANK[minimum]) return false;
+    if (source && row.entry.event.metadata?.source !== source) return false;
+    return true;
+  }
+
+  private draw(): void {
+    const visible: Row[] = [];
+    // Up to the newest event seen before pausing: a paused list does not move.
+    const end = this.rows.length - (this.paused ? this.heldBack : 0);
+    for (let i = end - 1; i >= 0 && visible.length < SHOWN; i--) if (this.matches(this.rows[i] as Row)) visible.push(this.rows[i] as Row);
+    const focused = (document.activeElement as HTMLElement | null)?.dataset?.offset;
+    this.list.replaceChildren(...visible.map((row) => this.item(row)));
+    if (focused) this.list.querySelector<HTMLElement>(`[data-offset="${focused}"]`)?.focus();
+    const total = this.rows.filter((r) => r.kind === 'event').length;
+    this.count.textContent = this.paused ? `paused, ${this.heldBack} new` : `${visible.length} shown of ${total}`;
+  }
+
+  private item(row: Row): HTMLLIElement {
+    if (row.kind === 'gap') {
+      return h('li', { class: 'gap', role: 'note' }, h('span', { 'aria-hidden': 'true' }, '⚠ '), `Gap at ${timeOf(row.at)}: events may be missing here (${row.reason}); state reloaded.`);
+    }
+    const { entry } = row;
+    const { event } = entry;
+    return h(
+      'li',
+      { class: `ev lv-row-${row.level}`, 'data-type': event.type },
+      h(
+        'button',
+        { type: 'button', class: 'ev-row', 'data-offset': entry.offset, 'aria-haspopup': 'dialog', title: 'Show the full event' },
+        h('time', { datetime: event.metadata?.timestamp ?? '' }, timeOf(event.metadata?.timestamp)),
+        badge(row.level),
+        h('span', { class: 'ev-type' }, event.type),
+        h('span', { class: 'ev-source' }, event.metadata?.source ?? ''),
+        h('span', { class: 'ev-summary' }, summaryOf(entry)),
+      ),
+    );
+  }
+
+  private show(offset: number): void {
+    const row = this.rows.find((r) => r.kind === 'event' && r.entry.offset === offset);
+    if (!row || row.kind !== 'event') return;
+    byId('event-dialog-h').textContent = `${row.entry.event.type} · offset ${offset}`;
+    byId('event-json').textContent = JSON.stringify(row.entry.event, null, 2);
+    byId<HTMLDialogElement>('event-dialog').showModal();
+  }
+}
+
+function addOption(select: HTMLSelectElement, known: Set<string>, value: string): void {
+  if (known.has(value)) return;
+  known.add(value);
+  const options = [...select.options].slice(1);
+  const before = options.find((o) => o.value > value) ?? null;
+  select.insertBefore(h('option', { value }, value), before);
+}
