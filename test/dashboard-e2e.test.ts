@@ -1,0 +1,246 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { AgentProcess, freePort, REPO } from './helpers/cli';
+
+/**
+ * The dashboard end to end, as a user sees it: the real agent process (store, WebSocket
+ * broadcaster, a health probe, alerting with a webhook sink) and the real page in headless
+ * Chromium (Debian's package; .ci/run installs it).
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.join(REPO, 'test-artifacts');
+const TOKEN = 'e2e-dashboard-token';
+
+jest.setTimeout(90_000);
+
+/** A service to probe that answers 200 or 503 as the test says, and a webhook receiver that takes anything. */
+class Peer {
+  healthy = true;
+  hooks = 0;
+  private readonly server: Server = createServer((req, res) => {
+    req.resume();
+    if (req.url === '/hook') {
+      this.hooks++;
+      res.writeHead(200).end('ok');
+      return;
+    }
+    res.writeHead(this.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(this.healthy ? '{"status":"ok"}' : '{"status":"down"}');
+  });
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function configText(adminPort: number, wsPort: number, peer: string): string {
+  return `agent: { name: e2e-agent, shutdown_timeout: 5s }
+log: { level: info, format: json }
+http: { host: 127.0.0.1, port: ${adminPort}, auth_token: ${TOKEN} }
+store: { enabled: true, data_dir: ./data, commit_interval: 10ms }
+plugins:
+  - name: events-ws
+    use: websocket-broadcaster
+    config: { port: ${wsPort}, auth_token: ${TOKEN} }
+  - name: probe
+    use: health-probe
+    config:
+      snapshot_interval: 1s
+      services:
+        web:
+          checks:
+            http-200: { kind: http, url: "${peer}/health", interval: 300ms, timeout: 1s }
+  - name: hook
+    use: webhook
+    config: { url: "${peer}/hook" }
+alerting:
+  route: { receiver: team, group_by: [alertname], group_wait: 100ms, group_interval: 1s }
+  receivers:
+    - { name: team, sinks: [hook] }
+`;
+}
+
+/** Retries an assertion about the page until it holds; the last failure is the test's after `timeoutMs`. */
+async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+const textOf = async (locator: Locator): Promise<string> => (await locator.allTextContents()).join('\n');
+const hasText = (locator: Locator, pattern: RegExp | string, timeoutMs?: number): Promise<void> =>
+  eventually(async () => {
+    const text = await textOf(locator);
+    if (typeof pattern === 'string') expect(text).toContain(pattern);
+    else expect(text).toMatch(pattern);
+  }, timeoutMs);
+const counts = (locator: Locator, n: number, timeoutMs?: number): Promise<void> => eventually(async () => expect(await locator.count()).toBe(n), timeoutMs);
+
+async function post(adminUrl: string, data: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${adminUrl}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ type: 'system.error', data }),
+  });
+  expect(res.status).toBe(202);
+}
+
+/** The stream offsets of the events the page lists, oldest first. */
+async function listedOffsets(page: Page): Promise<number[]> {
+  const offsets = await page.locator('#event-list button[data-offset]').evaluateAll((buttons) => buttons.map((b) => Number(b.getAttribute('data-offset'))));
+  return offsets.reverse();
+}
+
+describe('dashboard in headless Chromium', () => {
+  let peer: Peer;
+  let context: BrowserContext | undefined;
+  let profile: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
+    peer = new Peer();
+    profile = mkdtempSync(path.join(tmpdir(), 'dashboard-chromium-'));
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await peer.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('streams, filters, shows a failing probe, silences and acknowledges an alert, and survives an agent restart without losing or repeating events', async () => {
+    const peerUrl = await peer.listen();
+    const dir = mkdtempSync(path.join(tmpdir(), 'dashboard-e2e-'));
+    const file = path.join(dir, 'agent.config.yaml');
+    const adminPort = await freePort();
+    writeFileSync(file, configText(adminPort, await freePort(), peerUrl));
+    let agent = new AgentProcess(['--config', file]);
+    const adminUrl = await agent.ready();
+
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1366, height: 900 },
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+
+    // The agent has a token: the page asks for it, and uses it for the API and the WebSocket.
+    await page.goto(`${adminUrl}/`);
+    await page.getByLabel('Token', { exact: true }).fill(TOKEN);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await hasText(page.locator('#connection'), /live/);
+    expect(await page.evaluate("sessionStorage.length")).toBe(1);
+
+    // A posted system.error appears live.
+    await post(adminUrl, { severity: 'error', message: 'disk full on e2e-1', component: 'backup' });
+    const errorRow = page.locator('#event-list li', { hasText: 'disk full on e2e-1' });
+    await counts(errorRow.filter({ has: page.locator('.ev-type', { hasText: /^system\.error$/ }) }), 1);
+    await hasText(errorRow.first(), 'error');
+
+    // Filters: by type, by severity, by source.
+    await page.getByLabel('Type').selectOption('system.error');
+    await counts(page.locator('#event-list li.ev:not([data-type="system.error"])'), 0);
+    await counts(page.locator('#event-list li.ev[data-type="system.error"]', { hasText: 'disk full on e2e-1' }), 1);
+    await page.getByLabel('Severity').selectOption('critical');
+    await counts(page.locator('#event-list li.ev', { hasText: 'disk full on e2e-1' }), 0);
+    await page.getByLabel('Severity').selectOption('');
+    await page.getByLabel('Source').selectOption('ingest');
+    await counts(page.locator('#event-list li.ev', { hasText: 'disk full on e2e-1' }), 1);
+    await page.getByLabel('Type').selectOption('');
+    await page.getByLabel('Source').selectOption('');
+
+    // Its full JSON on click (and on Enter: the rows are buttons).
+    await page.locator('#event-list button', { hasText: 'disk full on e2e-1' }).focus();
+    await page.keyboard.press('Enter');
+    await hasText(page.locator('#event-json'), '"component": "backup"');
+    await page.keyboard.press('Escape');
+    await eventually(async () => expect(await page.locator('#event-dialog').isVisible()).toBe(false));
+
+    // Pause holds the list still; resume shows what arrived meanwhile.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await post(adminUrl, { severity: 'warning', message: 'arrived while paused', component: 'backup' });
+    await hasText(page.locator('#event-count'), /paused, [1-9]\d* new/);
+    await counts(page.locator('#event-list li', { hasText: 'arrived while paused' }), 0);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await counts(page.locator('#event-list li', { hasText: 'arrived while paused' }), 1);
+
+    // The probed service fails: its status, the failing check and why.
+    const web = page.locator('[data-service="web"]');
+    await hasText(web, 'healthy');
+    peer.healthy = false;
+    await hasText(web, 'unhealthy', 15_000);
+    await hasText(web, 'http-200 fails');
+    await hasText(web, '503');
+    expect(await web.locator('svg.spark').getAttribute('aria-label')).toMatch(/web latency, last \d+ samples: min \d+ ms/);
+
+    // The error's alert: acknowledge it, then silence it from a form prefilled with its labels.
+    const alert = page.locator('#alerts-body li.alert[data-state="firing"]', { hasText: 'disk full on e2e-1' });
+    await counts(alert, 1, 10_000);
+    await alert.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.locator('#ack-by').fill('e2e-operator');
+    await page.locator('#ack-comment').fill('looking at it');
+    await page.getByRole('button', { name: 'Acknowledge', exact: true }).last().click();
+    await hasText(alert, 'acknowledged by e2e-operator');
+    await alert.getByRole('button', { name: 'Silence…' }).click();
+    await hasText(page.locator('#silence-matchers'), 'component="backup"');
+    await page.locator('#silence-duration').fill('1h');
+    await page.locator('#silence-comment').fill('restoring from backup');
+    await page.locator('#silence-dialog').getByRole('button', { name: 'Silence', exact: true }).click();
+    await hasText(page.locator('#silences-body li.silence'), 'component="backup"');
+    await hasText(alert, 'silenced');
+    const silences = (await (await fetch(`${adminUrl}/api/v2/silences`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { createdBy: string; comment: string; status: { state: string } }[];
+    expect(silences).toEqual([expect.objectContaining({ createdBy: 'e2e-operator', comment: 'restoring from backup', status: { state: 'active' } })]);
+    // Recent deliveries: the webhook got the notifications.
+    await hasText(page.locator('#deliveries-body'), 'delivered', 10_000);
+    expect(peer.hooks).toBeGreaterThan(0);
+
+    // The agent restarts: the page reconnects and resumes from its last offset.
+    const before = await listedOffsets(page);
+    agent.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+    await hasText(page.locator('#connection'), /reconnecting/);
+    agent = new AgentProcess(['--config', file]);
+    expect(await agent.ready()).toBe(adminUrl);
+    await post(adminUrl, { severity: 'error', message: 'after the restart', component: 'backup' });
+    await counts(page.locator('#event-list li', { hasText: 'after the restart' }), 1, 15_000);
+    await hasText(page.locator('#connection'), /live/);
+
+    // Every stored event from the first one listed on, each once, in order: none lost, none repeated.
+    const after = await listedOffsets(page);
+    const stored = (await (await fetch(`${adminUrl}/events?since=${(before[0] as number) - 1}&limit=1000`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { events: { offset: number }[] };
+    const storedOffsets = stored.events.map((e) => e.offset).filter((o) => o <= (after[after.length - 1] as number));
+    expect(after).toEqual(storedOffsets);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after.length).toBeGreaterThan(before.length);
+    await counts(page.locator('#event-list li.gap'), 0);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const laptop = path.join(ARTIFACTS, 'dashboard-laptop.png');
+    await page.screenshot({ path: laptop, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    const phone = path.join(ARTIFACTS, 'dashboard-phone.png');
+    await page.screenshot({ path: phone, fullPage: true });
+    process.stdout.write(`dashboard screenshots: ${laptop} ${phone}\n`);
+    expect(pageErrors).toEqual([]);
+
+    agent.kill('SIGTERM');
+    await agent.exited;
+  });
+});
