@@ -123,7 +123,7 @@ export class AlertsView {
     return h(
       'li',
       { class: 'alert', 'data-fingerprint': alert.fingerprint, 'data-state': alert.state },
-      h('div', { class: 'card-head' }, h('strong', {}, alert.labels.alertname ?? alert.fingerprint), badge(level, alert.state), muted ? h('span', { class: 'tag' }, `🔕 ${muted}`) : null, view.acknowledgement ? h('span', { class: 'tag' }, `✔ acknowledged by ${view.acknowledgement.by}`) : null),
+      h('div', { class: 'card-head' }, h('strong', {}, alert.labels.alertname ?? alert.fingerprint), badge(level, alert.state), muted ? h('span', { class: 'tag' }, `⊘ ${muted}`) : null, view.acknowledgement ? h('span', { class: 'tag' }, `✔ acknowledged by ${view.acknowledgement.by}`) : null),
       h('ul', { class: 'labels', 'aria-label': 'labels' }, labels.map(([k, v]) => h('li', {}, `${k}=${v}`))),
       alert.annotations.summary || alert.annotations.description ? h('p', { class: 'why' }, alert.annotations.summary ?? alert.annotations.description) : null,
       h('p', { class: 'muted small' }, `since ${ago(alert.startsAt)}${alert.occurrences > 1 ? ` · ${alert.occurrences} occurrences` : ''}`),
@@ -218,7 +218,7 @@ export class AlertsView {
               h(
                 'li',
                 { class: 'silence', 'data-silence-id': s.id },
-                h('span', { class: 'tag' }, `🔕 ${s.status.state}`),
+                h('span', { class: 'tag' }, `⊘ ${s.status.state}`),
                 h('code', {}, s.matchers.map((m) => `${m.name}${m.isEqual === false ? '!' : ''}${m.isRegex ? '=~' : '='}"${m.value}"`).join(', ')),
                 h('span', { class: 'muted small' }, ` until ${new Date(s.endsAt).toLocaleString()} · ${s.createdBy}: ${s.comment}`),
                 h('button', { type: 'button', 'data-silence': s.id, 'data-key': `exp-${s.id}` }, 'Expire'),

@@ -25,6 +25,32 @@ export function summaryOf(entry: StreamEntry): string {
   if (type === 'service.status') return `${String(data.service_name)} is ${String(data.status)}${(data.metrics as { last_error?: string } | undefined)?.last_error ? `: ${(data.metrics as { last_error: string }).last_error}` : ''}`;
   if (type === 'system.health') return `overall ${String(data.status)}, ${Object.keys((data.services as object) ?? {}).length} services`;
   if (type === 'config.changed') return `${String(data.config_path)} changed`;
+  const alertname = typeof data.alertname === 'string' ? data.alertname : labels?.alertname;
+  switch (type) {
+    case 'agent.starting':
+      return `starting ${String(data.agent_name)} ${String(data.version)} (pid ${String(data.pid)})`;
+    case 'agent.started':
+      return `started with ${(data.plugins as unknown[] | undefined)?.length ?? 0} plugins${data.admin_url ? ` on ${String(data.admin_url)}` : ''}`;
+    case 'agent.stopping':
+    case 'system.shutdown':
+      return `stopping: ${String(data.reason)}${data.signal ? ` (${String(data.signal)})` : ''}`;
+    case 'agent.stopped':
+      return `stopped: ${String(data.reason)}, exit code ${String(data.exit_code)}`;
+    case 'alert.notified':
+      return `${String(data.status)} notification to ${String(data.receiver)}: ${String(data.alerts)} alert(s)${data.reminder ? ' (reminder)' : ''}`;
+    case 'alert.delivery':
+      return `${String(data.receiver)} / ${String(data.sink)}: ${String(data.outcome)}${data.reason ? `: ${String(data.reason)}` : ''} (attempt ${String(data.attempt)})`;
+    case 'alert.acknowledged':
+      return `${String(alertname)} acknowledged by ${String(data.by)}${data.comment ? `: ${String(data.comment)}` : ''}`;
+    case 'alert.silenced':
+    case 'alert.inhibited':
+    case 'alert.muted':
+      return `${String(alertname)} ${type.slice(6)}`;
+    case 'silence.created':
+    case 'silence.updated':
+    case 'silence.expired':
+      return `silence ${type.slice(8)}: ${((data.matchers as { name: string; value: string }[] | undefined) ?? []).map((m) => `${m.name}=${m.value}`).join(', ')}${data.created_by ? ` by ${String(data.created_by)}` : ''}`;
+  }
   if (labels?.alertname) return `${labels.alertname} ${Object.entries(labels).filter(([k]) => k !== 'alertname').map(([k, v]) => `${k}=${v}`).join(' ')}`;
   const text = JSON.stringify(data);
   return text.length > 160 ? `${text.slice(0, 160)}…` : text;

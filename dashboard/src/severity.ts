@@ -2,7 +2,8 @@
 export type Level = 'critical' | 'error' | 'warning' | 'info' | 'ok';
 
 export const LEVEL_RANK: Record<Level, number> = { ok: 0, info: 1, warning: 2, error: 3, critical: 4 };
-const ICON: Record<Level, string> = { critical: '⛔', error: '✖', warning: '▲', info: 'ℹ', ok: '✔' };
+// Glyphs common fonts have (emoji fonts are often missing on servers and phones alike).
+const ICON: Record<Level, string> = { critical: '‼', error: '✖', warning: '▲', info: 'ℹ', ok: '✔' };
 
 export function badge(level: Level, text: string = level): HTMLSpanElement {
   const span = document.createElement('span');
