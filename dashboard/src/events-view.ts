@@ -150,7 +150,8 @@ export class EventsView {
     this.list.replaceChildren(...visible.map((row) => this.item(row)));
     if (focused) this.list.querySelector<HTMLElement>(`[data-offset="${focused}"]`)?.focus();
     const total = this.rows.filter((r) => r.kind === 'event').length;
-    this.count.textContent = this.paused ? `paused, ${this.heldBack} new` : `${visible.length} shown of ${total}`;
+    const shown = visible.filter((r) => r.kind === 'event').length;
+    this.count.textContent = this.paused ? `paused, ${this.heldBack} new` : `${shown} shown of ${total}`;
   }
 
   private item(row: Row): HTMLLIElement {
