@@ -41,7 +41,7 @@ class Peer {
   }
 }
 
-function configText(adminPort: number, wsPort: number, peer: string): string {
+function configText(adminPort: number, wsPort: number, peer: string, heartbeat = '30s'): string {
   return `agent: { name: e2e-agent, shutdown_timeout: 5s }
 log: { level: info, format: json }
 http: { host: 127.0.0.1, port: ${adminPort}, auth_token: ${TOKEN} }
@@ -49,7 +49,10 @@ store: { enabled: true, data_dir: ./data, commit_interval: 10ms }
 plugins:
   - name: events-ws
     use: websocket-broadcaster
-    config: { port: ${wsPort}, auth_token: ${TOKEN} }
+    config: { port: ${wsPort}, auth_token: ${TOKEN}, heartbeat_interval: ${heartbeat} }
+  - name: watcher
+    use: config-watcher
+    config: { watch_agent_config: true, debounce_ms: 50, files: [./app.yaml] }
   - name: probe
     use: health-probe
     config:
@@ -127,7 +130,9 @@ describe('dashboard in headless Chromium', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dashboard-e2e-'));
     const file = path.join(dir, 'agent.config.yaml');
     const adminPort = await freePort();
-    writeFileSync(file, configText(adminPort, await freePort(), peerUrl));
+    const wsPort = await freePort();
+    writeFileSync(file, configText(adminPort, wsPort, peerUrl));
+    writeFileSync(path.join(dir, 'app.yaml'), 'db: { host: db-1, password: first-secret }\n');
     let agent = new AgentProcess(['--config', file]);
     const adminUrl = await agent.ready();
 
@@ -214,6 +219,22 @@ describe('dashboard in headless Chromium', () => {
     await hasText(page.locator('#deliveries-body'), 'delivered', 10_000);
     expect(peer.hooks).toBeGreaterThan(0);
 
+    // A config change: the diffs appear (secrets redacted), and the reload restarts the
+    // broadcaster, which the page rides out like a network blip.
+    writeFileSync(path.join(dir, 'app.yaml'), 'db: { host: db-2, password: second-secret }\n');
+    writeFileSync(file, configText(adminPort, wsPort, peerUrl, '20s'));
+    const diffs = page.locator('#config-body');
+    await hasText(diffs, 'db.host', 15_000);
+    await hasText(diffs, 'db-2');
+    await hasText(diffs, 'heartbeat_interval', 15_000);
+    expect(await textOf(diffs)).toContain('db.password');
+    expect(await textOf(diffs)).not.toMatch(/first-secret|second-secret/);
+    const listening = (): number => agent.lines.filter((l) => String(l.msg).startsWith('websocket broadcaster listening')).length;
+    await eventually(async () => expect(listening()).toBe(2), 15_000);
+    await post(adminUrl, { severity: 'warning', message: 'after the reload', component: 'backup' });
+    await counts(page.locator('#event-list li', { hasText: 'after the reload' }), 1, 15_000);
+    await hasText(page.locator('#connection'), /live/);
+
     // The agent restarts: the page reconnects and resumes from its last offset.
     const before = await listedOffsets(page);
     agent.kill('SIGTERM');
@@ -246,6 +267,7 @@ describe('dashboard in headless Chromium', () => {
     await counts(page.locator('#event-list li', { hasText: 'on the new database' }), 1, 15_000);
 
     mkdirSync(ARTIFACTS, { recursive: true });
+    await page.evaluate('window.scrollTo(0, 0)');
     const laptop = path.join(ARTIFACTS, 'dashboard-laptop.png');
     await page.screenshot({ path: laptop, fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });

@@ -25,7 +25,7 @@ export class ConfigView {
           return h(
             'li',
             { class: 'diff' },
-            h('div', {}, h('code', {}, String(d.config_path)), h('span', { class: 'muted small' }, ` ${timeOf(event.metadata?.timestamp)}${d.changed_by ? ` by ${String(d.changed_by)}` : ''}${d.change_reason ? ` (${String(d.change_reason)})` : ''}`)),
+            h('div', {}, h('code', { title: String(d.config_path) }, shortPath(String(d.config_path))), h('span', { class: 'muted small' }, ` ${timeOf(event.metadata?.timestamp)}${d.changed_by ? ` by ${String(d.changed_by)}` : ''}${d.change_reason ? ` (${String(d.change_reason)})` : ''}`)),
             h('div', { class: 'old' }, h('span', { class: 'sign', 'aria-label': 'old value' }, '−'), h('code', {}, show(d.old_value))),
             h('div', { class: 'new' }, h('span', { class: 'sign', 'aria-label': 'new value' }, '+'), h('code', {}, show(d.new_value))),
           );
@@ -33,6 +33,13 @@ export class ConfigView {
       ),
     );
   }
+}
+
+/** `file#key` with the file's directories left out (the full path is the title). */
+function shortPath(configPath: string): string {
+  const hash = configPath.indexOf('#');
+  const file = hash < 0 ? configPath : configPath.slice(0, hash);
+  return `${file.slice(file.lastIndexOf('/') + 1)}${hash < 0 ? '' : configPath.slice(hash)}`;
 }
 
 function show(value: unknown): string {
