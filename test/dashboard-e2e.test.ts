@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
@@ -108,6 +108,54 @@ async function listedOffsets(page: Page): Promise<number[]> {
   return offsets.reverse();
 }
 
+/**
+ * A reverse proxy as nginx is configured in the README: `prefix/` to the admin server,
+ * `prefix/<ws path>` to the broadcaster, upgrades included. Records the paths it was asked for.
+ */
+async function startProxy(port: number, prefix: string, websockets: Record<string, number>, adminPort: number): Promise<{ origin: string; requests: string[]; upgrades: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const upgrades: string[] = [];
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    requests.push(url.split('?', 1)[0] as string);
+    if (!url.startsWith(`${prefix}/`)) return void res.writeHead(404).end();
+    const upstream = httpRequest({ host: '127.0.0.1', port: adminPort, path: url.slice(prefix.length), method: req.method, headers: { ...req.headers, host: `127.0.0.1:${adminPort}` } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const url = req.url ?? '/';
+    upgrades.push(url.split('?', 1)[0] as string);
+    const target = websockets[url.split('?', 1)[0]?.slice(prefix.length) ?? ''];
+    if (!url.startsWith(`${prefix}/`) || target === undefined) return void socket.destroy();
+    const upstream = connect(target, '127.0.0.1', () => {
+      const lines = [`${req.method} ${url.slice(prefix.length)} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i] as string;
+        lines.push(`${name}: ${name.toLowerCase() === 'host' ? `127.0.0.1:${target}` : req.rawHeaders[i + 1]}`);
+      }
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    upgrades,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
 describe('dashboard in headless Chromium', () => {
   let peer: Peer;
   let context: BrowserContext | undefined;
@@ -117,7 +165,14 @@ describe('dashboard in headless Chromium', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
     peer = new Peer();
     profile = mkdtempSync(path.join(tmpdir(), 'dashboard-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1366, height: 900 },
+    });
   });
+  const browser = (): BrowserContext => context as BrowserContext;
 
   afterAll(async () => {
     await context?.close();
@@ -136,13 +191,7 @@ describe('dashboard in headless Chromium', () => {
     let agent = new AgentProcess(['--config', file]);
     const adminUrl = await agent.ready();
 
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1366, height: 900 },
-    });
-    const page = context.pages()[0] ?? (await context.newPage());
+    const page = await browser().newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
 
@@ -278,5 +327,40 @@ describe('dashboard in headless Chromium', () => {
 
     agent.kill('SIGTERM');
     await agent.exited;
+  });
+  it('works behind a reverse proxy under a path prefix, the WebSocket proxied too', async () => {
+    const [adminPort, wsPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+    const proxy = await startProxy(proxyPort, '/praxis', { '/ws/events': wsPort }, adminPort);
+    const dir = mkdtempSync(path.join(tmpdir(), 'dashboard-proxy-'));
+    const file = path.join(dir, 'agent.config.yaml');
+    writeFileSync(
+      file,
+      `agent: { name: behind-proxy }
+log: { format: json }
+http: { host: 127.0.0.1, port: ${adminPort} }
+store: { enabled: true, data_dir: ./data }
+plugins:
+  - name: events-ws
+    use: websocket-broadcaster
+    config: { port: ${wsPort}, public_url: ws/events, allowed_origins: ["${proxy.origin}"] }
+`,
+    );
+    const agent = new AgentProcess(['--config', file]);
+    try {
+      const adminUrl = await agent.ready();
+      const page = await browser().newPage();
+      await page.goto(`${proxy.origin}/praxis/`);
+      await hasText(page.locator('#connection'), /live/);
+      await post(adminUrl, { severity: 'error', message: 'seen through the proxy', component: 'edge' });
+      await counts(page.locator('#event-list li', { hasText: 'seen through the proxy' }), 1);
+      expect(proxy.upgrades).toEqual(['/praxis/ws/events']);
+      expect(proxy.requests).toEqual(expect.arrayContaining(['/praxis/', '/praxis/assets/app.js', '/praxis/websocket', '/praxis/stats']));
+      expect(proxy.requests.filter((r) => !r.startsWith('/praxis/'))).toEqual([]);
+      await page.close();
+    } finally {
+      agent.kill('SIGTERM');
+      await agent.exited;
+      await proxy.close();
+    }
   });
 });
