@@ -48,6 +48,8 @@ export class ServicesView {
       s.message = v.message;
       s.failing = v.failing_checks ?? [];
       s.checks = v.checks ?? s.checks;
+      // Polled every few seconds: a point per new check result between the events' snapshots.
+      if (typeof v.latency_ms === 'number' && v.last_checked) push(s, v.last_checked, v.latency_ms);
     }
     this.loaded = true;
     this.draw();
@@ -133,7 +135,8 @@ export class ServicesView {
 }
 
 function push(s: ServiceState, at: string, ms: number): void {
-  if (s.latency.length > 0 && (s.latency[s.latency.length - 1] as { at: string }).at === at) return;
+  // Each check result once, in time order (GET /health and the events may both report it).
+  if (s.latency.length > 0 && (s.latency[s.latency.length - 1] as { at: string }).at >= at) return;
   s.latency.push({ at, ms });
   if (s.latency.length > POINTS) s.latency.splice(0, s.latency.length - POINTS);
 }
