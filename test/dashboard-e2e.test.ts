@@ -220,12 +220,20 @@ describe('dashboard in headless Chromium', () => {
     await page.getByLabel('Type').selectOption('');
     await page.getByLabel('Source').selectOption('');
 
-    // Its full JSON on click (and on Enter: the rows are buttons).
-    await page.locator('#event-list button', { hasText: 'disk full on e2e-1' }).focus();
+    // Its full JSON on Enter (the rows are buttons; the list is one tab stop, arrows move in it), and on click.
+    await page.locator('#event-list button[tabindex="0"]').focus();
+    expect(await page.locator('#event-list button[tabindex="0"]').count()).toBe(1);
+    const errorOffset = await page.locator('#event-list button', { hasText: 'disk full on e2e-1' }).getAttribute('data-offset');
+    const focusedOffset = (): Promise<unknown> => page.evaluate('document.activeElement.dataset.offset');
+    for (let presses = 0; presses < 50 && (await focusedOffset()) !== errorOffset; presses++) await page.keyboard.press('ArrowDown');
+    expect(await focusedOffset()).toBe(errorOffset);
     await page.keyboard.press('Enter');
     await hasText(page.locator('#event-json'), '"component": "backup"');
     await page.keyboard.press('Escape');
     await eventually(async () => expect(await page.locator('#event-dialog').isVisible()).toBe(false));
+    await page.locator('#event-list button', { hasText: 'disk full on e2e-1' }).click();
+    await hasText(page.locator('#event-json'), '"message": "disk full on e2e-1"');
+    await page.getByRole('button', { name: 'Close' }).click();
 
     // Pause holds the list still; resume shows what arrived meanwhile.
     await page.getByRole('button', { name: 'Pause' }).click();

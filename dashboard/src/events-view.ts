@@ -64,6 +64,8 @@ export class EventsView {
   private readonly types = new Set<string>();
   private readonly sources = new Set<string>();
   private scheduled = false;
+  /** The offset of the event that has the list's tab stop. */
+  private current?: number;
   private readonly list = byId<HTMLOListElement>('event-list');
   private readonly typeSelect = byId<HTMLSelectElement>('filter-type');
   private readonly severitySelect = byId<HTMLSelectElement>('filter-severity');
@@ -74,6 +76,12 @@ export class EventsView {
   constructor() {
     for (const select of [this.typeSelect, this.severitySelect, this.sourceSelect]) select.addEventListener('change', () => this.draw());
     this.pauseButton.addEventListener('click', () => this.setPaused(!this.paused));
+    // One tab stop for the whole list (roving tabindex): arrow keys move between events.
+    this.list.addEventListener('keydown', (e) => this.onKey(e));
+    this.list.addEventListener('focusin', (e) => {
+      const offset = (e.target as HTMLElement).dataset?.offset;
+      if (offset !== undefined) this.current = Number(offset);
+    });
     this.list.addEventListener('click', (e) => {
       const button = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-offset]');
       if (button) this.show(Number(button.dataset.offset));
@@ -148,6 +156,8 @@ export class EventsView {
     for (let i = end - 1; i >= 0 && visible.length < SHOWN; i--) if (this.matches(this.rows[i] as Row)) visible.push(this.rows[i] as Row);
     const focused = (document.activeElement as HTMLElement | null)?.dataset?.offset;
     this.list.replaceChildren(...visible.map((row) => this.item(row)));
+    const stop = this.list.querySelector<HTMLElement>(`[data-offset="${this.current}"]`) ?? this.list.querySelector<HTMLElement>('button[data-offset]');
+    stop?.setAttribute('tabindex', '0');
     if (focused) this.list.querySelector<HTMLElement>(`[data-offset="${focused}"]`)?.focus();
     const total = this.rows.filter((r) => r.kind === 'event').length;
     const shown = visible.filter((r) => r.kind === 'event').length;
@@ -165,7 +175,7 @@ export class EventsView {
       { class: `ev lv-row-${row.level}`, 'data-type': event.type },
       h(
         'button',
-        { type: 'button', class: 'ev-row', 'data-offset': entry.offset, 'aria-haspopup': 'dialog', title: 'Show the full event' },
+        { type: 'button', class: 'ev-row', 'data-offset': entry.offset, tabindex: -1, 'aria-haspopup': 'dialog', title: 'Show the full event' },
         h('time', { datetime: event.metadata?.timestamp ?? '' }, timeOf(event.metadata?.timestamp)),
         badge(row.level),
         h('span', { class: 'ev-type' }, event.type),
@@ -173,6 +183,19 @@ export class EventsView {
         h('span', { class: 'ev-summary' }, summaryOf(entry)),
       ),
     );
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const buttons = [...this.list.querySelectorAll<HTMLButtonElement>('button[data-offset]')];
+    const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+    const target = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: buttons.length - 1, PageDown: at + 10, PageUp: at - 10 }[e.key];
+    if (target === undefined || at < 0) return;
+    e.preventDefault();
+    const next = buttons[Math.max(0, Math.min(buttons.length - 1, target))];
+    if (!next) return;
+    buttons[at]?.setAttribute('tabindex', '-1');
+    next.setAttribute('tabindex', '0');
+    next.focus();
   }
 
   private show(offset: number): void {
