@@ -51,7 +51,6 @@ const NAME_KEY = 'praxis-agent.operator';
  */
 export class AlertsView {
   private alerts: AlertJson[] = [];
-  private silenceTarget?: AlertJson;
   private ackTarget?: AlertJson;
 
   constructor(private readonly onChange: () => void) {
@@ -126,7 +125,7 @@ export class AlertsView {
       h('div', { class: 'card-head' }, h('strong', {}, alert.labels.alertname ?? alert.fingerprint), badge(level, alert.state), muted ? h('span', { class: 'tag' }, `⊘ ${muted}`) : null, view.acknowledgement ? h('span', { class: 'tag' }, `✔ acknowledged by ${view.acknowledgement.by}`) : null),
       h('ul', { class: 'labels', 'aria-label': 'labels' }, labels.map(([k, v]) => h('li', {}, `${k}=${v}`))),
       alert.annotations.summary || alert.annotations.description ? h('p', { class: 'why' }, alert.annotations.summary ?? alert.annotations.description) : null,
-      h('p', { class: 'muted small' }, `since ${ago(alert.startsAt)}${alert.occurrences > 1 ? ` · ${alert.occurrences} occurrences` : ''}`),
+      h('p', { class: 'muted small' }, `${alert.state === 'resolved' && alert.endsAt ? `resolved ${ago(alert.endsAt)}, started ${ago(alert.startsAt)}` : `since ${ago(alert.startsAt)}`}${alert.occurrences > 1 ? ` · ${alert.occurrences} occurrences` : ''}`),
       alert.state === 'resolved'
         ? null
         : h(
@@ -139,7 +138,6 @@ export class AlertsView {
   }
 
   private openSilence(view: AlertJson): void {
-    this.silenceTarget = view;
     const fieldset = byId('silence-matchers');
     fieldset.replaceChildren(
       h('legend', {}, 'Matchers (alerts with all the checked labels)'),
@@ -175,7 +173,6 @@ export class AlertsView {
       return;
     }
     byId<HTMLDialogElement>('silence-dialog').close();
-    this.silenceTarget = undefined;
     this.onChange();
   }
 

@@ -8,7 +8,7 @@ import { EventBus } from '../bus/event-bus';
 import { SystemClock } from '../core/clock';
 import { EventRegistry } from '../events/registry';
 import { AdminServer } from './admin-server';
-import { mountDashboard } from './dashboard';
+import { defaultDashboardDir, loadDashboard, mountDashboard } from './dashboard';
 
 const running: AdminServer[] = [];
 afterEach(async () => {
@@ -83,5 +83,12 @@ describe('dashboard files', () => {
     const res = await get(`${empty}/`);
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body.toString()).error.message).toMatch(/the dashboard is not built .*npm run build/);
+  });
+
+  it('keeps the built page small: under 20 KB gzipped in all (README, "Dashboard", states its size)', () => {
+    const assets = loadDashboard(defaultDashboardDir());
+    expect([...assets.keys()].sort()).toEqual(['/', '/assets/app.css', '/assets/app.js']);
+    const gzipped = [...assets.values()].reduce((sum, a) => sum + a.gzip.length, 0);
+    expect(gzipped).toBeLessThan(20_000);
   });
 });

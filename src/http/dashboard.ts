@@ -33,12 +33,14 @@ const HEADERS = {
 };
 
 /**
- * Where `npm run build` puts the page: dist/dashboard, beside dist/src when running from dist/,
- * under dist/ when running from the sources (tests through ts-jest).
+ * Where `npm run build` puts the page: dist/dashboard, under dist/ when running from the sources
+ * (tests through ts-jest), beside dist/src when running from dist/. Never the repository's
+ * dashboard/ folder: those are the unbuilt sources.
  */
 export function defaultDashboardDir(): string {
-  const candidates = [path.resolve(__dirname, '../../dashboard'), path.resolve(__dirname, '../../dist/dashboard')];
-  return candidates.find((dir) => existsSync(path.join(dir, 'index.html'))) ?? (candidates[0] as string);
+  const fromSources = path.resolve(__dirname, '../../dist/dashboard');
+  const fromDist = path.resolve(__dirname, '../../dashboard');
+  return path.basename(path.resolve(__dirname, '../..')) === 'dist' ? fromDist : fromSources;
 }
 
 /** Reads the built page (index.html and its assets/ folder) into memory; empty when it was not built. */
