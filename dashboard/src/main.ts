@@ -27,9 +27,9 @@ const alerts = new AlertsView(() => void refreshAlerts());
 let stream: EventStream | undefined;
 let alertsTimer: number | undefined;
 
-function showState(state: StreamState | 'error', detail: string): void {
+function showState(state: StreamState, detail: string): void {
   const el = byId('connection');
-  const text = { connecting: '◌ connecting', live: '● live', reconnecting: '◌ reconnecting', offline: '○ offline', error: '✖ error' }[state];
+  const text = { connecting: '◌ connecting', live: '● live', reconnecting: '◌ reconnecting', offline: '○ offline' }[state];
   el.textContent = detail ? `${text} (${detail})` : text;
   el.dataset.state = state;
 }
@@ -49,10 +49,17 @@ byId('token-form').addEventListener('submit', (e) => {
 });
 byId('token-button').addEventListener('click', () => askToken());
 
-/** A failed background call: a missing token asks for it, the rest shows in the status line. */
+/** What the last API call that failed said, until one succeeds again (the stream's state is apart). */
+function problem(message: string | undefined): void {
+  const el = byId('problem');
+  el.hidden = message === undefined;
+  el.textContent = message === undefined ? '' : `✖ API: ${message}`;
+}
+
+/** A failed background call: a missing token asks for it, the rest shows beside the stream's state. */
 function failed(error: unknown): void {
   if (error instanceof Unauthorized) return askToken(token() ? 'That token was refused.' : '');
-  showState('error', (error as Error).message);
+  problem((error as Error).message);
 }
 
 async function refreshAlerts(): Promise<void> {
@@ -67,13 +74,18 @@ function alertsSoon(): void {
 }
 
 async function refreshPolled(): Promise<void> {
+  let ok = true;
   await Promise.all([
     api<Record<string, never>>('stats').then(drawStats),
     api<HealthView>('health').then((v) => services.setHealth(v), (error: unknown) => {
       if (!(error instanceof ApiError && error.status === 404)) throw error;
     }),
-    refreshAlerts(),
-  ]).catch(failed);
+    alerts.refresh(),
+  ]).catch((error: unknown) => {
+    ok = false;
+    failed(error);
+  });
+  if (ok) problem(undefined);
 }
 
 function deliver(entries: StreamEntry[]): void {
