@@ -13,7 +13,8 @@ await build({
   entryPoints: [join(here, 'src', 'main.ts')],
   outfile: join(out, 'assets', 'app.js'),
   bundle: true,
-  minify: true,
+  // DASHBOARD_DEV=1: readable output, for CPU profiles with real function names.
+  minify: process.env.DASHBOARD_DEV !== '1',
   format: 'iife',
   target: ['es2020'],
   legalComments: 'none',

@@ -30,10 +30,17 @@ export function render(target: HTMLElement, ...children: (Child | Child[])[]): v
   if (focusedKey) target.querySelector<HTMLElement>(`[data-key="${CSS.escape(focusedKey)}"]`)?.focus();
 }
 
+const pad = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/**
+ * HH:MM:SS local time, by hand: toLocaleTimeString builds a formatter per call, and was most of
+ * the page's script time in a Chromium CPU profile of a 5,000-event burst (0.9-1.7 s self time;
+ * this: under 30 ms).
+ */
 export function timeOf(iso: string | number | undefined): string {
   if (iso === undefined) return '';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleTimeString([], { hour12: false });
+  return Number.isNaN(d.getTime()) ? String(iso) : `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 export function ago(iso: string | undefined, now = Date.now()): string {

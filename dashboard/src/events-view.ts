@@ -64,6 +64,9 @@ export class EventsView {
   private readonly types = new Set<string>();
   private readonly sources = new Set<string>();
   private scheduled = false;
+  /** Rows appended since the list was last drawn, and whether one went anywhere but the end. */
+  private fresh: Row[] = [];
+  private redraw = false;
   /** The offset of the event that has the list's tab stop. */
   private current?: number;
   private readonly list = byId<HTMLOListElement>('event-list');
@@ -98,15 +101,23 @@ export class EventsView {
         if (before.kind === 'gap') break;
         at--;
       }
-      this.rows.splice(at, 0, { kind: 'event', entry, level: levelOf(entry) });
+      const row: Row = { kind: 'event', entry, level: levelOf(entry) };
+      this.rows.splice(at, 0, row);
+      if (at === this.rows.length - 1) this.fresh.push(row);
+      else this.redraw = true;
       if (this.paused) this.heldBack++;
+      addOption(this.typeSelect, this.types, entry.event.type);
+      const source = entry.event.metadata?.source;
+      if (source) addOption(this.sourceSelect, this.sources, source);
     }
     if (this.rows.length > KEEP) this.rows.splice(0, this.rows.length - KEEP);
     this.schedule();
   }
 
   gap(reason: string): void {
-    this.rows.push({ kind: 'gap', reason, at: new Date().toISOString() });
+    const row: Row = { kind: 'gap', reason, at: new Date().toISOString() };
+    this.rows.push(row);
+    this.fresh.push(row);
     this.schedule();
   }
 
@@ -123,19 +134,29 @@ export class EventsView {
     this.scheduled = true;
     requestAnimationFrame(() => {
       this.scheduled = false;
-      this.updateOptions();
       if (this.paused) this.count.textContent = `paused, ${this.heldBack} new`;
-      else this.draw();
+      else if (this.redraw) this.draw();
+      else this.prepend();
     });
   }
 
-  private updateOptions(): void {
-    for (const row of this.rows) {
-      if (row.kind !== 'event') continue;
-      addOption(this.typeSelect, this.types, row.entry.event.type);
-      const source = row.entry.event.metadata?.source;
-      if (source) addOption(this.sourceSelect, this.sources, source);
-    }
+  /** New events at the top, the oldest shown ones dropped: a frame builds only the new rows. */
+  private prepend(): void {
+    const fresh = this.fresh.filter((row) => this.matches(row));
+    this.fresh = [];
+    if (fresh.length >= SHOWN) return this.draw();
+    const focused = document.activeElement;
+    this.list.prepend(...fresh.reverse().map((row) => this.item(row)));
+    while (this.list.childElementCount > SHOWN) this.list.lastElementChild?.remove();
+    if (!this.list.querySelector('button[tabindex="0"]')) this.list.querySelector('button[data-offset]')?.setAttribute('tabindex', '0');
+    if (focused instanceof HTMLElement && focused !== document.activeElement) focused.focus();
+    this.showCount(this.list.querySelectorAll('li.ev').length);
+  }
+
+  private showCount(shown: number): void {
+    let total = 0;
+    for (const row of this.rows) if (row.kind === 'event') total++;
+    this.count.textContent = this.paused ? `paused, ${this.heldBack} new` : `${shown} shown of ${total}`;
   }
 
   private matches(row: Row): boolean {
@@ -150,18 +171,18 @@ export class EventsView {
   }
 
   private draw(): void {
+    this.fresh = [];
+    this.redraw = false;
     const visible: Row[] = [];
     // Up to the newest event seen before pausing: a paused list does not move.
-    const end = this.rows.length - (this.paused ? this.heldBack : 0);
+    const end = Math.max(0, this.rows.length - (this.paused ? this.heldBack : 0));
     for (let i = end - 1; i >= 0 && visible.length < SHOWN; i--) if (this.matches(this.rows[i] as Row)) visible.push(this.rows[i] as Row);
     const focused = (document.activeElement as HTMLElement | null)?.dataset?.offset;
     this.list.replaceChildren(...visible.map((row) => this.item(row)));
     const stop = this.list.querySelector<HTMLElement>(`[data-offset="${this.current}"]`) ?? this.list.querySelector<HTMLElement>('button[data-offset]');
     stop?.setAttribute('tabindex', '0');
     if (focused) this.list.querySelector<HTMLElement>(`[data-offset="${focused}"]`)?.focus();
-    const total = this.rows.filter((r) => r.kind === 'event').length;
-    const shown = visible.filter((r) => r.kind === 'event').length;
-    this.count.textContent = this.paused ? `paused, ${this.heldBack} new` : `${shown} shown of ${total}`;
+    this.showCount(visible.filter((r) => r.kind === 'event').length);
   }
 
   private item(row: Row): HTMLLIElement {
