@@ -537,6 +537,36 @@ describe('websocket-broadcaster security', () => {
     await connect(url, { origin: 'https://dash.example.com' });
   });
 
+  it('lets the dashboard in by default: the admin port on the host the browser reached this server by; no other browser origin', async () => {
+    const h = createPluginHarness(plugin, { config: { port: 0 }, http: {} });
+    harnesses.push(h);
+    await h.start();
+    const url = (h.instance as WebsocketBroadcasterPlugin).url as string;
+    const adminPort = new URL(h.url as string).port;
+    const wsPort = new URL(url).port;
+    await connect(url, { origin: `http://127.0.0.1:${adminPort}` });
+    // Reached as localhost, from a page loaded from localhost.
+    await connect(url.replace('127.0.0.1', 'localhost'), { origin: `http://localhost:${adminPort}` });
+    await connect(url); // not a browser: no Origin
+    for (const origin of [`http://localhost:${adminPort}`, `http://127.0.0.1:${wsPort}`, 'https://evil.example.com', 'null']) {
+      await expect(TestClient.connect(url, { origin })).rejects.toMatchObject({ status: 403 });
+    }
+    const { url: any } = await serve({ allowed_origins: ['*'] });
+    await connect(any, { origin: 'https://evil.example.com' });
+  });
+
+  it('tells the dashboard where it is on GET /websocket of the admin server, without the token', async () => {
+    const h = createPluginHarness(plugin, { config: { port: 0, auth_token: 'ws-token', public_url: 'ws/events' }, http: { auth_token: 'admin-token' } });
+    harnesses.push(h);
+    await h.start();
+    const port = Number(new URL((h.instance as WebsocketBroadcasterPlugin).url as string).port);
+    const res = await fetch(`${h.url as string}/websocket`);
+    expect(res.status).toBe(200);
+    const info = await res.json();
+    expect(info).toEqual({ url: 'ws/events', port, path: '/ws/events', tls: false, token_required: true, replay: false });
+    expect(JSON.stringify(info)).not.toContain('ws-token');
+  });
+
   it('answers 404 on other paths, and serves the configured path', async () => {
     const { url } = await serve();
     await expect(TestClient.connect(url.replace('/ws/events', '/other'))).rejects.toMatchObject({ status: 404 });

@@ -17,6 +17,7 @@ import { AdminServer } from '../http/admin-server';
 import { PluginHost, STOP_FLOOR_MS, type PluginStatus, type StopReport } from '../plugin/plugin-host';
 import { classToken } from '../plugin/tokens';
 import { EVENT_STORE, EventStore } from '../store/event-store';
+import { mountDashboard } from '../http/dashboard';
 import { eventsRoute } from '../store/events-route';
 import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
@@ -121,6 +122,7 @@ export class Agent {
       });
     }
     if (this.store) this.admin?.addRoute('GET', '/events', eventsRoute(this.store), { auth: true });
+    if (this.admin && config.http.dashboard) mountDashboard(this.admin);
     if (loaded.alerting && config.alerting) {
       // Loaded only when configured, like the store.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
