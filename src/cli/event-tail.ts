@@ -267,7 +267,8 @@ function pollRefusal(target: string, error: AgentClientError): string {
   if (error.status === 401 || error.status === 403) {
     return `${target} refused GET /events (HTTP ${error.status}${error.code ? ` ${error.code}` : ''}): give the admin API's token with --token-file FILE or $PRAXIS_TOKEN`;
   }
-  if (error.status === 404) {
+  // Without the store only POST /events exists: GET is 405 there (404 behind a proxy that routes by method).
+  if (error.status === 404 || error.status === 405) {
     return `${target} has no GET /events: the agent runs without its event store. Enable store.enabled, or the websocket-broadcaster plugin (then tail uses its stream; --ws-url names it)`;
   }
   return `${target}: GET /events failed (HTTP ${error.status}${error.code ? ` ${error.code}` : ''}): ${error.message}`;
