@@ -134,7 +134,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     const lines = human.lines.map((l) => l.raw as string);
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z ERROR +system\.error +tail-test +b$/);
-    expect(lines.join('\n')).not.toMatch(/\x1b/);
+    expect(lines.join('\n')).not.toContain('\u001b');
     expect(await stop(replay)).toBe(0);
     expect(await stop(human)).toBe(0);
     await stop(agent);
