@@ -150,11 +150,16 @@ function webSocketSession(url: string, token: string | undefined, position: Posi
     signal.addEventListener('abort', stop, { once: true });
 
     ws.on('unexpected-response', (_req, res) => {
-      fatal = new TailFatalError(refusal(url, res.statusCode ?? 0, token !== undefined));
+      const status = res.statusCode ?? 0;
+      const refused = refusal(url, status, token !== undefined);
+      // Another status (a proxy's 502 while the agent restarts) is worth another attempt.
+      if (refused) fatal = new TailFatalError(refused);
+      else lastError = new Error(`${url} answered HTTP ${status} instead of opening a WebSocket`);
       ws.terminate();
     });
+    // The first error is the cause: aborting a handshake reports a generic one after it.
     ws.on('error', (error) => {
-      lastError = error;
+      lastError ??= error;
     });
     ws.on('ping', heard);
     ws.on('close', (code, reason) => {
@@ -219,14 +224,14 @@ function subscriptions(welcome: Record<string, unknown>, position: Position, typ
   ];
 }
 
-/** The message for an upgrade the broadcaster refused. */
-function refusal(url: string, status: number, withToken: boolean): string {
+/** The message for an upgrade refused for good (a token, an origin, a path); undefined for other statuses. */
+function refusal(url: string, status: number, withToken: boolean): string | undefined {
   if (status === 401) {
     return `${url} refused the connection (HTTP 401): ${withToken ? 'the token is not the broadcaster\'s auth_token' : 'the broadcaster requires a token'}; give it with --token-file FILE or $PRAXIS_TOKEN`;
   }
   if (status === 403) return `${url} refused the connection (HTTP 403): not an allowed origin`;
   if (status === 404) return `${url} answered HTTP 404: no WebSocket endpoint at this path (the broadcaster's \`path\`, /ws/events by default)`;
-  return `${url} answered HTTP ${status} instead of opening a WebSocket`;
+  return undefined;
 }
 
 /** Streams by polling the admin API's `GET /events` (needs `store.enabled`), once a second while nothing is new. */
