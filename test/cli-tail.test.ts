@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { waitFor } from './helpers/async';
 import { AgentProcess, BIN, freePort } from './helpers/cli';
 
@@ -22,7 +24,7 @@ function writeConfig(dir: string, lines: string[]): string {
 }
 
 /** An agent with the store and a broadcaster (on port 0 unless given: the log line names its URL); the data dir stays across restarts. */
-function broadcasterConfig(dir: string, broadcaster: { port?: string; authToken?: string } = {}): string {
+function broadcasterConfig(dir: string, broadcaster: { port?: string; authToken?: string; maxBufferedBytes?: number } = {}): string {
   return writeConfig(dir, [
     'http:',
     '  port: 0',
@@ -36,6 +38,7 @@ function broadcasterConfig(dir: string, broadcaster: { port?: string; authToken?
     '    config:',
     `      port: ${broadcaster.port ?? 0}`,
     ...(broadcaster.authToken ? [`      auth_token: ${broadcaster.authToken}`] : []),
+    ...(broadcaster.maxBufferedBytes ? [`      max_buffered_bytes: ${broadcaster.maxBufferedBytes}`] : []),
   ]);
 }
 
@@ -184,6 +187,46 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     expect(await stop(follower)).toBe(0);
     await stop(running.agent);
   }, 60_000);
+
+  it('holds back for a reader slower than the stream: cut off as a slow consumer, it resumes and loses nothing', async () => {
+    const { agent, admin, ws } = await startAgent(broadcasterConfig(workDir(), { maxBufferedBytes: 16_384 }));
+    const child = spawn(process.execPath, [BIN, 'tail', '--ws-url', ws, '--json', '--types', 'system.error'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const printed: Tailed[] = [];
+      readline.createInterface({ input: child.stdout }).on('line', (line) => printed.push(JSON.parse(line) as Tailed));
+      // Live, not replaying (a replay is paced by the agent and never cut off): a probe came through.
+      for (let attempt = 0; !printed.some((e) => e.event.data.message === 'probe'); attempt++) {
+        expect(attempt).toBeLessThan(100);
+        await emitError(admin, 'probe');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // Nobody reads tail's stdout now: the pipe fills, then tail's own buffer, then the socket.
+      child.stdout.pause();
+      const padding = 'x'.repeat(2000);
+      const count = 4000;
+      for (let batch = 0; batch < count / 100; batch++) {
+        const body = Array.from({ length: 100 }, (_, i) => ({ type: 'system.error', data: { severity: 'info', message: `m${batch * 100 + i} ${padding}`, component: 'flood' } }));
+        const res = await fetch(`${admin}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        expect(res.status).toBe(202);
+      }
+      child.stdout.resume();
+      const flood = (): Tailed[] => printed.filter((e) => e.event.data.message?.startsWith('m'));
+      await waitFor(() => flood().length >= count, { what: `all ${count} events printed`, timeoutMs: 60_000 });
+      expect(flood().map((e) => e.event.data.message?.split(' ')[0])).toEqual(Array.from({ length: count }, (_, i) => `m${i}`));
+      const offsets = printed.map((e) => e.offset);
+      expect(offsets).toEqual([...new Set(offsets)].sort((a, b) => a - b));
+      // Without holding back, tail would have read everything into its memory and never been cut off.
+      expect(stderr).toMatch(/1013 Slow consumer.*reconnecting/);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await stop(agent);
+  }, 90_000);
 
   it('a refused token is a clear error and exit 1, without retrying', async () => {
     const dir = workDir();

@@ -49,7 +49,7 @@ describe('tail over a connection that goes silent', () => {
       types: ['system.*'],
       clock,
       signal: controller.signal,
-      output: { event: (e) => printed.push(e), gap: (after, reason) => gaps.push([after, reason]), notice: (text) => notices.push(text) },
+      output: { event: (e) => printed.push(e), gap: (after, reason) => gaps.push([after, reason]), notice: (text) => notices.push(text), room: () => undefined },
     });
     await waitFor(() => printed.length === 1, { what: 'the first event printed' });
     expect(subscriptions).toEqual([{ event_types: ['system.*'] }]);

@@ -19,6 +19,12 @@ export interface TailOutput {
   gap(after: number | undefined, reason: string): void;
   /** Connection trouble and recovery, for people (stderr). */
   notice(text: string): void;
+  /**
+   * Undefined while the output takes more; else a promise of when it will (a pipe to a slow
+   * reader). Meanwhile tail reads nothing more: the agent holds the events, or cuts the
+   * connection off as a slow consumer and tail resumes once there is room.
+   */
+  room(): Promise<void> | undefined;
 }
 
 /** A failure retrying cannot fix (a refused token, a wrong path, invalid types, nothing at the address at first): tail exits with it. */
@@ -105,6 +111,18 @@ function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Resolves when `promise` does, or at once when aborted. */
+function unlessAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void promise.then(done);
+  });
+}
+
 interface WireMessage {
   type?: unknown;
   payload?: Record<string, unknown>;
@@ -132,6 +150,7 @@ function webSocketSession(url: string, token: string | undefined, position: Posi
     let lastError: Error | undefined;
     let ready = false;
     let silentMs = 0;
+    let paused = false;
     let lastHeard = clock.now();
     let cancelWatchdog = (): void => undefined;
     const heard = (): void => {
@@ -140,13 +159,15 @@ function webSocketSession(url: string, token: string | undefined, position: Posi
     // One timer per heartbeat period, not one per message: it re-arms for whatever is left.
     const watch = (ms: number): void => {
       cancelWatchdog = clock.setTimeout(() => {
-        const silent = clock.now() - lastHeard;
+        // Not reading (waiting for room) is not silence.
+        const silent = paused ? 0 : clock.now() - lastHeard;
         if (silent < silentMs) return watch(silentMs - silent);
         lastError = new Error(`nothing heard for ${silent} ms (the heartbeat stopped)`);
         ws.terminate();
       }, ms);
     };
-    const stop = (): void => ws.close(1000);
+    // A paused socket would not read the server's answer to a close: cut it instead.
+    const stop = (): void => (paused ? ws.terminate() : ws.close(1000));
     signal.addEventListener('abort', stop, { once: true });
 
     ws.on('unexpected-response', (_req, res) => {
@@ -199,6 +220,16 @@ function webSocketSession(url: string, token: string | undefined, position: Posi
       } else if (message.type === 'eventStream' && ready) {
         const offset = Number(message.id);
         if (Number.isSafeInteger(offset) && position.advance(offset)) output.event({ offset, event: payload as unknown as TailEvent['event'] });
+        const room = paused ? undefined : output.room();
+        if (room) {
+          paused = true;
+          ws.pause();
+          void room.then(() => {
+            paused = false;
+            heard();
+            ws.resume();
+          });
+        }
       }
     });
   });
@@ -263,6 +294,8 @@ async function pollingSession(client: AgentClient, target: string, position: Pos
     position.epoch = page.epoch;
     for (const entry of page.events) if (position.advance(entry.offset)) output.event(entry);
     position.offset = Math.max(position.offset ?? 0, page.next_offset - 1);
+    const room = output.room();
+    if (room) await unlessAborted(room, signal);
     if (page.events.length < POLL_PAGE) await sleep(clock, POLL_INTERVAL_MS, signal);
   }
   return 'stopped';

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { EXIT } from '../agent/agent';
 import { AgentClient } from '../client/agent-client';
@@ -96,6 +97,8 @@ export async function tailCommand(options: TailCommandOptions, io: Io): Promise<
       event: (entry) => io.out(json ? jsonLine(entry) : humanLine(entry, colour)),
       gap: (after, reason) => io.out(gapLine(after, reason, json)),
       notice: (text) => io.err(`praxis-agent tail: ${text}`),
+      // stdout to a pipe is written asynchronously: what the reader has not taken stays in memory.
+      room: () => (process.stdout.writableNeedDrain ? once(process.stdout, 'drain').then(() => undefined) : undefined),
     },
   };
   const stop = (): void => controller.abort();
