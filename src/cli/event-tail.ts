@@ -95,20 +95,8 @@ async function keepConnected(target: string, options: TailOptions, session: (con
     if (!connectedOnce) throw new TailFatalError(`cannot reach ${target}: ${ended}`);
     const delay = backoff.next();
     output.notice(`${ended}; reconnecting in ${(delay / 1000).toFixed(1)} s`);
-    await sleep(clock, delay, signal);
+    await unlessAborted(clock.sleep(delay), signal);
   }
-}
-
-function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      cancel();
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const cancel = clock.setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Resolves when `promise` does, or at once when aborted. */
@@ -296,7 +284,7 @@ async function pollingSession(client: AgentClient, target: string, position: Pos
     position.offset = Math.max(position.offset ?? 0, page.next_offset - 1);
     const room = output.room();
     if (room) await unlessAborted(room, signal);
-    if (page.events.length < POLL_PAGE) await sleep(clock, POLL_INTERVAL_MS, signal);
+    if (page.events.length < POLL_PAGE) await unlessAborted(clock.sleep(POLL_INTERVAL_MS), signal);
   }
   return 'stopped';
 }
