@@ -92,7 +92,7 @@ async function keepConnected(target: string, options: TailOptions, session: (con
   while (!signal.aborted) {
     const ended = await session(connected);
     if (signal.aborted) return;
-    if (!connectedOnce) throw new TailFatalError(`cannot reach ${target}: ${ended}`);
+    if (!connectedOnce) throw new TailFatalError(`cannot reach ${target}: ${ended} (tail follows a running agent: is it running, with this address?)`);
     const delay = backoff.next();
     output.notice(`${ended}; reconnecting in ${(delay / 1000).toFixed(1)} s`);
     await unlessAborted(clock.sleep(delay), signal);
