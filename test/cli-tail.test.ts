@@ -8,6 +8,9 @@ import { AgentProcess, BIN, freePort } from './helpers/cli';
 
 /** `praxis-agent tail` as a child process against a real agent process. */
 
+/** Each test starts agents and tails one after another: on a loaded machine a start alone takes seconds. This bounds a failure; no test asserts on time. */
+const PROCESSES_TIMEOUT_MS = 60_000;
+
 interface Tailed {
   offset: number;
   event: { type: string; data: { message?: string }; metadata: { source?: string } };
@@ -118,7 +121,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     expect(await stop(errorsOnly)).toBe(0);
     expect(all.stderr.join('')).toBe('');
     await stop(agent);
-  });
+  }, PROCESSES_TIMEOUT_MS);
 
   it('--since replays the stored events after that offset, then goes on live; human lines carry the severity as text and no ANSI codes when piped', async () => {
     const { agent, admin, ws } = await startAgent(broadcasterConfig(workDir()));
@@ -144,7 +147,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     expect(await stop(replay)).toBe(0);
     expect(await stop(human)).toBe(0);
     await stop(agent);
-  });
+  }, PROCESSES_TIMEOUT_MS);
 
   it('survives agent restarts without losing or repeating an event; a gap line only when the agent says recovered: false (after a crash)', async () => {
     const config = broadcasterConfig(workDir());
@@ -186,7 +189,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     expect(messages(follower)).toEqual(['before', 'while away', 'after', 'after crash']);
     expect(await stop(follower)).toBe(0);
     await stop(running.agent);
-  }, 60_000);
+  }, 2 * PROCESSES_TIMEOUT_MS);
 
   it('holds back for a reader slower than the stream: cut off as a slow consumer, it resumes and loses nothing', async () => {
     const { agent, admin, ws } = await startAgent(broadcasterConfig(workDir(), { maxBufferedBytes: 16_384 }));
@@ -226,7 +229,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
       child.kill('SIGKILL');
     }
     await stop(agent);
-  }, 90_000);
+  }, 2 * PROCESSES_TIMEOUT_MS);
 
   it('a refused token is a clear error and exit 1, without retrying', async () => {
     const dir = workDir();
@@ -247,7 +250,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     expect(await right.exited).toBe(2);
     expect(right.stderr.join('')).toContain('INVALID_EVENT_TYPES');
     await stop(agent);
-  });
+  }, PROCESSES_TIMEOUT_MS);
 
   it('finds the broadcaster and its token in the config file', async () => {
     const dir = workDir();
@@ -262,7 +265,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     expect(await stop(follower)).toBe(0);
     expect(follower.stderr.join('')).toBe('');
     await stop(agent);
-  });
+  }, PROCESSES_TIMEOUT_MS);
 });
 
 describe('praxis-agent tail without a broadcaster: polling GET /events', () => {
@@ -280,7 +283,7 @@ describe('praxis-agent tail without a broadcaster: polling GET /events', () => {
     expect(follower.stderr.join('')).toContain('declares no websocket-broadcaster plugin: polling GET');
     expect(await stop(follower)).toBe(0);
     await stop(agent);
-  });
+  }, PROCESSES_TIMEOUT_MS);
 
   it('keeps polling across an agent restart, without losing or repeating an event', async () => {
     const dir = workDir();
@@ -302,7 +305,7 @@ describe('praxis-agent tail without a broadcaster: polling GET /events', () => {
     expect(follower.lines.filter((l) => l.gap !== undefined)).toEqual([]);
     expect(await stop(follower)).toBe(0);
     await stop(agent);
-  }, 40_000);
+  }, PROCESSES_TIMEOUT_MS);
 
   it('names what to configure when the agent has neither a broadcaster nor the store', async () => {
     const config = writeConfig(workDir(), ['http:', '  port: 0']);
@@ -312,5 +315,5 @@ describe('praxis-agent tail without a broadcaster: polling GET /events', () => {
     expect(await follower.exited).toBe(1);
     expect(follower.stderr.join('')).toMatch(/has no GET \/events: the agent runs without its event store\. Enable store\.enabled, or the websocket-broadcaster plugin/);
     await stop(agent);
-  });
+  }, PROCESSES_TIMEOUT_MS);
 });

@@ -8,7 +8,7 @@ import { AGENT_VERSION } from '../agent/version';
 import { AgentClient, AgentClientError } from '../client/agent-client';
 import { adminUrl, bearerToken, type ConnectionOptions } from './agent-connection';
 import { alertAckCommand, alertDeliveriesCommand, alertListCommand, alertRetryCommand, alertTestCommand, silenceAddCommand, silenceExpireCommand, silenceQueryCommand } from './alert-commands';
-import { tailCommand, type TailCommandOptions } from './tail-command';
+import type { TailCommandOptions } from './tail-command';
 import { configJsonSchema } from '../config/json-schema';
 import { ConfigError, describePlugins, loadConfig } from '../config/loader';
 import { SecretValues } from '../config/secret-values';
@@ -354,7 +354,8 @@ function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly st
     .option('--since <offset>', 'first replay the stored events after this stream offset')
     .option('--json', 'print each event as one JSON line: {"offset": N, "event": {...}}')
     .option('--ws-url <url>', "the broadcaster's URL, e.g. ws://127.0.0.1:9781/ws/events (default: $PRAXIS_WS_URL, else from the config file)")
-    .action(async (opts: TailCommandOptions) => setCode(await tailCommand(opts, io)));
+    // Loaded when used: the WebSocket client costs the other commands' start-up otherwise.
+    .action(async (opts: TailCommandOptions) => setCode(await (await import('./tail-command')).tailCommand(opts, io)));
 
   const alert = program.command('alert').description('alerting: routing dry run; alerts, acknowledgements and silences of a running agent');
   alert
