@@ -60,4 +60,4 @@ export { EVENT_STORE, EventStore, MAX_READ_LIMIT } from './store/event-store';
 export type { ReadOptions, ReadResult, StoredEvent, StoreListener } from './store/event-store';
 
 export { AgentClient, AgentClientError } from './client/agent-client';
-export type { AcceptedEvent, EventInput, IngestResult, ReadyResult, RejectedEvent } from './client/agent-client';
+export type { AcceptedEvent, EventInput, EventsPage, EventsQuery, IngestResult, ReadyResult, RejectedEvent } from './client/agent-client';
