@@ -20,7 +20,10 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const esbuild = require('esbuild');
+const { CACHE } = require('../bin/load-bundle.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -96,11 +99,22 @@ const zodAsEsm = {
   },
 };
 
-/** The package's entry points: the bundle's SDK and testing helpers (types stay in dist/src). */
-const FACADES = {
-  'index.js': "'use strict';\n// 'praxis-agent': the SDK of the agent's bundle, the instances the agent itself uses.\nmodule.exports = require('./praxis-agent.js').sdk;\n",
-  'testing.js': "'use strict';\n// 'praxis-agent/testing', from the agent's bundle.\nmodule.exports = require('./praxis-agent.js').testing;\n",
-};
+/**
+ * The package's entry points (types stay in dist/src): the bundle's SDK and testing helpers. A
+ * process that runs tsc's separate files instead (dist/src/cli/main.js loaded directly) gets those,
+ * so that a plugin it loads shares its classes and tokens all the same.
+ */
+function facade(member, separate) {
+  return [
+    "'use strict';",
+    `// 'praxis-agent${member === 'sdk' ? '' : '/testing'}' (see scripts/bundle.js).`,
+    "const bundle = require.resolve('./praxis-agent.js');",
+    "const separate = !require.cache[bundle] && require.cache[require.resolve('./src/bus/bus.js')];",
+    `module.exports = separate ? require(${JSON.stringify(separate)}) : require(bundle).${member};`,
+    '',
+  ].join('\n');
+}
+const FACADES = { 'index.js': facade('sdk', './src/index.js'), 'testing.js': facade('testing', './src/testing/index.js') };
 
 function writeIfChanged(file, contents) {
   if (fs.existsSync(file) && fs.readFileSync(file).equals(Buffer.from(contents))) return false;
@@ -130,9 +144,35 @@ async function main() {
   });
   if (result.metafile) fs.writeFileSync(process.env.BUNDLE_METAFILE, JSON.stringify(result.metafile));
   let changed = 0;
-  for (const file of result.outputFiles) changed += writeIfChanged(file.path, file.contents);
+  for (const file of result.outputFiles) {
+    // The bundle's last line is its id, which its code cache must carry (bin/load-bundle.js).
+    const contents = file.path === BUNDLE ? withId(file.contents) : file.contents;
+    changed += writeIfChanged(file.path, contents);
+  }
   for (const [name, contents] of Object.entries(FACADES)) changed += writeIfChanged(path.join(DIST, name), contents);
   if (changed > 0) process.stdout.write(`bundled ${path.relative(ROOT, BUNDLE)}\n`);
+  if (!cacheMatches()) writeCodeCache();
+}
+
+function withId(contents) {
+  const id = crypto.createHash('sha1').update(contents).digest('hex');
+  return Buffer.concat([contents, Buffer.from(`\n//# bundle-id=${id}\n`)]);
+}
+
+function cacheMatches() {
+  const id = /\/\/# bundle-id=([0-9a-f]{40})\s*$/.exec(fs.readFileSync(BUNDLE, 'latin1').slice(-80))?.[1];
+  try {
+    return id !== undefined && fs.readFileSync(CACHE).subarray(0, 40).toString('latin1') === id;
+  } catch {
+    return false;
+  }
+}
+
+/** In a fresh node process, as the agent will load it (no esbuild, no flags of this one). */
+function writeCodeCache() {
+  const script = `require('./bin/load-bundle.js').writeCodeCache('agent.config.yaml').catch((e) => { console.error(e); process.exit(1); })`;
+  const result = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
+  if (result.status !== 0) throw new Error(`writing ${path.relative(ROOT, CACHE)} failed`);
 }
 
 main().catch((error) => {
