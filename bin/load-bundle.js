@@ -8,7 +8,8 @@
  * The cache belongs to one bundle: its first 40 bytes are the bundle's id (the last line of the
  * bundle, a SHA-1 of its content), since V8 itself only checks the source's length. A cache that
  * does not match, or that V8 rejects (another node version or V8 flags), is ignored: the bundle
- * compiles as usual.
+ * compiles as usual. With --enable-source-maps the bundle is require()d, without the cache, so
+ * that stack traces name the TypeScript sources.
  */
 const fs = require('node:fs');
 const Module = require('node:module');
@@ -43,6 +44,9 @@ function readCache(id) {
 function loadBundle({ useCache = true } = {}) {
   const cached = Module._cache[BUNDLE];
   if (cached) return { exports: cached.exports };
+  // Node maps stack traces through the bundle's source map (to the TypeScript sources) only for
+  // what require() compiled: with --enable-source-maps, that matters more than the cache.
+  if (process.sourceMapsEnabled) return { exports: require(BUNDLE), cacheUsed: false };
   const source = fs.readFileSync(BUNDLE, 'utf8');
   const id = bundleId(source);
   const cachedData = useCache ? readCache(id) : undefined;

@@ -43,4 +43,12 @@ describe('bin/load-bundle.js: the bundle with its V8 code cache', () => {
       writeFileSync(cache, original);
     }
   });
+
+  it('with --enable-source-maps, names the TypeScript sources in stack traces (through the bundle\'s source map)', () => {
+    const script = `
+      const { sdk } = require('./bin/load-bundle.js').loadBundle().exports;
+      try { new sdk.Backoff({}); } catch (error) { console.log(error.stack.split('\\n')[1]); }`;
+    const result = spawnSync(process.execPath, ['--enable-source-maps', '-e', script], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
+    expect(result.stdout).toMatch(/at new Backoff \(.*src\/core\/backoff\.ts:\d+:\d+\)/);
+  });
 });
