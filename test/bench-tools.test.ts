@@ -11,6 +11,7 @@ import path from 'node:path';
 import { buildSync } from 'esbuild';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
 import { fileOf, topSelfTime } from '../bench/profile-top';
+import { cpuTimeOf, mainThreadCpuOf } from '../bench/process-probe';
 import { decodeVlq } from '../bench/source-map';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
@@ -172,5 +173,16 @@ describe('bench profile summary of a bundle', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bench process probe: main-thread CPU', () => {
+  it('counts the CPU time this thread burns (schedstat, in ms), no more than the whole process used', () => {
+    const before = mainThreadCpuOf(process.pid);
+    const start = process.cpuUsage().user;
+    while (process.cpuUsage().user - start < 50_000) Math.sqrt(Math.random()); // 50 ms of CPU, not of wall time
+    const after = mainThreadCpuOf(process.pid);
+    expect(after - before).toBeGreaterThanOrEqual(40);
+    expect(after).toBeLessThanOrEqual(cpuTimeOf(process.pid) + 20);
   });
 });
