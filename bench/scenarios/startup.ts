@@ -10,6 +10,8 @@
  *   - main-thread CPU to ready: /proc/<pid>/schedstat when the ready line arrives (the JavaScript
  *     thread's own CPU time: what start-up costs, less blurred by other jobs than wall time);
  *   - idle RSS: /proc/<pid>/status VmRSS after a second of idling once ready.
+ * BENCH_STARTUP_OTHER_BIN=<path of another build's bin/praxis-agent.js> adds that build with the
+ * shipped config, for a before/after in one run.
  * The shipped config runs as users run it (`--config agent.config.yaml`), with PRAXIS_PORT a free
  * port (its health-probe checks that port), PRAXIS_WS_PORT=0 and a fresh PRAXIS_DATA_DIR per start.
  */
@@ -69,6 +71,9 @@ export const startupScenario: Scenario = {
       { name: 'agent (shipped config, plugins off)', args: agentArgs(pluginsOff, agentNodeArgs()), ready: AGENT_READY, env: shippedEnv },
       { name: MINIMAL, args: agentArgs(minimal, agentNodeArgs()), ready: AGENT_READY },
     ];
+    // An A/B in the same run: another build's bin/praxis-agent.js (e.g. of the commit before a change) with the shipped config.
+    const other = process.env.BENCH_STARTUP_OTHER_BIN;
+    if (other) variants.push({ name: `agent (shipped config, ${other})`, args: [...agentNodeArgs(), other, 'start', '--config', SHIPPED_CONFIG], ready: AGENT_READY, env: shippedEnv });
     const ready: Measurement[] = variants.map((v) => ({ variant: v.name, metric: 'spawn → ready', unit: 'ms', higherIsBetter: false, samples: [] }));
     const rss: Measurement[] = variants.map((v) => ({ variant: v.name, metric: 'idle RSS', unit: 'MiB', higherIsBetter: false, samples: [] }));
     const cpu: Measurement[] = variants.map((v) => ({ variant: v.name, metric: 'main-thread CPU to ready', unit: 'ms', higherIsBetter: false, samples: [] }));
