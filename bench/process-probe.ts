@@ -149,7 +149,9 @@ export function cpuTimeOf(pid: number): number {
 
 /**
  * The main thread of `pid` (its event loop): ms on a CPU and ms runnable but waiting for one
- * (/proc/<pid>/schedstat). The wait is what a busy machine costs a process that never sleeps.
+ * (/proc/<pid>/schedstat, nanoseconds: a start-up of a few hundred ms is resolved). The JavaScript
+ * thread alone, without V8's and libuv's helper threads; the wait is what a busy machine costs a
+ * process that never sleeps.
  */
 export function schedOf(pid: number): { runMs: number; waitMs: number } {
   const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);

@@ -4,12 +4,18 @@
  * client of the fan-out scenarios (bench/raw-ws-client.ts) against a real `ws` server, and the
  * profile summary (bench/profile-top.ts). No assertion on time.
  */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
 import { WebSocketServer } from 'ws';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
+import { cpuTimeOf, schedOf } from '../bench/process-probe';
 import { fileOf, topSelfTime } from '../bench/profile-top';
 import { RawWsClient } from '../bench/raw-ws-client';
+import { decodeVlq } from '../bench/source-map';
 import { waitFor } from '../src/testing';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
@@ -214,5 +220,49 @@ describe('bench profile summary', () => {
     expect(fileOf('node_modules/@slack/webhook/dist/index.js:3')).toBe('node_modules/@slack/webhook');
     expect(fileOf('dist/src/http/ingest.js:54')).toBe('dist/src/http/ingest.js');
     expect(fileOf('')).toBe('(native, GC, program)');
+  });
+});
+
+describe('bench profile summary of a bundle', () => {
+  it('decodes base64 VLQ as source maps write it', () => {
+    expect(decodeVlq('AAgBC')).toEqual([0, 0, 16, 1]);
+    expect(decodeVlq('D')).toEqual([-1]);
+    expect(decodeVlq('2HwG')).toEqual([123, 104]);
+  });
+
+  it("names a function in a bundle by the module it came from, through the bundle's source map", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'praxis-profile-'));
+    try {
+      mkdirSync(path.join(dir, 'src'));
+      writeFileSync(path.join(dir, 'src/a.js'), "const { fromB } = require('./b');\nmodule.exports = () => fromB();\n");
+      writeFileSync(path.join(dir, 'src/b.js'), '// b\n\nexports.fromB = function fromB() {\n  return 42;\n};\n');
+      const bundle = path.join(dir, 'dist/out.js');
+      buildSync({ entryPoints: [path.join(dir, 'src/a.js')], bundle: true, platform: 'node', format: 'cjs', minifyWhitespace: true, sourcemap: 'linked', outfile: bundle, logLevel: 'silent' });
+      const lines = readFileSync(bundle, 'utf8').split('\n');
+      const lineNumber = lines.findIndex((l) => l.includes('function fromB'));
+      const columnNumber = lines[lineNumber]!.indexOf('function fromB');
+      const profile = {
+        nodes: [
+          { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: 0 }, children: [2] },
+          { id: 2, callFrame: { functionName: 'fromB', url: `file://${bundle}`, lineNumber, columnNumber } },
+        ],
+        samples: [2],
+        timeDeltas: [1000],
+      };
+      expect(topSelfTime(profile, 1).top[0]).toMatchObject({ name: 'fromB', where: 'src/b.js:3' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench process probe: main-thread CPU', () => {
+  it('counts the CPU time this thread burns (schedstat, in ms), no more than the whole process used', () => {
+    const before = schedOf(process.pid).runMs;
+    const start = process.cpuUsage().user;
+    while (process.cpuUsage().user - start < 50_000) Math.sqrt(Math.random()); // 50 ms of CPU, not of wall time
+    const after = schedOf(process.pid).runMs;
+    expect(after - before).toBeGreaterThanOrEqual(40);
+    expect(after).toBeLessThanOrEqual(cpuTimeOf(process.pid) + 20);
   });
 });
