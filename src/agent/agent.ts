@@ -469,6 +469,10 @@ class AgentControlOf extends AgentControl {
     return this.agent.loaded.file;
   }
 
+  override get agentName(): string {
+    return this.agent.name;
+  }
+
   reload(reason: string): Promise<ReloadResult> {
     return this.agent.reload(reason);
   }

@@ -1,0 +1,19 @@
+/** Error codes of the nats plugin (`definePlugin({ errors })`); the README's error table lists them. */
+export const NATS_ERRORS = {
+  NATS_CONNECT_FAILED: 'The agent cannot reach any NATS server in `servers` (refused, unreachable, TLS handshake failed); it works locally and keeps retrying with backoff.',
+  NATS_AUTH_FAILED: 'A NATS server refused the credentials (auth.*): wrong token, password, NKey or creds, or the user lacks permission; the agent keeps retrying with backoff.',
+  NATS_STREAM_MISMATCH: 'The stream exists with settings (subjects, retention, max_age, max_bytes, replicas, duplicate_window) other than the config says; the agent does not change it: align the config or update the stream (nats stream edit).',
+  NATS_STREAM_MISSING: 'The stream does not exist and stream.create is false.',
+  NATS_JETSTREAM_UNAVAILABLE: 'The NATS server has no JetStream (start it with -js) or the account has no JetStream access.',
+  NATS_FORWARD_GAP: 'Events were removed from the local store (retention, or a crash lost them) before they could be forwarded; the count is in the message.',
+  NATS_PUBLISH_FAILED: 'JetStream refused a forwarded event (not a timeout): the message names the reason; it is retried with backoff.',
+  NATS_STORE_REQUIRED: 'The sidecar role forwards from the local event store: enable `store` in agent.config.yaml.',
+  NATS_CHECKPOINT_FAILED: 'The forwarding checkpoint file cannot be written or read; forwarding goes on, a restart may re-send events (deduplicated against the stream).',
+} as const;
+
+type NatsErrors = typeof NATS_ERRORS;
+
+declare module 'praxis-agent' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface ErrorCodeMap extends NatsErrors {}
+}
