@@ -75,7 +75,7 @@ export const ERROR_CODES = {
   ALERT_BAD_QUERY: 'GET /alerts got an unknown state (use pending, firing, resolved).',
   // Fleet mode
   FLEET_EVENT_REJECTED: "A message from another agent (fleet mode) is not a valid event: not JSON, a bad envelope, incomplete metadata (event_id and timestamp are required), or data its type's schema refuses; it was published nowhere, and its transport was told not to redeliver it. The message names the origin agent and each bad field.",
-  EVENT_RESERVED_TAG: "An ingested event carries a tag agent:<id> naming another agent: that tag marks events that came from the fleet (fleet mode), so a client may only name this agent (agent.name).",
+  EVENT_RESERVED_TAG: "An ingested event carries a tag agent:<id>: that tag names the agent a fleet event came from (fleet mode) and is set only by the agent that received it.",
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;

@@ -10,7 +10,7 @@ import type { Event } from '../events/types';
 import { IngestDedup } from '../http/ingest-dedup';
 import { SqliteEventStore } from '../store/sqlite-event-store';
 import { AgentFleetInbox } from './agent-fleet-inbox';
-import type { FleetReceipt } from './fleet-inbox';
+import { fleetOrigin, type FleetReceipt } from './fleet-inbox';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -77,7 +77,7 @@ describe('AgentFleetInbox (events of other agents entering the bus)', () => {
     ]);
     expect(seen[0]?.data).toEqual(message.data);
     expect(receipt.event).toBe(seen[0]);
-    expect(inbox.isFromFleet(receipt.event)).toBe(true);
+    expect(fleetOrigin(receipt.event)).toBe('sidecar-a');
     expect(store?.read(0).events.map((e) => e.event.metadata.event_id)).toEqual([original.event_id]);
   });
 
@@ -177,11 +177,10 @@ describe('AgentFleetInbox (events of other agents entering the bus)', () => {
     await expect(inbox.receive(JSON.stringify(fleetEvent()), 'sidecar-a')).rejects.toMatchObject({ code: 'BUS_CLOSED' });
   });
 
-  it("tells the agent's own events from the fleet's", () => {
-    const { inbox } = setup({ store: false });
+  it("tells the agent's own events from the fleet's by the agent: tag", () => {
     const meta = (tags: string[]): Pick<Event, 'metadata'> => ({ metadata: { event_id: randomUUID(), timestamp: '2026-11-30T10:00:00.000Z', tags } });
-    expect(inbox.isFromFleet(meta([]))).toBe(false);
-    expect(inbox.isFromFleet(meta(['agent:aggregator-1', 'db']))).toBe(false);
-    expect(inbox.isFromFleet(meta(['agent:sidecar-a']))).toBe(true);
+    expect(fleetOrigin(meta([]))).toBeUndefined();
+    expect(fleetOrigin(meta(['db', 'agents:x']))).toBeUndefined();
+    expect(fleetOrigin(meta(['db', 'agent:sidecar-a']))).toBe('sidecar-a');
   });
 });

@@ -3,8 +3,10 @@ import type { FieldIssue } from '../events/registry';
 import type { Event } from '../events/types';
 
 /**
- * The tag that names the agent an event came from in fleet mode: `agent:<id>`. Alert rules turn
- * `name:value` tags into labels, so it becomes the `agent` label of every alert made from it.
+ * The tag that names the agent an event came from in fleet mode: `agent:<id>`. Only the
+ * {@link FleetInbox} sets it (ingest refuses it), so it is also the mark of an event that came from
+ * the fleet. Alert rules turn `name:value` tags into labels: it is the `agent` label of every alert
+ * made from the event.
  */
 export const AGENT_TAG_PREFIX = 'agent:';
 
@@ -65,7 +67,7 @@ export abstract class FleetInbox {
     if (new.target === FleetInbox) throw new TypeError('FleetInbox is abstract: the agent (or the plugin harness) registers it');
   }
 
-  /** This agent's id in the fleet: `agent.name`. */
+  /** This agent's id: `agent.name`, the `agent` label of alerts made from its own events. */
   abstract get agentId(): string;
 
   /**
@@ -78,22 +80,13 @@ export abstract class FleetInbox {
   /** Counters since the agent started. */
   abstract stats(): FleetInboxStats;
 
-  /**
-   * True when `event` came from another agent through {@link receive}: a sidecar must never
-   * forward it back to the fleet.
-   */
-  isFromFleet(event: Pick<Event, 'metadata'>): boolean {
-    return fleetOrigin(event, this.agentId) !== undefined;
-  }
 }
 
-/** The agent `event` came from when another agent than `self` (its `agent:` tag), else undefined. */
-export function fleetOrigin(event: Pick<Event, 'metadata'>, self: string): string | undefined {
-  for (const tag of event.metadata.tags) {
-    if (tag.startsWith(AGENT_TAG_PREFIX)) {
-      const origin = tag.slice(AGENT_TAG_PREFIX.length);
-      if (origin !== self) return origin;
-    }
-  }
+/**
+ * The agent `event` came from when it came from the fleet (its `agent:` tag, see
+ * {@link AGENT_TAG_PREFIX}), else undefined: a sidecar never forwards such an event back.
+ */
+export function fleetOrigin(event: Pick<Event, 'metadata'>): string | undefined {
+  for (const tag of event.metadata.tags) if (tag.startsWith(AGENT_TAG_PREFIX)) return tag.slice(AGENT_TAG_PREFIX.length);
   return undefined;
 }

@@ -219,7 +219,6 @@ export class AdminServer {
       reservedSources: reservedSources(this.deps.agentName, this.deps.plugins()),
       dedup: this.dedup,
       clock: this.clock,
-      ...(this.deps.agentName !== undefined && { agentId: this.deps.agentName }),
     });
     const status = ingestStatus(result);
     // A response in which nothing was accepted is an error response too, so it also carries `error`.

@@ -69,15 +69,15 @@ describe('ingestStatus / ingestFailure', () => {
 });
 
 describe('ingest of fleet tags', () => {
-  it("refuses a tag agent:<id> naming another agent (it marks fleet events), accepts this agent's own", async () => {
+  it('refuses a tag agent:<id> (it marks events that came from the fleet), accepts other name:value tags', async () => {
     const clock = new FakeClock();
     const bus = new EventBus(new EventRegistry(), clock);
-    const context = { source: 'ingest', reservedSources: new Set<string>(), dedup: new IngestDedup(clock), clock, agentId: 'edge-1' };
+    const context = { source: 'ingest', reservedSources: new Set<string>(), dedup: new IngestDedup(clock), clock };
     const item = (tags: string[]): { value: unknown } => ({ value: { type: 'system.error', data: { severity: 'error', message: 'x', component: 'y' }, metadata: { tags } } });
-    const result = await ingest(bus, [item(['agent:edge-2']), item(['agent:edge-1', 'db'])], context);
+    const result = await ingest(bus, [item(['db', 'agent:edge-2']), item(['agents:edge-1', 'db'])], context);
     expect(result.accepted.map((a) => a.index)).toEqual([1]);
     expect(result.rejected).toEqual([
-      { index: 0, code: 'EVENT_RESERVED_TAG', message: expect.stringContaining('"agent:edge-2" names another agent') as string, errors: [{ path: 'metadata.tags', message: expect.any(String) as string }] },
+      { index: 0, code: 'EVENT_RESERVED_TAG', message: expect.stringContaining('tag "agent:edge-2"') as string, errors: [{ path: 'metadata.tags', message: expect.any(String) as string }] },
     ]);
   });
 });

@@ -1,8 +1,8 @@
 import type { EventBus } from '../bus/event-bus';
 import type { Clock } from '../core/clock';
 import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
-import type { EventMetadata, EventMetadataInput } from '../events/metadata';
-import { AGENT_TAG_PREFIX, fleetOrigin } from '../fleet/fleet-inbox';
+import type { EventMetadataInput } from '../events/metadata';
+import { AGENT_TAG_PREFIX } from '../fleet/fleet-inbox';
 import type { FieldIssue } from '../events/registry';
 import type { EventInputMap, EventType } from '../events/types';
 import { STORE_SOURCE } from '../store/event-store';
@@ -64,8 +64,6 @@ export interface IngestContext {
   reservedSources: ReadonlySet<string>;
   dedup: IngestDedup;
   clock: Clock;
-  /** This agent's id (agent.name): the only agent an ingested `agent:` tag may name. */
-  agentId?: string;
 }
 
 /** The sources only the agent itself publishes as: its name, its plugin instances and core components. */
@@ -193,9 +191,9 @@ function withSource(metadata: unknown, source: string): unknown {
 function checkClientMetadata(metadata: unknown, context: IngestContext): Rejection | undefined {
   if (!isPlainObject(metadata)) return undefined;
   const { source, timestamp, tags } = metadata;
-  const foreign = Array.isArray(tags) ? fleetOrigin({ metadata: { tags: tags.filter((t): t is string => typeof t === 'string') } as EventMetadata }, context.agentId ?? '') : undefined;
-  if (foreign !== undefined) {
-    const message = `tag "${AGENT_TAG_PREFIX}${foreign}" names another agent: it marks events that came from the fleet; an ingested event may only name this agent${context.agentId ? ` ("${context.agentId}")` : ''}`;
+  const fleetTag = Array.isArray(tags) ? (tags as unknown[]).find((t) => typeof t === 'string' && t.startsWith(AGENT_TAG_PREFIX)) : undefined;
+  if (typeof fleetTag === 'string') {
+    const message = `tag "${fleetTag}": ${AGENT_TAG_PREFIX}* tags mark events that came from another agent (fleet mode) and are set only by the agent`;
     return { code: 'EVENT_RESERVED_TAG', message, errors: [{ path: 'metadata.tags', message }] };
   }
   if (typeof source === 'string' && context.reservedSources.has(source)) {
