@@ -6,6 +6,7 @@ import {
   Clock,
   errorMessage,
   EVENT_STORE,
+  FleetInbox,
   inject,
   injectable,
   LOGGER,
@@ -39,6 +40,7 @@ export class NatsPlugin implements Plugin {
     @inject(PLUGIN_CONFIG) private readonly config: NatsConfig,
     @inject(LOGGER) private readonly logger: Logger,
     @inject(PLUGIN_NAME) private readonly name: string,
+    inbox: FleetInbox,
     @inject(EVENT_STORE, { isOptional: true }) store?: EventStore,
   ) {
     this.agentId = config.agent_id ?? defaultAgentId(agent.agentName);
@@ -60,7 +62,7 @@ export class NatsPlugin implements Plugin {
       resolvePath: (p) => agent.resolvePath(p),
       report: (severity, code, message, diagnostic) => this.report(severity, code, message, diagnostic),
     };
-    this.role = config.role === 'aggregator' ? new Aggregator(ctx) : new Forwarder(ctx);
+    this.role = config.role === 'aggregator' ? new Aggregator(ctx, inbox) : new Forwarder(ctx);
   }
 
   async start(): Promise<void> {
