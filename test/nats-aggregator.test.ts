@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
 import { desiredStream } from '../plugins/nats/stream';
 import { AgentProcess } from './helpers/cli';
-import { NatsServerProcess } from './helpers/nats-server';
+import { AGGREGATOR_PORT_RANGE, SYSTEM_NATS, TestNatsServer } from './helpers/nats-server';
 
 /**
  * The nats plugin's aggregator role as processes: real agents (`praxis-agent start`) consuming a
@@ -18,8 +18,6 @@ import { NatsServerProcess } from './helpers/nats-server';
  * wire format (subject <prefix>.<agent>.<type>, payload the event JSON, Nats-Msg-Id the event id).
  */
 jest.setTimeout(90_000);
-
-const SYSTEM_NATS = 'nats://127.0.0.1:4222';
 
 interface Fleet {
   prefix: string;
@@ -33,7 +31,7 @@ function newFleet(): Fleet {
 
 const connections: NatsConnection[] = [];
 const streams: { url: string; name: string }[] = [];
-const servers: NatsServerProcess[] = [];
+const servers: TestNatsServer[] = [];
 
 afterEach(async () => {
   for (const { url, name } of streams.splice(0)) {
@@ -43,7 +41,7 @@ afterEach(async () => {
     await nc.close();
   }
   for (const nc of connections.splice(0)) await nc.close().catch(() => undefined);
-  for (const server of servers.splice(0)) await server.kill();
+  for (const server of servers.splice(0)) await server.dispose();
 });
 
 /** The stream as the plugin would create it with these settings (so the aggregator finds it as it expects). */
@@ -263,9 +261,8 @@ describe('nats aggregator (real agents, real JetStream)', () => {
   });
 
   it('a nats-server SIGKILLed and restarted mid-stream redelivers what it forgot was acknowledged; nothing is processed twice', async () => {
-    const server = new NatsServerProcess(14350 + Math.floor(Math.random() * 50));
+    const server = await TestNatsServer.start([], AGGREGATOR_PORT_RANGE);
     servers.push(server);
-    await server.start();
     const fleet = newFleet();
     const { js } = await createStream(server.url, fleet);
     const total = 2000;

@@ -182,12 +182,6 @@ export class Aggregator implements NatsRole {
     };
   }
 
-  /** Why this aggregator is not ready, or undefined: it must be consuming. */
-  readinessProblem(): string | undefined {
-    if (this.consuming) return undefined;
-    return `aggregator not consuming ${this.ctx.config.stream.name}/${this.ctx.config.consumer.durable}${this.lastError ? `: ${this.lastError}` : ''}`;
-  }
-
   private begin(nc: NatsConnection): void {
     if (this.stopped) return;
     const generation = ++this.generation;

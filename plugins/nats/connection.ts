@@ -47,10 +47,10 @@ export function connectionOptions(config: Pick<NatsConfig, 'servers' | 'auth' | 
   return {
     servers: config.servers,
     name,
-    // The link retries forever; the client's own reconnects (after a connection was up) too.
-    maxReconnectAttempts: -1,
-    // A first connect() with no server up fails at once: the link's loop waits and tries again.
-    waitOnFirstConnect: false,
+    // One reconnect policy, the link's: a lost connection closes, and the link connects again with
+    // its Backoff on the agent's Clock (the client's own loop would give up after 10 attempts by
+    // default, and calls a delay handler once per loop turn rather than once per attempt).
+    reconnect: false,
     ...(config.auth ? { authenticator: authenticatorOf(config.auth, resolve) } : {}),
     ...(config.tls ? { tls: tlsOf(config.tls, resolve) } : {}),
   };
@@ -106,9 +106,10 @@ export function defaultAgentId(agentName: string | undefined): string {
  * One NATS connection that is there whenever a server is: the agent starts without NATS and keeps
  * trying as long as it runs. `connect()` fails at once when no server is up, and the client gives
  * up reconnecting after 10 attempts by default; so the link runs its own loop (capped exponential
- * {@link Backoff} on the agent's {@link Clock}) around `connect()`, and the client reconnects by
- * itself with `maxReconnectAttempts: -1` once a connection was up. Failures are reported once per
- * episode (hooks.failing / hooks.recovered); secrets are never in a message.
+ * {@link Backoff} with jitter on the agent's {@link Clock}) around `connect()`, for the first
+ * connection and after every lost one (the client's own reconnect is off). Each new connection
+ * goes to hooks.connected, where the role sets up what it needs (stream check, consumer). Failures
+ * are reported once per episode (hooks.failing / hooks.recovered); secrets are never in a message.
  */
 export class NatsLink {
   private nc?: NatsConnection;
@@ -180,7 +181,7 @@ export class NatsLink {
     if (this.stopped) return;
     let options: NodeConnectionOptions;
     try {
-      options = { ...connectionOptions(this.config, this.resolve, this.clientName), reconnectDelayHandler: () => this.backoff.next() };
+      options = connectionOptions(this.config, this.resolve, this.clientName);
     } catch (error) {
       // A secret file that cannot be read: the same episode as a refused login, retried (the file may appear).
       this.fail('NATS_AUTH_FAILED', error);
@@ -199,7 +200,7 @@ export class NatsLink {
     }
     this.nc = nc;
     this.counters.connects++;
-    this.up(false, nc);
+    this.up(this.counters.connects > 1, nc);
     this.loop = this.watch(nc);
   }
 
@@ -209,7 +210,6 @@ export class NatsLink {
       for await (const s of nc.status()) {
         if (this.stopped) return;
         if (s.type === 'disconnect') this.down(`disconnected from ${s.server}`);
-        else if (s.type === 'reconnect') this.up(true, nc);
         else if (s.type === 'error') this.lastError = errorMessage(s.error);
       }
     })();

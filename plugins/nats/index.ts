@@ -1,4 +1,5 @@
 import { definePlugin } from 'praxis-agent';
+import { FLEET_COMMANDS } from './commands';
 import { natsConfigSchema } from './config';
 import { NATS_ERRORS } from './errors';
 import { NatsPlugin } from './nats.plugin';
@@ -9,6 +10,7 @@ export default definePlugin({
   description: 'Fleet mode on NATS JetStream: sidecars forward their events to one stream (store and forward), aggregators consume it.',
   configSchema: natsConfigSchema,
   errors: NATS_ERRORS,
+  commands: FLEET_COMMANDS,
   plugin: NatsPlugin,
 });
 

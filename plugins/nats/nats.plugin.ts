@@ -68,7 +68,7 @@ export class NatsPlugin implements Plugin {
   async start(): Promise<void> {
     await this.role.start();
     this.link.start();
-    this.logger.info({ role: this.config.role, agent_id: this.agentId, servers: this.config.servers, stream: this.config.stream.name }, `nats ${this.config.role} ${this.agentId} started (connecting to ${this.config.servers.join(', ')})`);
+    this.logger.debug({ role: this.config.role, agent_id: this.agentId, servers: this.config.servers, stream: this.config.stream.name }, `nats ${this.config.role} ${this.agentId} started (connecting to ${this.config.servers.join(', ')})`);
   }
 
   async stop(): Promise<void> {
@@ -78,6 +78,13 @@ export class NatsPlugin implements Plugin {
 
   stats(): Record<string, unknown> {
     return { role: this.config.role, agent_id: this.agentId, stream: this.config.stream.name, ...this.link.stats(), ...this.role.stats() };
+  }
+
+  /** The facts /readyz shows with the plugin (a NATS outage does not make the agent unready: it works locally). */
+  status(): Record<string, unknown> {
+    const stats = this.stats();
+    const keys = ['role', 'connected', 'stream_ok', 'last_acked_offset', 'pending_events', 'consuming', 'consumer_lag', 'last_error'];
+    return Object.fromEntries(keys.filter((k) => stats[k] !== undefined).map((k) => [k, stats[k]]));
   }
 
   private report(severity: 'critical' | 'error' | 'warning' | 'info', code: NatsErrorCode, message: string, diagnostic: Record<string, unknown> = {}): void {

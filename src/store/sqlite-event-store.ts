@@ -109,6 +109,7 @@ export class SqliteEventStore extends EventStore {
   private removedThrough = 0;
   private pending: LiveEntry[] = [];
   private readonly listeners = new Set<StoreListener>();
+  private readonly commitListeners = new Set<(committed: number) => void>();
   private commitTimer?: CancelTimer;
   private retentionTimer?: CancelTimer;
   private epochDirty = false;
@@ -155,6 +156,15 @@ export class SqliteEventStore extends EventStore {
 
   get tail(): number {
     return this.removedThrough + 1;
+  }
+
+  get committed(): number {
+    return this.pending.length > 0 ? (this.pending[0] as LiveEntry).offset - 1 : this.headOffset;
+  }
+
+  onCommit(listener: (committed: number) => void): Unsubscribe {
+    this.commitListeners.add(listener);
+    return () => void this.commitListeners.delete(listener);
   }
 
   get isOpen(): boolean {
@@ -278,6 +288,7 @@ export class SqliteEventStore extends EventStore {
       this.commitRetry.reset();
       this.settleWaiters((batch.at(-1) as LiveEntry).offset, undefined);
       this.endFailureEpisode();
+      this.notifyCommit();
     } catch (error) {
       this.counters.commit_errors++;
       this.onCommitFailure(error);
@@ -286,6 +297,18 @@ export class SqliteEventStore extends EventStore {
         this.commitTimer = undefined;
         this.flush();
       }, Math.max(this.options.commit_interval, this.commitRetry.next()));
+    }
+  }
+
+  private notifyCommit(): void {
+    if (this.commitListeners.size === 0) return;
+    const committed = this.committed;
+    for (const listener of this.commitListeners) {
+      try {
+        listener(committed);
+      } catch (error) {
+        this.logger?.error({ err: error }, 'event store commit listener failed');
+      }
     }
   }
 

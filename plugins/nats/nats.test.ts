@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, nanos } from '@nats-io/transport-node';
+import pino from 'pino';
+import { SystemClock, type Event } from 'praxis-agent';
+import { createPluginHarness, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
+import { SYSTEM_NATS, TestNatsServer } from '../../test/helpers/nats-server';
+import plugin from './index';
+import type { NatsPlugin } from './nats.plugin';
+import { deleteStream, readStream, type StreamMessage } from './test-stream';
+import { eventHeaders } from './wire';
+
+const dirs: string[] = [];
+const stores: SqliteEventStore[] = [];
+const harnesses: PluginHarness[] = [];
+const streams: string[] = [];
+const servers: TestNatsServer[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'praxis-nats-test-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function newStore(dir = tempDir()): SqliteEventStore {
+  const store = new SqliteEventStore({ dir }, new SystemClock());
+  store.open();
+  stores.push(store);
+  return store;
+}
+
+/** A stream name and subject prefix of this test's own on the shared server (deleted after the test). */
+function target(): { stream: string; prefix: string } {
+  const id = randomUUID().slice(0, 8);
+  streams.push(`T_${id}`);
+  return { stream: `T_${id}`, prefix: `test${id}.events` };
+}
+
+function conformanceConfig(): Record<string, unknown> {
+  const { stream, prefix } = target();
+  return { servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream }, forward: { checkpoint_file: path.join(tempDir(), 'cp.json') } };
+}
+
+// The conformance suite builds its harnesses with this store (the sidecar requires one).
+const conformanceStore = newStore();
+runPluginConformance(plugin, { config: conformanceConfig(), store: conformanceStore });
+
+afterEach(async () => {
+  for (const h of harnesses.splice(0)) await h.stop();
+  for (const s of servers.splice(0)) await s.dispose();
+  for (const s of stores.splice(1)) s.close();
+});
+
+afterAll(async () => {
+  conformanceStore.close();
+  for (const s of streams) await deleteStream(SYSTEM_NATS, s);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Sidecar {
+  h: PluginHarness;
+  plugin: NatsPlugin;
+  store: SqliteEventStore;
+  checkpoint: string;
+}
+
+async function sidecar(config: Record<string, unknown>, options: { store?: SqliteEventStore; checkpoint?: string; logger?: pino.Logger } = {}): Promise<Sidecar> {
+  const store = options.store ?? newStore();
+  const checkpoint = options.checkpoint ?? path.join(tempDir(), 'nats-forward.json');
+  const h = createPluginHarness(plugin, {
+    name: 'fleet',
+    clock: new SystemClock(),
+    store,
+    ...(options.logger ? { logger: options.logger } : {}),
+    config: { agent_id: 'web-1', reconnect: { initial: 20, max: 200 }, ...config, forward: { checkpoint_file: checkpoint, ...(config.forward as object) } },
+  });
+  harnesses.push(h);
+  await h.start();
+  return { h, plugin: h.instance as NatsPlugin, store, checkpoint };
+}
+
+/** Stops the harness (its plugin's stop() saves the checkpoint) and forgets it. */
+async function stopSidecar(s: Sidecar): Promise<void> {
+  harnesses.splice(harnesses.indexOf(s.h), 1);
+  await s.h.stop();
+}
+
+async function forwardedAll(s: Sidecar, what: string): Promise<void> {
+  await s.h.bus.idle();
+  s.store.flush();
+  await waitFor(() => {
+    const st = s.plugin.stats();
+    return st.stream_ok === true && st.last_acked_offset === s.store.head && st.in_flight === 0;
+  }, { what });
+}
+
+/** The event ids of the store's events, in offset order (what the stream must hold, once each, in this order). */
+function storedIds(store: SqliteEventStore, filter: (e: Event) => boolean = () => true): string[] {
+  return store.read(0).events.map((e) => e.event).filter(filter).map((e) => e.metadata.event_id);
+}
+
+function ids(messages: StreamMessage[]): string[] {
+  return messages.map((m) => m.headers['Nats-Msg-Id'] as string);
+}
+
+function errorsWith(h: PluginHarness, code: string): Event<'system.error'>[] {
+  return h.eventsOf('system.error').filter((e) => e.data.error_code === code);
+}
+
+describe('nats sidecar: forwarding to JetStream', () => {
+  it('publishes every local event as <prefix>.<agent_id>.<type> with Nats-Msg-Id = event_id and the stored JSON, in order (read back with a plain consumer)', async () => {
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream } });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await s.h.bus.publish('system.error', sampleEvents['system.error']);
+    await s.h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await forwardedAll(s, 'three events acknowledged');
+
+    const messages = await readStream(SYSTEM_NATS, stream);
+    const stored = s.store.read(0).events;
+    expect(messages.map((m) => m.subject)).toEqual(stored.map((e) => `${prefix}.web-1.${e.type}`));
+    expect(messages.map((m) => m.data)).toEqual(stored.map((e) => e.json));
+    expect(messages.map((m) => m.headers)).toEqual(stored.map((e) => ({ 'Nats-Msg-Id': e.event.metadata.event_id, 'Praxis-Agent': 'web-1', 'Praxis-Offset': String(e.offset) })));
+    expect(s.plugin.stats()).toMatchObject({ role: 'sidecar', connected: true, pending_events: 0, forwarded: 3, duplicates: 0 });
+  });
+
+  it('forwards only the configured types, and never an event that came from the fleet (tag agent:<agent>, set by the FleetInbox)', async () => {
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream }, types: ['service.*', 'system.error'] });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await s.h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await s.h.bus.publish('service.status', sampleEvents['service.status'], { tags: ['agent:web-2'] });
+    await s.h.bus.publish('system.error', sampleEvents['system.error']);
+    await forwardedAll(s, 'the matching events acknowledged');
+
+    const expected = storedIds(s.store, (e) => (e.type === 'service.status' || e.type === 'system.error') && !e.metadata.tags.includes('agent:web-2'));
+    expect(expected).toHaveLength(2);
+    expect(ids(await readStream(SYSTEM_NATS, stream))).toEqual(expected);
+  });
+
+  it('re-sent events are not duplicated: the server drops a known Nats-Msg-Id; a restarted sidecar without its checkpoint skips what the stream has, also after the duplicate window', async () => {
+    const { stream, prefix } = target();
+    const config = { servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream, duplicate_window: '1s' } };
+    const first = await sidecar(config);
+    for (let i = 0; i < 5; i++) await first.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(first, 'five events acknowledged');
+    const [entry] = first.store.read(0, { limit: 1 }).events;
+
+    // The wire contract: the same event again, within the window, is recognised by its id.
+    const nc = await connect({ servers: SYSTEM_NATS });
+    const ack = await jetstream(nc).publish(`${prefix}.web-1.service.status`, entry!.json, { msgID: entry!.event.metadata.event_id, headers: eventHeaders(entry!.event.metadata.event_id, 'web-1', entry!.offset) });
+    await nc.close();
+    expect(ack.duplicate).toBe(true);
+
+    await stopSidecar(first);
+    rmSync(first.checkpoint);
+    // Past the server's duplicate window (1 s here): only the agent's own dedup can prevent a duplicate now.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const again = await sidecar(config, { store: first.store, checkpoint: first.checkpoint });
+    await again.h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await forwardedAll(again, 'the new event acknowledged');
+
+    expect(ids(await readStream(SYSTEM_NATS, stream))).toEqual(storedIds(first.store));
+    expect(again.plugin.stats()).toMatchObject({ duplicates: 0 });
+    expect(again.plugin.stats().skipped_in_stream).toBeGreaterThan(0);
+  });
+
+  it('an existing stream with other settings is NATS_STREAM_MISMATCH (system.error, nothing forwarded), and the stream is left unchanged', async () => {
+    const { stream, prefix } = target();
+    const nc = await connect({ servers: SYSTEM_NATS });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], max_age: nanos(3_600_000) });
+    const s = await sidecar({ servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream, max_age: '7d' } });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await waitFor(() => errorsWith(s.h, 'NATS_STREAM_MISMATCH').length > 0, { what: 'a NATS_STREAM_MISMATCH system.error' });
+
+    const [error] = errorsWith(s.h, 'NATS_STREAM_MISMATCH');
+    expect(error!.data).toMatchObject({ severity: 'critical', component: 'fleet' });
+    expect(error!.data.message).toContain('max_age: config 604800000, stream 3600000');
+    expect(error!.data.message).toContain('nats stream edit');
+    expect(s.plugin.stats()).toMatchObject({ stream_ok: false, forwarded: 0 });
+    expect(s.plugin.status()).toMatchObject({ stream_ok: false });
+    const info = await jsm.streams.info(stream);
+    expect(info.config.max_age).toBe(nanos(3_600_000));
+    expect(info.state.messages).toBe(0);
+    await nc.close();
+  });
+
+  it('stream.create: false and no stream is NATS_STREAM_MISSING', async () => {
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream, create: false } });
+    await waitFor(() => errorsWith(s.h, 'NATS_STREAM_MISSING').length > 0, { what: 'a NATS_STREAM_MISSING system.error' });
+    expect(errorsWith(s.h, 'NATS_STREAM_MISSING')[0]!.data.message).toContain('nats stream add');
+  });
+
+  it('without the event store the sidecar does not start: NATS_STORE_REQUIRED says to enable it', async () => {
+    const h = createPluginHarness(plugin, { config: { servers: [SYSTEM_NATS] } });
+    await expect(h.start()).rejects.toThrow(/NATS_STORE_REQUIRED|store: \{ enabled: true \}/);
+    expect(h.status.state).toBe('failed');
+  });
+});
+
+describe('nats sidecar: store and forward across outages', () => {
+  it('starts with no server up, works locally, and forwards everything once the server comes', async () => {
+    const server = await TestNatsServer.start();
+    servers.push(server);
+    await server.kill();
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream } });
+    expect(s.h.status.state).toBe('running');
+    for (let i = 0; i < 3; i++) await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await waitFor(() => errorsWith(s.h, 'NATS_CONNECT_FAILED').length > 0, { what: 'NATS_CONNECT_FAILED reported' });
+    expect(s.plugin.stats()).toMatchObject({ connected: false, last_acked_offset: 0 });
+    expect(s.plugin.stats().pending_events).toBeGreaterThanOrEqual(3);
+
+    await server.start();
+    await forwardedAll(s, 'all events forwarded after the server came');
+    expect(ids(await readStream(server.url, stream))).toEqual(storedIds(s.store));
+    // The failure episode was reported once, and its end too.
+    expect(errorsWith(s.h, 'NATS_CONNECT_FAILED').map((e) => e.data.severity)).toEqual(['error', 'info']);
+  });
+
+  it('server killed mid-stream, events published during the outage, server back: every event arrives once and in order', async () => {
+    const server = await TestNatsServer.start();
+    servers.push(server);
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, forward: { max_in_flight: 16, ack_timeout: '500ms' } });
+    for (let i = 0; i < 200; i++) void s.h.bus.publish('service.status', { ...sampleEvents['service.status'], metrics: { i } });
+    await waitFor(() => (s.plugin.stats().forwarded as number) > 0, { what: 'forwarding under way' });
+    // Killed while PubAcks are outstanding: some of those events are in the stream, some not.
+    await server.kill();
+    for (let i = 200; i < 300; i++) await s.h.bus.publish('service.status', { ...sampleEvents['service.status'], metrics: { i } });
+    await s.h.bus.idle();
+    s.store.flush();
+    await waitFor(() => s.plugin.stats().connected === false, { what: 'the sidecar noticed the outage' });
+    expect(s.plugin.stats().pending_events).toBeGreaterThan(0);
+
+    await server.start();
+    await forwardedAll(s, 'everything forwarded after the outage');
+    const messages = await readStream(server.url, stream);
+    expect(ids(messages)).toEqual(storedIds(s.store));
+    expect(messages.map((m) => Number(m.headers['Praxis-Offset']))).toEqual(s.store.read(0).events.map((e) => e.offset));
+  });
+
+  it('a wrong token is NATS_AUTH_FAILED (critical), retried until a right one works; the token is never logged nor in an event', async () => {
+    const token = `tok-${randomUUID()}`;
+    const wrong = `wrong-${randomUUID()}`;
+    const server = await TestNatsServer.start(['--auth', token]);
+    servers.push(server);
+    const { stream, prefix } = target();
+    const tokenFile = path.join(tempDir(), 'token');
+    writeFileSync(tokenFile, `${wrong}\n`);
+    const lines: string[] = [];
+    const out = new PassThrough();
+    out.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, auth: { token_file: tokenFile } }, { logger: pino({ level: 'debug' }, out) });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await waitFor(() => errorsWith(s.h, 'NATS_AUTH_FAILED').length > 0, { what: 'NATS_AUTH_FAILED reported' });
+    expect(errorsWith(s.h, 'NATS_AUTH_FAILED')[0]!.data).toMatchObject({ severity: 'critical', message: expect.stringMatching(/refused the credentials/) });
+
+    // The secret file is read again at each attempt: fixing it is enough.
+    writeFileSync(tokenFile, `${token}\n`);
+    await forwardedAll(s, 'forwarded once the token is right');
+    expect(ids(await readStream(server.url, stream, { token }))).toEqual(storedIds(s.store));
+    const everything = lines.join('') + JSON.stringify(s.h.events) + JSON.stringify(s.plugin.stats());
+    expect(everything).not.toContain(token);
+    expect(everything).not.toContain(wrong);
+  });
+
+  it('keeps the acknowledged position in its checkpoint file across a restart', async () => {
+    const { stream, prefix } = target();
+    const config = { servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream } };
+    const first = await sidecar(config);
+    for (let i = 0; i < 3; i++) await first.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(first, 'three events acknowledged');
+    const acked = first.plugin.stats().last_acked_offset;
+    await stopSidecar(first);
+    expect(existsSync(first.checkpoint)).toBe(true);
+
+    const again = await sidecar(config, { store: first.store, checkpoint: first.checkpoint });
+    expect(again.plugin.stats().last_acked_offset).toBe(acked);
+  });
+});
