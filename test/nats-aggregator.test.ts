@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
 import { desiredStream } from '../plugins/nats/stream';
 import { AgentProcess } from './helpers/cli';
@@ -283,5 +285,78 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     // Whatever the server redelivered was answered from the store, not published again.
     expect(stats.inbox.published).toBe(total);
     expect(stats.consuming).toBe(true);
+  });
+});
+
+describe('fleet alerting (three sidecar processes, one aggregator, a real HTTP server as the Slack webhook)', () => {
+  let slack: Server;
+  let slackUrl: string;
+  const posts: { text: string; body: string }[] = [];
+
+  beforeAll(async () => {
+    slack = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        posts.push({ text: (JSON.parse(body) as { text: string }).text, body });
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => slack.listen(0, '127.0.0.1', resolve));
+    slackUrl = `http://127.0.0.1:${(slack.address() as AddressInfo).port}/services/T1/B1/fleet`;
+  });
+  afterAll(() => new Promise<void>((resolve) => slack.close(() => resolve())));
+
+  function sidecarConfig(name: string, fleet: Fleet): string {
+    const dir = mkdtempSync(path.join(tmpdir(), `praxis-sidecar-${name}-`));
+    const file = path.join(dir, 'agent.config.yaml');
+    writeFileSync(file, stringify({
+      agent: { name },
+      log: { level: 'info', format: 'json' },
+      http: { port: 0 },
+      store: { enabled: true, data_dir: path.join(dir, 'data'), commit_interval: '20ms' },
+      plugins: [{ name: 'fleet', use: 'nats', config: { servers: [SYSTEM_NATS], role: 'sidecar', agent_id: name, subject_prefix: fleet.prefix, stream: { name: fleet.stream }, forward: { checkpoint_file: path.join(dir, 'data', 'nats-forward.json') } } }],
+    }));
+    return file;
+  }
+
+  it('the same failing dependency reported by three sidecars: three alerts (agent label each), one group, ONE Slack notification', async () => {
+    const fleet = newFleet();
+    streams.push({ url: SYSTEM_NATS, name: fleet.stream });
+    const { file } = aggregatorConfig({ name: 'agg-alerts', url: SYSTEM_NATS, fleet });
+    const config = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    (config.plugins as unknown[]).push({ name: 'slack', use: 'slack', config: { webhook_url: slackUrl } });
+    config.alerting = {
+      route: { receiver: 'ops', group_by: ['alertname', 'component'], group_wait: '2s', group_interval: '1m', repeat_interval: '4h' },
+      receivers: [{ name: 'ops', sinks: ['slack'] }],
+    };
+    writeFileSync(file, stringify(config));
+    const aggregator = new AgentProcess(['--config', file]);
+    const aggregatorUrl = await aggregator.ready();
+
+    const sidecars = ['web-1', 'web-2', 'web-3'].map((name) => new AgentProcess(['--config', sidecarConfig(name, fleet)]));
+    const urls = await Promise.all(sidecars.map((s) => s.ready()));
+    const failure = { type: 'system.error', data: { severity: 'critical', message: 'orders-db: connection refused', component: 'orders-db', error_code: 'DEPENDENCY_DOWN' } };
+    for (const url of urls) {
+      const res = await fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(failure) });
+      expect(res.status).toBe(202);
+    }
+
+    const alerts = await until('three firing alerts on the aggregator', async () => {
+      const list = await getJson<{ labels: Record<string, string>; status: { state: string } }[]>(`${aggregatorUrl}/api/v2/alerts`);
+      return list.length === 3 ? list : undefined;
+    });
+    expect(alerts.map((a) => a.labels.agent).sort()).toEqual(['web-1', 'web-2', 'web-3']);
+    expect(new Set(alerts.map((a) => `${a.labels.alertname}/${a.labels.component}`))).toEqual(new Set(['DEPENDENCY_DOWN/orders-db']));
+    await until('the Slack notification', () => (posts.length > 0 ? posts : undefined));
+    // group_wait is 2s and group_interval 1m: any second notification for the group would come within this wait.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect(posts).toHaveLength(1);
+    for (const agent of ['web-1', 'web-2', 'web-3']) expect(posts[0]?.body).toContain(agent);
+    // The sidecars never alert themselves and never got the others' events back.
+    for (const url of urls) {
+      const stored = await fleetEventsServed(url);
+      expect(stored).toEqual([]);
+    }
   });
 });
