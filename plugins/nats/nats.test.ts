@@ -8,7 +8,7 @@ import { connect, nanos } from '@nats-io/transport-node';
 import pino from 'pino';
 import { SystemClock, type Event } from 'praxis-agent';
 import { createPluginHarness, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
-import { SYSTEM_NATS, TestNatsServer } from '../../test/helpers/nats-server';
+import { roundTripServer, SYSTEM_NATS, TestNatsServer } from '../../test/helpers/nats-server';
 import plugin from './index';
 import type { NatsPlugin } from './nats.plugin';
 import { deleteStream, readStream, type StreamMessage } from './test-stream';
@@ -55,9 +55,18 @@ afterEach(async () => {
   for (const s of stores.splice(1)) s.close();
 });
 
+/** The server of the round-trip tests (the machine's on 4222, or one of this file's own). */
+let shared: { url: string; dispose: () => Promise<void> };
+let NATS = SYSTEM_NATS;
+beforeAll(async () => {
+  shared = await roundTripServer();
+  NATS = shared.url;
+});
+
 afterAll(async () => {
   conformanceStore.close();
-  for (const s of streams) await deleteStream(SYSTEM_NATS, s);
+  for (const s of streams) await deleteStream(NATS, s).catch(() => undefined);
+  await shared.dispose();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -114,13 +123,13 @@ function errorsWith(h: PluginHarness, code: string): Event<'system.error'>[] {
 describe('nats sidecar: forwarding to JetStream', () => {
   it('publishes every local event as <prefix>.<agent_id>.<type> with Nats-Msg-Id = event_id and the stored JSON, in order (read back with a plain consumer)', async () => {
     const { stream, prefix } = target();
-    const s = await sidecar({ servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream } });
+    const s = await sidecar({ servers: [NATS], subject_prefix: prefix, stream: { name: stream } });
     await s.h.bus.publish('service.status', sampleEvents['service.status']);
     await s.h.bus.publish('system.error', sampleEvents['system.error']);
     await s.h.bus.publish('config.changed', sampleEvents['config.changed']);
     await forwardedAll(s, 'three events acknowledged');
 
-    const messages = await readStream(SYSTEM_NATS, stream);
+    const messages = await readStream(NATS, stream);
     const stored = s.store.read(0).events;
     expect(messages.map((m) => m.subject)).toEqual(stored.map((e) => `${prefix}.web-1.${e.type}`));
     expect(messages.map((m) => m.data)).toEqual(stored.map((e) => e.json));
@@ -130,7 +139,7 @@ describe('nats sidecar: forwarding to JetStream', () => {
 
   it('forwards only the configured types, and never an event that came from the fleet (tag agent:<agent>, set by the FleetInbox)', async () => {
     const { stream, prefix } = target();
-    const s = await sidecar({ servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream }, types: ['service.*', 'system.error'] });
+    const s = await sidecar({ servers: [NATS], subject_prefix: prefix, stream: { name: stream }, types: ['service.*', 'system.error'] });
     await s.h.bus.publish('service.status', sampleEvents['service.status']);
     await s.h.bus.publish('config.changed', sampleEvents['config.changed']);
     await s.h.bus.publish('service.status', sampleEvents['service.status'], { tags: ['agent:web-2'] });
@@ -139,19 +148,19 @@ describe('nats sidecar: forwarding to JetStream', () => {
 
     const expected = storedIds(s.store, (e) => (e.type === 'service.status' || e.type === 'system.error') && !e.metadata.tags.includes('agent:web-2'));
     expect(expected).toHaveLength(2);
-    expect(ids(await readStream(SYSTEM_NATS, stream))).toEqual(expected);
+    expect(ids(await readStream(NATS, stream))).toEqual(expected);
   });
 
   it('re-sent events are not duplicated: the server drops a known Nats-Msg-Id; a restarted sidecar without its checkpoint skips what the stream has, also after the duplicate window', async () => {
     const { stream, prefix } = target();
-    const config = { servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream, duplicate_window: '1s' } };
+    const config = { servers: [NATS], subject_prefix: prefix, stream: { name: stream, duplicate_window: '1s' } };
     const first = await sidecar(config);
     for (let i = 0; i < 5; i++) await first.h.bus.publish('service.status', sampleEvents['service.status']);
     await forwardedAll(first, 'five events acknowledged');
     const [entry] = first.store.read(0, { limit: 1 }).events;
 
     // The wire contract: the same event again, within the window, is recognised by its id.
-    const nc = await connect({ servers: SYSTEM_NATS });
+    const nc = await connect({ servers: NATS });
     const ack = await jetstream(nc).publish(`${prefix}.web-1.service.status`, entry!.json, { msgID: entry!.event.metadata.event_id, headers: eventHeaders(entry!.event.metadata.event_id, 'web-1', entry!.offset) });
     await nc.close();
     expect(ack.duplicate).toBe(true);
@@ -164,17 +173,17 @@ describe('nats sidecar: forwarding to JetStream', () => {
     await again.h.bus.publish('config.changed', sampleEvents['config.changed']);
     await forwardedAll(again, 'the new event acknowledged');
 
-    expect(ids(await readStream(SYSTEM_NATS, stream))).toEqual(storedIds(first.store));
+    expect(ids(await readStream(NATS, stream))).toEqual(storedIds(first.store));
     expect(again.plugin.stats()).toMatchObject({ duplicates: 0 });
     expect(again.plugin.stats().skipped_in_stream).toBeGreaterThan(0);
   });
 
   it('an existing stream with other settings is NATS_STREAM_MISMATCH (system.error, nothing forwarded), and the stream is left unchanged', async () => {
     const { stream, prefix } = target();
-    const nc = await connect({ servers: SYSTEM_NATS });
+    const nc = await connect({ servers: NATS });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], max_age: nanos(3_600_000) });
-    const s = await sidecar({ servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream, max_age: '7d' } });
+    const s = await sidecar({ servers: [NATS], subject_prefix: prefix, stream: { name: stream, max_age: '7d' } });
     await s.h.bus.publish('service.status', sampleEvents['service.status']);
     await waitFor(() => errorsWith(s.h, 'NATS_STREAM_MISMATCH').length > 0, { what: 'a NATS_STREAM_MISMATCH system.error' });
 
@@ -192,13 +201,13 @@ describe('nats sidecar: forwarding to JetStream', () => {
 
   it('stream.create: false and no stream is NATS_STREAM_MISSING', async () => {
     const { stream, prefix } = target();
-    const s = await sidecar({ servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream, create: false } });
+    const s = await sidecar({ servers: [NATS], subject_prefix: prefix, stream: { name: stream, create: false } });
     await waitFor(() => errorsWith(s.h, 'NATS_STREAM_MISSING').length > 0, { what: 'a NATS_STREAM_MISSING system.error' });
     expect(errorsWith(s.h, 'NATS_STREAM_MISSING')[0]!.data.message).toContain('nats stream add');
   });
 
   it('without the event store the sidecar does not start: NATS_STORE_REQUIRED says to enable it', async () => {
-    const h = createPluginHarness(plugin, { config: { servers: [SYSTEM_NATS] } });
+    const h = createPluginHarness(plugin, { config: { servers: [NATS] } });
     await expect(h.start()).rejects.toThrow(/NATS_STORE_REQUIRED|store: \{ enabled: true \}/);
     expect(h.status.state).toBe('failed');
   });
@@ -273,7 +282,7 @@ describe('nats sidecar: store and forward across outages', () => {
 
   it('keeps the acknowledged position in its checkpoint file across a restart', async () => {
     const { stream, prefix } = target();
-    const config = { servers: [SYSTEM_NATS], subject_prefix: prefix, stream: { name: stream } };
+    const config = { servers: [NATS], subject_prefix: prefix, stream: { name: stream } };
     const first = await sidecar(config);
     for (let i = 0; i < 3; i++) await first.h.bus.publish('service.status', sampleEvents['service.status']);
     await forwardedAll(first, 'three events acknowledged');

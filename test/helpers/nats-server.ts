@@ -107,3 +107,14 @@ export class TestNatsServer {
     rmSync(this.storeDir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A server for round-trip tests: the machine's own on 4222 when it runs one (tests use streams of
+ * their own there and delete them), else a {@link TestNatsServer} for this test file. Call
+ * `dispose` in afterAll.
+ */
+export async function roundTripServer(): Promise<{ url: string; dispose: () => Promise<void> }> {
+  if (await accepting(4222)) return { url: SYSTEM_NATS, dispose: async () => undefined };
+  const own = await TestNatsServer.start();
+  return { url: own.url, dispose: () => own.dispose() };
+}
