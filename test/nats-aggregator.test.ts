@@ -10,7 +10,7 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { parse, stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
 import { desiredStream } from '../plugins/nats/stream';
-import { AgentProcess } from './helpers/cli';
+import { AgentProcess, runCli } from './helpers/cli';
 import { AGGREGATOR_PORT_RANGE, SYSTEM_NATS, TestNatsServer } from './helpers/nats-server';
 
 /**
@@ -215,6 +215,13 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     expect(consumer.num_redelivered).toBe(0);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/praxis_component_stat\{component="fleet",key="consumer_lag"\} 0/);
+    const readyz = await getJson<{ ready: boolean; plugins: { name: string; status?: Record<string, unknown> }[] }>(`${url}/readyz`);
+    expect(readyz.plugins.find((p) => p.name === 'fleet')?.status).toMatchObject({ role: 'aggregator', connected: true, consuming: true, consumer_lag: 0 });
+    const status = runCli(['fleet', 'status', '--url', url]);
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/consumer_lag: +0/);
+    expect(status.stdout).toMatch(/acked: +2/);
+    expect(status.stdout).toMatch(/terminated: +1/);
   });
 
   it('two aggregators share one durable consumer; one SIGKILLed mid-stream: every event processed, none lost, twice only what the dead one committed in its last moment', async () => {
