@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { parse, stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
@@ -169,7 +169,9 @@ interface FleetStats {
   acked: number;
   terminated: number;
   redelivered: number;
+  skipped: number;
   in_flight: number;
+  consumer_error: string | null;
   inbox: { published: number; duplicates: number; rejected: number };
 }
 
@@ -185,6 +187,8 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     const events = [fleetEvent('first'), fleetEvent('second')];
     for (const e of events) await publishAs(js, fleet, 'sidecar-a', e);
     await js.publish(`${fleet.prefix}.sidecar-b.system.error`, '{"type":"system.error","data":{}', { msgID: 'garbage-1' });
+    // Its own events (an agent running both roles) are on its bus already: skipped.
+    await publishAs(js, fleet, 'agg-1', fleetEvent('own'));
     const { url } = await startAggregator({ name: 'agg-1', url: SYSTEM_NATS, fleet });
 
     const page = await until('the fleet events on GET /events', async () => {
@@ -204,9 +208,9 @@ describe('nats aggregator (real agents, real JetStream)', () => {
 
     const stats = await until('three acknowledged or terminated deliveries', async () => {
       const s = await fleetStats(url);
-      return s.acked === 2 && s.terminated === 1 ? s : undefined;
+      return s.acked === 2 && s.terminated === 1 && s.skipped === 1 ? s : undefined;
     });
-    expect(stats).toMatchObject({ consuming: true, delivered: 3, inbox: { published: 2, duplicates: 0, rejected: 1 } });
+    expect(stats).toMatchObject({ consuming: true, delivered: 4, inbox: { published: 2, duplicates: 0, rejected: 1 } });
     const consumer = await until('the consumer to have nothing pending', async () => {
       const info = await jsm.consumers.info(fleet.stream, 'aggregators');
       return info.num_ack_pending === 0 && info.num_pending === 0 ? info : undefined;
@@ -266,7 +270,26 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     expect(counts.size).toBe(total);
     expect([...counts.values()].every((n) => n <= 2)).toBe(true);
     expect(twice.length).toBeLessThanOrEqual(bStats.redelivered);
-    expect(twice.length).toBeLessThanOrEqual(killedAt.in_flight + 50);
+    // ... and never more than A could hold unacknowledged (consumer.max_ack_pending, 1000 by default).
+    expect(twice.length).toBeLessThanOrEqual(1000);
+    expect(killedAt.acked).toBeGreaterThanOrEqual(200);
+  });
+
+  it('a durable consumer with other settings is NATS_CONSUMER_MISMATCH: reported, left unchanged, nothing consumed', async () => {
+    const fleet = newFleet();
+    const { js, jsm } = await createStream(SYSTEM_NATS, fleet);
+    await jsm.consumers.add(fleet.stream, { durable_name: 'aggregators', ack_policy: AckPolicy.Explicit, filter_subject: `${fleet.prefix}.>`, ack_wait: 5_000_000_000, max_ack_pending: 1000 });
+    await publishAs(js, fleet, 'sidecar-a', fleetEvent('waits'));
+    const { url } = await startAggregator({ name: 'agg-m', url: SYSTEM_NATS, fleet });
+    const report = await until('the NATS_CONSUMER_MISMATCH report', async () => {
+      const body = await getJson<{ events: { event: StoredRow }[] }>(`${url}/events?since=0&limit=1000`);
+      return body.events.map((e) => e.event).find((e) => e.data.error_code === 'NATS_CONSUMER_MISMATCH');
+    });
+    expect(String(report.data.message)).toContain('ack_wait: config 2000, consumer 5000');
+    const stats = await fleetStats(url);
+    expect(stats).toMatchObject({ consuming: false, delivered: 0 });
+    expect(stats.consumer_error).toContain('ack_wait');
+    expect((await jsm.consumers.info(fleet.stream, 'aggregators')).config.ack_wait).toBe(5_000_000_000);
   });
 
   it('a nats-server SIGKILLed and restarted mid-stream redelivers what it forgot was acknowledged; nothing is processed twice', async () => {
