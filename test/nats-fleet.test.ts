@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deleteStream, readStream } from '../plugins/nats/test-stream';
-import { waitFor } from './helpers/async';
 import { AgentProcess, freePort, runCli } from './helpers/cli';
 import { TestNatsServer } from './helpers/nats-server';
 

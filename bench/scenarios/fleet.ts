@@ -5,8 +5,8 @@
  * baseline in the same run: the same messages (the stored events' JSON, Nats-Msg-Id headers)
  * published bare from the runner with the sidecar's window of PubAcks in flight (256), and consumed
  * by a bare durable pull consumer process that acks each (batches of 100, as the aggregator).
- * Both against the machine's nats-server (127.0.0.1:4222, BENCH_NATS_URL) on streams of their own,
- * deleted afterwards.
+ * Both against a nats-server of the bench's own (started for the scenario, like fleet-forward's),
+ * on streams of their own.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,20 +17,20 @@ import readline from 'node:readline';
 import { jetstream, jetstreamManager, type PubAck } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { agentStats, benchConfig, startAgent, storeSection, writeConfig } from '../agent-process';
+import { BenchNatsServer } from '../nats-server';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness';
 import { AGENT_BIN, ROOT, sleep, track } from '../process-probe';
 
-const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 const FLEET = 'agents: sidecar → JetStream → aggregator';
 const BARE = 'baseline: bare NATS publish → pull consume';
 const BATCH = 100;
 const IN_FLIGHT = 256;
 
-function natsPlugin(role: 'sidecar' | 'aggregator', prefix: string, stream: string, dir: string): Record<string, unknown> {
+function natsPlugin(url: string, role: 'sidecar' | 'aggregator', prefix: string, stream: string, dir: string): Record<string, unknown> {
   return {
     name: 'fleet',
     use: 'nats',
-    config: { servers: [NATS_URL], role, agent_id: `bench-${role}`, subject_prefix: prefix, stream: { name: stream }, forward: { checkpoint_file: path.join(dir, 'forward.json') } },
+    config: { servers: [url], role, agent_id: `bench-${role}`, subject_prefix: prefix, stream: { name: stream }, forward: { checkpoint_file: path.join(dir, 'forward.json') } },
   };
 }
 
@@ -51,14 +51,14 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-async function fleetRound(dir: string, count: number): Promise<{ rate: number; note: string }> {
+async function fleetRound(url: string, dir: string, count: number): Promise<{ rate: number; note: string }> {
   const id = randomUUID().slice(0, 8);
   const prefix = `bench${id}.events`;
   const stream = `BENCH_FLEET_${id}`;
   const sidecarData = path.join(dir, `sidecar-${id}`);
   const aggregatorData = path.join(dir, `aggregator-${id}`);
-  const sidecar = await startAgent(writeConfig(dir, `sidecar-${id}`, benchConfig('bench-sidecar', { store: storeSection(sidecarData), plugins: [natsPlugin('sidecar', prefix, stream, sidecarData)] })));
-  const aggregator = await startAgent(writeConfig(dir, `aggregator-${id}`, benchConfig('bench-aggregator', { store: storeSection(aggregatorData), plugins: [natsPlugin('aggregator', prefix, stream, aggregatorData)] })));
+  const sidecar = await startAgent(writeConfig(dir, `sidecar-${id}`, benchConfig('bench-sidecar', { store: storeSection(sidecarData), plugins: [natsPlugin(url, 'sidecar', prefix, stream, sidecarData)] })));
+  const aggregator = await startAgent(writeConfig(dir, `aggregator-${id}`, benchConfig('bench-aggregator', { store: storeSection(aggregatorData), plugins: [natsPlugin(url, 'aggregator', prefix, stream, aggregatorData)] })));
   const published = async (): Promise<number> => ((await agentStats(aggregator.port)).components as Record<string, { inbox?: { published: number } }>).fleet?.inbox?.published ?? 0;
   try {
     await until('the aggregator to consume', async () => ((await agentStats(aggregator.port)).components as Record<string, { consuming?: boolean }>).fleet?.consuming === true, 20_000);
@@ -74,7 +74,7 @@ async function fleetRound(dir: string, count: number): Promise<{ rate: number; n
     return { rate: count / (elapsed / 1000), note: `${count} events POSTed in ${posted.toFixed(0)} ms, on the aggregator's bus after ${elapsed.toFixed(0)} ms` };
   } finally {
     await Promise.all([sidecar.proc.stop(), aggregator.proc.stop()]);
-    await deleteStream(stream);
+    await deleteStream(url, stream);
   }
 }
 
@@ -87,15 +87,15 @@ function storedEvents(count: number): { id: string; json: string }[] {
   });
 }
 
-async function bareRound(count: number): Promise<{ rate: number; note: string }> {
+async function bareRound(url: string, count: number): Promise<{ rate: number; note: string }> {
   const id = randomUUID().slice(0, 8);
   const prefix = `bench${id}.events`;
   const stream = `BENCH_BARE_${id}`;
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
-    const consumer = track(spawn(process.execPath, [path.join(ROOT, 'dist', 'bench', 'baselines', 'bare-nats-consumer.js'), NATS_URL, stream, `${prefix}.>`, 'bare', String(count), String(BATCH)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const consumer = track(spawn(process.execPath, [path.join(ROOT, 'dist', 'bench', 'baselines', 'bare-nats-consumer.js'), url, stream, `${prefix}.>`, 'bare', String(count), String(BATCH)], { stdio: ['ignore', 'pipe', 'inherit'] }));
     const lines = readline.createInterface({ input: consumer.stdout! });
     const next = (): Promise<string> => new Promise((resolve) => lines.once('line', resolve));
     if ((await next()) !== 'ready') throw new Error('fleet bench: bare consumer did not start');
@@ -118,13 +118,13 @@ async function bareRound(count: number): Promise<{ rate: number; note: string }>
     await new Promise((resolve) => consumer.once('exit', resolve));
     return { rate: count / (elapsed / 1000), note: `${count} messages published in ${published.toFixed(0)} ms, consumed after ${elapsed.toFixed(0)} ms` };
   } finally {
-    await deleteStream(stream, nc);
+    await deleteStream(url, stream, nc);
     await nc.close();
   }
 }
 
-async function deleteStream(name: string, existing?: NatsConnection): Promise<void> {
-  const nc = existing ?? (await connect({ servers: NATS_URL }));
+async function deleteStream(url: string, name: string, existing?: NatsConnection): Promise<void> {
+  const nc = existing ?? (await connect({ servers: url }));
   try {
     await (await jetstreamManager(nc)).streams.delete(name).catch(() => undefined);
   } finally {
@@ -137,25 +137,27 @@ export const fleetScenario: Scenario = {
   description: 'events/s from POST /events on a sidecar through JetStream into an aggregator\'s bus, vs bare NATS publish and pull consume of the same messages',
   unavailable() {
     if (!fs.existsSync(AGENT_BIN)) return `${AGENT_BIN} not found`;
-    return undefined;
+    return BenchNatsServer.unavailable();
   },
   async run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const count = ctx.quick ? 2_000 : 20_000;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'praxis-bench-fleet-'));
     const measurements: Measurement[] = [FLEET, BARE].map((variant) => ({ variant, metric: 'events/s end to end', unit: 'events/s', higherIsBetter: true, samples: [] }));
     const notes: string[] = [];
+    const server = await BenchNatsServer.start();
     try {
       for (let round = 0; round < ctx.rounds; round++) {
         // Alternate which goes first, so a burst of load from elsewhere does not always hit the same one.
         const order = round % 2 === 0 ? ['fleet', 'bare'] : ['bare', 'fleet'];
         for (const which of order) {
-          const result = which === 'fleet' ? await fleetRound(dir, count) : await bareRound(count);
+          const result = which === 'fleet' ? await fleetRound(server.url, dir, count) : await bareRound(server.url, count);
           (measurements[which === 'fleet' ? 0 : 1] as Measurement).samples.push(result.rate);
           if (round === ctx.rounds - 1) notes.push(`last round, ${which}: ${result.note}`);
         }
         ctx.log(`fleet round ${round + 1}/${ctx.rounds}`);
       }
     } finally {
+      await server.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     }
     return {
@@ -165,7 +167,7 @@ export const fleetScenario: Scenario = {
       measurements,
       targets: [],
       notes: [
-        `${count} events per round; nats-server ${NATS_URL}; agents with the store at shipped settings (commit_interval 100ms), the plugin at its defaults (max_in_flight 256, batch 100, max_ack_pending 1000)`,
+        `${count} events per round; a nats-server -js of the bench's own; agents with the store at shipped settings (commit_interval 100ms), the plugin at its defaults (max_in_flight 256, batch 100, max_ack_pending 1000)`,
         'the agent path includes ingest (arrays of 100, one connection), the sidecar store commit before forwarding, the aggregator\'s validation, bus, store commit before the ack',
         ...notes,
       ],

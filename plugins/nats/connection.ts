@@ -11,7 +11,7 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
-import { AgentError, Backoff, errorMessage, MAX_PEM_FILE_BYTES, readConfigFile, readSecretFile, type CancelTimer, type Clock, type Logger } from 'praxis-agent';
+import { AgentError, Backoff, errorMessage, MAX_PEM_FILE_BYTES, readConfigFile, readSecretFile, redactText, type CancelTimer, type Clock, type Logger } from 'praxis-agent';
 import type { NatsAuthConfig, NatsConfig, NatsTlsConfig } from './config';
 
 /** What the connection tells its owner (the forwarder or the aggregator). */
@@ -150,10 +150,15 @@ export class NatsLink {
     this.attempt();
   }
 
+  /** The servers as they may be shown (credentials in a URL redacted). */
+  get servers(): string[] {
+    return this.config.servers.map((url) => redactText(url));
+  }
+
   stats(): LinkStats {
     return {
       connected: this.connected,
-      server: this.connected ? (this.nc?.getServer() ?? null) : null,
+      server: this.connected ? redactText(this.nc?.getServer() ?? '') || null : null,
       ...this.counters,
       last_error: this.lastError,
       down_since: this.downSince === 0 ? null : new Date(this.downSince).toISOString(),
@@ -210,7 +215,7 @@ export class NatsLink {
       for await (const s of nc.status()) {
         if (this.stopped) return;
         if (s.type === 'disconnect') this.down(`disconnected from ${s.server}`);
-        else if (s.type === 'error') this.lastError = errorMessage(s.error);
+        else if (s.type === 'error') this.lastError = redactText(errorMessage(s.error));
       }
     })();
     const closed = await nc.closed();
@@ -230,7 +235,8 @@ export class NatsLink {
     this.backoff.reset();
     this.downSince = 0;
     this.lastError = null;
-    this.logger.info({ server: nc.getServer(), reconnected }, `connected to NATS ${nc.getServer()}`);
+    const server = redactText(nc.getServer());
+    this.logger.info({ server, reconnected }, `connected to NATS ${server}`);
     this.hooks.connected(nc, reconnected);
   }
 
@@ -245,15 +251,16 @@ export class NatsLink {
   private fail(code: 'NATS_CONNECT_FAILED' | 'NATS_AUTH_FAILED', error: unknown): void {
     if (this.stopped) return;
     this.counters.failed_attempts++;
-    this.lastError = errorMessage(error);
+    // A server URL may carry credentials (nats://user:password@host): never shown as they are.
+    this.lastError = redactText(errorMessage(error));
     if (this.downSince === 0) this.downSince = this.clock.now();
     const delayMs = this.backoff.next();
     if (!this.episode || this.episode.code !== code) {
       const attempts = this.episode?.attempts ?? 0;
       this.episode = { since: this.episode?.since ?? this.clock.now(), attempts, code };
       const what = code === 'NATS_AUTH_FAILED' ? 'refused the credentials' : 'cannot be reached';
-      this.hooks.failing(code, `NATS (${this.config.servers.join(', ')}) ${what}: ${this.lastError}; working locally, retrying with backoff (up to ${this.config.reconnect.max} ms apart)`, {
-        servers: this.config.servers,
+      this.hooks.failing(code, `NATS (${this.servers.join(', ')}) ${what}: ${this.lastError}; working locally, retrying with backoff (up to ${this.config.reconnect.max} ms apart)`, {
+        servers: this.servers,
         error: this.lastError,
       });
     }

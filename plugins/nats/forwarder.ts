@@ -52,11 +52,14 @@ export class Forwarder implements NatsRole {
   /** The last offset read from the store (published, in flight, or skipped). */
   private scanned = 0;
   private readonly inflight: InFlight[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
   /** Bumped on every connection change: work of an older connection stops. */
   private generation = 0;
   private streamOk = false;
+  /** The stream problem last reported (code and message), until the stream checks out. */
+  private streamProblem?: string;
   private failed = false;
   private stopped = false;
   private pumpScheduled = false;
@@ -110,8 +113,9 @@ export class Forwarder implements NatsRole {
     this.unsubscribe?.();
     this.retryTimer?.();
     this.checkpointTimer?.();
-    // PubAcks already on their way are awaited (bounded by ack_timeout), so the checkpoint is as fresh as it can be.
-    await this.settled();
+    // PubAcks already on their way are awaited (bounded by ack_timeout), so the checkpoint is as
+    // fresh as it can be; without a connection they will not come.
+    if (this.ctx.link.connected) await this.settled();
     this.saveCheckpoint();
   }
 
@@ -141,6 +145,8 @@ export class Forwarder implements NatsRole {
       await this.reconcile(jsm);
       if (generation !== this.generation || this.stopped) return;
       this.streamOk = true;
+      if (this.streamProblem !== undefined) this.ctx.logger.info({ stream: config.stream.name }, `stream ${config.stream.name} checked: forwarding resumes`);
+      this.streamProblem = undefined;
       this.failed = false;
       this.retryTimer?.();
       this.retryTimer = undefined;
@@ -148,11 +154,14 @@ export class Forwarder implements NatsRole {
       this.schedulePump();
     } catch (error) {
       if (generation !== this.generation || this.stopped) return;
-      const code = error instanceof AgentError ? error.code : /jetstream not enabled|503/i.test(errorMessage(error)) ? 'NATS_JETSTREAM_UNAVAILABLE' : 'NATS_PUBLISH_FAILED';
+      const code = error instanceof AgentError ? error.code : /jetstream (is )?not enabled/i.test(errorMessage(error)) ? 'NATS_JETSTREAM_UNAVAILABLE' : 'NATS_PUBLISH_FAILED';
       const delay = this.retry.next();
-      if (this.retry.attempts === 1 || code !== 'NATS_PUBLISH_FAILED') {
+      // Once per problem, not per retry: a mismatch lasts until someone changes the stream or the config.
+      const problem = `${code}: ${errorMessage(error)}`;
+      if (problem !== this.streamProblem) {
+        this.streamProblem = problem;
         const hint = code === 'NATS_JETSTREAM_UNAVAILABLE' ? ' (start nats-server with -js, or give the account JetStream)' : '';
-        this.ctx.report('critical', code as 'NATS_STREAM_MISMATCH', `${errorMessage(error)}${hint}; nothing is forwarded, events stay in the local store; checked again in ${Math.round(delay)} ms`, {
+        this.ctx.report(code === 'NATS_PUBLISH_FAILED' ? 'error' : 'critical', code as 'NATS_STREAM_MISMATCH', `${errorMessage(error)}${hint}; nothing is forwarded, events stay in the local store; checked again with backoff (up to ${config.reconnect.max} ms apart)`, {
           stream: config.stream.name,
           ...(error instanceof AgentError ? error.details : {}),
         });
@@ -291,6 +300,7 @@ export class Forwarder implements NatsRole {
   /** After each PubAck or failure: move the position on, then either go on or, after a failure, rewind. */
   private settle(): void {
     this.advance();
+    this.notifyIdle();
     if (!this.failed) {
       this.retry.reset();
       this.schedulePump();
@@ -323,9 +333,15 @@ export class Forwarder implements NatsRole {
     return entry && entry.offset === offset ? entry.event.metadata.event_id : null;
   }
 
-  /** Resolves once nothing is in flight (every publish acknowledged or failed). */
-  private async settled(): Promise<void> {
-    while (this.inflight.some((i) => !i.done)) await new Promise<void>((resolve) => setImmediate(resolve));
+  /** Resolves once nothing is in flight (every publish acknowledged or failed: a publish on a lost connection fails within ack_timeout). */
+  private settled(): Promise<void> {
+    if (this.inflight.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private notifyIdle(): void {
+    if (this.inflight.length > 0 || this.idleWaiters.length === 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private saveCheckpoint(): void {

@@ -68,7 +68,7 @@ export class NatsPlugin implements Plugin {
   async start(): Promise<void> {
     await this.role.start();
     this.link.start();
-    this.logger.debug({ role: this.config.role, agent_id: this.agentId, servers: this.config.servers, stream: this.config.stream.name }, `nats ${this.config.role} ${this.agentId} started (connecting to ${this.config.servers.join(', ')})`);
+    this.logger.debug({ role: this.config.role, agent_id: this.agentId, servers: this.link.servers, stream: this.config.stream.name }, `nats ${this.config.role} ${this.agentId} started (connecting to ${this.link.servers.join(', ')})`);
   }
 
   async stop(): Promise<void> {

@@ -196,6 +196,12 @@ describe('nats sidecar: forwarding to JetStream', () => {
     const info = await jsm.streams.info(stream);
     expect(info.config.max_age).toBe(nanos(3_600_000));
     expect(info.state.messages).toBe(0);
+
+    // Checked again with backoff, reported once: once an operator aligns the stream, forwarding resumes.
+    await jsm.streams.update(stream, { ...info.config, max_age: nanos(7 * 24 * 3_600_000) });
+    await forwardedAll(s, 'forwarded once the stream matches');
+    expect(ids(await readStream(NATS, stream))).toEqual(storedIds(s.store));
+    expect(errorsWith(s.h, 'NATS_STREAM_MISMATCH')).toHaveLength(1);
     await nc.close();
   });
 
@@ -204,6 +210,33 @@ describe('nats sidecar: forwarding to JetStream', () => {
     const s = await sidecar({ servers: [NATS], subject_prefix: prefix, stream: { name: stream, create: false } });
     await waitFor(() => errorsWith(s.h, 'NATS_STREAM_MISSING').length > 0, { what: 'a NATS_STREAM_MISSING system.error' });
     expect(errorsWith(s.h, 'NATS_STREAM_MISSING')[0]!.data.message).toContain('nats stream add');
+  });
+
+  it('a server without JetStream is NATS_JETSTREAM_UNAVAILABLE with the hint to start it with -js', async () => {
+    // Go's flag parsing: the later -js=false undoes the helper's -js.
+    const server = await TestNatsServer.start(['-js=false']);
+    servers.push(server);
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream } });
+    await waitFor(() => errorsWith(s.h, 'NATS_JETSTREAM_UNAVAILABLE').length > 0, { what: 'NATS_JETSTREAM_UNAVAILABLE reported' });
+    expect(errorsWith(s.h, 'NATS_JETSTREAM_UNAVAILABLE')[0]!.data).toMatchObject({ severity: 'critical', message: expect.stringContaining('-js') });
+    expect(s.plugin.stats()).toMatchObject({ connected: true, stream_ok: false, forwarded: 0 });
+  });
+
+  it('a checkpoint file that cannot be read is NATS_CHECKPOINT_FAILED (warning); the position then comes from the stream, nothing is sent twice', async () => {
+    const { stream, prefix } = target();
+    const config = { servers: [NATS], subject_prefix: prefix, stream: { name: stream } };
+    const first = await sidecar(config);
+    for (let i = 0; i < 3; i++) await first.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(first, 'three events acknowledged');
+    await stopSidecar(first);
+    writeFileSync(first.checkpoint, '{ torn');
+
+    const again = await sidecar(config, { store: first.store, checkpoint: first.checkpoint });
+    expect(errorsWith(again.h, 'NATS_CHECKPOINT_FAILED')[0]!.data).toMatchObject({ severity: 'warning' });
+    await again.h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await forwardedAll(again, 'the new event acknowledged');
+    expect(ids(await readStream(NATS, stream))).toEqual(storedIds(first.store));
   });
 
   it('without the event store the sidecar does not start: NATS_STORE_REQUIRED says to enable it', async () => {
@@ -278,6 +311,53 @@ describe('nats sidecar: store and forward across outages', () => {
     const everything = lines.join('') + JSON.stringify(s.h.events) + JSON.stringify(s.plugin.stats());
     expect(everything).not.toContain(token);
     expect(everything).not.toContain(wrong);
+  });
+
+  it('credentials in a server URL are never shown: user + password from a file work, the URL password is redacted in messages, logs and stats', async () => {
+    const password = `pw-${randomUUID()}`;
+    const server = await TestNatsServer.start(['--user', 'web', '--pass', password]);
+    servers.push(server);
+    const { stream, prefix } = target();
+    const lines: string[] = [];
+    const out = new PassThrough();
+    out.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    const inUrl = `nats://web:${password}x@127.0.0.1:${server.port}`;
+    const bad = await sidecar({ servers: [inUrl], subject_prefix: prefix, stream: { name: stream } }, { logger: pino({ level: 'debug' }, out) });
+    await waitFor(() => errorsWith(bad.h, 'NATS_AUTH_FAILED').length > 0, { what: 'NATS_AUTH_FAILED reported' });
+    expect(errorsWith(bad.h, 'NATS_AUTH_FAILED')[0]!.data.message).toContain('nats://***');
+    const shown = lines.join('') + JSON.stringify(bad.h.events) + JSON.stringify(bad.plugin.stats());
+    expect(shown).not.toContain(password);
+    await stopSidecar(bad);
+
+    const passwordFile = path.join(tempDir(), 'password');
+    writeFileSync(passwordFile, `${password}\n`);
+    const good = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, auth: { user: 'web', password_file: passwordFile } });
+    await good.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(good, 'forwarded with user and password');
+  });
+
+  it('events the store removed (retention) before they could be forwarded: NATS_FORWARD_GAP with the count, the rest forwarded in order', async () => {
+    const server = await TestNatsServer.start();
+    servers.push(server);
+    await server.kill();
+    const { stream, prefix } = target();
+    const store = new SqliteEventStore({ dir: tempDir(), max_events: 5, retention_interval: 3_600_000 }, new SystemClock());
+    store.open();
+    stores.push(store);
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream } }, { store });
+    for (let i = 0; i < 12; i++) await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await s.h.bus.idle();
+    store.applyRetention();
+    const removedThrough = store.tail - 1;
+    expect(removedThrough).toBeGreaterThan(0);
+
+    await server.start();
+    await forwardedAll(s, 'the retained events forwarded');
+    const [gap] = errorsWith(s.h, 'NATS_FORWARD_GAP');
+    expect(gap!.data.diagnostic_data).toMatchObject({ lost: removedThrough, from: 1, to: removedThrough });
+    expect(s.plugin.stats().lost).toBe(removedThrough);
+    const retained = store.read(removedThrough).events.map((e) => e.event.metadata.event_id);
+    expect(ids(await readStream(server.url, stream))).toEqual(retained);
   });
 
   it('keeps the acknowledged position in its checkpoint file across a restart', async () => {
