@@ -292,6 +292,29 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     expect((await jsm.consumers.info(fleet.stream, 'aggregators')).config.ack_wait).toBe(5_000_000_000);
   });
 
+  it('a durable consumer deleted under a running aggregator is made again; nothing is processed twice', async () => {
+    const fleet = newFleet();
+    const { js, jsm } = await createStream(SYSTEM_NATS, fleet);
+    const first = [fleetEvent('before 1'), fleetEvent('before 2')];
+    for (const e of first) await publishAs(js, fleet, 'sidecar-a', e);
+    const { url } = await startAggregator({ name: 'agg-d', url: SYSTEM_NATS, fleet });
+    await until('the first events', async () => ((await fleetStats(url)).acked === 2 ? true : undefined));
+    await jsm.consumers.delete(fleet.stream, 'aggregators');
+    await publishAs(js, fleet, 'sidecar-a', fleetEvent('after'));
+    const stored = await until('the event published after the deletion', async () => {
+      const events = await fleetEventsServed(url);
+      return events.some((e) => e.data.message === 'after') ? events : undefined;
+    });
+    expect(stored.map((e) => e.data.message)).toEqual(['before 1', 'before 2', 'after']);
+    // The new consumer started from the stream's first message: the two already processed were skipped by id.
+    const stats = await until('the redeliveries answered as duplicates', async () => {
+      const s = await fleetStats(url);
+      return s.inbox.duplicates === 2 ? s : undefined;
+    });
+    expect(stats.inbox.published).toBe(3);
+    expect(stats.consuming).toBe(true);
+  });
+
   it('a nats-server SIGKILLed and restarted mid-stream redelivers what it forgot was acknowledged; nothing is processed twice', async () => {
     const server = await TestNatsServer.start([], AGGREGATOR_PORT_RANGE);
     servers.push(server);

@@ -212,6 +212,7 @@ export class Aggregator implements NatsRole {
     this.lastError = null;
     this.retry.reset();
     this.watchLag(consumer, generation);
+    this.watchConsumer(nc, messages, generation);
     this.ctx.logger.info({ stream: config.stream.name, durable: config.consumer.durable, batch: config.consumer.batch }, `aggregator consuming ${config.stream.name} through durable consumer ${config.consumer.durable}`);
     for await (const m of messages) {
       await this.take(m);
@@ -275,6 +276,27 @@ export class Aggregator implements NatsRole {
       this.retryTimer = undefined;
       if (!nc.isClosed()) this.begin(nc);
     }, delayMs);
+  }
+
+  /**
+   * The client waits for a deleted consumer (or stream) to come back; the aggregator makes it come
+   * back: it starts over, which creates the consumer again (from the stream's first message: what
+   * was acknowledged before is answered from the seen ids, not processed again).
+   */
+  private watchConsumer(nc: NatsConnection, messages: ConsumerMessages, generation: number): void {
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (generation !== this.generation || this.stopped) return;
+        if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+          this.ctx.logger.warn({ notification: s.type }, `aggregator: ${s.type.replace(/_/g, ' ')}; starting over`);
+          this.consuming = false;
+          this.ctx.clock.setTimeout(() => {
+            if (generation === this.generation && !this.stopped && !nc.isClosed()) this.begin(nc);
+          }, this.retry.next());
+          return;
+        }
+      }
+    })().catch(() => undefined);
   }
 
   private watchLag(consumer: { info(cached?: boolean): Promise<{ num_pending: number; num_ack_pending: number }> }, generation: number): void {
