@@ -24,6 +24,8 @@ export type ForwarderStats = {
   duplicates: number;
   /** Events removed from the store (retention) before they could be forwarded. */
   lost: number;
+  /** Events larger than the server's max_payload: skipped, never in the stream. */
+  too_large: number;
   publish_errors: number;
   /** Events skipped on (re)connect because the stream already had them (the agent's own dedup). */
   skipped_in_stream: number;
@@ -69,7 +71,7 @@ export class Forwarder implements NatsRole {
   private savedOffset = -1;
   private checkpointFailing = false;
   private readonly retry: Backoff;
-  private counters = { forwarded: 0, duplicates: 0, lost: 0, publish_errors: 0, skipped_in_stream: 0 };
+  private counters = { forwarded: 0, duplicates: 0, lost: 0, too_large: 0, publish_errors: 0, skipped_in_stream: 0 };
 
   constructor(private readonly ctx: RoleContext) {
     const { config } = ctx;
@@ -288,6 +290,18 @@ export class Forwarder implements NatsRole {
   private onPublishError(item: InFlight, error: unknown, generation: number): void {
     this.counters.publish_errors++;
     const index = this.inflight.indexOf(item);
+    // The client refuses, before sending, a message over the server's max_payload: no retry can
+    // ever forward it, and waiting for one would stop forwarding for good. Skipped, and said so.
+    if (index >= 0 && /max_payload/i.test(errorMessage(error))) {
+      item.done = true;
+      this.counters.too_large++;
+      this.ctx.report('error', 'NATS_PUBLISH_FAILED', `event ${item.eventId} at offset ${item.offset} is larger than the NATS server's max_payload: it cannot be forwarded to ${this.ctx.config.stream.name} and is skipped (raise max_payload on the server, or keep events smaller)`, {
+        offset: item.offset,
+        event_id: item.eventId,
+      });
+      this.settle();
+      return;
+    }
     // This one and those sent after it are sent again; their late PubAcks change nothing.
     if (index >= 0) this.inflight.splice(index);
     if (!this.failed && generation === this.generation && this.ctx.link.connected) {

@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import pino from 'pino';
 import { SystemClock, type Event } from 'praxis-agent';
-import { createPluginHarness, runPluginConformance, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
+import { createPluginHarness, runPluginConformance, sampleEvents, selfSignedCert, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import { roundTripServer, SYSTEM_NATS, TestNatsServer } from '../../test/helpers/nats-server';
 import plugin from './index';
 import type { NatsPlugin } from './nats.plugin';
@@ -266,11 +266,12 @@ describe('nats sidecar: store and forward across outages', () => {
     expect(errorsWith(s.h, 'NATS_CONNECT_FAILED').map((e) => e.data.severity)).toEqual(['error', 'info']);
   });
 
-  it('server killed mid-stream, events published during the outage, server back: every event arrives once and in order', async () => {
+  it('server killed mid-stream, events published during an outage longer than the duplicate window, server back: every event arrives once and in order', async () => {
     const server = await TestNatsServer.start();
     servers.push(server);
     const { stream, prefix } = target();
-    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, forward: { max_in_flight: 16, ack_timeout: '500ms' } });
+    // A 1 s duplicate window, outlasted by the outage: only the agent's own dedup keeps what was in flight from being stored twice.
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream, duplicate_window: '1s' }, forward: { max_in_flight: 16, ack_timeout: '500ms' } });
     for (let i = 0; i < 200; i++) void s.h.bus.publish('service.status', { ...sampleEvents['service.status'], metrics: { i } });
     await waitFor(() => (s.plugin.stats().forwarded as number) > 0, { what: 'forwarding under way' });
     // Killed while PubAcks are outstanding: some of those events are in the stream, some not.
@@ -280,6 +281,7 @@ describe('nats sidecar: store and forward across outages', () => {
     s.store.flush();
     await waitFor(() => s.plugin.stats().connected === false, { what: 'the sidecar noticed the outage' });
     expect(s.plugin.stats().pending_events).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
 
     await server.start();
     await forwardedAll(s, 'everything forwarded after the outage');
@@ -334,6 +336,38 @@ describe('nats sidecar: store and forward across outages', () => {
     const good = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, auth: { user: 'web', password_file: passwordFile } });
     await good.h.bus.publish('service.status', sampleEvents['service.status']);
     await forwardedAll(good, 'forwarded with user and password');
+  });
+
+  it("an event over the server's max_payload is skipped with NATS_PUBLISH_FAILED naming it; forwarding goes on", async () => {
+    const conf = path.join(tempDir(), 'nats.conf');
+    writeFileSync(conf, 'max_payload: 4096\n');
+    const server = await TestNatsServer.start(['-c', conf]);
+    servers.push(server);
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream } });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    const big = await s.h.bus.publish('system.error', { ...sampleEvents['system.error'], message: 'x'.repeat(8000) });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(s, 'the others forwarded');
+    expect(errorsWith(s.h, 'NATS_PUBLISH_FAILED')[0]!.data.diagnostic_data).toMatchObject({ event_id: big.metadata.event_id });
+    expect(s.plugin.stats()).toMatchObject({ too_large: 1 });
+    expect(ids(await readStream(server.url, stream))).toEqual(storedIds(s.store, (e) => e.metadata.event_id !== big.metadata.event_id));
+  });
+
+  it('connects over TLS with the CA from tls.ca_file; without it the handshake fails (NATS_CONNECT_FAILED)', async () => {
+    const cert = selfSignedCert({ dir: tempDir() });
+    const server = await TestNatsServer.start(['--tls', '--tlscert', cert.certFile, '--tlskey', cert.keyFile]);
+    servers.push(server);
+    const { stream, prefix } = target();
+    const untrusted = await sidecar({ servers: [`tls://127.0.0.1:${server.port}`], subject_prefix: prefix, stream: { name: stream }, tls: {} });
+    await waitFor(() => errorsWith(untrusted.h, 'NATS_CONNECT_FAILED').length > 0, { what: 'the untrusted certificate refused' });
+    expect(untrusted.plugin.stats().connected).toBe(false);
+    await stopSidecar(untrusted);
+
+    const s = await sidecar({ servers: [`tls://127.0.0.1:${server.port}`], subject_prefix: prefix, stream: { name: stream }, tls: { ca_file: cert.certFile } });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(s, 'forwarded over TLS');
+    expect(s.plugin.stats().connected).toBe(true);
   });
 
   it('events the store removed (retention) before they could be forwarded: NATS_FORWARD_GAP with the count, the rest forwarded in order', async () => {

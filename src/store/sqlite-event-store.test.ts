@@ -101,6 +101,28 @@ describe('SqliteEventStore', () => {
     expect(store.stats()).toMatchObject({ commits: 2, pending_events: 0 });
   });
 
+  it('says what a crash keeps: committed is the newest offset on disk, onCommit tells when it grows; a crash reuses the offsets above it', async () => {
+    const clock = new FakeClock();
+    const dir = tempDir();
+    const store = storeIn(dir, clock, { commit_interval: 100 });
+    const seen: number[] = [];
+    const unsubscribe = store.onCommit((committed) => seen.push(committed));
+    for (let i = 0; i < 3; i++) store.append(event());
+    expect([store.head, store.committed]).toEqual([3, 0]);
+    await clock.advance(100);
+    expect([store.head, store.committed, ...seen]).toEqual([3, 3, 3]);
+    store.append(event());
+    expect(store.committed).toBe(3);
+    // Offset 4 was not committed: after a crash it goes to another event.
+    const crashed = storeIn(crashSnapshot(dir));
+    expect(crashed.committed).toBe(3);
+    expect(crashed.append(event()).offset).toBe(4);
+    unsubscribe();
+    await clock.advance(100);
+    expect(store.committed).toBe(4);
+    expect(seen).toEqual([3]);
+  });
+
   it('keeps the database in WAL mode, in the configured data dir (created when missing)', () => {
     const dir = path.join(tempDir(), 'nested', 'data');
     const store = storeIn(dir);
