@@ -337,6 +337,7 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     const stats = await fleetStats(url);
     // Whatever the server redelivered was answered from the store, not published again.
     expect(stats.inbox.published).toBe(total);
+    expect(stats.inbox.published + stats.inbox.duplicates).toBe(stats.delivered);
     expect(stats.consuming).toBe(true);
   });
 });
