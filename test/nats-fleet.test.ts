@@ -44,7 +44,7 @@ async function ingest(url: string, n: number, tag: string): Promise<void> {
 /** Polls /stats until `check` holds (the agent is a separate process: no other way to wait for it). */
 async function until(url: string, what: string, check: (s: Awaited<ReturnType<typeof stats>>) => boolean): Promise<void> {
   let last: Awaited<ReturnType<typeof stats>> | undefined;
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     last = await stats(url);
     if (check(last)) return;
@@ -134,7 +134,7 @@ describe('fleet mode: a sidecar agent process', () => {
     expect(await second.exited).toBe(0);
     const logs = JSON.stringify(first.lines) + first.stderr.join('') + JSON.stringify(second.lines) + second.stderr.join('');
     expect(logs).not.toContain(token);
-  });
+  }, 90_000);
   it('killed (SIGKILL) while forwarding a burst: after the restart the stream holds exactly the events the store kept, in order (only committed events are forwarded)', async () => {
     server = await TestNatsServer.start();
     const { config, stream } = await fleetConfig(server);
@@ -155,5 +155,5 @@ describe('fleet mode: a sidecar agent process', () => {
     expect(messages.map((m) => Number(m.headers['Praxis-Offset']))).toEqual(stored.events.map((e) => e.offset));
     second.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+  }, 90_000);
 });

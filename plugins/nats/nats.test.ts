@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, nanos } from '@nats-io/transport-node';
+import { connect, nanos, nkeys } from '@nats-io/transport-node';
 import pino from 'pino';
 import { SystemClock, type Event } from 'praxis-agent';
 import { createPluginHarness, runPluginConformance, sampleEvents, selfSignedCert, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
@@ -368,6 +368,22 @@ describe('nats sidecar: store and forward across outages', () => {
     await s.h.bus.publish('service.status', sampleEvents['service.status']);
     await forwardedAll(s, 'forwarded over TLS');
     expect(s.plugin.stats().connected).toBe(true);
+  });
+
+  it('authenticates with an NKey seed from nkey_seed_file (the seed never shown)', async () => {
+    const user = nkeys.createUser();
+    const seed = new TextDecoder().decode(user.getSeed());
+    const conf = path.join(tempDir(), 'nats.conf');
+    writeFileSync(conf, `authorization { users: [ { nkey: ${user.getPublicKey()} } ] }\n`);
+    const server = await TestNatsServer.start(['-c', conf]);
+    servers.push(server);
+    const seedFile = path.join(tempDir(), 'user.nk');
+    writeFileSync(seedFile, `${seed}\n`);
+    const { stream, prefix } = target();
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, auth: { nkey_seed_file: seedFile } });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await forwardedAll(s, 'forwarded with the NKey');
+    expect(JSON.stringify(s.h.events) + JSON.stringify(s.plugin.stats())).not.toContain(seed);
   });
 
   it('events the store removed (retention) before they could be forwarded: NATS_FORWARD_GAP with the count, the rest forwarded in order', async () => {
