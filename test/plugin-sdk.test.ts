@@ -129,6 +129,28 @@ describe('PluginStatus', () => {
     const adminServesTheHostsShape: Same<ReturnType<AdminServerDeps['plugins']>[number], PluginStatus> = true;
     expect([clientSeesTheHostsShape, adminServesTheHostsShape]).toEqual([true, true]);
   });
+
+  it("carries the running plugin's status() (on /readyz and /stats); one that throws is left out and logged, and nothing is asked before start", async () => {
+    let calls = 0;
+    let broken = false;
+    @injectable()
+    class Stateful {
+      status(): Record<string, unknown> {
+        calls++;
+        if (broken) throw new Error('status broke');
+        return { connected: false, pending_events: 3 };
+      }
+    }
+    const h = createPluginHarness(definePlugin({ name: 'stateful', version: '1.0.0', configSchema: z.object({}), plugin: Stateful }), { http: {} });
+    expect(h.status.status).toBeUndefined();
+    expect(calls).toBe(0);
+    await h.start();
+    const readyz = (await (await fetch(`${h.url}/readyz`)).json()) as { ready: boolean; plugins: PluginStatus[] };
+    expect(readyz).toMatchObject({ ready: true, plugins: [{ name: 'stateful', state: 'running', status: { connected: false, pending_events: 3 } }] });
+    broken = true;
+    expect(h.status).toEqual({ name: 'stateful', use: 'stateful', version: '1.0.0', state: 'running' });
+    await h.stop();
+  });
 });
 
 @injectable()

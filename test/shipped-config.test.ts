@@ -5,6 +5,7 @@ import { TestClient } from '../plugins/websocket-broadcaster/test-client';
 import { loadConfig } from '../src/config/loader';
 import { waitFor } from './helpers/async';
 import { AgentProcess, freePort, REPO } from './helpers/cli';
+import { TestNatsServer } from './helpers/nats-server';
 
 const SCHEMA = path.join(REPO, 'config/agent.config.schema.json');
 
@@ -60,8 +61,10 @@ function auditRecords(file: string): { type: string; event_id: string | null; da
  */
 describe('the shipped agent.config.yaml, running', () => {
   const clients: TestClient[] = [];
-  afterEach(() => {
+  let nats: TestNatsServer | undefined;
+  afterEach(async () => {
     for (const c of clients.splice(0)) c.ws.terminate();
+    await nats?.dispose();
   });
 
   it('runs every built-in plugin: self-check healthy, events reach the WebSocket and the audit log, an edit is hot-reloaded, and the log stays quiet', async () => {
@@ -70,7 +73,9 @@ describe('the shipped agent.config.yaml, running', () => {
     copyFileSync(path.join(REPO, 'agent.config.yaml'), config);
     const data = path.join(dir, 'data');
     const [port, wsPort] = [await freePort(), await freePort()];
-    const agent = new AgentProcess(['--config', config], { PRAXIS_PORT: String(port), PRAXIS_WS_PORT: String(wsPort), PRAXIS_DATA_DIR: data, PRAXIS_LOG_LEVEL: 'info' });
+    // Fleet mode is shipped off (it needs a NATS server): on here, against a server of the test's own.
+    nats = await TestNatsServer.start();
+    const agent = new AgentProcess(['--config', config], { PRAXIS_PORT: String(port), PRAXIS_WS_PORT: String(wsPort), PRAXIS_DATA_DIR: data, PRAXIS_LOG_LEVEL: 'info', PRAXIS_FLEET: 'true', PRAXIS_NATS_URL: nats.url });
     const url = await agent.ready();
     expect(url).toBe(`http://127.0.0.1:${port}`);
 

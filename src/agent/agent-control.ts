@@ -63,6 +63,14 @@ export abstract class AgentControl {
   abstract get configFile(): string | undefined;
 
   /**
+   * The agent's `agent.name` (the `source` of the events it publishes itself); undefined when there
+   * is no agent (plugin harness). Fleet mode names an agent by it.
+   */
+  get agentName(): string | undefined {
+    return undefined;
+  }
+
+  /**
    * THE way a plugin resolves a path from its config: relative to the folder of the agent's config
    * file (so a config works from any working directory), or to the working directory when there
    * is no config file (plugin harness). Absolute paths are returned as they are.

@@ -30,6 +30,9 @@ import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-cont
 import { ErrorCodeCounts } from './error-counts';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
 import { AGENT_VERSION } from './version';
+import { IngestDedup } from '../http/ingest-dedup';
+import { AgentFleetInbox } from '../fleet/agent-fleet-inbox';
+import { FleetInbox } from '../fleet/fleet-inbox';
 
 export interface AgentOptions {
   /** Defaults to the system clock. */
@@ -60,6 +63,8 @@ export class Agent {
   readonly store?: SqliteEventStore;
   /** The alerting engine, when the config has an `alerting:` section. */
   readonly alerting?: AlertingEngine;
+  /** Where events of other agents enter the bus (fleet mode, the nats plugin's aggregator role). */
+  readonly fleetInbox: AgentFleetInbox;
   private startedAt = 0;
   /** Which plugins failed or overran `shutdown_timeout` in the last shutdown (set once stop() finished). */
   shutdownReport?: StopReport;
@@ -103,8 +108,13 @@ export class Agent {
       this.container.register(EVENT_STORE, { useValue: this.store });
       this.store.attach(this.bus);
     }
+    // One memory of the event ids this agent has, for ingest retries and fleet redeliveries alike.
+    const dedup = new IngestDedup(this.clock, this.store);
+    this.fleetInbox = new AgentFleetInbox({ agentId: this.name, bus: this.bus, dedup, clock: this.clock, logger: this.logger.child({ component: 'fleet' }), ...(this.store ? { store: this.store } : {}) });
+    this.container.register(classToken(FleetInbox), { useValue: this.fleetInbox });
     if (config.http.enabled) {
       this.admin = new AdminServer(config.http, {
+        dedup,
         bus: this.bus,
         logger: this.logger.child({ component: 'http' }),
         plugins: () => this.host.statuses(),
@@ -459,6 +469,10 @@ class AgentControlOf extends AgentControl {
 
   get configFile(): string {
     return this.agent.loaded.file;
+  }
+
+  override get agentName(): string {
+    return this.agent.name;
   }
 
   reload(reason: string): Promise<ReloadResult> {

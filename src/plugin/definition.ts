@@ -38,6 +38,12 @@ export interface Plugin {
    * every numeric value exported on /metrics as `praxis_component_stat{component,key}`.
    */
   stats?(): Record<string, unknown>;
+  /**
+   * A few key facts about the plugin's health for operators (e.g. `{ connected: false,
+   * pending_events: 120 }`), read on demand and shown with its entry on /readyz and /stats
+   * (`plugins[].status`) while it runs. Informational: it does not make the agent unready.
+   */
+  status?(): Record<string, unknown>;
 }
 
 /** Where a CLI command writes. */

@@ -29,6 +29,8 @@ export interface PluginStatus {
   state: PluginState;
   /** Why the plugin is `failed`. */
   error?: string;
+  /** What the running plugin's `status()` says (absent when it has none, or it threw). */
+  status?: Record<string, unknown>;
 }
 
 /** One plugin instance to host: its declaration, validated config and queue overrides. */
@@ -107,7 +109,17 @@ class HostedPlugin {
 
   status(): PluginStatus {
     const { name, use, definition } = this.spec;
-    return { name, use, version: definition.version, state: this.state, ...(this.error ? { error: this.error } : {}) };
+    return { name, use, version: definition.version, state: this.state, ...(this.error ? { error: this.error } : {}), ...this.ownStatus() };
+  }
+
+  private ownStatus(): { status?: Record<string, unknown> } {
+    if (this.state !== 'running' || !this.instance?.status) return {};
+    try {
+      return { status: this.instance.status() };
+    } catch (error) {
+      this.logger.warn({ err: error }, 'plugin status() failed');
+      return {};
+    }
   }
 }
 

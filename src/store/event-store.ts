@@ -77,6 +77,15 @@ export abstract class EventStore {
   abstract read(after: number, options?: ReadOptions): ReadResult;
   /** Calls `listener` for every event appended from now on, in offset order. */
   abstract subscribe(listener: StoreListener): Unsubscribe;
+  /**
+   * Offset of the newest event committed to disk (`head` minus what waits for the next group
+   * commit). An event above it may be lost by a crash, and its offset then goes to another event
+   * in the next epoch; one at or below it keeps its offset for as long as it is retained. A reader
+   * that must neither skip nor repeat an event across a crash (fleet forwarding) reads up to here.
+   */
+  abstract get committed(): number;
+  /** Calls `listener` with {@link committed} after every commit that made events durable. */
+  abstract onCommit(listener: (committed: number) => void): Unsubscribe;
 }
 
 /** Token for optional injection: `@inject(EVENT_STORE, { isOptional: true }) store?: EventStore`. */

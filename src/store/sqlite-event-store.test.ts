@@ -101,6 +101,28 @@ describe('SqliteEventStore', () => {
     expect(store.stats()).toMatchObject({ commits: 2, pending_events: 0 });
   });
 
+  it('says what a crash keeps: committed is the newest offset on disk, onCommit tells when it grows; a crash reuses the offsets above it', async () => {
+    const clock = new FakeClock();
+    const dir = tempDir();
+    const store = storeIn(dir, clock, { commit_interval: 100 });
+    const seen: number[] = [];
+    const unsubscribe = store.onCommit((committed) => seen.push(committed));
+    for (let i = 0; i < 3; i++) store.append(event());
+    expect([store.head, store.committed]).toEqual([3, 0]);
+    await clock.advance(100);
+    expect([store.head, store.committed, ...seen]).toEqual([3, 3, 3]);
+    store.append(event());
+    expect(store.committed).toBe(3);
+    // Offset 4 was not committed: after a crash it goes to another event.
+    const crashed = storeIn(crashSnapshot(dir));
+    expect(crashed.committed).toBe(3);
+    expect(crashed.append(event()).offset).toBe(4);
+    unsubscribe();
+    await clock.advance(100);
+    expect(store.committed).toBe(4);
+    expect(seen).toEqual([3]);
+  });
+
   it('keeps the database in WAL mode, in the configured data dir (created when missing)', () => {
     const dir = path.join(tempDir(), 'nested', 'data');
     const store = storeIn(dir);
@@ -318,5 +340,31 @@ describe('SqliteEventStore', () => {
 
   it('cannot be resolved as the abstract EventStore', () => {
     expect(() => new (EventStore as unknown as new () => EventStore)()).toThrow(/abstract/);
+  });
+});
+
+describe('SqliteEventStore.whenCommitted', () => {
+  it('resolves once the event is committed, and rejects with STORE_CLOSED for one the store never got', async () => {
+    const clock = new FakeClock();
+    const store = storeIn(tempDir(), clock, { commit_interval: 100 });
+    const bus = new EventBus(new EventRegistry(), clock);
+    store.attach(bus);
+    const e = event();
+    let committed = false;
+    const waiting = store.whenCommitted(e).then(() => (committed = true));
+    bus.publishValidated(e);
+    await bus.idle();
+    expect(store.stats().pending_events).toBe(1);
+    await Promise.resolve();
+    expect(committed).toBe(false);
+    await clock.advance(100);
+    await waiting;
+    expect(committed).toBe(true);
+
+    const never = event();
+    const closing = store.whenCommitted(never);
+    store.close();
+    await expect(closing).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+    await expect(store.whenCommitted(event())).rejects.toMatchObject({ code: 'STORE_CLOSED' });
   });
 });
