@@ -31,6 +31,11 @@ module.exports = tseslint.config(
     },
   },
   {
+    // The dashboard runs in the browser (bundled by dashboard/build.mjs).
+    files: ['dashboard/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

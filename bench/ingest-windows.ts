@@ -61,6 +61,8 @@ export async function ingestWindows(
   freeze = false,
   /** How long a window waits for requests still unanswered at its end (see closedLoop). */
   graceMs = 3_000,
+  /** Called around each measured window (not the warm-up), e.g. to read what the server's clients saw in it. */
+  hooks: WindowHooks = {},
 ): Promise<string[]> {
   const pids = servers.flatMap((s) => s.pids);
   const clientCpu = new Map<string, number>();
@@ -91,9 +93,11 @@ export async function ingestWindows(
         const cpu = cpuTimeOf(pid);
         const own = process.cpuUsage();
         const t = performance.now();
+        await hooks.before?.(server);
         const result = await postFor(server, workload, windowMs);
         const elapsed = performance.now() - t;
         const used = process.cpuUsage(own);
+        await hooks.after?.(server, result);
         find(workload.metric).samples.push(result.eventsPerSecond);
         find(cpuMetric(workload)).samples.push(((cpuTimeOf(pid) - cpu) / elapsed) * 100);
         await waitIdle([pid]);
@@ -110,6 +114,12 @@ export async function ingestWindows(
 }
 
 const WARM_UP_MS = 300;
+
+export interface WindowHooks {
+  before?(server: IngestServer): void | Promise<void>;
+  /** Right after the window (every server running again). */
+  after?(server: IngestServer, result: LoadResult): void | Promise<void>;
+}
 
 /** Events/s accepted by `server` from CONCURRENCY fresh keep-alive connections posting `workload` for `ms`. */
 async function post(server: IngestServer, workload: Workload, ms: number, graceMs: number): Promise<LoadResult> {

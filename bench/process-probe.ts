@@ -147,6 +147,17 @@ export function cpuTimeOf(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
+/**
+ * The main thread of `pid` (its event loop): ms on a CPU and ms runnable but waiting for one
+ * (/proc/<pid>/schedstat, nanoseconds: a start-up of a few hundred ms is resolved). The JavaScript
+ * thread alone, without V8's and libuv's helper threads; the wait is what a busy machine costs a
+ * process that never sleeps.
+ */
+export function schedOf(pid: number): { runMs: number; waitMs: number } {
+  const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return { runMs: (run ?? 0) / 1e6, waitMs: (wait ?? 0) / 1e6 };
+}
+
 /** Kernel clock ticks per second (USER_HZ): 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
 

@@ -5,13 +5,15 @@
  * share of the busy time (every sample but V8's "(idle)": a server measured in alternating windows
  * idles most of its life), with its file:line and the caller that spent most of it there.
  * `--by-file` sums self time per file instead (per package under node_modules): where start-up goes.
+ * Positions in the agent's bundle are named by the module they came from (its source map).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { bundleSourceMap } from './source-map';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   children?: number[];
 }
 
@@ -41,8 +43,15 @@ function shortPath(file: string): string {
 
 function label(node: ProfileNode | undefined): { name: string; where: string } {
   if (!node) return { name: '(root)', where: '' };
-  const { functionName, url, lineNumber } = node.callFrame;
-  const where = url ? `${shortPath(url.replace(/^file:\/\//, ''))}:${lineNumber + 1}` : '';
+  const { functionName, url, lineNumber, columnNumber = 0 } = node.callFrame;
+  const file = url.replace(/^file:\/\//, '');
+  const original = file ? bundleSourceMap(file)?.originalPosition(lineNumber, columnNumber) : undefined;
+  if (original) {
+    // The bundle's sources: dependencies under node_modules/, the agent's own TypeScript beside dist/.
+    const from = original.file.includes('/node_modules/') ? shortPath(original.file) : path.relative(path.resolve(path.dirname(file), '..'), original.file);
+    return { name: functionName || '(anonymous)', where: `${from}:${original.line + 1}` };
+  }
+  const where = url ? `${shortPath(file)}:${lineNumber + 1}` : '';
   return { name: functionName || '(anonymous)', where };
 }
 

@@ -8,11 +8,16 @@
  * Clients may be named as a `group` (counted apart in the snapshot) and be `slow`: a slow client
  * pauses its socket (reads nothing) for SLOW_PAUSE_MS out of every SLOW_PERIOD_MS, so the server
  * sees a reader that keeps up with a trickle but not with a burst.
+ *
+ * `raw` clients (bench/raw-ws-client.ts) read frames in place instead of through `ws`, at a
+ * fraction of the CPU; every client, raw or not, checks that each event's offset is the previous
+ * one + 1 (`out_of_order` counts the frames that were not).
  */
 import WebSocket from 'ws';
+import { isEvent, RawWsClient, tailId } from './raw-ws-client';
 
 export type ClientCommand =
-  | { cmd: 'connect'; url: string; count: number; sampled: number; group?: string; slow?: boolean }
+  | { cmd: 'connect'; url: string; count: number; sampled: number; group?: string; slow?: boolean; raw?: boolean }
   | { cmd: 'snapshot' }
   | { cmd: 'close' };
 
@@ -36,6 +41,18 @@ export interface GroupSnapshot {
   open: number;
   /** Close code → clients closed with it (1013: the server dropped a slow consumer). */
   closes: Record<string, number>;
+  /** When each client that closed did (epoch ms), in close order. */
+  closed_at: number[];
+  /** Event frames, summed over the clients, whose offset was not the previous one's + 1 (a gap or a reordering). */
+  out_of_order: number;
+}
+
+/** What the process needs of a client, `ws` or raw. */
+interface Client {
+  readonly open: boolean;
+  pause(): void;
+  resume(): void;
+  terminate(): void;
 }
 
 /** A slow client reads nothing for SLOW_PAUSE_MS of every SLOW_PERIOD_MS. */
@@ -43,11 +60,13 @@ export const SLOW_PERIOD_MS = 250;
 export const SLOW_PAUSE_MS = 200;
 
 const SENT_AT = /"sent_at":([0-9.]+)/;
-const sockets: WebSocket[] = [];
+const clients: Client[] = [];
 const counts: number[] = [];
+const disorder: number[] = [];
 const groupOf: string[] = [];
 const closes = new Map<string, Record<string, number>>();
-const slow: WebSocket[] = [];
+const closedAt = new Map<string, number[]>();
+const slow: Client[] = [];
 let latencies: number[] = [];
 let slowTimer: NodeJS.Timeout | undefined;
 
@@ -57,38 +76,79 @@ const now = () => performance.timeOrigin + performance.now();
 function startSlowReaders(): void {
   if (slowTimer) return;
   slowTimer = setInterval(() => {
-    for (const ws of slow) if (ws.readyState === WebSocket.OPEN) ws.pause();
+    for (const c of slow) if (c.open) c.pause();
     setTimeout(() => {
-      for (const ws of slow) if (ws.readyState === WebSocket.OPEN) ws.resume();
+      for (const c of slow) if (c.open) c.resume();
     }, SLOW_PAUSE_MS);
   }, SLOW_PERIOD_MS);
 }
 
-function connect(url: string, count: number, sampled: number, group = 'default', isSlow = false): Promise<void> {
+/** A `ws` client: every message parsed into its own Buffer (as an application would get it). */
+function wsClient(url: string, index: number, sample: boolean, onClose: (code: number) => void, onOpen: (error?: Error) => void): Client {
+  const ws = new WebSocket(url);
+  let last = 0;
+  ws.on('close', onClose);
+  ws.on('message', (data: Buffer) => {
+    counts[index]!++;
+    if (!isEvent(data, 0, data.length)) return;
+    const id = tailId(data, 0, data.length);
+    if (last !== 0 && id !== last + 1) disorder[index]!++;
+    last = id;
+    if (sample) {
+      const match = SENT_AT.exec(data.toString('latin1'));
+      if (match) latencies.push(now() - Number(match[1]));
+    }
+  });
+  ws.once('open', () => onOpen());
+  ws.once('error', onOpen);
+  return {
+    get open() {
+      return ws.readyState === WebSocket.OPEN;
+    },
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+    terminate: () => ws.terminate(),
+  };
+}
+
+/** A raw client (bench/raw-ws-client.ts): frames counted in place. */
+function rawClient(url: string, index: number, sample: boolean, onClose: (code: number) => void, onOpen: (error?: Error) => void): Client {
+  const client: RawWsClient = new RawWsClient(
+    url,
+    {
+      onEvent(_id, data, start, end) {
+        counts[index] = client.received;
+        disorder[index] = client.outOfOrder;
+        if (sample) {
+          const match = SENT_AT.exec(data.toString('latin1', start, end));
+          if (match) latencies.push(now() - Number(match[1]));
+        }
+      },
+      onClose,
+    },
+    onOpen,
+  );
+  return client;
+}
+
+function connect(url: string, count: number, sampled: number, group = 'default', isSlow = false, raw = false): Promise<void> {
   const opened: Promise<void>[] = [];
   if (!closes.has(group)) closes.set(group, {});
+  if (!closedAt.has(group)) closedAt.set(group, []);
   for (let i = 0; i < count; i++) {
-    const ws = new WebSocket(url);
-    const index = sockets.push(ws) - 1;
-    counts.push(0);
+    const index = counts.push(0) - 1;
+    disorder.push(0);
     groupOf.push(group);
-    if (isSlow) slow.push(ws);
-    ws.on('close', (code: number) => {
+    const onClose = (code: number) => {
       const seen = closes.get(group)!;
       seen[code] = (seen[code] ?? 0) + 1;
-    });
-    const sample = i < sampled;
-    ws.on('message', (data: Buffer) => {
-      counts[index]!++;
-      if (sample) {
-        const match = SENT_AT.exec(data.toString('latin1'));
-        if (match) latencies.push(now() - Number(match[1]));
-      }
-    });
+      closedAt.get(group)!.push(now());
+    };
     opened.push(
       new Promise((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
+        const client = (raw ? rawClient : wsClient)(url, index, i < sampled, onClose, (error) => (error ? reject(error) : resolve()));
+        clients.push(client);
+        if (isSlow) slow.push(client);
       }),
     );
   }
@@ -106,11 +166,12 @@ function snapshot(): ClientSnapshot {
     received += c;
     if (c < min) min = c;
     const name = groupOf[i]!;
-    const g = (groups[name] ??= { clients: 0, received: 0, min_received: Infinity, open: 0, closes: closes.get(name) ?? {} });
+    const g = (groups[name] ??= { clients: 0, received: 0, min_received: Infinity, open: 0, closes: closes.get(name) ?? {}, closed_at: closedAt.get(name) ?? [], out_of_order: 0 });
     g.clients++;
     g.received += c;
     g.min_received = Math.min(g.min_received, c);
-    if (sockets[i]!.readyState === WebSocket.OPEN) g.open++;
+    g.out_of_order += disorder[i]!;
+    if (clients[i]!.open) g.open++;
   }
   const open = Object.values(groups).reduce((n, g) => n + g.open, 0);
   const result = { received, min_received: min === Infinity ? 0 : min, open, latencies, groups };
@@ -121,14 +182,14 @@ function snapshot(): ClientSnapshot {
 process.on('message', (message: ClientCommand) => {
   const reply = (value: unknown) => process.send?.(value);
   if (message.cmd === 'connect') {
-    connect(message.url, message.count, message.sampled, message.group, message.slow).then(
+    connect(message.url, message.count, message.sampled, message.group, message.slow, message.raw).then(
       () => reply({ ok: true }),
       (error: unknown) => reply({ ok: false, error: String(error) }),
     );
   } else if (message.cmd === 'snapshot') {
     reply(snapshot());
   } else {
-    for (const ws of sockets) ws.terminate();
+    for (const c of clients) c.terminate();
     process.exit(0);
   }
 });

@@ -2,9 +2,9 @@
 'use strict';
 let cli;
 try {
-  cli = require('../dist/src/cli/main.js');
+  cli = require('./load-bundle.js').loadBundle().exports.cli;
 } catch (error) {
-  if (error && error.code === 'MODULE_NOT_FOUND' && String(error.message).includes('cli/main.js')) {
+  if (error && error.code === 'ENOENT' && String(error.path).endsWith('praxis-agent.js')) {
     process.stderr.write('praxis-agent: not built yet; run `npm run build` (npm ci does it for you)\n');
     process.exit(1);
   }

@@ -57,7 +57,9 @@ export type { RouteHandler, RouteOptions } from './plugin/http-routes';
 export { On } from './plugin/on-event.decorator';
 export { LOGGER, PLUGIN_CONFIG, PLUGIN_NAME, PREVIOUS_STATE } from './plugin/tokens';
 export { EVENT_STORE, EventStore, MAX_READ_LIMIT } from './store/event-store';
+export { AGENT_TAG_PREFIX, FleetInbox, fleetOrigin } from './fleet/fleet-inbox';
+export type { FleetInboxStats, FleetReceipt } from './fleet/fleet-inbox';
 export type { ReadOptions, ReadResult, StoredEvent, StoreListener } from './store/event-store';
 
 export { AgentClient, AgentClientError } from './client/agent-client';
-export type { AcceptedEvent, EventInput, IngestResult, ReadyResult, RejectedEvent } from './client/agent-client';
+export type { AcceptedEvent, EventInput, EventsPage, EventsQuery, IngestResult, ReadyResult, RejectedEvent } from './client/agent-client';

@@ -1,12 +1,22 @@
 /**
  * The measuring tools of `npm run bench` that could silently measure the wrong thing: the raw
- * keep-alive HTTP client (bench/http-load.ts) against a real node:http server, and the profile
- * summary (bench/profile-top.ts). No assertion on time.
+ * keep-alive HTTP client (bench/http-load.ts) against a real node:http server, the raw WebSocket
+ * client of the fan-out scenarios (bench/raw-ws-client.ts) against a real `ws` server, and the
+ * profile summary (bench/profile-top.ts). No assertion on time.
  */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
+import { WebSocketServer } from 'ws';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
+import { cpuTimeOf, schedOf } from '../bench/process-probe';
 import { fileOf, topSelfTime } from '../bench/profile-top';
+import { RawWsClient } from '../bench/raw-ws-client';
+import { decodeVlq } from '../bench/source-map';
+import { waitFor } from '../src/testing';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
@@ -106,6 +116,82 @@ describe('bench HTTP load', () => {
   });
 });
 
+describe('bench raw WebSocket client', () => {
+  /** The broadcaster's event frame for `id`, with a payload of about `size` bytes. */
+  const eventText = (id: number, size: number) => `{"type":"eventStream","payload":{"m":"${'x'.repeat(size)}"},"id":"${id}"}`;
+
+  async function serve(onConnection: (ws: import('ws').WebSocket) => void): Promise<{ url: string; pongs: string[]; close(): Promise<void> }> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const pongs: string[] = [];
+    wss.on('connection', (ws) => {
+      ws.on('pong', (data: Buffer) => pongs.push(data.toString()));
+      onConnection(ws);
+    });
+    return {
+      url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws/events`,
+      pongs,
+      close: () => new Promise((resolve) => wss.close(() => resolve())),
+    };
+  }
+
+  function open(url: string, onEvent: (id: number) => void): Promise<{ client: RawWsClient; closed: Promise<number> }> {
+    let closed!: (code: number) => void;
+    const closedP = new Promise<number>((resolve) => (closed = resolve));
+    return new Promise((resolve, reject) => {
+      const client: RawWsClient = new RawWsClient(url, { onEvent: (id) => onEvent(id), onClose: closed }, (error) => (error ? reject(error) : resolve({ client, closed: closedP })));
+    });
+  }
+
+  it('counts every event frame (all three length forms, split across reads), skips other messages, flags a gap, answers a ping, records the close code', async () => {
+    const sizes = [10, 300, 70_000, 2];
+    const sent = Array.from({ length: 400 }, (_, i) => i + 1).filter((id) => id !== 300);
+    const server = await serve((ws) => {
+      ws.send(JSON.stringify({ type: 'welcome', payload: { connection_id: 'x' } }));
+      for (const id of sent) {
+        ws.send(eventText(id, sizes[id % sizes.length]!));
+        if (id === 5) ws.send(JSON.stringify({ type: 'error', payload: { message: 'not an event' } }));
+      }
+      ws.ping('are you there');
+      ws.close(1013, 'Slow consumer: outgoing buffer limit exceeded');
+    });
+    try {
+      const ids: number[] = [];
+      const { client, closed } = await open(server.url, (id) => ids.push(id));
+      expect(await closed).toBe(1013);
+      expect(ids).toEqual(sent);
+      expect(client.received).toBe(sent.length);
+      expect(client.outOfOrder).toBe(1); // 301 after 299
+      // The close is reported when its frame is read; the server reads the pong sent before it right after.
+      await waitFor(() => server.pongs.length > 0, { what: 'the pong' });
+      expect(server.pongs).toEqual(['are you there']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reports 1006 when the socket ends without a close frame, and an upgrade refused as an error', async () => {
+    const server = await serve((ws) => {
+      ws.send(eventText(7, 5));
+      setImmediate(() => ws.terminate());
+    });
+    try {
+      const { client, closed } = await open(server.url, () => undefined);
+      expect(await closed).toBe(1006);
+      expect(client.received).toBe(1);
+      const plain = http.createServer((_req, res) => res.writeHead(404).end());
+      await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+      try {
+        await expect(open(`ws://127.0.0.1:${(plain.address() as AddressInfo).port}/`, () => undefined)).rejects.toThrow(/upgrade refused: HTTP\/1.1 404/);
+      } finally {
+        await new Promise((resolve) => plain.close(resolve));
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('bench profile summary', () => {
   const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
   const profile = {
@@ -134,5 +220,49 @@ describe('bench profile summary', () => {
     expect(fileOf('node_modules/@slack/webhook/dist/index.js:3')).toBe('node_modules/@slack/webhook');
     expect(fileOf('dist/src/http/ingest.js:54')).toBe('dist/src/http/ingest.js');
     expect(fileOf('')).toBe('(native, GC, program)');
+  });
+});
+
+describe('bench profile summary of a bundle', () => {
+  it('decodes base64 VLQ as source maps write it', () => {
+    expect(decodeVlq('AAgBC')).toEqual([0, 0, 16, 1]);
+    expect(decodeVlq('D')).toEqual([-1]);
+    expect(decodeVlq('2HwG')).toEqual([123, 104]);
+  });
+
+  it("names a function in a bundle by the module it came from, through the bundle's source map", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'praxis-profile-'));
+    try {
+      mkdirSync(path.join(dir, 'src'));
+      writeFileSync(path.join(dir, 'src/a.js'), "const { fromB } = require('./b');\nmodule.exports = () => fromB();\n");
+      writeFileSync(path.join(dir, 'src/b.js'), '// b\n\nexports.fromB = function fromB() {\n  return 42;\n};\n');
+      const bundle = path.join(dir, 'dist/out.js');
+      buildSync({ entryPoints: [path.join(dir, 'src/a.js')], bundle: true, platform: 'node', format: 'cjs', minifyWhitespace: true, sourcemap: 'linked', outfile: bundle, logLevel: 'silent' });
+      const lines = readFileSync(bundle, 'utf8').split('\n');
+      const lineNumber = lines.findIndex((l) => l.includes('function fromB'));
+      const columnNumber = lines[lineNumber]!.indexOf('function fromB');
+      const profile = {
+        nodes: [
+          { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: 0 }, children: [2] },
+          { id: 2, callFrame: { functionName: 'fromB', url: `file://${bundle}`, lineNumber, columnNumber } },
+        ],
+        samples: [2],
+        timeDeltas: [1000],
+      };
+      expect(topSelfTime(profile, 1).top[0]).toMatchObject({ name: 'fromB', where: 'src/b.js:3' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench process probe: main-thread CPU', () => {
+  it('counts the CPU time this thread burns (schedstat, in ms), no more than the whole process used', () => {
+    const before = schedOf(process.pid).runMs;
+    const start = process.cpuUsage().user;
+    while (process.cpuUsage().user - start < 50_000) Math.sqrt(Math.random()); // 50 ms of CPU, not of wall time
+    const after = schedOf(process.pid).runMs;
+    expect(after - before).toBeGreaterThanOrEqual(40);
+    expect(after).toBeLessThanOrEqual(cpuTimeOf(process.pid) + 20);
   });
 });

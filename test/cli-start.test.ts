@@ -68,12 +68,12 @@ describe('npm start', () => {
     // Bring dist/ up to date (nothing to do when it is), then `npm start` must leave it untouched.
     const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: REPO, encoding: 'utf8', timeout: 300_000 });
     expect({ status: build.status, stderr: build.stderr }).toEqual({ status: 0, stderr: '' });
-    const entry = path.join(REPO, 'dist/src/cli/main.js');
-    const built = statSync(entry).mtimeMs;
+    const entries = ['dist/src/cli/main.js', 'dist/praxis-agent.js'].map((f) => path.join(REPO, f));
+    const built = entries.map((entry) => statSync(entry).mtimeMs);
 
     const agent = new AgentProcess([], await shippedConfigEnv(), ['npm', 'start', '--silent', '--']);
     await agent.ready();
-    expect(statSync(entry).mtimeMs).toBe(built);
+    expect(entries.map((entry) => statSync(entry).mtimeMs)).toEqual(built);
 
     const ready = await agent.waitFor((l) => String(l.msg).startsWith('praxis-agent ready'));
     const agentPid = Number(ready.pid);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
-import { REPO, runCli } from './helpers/cli';
+import { AgentProcess, REPO, runCli } from './helpers/cli';
 
 /**
  * The package as an author outside this repository gets it: `require('praxis-agent')` and
@@ -53,15 +53,45 @@ describe('package entry points', () => {
   });
 });
 
+describe('the built agent (dist/praxis-agent.js, one bundle) and a third-party plugin', () => {
+  it("share one SDK: the plugin's Bus, @On handlers and event type are the agent's, and the built-in plugins see what it publishes", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'praxis-bundle-'));
+    const config = path.join(dir, 'agent.config.yaml');
+    const fixture = path.join(REPO, 'dist/test/fixtures/third-party-plugin');
+    writeFileSync(
+      config,
+      ['log: { format: json }', 'http: { host: 127.0.0.1, port: 0 }', 'plugins:', '  - name: events-log', '    use: event-logger', '    config: { types: ["system.error"], include_data: true }', '  - name: recorder', `    use: ${fixture}`, ''].join('\n'),
+    );
+    try {
+      const agent = new AgentProcess(['--config', config]);
+      const url = await agent.ready();
+      // backup.completed is the plugin's own event type: the agent validates it with the plugin's schema,
+      // delivers it to the plugin's @On handler, and the plugin's injected Bus publishes the system.error.
+      const response = await fetch(`${url}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'backup.completed', data: { job: 'nightly', bytes: 1, ok: false } }),
+      });
+      expect(response.status).toBe(202);
+      const logged = await agent.waitFor((l) => l.plugin === 'events-log' && l.event === 'system.error');
+      expect(logged).toMatchObject({ source: 'recorder', data: { message: 'backup nightly failed', error_code: 'BACKUP_FAILED' } });
+      agent.kill('SIGTERM');
+      expect(await agent.exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 /**
  * The SDK is what a plugin author needs and nothing else: a change to this list is a change to the
  * public API, made on purpose (and to the README's "Writing a plugin").
  */
 const SDK_EXPORTS = [
-  'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
-  'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'HttpError', 'HttpRoutes', 'LOGGER',
+  'AGENT_TAG_PREFIX', 'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
+  'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'FleetInbox', 'HttpError', 'HttpRoutes', 'LOGGER',
   'MAX_PEM_FILE_BYTES', 'MAX_READ_LIMIT', 'MAX_SECRET_FILE_BYTES', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'PREVIOUS_STATE', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
-  'bearerTokenSchema', 'durationSchema', 'ensureDir', 'errorMessage', 'eventPatternSchema', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
+  'bearerTokenSchema', 'durationSchema', 'ensureDir', 'errorMessage', 'eventPatternSchema', 'fleetOrigin', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
   'readConfigFile', 'readSecretFile',
   'httpOutcome', 'isNotifier', 'sinkRequest', 'isTimeoutError', 'parseRetryAfter', 'redactSecrets', 'redactText', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
   'TemplateError', 'compileTemplate', 'templateData', 'templateSchema',

@@ -13,15 +13,21 @@
  *     events are POSTed at half that rate on a fixed schedule (open loop) and the max and p99 of
  *     the POST latency are recorded, on the loaded agent and on the agent with no clients at the
  *     same rate.
+ *
+ * The clients are raw (bench/raw-ws-client.ts: frames counted in place, each event's offset checked
+ * to follow the previous one) unless BENCH_FANOUT_CLIENT=ws: on 2 cores the clients process
+ * competes with the agent for CPU, which the agent with no client does not, so its CPU share is
+ * reported beside each window, with the clients cut off in it (and when) and the broadcaster's
+ * socket writes per burst.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { broadcasterPlugin, benchConfig, startAgent, writeConfig, type AgentProcess } from '../agent-process';
+import { agentStats, broadcasterPlugin, benchConfig, startAgent, writeConfig, type AgentProcess } from '../agent-process';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult, Target } from '../harness';
 import { IngestConnection, openLoop, percentile, systemErrors } from '../http-load';
 import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, type IngestServer, type Workload } from '../ingest-windows';
-import { ROOT, sleep } from '../process-probe';
+import { cpuTimeOf, ROOT, schedOf, sleep } from '../process-probe';
 import { BATCH } from './ingest';
 import { Clients } from './websocket';
 
@@ -41,10 +47,16 @@ function clientCounts(quick: boolean): number[] {
 }
 
 const loadedName = (n: number) => `agent, ${n} fast + ${n} slow clients`;
+/** `ws` clients parse every message into a Buffer; raw ones (the default) read frames in place. */
+const RAW = process.env.BENCH_FANOUT_CLIENT !== 'ws';
+const CLIENTS_CPU = 'clients process CPU in the windows (% of a core)';
+const OUT_OF_ORDER = 'events out of order at a fast client';
 
 interface Loaded {
   n: number;
   agent: AgentProcess;
+  /** When the agent cut a client off as a slow consumer (epoch ms, from its log). */
+  cuts: number[];
   clients: Clients;
   server: IngestServer;
 }
@@ -90,6 +102,55 @@ async function saturation(loaded: Loaded, ms: number): Promise<number> {
   }
 }
 
+/** What a window is measured by, read before and after it. */
+interface Probe {
+  t: number;
+  start: number;
+  agent: { runMs: number; waitMs: number };
+  clients: { runMs: number; waitMs: number };
+  agentCpu: number;
+  clientsCpu: number;
+  fanoutMs: number;
+  /** Events received by all clients, fast and slow. */
+  delivered: number;
+  fastOpen: number;
+  slowOpen: number;
+}
+
+async function probeOf(l: Loaded, start: number): Promise<Probe> {
+  const snap = await l.clients.snapshot();
+  const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
+  const pid = l.agent.proc.child.pid!;
+  return {
+    t: performance.now(),
+    start,
+    agent: schedOf(pid),
+    clients: schedOf(l.clients.pid),
+    agentCpu: cpuTimeOf(pid),
+    clientsCpu: cpuTimeOf(l.clients.pid),
+    fanoutMs: ws?.fanout_ms ?? 0,
+    delivered: snap.received,
+    fastOpen: snap.groups.fast!.open,
+    slowOpen: snap.groups.slow!.open,
+  };
+}
+
+/** Collects the times (epoch ms, pino's `time`) of the agent's "websocket client too slow" log lines from now on. */
+function slowConsumerCuts(agent: AgentProcess): number[] {
+  const times: number[] = [];
+  let rest = '';
+  agent.proc.child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString('utf8')).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.includes('too slow: disconnected')) continue;
+      const time = /"time":(\d+)/.exec(line);
+      if (time) times.push(Number(time[1]));
+    }
+  });
+  return times;
+}
+
 /** POST latencies (ms) of single events at `rate`/s for `ms` to `server`, the others stopped meanwhile. */
 async function probe(servers: IngestServer[], server: IngestServer, rate: number, ms: number): Promise<number[]> {
   only(servers, server);
@@ -124,7 +185,11 @@ export const fanoutIngestScenario: Scenario = {
         [NONE, loadedName(n)].map((variant) => ({ variant, metric: `${stat} POST @ ½ saturation of ${n}+${n}`, unit: 'ms', higherIsBetter: false, samples: [] as number[] })),
       ),
     );
-    const row = (variant: string, metric: string) => latency.find((m) => m.variant === variant && m.metric === metric)!;
+    const checks: Measurement[] = counts.flatMap((n) => [
+      { variant: loadedName(n), metric: CLIENTS_CPU, unit: '%', higherIsBetter: false, samples: [] as number[] },
+      { variant: loadedName(n), metric: OUT_OF_ORDER, unit: 'events', higherIsBetter: false, samples: [] as number[] },
+    ]);
+    const row = (variant: string, metric: string) => [...latency, ...checks].find((m) => m.variant === variant && m.metric === metric)!;
     const notes: string[] = [];
     let clientNotes: string[] = [];
     try {
@@ -141,11 +206,11 @@ export const fanoutIngestScenario: Scenario = {
             agents.push(agent);
             if (!agent.wsUrl) throw new Error('the agent never said where the websocket broadcaster listens');
             const clients = new Clients();
-            await clients.connect(agent.wsUrl, n, 0, { group: 'fast' });
-            await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true });
+            await clients.connect(agent.wsUrl, n, 0, { group: 'fast', raw: RAW });
+            await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true, raw: RAW });
             ctx.log(`fanout-ingest: ${n} fast + ${n} slow clients connected`);
             const server = { name: loadedName(n), port: agent.port, pids: [agent.proc.child.pid!, clients.pid] };
-            loaded.push({ n, agent, clients, server });
+            loaded.push({ n, agent, clients, server, cuts: slowConsumerCuts(agent) });
             servers.push(server);
           }
           // The latency probe first, while the broadcasters are quiet.
@@ -165,13 +230,56 @@ export const fanoutIngestScenario: Scenario = {
           }
           ctx.log('fanout-ingest: latency probes done');
           logPids(ctx.log, servers);
-          clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS);
+          const window = new Map<IngestServer, Probe>();
+          const alone = new Map<IngestServer, { runMs: number; waitMs: number }>();
+          let runnerBefore = { runMs: 0, waitMs: 0 };
+          const epoch = () => performance.timeOrigin + performance.now();
+          clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS, {
+            async before(server) {
+              const l = loaded.find((x) => x.server === server);
+              if (l) window.set(server, await probeOf(l, epoch()));
+              if (l) runnerBefore = schedOf(process.pid);
+              else alone.set(server, schedOf(server.pids[0]!));
+            },
+            async after(server, result) {
+              const l = loaded.find((x) => x.server === server);
+              const w = window.get(server);
+              const a = alone.get(server);
+              if (a) {
+                const s = schedOf(server.pids[0]!);
+                notes.push(`round ${round + 1}, ${server.name}, window of ${Math.round(result.eventsPerSecond)} events/s: agent main thread ${Math.round(s.runMs - a.runMs)} ms on a CPU, ${Math.round(s.waitMs - a.waitMs)} ms runnable but waiting for one`);
+              }
+              if (!l || !w) return;
+              const now = await probeOf(l, epoch());
+              const runner = schedOf(process.pid);
+              const elapsed = now.t - w.t;
+              const cpu = ((now.clientsCpu - w.clientsCpu) / elapsed) * 100;
+              row(server.name, CLIENTS_CPU).samples.push(cpu);
+              // The agent's own log says when it cut a client; a client learns it only once it has read what came before the close frame.
+              const cuts = l.cuts.filter((t) => t >= w.start).map((t) => Math.round(t - w.start));
+              l.cuts.length = 0;
+              const when = cuts.length ? ` at ${cuts[0]}–${cuts[cuts.length - 1]} ms (median ${percentile(cuts, 50)})` : '';
+              const deliveries = now.delivered - w.delivered;
+              const agentCpu = now.agentCpu - w.agentCpu;
+              const fanout = now.fanoutMs - w.fanoutMs;
+              notes.push(
+                `round ${round + 1}, ${l.n}+${l.n}, window of ${Math.round(result.eventsPerSecond)} events/s (${Math.round(elapsed)} ms): ` +
+                  `agent main thread ${Math.round(now.agent.runMs - w.agent.runMs)} ms on a CPU, ${Math.round(now.agent.waitMs - w.agent.waitMs)} ms runnable but waiting for one; ` +
+                  `agent ${Math.round(agentCpu)} ms CPU, of it ${Math.round(fanout)} ms in fan-out turns; ${deliveries} events delivered (${((agentCpu * 1000) / Math.max(1, deliveries)).toFixed(2)} µs agent CPU per delivery, all included); ` +
+                  `clients process ${Math.round(cpu)}% of a core (${Math.round(now.clients.waitMs - w.clients.waitMs)} ms waiting for a CPU); ` +
+                  `load client (this process) ${Math.round(runner.runMs - runnerBefore.runMs)} ms on a CPU, ${Math.round(runner.waitMs - runnerBefore.waitMs)} ms waiting; ${cuts.length} clients cut off as slow consumers${when}; open after: ${now.fastOpen} fast, ${now.slowOpen} slow`,
+              );
+            },
+          });
           for (const l of loaded) {
             const snap = await l.clients.snapshot();
             const slow = snap.groups.slow!;
             const fast = snap.groups.fast!;
+            row(l.server.name, OUT_OF_ORDER).samples.push(fast.out_of_order);
+            const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
+            const writes = ws ? `; broadcaster: ${ws.bursts} bursts, ${ws.event_writes} socket writes of events (${(ws.event_writes / Math.max(1, ws.bursts)).toFixed(0)} per burst, ${(ws.messages_sent / Math.max(1, ws.event_writes)).toFixed(1)} events per write)` : '';
             notes.push(
-              `round ${round + 1}, ${l.n}+${l.n} clients after the windows: fast ${fast.open}/${fast.clients} open, slow ${slow.open}/${slow.clients} open (closes ${JSON.stringify(slow.closes)}), ${fast.received} + ${slow.received} messages received`,
+              `round ${round + 1}, ${l.n}+${l.n} clients after the windows: fast ${fast.open}/${fast.clients} open (closes ${JSON.stringify(fast.closes)}), slow ${slow.open}/${slow.clients} open (closes ${JSON.stringify(slow.closes)}), ${fast.received} + ${slow.received} events received, ${fast.out_of_order} out of order at fast clients${writes}`,
             );
           }
         } finally {
@@ -187,15 +295,16 @@ export const fanoutIngestScenario: Scenario = {
     const targets: Target[] = counts.flatMap((n): Target[] => [
       { kind: 'ratio_at_least', variant: loadedName(n), baseline: NONE, metric: workloads[0]!.metric, value: 0.5 },
       { kind: 'at_most', variant: loadedName(n), metric: `max POST @ ½ saturation of ${n}+${n}`, value: 100, unit: 'ms' },
+      { kind: 'at_most', variant: loadedName(n), metric: OUT_OF_ORDER, value: 0, unit: 'events' },
     ]);
     return {
       scenario: 'fanout-ingest',
       description: this.description,
       rounds: rounds * windows,
-      measurements: [...throughput, ...latency],
+      measurements: [...throughput, ...latency, ...checks],
       targets,
       notes: [
-        `${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped; POSTs unanswered ${GRACE_MS} ms after a window are given up); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
+        `${RAW ? 'raw clients (frames read in place, offsets checked)' : 'ws clients'}; ${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped; POSTs unanswered ${GRACE_MS} ms after a window are given up); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
         ...notes,
         ...clientNotes.map((n) => `last round, ${n}`),
       ],

@@ -8,6 +8,7 @@ import { alertingScenario } from './alerting';
 import { busScenario } from './bus';
 import { durableScenario } from './durable';
 import { fanoutIngestScenario } from './fanout-ingest';
+import { fleetScenario } from './fleet';
 import { fleetForwardScenario } from './fleet-forward';
 import { ingestScenario } from './ingest';
 import { latencyScenario } from './latency';
@@ -15,4 +16,4 @@ import { startupScenario } from './startup';
 import { storeScenario } from './store';
 import { websocketScenario } from './websocket';
 
-export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, startupScenario, ingestScenario, durableScenario, fanoutIngestScenario, latencyScenario, alertingScenario, fleetForwardScenario];
+export const SCENARIOS: Scenario[] = [busScenario, websocketScenario, storeScenario, startupScenario, ingestScenario, durableScenario, fanoutIngestScenario, latencyScenario, alertingScenario, fleetForwardScenario, fleetScenario];

@@ -7,7 +7,11 @@
  * round after round:
  *   - spawn → ready: from spawn() to the process's own ready line (the agent's "praxis-agent ready
  *     on <url>" log line; the baseline's "listening <port>"), then one TCP connect proves it;
+ *   - main-thread CPU to ready: /proc/<pid>/schedstat when the ready line arrives (the JavaScript
+ *     thread's own CPU time: what start-up costs, less blurred by other jobs than wall time);
  *   - idle RSS: /proc/<pid>/status VmRSS after a second of idling once ready.
+ * BENCH_STARTUP_OTHER_BIN=<path of another build's bin/praxis-agent.js> adds that build with the
+ * shipped config, for a before/after in one run.
  * The shipped config runs as users run it (`--config agent.config.yaml`), with PRAXIS_PORT a free
  * port (its health-probe checks that port), PRAXIS_WS_PORT=0 and a fresh PRAXIS_DATA_DIR per start.
  */
@@ -17,7 +21,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { benchConfig, SHIPPED_CONFIG, shippedConfig, writeConfig } from '../agent-process';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult, Target } from '../harness';
-import { AGENT_BIN, AGENT_READY, agentArgs, agentNodeArgs, connectOnce, freePort, ROOT, rssOf, sleep, spawnUntilReady } from '../process-probe';
+import { AGENT_BIN, AGENT_READY, agentArgs, agentNodeArgs, connectOnce, freePort, ROOT, rssOf, schedOf, sleep, spawnUntilReady } from '../process-probe';
 
 const IDLE_MS = 1_000;
 const BASELINE = 'baseline: node + ws';
@@ -67,13 +71,18 @@ export const startupScenario: Scenario = {
       { name: 'agent (shipped config, plugins off)', args: agentArgs(pluginsOff, agentNodeArgs()), ready: AGENT_READY, env: shippedEnv },
       { name: MINIMAL, args: agentArgs(minimal, agentNodeArgs()), ready: AGENT_READY },
     ];
+    // An A/B in the same run: another build's bin/praxis-agent.js (e.g. of the commit before a change) with the shipped config.
+    const other = process.env.BENCH_STARTUP_OTHER_BIN;
+    if (other) variants.push({ name: `agent (shipped config, ${other})`, args: [...agentNodeArgs(), other, 'start', '--config', SHIPPED_CONFIG], ready: AGENT_READY, env: shippedEnv });
     const ready: Measurement[] = variants.map((v) => ({ variant: v.name, metric: 'spawn → ready', unit: 'ms', higherIsBetter: false, samples: [] }));
     const rss: Measurement[] = variants.map((v) => ({ variant: v.name, metric: 'idle RSS', unit: 'MiB', higherIsBetter: false, samples: [] }));
+    const cpu: Measurement[] = variants.map((v) => ({ variant: v.name, metric: 'main-thread CPU to ready', unit: 'ms', higherIsBetter: false, samples: [] }));
     try {
       for (let round = 0; round < ctx.rounds; round++) {
         for (const [i, variant] of variants.entries()) {
           const proc = await spawnUntilReady(variant.args, variant.ready, 20_000, await variant.env?.());
           try {
+            cpu[i]!.samples.push(schedOf(proc.child.pid!).runMs);
             await connectOnce(proc.port);
             ready[i]!.samples.push(proc.readyMs);
             await sleep(ctx.quick ? IDLE_MS / 4 : IDLE_MS);
@@ -100,7 +109,7 @@ export const startupScenario: Scenario = {
       scenario: 'startup',
       description: this.description,
       rounds: ctx.rounds,
-      measurements: [...rss, ...ready],
+      measurements: [...rss, ...ready, ...cpu],
       targets,
       notes: [
         `shipped config: ${missing.length ? `built-in plugins it does not use: ${missing.join(', ')}` : 'every built-in plugin'}, the store and alerting; a fresh data dir per start; RSS read ${ctx.quick ? IDLE_MS / 4 : IDLE_MS} ms after ready`,

@@ -107,8 +107,8 @@ export class Clients {
     return this.child.pid!;
   }
 
-  /** Opens `count` clients on `url`, the first `sampled` of them recording latency; `group` and `slow` as in ws-clients.ts. */
-  async connect(url: string, count: number, sampled: number, options: { group?: string; slow?: boolean } = {}): Promise<void> {
+  /** Opens `count` clients on `url`, the first `sampled` of them recording latency; `group`, `slow` and `raw` as in ws-clients.ts. */
+  async connect(url: string, count: number, sampled: number, options: { group?: string; slow?: boolean; raw?: boolean } = {}): Promise<void> {
     const reply = await this.request<{ ok: boolean; error?: string }>({ cmd: 'connect', url, count, sampled, ...options });
     if (!reply.ok) throw new Error(`clients could not connect to ${url}: ${reply.error}`);
   }

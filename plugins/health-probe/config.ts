@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { validateCronExpression } from 'cron';
 import { durationSchema, z } from 'praxis-agent';
+import { loadCron } from './cron';
 
 const positiveDuration = durationSchema.refine((ms) => ms > 0, 'must be longer than 0');
 
@@ -16,7 +16,7 @@ const commonCheckFields = {
   interval: positiveDuration.optional().describe('Run every this long (10s, 1m). Default 30s; heartbeat checks: the smaller of window and 30s. Not with schedule.'),
   schedule: z
     .string()
-    .refine((expr) => validateCronExpression(expr).valid, 'not a valid cron expression (5 or 6 fields: [second] minute hour day month weekday)')
+    .refine((expr) => loadCron().validateCronExpression(expr).valid, 'not a valid cron expression (5 or 6 fields: [second] minute hour day month weekday)')
     .optional()
     .describe('A cron expression, with an optional leading seconds field ("*/15 * * * * *"); instead of interval.'),
   timeout: positiveDuration.default(5000).describe('A check still running after this long fails with HEALTH_TIMEOUT and is cut off.'),

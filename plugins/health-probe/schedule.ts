@@ -1,5 +1,5 @@
-import { CronTime } from 'cron';
 import type { CancelTimer, Clock } from 'praxis-agent';
+import { loadCron } from './cron';
 
 /** When a check runs next. Pure: given a time, the next due time, so a fake clock can drive it. */
 export interface Schedule {
@@ -16,7 +16,7 @@ export function intervalSchedule(ms: number): Schedule {
 
 /** A cron expression (5 fields, or 6 with leading seconds), evaluated by the `cron` package. */
 export function cronSchedule(expression: string, timeZone?: string): Schedule {
-  const time = new CronTime(expression, timeZone);
+  const time = new (loadCron().CronTime)(expression, timeZone);
   return {
     next: (after) => time.getNextDateFrom(new Date(after)).toMillis(),
     description: `cron "${expression}"`,

@@ -1,25 +1,322 @@
-import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { millis, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { AgentError, Backoff, errorMessage, eventTypeMatcher, type CancelTimer, type FleetInbox } from 'praxis-agent';
+import type { NatsConfig } from './config';
 import type { NatsRole, RoleContext } from './role';
+import { ensureStream } from './stream';
+import { parseSubject, streamSubjects } from './wire';
+
+/** JetStream's "consumer not found" API error code. */
+const CONSUMER_NOT_FOUND = 10014;
+
+/** How often the consumer's lag is read from the server while idle (every delivery also carries it). */
+const LAG_REFRESH_MS = 5_000;
+
+/** The consumer settings the config asks for, in JetStream's terms. */
+export function desiredConsumer(config: NatsConfig): Partial<ConsumerConfig> & { durable_name: string } {
+  const { consumer } = config;
+  return {
+    durable_name: consumer.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: streamSubjects(config.subject_prefix)[0] as string,
+    max_ack_pending: consumer.max_ack_pending,
+    ack_wait: nanos(consumer.ack_wait),
+  };
+}
+
+/** What differs between the config and an existing consumer; empty when they agree (durations in ms). */
+export function consumerDifferences(config: NatsConfig, actual: ConsumerConfig): { key: string; expected: unknown; actual: unknown }[] {
+  const want = desiredConsumer(config);
+  const out: { key: string; expected: unknown; actual: unknown }[] = [];
+  const check = (key: string, expected: unknown, value: unknown): void => {
+    if (expected !== value) out.push({ key, expected, actual: value });
+  };
+  check('ack_policy', want.ack_policy, actual.ack_policy);
+  check('filter_subject', want.filter_subject, actual.filter_subject ?? actual.filter_subjects?.join(','));
+  check('max_ack_pending', want.max_ack_pending, actual.max_ack_pending);
+  check('ack_wait', config.consumer.ack_wait, millis(actual.ack_wait ?? 0));
+  return out;
+}
 
 /**
- * STUB: the aggregator role (durable pull consumer on the fleet stream feeding this agent's bus)
- * is built on branch h-nats-agg, which replaces this file. Until then `role: aggregator` fails at
- * start with a clear message.
+ * Creates the durable pull consumer, or checks the one that exists (another aggregator, or an
+ * operator, made it): a difference is NATS_CONSUMER_MISMATCH, never a silent change, because every
+ * aggregator sharing it relies on its settings.
+ */
+export async function ensureConsumer(jsm: JetStreamManager, config: NatsConfig): Promise<void> {
+  const stream = config.stream.name;
+  const durable = config.consumer.durable;
+  const check = async (): Promise<boolean> => {
+    try {
+      const info = await jsm.consumers.info(stream, durable);
+      const diffs = consumerDifferences(config, info.config);
+      if (diffs.length > 0) {
+        const list = diffs.map((d) => `${d.key}: config ${JSON.stringify(d.expected)}, consumer ${JSON.stringify(d.actual)}`).join('; ');
+        throw new AgentError(
+          'NATS_CONSUMER_MISMATCH',
+          `JetStream consumer ${durable} on stream ${stream} exists with other settings than the config (${list}); the agent does not change it: make consumer.* match on every aggregator, or change it yourself (nats consumer edit ${stream} ${durable})`,
+          { stream, durable, differences: diffs },
+        );
+      }
+      return true;
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === CONSUMER_NOT_FOUND) return false;
+      throw error;
+    }
+  };
+  if (await check()) return;
+  try {
+    await jsm.consumers.add(stream, desiredConsumer(config));
+  } catch (error) {
+    // Another aggregator created it meanwhile: check it like an existing one.
+    if (!(await check())) throw error;
+  }
+}
+
+/** The aggregator's counters, shown under its plugin on /stats and /metrics and by `fleet status`. */
+interface AggregatorCounters {
+  /** Messages the consumer delivered to this aggregator (redeliveries included). */
+  delivered: number;
+  /** Of those, redeliveries (the server's delivery count > 1). */
+  redelivered: number;
+  /** Acknowledged: processed here (published and, with the store on, committed), or already had. */
+  acked: number;
+  /** Told not to redeliver: not a valid event (FLEET_EVENT_REJECTED). */
+  terminated: number;
+  /** Left for redelivery: the event could not be stored (store closed, commits failing). */
+  not_acked: number;
+  /** Skipped and acknowledged: events this agent forwarded itself, or types outside `types`. */
+  skipped: number;
+}
+
+/**
+ * The aggregator role: a durable pull consumer on the fleet stream feeds this agent's bus through
+ * the core's FleetInbox (validation, the `agent:` tag, one processing per event id). A message is
+ * acknowledged once its event is processed: on the bus and, with the store on, committed to disk.
+ * Several aggregators share the consumer, so each message goes to one of them; what one leaves
+ * unacknowledged (it died) is redelivered to the others after `consumer.ack_wait`.
  */
 export class Aggregator implements NatsRole {
-  constructor(private readonly ctx: RoleContext) {}
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
+  /** Bumped by every (re)start of the loop, so an old loop that ends does not restart anything. */
+  private generation = 0;
+  private stopped = false;
+  private retryTimer?: CancelTimer;
+  private lagTimer?: CancelTimer;
+  private readonly retry = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.2 });
+  private readonly takes: (type: string) => boolean;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly counters: AggregatorCounters = { delivered: 0, redelivered: 0, acked: 0, terminated: 0, not_acked: 0, skipped: 0 };
+  /** Messages left in the consumer for the fleet's aggregators (num_pending), as last seen; null before the first look. */
+  private lag: number | null = null;
+  /** Delivered to an aggregator and not acknowledged yet (num_ack_pending), as last seen. */
+  private ackPending: number | null = null;
+  /** The consume loop runs (it survives the client's reconnects). */
+  private running = false;
+  /** Running and connected: /readyz and `fleet status` show it. */
+  private consuming = false;
+  private lastError: string | null = null;
+
+  constructor(
+    private readonly ctx: RoleContext,
+    private readonly inbox: FleetInbox,
+  ) {
+    this.takes = eventTypeMatcher(ctx.config.types);
+  }
 
   start(): void {
-    throw new Error(`plugin ${this.ctx.name}: role aggregator is not implemented yet`);
+    if (!this.ctx.store) {
+      this.ctx.logger.warn('aggregator without the event store: event ids are remembered in memory only (10,000 ids, 1 h), so a restart may process a redelivered event again; enable `store` for exactly-once across restarts');
+    }
   }
 
-  connected(_nc: NatsConnection, _reconnected: boolean): void {}
+  connected(nc: NatsConnection, reconnected: boolean): void {
+    // The client resumes a pull subscription by itself after reconnecting; a new connection needs a new one.
+    if (reconnected && this.running) {
+      this.consuming = true;
+      return;
+    }
+    this.begin(nc);
+  }
 
-  disconnected(): void {}
+  disconnected(): void {
+    this.consuming = false;
+  }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.generation++;
+    this.retryTimer?.();
+    this.lagTimer?.();
+    await this.messages?.close().catch(() => undefined);
+    await this.loop;
+    // Acknowledge what is being committed now; the link's close flushes the acks. What does not
+    // commit stays unacknowledged and is redelivered.
+    await Promise.allSettled([...this.inFlight]);
+  }
 
   stats(): Record<string, unknown> {
-    return { role: 'aggregator' };
+    const { consumer } = this.ctx.config;
+    return {
+      role: 'aggregator',
+      consumer: consumer.durable,
+      consuming: this.consuming,
+      consumer_lag: this.lag,
+      consumer_ack_pending: this.ackPending,
+      ...this.counters,
+      in_flight: this.inFlight.size,
+      inbox: this.inbox.stats(),
+      consumer_error: this.lastError,
+    };
   }
+
+  private begin(nc: NatsConnection): void {
+    if (this.stopped) return;
+    const generation = ++this.generation;
+    this.retryTimer?.();
+    const previous = this.messages;
+    this.messages = undefined;
+    const run = async (): Promise<void> => {
+      await previous?.close().catch(() => undefined);
+      await this.consume(nc, generation);
+    };
+    this.loop = run().then(
+      () => this.ended(nc, generation, undefined),
+      (error: unknown) => this.ended(nc, generation, error),
+    );
+  }
+
+  private async consume(nc: NatsConnection, generation: number): Promise<void> {
+    const { config } = this.ctx;
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, config.stream, config.subject_prefix);
+    await ensureConsumer(jsm, config);
+    const consumer = await jetstream(nc).consumers.get(config.stream.name, config.consumer.durable);
+    if (generation !== this.generation) return;
+    const messages = await consumer.consume({ max_messages: config.consumer.batch });
+    this.messages = messages;
+    this.running = true;
+    this.consuming = true;
+    this.lastError = null;
+    this.retry.reset();
+    this.watchLag(consumer, generation);
+    this.watchConsumer(nc, messages, generation);
+    this.ctx.logger.info({ stream: config.stream.name, durable: config.consumer.durable, batch: config.consumer.batch }, `aggregator consuming ${config.stream.name} through durable consumer ${config.consumer.durable}`);
+    for await (const m of messages) {
+      await this.take(m);
+      if (generation !== this.generation) break;
+    }
+  }
+
+  /** One message: into the inbox, acknowledged once processed, terminated when invalid. */
+  private async take(m: JsMsg): Promise<void> {
+    this.counters.delivered++;
+    if (m.info.deliveryCount > 1) this.counters.redelivered++;
+    this.lag = m.info.pending;
+    const { config, agentId } = this.ctx;
+    const subject = parseSubject(config.subject_prefix, m.subject);
+    // An agent running both roles reads its own events back: they are on its bus already.
+    if (subject && (subject.agentId === agentId || !this.takes(subject.type))) {
+      this.counters.skipped++;
+      m.ack();
+      return;
+    }
+    const receipt = await this.inbox.receive(m.data, subject?.agentId ?? '', { subject: m.subject, stream_seq: m.seq, delivery_count: m.info.deliveryCount });
+    if (receipt.status === 'rejected') {
+      this.counters.terminated++;
+      // No reason text: nats-server 2.9 does not parse `+TERM <reason>` and would leave the message pending.
+      m.term();
+      return;
+    }
+    const acked = receipt.processed.then(
+      () => {
+        this.counters.acked++;
+        m.ack();
+      },
+      (error: unknown) => {
+        // Not stored, so not processed: the server redelivers it after ack_wait.
+        this.counters.not_acked++;
+        this.ctx.logger.warn({ err: errorMessage(error), stream_seq: m.seq }, `fleet event not acknowledged (${errorMessage(error)}); it will be redelivered`);
+      },
+    );
+    this.inFlight.add(acked);
+    void acked.finally(() => this.inFlight.delete(acked));
+  }
+
+  private ended(nc: NatsConnection, generation: number, error: unknown): void {
+    if (generation !== this.generation || this.stopped) return;
+    this.running = false;
+    this.consuming = false;
+    this.lagTimer?.();
+    if (isAgentError(error, 'BUS_CLOSED')) return;
+    if (nc.isClosed()) return; // the link connects again and calls connected()
+    const message = error === undefined ? 'the consumer stopped delivering' : errorMessage(error);
+    const first = this.lastError === null;
+    this.lastError = message;
+    const delayMs = this.retry.next();
+    if (first) {
+      const code = isAgentError(error, 'NATS_CONSUMER_MISMATCH') || isAgentError(error, 'NATS_STREAM_MISMATCH') || isAgentError(error, 'NATS_STREAM_MISSING') ? (error as AgentError).code : 'NATS_CONSUME_FAILED';
+      this.ctx.report('error', code as 'NATS_CONSUME_FAILED', `aggregator cannot consume ${this.ctx.config.stream.name}/${this.ctx.config.consumer.durable}: ${message}; retrying with backoff`, { stream: this.ctx.config.stream.name, durable: this.ctx.config.consumer.durable });
+    } else {
+      this.ctx.logger.debug({ err: message, delay_ms: delayMs }, 'aggregator consume failed again');
+    }
+    this.retryTimer = this.ctx.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!nc.isClosed()) this.begin(nc);
+    }, delayMs);
+  }
+
+  /**
+   * The client waits for a deleted consumer (or stream) to come back; the aggregator makes it come
+   * back: it starts over, which creates the consumer again (from the stream's first message: what
+   * was acknowledged before is answered from the seen ids, not processed again).
+   */
+  private watchConsumer(nc: NatsConnection, messages: ConsumerMessages, generation: number): void {
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (generation !== this.generation || this.stopped) return;
+        if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+          this.ctx.logger.warn({ notification: s.type }, `aggregator: ${s.type.replace(/_/g, ' ')}; starting over`);
+          this.consuming = false;
+          this.ctx.clock.setTimeout(() => {
+            if (generation === this.generation && !this.stopped && !nc.isClosed()) this.begin(nc);
+          }, this.retry.next());
+          return;
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  private watchLag(consumer: { info(cached?: boolean): Promise<{ num_pending: number; num_ack_pending: number }> }, generation: number): void {
+    this.lagTimer?.();
+    const look = (): void => {
+      consumer.info().then(
+        (info) => {
+          this.lag = info.num_pending;
+          this.ackPending = info.num_ack_pending;
+        },
+        () => undefined,
+      );
+      this.lagTimer = this.ctx.clock.setTimeout(() => {
+        if (generation === this.generation && !this.stopped) look();
+      }, LAG_REFRESH_MS);
+    };
+    look();
+  }
+}
+
+function isAgentError(error: unknown, code: string): boolean {
+  return error instanceof AgentError && error.code === code;
 }

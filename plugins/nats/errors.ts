@@ -9,6 +9,8 @@ export const NATS_ERRORS = {
   NATS_PUBLISH_FAILED: 'A forwarded event got no PubAck (timeout, connection lost) or was refused: forwarding goes back to the last acknowledged offset and retries with backoff (re-sent events are deduplicated by Nats-Msg-Id).',
   NATS_STORE_REQUIRED: 'The sidecar role forwards from the local event store: enable `store` in agent.config.yaml.',
   NATS_CHECKPOINT_FAILED: 'The forwarding checkpoint file cannot be written or read; forwarding goes on, a restart may re-send events (deduplicated against the stream).',
+  NATS_CONSUMER_MISMATCH: 'Aggregator: the durable consumer exists with settings (ack_policy, filter_subject, max_ack_pending, ack_wait) other than consumer.* says; the agent does not change it: make consumer.* match on every aggregator, or change the consumer yourself (nats consumer edit).',
+  NATS_CONSUME_FAILED: 'Aggregator: the durable pull consumer cannot be created or read (JetStream refused, timed out, or the stream is gone); the aggregator retries with backoff and /readyz is 503 meanwhile.',
 } as const;
 
 type NatsErrors = typeof NATS_ERRORS;

@@ -6,6 +6,7 @@ import {
   Clock,
   errorMessage,
   EVENT_STORE,
+  FleetInbox,
   inject,
   injectable,
   LOGGER,
@@ -39,6 +40,7 @@ export class NatsPlugin implements Plugin {
     @inject(PLUGIN_CONFIG) private readonly config: NatsConfig,
     @inject(LOGGER) private readonly logger: Logger,
     @inject(PLUGIN_NAME) private readonly name: string,
+    inbox: FleetInbox,
     @inject(EVENT_STORE, { isOptional: true }) store?: EventStore,
   ) {
     this.agentId = config.agent_id ?? defaultAgentId(agent.agentName);
@@ -60,7 +62,7 @@ export class NatsPlugin implements Plugin {
       resolvePath: (p) => agent.resolvePath(p),
       report: (severity, code, message, diagnostic) => this.report(severity, code, message, diagnostic),
     };
-    this.role = config.role === 'aggregator' ? new Aggregator(ctx) : new Forwarder(ctx);
+    this.role = config.role === 'aggregator' ? new Aggregator(ctx, inbox) : new Forwarder(ctx);
   }
 
   async start(): Promise<void> {
@@ -81,7 +83,7 @@ export class NatsPlugin implements Plugin {
   /** The facts /readyz shows with the plugin (a NATS outage does not make the agent unready: it works locally). */
   status(): Record<string, unknown> {
     const stats = this.stats();
-    const keys = ['role', 'connected', 'stream_ok', 'last_acked_offset', 'pending_events', 'consumer_lag', 'last_error'];
+    const keys = ['role', 'connected', 'stream_ok', 'last_acked_offset', 'pending_events', 'consuming', 'consumer_lag', 'last_error'];
     return Object.fromEntries(keys.filter((k) => stats[k] !== undefined).map((k) => [k, stats[k]]));
   }
 

@@ -137,16 +137,16 @@ describe('nats sidecar: forwarding to JetStream', () => {
     expect(s.plugin.stats()).toMatchObject({ role: 'sidecar', connected: true, pending_events: 0, forwarded: 3, duplicates: 0 });
   });
 
-  it('forwards only the configured types, and never an event that came from the fleet (tag fleet:<agent>)', async () => {
+  it('forwards only the configured types, and never an event that came from the fleet (tag agent:<agent>, set by the FleetInbox)', async () => {
     const { stream, prefix } = target();
     const s = await sidecar({ servers: [NATS], subject_prefix: prefix, stream: { name: stream }, types: ['service.*', 'system.error'] });
     await s.h.bus.publish('service.status', sampleEvents['service.status']);
     await s.h.bus.publish('config.changed', sampleEvents['config.changed']);
-    await s.h.bus.publish('service.status', sampleEvents['service.status'], { tags: ['fleet:web-2'] });
+    await s.h.bus.publish('service.status', sampleEvents['service.status'], { tags: ['agent:web-2'] });
     await s.h.bus.publish('system.error', sampleEvents['system.error']);
     await forwardedAll(s, 'the matching events acknowledged');
 
-    const expected = storedIds(s.store, (e) => (e.type === 'service.status' || e.type === 'system.error') && !e.metadata.tags.includes('fleet:web-2'));
+    const expected = storedIds(s.store, (e) => (e.type === 'service.status' || e.type === 'system.error') && !e.metadata.tags.includes('agent:web-2'));
     expect(expected).toHaveLength(2);
     expect(ids(await readStream(NATS, stream))).toEqual(expected);
   });

@@ -1,5 +1,5 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
-import type { Event } from 'praxis-agent';
+import { AGENT_TAG_PREFIX } from 'praxis-agent';
 
 /**
  * The wire format both roles speak (plugins/nats/README.md, "Wire format"):
@@ -16,19 +16,15 @@ export const HEADER_AGENT = 'Praxis-Agent';
 export const HEADER_OFFSET = 'Praxis-Offset';
 
 /**
- * Events an aggregator took from the stream carry the tag `fleet:<agent_id>` (the origin agent):
- * a sidecar never forwards them back, and alerting reads the `agent` label from it.
+ * Events an aggregator took from the stream carry the tag `agent:<agent_id>` (the origin agent),
+ * set by the core's FleetInbox: a sidecar never forwards them back (`fleetOrigin` of the SDK), and
+ * alerting reads the `agent` label from it.
  */
-export const FLEET_TAG_PREFIX = 'fleet:';
+export { fleetOrigin } from 'praxis-agent';
+export const FLEET_TAG_PREFIX = AGENT_TAG_PREFIX;
 
 export function fleetTag(agentId: string): string {
   return `${FLEET_TAG_PREFIX}${agentId}`;
-}
-
-/** The origin agent of an event that came from the fleet, or undefined for a local event. */
-export function fleetOrigin(event: Pick<Event, 'metadata'>): string | undefined {
-  for (const tag of event.metadata.tags) if (tag.startsWith(FLEET_TAG_PREFIX)) return tag.slice(FLEET_TAG_PREFIX.length);
-  return undefined;
 }
 
 /** `<prefix>.<agent_id>.<type>`. */

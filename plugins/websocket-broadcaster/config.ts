@@ -20,12 +20,20 @@ export const websocketBroadcasterConfigSchema = z
       .int()
       .min(1)
       .default(2000)
-      .describe('Connections beyond this are closed at once with 1008 "Maximum connections reached". One costs about 12 KB while it keeps up (up to max_buffered_bytes more while it lags) and a file descriptor: keep it well under the open-file limit (ulimit -n).'),
+      .describe('Connections beyond this are closed at once with 1008 "Maximum connections reached". One costs about 16 KB of memory idle, 24 KB once subscribed and receiving (up to max_buffered_bytes more while it lags) and a file descriptor: keep it well under the open-file limit (ulimit -n).'),
     max_payload: z.number().int().min(64).default(65_536).describe('Largest message a client may send, in bytes; a bigger one closes the connection with 1009.'),
     error_threshold: z.number().int().min(1).default(10).describe('Invalid messages after which a connection is closed (1008 "Too many errors").'),
     max_buffered_bytes: z.number().int().min(1024).default(4_194_304).describe('Per-connection cap on bytes waiting to be sent: a client that reads too slowly is disconnected (1013 "Slow consumer") instead of slowing anyone else.'),
     auth_token: bearerTokenSchema.optional().describe('Bearer token (visible ASCII, no spaces) required at the upgrade (header "Authorization: Bearer ..." or ?token=); without it the request gets 401 and no WebSocket opens. Use ${PRAXIS_WS_TOKEN} or ${file:...}.'),
-    allowed_origins: z.array(z.string().min(1)).default([]).describe('Browser origins allowed to connect (e.g. https://dash.example.com); a request with another Origin header gets 403. [] allows any.'),
+    allowed_origins: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Browser origins allowed to connect besides the dashboard\'s (e.g. https://dash.example.com); a request with another Origin header gets 403, one without (not a browser) is let through. The dashboard\'s origin (the admin server\'s port on the host name the browser reached this server by) is always allowed; ["*"] allows any.'),
+    public_url: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Where browsers reach this endpoint, told to the dashboard by GET /websocket on the admin server: a ws:// or wss:// URL, or a path relative to the dashboard page behind a reverse proxy (e.g. "ws/events"). Default: this port and path on the host name the page was loaded from.'),
     tls: z
       .strictObject({
         cert_file: z.string().min(1).describe('PEM certificate (chain) file.'),

@@ -1,6 +1,6 @@
 import type { StoredEvent } from 'praxis-agent';
 import { Connection } from './connection';
-import { CONNECTIONS_PER_TURN, FanOut } from './fanout';
+import { CONNECTIONS_PER_TURN, FanOut, MIN_TURN_MS } from './fanout';
 import { eventFrame, textFrame } from './protocol';
 
 /** A connection on no real socket: the fan-out only reads its state, filter, cursor and the socket's unsent bytes. */
@@ -17,14 +17,19 @@ function entry(offset: number, type = 'system.error', size = 20): StoredEvent {
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Records every write and cut; parses the frames back into event offsets per connection. */
+/**
+ * Records every write and cut; parses the frames back into event offsets per connection. Time (the
+ * fan-out's `now`, ms) stands still unless the test moves `clock.ms`, or each write takes `clock.perWrite`.
+ */
 function harness(connections: Connection[], maxBufferedBytes = 4 * 1024 * 1024) {
   const writes: { conn: Connection; data: Buffer; count: number }[] = [];
   const cut: Connection[] = [];
+  const clock = { ms: 1000, perWrite: 0 };
   const fanout = new FanOut(
     () => connections,
     (conn, data, count) => {
       writes.push({ conn, data, count });
+      clock.ms += clock.perWrite;
       return true;
     },
     (conn) => {
@@ -32,12 +37,13 @@ function harness(connections: Connection[], maxBufferedBytes = 4 * 1024 * 1024) 
       cut.push(conn);
     },
     maxBufferedBytes,
+    () => clock.ms,
   );
   const offsetsOf = (conn: Connection): number[] =>
     writes
       .filter((w) => w.conn === conn)
       .flatMap((w) => [...w.data.toString('latin1').matchAll(/"id":"(\d+)"\}/g)].map((m) => Number(m[1])));
-  return { fanout, writes, cut, offsetsOf };
+  return { fanout, writes, cut, offsetsOf, clock };
 }
 
 describe('FanOut', () => {
@@ -81,6 +87,39 @@ describe('FanOut', () => {
     expect(writes).toHaveLength(2 * conns.length);
     for (const conn of conns) expect(offsetsOf(conn)).toEqual([1, 2, 3]);
     expect(fanout.bursts).toBe(2);
+  });
+
+  it('writes in a turn for at most as long as the rest of the event loop took since the previous turn, at least MIN_TURN_MS', async () => {
+    const conns = Array.from({ length: CONNECTIONS_PER_TURN }, (_, i) => connection(`c${i}`, ['*']));
+    const { fanout, writes, clock, offsetsOf } = harness(conns);
+    clock.perWrite = MIN_TURN_MS / 4;
+    fanout.add(entry(1));
+    await nextTurn();
+    // Nothing else ran: the turn ends after MIN_TURN_MS of writes.
+    expect(writes).toHaveLength(4);
+    // Ingest (say) took 10 writes' time before the next turn: the turn gets as long.
+    clock.ms += 10 * clock.perWrite;
+    await nextTurn();
+    expect(writes).toHaveLength(14);
+    // A write that takes longer than the whole budget still happens: every turn serves one connection.
+    clock.perWrite = 100;
+    await nextTurn();
+    expect(writes).toHaveLength(15);
+    // Time in turns: 14 short writes and the long one.
+    expect(fanout.busyMs).toBeCloseTo(14 * (MIN_TURN_MS / 4) + 100, 6);
+    // With time standing still again, the connection cap ends the turn; every connection gets the event once.
+    clock.perWrite = 0;
+    for (let turn = 0; turn < 3; turn++) await nextTurn();
+    for (const conn of conns) expect(offsetsOf(conn)).toEqual([1]);
+  });
+
+  it('finish() ignores the time budget', () => {
+    const conns = Array.from({ length: 10 }, (_, i) => connection(`c${i}`, ['*']));
+    const { fanout, clock, offsetsOf } = harness(conns);
+    clock.perWrite = 100;
+    fanout.add(entry(1));
+    fanout.finish();
+    for (const conn of conns) expect(offsetsOf(conn)).toEqual([1]);
   });
 
   it('catches one connection up at once (before its messages are answered), and the rest of the round skips it', async () => {

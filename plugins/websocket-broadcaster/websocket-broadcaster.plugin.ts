@@ -10,6 +10,7 @@ import {
   EVENT_PATTERN,
   EVENT_STORE,
   EventRegistry,
+  HttpRoutes,
   inject,
   injectable,
   LOGGER,
@@ -32,6 +33,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { WebsocketBroadcasterConfig } from './config';
 import { Connection, type ConnectionState } from './connection';
 import { FanOut } from './fanout';
+import { originAllowed } from './origins';
 import { CLOSE, errorFrame, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
 
 /**
@@ -52,6 +54,8 @@ export type WebsocketStats = {
   event_writes: number;
   /** Beyond the spec: bursts of live events written (a burst: every event queued while the previous one was being written). */
   bursts: number;
+  /** Beyond the spec: milliseconds the fan-out spent writing bursts on its event-loop turns (at most about half of a busy loop). */
+  fanout_ms: number;
 };
 
 /** Events replayed per store read; the replay yields to the event loop between pages. */
@@ -89,6 +93,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     @inject(PLUGIN_CONFIG) private readonly config: WebsocketBroadcasterConfig,
     @inject(LOGGER) private readonly logger: Logger,
     private readonly agent: AgentControl,
+    private readonly routes: HttpRoutes,
     @inject(EVENT_STORE, { isOptional: true }) private readonly store?: EventStore,
   ) {
     this.fanout = new FanOut(
@@ -123,6 +128,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       }, { name: 'broadcast', capacity: 10_000, overflow: 'drop_oldest' });
     }
     this.scheduleHeartbeat();
+    this.advertise(address.port);
     this.logger.info({ url: this.baseUrl, replay: this.store !== undefined }, `websocket broadcaster listening on ${this.baseUrl}${this.store ? '' : ' (no event store: no replay)'}`);
   }
 
@@ -160,6 +166,7 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       average_messages_per_connection: total_connections === 0 ? 0 : (messages_sent + messages_received) / total_connections,
       event_writes,
       bursts: this.fanout.bursts,
+      fanout_ms: Math.round(this.fanout.busyMs),
     };
   }
 
@@ -189,6 +196,27 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     this.baseUrl = undefined;
   }
 
+  /**
+   * `GET /websocket` on the admin server tells the dashboard where this endpoint is (it runs on a
+   * port of its own) and whether it needs a token. The first broadcaster of the agent has it.
+   */
+  private advertise(port: number): void {
+    if (this.routes.url === undefined) return;
+    const info = {
+      ...(this.config.public_url === undefined ? {} : { url: this.config.public_url }),
+      port,
+      path: this.config.path,
+      tls: this.config.tls !== undefined,
+      token_required: this.config.auth_token !== undefined,
+      replay: this.store !== undefined,
+    };
+    try {
+      this.routes.add('GET', '/websocket', (_req, res) => this.routes.sendJson(res, 200, info), { auth: false });
+    } catch (error) {
+      this.logger.debug({ err: error }, 'GET /websocket is served by another broadcaster');
+    }
+  }
+
   /** The certificate and key, read from paths relative to the agent config file. */
   private tlsOptions(tls: NonNullable<WebsocketBroadcasterConfig['tls']>): { cert: Buffer; key: Buffer } {
     const read = (key: string, file: string): Buffer => readConfigFile(this.agent.resolvePath(file), { key, maxBytes: MAX_PEM_FILE_BYTES });
@@ -209,7 +237,8 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     if (this.stopping) return reject(socket, 503, 'server shutting down');
     if (pathOf(req) !== this.config.path) return reject(socket, 404, 'not found');
     const origin = req.headers.origin;
-    if (origin !== undefined && this.config.allowed_origins.length > 0 && !this.config.allowed_origins.includes(origin)) {
+    const adminPort = this.routes.url === undefined ? undefined : Number(new URL(this.routes.url).port);
+    if (!originAllowed(origin, this.config.allowed_origins, { adminPort, host: req.headers.host })) {
       this.logger.warn({ origin }, 'websocket upgrade refused: origin not allowed');
       return reject(socket, 403, 'origin not allowed');
     }

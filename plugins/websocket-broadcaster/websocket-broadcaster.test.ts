@@ -163,6 +163,14 @@ describe('websocket-broadcaster protocol', () => {
     expect(ws.get_stats().active_connections).toBe(120);
   });
 
+  it('never negotiates permessage-deflate: a client offering it gets plain frames (the fan-out writes ready frames to the socket)', async () => {
+    const { h, url } = await serve();
+    const client = await connect(url, { perMessageDeflate: true });
+    expect(client.ws.extensions).toBe('');
+    await h.bus.publish('system.error', sampleEvents['system.error']);
+    expect(await client.next((m) => m.type === 'eventStream')).toMatchObject({ payload: { type: 'system.error' } });
+  });
+
   it('closes a connection over max_connections with 1008', async () => {
     const { url, ws } = await serve({ max_connections: 2 });
     await connect(url);
@@ -215,14 +223,14 @@ describe('websocket-broadcaster protocol', () => {
     }
   });
 
-  it('reports exactly the spec statistics and the two fan-out counters, also as Plugin.stats()', async () => {
+  it('reports exactly the spec statistics and the three fan-out counters, also as Plugin.stats()', async () => {
     const { h, url, ws } = await serve();
     const client = await connect(url);
     await h.bus.publish('system.error', sampleEvents['system.error']);
     await client.next((m) => m.type === 'eventStream');
     await client.roundTrip();
     const stats = ws.get_stats();
-    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
+    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'fanout_ms', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
     expect(Object.keys(stats.connection_states).sort()).toEqual(['connected', 'connecting', 'disconnected', 'disconnecting', 'error']);
     expect(stats).toMatchObject({ total_connections: 1, active_connections: 1, messages_received: 1, broadcast_count: 1, errors: 0, total_errors: 0 });
     expect(stats.messages_sent).toBeGreaterThanOrEqual(3); // welcome, event, PONG
@@ -527,6 +535,36 @@ describe('websocket-broadcaster security', () => {
     const { url } = await serve({ allowed_origins: ['https://dash.example.com'] });
     await expect(TestClient.connect(url, { origin: 'https://evil.example.com' })).rejects.toMatchObject({ status: 403 });
     await connect(url, { origin: 'https://dash.example.com' });
+  });
+
+  it('lets the dashboard in by default: the admin port on the host the browser reached this server by; no other browser origin', async () => {
+    const h = createPluginHarness(plugin, { config: { port: 0 }, http: {} });
+    harnesses.push(h);
+    await h.start();
+    const url = (h.instance as WebsocketBroadcasterPlugin).url as string;
+    const adminPort = new URL(h.url as string).port;
+    const wsPort = new URL(url).port;
+    await connect(url, { origin: `http://127.0.0.1:${adminPort}` });
+    // Reached as localhost, from a page loaded from localhost.
+    await connect(url.replace('127.0.0.1', 'localhost'), { origin: `http://localhost:${adminPort}` });
+    await connect(url); // not a browser: no Origin
+    for (const origin of [`http://localhost:${adminPort}`, `http://127.0.0.1:${wsPort}`, 'https://evil.example.com', 'null']) {
+      await expect(TestClient.connect(url, { origin })).rejects.toMatchObject({ status: 403 });
+    }
+    const { url: any } = await serve({ allowed_origins: ['*'] });
+    await connect(any, { origin: 'https://evil.example.com' });
+  });
+
+  it('tells the dashboard where it is on GET /websocket of the admin server, without the token', async () => {
+    const h = createPluginHarness(plugin, { config: { port: 0, auth_token: 'ws-token', public_url: 'ws/events' }, http: { auth_token: 'admin-token' } });
+    harnesses.push(h);
+    await h.start();
+    const port = Number(new URL((h.instance as WebsocketBroadcasterPlugin).url as string).port);
+    const res = await fetch(`${h.url as string}/websocket`);
+    expect(res.status).toBe(200);
+    const info = await res.json();
+    expect(info).toEqual({ url: 'ws/events', port, path: '/ws/events', tls: false, token_required: true, replay: false });
+    expect(JSON.stringify(info)).not.toContain('ws-token');
   });
 
   it('answers 404 on other paths, and serves the configured path', async () => {

@@ -17,6 +17,7 @@ import { AdminServer } from '../http/admin-server';
 import { PluginHost, STOP_FLOOR_MS, type PluginStatus, type StopReport } from '../plugin/plugin-host';
 import { classToken } from '../plugin/tokens';
 import { EVENT_STORE, EventStore } from '../store/event-store';
+import { mountDashboard } from '../http/dashboard';
 import { eventsRoute } from '../store/events-route';
 import type { SqliteEventStore } from '../store/sqlite-event-store';
 import { sendJson } from '../http/reply';
@@ -29,6 +30,9 @@ import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-cont
 import { ErrorCodeCounts } from './error-counts';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
 import { AGENT_VERSION } from './version';
+import { IngestDedup } from '../http/ingest-dedup';
+import { AgentFleetInbox } from '../fleet/agent-fleet-inbox';
+import { FleetInbox } from '../fleet/fleet-inbox';
 
 export interface AgentOptions {
   /** Defaults to the system clock. */
@@ -59,6 +63,8 @@ export class Agent {
   readonly store?: SqliteEventStore;
   /** The alerting engine, when the config has an `alerting:` section. */
   readonly alerting?: AlertingEngine;
+  /** Where events of other agents enter the bus (fleet mode, the nats plugin's aggregator role). */
+  readonly fleetInbox: AgentFleetInbox;
   private startedAt = 0;
   /** Which plugins failed or overran `shutdown_timeout` in the last shutdown (set once stop() finished). */
   shutdownReport?: StopReport;
@@ -102,8 +108,13 @@ export class Agent {
       this.container.register(EVENT_STORE, { useValue: this.store });
       this.store.attach(this.bus);
     }
+    // One memory of the event ids this agent has, for ingest retries and fleet redeliveries alike.
+    const dedup = new IngestDedup(this.clock, this.store);
+    this.fleetInbox = new AgentFleetInbox({ agentId: this.name, bus: this.bus, dedup, clock: this.clock, logger: this.logger.child({ component: 'fleet' }), ...(this.store ? { store: this.store } : {}) });
+    this.container.register(classToken(FleetInbox), { useValue: this.fleetInbox });
     if (config.http.enabled) {
       this.admin = new AdminServer(config.http, {
+        dedup,
         bus: this.bus,
         logger: this.logger.child({ component: 'http' }),
         plugins: () => this.host.statuses(),
@@ -121,6 +132,7 @@ export class Agent {
       });
     }
     if (this.store) this.admin?.addRoute('GET', '/events', eventsRoute(this.store), { auth: true });
+    if (this.admin && config.http.dashboard) mountDashboard(this.admin);
     if (loaded.alerting && config.alerting) {
       // Loaded only when configured, like the store.
       // eslint-disable-next-line @typescript-eslint/no-require-imports

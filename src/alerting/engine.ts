@@ -55,7 +55,7 @@ export interface AlertingEngineOptions {
   sinkSettings: (sink: string) => SinkSettings;
   /** How often changed alerts are written to `state` (the store's commit_interval). */
   persistIntervalMs?: number;
-  /** Agent name, source of the engine's events. */
+  /** Agent name: source of the engine's events, and the `agent` label of alerts made from this agent's own events. */
   source: string;
 }
 
@@ -105,7 +105,7 @@ export class AlertingEngine implements AlertingApi {
     const resolveTimeoutMs = config.global?.resolve_timeout;
     this.table = new AlertTable({
       clock,
-      rules: new AlertRules(section),
+      rules: new AlertRules(section, options.source),
       onDecision: (decision) => this.decided(decision),
       ...(resolveTimeoutMs !== undefined && { resolveTimeoutMs }),
     });

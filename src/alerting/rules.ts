@@ -101,9 +101,14 @@ export class AlertRules {
   private readonly rules: readonly CompiledRule[];
   private readonly constantLabels: Readonly<Record<string, string>>;
 
-  /** Takes the rules part of a validated `alerting:` section; what is missing takes the schema's defaults. */
-  constructor(config: Partial<AlertRulesConfig> = {}) {
-    this.constantLabels = config.labels ?? {};
+  /**
+   * Takes the rules part of a validated `alerting:` section; what is missing takes the schema's
+   * defaults. With `agent` (this agent's id, `agent.name`), every alert has an `agent` label: the
+   * agent the event came from (its `agent:` tag, set in fleet mode), else this one; `labels.agent`
+   * in the config replaces this agent's id.
+   */
+  constructor(config: Partial<AlertRulesConfig> = {}, agent?: string) {
+    this.constantLabels = agent === undefined ? (config.labels ?? {}) : { agent, ...config.labels };
     const configured = (config.rules ?? []).map((rule, i) => compile(rule, `rules[${i}]`));
     const defaults = config.default_rules === false ? [] : DEFAULT_RULES.map((rule) => compile(rule, rule.name ?? 'default'));
     this.rules = [...configured, ...defaults];

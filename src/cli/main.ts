@@ -8,6 +8,7 @@ import { AGENT_VERSION } from '../agent/version';
 import { AgentClient, AgentClientError } from '../client/agent-client';
 import { adminUrl, bearerToken, type ConnectionOptions } from './agent-connection';
 import { alertAckCommand, alertDeliveriesCommand, alertListCommand, alertRetryCommand, alertTestCommand, silenceAddCommand, silenceExpireCommand, silenceQueryCommand } from './alert-commands';
+import type { TailCommandOptions } from './tail-command';
 import { configJsonSchema } from '../config/json-schema';
 import { ConfigError, describePlugins, loadConfig } from '../config/loader';
 import { SecretValues } from '../config/secret-values';
@@ -346,6 +347,15 @@ function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly st
     .option('--token-file <file>', 'file holding the bearer token (default: $PRAXIS_TOKEN)')
     .addOption(configOption())
     .action(async (type: string, opts: EmitOptions) => setCode(await emitCommand(type, opts, io)));
+
+  withConnection(program.command('tail'))
+    .description('print the events of a running agent as they happen, until Ctrl-C: over the websocket-broadcaster\'s stream (resuming after a reconnect), else by polling GET /events')
+    .option('--types <types>', 'only these event types, comma-separated: exact, prefix.* or * (default *)')
+    .option('--since <offset>', 'first replay the stored events after this stream offset')
+    .option('--json', 'print each event as one JSON line: {"offset": N, "event": {...}}')
+    .option('--ws-url <url>', "the broadcaster's URL, e.g. ws://127.0.0.1:9781/ws/events (default: $PRAXIS_WS_URL, else from the config file)")
+    // Loaded when used: the WebSocket client costs the other commands' start-up otherwise.
+    .action(async (opts: TailCommandOptions) => setCode(await (await import('./tail-command')).tailCommand(opts, io)));
 
   const alert = program.command('alert').description('alerting: routing dry run; alerts, acknowledgements and silences of a running agent');
   alert

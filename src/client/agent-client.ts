@@ -29,6 +29,29 @@ export interface ReadyResult {
   store?: { ready: boolean; reason?: string };
 }
 
+/** A page of the stored event stream (`GET /events`); see {@link AgentClient.events}. */
+export interface EventsPage {
+  /** The epoch the offsets belong to. */
+  epoch: string;
+  /** False when the history no longer covers `since` (retention, or another epoch): `events` then starts at the oldest retained one. */
+  recovered: boolean;
+  /** Pass `next_offset - 1` as the next `since`. */
+  next_offset: number;
+  /** Offset of the newest event. */
+  head: number;
+  /** Offset of the oldest retained event. */
+  tail: number;
+  events: { offset: number; event: { type: string; data: unknown; metadata: Record<string, unknown> } }[];
+}
+
+/** What {@link AgentClient.events} reads: after `since`, these type patterns, at most `limit`, expecting `epoch`. */
+export interface EventsQuery {
+  since?: number;
+  types?: readonly string[];
+  limit?: number;
+  epoch?: string;
+}
+
 /**
  * Any failed call: the agent answered with an error status, or could not be reached in time.
  * `status` is the HTTP status (absent for network errors and timeouts), `code` the agent's error
@@ -127,6 +150,22 @@ export class AgentClient {
     if ((reply.status === 200 || reply.status === 503) && typeof body?.ready === 'boolean' && Array.isArray(body.plugins)) {
       return { ready: body.ready, plugins: body.plugins, ...(body.store ? { store: body.store } : {}) };
     }
+    throw failure(reply);
+  }
+
+  /**
+   * One page of the stored event stream after `since` (needs `store.enabled` on the agent; the
+   * agent answers 404 without it). Continue with `since: page.next_offset - 1`.
+   */
+  async events(query: EventsQuery = {}): Promise<EventsPage> {
+    const params = new URLSearchParams();
+    if (query.since !== undefined) params.set('since', String(query.since));
+    if (query.types !== undefined) params.set('types', query.types.join(','));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.epoch !== undefined) params.set('epoch', query.epoch);
+    const reply = await this.request('GET', `/events?${params.toString()}`);
+    const page = reply.body as Partial<EventsPage> | undefined;
+    if (reply.status === 200 && typeof page?.epoch === 'string' && Array.isArray(page.events)) return page as EventsPage;
     throw failure(reply);
   }
 

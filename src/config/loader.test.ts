@@ -50,7 +50,7 @@ describe('loadConfig: core sections', () => {
     expect(loaded.config).toEqual({
       agent: { name: 'praxis-agent', shutdown_timeout: 10_000 },
       log: { level: 'info', format: 'auto' },
-      http: { enabled: true, host: '127.0.0.1', port: 9780, body_limit: 1_048_576 },
+      http: { enabled: true, host: '127.0.0.1', port: 9780, body_limit: 1_048_576, dashboard: true },
       bus: { queue_capacity: 1024, overflow: 'block', error_threshold: 100 },
       store: { enabled: false, data_dir: '.praxis-data', commit_interval: 100, max_batch: 1000, max_age: 604_800_000, max_events: 1_000_000, retention_interval: 60_000 },
       plugins: [],

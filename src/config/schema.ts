@@ -102,8 +102,9 @@ export const httpSectionSchema = z
     port: z.number().int().min(0).max(65535).default(9780).describe('TCP port; 0 picks a free one (the ready log line says which).'),
     auth_token: bearerTokenSchema.optional().describe('Bearer token required by POST /events (visible ASCII, no spaces); use ${PRAXIS_TOKEN} or ${file:/run/secrets/token}.'),
     body_limit: z.number().int().min(1).default(1_048_576).describe('Largest accepted request body in bytes (413 above it).'),
+    dashboard: z.boolean().default(true).describe('Serve the live dashboard at / (built by npm run build; its API calls need auth_token when one is set).'),
   })
-  .describe('Admin HTTP server: /healthz, /readyz, /metrics, /stats and POST /events.');
+  .describe('Admin HTTP server: the dashboard at /, /healthz, /readyz, /metrics, /stats and POST /events.');
 
 export const busSectionSchema = z
   .strictObject({

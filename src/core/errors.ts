@@ -73,6 +73,9 @@ export const ERROR_CODES = {
   ALERT_NOT_FOUND: 'No alert with this fingerprint is known to the engine (never seen, or resolved and forgotten).',
   ALERTING_STATE_WRITE_FAILED: "The alerting engine could not write its state (alerts, notification log, silences, acks) to the agent's database (disk full, I/O error, store closed), or could not create its tables there (also when a newer agent wrote them); the message names the operation and SQLite's error.",
   ALERT_BAD_QUERY: 'GET /alerts got an unknown state (use pending, firing, resolved).',
+  // Fleet mode
+  FLEET_EVENT_REJECTED: "A message from another agent (fleet mode) is not a valid event: not JSON, a bad envelope, incomplete metadata (event_id and timestamp are required), or data its type's schema refuses; it was published nowhere, and its transport was told not to redeliver it. The message names the origin agent and each bad field.",
+  EVENT_RESERVED_TAG: "An ingested event carries a tag agent:<id>: that tag names the agent a fleet event came from (fleet mode) and is set only by the agent that received it.",
 } as const;
 
 type CoreErrorCodes = typeof ERROR_CODES;

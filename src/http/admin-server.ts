@@ -44,6 +44,8 @@ export interface AdminServerDeps {
   componentStats?(): Record<string, Record<string, unknown>>;
   /** metadata.source of ingested events that do not name one (default 'ingest'). */
   source?: string;
+  /** The agent's memory of event ids, when the agent shares it with fleet mode; else the server keeps its own. */
+  dedup?: IngestDedup;
 }
 
 /** What the admin server needs of the event store. */
@@ -87,7 +89,7 @@ export class AdminServer {
   ) {
     this.http = createServer((req, res) => this.onRequest(req, res));
     this.clock = deps.clock ?? new SystemClock();
-    this.dedup = new IngestDedup(this.clock, deps.store);
+    this.dedup = deps.dedup ?? new IngestDedup(this.clock, deps.store);
     this.metrics = createAdminMetrics({ busStats: () => deps.bus.stats(), plugins: () => deps.plugins(), ready: () => this.readiness().ready, componentStats: () => deps.componentStats?.() ?? {} });
     this.addBuiltinRoutes();
   }

@@ -1,5 +1,9 @@
 import { HttpError } from './reply';
-import { ingestFailure, ingestFormat, ingestStatus, parseIngestBody } from './ingest';
+import { EventBus } from '../bus/event-bus';
+import { FakeClock } from '../core/clock';
+import { EventRegistry } from '../events/registry';
+import { ingest, ingestFailure, ingestFormat, ingestStatus, parseIngestBody } from './ingest';
+import { IngestDedup } from './ingest-dedup';
 
 describe('ingestFormat', () => {
   it.each([
@@ -61,5 +65,19 @@ describe('ingestStatus / ingestFailure', () => {
     expect(ingestStatus({ accepted: [], rejected: [closed, invalid] })).toBe(400);
     expect(ingestFailure({ accepted: [], rejected: [invalid] })).toEqual({ code: 'EVENT_INVALID', message: 'bad' });
     expect(ingestFailure({ accepted: [], rejected: [closed, invalid] })).toEqual({ code: 'HTTP_BAD_REQUEST', message: 'all 2 events were rejected' });
+  });
+});
+
+describe('ingest of fleet tags', () => {
+  it('refuses a tag agent:<id> (it marks events that came from the fleet), accepts other name:value tags', async () => {
+    const clock = new FakeClock();
+    const bus = new EventBus(new EventRegistry(), clock);
+    const context = { source: 'ingest', reservedSources: new Set<string>(), dedup: new IngestDedup(clock), clock };
+    const item = (tags: string[]): { value: unknown } => ({ value: { type: 'system.error', data: { severity: 'error', message: 'x', component: 'y' }, metadata: { tags } } });
+    const result = await ingest(bus, [item(['db', 'agent:edge-2']), item(['agents:edge-1', 'db'])], context);
+    expect(result.accepted.map((a) => a.index)).toEqual([1]);
+    expect(result.rejected).toEqual([
+      { index: 0, code: 'EVENT_RESERVED_TAG', message: expect.stringContaining('tag "agent:edge-2"') as string, errors: [{ path: 'metadata.tags', message: expect.any(String) as string }] },
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import type { EventBus } from '../bus/event-bus';
 import type { Clock } from '../core/clock';
 import { errorMessage, isAgentError, type ErrorCode } from '../core/errors';
 import type { EventMetadataInput } from '../events/metadata';
+import { AGENT_TAG_PREFIX } from '../fleet/fleet-inbox';
 import type { FieldIssue } from '../events/registry';
 import type { EventInputMap, EventType } from '../events/types';
 import { STORE_SOURCE } from '../store/event-store';
@@ -131,14 +132,18 @@ interface Checked {
   metadata: unknown;
 }
 
-type Rejection = Omit<RejectedEvent, 'index' | 'line'>;
+/** Why one event was refused: its code, a message and the field issues. */
+export type Rejection = Omit<RejectedEvent, 'index' | 'line'>;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The envelope checks the bus cannot do: shape of the item, unknown keys, reserved types. */
-function checkEnvelope(value: unknown): Checked | Rejection {
+/**
+ * The envelope checks the bus cannot do: shape of the item, unknown keys, reserved types (unless
+ * `reservedTypesAllowed`: fleet mode republishes the agent.* and alert.* events of other agents).
+ */
+export function checkEnvelope(value: unknown, reservedTypesAllowed = false): Checked | Rejection {
   if (!isPlainObject(value)) {
     return invalid([{ path: '(root)', message: 'expected an event object { type, data, metadata? }' }]);
   }
@@ -151,6 +156,7 @@ function checkEnvelope(value: unknown): Checked | Rejection {
   }
   if (errors.length > 0) return invalid(errors);
   const type = value.type as string;
+  if (reservedTypesAllowed) return { type, data: value.data, metadata: value.metadata };
   const reserved = RESERVED_PREFIXES.find((prefix) => type.startsWith(prefix));
   if (reserved) {
     const message = `${type}: ${reserved}* events are published by the agent itself and cannot be ingested`;
@@ -159,7 +165,8 @@ function checkEnvelope(value: unknown): Checked | Rejection {
   return { type, data: value.data, metadata: value.metadata };
 }
 
-function invalid(errors: FieldIssue[]): Rejection {
+/** An EVENT_INVALID rejection listing `errors`. */
+export function invalid(errors: FieldIssue[]): Rejection {
   return { code: 'EVENT_INVALID', message: `invalid event: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors };
 }
 
@@ -183,7 +190,12 @@ function withSource(metadata: unknown, source: string): unknown {
  */
 function checkClientMetadata(metadata: unknown, context: IngestContext): Rejection | undefined {
   if (!isPlainObject(metadata)) return undefined;
-  const { source, timestamp } = metadata;
+  const { source, timestamp, tags } = metadata;
+  const fleetTag = Array.isArray(tags) ? (tags as unknown[]).find((t) => typeof t === 'string' && t.startsWith(AGENT_TAG_PREFIX)) : undefined;
+  if (typeof fleetTag === 'string') {
+    const message = `tag "${fleetTag}": ${AGENT_TAG_PREFIX}* tags mark events that came from another agent (fleet mode) and are set only by the agent`;
+    return { code: 'EVENT_RESERVED_TAG', message, errors: [{ path: 'metadata.tags', message }] };
+  }
   if (typeof source === 'string' && context.reservedSources.has(source)) {
     const message = `source "${source}" is this agent or one of its components; ingested events name their own source (default "${context.source}")`;
     return { code: 'EVENT_RESERVED_SOURCE', message, errors: [{ path: 'metadata.source', message }] };
@@ -202,8 +214,8 @@ function clientEventId(metadata: unknown): string | undefined {
   return isPlainObject(metadata) && typeof metadata.event_id === 'string' ? metadata.event_id : undefined;
 }
 
-/** Maps what `bus.publish` threw to a rejection the sender can act on. */
-function rejectionOf(error: unknown, type: string): Rejection {
+/** Maps what `bus.publish` (or the registry) threw to a rejection the sender can act on. */
+export function rejectionOf(error: unknown, type: string): Rejection {
   if (isAgentError(error)) {
     const issues = error.details?.issues;
     const errors = Array.isArray(issues) ? (issues as FieldIssue[]) : error.code === 'EVENT_UNKNOWN_TYPE' ? [{ path: 'type', message: error.message }] : [];

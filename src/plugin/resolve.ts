@@ -17,6 +17,18 @@ export interface ResolvedPlugin {
 /** `plugins/` next to `src/` (the same relative place in the sources and in `dist/`). */
 export const BUILTIN_PLUGINS_DIR = path.resolve(__dirname, '../../plugins');
 
+/**
+ * The built-in plugins' modules compiled into the agent's bundle (dist/praxis-agent.js), by name:
+ * there they are loaded from the bundle, which shares the one SDK (its DI tokens and classes) with
+ * them. Empty when the agent runs from tsc's separate files (tests, dist/src).
+ */
+const bundledBuiltins = new Map<string, () => Record<string, unknown>>();
+
+/** Called once by the bundle's entry, before any plugin is resolved. */
+export function registerBundledBuiltins(modules: Record<string, () => Record<string, unknown>>): void {
+  for (const [name, load] of Object.entries(modules)) bundledBuiltins.set(name, load);
+}
+
 /** Names of the built-in plugins (folders of `plugins/` with an entry module). */
 export function builtinPluginNames(): string[] {
   if (!existsSync(BUILTIN_PLUGINS_DIR)) return [];
@@ -64,8 +76,9 @@ export function resolvePlugin(use: string, baseDir: string): ResolvedPlugin {
   }
   let mod: Record<string, unknown>;
   try {
+    const bundled = origin === 'builtin' ? bundledBuiltins.get(use) : undefined;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(file) as Record<string, unknown>;
+    mod = bundled ? bundled() : (require(file) as Record<string, unknown>);
   } catch (error) {
     const hint = file.endsWith('.ts') ? TYPESCRIPT_HINT : '';
     throw new AgentError('PLUGIN_INVALID_MODULE', `plugin module "${use}" failed to load: ${errorMessage(error)}${hint}`, { use, file }, { cause: error });

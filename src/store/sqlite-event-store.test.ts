@@ -342,3 +342,29 @@ describe('SqliteEventStore', () => {
     expect(() => new (EventStore as unknown as new () => EventStore)()).toThrow(/abstract/);
   });
 });
+
+describe('SqliteEventStore.whenCommitted', () => {
+  it('resolves once the event is committed, and rejects with STORE_CLOSED for one the store never got', async () => {
+    const clock = new FakeClock();
+    const store = storeIn(tempDir(), clock, { commit_interval: 100 });
+    const bus = new EventBus(new EventRegistry(), clock);
+    store.attach(bus);
+    const e = event();
+    let committed = false;
+    const waiting = store.whenCommitted(e).then(() => (committed = true));
+    bus.publishValidated(e);
+    await bus.idle();
+    expect(store.stats().pending_events).toBe(1);
+    await Promise.resolve();
+    expect(committed).toBe(false);
+    await clock.advance(100);
+    await waiting;
+    expect(committed).toBe(true);
+
+    const never = event();
+    const closing = store.whenCommitted(never);
+    store.close();
+    await expect(closing).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+    await expect(store.whenCommitted(event())).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+  });
+});

@@ -83,6 +83,11 @@ class DiskEntry implements StoredEvent {
   }
 }
 
+interface CommitWaiter {
+  resolve: () => void;
+  reject: (error: AgentError) => void;
+}
+
 interface Row {
   seq: number;
   type: string;
@@ -122,6 +127,10 @@ export class SqliteEventStore extends EventStore {
   private readonly pendingClientIds = new Set<string>();
   /** Where the store reports its own problems as `system.error`; set by {@link attach}. */
   private bus?: EventBus;
+  /** Events whose commit someone awaits ({@link whenCommitted}) that are not appended yet. */
+  private readonly awaited = new Map<Event, CommitWaiter>();
+  /** Appended events whose commit someone awaits, in offset order. */
+  private commitWaiters: (CommitWaiter & { offset: number })[] = [];
 
   constructor(
     options: Partial<SqliteEventStoreOptions> & { dir: string },
@@ -235,6 +244,7 @@ export class SqliteEventStore extends EventStore {
     const entry = new LiveEntry(++this.headOffset, event.type, JSON.stringify(event), event, this.clock.now(), clientEventId);
     this.pending.push(entry);
     if (clientEventId !== null) this.pendingClientIds.add(clientEventId);
+    if (this.awaited.size > 0) this.takeWaiter(event, entry.offset);
     this.counters.events_appended++;
     for (const listener of this.listeners) {
       try {
@@ -276,6 +286,7 @@ export class SqliteEventStore extends EventStore {
       this.forgetPendingIds(batch);
       this.counters.commits++;
       this.commitRetry.reset();
+      this.settleWaiters((batch.at(-1) as LiveEntry).offset, undefined);
       this.endFailureEpisode();
       this.notifyCommit();
     } catch (error) {
@@ -324,6 +335,38 @@ export class SqliteEventStore extends EventStore {
     if (!this.db) return false;
     if (this.statement('SELECT 1 FROM events WHERE client_event_id = ? LIMIT 1').get(eventId) !== undefined) return true;
     return this.pendingClientIds.has(eventId);
+  }
+
+  /**
+   * Resolves once `event` (an event object about to be published on the bus the store is attached
+   * to) is appended and committed to disk; rejects with STORE_CLOSED when the store closes first,
+   * or STORE_COMMIT_FAILED when it was dropped while commits failed. Register before publishing.
+   * Fleet mode acknowledges a message to JetStream only then, so a crash before the commit gets the
+   * message redelivered instead of losing it.
+   */
+  whenCommitted(event: Event): Promise<void> {
+    if (!this.db) return Promise.reject(new AgentError('STORE_CLOSED', `event store is not open; ${event.type} will not be stored`));
+    return new Promise<void>((resolve, reject) => this.awaited.set(event, { resolve, reject }));
+  }
+
+  private takeWaiter(event: Event, offset: number): void {
+    const waiter = this.awaited.get(event);
+    if (!waiter) return;
+    this.awaited.delete(event);
+    this.commitWaiters.push({ ...waiter, offset });
+  }
+
+  /** Settles the waiters of events up to `through`: committed (no error) or lost (`error`). */
+  private settleWaiters(through: number, error: AgentError | undefined): void {
+    if (this.commitWaiters.length === 0) return;
+    let n = 0;
+    while (n < this.commitWaiters.length && (this.commitWaiters[n] as { offset: number }).offset <= through) n++;
+    const done = this.commitWaiters.slice(0, n);
+    this.commitWaiters = this.commitWaiters.slice(n);
+    for (const w of done) {
+      if (error) w.reject(error);
+      else w.resolve();
+    }
   }
 
   private forgetPendingIds(entries: readonly LiveEntry[]): void {
@@ -405,6 +448,10 @@ export class SqliteEventStore extends EventStore {
       this.commitTimer?.();
       this.commitTimer = undefined;
       db.close();
+      const closed = new AgentError('STORE_CLOSED', 'event store closed before the event was committed');
+      this.settleWaiters(Infinity, closed);
+      for (const w of this.awaited.values()) w.reject(closed);
+      this.awaited.clear();
     }
   }
 
@@ -506,6 +553,7 @@ export class SqliteEventStore extends EventStore {
     if (excess <= 0) return;
     const dropped = this.pending.splice(0, excess);
     this.forgetPendingIds(dropped);
+    this.settleWaiters((dropped.at(-1) as LiveEntry).offset, new AgentError('STORE_COMMIT_FAILED', 'the event was dropped from the store while commits failed'));
     this.counters.events_lost += dropped.length;
     this.removedThrough = Math.max(this.removedThrough, (dropped.at(-1) as LiveEntry).offset);
     this.currentEpoch = randomUUID();

@@ -12,6 +12,9 @@ import { PluginHost, type PluginStatus, type StopReport, type StopResult } from 
 import { classToken } from '../plugin/tokens';
 import { EVENT_STORE, EventStore } from '../store/event-store';
 import { SqliteEventStore } from '../store/sqlite-event-store';
+import { AgentFleetInbox } from '../fleet/agent-fleet-inbox';
+import { FleetInbox } from '../fleet/fleet-inbox';
+import { IngestDedup } from '../http/ingest-dedup';
 
 /** How the harness hosts the plugin; every field is optional. */
 export interface HarnessOptions {
@@ -37,6 +40,8 @@ export interface HarnessOptions {
   store?: EventStore;
   /** What the plugin gets as `AgentControl`; default: one whose reload() answers `unavailable` (there is no agent). */
   agentControl?: AgentControl;
+  /** The agent id of the harness's `FleetInbox` (fleet mode), as `agent.name` is for an agent; default `harness`. */
+  agentId?: string;
 }
 
 /** The harness's AgentControl: no agent to reload. */
@@ -78,6 +83,10 @@ export class PluginHarness {
       if (options.store instanceof SqliteEventStore) options.store.attach(this.bus);
     }
     root.register(classToken(AgentControl), { useValue: options.agentControl ?? new NoAgentControl() });
+    const store = options.store instanceof SqliteEventStore ? options.store : undefined;
+    root.register(classToken(FleetInbox), {
+      useValue: new AgentFleetInbox({ agentId: options.agentId ?? 'harness', bus: this.bus, dedup: new IngestDedup(this.clock, store), clock: this.clock, logger, ...(store ? { store } : {}) }),
+    });
     if (options.http) {
       this.admin = new AdminServer(
         { host: '127.0.0.1', port: 0, body_limit: 1_048_576, ...options.http },

@@ -10,6 +10,9 @@ export const SYSTEM_NATS = 'nats://127.0.0.1:4222';
 /** Ports for the servers tests start themselves (outage tests): one range, probed for a free port. */
 const PORT_RANGE = { first: 14300, last: 14349 };
 
+/** The range of the aggregator's tests (test/nats-aggregator.test.ts), apart from the sidecar's. */
+export const AGGREGATOR_PORT_RANGE = { first: 14350, last: 14399 };
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -18,15 +21,15 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function pickPort(): Promise<number> {
+async function pickPort(range: { first: number; last: number }): Promise<number> {
   // Start at a random place in the range: test files run in parallel.
-  const size = PORT_RANGE.last - PORT_RANGE.first + 1;
+  const size = range.last - range.first + 1;
   const start = Math.floor(Math.random() * size);
   for (let i = 0; i < size; i++) {
-    const port = PORT_RANGE.first + ((start + i) % size);
+    const port = range.first + ((start + i) % size);
     if (await portFree(port)) return port;
   }
-  throw new Error(`no free port in ${PORT_RANGE.first}-${PORT_RANGE.last} for a test nats-server`);
+  throw new Error(`no free port in ${range.first}-${range.last} for a test nats-server`);
 }
 
 function accepting(port: number): Promise<boolean> {
@@ -55,9 +58,9 @@ export class TestNatsServer {
     this.storeDir = mkdtempSync(path.join(tmpdir(), 'praxis-nats-'));
   }
 
-  /** Starts a server on a free port of the range; `args` are added (e.g. `['--auth', token]`). */
-  static async start(args: string[] = []): Promise<TestNatsServer> {
-    const server = new TestNatsServer(await pickPort(), args);
+  /** Starts a server on a free port of `range`; `args` are added (e.g. `['--auth', token]`). */
+  static async start(args: string[] = [], range = PORT_RANGE): Promise<TestNatsServer> {
+    const server = new TestNatsServer(await pickPort(range), args);
     await server.start();
     return server;
   }

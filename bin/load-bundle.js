@@ -1,0 +1,85 @@
+'use strict';
+/**
+ * Loads the agent's bundle (dist/praxis-agent.js, see scripts/bundle.js) as require() would, with
+ * V8's code cache for it when the build wrote one (dist/praxis-agent.js.cache): compiling the
+ * bundle and the functions a start runs was a quarter of the agent's start-up CPU. Node 20 has no
+ * module.enableCompileCache, so this does what it does for one file.
+ *
+ * The cache belongs to one bundle: its first 40 bytes are the bundle's id (the last line of the
+ * bundle, a SHA-1 of its content), since V8 itself only checks the source's length. A cache that
+ * does not match, or that V8 rejects (another node version or V8 flags), is ignored: the bundle
+ * compiles as usual. With --enable-source-maps the bundle is require()d, without the cache, so
+ * that stack traces name the TypeScript sources.
+ */
+const fs = require('node:fs');
+const Module = require('node:module');
+const path = require('node:path');
+const vm = require('node:vm');
+
+const BUNDLE = path.join(__dirname, '..', 'dist', 'praxis-agent.js');
+const CACHE = `${BUNDLE}.cache`;
+const ID_LENGTH = 40;
+
+/** The id the bundle ends with (`//# bundle-id=<sha1>`), or undefined. */
+function bundleId(source) {
+  const match = /\/\/# bundle-id=([0-9a-f]{40})\s*$/.exec(source.slice(-80));
+  return match ? match[1] : undefined;
+}
+
+function readCache(id) {
+  if (!id) return undefined;
+  try {
+    const data = fs.readFileSync(CACHE);
+    return data.subarray(0, ID_LENGTH).toString('latin1') === id ? data.subarray(ID_LENGTH) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The bundle's module, registered in require's cache under its file name as require() would (the
+ * package's entry points, dist/index.js and dist/testing.js, then get this same instance).
+ * `useCache: false` compiles without the code cache; the script is returned to write a new one.
+ */
+function loadBundle({ useCache = true } = {}) {
+  const cached = Module._cache[BUNDLE];
+  if (cached) return { exports: cached.exports };
+  // Node maps stack traces through the bundle's source map (to the TypeScript sources) only for
+  // what require() compiled: with --enable-source-maps, that matters more than the cache.
+  if (process.sourceMapsEnabled) return { exports: require(BUNDLE), cacheUsed: false };
+  const source = fs.readFileSync(BUNDLE, 'utf8');
+  const id = bundleId(source);
+  const cachedData = useCache ? readCache(id) : undefined;
+  const script = new vm.Script(Module.wrap(source), {
+    filename: BUNDLE,
+    cachedData,
+    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const mod = new Module(BUNDLE, module);
+  mod.filename = BUNDLE;
+  mod.paths = Module._nodeModulePaths(path.dirname(BUNDLE));
+  Module._cache[BUNDLE] = mod;
+  try {
+    script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(BUNDLE), mod, BUNDLE, path.dirname(BUNDLE));
+  } catch (error) {
+    delete Module._cache[BUNDLE];
+    throw error;
+  }
+  mod.loaded = true;
+  return { exports: mod.exports, script, id, cacheUsed: cachedData !== undefined && !script.cachedDataRejected };
+}
+
+/**
+ * Writes dist/praxis-agent.js.cache from a fresh process: compiles the bundle, runs `validate` on
+ * the shipped config (loading the config and every built-in plugin, the functions a start
+ * compiles too), then saves the code V8 compiled (`npm run build` calls this after bundling).
+ */
+async function writeCodeCache(config) {
+  const { exports, script, id } = loadBundle({ useCache: false });
+  const quiet = { out() {}, err() {} };
+  await exports.cli.main(['node', 'praxis-agent', 'validate', '--config', config], quiet);
+  if (!id) throw new Error(`${BUNDLE} has no bundle id`);
+  fs.writeFileSync(CACHE, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
+}
+
+module.exports = { BUNDLE, CACHE, loadBundle, writeCodeCache };

@@ -1,0 +1,180 @@
+import { token } from './api';
+
+/** An event as the store and the broadcaster send it. */
+export interface AgentEvent {
+  type: string;
+  data: Record<string, unknown>;
+  metadata: { id?: string; timestamp?: string; source?: string; tags?: string[]; [key: string]: unknown };
+}
+
+export interface StreamEntry {
+  offset: number;
+  event: AgentEvent;
+}
+
+/** What GET /websocket answers (the broadcaster's own port and path, or a public URL). */
+export interface WebsocketInfo {
+  url?: string;
+  port: number;
+  path: string;
+  tls: boolean;
+  token_required: boolean;
+  replay: boolean;
+}
+
+export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+
+export interface StreamHandlers {
+  onEvents(entries: StreamEntry[]): void;
+  /** The server could not replay from our offset (`recovered: false`): events may be missing. */
+  onGap(reason: string): void;
+  onState(state: StreamState, detail: string): void;
+  /** Connected again after having been connected: the page reloads what it polls. */
+  onReconnected(): void;
+}
+
+/** The WebSocket URL the page should use: the advertised one, else the broadcaster's port on the page's host. */
+export function websocketUrl(info: WebsocketInfo, page: Location = location): string {
+  let url: URL;
+  if (info.url) {
+    url = new URL(info.url, page.href);
+    if (url.protocol === 'http:') url.protocol = 'ws:';
+    if (url.protocol === 'https:') url.protocol = 'wss:';
+  } else {
+    url = new URL(page.href);
+    url.protocol = info.tls ? 'wss:' : 'ws:';
+    url.port = String(info.port);
+    url.pathname = info.path;
+    url.search = '';
+  }
+  url.hash = '';
+  const t = token();
+  // Browsers cannot set headers on a WebSocket: the broadcaster takes ?token= for them.
+  if (info.token_required && t) url.searchParams.set('token', t);
+  return url.toString();
+}
+
+/**
+ * The agent's WebSocket protocol with resume: every (re)connection subscribes to everything
+ * since the last offset it has, with the store's epoch, so a reload of the agent's config, an
+ * agent restart or a network blip loses and repeats nothing. Offsets are contiguous in the store,
+ * so the resume point is the highest offset below which every event arrived (events sent live
+ * before our SUBSCRIBE can arrive ahead of the replayed ones).
+ */
+export class EventStream {
+  private ws?: WebSocket;
+  private watermark = -1;
+  private readonly ahead = new Set<number>();
+  private epoch?: string;
+  private attempts = 0;
+  private connectedOnce = false;
+  private timer?: number;
+  private closed = false;
+  private requestId = 0;
+  private pendingResume?: string;
+  /** The epoch the current connection's welcome named. */
+  private connectionEpoch?: string;
+
+  constructor(
+    private readonly url: () => string,
+    private readonly handlers: StreamHandlers,
+  ) {}
+
+  /** Starts after `offset` (the last event the page already has from GET /events), or live only. */
+  start(offset: number | undefined, epoch: string | undefined): void {
+    if (offset !== undefined) this.watermark = offset;
+    this.epoch = epoch;
+    this.connect();
+  }
+
+  /** The last offset every earlier event arrived for. */
+  get offset(): number {
+    return this.watermark;
+  }
+
+  stop(): void {
+    this.closed = true;
+    window.clearTimeout(this.timer);
+    this.ws?.close(1000, 'page closed');
+  }
+
+  private connect(): void {
+    this.handlers.onState(this.connectedOnce ? 'reconnecting' : 'connecting', this.attempts > 0 ? `attempt ${this.attempts + 1}` : '');
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (error) {
+      this.handlers.onState('offline', String(error));
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      const since = this.watermark >= 0 ? { since: { offset: this.watermark, ...(this.epoch ? { epoch: this.epoch } : {}) } } : {};
+      this.pendingResume = `dash-${++this.requestId}`;
+      ws.send(JSON.stringify({ type: 'SUBSCRIBE_EVENTS', id: this.pendingResume, payload: { event_types: ['*'], ...since } }));
+    };
+    ws.onmessage = (message) => this.onMessage(String(message.data));
+    ws.onclose = (close) => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      if (this.closed) return;
+      // Capped exponential backoff with jitter: a restarting agent is back within a second or two.
+      const delay = Math.min(5000, 250 * 2 ** this.attempts) * (0.75 + Math.random() / 2);
+      this.attempts++;
+      this.handlers.onState('reconnecting', close.reason || `connection closed (${close.code})`);
+      this.timer = window.setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  private onMessage(text: string): void {
+    let message: { type?: string; payload?: Record<string, unknown>; id?: string; correlation_id?: string };
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const payload = message.payload ?? {};
+    if (message.type === 'eventStream') {
+      const offset = Number(message.id);
+      if (this.accept(offset)) this.handlers.onEvents([{ offset, event: payload as unknown as AgentEvent }]);
+      return;
+    }
+    if (message.type === 'welcome') {
+      this.connectionEpoch = typeof payload.epoch === 'string' ? payload.epoch : undefined;
+      return;
+    }
+    if (message.type === 'chatMessage' && message.correlation_id === this.pendingResume) {
+      this.pendingResume = undefined;
+      this.attempts = 0;
+      const resumed = this.connectedOnce;
+      this.connectedOnce = true;
+      if (payload.recovered === false) {
+        // Nothing was replayed; a new database numbers its events from the start again.
+        this.watermark = -1;
+        this.ahead.clear();
+        this.handlers.onGap(String(payload.reason ?? 'the agent could not replay the missed events'));
+      }
+      this.epoch = this.connectionEpoch ?? this.epoch;
+      this.handlers.onState('live', '');
+      if (resumed) this.handlers.onReconnected();
+    }
+  }
+
+  /** True the first time an offset arrives. */
+  private accept(offset: number): boolean {
+    if (!Number.isFinite(offset) || offset <= this.watermark || this.ahead.has(offset)) return false;
+    if (this.watermark < 0) {
+      this.watermark = offset;
+      return true;
+    }
+    this.ahead.add(offset);
+    while (this.ahead.delete(this.watermark + 1)) this.watermark++;
+    // A hole that never fills (an offset the store skipped): move past it rather than grow without end.
+    if (this.ahead.size > 10_000) {
+      this.watermark = Math.min(...this.ahead);
+      this.ahead.delete(this.watermark);
+      while (this.ahead.delete(this.watermark + 1)) this.watermark++;
+    }
+    return true;
+  }
+}

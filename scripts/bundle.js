@@ -1,0 +1,181 @@
+/**
+ * Bundles tsc's output (dist/) into one file, dist/praxis-agent.js: the CLI, the agent, the SDK,
+ * praxis-agent/testing and the built-in plugins, with the dependencies they load at start. Loading
+ * ~430 modules one by one (resolve, stat, read, wrap, compile) was most of the agent's start-up.
+ *
+ * Run by `npm run build` after tsc. It bundles tsc's JavaScript, not the TypeScript sources:
+ * tsyringe needs the decorator metadata (design:paramtypes) that only tsc emits.
+ *
+ * One module graph for everyone: bin/praxis-agent.js, the package's entry points (dist/index.js
+ * for 'praxis-agent', dist/testing.js for 'praxis-agent/testing', written here) and the built-in
+ * plugins (registered with src/plugin/resolve.ts, their `require('praxis-agent')` bundled to the
+ * same src/index.js) all use this file's modules, so a third-party plugin's `require('praxis-agent')`
+ * gets the same Bus, tokens and tsyringe container as the agent.
+ *
+ * Left out, loaded from node_modules when first used: the native better-sqlite3, and modules an
+ * idle agent does not load (pino-pretty only for a terminal, prom-client on the first /metrics
+ * scrape, re2js for the first regex matcher, nodemailer and pdjs on the first send).
+ * Usage: node scripts/bundle.js (writes only when the bundle changed, so an up-to-date dist/ is left untouched).
+ */
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const esbuild = require('esbuild');
+const { CACHE } = require('../bin/load-bundle.js');
+
+const ROOT = path.resolve(__dirname, '..');
+const DIST = path.join(ROOT, 'dist');
+const BUNDLE = path.join(DIST, 'praxis-agent.js');
+const EXTERNAL = ['@jest/globals', 'better-sqlite3', 'pino-pretty', 'prom-client', 're2js', 'nodemailer', '@pagerduty/pdjs'];
+
+/** The built-in plugins tsc compiled: folders of dist/plugins with an index.js. */
+function builtinPlugins() {
+  const dir = path.join(DIST, 'plugins');
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'index.js')))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** The bundle's entry: lazy getters, so that the CLI does not evaluate the testing helpers and vice versa. */
+function entrySource() {
+  const loaders = builtinPlugins().map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(`./plugins/${name}/index.js`)}),`);
+  return [
+    "require('./src/plugin/resolve.js').registerBundledBuiltins({",
+    ...loaders,
+    '});',
+    'module.exports = {',
+    "  get sdk() { return require('./src/index.js'); },",
+    "  get testing() { return require('./src/testing/index.js'); },",
+    "  get cli() { return require('./src/cli/main.js'); },",
+    '};',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Every bundled module sees the bundle's __dirname; a module that finds files next to itself
+ * (src/agent/version.js reads package.json, src/config/off-thread.js starts its worker,
+ * src/plugin/resolve.js lists dist/plugins, thread-stream its worker) gets its own back.
+ */
+const ownDirname = {
+  name: 'own-dirname',
+  setup(build) {
+    build.onLoad({ filter: /\.c?js$/ }, async (args) => {
+      const source = await fs.promises.readFile(args.path, 'utf8');
+      if (!/\b__(dirname|filename)\b/.test(source)) return { contents: source, loader: 'js' };
+      const rel = (p) => JSON.stringify(path.relative(DIST, p).split(path.sep).join('/'));
+      const prologue = `var __dirname = require("node:path").join(__bundleDir, ${rel(path.dirname(args.path))}), __filename = require("node:path").join(__bundleDir, ${rel(args.path)});`;
+      return { contents: `${prologue}\n${source}`, loader: 'js' };
+    });
+  },
+};
+
+/** The built-in plugins' `require('praxis-agent')` is the bundle's own SDK, not a second copy. */
+const sdkSelfReference = {
+  name: 'sdk-self-reference',
+  setup(build) {
+    build.onResolve({ filter: /^praxis-agent(\/testing)?$/ }, (args) => ({
+      path: path.join(DIST, 'src', args.path === 'praxis-agent' ? 'index.js' : 'testing/index.js'),
+    }));
+  },
+};
+
+/**
+ * zod as ES modules, not its CommonJS build: tsc's require('zod') would get index.cjs, whose
+ * `locales` export requires all ~45 locale modules at load, one wrapped module each (60 ms of a
+ * start); as ES modules esbuild hoists them into the bundle's scope, where they cost nothing until used.
+ */
+const zodAsEsm = {
+  name: 'zod-as-esm',
+  setup(build) {
+    build.onResolve({ filter: /^zod(\/.*)?$/ }, (args) => {
+      if (args.kind !== 'require-call' || args.pluginData === 'zod-as-esm') return undefined;
+      return build.resolve(args.path, { kind: 'import-statement', resolveDir: args.resolveDir, importer: args.importer, pluginData: 'zod-as-esm' });
+    });
+  },
+};
+
+/**
+ * The package's entry points (types stay in dist/src): the bundle's SDK and testing helpers. A
+ * process that runs tsc's separate files instead (dist/src/cli/main.js loaded directly) gets those,
+ * so that a plugin it loads shares its classes and tokens all the same.
+ */
+function facade(member, separate) {
+  return [
+    "'use strict';",
+    `// 'praxis-agent${member === 'sdk' ? '' : '/testing'}' (see scripts/bundle.js).`,
+    "const bundle = require.resolve('./praxis-agent.js');",
+    "const separate = !require.cache[bundle] && require.cache[require.resolve('./src/bus/bus.js')];",
+    `module.exports = separate ? require(${JSON.stringify(separate)}) : require(bundle).${member};`,
+    '',
+  ].join('\n');
+}
+const FACADES = { 'index.js': facade('sdk', './src/index.js'), 'testing.js': facade('testing', './src/testing/index.js') };
+
+function writeIfChanged(file, contents) {
+  if (fs.existsSync(file) && fs.readFileSync(file).equals(Buffer.from(contents))) return false;
+  fs.writeFileSync(file, contents);
+  return true;
+}
+
+async function main() {
+  const result = await esbuild.build({
+    stdin: { contents: entrySource(), resolveDir: DIST, sourcefile: 'bundle-entry.js', loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: BUNDLE,
+    external: EXTERNAL,
+    banner: { js: 'var __bundleDir = __dirname;' },
+    plugins: [sdkSelfReference, zodAsEsm, ownDirname],
+    sourcemap: 'linked',
+    sourcesContent: false,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'eof',
+    logLevel: 'warning',
+    write: false,
+    metafile: Boolean(process.env.BUNDLE_METAFILE),
+  });
+  if (result.metafile) fs.writeFileSync(process.env.BUNDLE_METAFILE, JSON.stringify(result.metafile));
+  let changed = 0;
+  for (const file of result.outputFiles) {
+    // The bundle's last line is its id, which its code cache must carry (bin/load-bundle.js).
+    const contents = file.path === BUNDLE ? withId(file.contents) : file.contents;
+    changed += writeIfChanged(file.path, contents);
+  }
+  for (const [name, contents] of Object.entries(FACADES)) changed += writeIfChanged(path.join(DIST, name), contents);
+  if (changed > 0) process.stdout.write(`bundled ${path.relative(ROOT, BUNDLE)}\n`);
+  if (!cacheMatches()) writeCodeCache();
+}
+
+function withId(contents) {
+  const id = crypto.createHash('sha1').update(contents).digest('hex');
+  return Buffer.concat([contents, Buffer.from(`\n//# bundle-id=${id}\n`)]);
+}
+
+function cacheMatches() {
+  const id = /\/\/# bundle-id=([0-9a-f]{40})\s*$/.exec(fs.readFileSync(BUNDLE, 'latin1').slice(-80))?.[1];
+  try {
+    return id !== undefined && fs.readFileSync(CACHE).subarray(0, 40).toString('latin1') === id;
+  } catch {
+    return false;
+  }
+}
+
+/** In a fresh node process, as the agent will load it (no esbuild, no flags of this one). */
+function writeCodeCache() {
+  const script = `require('./bin/load-bundle.js').writeCodeCache('agent.config.yaml').catch((e) => { console.error(e); process.exit(1); })`;
+  const result = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
+  if (result.status !== 0) throw new Error(`writing ${path.relative(ROOT, CACHE)} failed`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bundle: ${error && error.stack ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { REPO } from './helpers/cli';
+
+/** Loads the bundle through bin/load-bundle.js in a plain node process, from `root` (a copy of bin/ and dist/). */
+function load(root: string): { cacheUsed: boolean; main: string; sameSdk: boolean } {
+  const script = `
+    const { loadBundle } = require(${JSON.stringify(path.join(root, 'bin/load-bundle.js'))});
+    const loaded = loadBundle();
+    const sdk = require(${JSON.stringify(path.join(root, 'dist/index.js'))});
+    console.log(JSON.stringify({ cacheUsed: loaded.cacheUsed, main: typeof loaded.exports.cli.main, sameSdk: sdk === loaded.exports.sdk }));`;
+  const result = spawnSync(process.execPath, ['-e', script], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as { cacheUsed: boolean; main: string; sameSdk: boolean };
+}
+
+describe('bin/load-bundle.js: the bundle with its V8 code cache', () => {
+  let root: string;
+  beforeAll(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'praxis-bundle-'));
+    mkdirSync(path.join(root, 'bin'));
+    mkdirSync(path.join(root, 'dist'));
+    copyFileSync(path.join(REPO, 'bin/load-bundle.js'), path.join(root, 'bin/load-bundle.js'));
+    for (const file of ['praxis-agent.js', 'praxis-agent.js.cache', 'index.js', 'testing.js']) copyFileSync(path.join(REPO, 'dist', file), path.join(root, 'dist', file));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('uses the cache the build wrote for this bundle, and registers the bundle as the package entry points see it', () => {
+    expect(load(root)).toEqual({ cacheUsed: true, main: 'function', sameSdk: true });
+  });
+
+  it("ignores a cache written for another bundle (V8 checks only the source's length) and one V8 rejects", () => {
+    const cache = path.join(root, 'dist/praxis-agent.js.cache');
+    const original = readFileSync(cache);
+    try {
+      writeFileSync(cache, Buffer.concat([Buffer.from('0'.repeat(40)), original.subarray(40)]));
+      expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
+      writeFileSync(cache, Buffer.concat([original.subarray(0, 40), Buffer.alloc(1000, 7)]));
+      expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
+    } finally {
+      writeFileSync(cache, original);
+    }
+  });
+
+  it('with --enable-source-maps, names the TypeScript sources in stack traces (through the bundle\'s source map)', () => {
+    const script = `
+      const { sdk } = require('./bin/load-bundle.js').loadBundle().exports;
+      try { new sdk.Backoff({}); } catch (error) { console.log(error.stack.split('\\n')[1]); }`;
+    const result = spawnSync(process.execPath, ['--enable-source-maps', '-e', script], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
+    expect(result.stdout).toMatch(/at new Backoff \(.*src\/core\/backoff\.ts:\d+:\d+\)/);
+  });
+});
