@@ -17,7 +17,7 @@ import {
 } from 'praxis-agent';
 import { AuditWriter, type AuditWriterHooks, type AuditWriterStats } from './audit-writer';
 import type { AuditLogConfig } from './config';
-import { toAuditEntry } from './entry';
+import { AuditEntryBuilder } from './entry';
 import { readKey } from './key';
 import { StatusTransitions } from './transitions';
 
@@ -73,13 +73,14 @@ export class AuditLogPlugin implements Plugin {
     if (unknown.length > 0) this.logger.warn({ types: unknown }, `audit types not (yet) in the event catalogue: ${unknown.join(', ')}`);
     const writer = this.writer;
     const transitions = config.service_status === 'transitions' ? new StatusTransitions() : undefined;
+    const entries = new AuditEntryBuilder(config.redact_keys);
     this.bus.subscribe(
       '*',
       (event) => {
         const e = event as Event;
         if (!matches(e.type)) return;
         if (transitions && e.type === 'service.status' && !transitions.accept(e)) return;
-        return writer.enqueue(toAuditEntry(e, config.redact_keys));
+        return writer.enqueue(entries.build(e));
       },
       { name: 'audit', errorThreshold: 0 },
     );

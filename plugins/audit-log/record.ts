@@ -56,10 +56,12 @@ export interface AuditEntry {
   data: unknown;
   /** `JSON.stringify(data)`, when already known (from {@link normaliseData}); computed when absent. */
   dataJson?: string;
+  /** `canonicalJson(data)`, when already known; computed when absent. */
+  dataCanonical?: string;
 }
 
 /** One line of the audit log as parsed. */
-export interface AuditRecord extends Omit<AuditEntry, 'dataJson'> {
+export interface AuditRecord extends Omit<AuditEntry, 'dataJson' | 'dataCanonical'> {
   seq: number;
   recorded_at: string;
   file_start?: true;
@@ -142,7 +144,7 @@ export function sealEntry(entry: AuditEntry, position: ChainPosition, key?: Buff
   const prev = JSON.stringify(position.prev);
   const fileStart = position.fileStart ? '"file_start":true,' : '';
   const canonical =
-    `{"correlation_id":${correlationId},"data":${canonicalJson(entry.data)},"event_id":${eventId},${fileStart}"prev":${prev},` +
+    `{"correlation_id":${correlationId},"data":${entry.dataCanonical ?? canonicalJson(entry.data)},"event_id":${eventId},${fileStart}"prev":${prev},` +
     `"recorded_at":${recordedAt},"seq":${seq},"source":${source},"tags":${canonicalJson(entry.tags)},"timestamp":${timestamp},"type":${type}}`;
   const hash = sha256Hex(canonical);
   const data = entry.dataJson ?? JSON.stringify(entry.data) ?? 'null';
