@@ -19,6 +19,7 @@ import { AuditWriter, type AuditWriterHooks, type AuditWriterStats } from './aud
 import type { AuditLogConfig } from './config';
 import { AuditEntryBuilder } from './entry';
 import { readKey } from './key';
+import { sealWorkerAvailable, WorkerSealer } from './sealer';
 import { StatusTransitions } from './transitions';
 
 /**
@@ -62,6 +63,16 @@ export class AuditLogPlugin implements Plugin {
         retryMaxMs: Math.max(1, config.retry.max),
         key,
         source: this.name,
+        // Off the event loop where the compiled worker exists (not when running from TypeScript sources).
+        sealer: sealWorkerAvailable()
+          ? new WorkerSealer({
+              key,
+              onFailure: (error) =>
+                this.report('warning', 'AUDIT_SEALER_FAILED', `audit log ${this.file}: the sealing worker failed (${describe(error)}); lines are sealed on the main thread from now on, none lost`, {
+                  file: this.file,
+                }),
+            })
+          : undefined,
       },
       this.clock,
       this.hooks(),
