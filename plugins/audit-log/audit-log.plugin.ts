@@ -63,8 +63,8 @@ export class AuditLogPlugin implements Plugin {
         retryMaxMs: Math.max(1, config.retry.max),
         key,
         source: this.name,
-        // Off the event loop where the compiled worker exists (not when running from TypeScript sources).
-        sealer: sealWorkerAvailable()
+        // Off the event loop when asked and the compiled worker exists (not when running from TypeScript sources).
+        sealer: config.seal_in_worker && sealWorkerAvailable()
           ? new WorkerSealer({
               key,
               onFailure: (error) =>
