@@ -31,6 +31,7 @@ describe('audit-log in a running agent', () => {
         `      path: ${JSON.stringify(active)}`,
         '      types: ["system.*", "agent.*"]',
         '      fsync: none',
+        '      seal_in_worker: true', // the sealing worker in the real agent, killed with it
         '',
       ].join('\n'),
     );

@@ -17,8 +17,9 @@ import {
 } from 'praxis-agent';
 import { AuditWriter, type AuditWriterHooks, type AuditWriterStats } from './audit-writer';
 import type { AuditLogConfig } from './config';
-import { toAuditEntry } from './entry';
+import { AuditEntryBuilder } from './entry';
 import { readKey } from './key';
+import { sealWorkerAvailable, WorkerSealer } from './sealer';
 import { StatusTransitions } from './transitions';
 
 /**
@@ -62,6 +63,16 @@ export class AuditLogPlugin implements Plugin {
         retryMaxMs: Math.max(1, config.retry.max),
         key,
         source: this.name,
+        // Off the event loop when asked and the compiled worker exists (not when running from TypeScript sources).
+        sealer: config.seal_in_worker && sealWorkerAvailable()
+          ? new WorkerSealer({
+              key,
+              onFailure: (error) =>
+                this.report('warning', 'AUDIT_SEALER_FAILED', `audit log ${this.file}: the sealing worker failed (${describe(error)}); lines are sealed on the main thread from now on, none lost`, {
+                  file: this.file,
+                }),
+            })
+          : undefined,
       },
       this.clock,
       this.hooks(),
@@ -73,13 +84,14 @@ export class AuditLogPlugin implements Plugin {
     if (unknown.length > 0) this.logger.warn({ types: unknown }, `audit types not (yet) in the event catalogue: ${unknown.join(', ')}`);
     const writer = this.writer;
     const transitions = config.service_status === 'transitions' ? new StatusTransitions() : undefined;
+    const entries = new AuditEntryBuilder(config.redact_keys);
     this.bus.subscribe(
       '*',
       (event) => {
         const e = event as Event;
         if (!matches(e.type)) return;
         if (transitions && e.type === 'service.status' && !transitions.accept(e)) return;
-        return writer.enqueue(toAuditEntry(e, config.redact_keys));
+        return writer.enqueue(entries.build(e));
       },
       { name: 'audit', errorThreshold: 0 },
     );

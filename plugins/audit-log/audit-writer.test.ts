@@ -2,9 +2,10 @@ import { createHash, createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_SECRET_KEY_PATTERNS, redactSecrets } from 'praxis-agent';
 import { FakeClock, waitFor } from 'praxis-agent/testing';
 import { AuditWriter, type AuditWriterHooks, type AuditWriterOptions, type AuditWriterStats } from './audit-writer';
-import { toAuditEntry } from './entry';
+import { AuditEntryBuilder, toAuditEntry } from './entry';
 import { canonicalJson, GENESIS_HASH, normaliseData, sealEntry, type AuditEntry } from './record';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'audit-writer-test-'));
@@ -220,5 +221,43 @@ describe('sealEntry: the line assembled from its parts is the documented format,
     } as never);
     expect(e.dataJson).toBe(JSON.stringify(e.data));
     expect(e.dataJson).not.toContain('hunter2');
+  });
+
+  it('the entry of data taken as it is equals the entry of redacted and normalised data, for every kind of value', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 100; i++) deep = { down: deep };
+    const inherited = Object.create(Object.create(null, { toJSON: { value: () => 'hidden' } }) as object) as Record<string, unknown>;
+    inherited.visible = 1;
+    const values: unknown[] = [
+      { severity: 'error', message: 'plain', component: 'c' },
+      { b: 1, a: 2, '10': 'ten', '9': 'nine', '': 'empty', é: 'accent', '😀': 'emoji', nested: { z: [1, { y: null }], a: {} }, num: [-0, 1e21, NaN, Infinity] },
+      { text: 'quotes " and \\ backslash\nnewline \u2028 lone \ud800 surrogate', eq: 'a=b', url: 'see https://example.com/x' },
+      JSON.parse('{"__proto__": {"polluted": 1}, "constructor": "x"}'),
+      { password: 'hunter2', nested: [{ api_key: 'k' }] },
+      { url: 'https://user:secret@example.com/?token=abc&x=1' },
+      { when: new Date(0), skip: undefined, fn: () => 1, list: [undefined, () => 1] },
+      { toJSON: () => ({ b: 1, a: 2 }) },
+      inherited,
+      Object.assign(Object.create(null) as object, { z: 1, a: 'x' }),
+      cyclic,
+      deep,
+      null,
+      'just a string',
+      [3, 2, { token: 't' }],
+      42,
+    ];
+    const builder = new AuditEntryBuilder(['host']);
+    const patterns = [...DEFAULT_SECRET_KEY_PATTERNS, 'host'];
+    for (const [i, data] of [...values, { host: 'db1', port: 5432 }].entries()) {
+      const event = { type: 'system.error', data, metadata: { event_id: `e${i}`, timestamp: '2026-11-30T00:00:00.000Z', tags: ['t'] } } as never;
+      const entry = builder.build(event);
+      const expected = normaliseData(redactSecrets(data, patterns));
+      expect({ i, json: entry.dataJson, canonical: entry.dataCanonical, data: entry.data }).toEqual({ i, json: expected.json, canonical: canonicalJson(expected.data), data: expected.data });
+      expect(sealEntry(entry, { seq: 1, prev: GENESIS_HASH, recordedAt: '2026-11-30T00:00:01.000Z', fileStart: true })).toEqual(
+        referenceSeal({ ...entry, data: expected.data }, { seq: 1, prev: GENESIS_HASH, recordedAt: '2026-11-30T00:00:01.000Z', fileStart: true }),
+      );
+    }
   });
 });

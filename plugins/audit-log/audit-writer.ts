@@ -4,7 +4,9 @@ import path from 'node:path';
 import { Backoff, ensureDir, runOnce, type CancelTimer, type Clock } from 'praxis-agent';
 import { checkHeldFile, type HeldFile } from './file-identity';
 import { freeRotatedName, readTail, rotatedFiles } from './files';
-import { FILE_BREAK_TYPE, GENESIS_HASH, parseRecord, sealEntry, type AuditEntry, type FileBreakData, type FileBreakReason } from './record';
+import { FILE_BREAK_TYPE, GENESIS_HASH, parseRecord, prepareEntry, type AuditEntry, type FileBreakData, type FileBreakReason } from './record';
+import { MAX_BATCH_LINES } from './seal-batch';
+import { InlineSealer, type BatchSealer } from './sealer';
 
 export type FsyncPolicy = 'every' | 'interval' | 'none';
 
@@ -28,6 +30,8 @@ export interface AuditWriterOptions {
   key?: Buffer;
   /** `source` of the records the writer adds itself (drop markers). */
   source: string;
+  /** Where batches are sealed (hashed, assembled, encoded); default: inline. The writer closes it. */
+  sealer?: BatchSealer;
 }
 
 /** What the writer tells its owner; the plugin turns these into `system.error` events. */
@@ -76,9 +80,6 @@ export type AuditWriterStats = {
   last_file_break?: { reason: FileBreakReason; detected_at: string; first_seq: number | null; last_seq: number; kept_as: string | null };
 };
 
-const MAX_BATCH_LINES = 512;
-const MAX_BATCH_BYTES = 1 << 20;
-
 /**
  * The one writer of an audit log: appends sealed lines in order (batched: one write and, with
  * `fsync: every`, one fsync per batch), rotates by size and time, keeps what it cannot write
@@ -119,6 +120,7 @@ export class AuditWriter {
   private closed = false;
   private readonly counters = { lines_written: 0, bytes_written: 0, dropped: 0, write_errors: 0, rotations: 0, writes: 0, fsyncs: 0, file_breaks: 0 };
   private readonly backoff: Backoff;
+  private readonly sealer: BatchSealer;
 
   constructor(
     private readonly options: AuditWriterOptions,
@@ -126,6 +128,7 @@ export class AuditWriter {
     private readonly hooks: AuditWriterHooks,
   ) {
     this.backoff = new Backoff({ initialMs: options.retryInitialMs, maxMs: options.retryMaxMs });
+    this.sealer = options.sealer ?? new InlineSealer(options.key);
   }
 
   /**
@@ -223,6 +226,7 @@ export class AuditWriter {
         await this.fd.close().catch(() => undefined);
         this.fd = undefined;
       }
+      await this.sealer.close();
     });
   }
 
@@ -526,35 +530,22 @@ export class AuditWriter {
   /** Writes the next batch of queued lines; commits seq, hash and queue only once they are written. */
   private async writeBatch(): Promise<void> {
     const now = this.clock.now();
-    const { maxBytes, rotateIntervalMs, key } = this.options;
+    const { maxBytes, rotateIntervalMs } = this.options;
     if (this.goodSize > 0 && rotateIntervalMs > 0 && this.fileStartedAt !== undefined && this.periodOf(now) !== this.periodOf(this.fileStartedAt)) {
       await this.rotate();
       await this.ensureOpen();
     }
-    const recordedAt = new Date(now).toISOString();
-    let seq = this.seq;
-    let prev = this.lastHash;
-    let size = this.goodSize;
-    const lines: string[] = [];
-    let events = 0;
-    for (const item of this.queue) {
-      const entry = item.kind === 'event' ? item.entry : item.kind === 'gap' ? gapEntry(item, this.options.source) : breakEntry(item, this.options.source);
-      const sealed = sealEntry(entry, { seq: seq + 1, prev, recordedAt, fileStart: size === 0 }, key);
-      const bytes = Buffer.byteLength(sealed.line) + 1;
-      if (maxBytes > 0 && size > 0 && size + bytes > maxBytes) {
-        if (lines.length > 0) break;
-        await this.rotate();
-        await this.ensureOpen();
-        return; // reseal from the new file's start on the next round
-      }
-      lines.push(sealed.line);
-      seq++;
-      prev = sealed.hash;
-      size += bytes;
-      if (item.kind === 'event') events++;
-      if (lines.length >= MAX_BATCH_LINES || size - this.goodSize >= MAX_BATCH_BYTES) break;
+    const items = this.queue.slice(0, MAX_BATCH_LINES);
+    const entries = items.map((item) => prepareEntry(item.kind === 'event' ? item.entry : item.kind === 'gap' ? gapEntry(item, this.options.source) : breakEntry(item, this.options.source)));
+    const sealed = await this.sealer.seal(entries, { seq: this.seq, prev: this.lastHash, recordedAt: new Date(now).toISOString(), size: this.goodSize, maxBytes });
+    if (sealed.rotate) {
+      await this.rotate();
+      await this.ensureOpen();
+      return; // reseal from the new file's start on the next round
     }
-    const buffer = Buffer.from(`${lines.join('\n')}\n`);
+    let events = 0;
+    for (let i = 0; i < sealed.lines; i++) if (items[i]?.kind === 'event') events++;
+    const buffer = sealed.bytes;
     const fd = this.fd as FileHandle;
     this.inFlightEvents = events;
     for (const wake of this.roomWaiters.splice(0)) wake();
@@ -572,13 +563,13 @@ export class AuditWriter {
       this.fileStartedAt = now;
       this.fileFirstSeq = this.seq + 1;
     }
-    this.seq = seq;
-    this.lastHash = prev;
-    this.goodSize = size;
-    this.queue.splice(0, lines.length);
+    this.seq = sealed.seq;
+    this.lastHash = sealed.prev;
+    this.goodSize = sealed.size;
+    this.queue.splice(0, sealed.lines);
     this.queuedEvents -= events;
     this.counters.writes++;
-    this.counters.lines_written += lines.length;
+    this.counters.lines_written += sealed.lines;
     this.counters.bytes_written += buffer.length;
     for (const wake of this.roomWaiters.splice(0)) wake();
   }

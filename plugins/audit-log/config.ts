@@ -42,6 +42,10 @@ export const auditLogConfigSchema = z
       .default('every')
       .describe('When written lines are forced to disk: after every batch, every fsync_interval, or when the OS decides.'),
     fsync_interval: durationSchema.default(1000).describe('With fsync: interval, how often written lines are forced to disk.'),
+    seal_in_worker: z
+      .boolean()
+      .default(false)
+      .describe('Seal batches (SHA-256, line assembly) in a worker thread: less work on the event loop, more in all; pays only with a core to spare.'),
     rotate: z
       .strictObject({
         max_bytes: z.number().int().nonnegative().default(10 * 1024 * 1024).describe('Rotate before the file would exceed this size in bytes; 0: never by size.'),

@@ -11,6 +11,7 @@ export const AUDIT_ERRORS = {
   AUDIT_FILE_VANISHED: 'The audit file vanished (deleted or moved away) while being written; a new file starts with an audit.file_break record, and records written to the old one may be lost.',
   AUDIT_FILE_REPLACED: "Another file took the audit file's place while it was being written (editor save, restore); it was kept among the rotated files and a new file starts with an audit.file_break record.",
   AUDIT_FILE_TRUNCATED: "The audit file was truncated behind the writer's back; it was kept among the rotated files and a new file starts with an audit.file_break record.",
+  AUDIT_SEALER_FAILED: "The audit log's sealing worker thread failed; lines are sealed (hashed, assembled) on the main thread from then on, and none are lost.",
 } as const;
 
 type AuditErrors = typeof AUDIT_ERRORS;

@@ -56,10 +56,12 @@ export interface AuditEntry {
   data: unknown;
   /** `JSON.stringify(data)`, when already known (from {@link normaliseData}); computed when absent. */
   dataJson?: string;
+  /** `canonicalJson(data)`, when already known; computed when absent. */
+  dataCanonical?: string;
 }
 
 /** One line of the audit log as parsed. */
-export interface AuditRecord extends Omit<AuditEntry, 'dataJson'> {
+export interface AuditRecord extends Omit<AuditEntry, 'dataJson' | 'dataCanonical'> {
   seq: number;
   recorded_at: string;
   file_start?: true;
@@ -125,32 +127,51 @@ export interface ChainPosition {
 }
 
 /**
- * Builds the line (without its newline) for `entry` at `position` and returns it with its hash.
- * Both texts are assembled from their parts rather than by serialising a record object twice:
- * the canonical content has its top-level keys in sorted order by construction, and the line is
- * byte for byte what `JSON.stringify` of the record (keys in the order above) gives, which is what
- * `audit verify` compares against. Only `data` and `tags` need serialising, `data` once per form.
+ * An entry's text, everything but the chain fields, in the three pieces {@link sealPrepared} puts
+ * them between: the canonical content up to `event_id`, the canonical content from `source` on,
+ * and the line's fields from `timestamp` to `data`. Plain JSON text (no raw newline, so a batch of
+ * them travels to the sealing worker as one string joined by newlines).
  */
-export function sealEntry(entry: AuditEntry, position: ChainPosition, key?: Buffer): { line: string; hash: string } {
-  const seq = JSON.stringify(position.seq);
-  const recordedAt = JSON.stringify(position.recordedAt);
+export type PreparedEntry = readonly [canonicalHead: string, canonicalTail: string, lineBody: string];
+
+/** Serialises the parts of an entry that do not depend on its place in the chain. */
+export function prepareEntry(entry: AuditEntry): PreparedEntry {
   const timestamp = JSON.stringify(entry.timestamp);
   const type = JSON.stringify(entry.type);
   const eventId = JSON.stringify(entry.event_id);
   const correlationId = JSON.stringify(entry.correlation_id);
   const source = JSON.stringify(entry.source);
+  const tags = JSON.stringify(entry.tags);
+  const data = entry.dataJson ?? JSON.stringify(entry.data) ?? 'null';
+  return [
+    `{"correlation_id":${correlationId},"data":${entry.dataCanonical ?? canonicalJson(entry.data)},"event_id":${eventId},`,
+    // Tags are strings: their canonical form is their JSON.
+    `"source":${source},"tags":${tags},"timestamp":${timestamp},"type":${type}}`,
+    `"timestamp":${timestamp},"type":${type},"event_id":${eventId},"correlation_id":${correlationId},"source":${source},"tags":${tags},"data":${data},`,
+  ];
+}
+
+/**
+ * Builds the line (without its newline) for a prepared entry at `position` and returns it with
+ * its hash. Both texts are assembled from their parts rather than by serialising a record object
+ * twice: the canonical content has its top-level keys in sorted order by construction, and the
+ * line is byte for byte what `JSON.stringify` of the record (keys in the order above) gives, which
+ * is what `audit verify` compares against.
+ */
+export function sealPrepared(entry: PreparedEntry, position: ChainPosition, key?: Buffer): { line: string; hash: string } {
+  const seq = JSON.stringify(position.seq);
+  const recordedAt = JSON.stringify(position.recordedAt);
   const prev = JSON.stringify(position.prev);
   const fileStart = position.fileStart ? '"file_start":true,' : '';
-  const canonical =
-    `{"correlation_id":${correlationId},"data":${canonicalJson(entry.data)},"event_id":${eventId},${fileStart}"prev":${prev},` +
-    `"recorded_at":${recordedAt},"seq":${seq},"source":${source},"tags":${canonicalJson(entry.tags)},"timestamp":${timestamp},"type":${type}}`;
+  const canonical = `${entry[0]}${fileStart}"prev":${prev},"recorded_at":${recordedAt},"seq":${seq},${entry[1]}`;
   const hash = sha256Hex(canonical);
-  const data = entry.dataJson ?? JSON.stringify(entry.data) ?? 'null';
   const hmac = key ? `,"hmac":"${hmacHex(key, canonical)}"` : '';
-  const line =
-    `{"seq":${seq},"recorded_at":${recordedAt},"timestamp":${timestamp},"type":${type},"event_id":${eventId},"correlation_id":${correlationId},` +
-    `"source":${source},"tags":${JSON.stringify(entry.tags)},"data":${data},${fileStart}"prev":${prev},"hash":"${hash}"${hmac}}`;
-  return { line, hash };
+  return { line: `{"seq":${seq},"recorded_at":${recordedAt},${entry[2]}${fileStart}"prev":${prev},"hash":"${hash}"${hmac}}`, hash };
+}
+
+/** {@link sealPrepared} of {@link prepareEntry}. */
+export function sealEntry(entry: AuditEntry, position: ChainPosition, key?: Buffer): { line: string; hash: string } {
+  return sealPrepared(prepareEntry(entry), position, key);
 }
 
 /** Parses one line; a description of what is wrong when it is not a well-formed audit record. */

@@ -197,6 +197,45 @@ describe('SqliteEventStore', () => {
     expect(reopened.append(event()).offset).toBe(10);
   });
 
+  it('commits batches of any size in order, and removes by age even after the wall clock stepped back', async () => {
+    /** A wall clock that can be set back, as NTP may do. */
+    class SteppingClock extends FakeClock {
+      offset = 0;
+      override now(): number {
+        return super.now() + this.offset;
+      }
+    }
+    const clock = new SteppingClock();
+    const dir = tempDir();
+    const store = storeIn(dir, clock, { max_age: 60_000, retention_interval: 3_600_000, max_batch: 1_000_000 });
+    const appended: string[] = [];
+    // Batches around the rows one INSERT statement takes: 1, 63, 64, 65, 130 events per commit.
+    for (const size of [1, 63, 64, 65, 130]) {
+      for (let i = 0; i < size; i++) appended.push(store.append(event(i % 2 === 0 ? 'system.error' : 'service.status')).json);
+      store.flush();
+      await clock.advance(10_000);
+    }
+    // Batches at 0 s, 10 s, ... 40 s; now 50 s. The clock steps back an hour for the next events, then is put right.
+    clock.offset = -3_600_000;
+    for (let i = 0; i < 10; i++) appended.push(store.append(event()).json);
+    store.flush();
+    clock.offset = 0;
+    await clock.advance(25_000); // 75 s
+    // Older than 60 s: the batches of 0 s and 10 s (1 + 63 events). The events appended while the clock was
+    // behind keep the newest time seen before (40 s): not taken for an hour older, so not removed early.
+    expect(store.applyRetention()).toBe(64);
+    expect(store.tail).toBe(65);
+
+    store.close();
+    const reopened = storeIn(dir, clock, { max_age: 60_000, retention_interval: 3_600_000 });
+    expect(reopened.read(0).events.map((e) => e.json)).toEqual(appended.slice(64));
+    await clock.advance(20_000); // 95 s: the batches of 20 s and 30 s
+    expect(reopened.applyRetention()).toBe(64 + 65);
+    await clock.advance(10_000); // 105 s: the batch of 40 s and the events appended while the clock was behind
+    expect(reopened.applyRetention()).toBe(130 + 10);
+    expect(reopened.read(0).events).toHaveLength(0);
+  });
+
   it('does not retry a failing commit per appended event: new events wait for the backoff, which grows', async () => {
     const clock = new FakeClock();
     const store = storeIn(tempDir(), clock, { commit_interval: 0 });

@@ -32,6 +32,15 @@ export const STORE_FILE = 'events.db';
 /** Pending events kept in memory while commits fail; beyond it the oldest are dropped (and the epoch changes). */
 const MAX_PENDING = 100_000;
 
+/**
+ * Rows per INSERT statement in a commit: one statement call binds many rows, which saves about a
+ * tenth of SQLite's cost per event over one call per row (callgrind, README "End to end").
+ */
+const ROWS_PER_INSERT = 64;
+const COLUMNS = '(seq, type, at, json, client_event_id)';
+const INSERT_ONE = `INSERT INTO events ${COLUMNS} VALUES (?, ?, ?, ?, ?)`;
+const INSERT_MANY = `INSERT INTO events ${COLUMNS} VALUES ${Array.from({ length: ROWS_PER_INSERT }, () => '(?, ?, ?, ?, ?)').join(', ')}`;
+
 /** Statistics of the store, shown under `store` on /stats. */
 export interface EventStoreStats {
   epoch: string;
@@ -121,6 +130,14 @@ export class SqliteEventStore extends EventStore {
   /** The current commit failure episode: reported once when it begins and once when it ends. */
   private failing?: { since: number; attempts: number; lossReported: boolean };
   private lastCommitError: EventStoreStats['last_commit_error'] = null;
+  /**
+   * `at` of the newest appended event. Append times never decrease (a wall clock stepping back
+   * keeps the newest time seen), so retention by age finds its boundary by bisection over offsets
+   * and the table needs no index on `at` (which cost about a sixth of SQLite's work per event).
+   */
+  private lastAt = 0;
+  /** The parameters of one INSERT_MANY call, reused. */
+  private readonly rowArgs: unknown[] = new Array(ROWS_PER_INSERT * 5);
   /** Client-chosen ids announced by ingest whose events are not appended yet. */
   private readonly announcedIds = new Set<string>();
   /** Client-chosen ids of the pending (not yet committed) events: a retry is checked against them without scanning `pending`, which grows while commits fail. */
@@ -187,15 +204,16 @@ export class SqliteEventStore extends EventStore {
       db.pragma('synchronous = FULL');
       db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL, client_event_id TEXT);
-        CREATE INDEX IF NOT EXISTS events_at ON events(at);`);
+        DROP INDEX IF EXISTS events_at;`);
       addClientEventIdColumn(db);
       const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
       const previous = meta.get('epoch');
       const clean = meta.get('clean') === '1';
       this.currentEpoch = previous && clean ? previous : randomUUID();
       this.removedThrough = Number(meta.get('removed_through') ?? 0);
-      const max = (db.prepare('SELECT MAX(seq) AS max FROM events').get() as { max: number | null }).max ?? 0;
-      this.headOffset = Math.max(max, this.removedThrough);
+      const newest = db.prepare('SELECT seq, at FROM events ORDER BY seq DESC LIMIT 1').get() as { seq: number; at: number } | undefined;
+      this.headOffset = Math.max(newest?.seq ?? 0, this.removedThrough);
+      this.lastAt = newest?.at ?? 0;
       const set = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
       db.transaction(() => {
         set.run('epoch', this.currentEpoch);
@@ -227,7 +245,7 @@ export class SqliteEventStore extends EventStore {
    * component must never close it nor change its pragmas; a handle is valid until {@link close}
    * (after a new {@link open}, ask again). better-sqlite3 is synchronous, so the component's
    * transactions never interleave with the store's group commits. The store touches only its own
-   * tables (`meta`, `events`): retention deletes rows of `events`, nothing drops or vacuums.
+   * tables (`meta`, `events`): retention deletes rows of `events`, nothing drops tables or vacuums.
    * @throws AgentError STORE_CLOSED when the store is not open.
    */
   database(): Database.Database {
@@ -241,7 +259,8 @@ export class SqliteEventStore extends EventStore {
   append(event: Event): StoredEvent {
     if (!this.db) throw new AgentError('STORE_CLOSED', `event store is not open; ${event.type} was not stored`);
     const clientEventId = this.announcedIds.size > 0 && this.announcedIds.delete(event.metadata.event_id) ? event.metadata.event_id : null;
-    const entry = new LiveEntry(++this.headOffset, event.type, JSON.stringify(event), event, this.clock.now(), clientEventId);
+    this.lastAt = Math.max(this.lastAt, this.clock.now());
+    const entry = new LiveEntry(++this.headOffset, event.type, JSON.stringify(event), event, this.lastAt, clientEventId);
     this.pending.push(entry);
     if (clientEventId !== null) this.pendingClientIds.add(clientEventId);
     if (this.awaited.size > 0) this.takeWaiter(event, entry.offset);
@@ -272,10 +291,9 @@ export class SqliteEventStore extends EventStore {
     if (!db || this.pending.length === 0) return;
     const batch = this.pending;
     try {
-      const insert = this.statement('INSERT INTO events (seq, type, at, json, client_event_id) VALUES (?, ?, ?, ?, ?)');
       const setMeta = this.statement('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
       db.transaction(() => {
-        for (const e of batch) insert.run(e.offset, e.type, e.at, e.json, e.clientEventId);
+        this.insert(batch);
         if (this.epochDirty) {
           setMeta.run('epoch', this.currentEpoch);
           setMeta.run('removed_through', String(this.removedThrough));
@@ -310,6 +328,32 @@ export class SqliteEventStore extends EventStore {
         this.logger?.error({ err: error }, 'event store commit listener failed');
       }
     }
+  }
+
+  /** Inserts the entries, ROWS_PER_INSERT rows per statement call while there are that many. */
+  private insert(batch: readonly LiveEntry[]): void {
+    const many = this.statement(INSERT_MANY);
+    const args = this.rowArgs;
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= batch.length; i += ROWS_PER_INSERT) {
+      for (let j = 0; j < ROWS_PER_INSERT; j++) {
+        const e = batch[i + j] as LiveEntry;
+        const at = j * 5;
+        args[at] = e.offset;
+        args[at + 1] = e.type;
+        args[at + 2] = e.at;
+        args[at + 3] = e.json;
+        args[at + 4] = e.clientEventId;
+      }
+      many.run(args);
+    }
+    const one = this.statement(INSERT_ONE);
+    for (; i < batch.length; i++) {
+      const e = batch[i] as LiveEntry;
+      one.run(e.offset, e.type, e.at, e.json, e.clientEventId);
+    }
+    // The reused parameters must not keep the last events' texts alive.
+    args.fill(null);
   }
 
   /**
@@ -413,12 +457,12 @@ export class SqliteEventStore extends EventStore {
     let through = this.removedThrough;
     const { max_age, max_events } = this.options;
     if (max_events > 0) through = Math.max(through, this.headOffset - max_events);
-    if (max_age > 0) {
-      const old = (this.statement('SELECT MAX(seq) AS seq FROM events WHERE at < ?').get(this.clock.now() - max_age) as { seq: number | null }).seq;
-      if (old !== null) through = Math.max(through, old);
-    }
     // Never past what is committed: pending events (a failing disk) are not removed by retention.
     const committedHead = this.pending.length > 0 ? (this.pending[0] as LiveEntry).offset - 1 : this.headOffset;
+    if (max_age > 0) {
+      const old = this.newestBefore(this.clock.now() - max_age, committedHead);
+      if (old !== undefined) through = Math.max(through, old);
+    }
     through = Math.min(through, committedHead);
     if (through <= this.removedThrough) return 0;
     let removed = 0;
@@ -430,6 +474,27 @@ export class SqliteEventStore extends EventStore {
     this.counters.events_removed += removed;
     this.logger?.debug({ removed, tail: this.tail }, 'event store retention removed old events');
     return removed;
+  }
+
+  /**
+   * The offset of the newest committed event appended before `cutoff`: bisection over offsets,
+   * one primary-key lookup per step (append times never decrease, see `lastAt`).
+   */
+  private newestBefore(cutoff: number, committedHead: number): number | undefined {
+    const firstFrom = this.statement('SELECT seq, at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
+    let found: number | undefined;
+    let lo = this.removedThrough + 1;
+    let hi = committedHead;
+    while (lo <= hi) {
+      const row = firstFrom.get(Math.floor((lo + hi) / 2)) as { seq: number; at: number } | undefined;
+      if (row !== undefined && row.seq <= hi && row.at < cutoff) {
+        found = row.seq;
+        lo = row.seq + 1;
+      } else {
+        hi = Math.floor((lo + hi) / 2) - 1;
+      }
+    }
+    return found;
   }
 
   /** Commits what is pending, marks the shutdown as clean and closes the database. Idempotent. */
