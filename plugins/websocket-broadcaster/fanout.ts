@@ -18,16 +18,6 @@ export const CONNECTIONS_PER_TURN = 64;
 /** Bytes written per event-loop turn at most (a turn always serves at least one connection). */
 export const BYTES_PER_TURN = 16 * 1024 * 1024;
 /**
- * A turn also ends once it has written for as long as the rest of the event loop (ingest, the
- * other plugins) took since the previous turn ended, but not before this many ms: with requests
- * waiting the fan-out gets at most half of the loop, and all of an idle one. A connection count
- * alone does not bound time: 64 clients that read as fast as they are written to take whatever a
- * burst holds (the fan-out's turns were 40% of the agent's busy time, ingest 13.5%, in the
- * fanout-ingest benchmark of issue 12); a fan-out held to its half falls behind, and its backlog
- * cuts the clients it cannot serve (see {@link FanOut.shed}) instead of slowing ingest.
- */
-export const MIN_TURN_MS = 0.5;
-/**
  * Events waiting for the fan-out at most, a last resort: a backlog of more than half of
  * max_buffered_bytes first cuts off the clients it would take past their cap (see
  * {@link FanOut.add}), so this is reached only when clients with narrow filters keep up with a
@@ -133,9 +123,8 @@ interface Round {
  * later event-loop turns, a burst (every event queued since the last one) at a time: each event
  * framed once, each client one write per burst (per {@link MAX_WRITE_BYTES}, or a sixteenth of
  * max_buffered_bytes), at most
- * {@link CONNECTIONS_PER_TURN} clients, {@link BYTES_PER_TURN}, or as long as the rest of the loop
- * took (see {@link MIN_TURN_MS}) per turn, so a large fan-out never holds the event loop (and ingest)
- * for long, nor more than half of it. A client always gets its events in offset order: a
+ * {@link CONNECTIONS_PER_TURN} clients or {@link BYTES_PER_TURN} per turn, so a large fan-out never
+ * holds the event loop (and ingest) for long. A client always gets its events in offset order: a
  * burst is written to every connection before the next one starts, and {@link catchUp} brings one
  * connection up to date at once when it must be (before its messages are answered, before it is closed).
  */
@@ -149,8 +138,6 @@ export class FanOut {
   private checkAt: number;
   /** Bursts started since creation (stats). */
   bursts = 0;
-  /** When the last turn ended ({@link now}). */
-  private turnEnded: number;
   /** Milliseconds spent in turns since creation (stats: the fan-out's share of the event loop). */
   busyMs = 0;
 
@@ -159,10 +146,9 @@ export class FanOut {
     private readonly write: WriteEvents,
     private readonly cutOff: CutOff,
     private readonly maxBufferedBytes: number,
-    /** Milliseconds, monotonic and finer than 1 ms (a turn's budget is a fraction of one): not the plugin's Clock, whose time is whole ms. */
+    /** Milliseconds, monotonic and finer than 1 ms (a turn takes a fraction of one): not the plugin's Clock, whose time is whole ms. */
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.turnEnded = now();
     this.checkAt = maxBufferedBytes / 2;
     this.writeBytes = Math.max(1, Math.min(MAX_WRITE_BYTES, Math.floor(maxBufferedBytes / 16)));
     this.pending = new Burst(this.writeBytes);
@@ -216,10 +202,9 @@ export class FanOut {
     this.scheduled = undefined;
     const bounded = connections !== Infinity;
     const start = bounded ? this.now() : 0;
-    const deadline = start + Math.max(MIN_TURN_MS, start - this.turnEnded);
     let served = 0;
     let written = 0;
-    while (served < connections && written < bytes && (served === 0 || !bounded || this.now() < deadline)) {
+    while (served < connections && written < bytes) {
       if (!this.round) {
         if (this.pending.events.length === 0) break;
         this.pending.closed = true;
@@ -238,10 +223,7 @@ export class FanOut {
       written += this.send(conn, round.burst);
       served++;
     }
-    if (bounded) {
-      this.turnEnded = this.now();
-      this.busyMs += this.turnEnded - start;
-    }
+    if (bounded) this.busyMs += this.now() - start;
     if (this.round || this.pending.events.length > 0) this.scheduled ??= setImmediate(() => this.step(connections, bytes));
   }
 

@@ -54,7 +54,7 @@ export type WebsocketStats = {
   event_writes: number;
   /** Beyond the spec: bursts of live events written (a burst: every event queued while the previous one was being written). */
   bursts: number;
-  /** Beyond the spec: milliseconds the fan-out spent writing bursts on its event-loop turns (at most about half of a busy loop). */
+  /** Beyond the spec: milliseconds the fan-out spent writing bursts on its event-loop turns. */
   fanout_ms: number;
 };
 
