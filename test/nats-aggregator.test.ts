@@ -39,7 +39,10 @@ afterEach(async () => {
   for (const { url, name } of streams.splice(0)) {
     const nc = await connect({ servers: url }).catch(() => undefined);
     if (!nc) continue;
-    await (await jetstreamManager(nc)).streams.delete(name).catch(() => undefined);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(name).catch(() => undefined);
+    // The aggregators' lease and watermark buckets (KV streams) of this stream.
+    for (const bucket of ['lease', 'state']) await jsm.streams.delete(`KV_${name}_aggregators_${bucket}`).catch(() => undefined);
     await nc.close();
   }
   for (const nc of connections.splice(0)) await nc.close().catch(() => undefined);
@@ -80,6 +83,7 @@ interface AggregatorOptions {
   dataDir?: string;
   ackWait?: string;
   batch?: number;
+  lease?: string;
 }
 
 function aggregatorConfig(o: AggregatorOptions): { file: string; dataDir: string } {
@@ -101,7 +105,7 @@ function aggregatorConfig(o: AggregatorOptions): { file: string; dataDir: string
           subject_prefix: o.fleet.prefix,
           stream: { name: o.fleet.stream },
           reconnect: { initial: '100ms', max: '500ms' },
-          consumer: { durable: 'aggregators', ack_wait: o.ackWait ?? '2s', batch: o.batch ?? 50 },
+          consumer: { durable: 'aggregators', ack_wait: o.ackWait ?? '2s', batch: o.batch ?? 50, lease: o.lease ?? '2s' },
         },
       },
     ],
@@ -172,6 +176,11 @@ interface FleetStats {
   skipped: number;
   in_flight: number;
   consumer_error: string | null;
+  skipped_watermark: number;
+  lease_role: 'leader' | 'standby';
+  lease_holder: string | null;
+  lease_id: string;
+  watermark: number;
   inbox: { published: number; duplicates: number; rejected: number };
 }
 
@@ -228,25 +237,44 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     expect(status.stdout).toMatch(/terminated: +1/);
   });
 
-  it('two aggregators share one durable consumer; one SIGKILLed mid-stream: every event processed, none lost, twice only what the dead one committed in its last moment', async () => {
+  it('two aggregators: one leader consumes, one stands by (status shows it); the leader SIGKILLed mid-stream: the standby takes over and every event is processed exactly once across both', async () => {
     const fleet = newFleet();
     const { js } = await createStream(SYSTEM_NATS, fleet);
     const total = 3000;
     const ids: string[] = [];
-    for (let i = 0; i < total; i++) {
-      const e = fleetEvent(`event ${i}`);
-      ids.push(e.metadata.event_id as string);
-      await publishAs(js, fleet, `sidecar-${i % 3}`, e);
-    }
     const a = await startAggregator({ name: 'agg-a', url: SYSTEM_NATS, fleet, batch: 20 });
+    const aLeads = await until('agg-a to hold the lease', async () => {
+      const s = await fleetStats(a.url);
+      return s.lease_role === 'leader' ? s : undefined;
+    });
     const b = await startAggregator({ name: 'agg-b', url: SYSTEM_NATS, fleet, batch: 20 });
+    const bStandby = await until('agg-b to see the holder', async () => {
+      const s = await fleetStats(b.url);
+      return s.lease_holder === aLeads.lease_id ? s : undefined;
+    });
+    expect(bStandby).toMatchObject({ lease_role: 'standby', consuming: false });
+    const readyz = await getJson<{ plugins: { name: string; status?: Record<string, unknown> }[] }>(`${b.url}/readyz`);
+    expect(readyz.plugins.find((p) => p.name === 'fleet')?.status).toMatchObject({ role: 'aggregator', lease_role: 'standby', lease_holder: aLeads.lease_id });
+    const status = runCli(['fleet', 'status', '--url', b.url]);
+    expect(status.stdout).toMatch(/lease_role: +standby/);
+    // The sidecars publish while A consumes (one leader alone drains a backlog before B is up).
+    const publishing = (async () => {
+      for (let i = 0; i < total; i++) {
+        const e = fleetEvent(`event ${i}`);
+        ids.push(e.metadata.event_id as string);
+        await publishAs(js, fleet, `sidecar-${i % 3}`, e);
+      }
+    })();
     // Mid-stream: A has processed some, the stream is not drained.
     const killedAt = await until('agg-a to be mid-stream', async () => {
       const s = await fleetStats(a.url);
       return s.acked >= 200 ? s : undefined;
     });
+    // The standby consumed nothing while A held the lease.
+    expect((await fleetStats(b.url)).delivered).toBe(0);
     a.agent.kill('SIGKILL');
     await a.agent.exited;
+    await publishing;
 
     const inA = fleetEventsOnDisk(a.dataDir).map((e) => e.metadata.event_id);
     await until('every event stored by one of them', async () => {
@@ -261,17 +289,13 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     const counts = new Map<string, number>();
     for (const id of [...inA, ...inB]) counts.set(id, (counts.get(id) ?? 0) + 1);
     expect([...counts.keys()].sort()).toEqual([...ids].sort());
-    // Every event once, except what A had committed in its last moment while the server had not
-    // read its acks yet (a SIGKILL resets the socket, and Linux drops what the server had not read):
-    // those come back to B as redeliveries. Without state shared by the aggregators no consumer can
-    // tell them apart (plugins/nats/README.md, "Exactly once?"); seen in 0 to 45 of 3,000 events.
+    // Once each: what A committed and wrote into the watermark before dying, B acknowledged unprocessed
+    // when the server redelivered it (the window left: a crash between A's commit and its watermark write).
     const twice = [...counts.entries()].filter(([, n]) => n > 1).map(([id]) => id);
+    expect(twice).toEqual([]);
     const bStats = await fleetStats(b.url);
-    expect(counts.size).toBe(total);
-    expect([...counts.values()].every((n) => n <= 2)).toBe(true);
-    expect(twice.length).toBeLessThanOrEqual(bStats.redelivered);
-    // ... and never more than A could hold unacknowledged (consumer.max_ack_pending, 1000 by default).
-    expect(twice.length).toBeLessThanOrEqual(1000);
+    expect(bStats).toMatchObject({ lease_role: 'leader', lease_holder: bStats.lease_id, consuming: true });
+    expect(bStats.watermark).toBeGreaterThanOrEqual(total);
     expect(killedAt.acked).toBeGreaterThanOrEqual(200);
   });
 
