@@ -237,7 +237,7 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     expect(status.stdout).toMatch(/terminated: +1/);
   });
 
-  it('two aggregators: one leader consumes, one stands by (status shows it); the leader SIGKILLed mid-stream: the standby takes over and every event is processed exactly once across both', async () => {
+  it('two aggregators: one leader consumes, one stands by (status shows it); the leader SIGKILLed mid-stream: the standby takes over; every event processed, twice only what the leader committed after its last watermark', async () => {
     const fleet = newFleet();
     const { js } = await createStream(SYSTEM_NATS, fleet);
     const total = 3000;
@@ -289,11 +289,15 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     const counts = new Map<string, number>();
     for (const id of [...inA, ...inB]) counts.set(id, (counts.get(id) ?? 0) + 1);
     expect([...counts.keys()].sort()).toEqual([...ids].sort());
-    // Once each: what A committed and wrote into the watermark before dying, B acknowledged unprocessed
-    // when the server redelivered it (the window left: a crash between A's commit and its watermark write).
+    // What A committed and covered by its watermark before dying, B acknowledged unprocessed when the
+    // server redelivered it (skipped_watermark). Left: what A committed in its last moment before the
+    // watermark write (one store commit batch plus one KV round trip): processed by both. Without
+    // a transaction shared by the two stores nothing closes it (plugins/nats/README.md, "Exactly
+    // once?"). Measured: 0 in 4 of 5 runs, 80 of 3,000 in one.
     const twice = [...counts.entries()].filter(([, n]) => n > 1).map(([id]) => id);
-    expect(twice).toEqual([]);
     const bStats = await fleetStats(b.url);
+    expect([...counts.values()].every((n) => n <= 2)).toBe(true);
+    expect(twice.length).toBeLessThanOrEqual(bStats.redelivered - bStats.skipped_watermark);
     expect(bStats).toMatchObject({ lease_role: 'leader', lease_holder: bStats.lease_id, consuming: true });
     expect(bStats.watermark).toBeGreaterThanOrEqual(total);
     expect(killedAt.acked).toBeGreaterThanOrEqual(200);
@@ -359,9 +363,9 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     expect(stored).toHaveLength(total);
     expect(new Set(stored).size).toBe(total);
     const stats = await fleetStats(url);
-    // Whatever the server redelivered was answered from the store, not published again.
+    // Whatever the server redelivered was skipped by the watermark or answered from the store, not published again.
     expect(stats.inbox.published).toBe(total);
-    expect(stats.inbox.published + stats.inbox.duplicates).toBe(stats.delivered);
+    expect(stats.inbox.published + stats.inbox.duplicates + stats.skipped_watermark).toBe(stats.delivered);
     expect(stats.consuming).toBe(true);
   });
 });
@@ -401,16 +405,26 @@ describe('fleet alerting (three sidecar processes, one aggregator, a real HTTP s
   it('the same failing dependency reported by three sidecars: three alerts (agent label each), one group, ONE Slack notification', async () => {
     const fleet = newFleet();
     streams.push({ url: SYSTEM_NATS, name: fleet.stream });
-    const { file } = aggregatorConfig({ name: 'agg-alerts', url: SYSTEM_NATS, fleet });
-    const config = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    (config.plugins as unknown[]).push({ name: 'slack', use: 'slack', config: { webhook_url: slackUrl } });
-    config.alerting = {
-      route: { receiver: 'ops', group_by: ['alertname', 'component'], group_wait: '2s', group_interval: '1m', repeat_interval: '4h' },
-      receivers: [{ name: 'ops', sinks: ['slack'] }],
-    };
-    writeFileSync(file, stringify(config));
-    const aggregator = new AgentProcess(['--config', file]);
-    const aggregatorUrl = await aggregator.ready();
+    // Two aggregators with the same alerting: the lease lets one of them consume, so one engine alerts.
+    const aggregatorUrls: string[] = [];
+    for (const name of ['agg-alerts-1', 'agg-alerts-2']) {
+      const { file } = aggregatorConfig({ name, url: SYSTEM_NATS, fleet });
+      const config = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      (config.plugins as unknown[]).push({ name: 'slack', use: 'slack', config: { webhook_url: slackUrl } });
+      config.alerting = {
+        route: { receiver: 'ops', group_by: ['alertname', 'component'], group_wait: '2s', group_interval: '1m', repeat_interval: '4h' },
+        receivers: [{ name: 'ops', sinks: ['slack'] }],
+      };
+      writeFileSync(file, stringify(config));
+      const agent = new AgentProcess(['--config', file]);
+      aggregatorUrls.push(await agent.ready());
+    }
+    const roles = await until('one leader and one standby', async () => {
+      const r = await Promise.all(aggregatorUrls.map(async (u) => (await fleetStats(u)).lease_role));
+      return r.includes('leader') && r.includes('standby') ? r : undefined;
+    });
+    const aggregatorUrl = aggregatorUrls[roles.indexOf('leader')] as string;
+    const standbyUrl = aggregatorUrls[roles.indexOf('standby')] as string;
 
     const sidecars = ['web-1', 'web-2', 'web-3'].map((name) => new AgentProcess(['--config', sidecarConfig(name, fleet)]));
     const urls = await Promise.all(sidecars.map((s) => s.ready()));
@@ -431,6 +445,7 @@ describe('fleet alerting (three sidecar processes, one aggregator, a real HTTP s
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     expect(posts).toHaveLength(1);
     for (const agent of ['web-1', 'web-2', 'web-3']) expect(posts[0]?.body).toContain(agent);
+    expect(await getJson<unknown[]>(`${standbyUrl}/api/v2/alerts`)).toEqual([]);
     // The sidecars never alert themselves and never got the others' events back.
     for (const url of urls) {
       const stored = await fleetEventsServed(url);

@@ -196,13 +196,13 @@ export class Aggregator implements NatsRole {
 
   connected(nc: NatsConnection, reconnected: boolean): void {
     this.nc = nc;
-    if (this.lease && !reconnected) {
+    if (this.lease) {
+      // Each connection of the link is a new client: the lease starts over on it (and decides when to consume).
       this.pause();
       this.lease.start(nc);
       return;
     }
     // The client resumes a pull subscription by itself after reconnecting; a new connection needs a new one.
-    if (reconnected && this.lease && !this.running) return; // the lease decides
     if (reconnected && this.running) {
       this.consuming = true;
       return;

@@ -111,7 +111,7 @@ export class FleetLease {
     if (session !== this.session || !this.lease || !this.state) return;
     try {
       const sentAt = this.o.clock.now();
-      this.leaseRevision = await this.lease.create(LEADER_KEY, this.o.holderId);
+      this.leaseRevision = await this.take(this.lease);
       if (session !== this.session) return;
       const entry = await this.state.get(WATERMARK_KEY);
       this.watermarkRevision = entry?.revision ?? 0;
@@ -123,11 +123,26 @@ export class FleetLease {
       this.o.logger.info({ holder: this.o.holderId, watermark: this.watermark }, `aggregator lease taken: this aggregator consumes (watermark ${this.watermark})`);
       this.later(session, () => void this.refresh(session));
       this.o.acquired(this.watermark);
-    } catch {
+    } catch (error) {
       // Held by another aggregator (or not reachable): stand by and try again.
-      const entry = await this.lease.get(LEADER_KEY).catch(() => null);
+      const entry = await this.lease.get(LEADER_KEY).catch((e: unknown) => {
+        this.lastError = `lease not readable: ${errorMessage(e)}`;
+        return null;
+      });
       this.holder = entry && entry.operation === 'PUT' ? entry.string() : null;
+      if (!this.holder) this.lastError = `lease not taken: ${errorMessage(error)}`;
       this.later(session, () => void this.tryAcquire(session));
+    }
+  }
+
+  /** Creates the key; or, when it still names this aggregator (a lost connection), takes it back by compare-and-set. */
+  private async take(lease: KV): Promise<number> {
+    try {
+      return await lease.create(LEADER_KEY, this.o.holderId);
+    } catch (error) {
+      const entry = await lease.get(LEADER_KEY);
+      if (entry?.operation === 'PUT' && entry.string() === this.o.holderId) return lease.update(LEADER_KEY, this.o.holderId, entry.revision);
+      throw error;
     }
   }
 
@@ -142,7 +157,6 @@ export class FleetLease {
     } catch (error) {
       this.lastError = `lease not refreshed: ${errorMessage(error)}`;
       this.stepDown(this.lastError);
-      this.later(session, () => void this.tryAcquire(session));
     }
   }
 
@@ -154,10 +168,10 @@ export class FleetLease {
       if (session !== this.session || !this.leader) return;
       this.lastError = 'lease not refreshed in time';
       this.stepDown(this.lastError);
-      this.later(session, () => void this.tryAcquire(session));
     }, Math.max(0, left));
   }
 
+  /** Stops consuming and stands by: tries to take the lease again (it can once the key expired). */
   private stepDown(reason: string): void {
     this.deadline?.();
     if (!this.leader) return;
@@ -165,6 +179,8 @@ export class FleetLease {
     this.holder = null;
     this.o.logger.warn({ holder: this.o.holderId, reason }, `aggregator lease lost (${reason}): stopped consuming, standing by`);
     this.o.lost(reason);
+    const session = this.session;
+    this.later(session, () => void this.tryAcquire(session));
   }
 
   private later(session: number, fn: () => void): void {
