@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
 import { desiredStream } from '../plugins/nats/stream';
 import { AgentProcess, runCli } from './helpers/cli';
-import { AGGREGATOR_PORT_RANGE, SYSTEM_NATS, TestNatsServer } from './helpers/nats-server';
+import { AGGREGATOR_PORT_RANGE, LEASE_PORT_RANGE, SYSTEM_NATS, TestNatsServer } from './helpers/nats-server';
 
 /**
  * The nats plugin's aggregator role as processes: real agents (`praxis-agent start`) consuming a
@@ -181,6 +181,7 @@ interface FleetStats {
   lease_holder: string | null;
   lease_id: string;
   watermark: number;
+  lease_error: string | null;
   inbox: { published: number; duplicates: number; rejected: number };
 }
 
@@ -301,6 +302,50 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     expect(bStats).toMatchObject({ lease_role: 'leader', lease_holder: bStats.lease_id, consuming: true });
     expect(bStats.watermark).toBeGreaterThanOrEqual(total);
     expect(killedAt.acked).toBeGreaterThanOrEqual(200);
+  });
+
+  it('a holder that cannot refresh its lease (the server hangs) stops consuming by itself; once the server answers, one aggregator leads again and events are processed once', async () => {
+    const server = await TestNatsServer.start([], LEASE_PORT_RANGE);
+    servers.push(server);
+    const fleet = newFleet();
+    const { js } = await createStream(server.url, fleet);
+    const a = await startAggregator({ name: 'agg-p', url: server.url, fleet });
+    const aLeads = await until('agg-p to hold the lease', async () => {
+      const s = await fleetStats(a.url);
+      return s.lease_role === 'leader' && s.consuming ? s : undefined;
+    });
+    const b = await startAggregator({ name: 'agg-q', url: server.url, fleet });
+    await until('agg-q to stand by', async () => ((await fleetStats(b.url)).lease_holder === aLeads.lease_id ? true : undefined));
+    server.pause();
+    try {
+      // Its refreshes get no answer: it steps down before the key could expire, while nobody can take it.
+      const stepped = await until('agg-p to step down', async () => {
+        const s = await fleetStats(a.url);
+        return s.lease_role === 'standby' ? s : undefined;
+      });
+      expect(stepped.consuming).toBe(false);
+      expect(stepped.lease_error).toContain('lease not refreshed');
+      expect((await fleetStats(b.url)).lease_role).toBe('standby');
+    } finally {
+      server.resume();
+    }
+    const leaders = await until('one leader again', async () => {
+      const all = await Promise.all([a.url, b.url].map((u) => fleetStats(u)));
+      const lead = all.filter((s) => s.lease_role === 'leader' && s.consuming);
+      return lead.length === 1 ? all : undefined;
+    }, 60_000);
+    expect(leaders.filter((s) => s.lease_role === 'standby')).toHaveLength(1);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const e = fleetEvent(`after ${i}`);
+      ids.push(e.metadata.event_id as string);
+      await publishAs(js, fleet, 'sidecar-a', e);
+    }
+    const both = await until('the events stored', async () => {
+      const all = [...(await fleetEventsServed(a.url)), ...(await fleetEventsServed(b.url))].map((e) => e.metadata.event_id);
+      return ids.every((id) => all.includes(id)) ? all : undefined;
+    });
+    expect(both.filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
   });
 
   it('a durable consumer with other settings is NATS_CONSUMER_MISMATCH: reported, left unchanged, nothing consumed', async () => {
