@@ -304,6 +304,30 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     expect(killedAt.acked).toBeGreaterThanOrEqual(200);
   });
 
+  it('consumer.lease 0: load sharing as before the lease, both aggregators consume, every event is processed', async () => {
+    const fleet = newFleet();
+    const { js } = await createStream(SYSTEM_NATS, fleet);
+    const a = await startAggregator({ name: 'agg-s1', url: SYSTEM_NATS, fleet, batch: 10, lease: '0s' });
+    const b = await startAggregator({ name: 'agg-s2', url: SYSTEM_NATS, fleet, batch: 10, lease: '0s' });
+    const ids: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const e = fleetEvent(`shared ${i}`);
+      ids.push(e.metadata.event_id as string);
+      await publishAs(js, fleet, 'sidecar-a', e);
+    }
+    const all = await until('every event stored by one of them', async () => {
+      const seen = [...(await fleetEventsServed(a.url)), ...(await fleetEventsServed(b.url))].map((e) => e.metadata.event_id);
+      return new Set(seen).size === ids.length ? seen : undefined;
+    });
+    expect(all.sort()).toEqual([...ids].sort());
+    const stats = await Promise.all([a.url, b.url].map((u) => fleetStats(u)));
+    for (const s of stats) {
+      expect(s.delivered).toBeGreaterThan(0);
+      expect(s.lease_role).toBeUndefined();
+    }
+    expect(() => natsConfigSchema.parse({ consumer: { lease: '100ms' } })).toThrow(/at least 1s/);
+  });
+
   it('a holder that cannot refresh its lease (the server hangs) stops consuming by itself; once the server answers, one aggregator leads again and events are processed once', async () => {
     const server = await TestNatsServer.start([], LEASE_PORT_RANGE);
     servers.push(server);
