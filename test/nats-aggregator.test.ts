@@ -293,8 +293,8 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     // What A committed and covered by its watermark before dying, B acknowledged unprocessed when the
     // server redelivered it (skipped_watermark). Left: what A committed in its last moment before the
     // watermark write (one store commit batch plus one KV round trip): processed by both. Without
-    // a transaction shared by the two stores nothing closes it (plugins/nats/README.md, "Exactly
-    // once?"). Measured: 0 in 4 of 5 runs, 80 of 3,000 in one.
+    // a transaction shared by the two stores nothing closes it (plugins/nats/README.md,
+    // "Several aggregators"). Measured: 0 in 7 of 9 runs, 11 and 80 of 3,000 in the other two.
     const twice = [...counts.entries()].filter(([, n]) => n > 1).map(([id]) => id);
     const bStats = await fleetStats(b.url);
     expect([...counts.values()].every((n) => n <= 2)).toBe(true);
