@@ -346,7 +346,9 @@ export class Aggregator implements NatsRole {
       settle();
       return;
     }
-    this.finished.add(m.seq);
+    // Only what can still be in the queue: a redelivery below its head would stay in the set for ever.
+    const head = this.unfinished[0];
+    if (head !== undefined && m.seq >= head) this.finished.add(m.seq);
     this.settle.push(settle);
     void this.flush();
   }
