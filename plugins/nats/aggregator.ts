@@ -10,8 +10,10 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { millis, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
 import { AgentError, Backoff, errorMessage, eventTypeMatcher, type CancelTimer, type FleetInbox } from 'praxis-agent';
 import type { NatsConfig } from './config';
+import { FleetLease } from './lease';
 import type { NatsRole, RoleContext } from './role';
 import { ensureStream } from './stream';
 import { parseSubject, streamSubjects } from './wire';
@@ -98,6 +100,8 @@ interface AggregatorCounters {
   not_acked: number;
   /** Skipped and acknowledged: events this agent forwarded itself, or types outside `types`. */
   skipped: number;
+  /** Redeliveries at or below the previous lease holder's watermark: acknowledged, not processed (it had). */
+  skipped_watermark: number;
 }
 
 /**
@@ -118,7 +122,7 @@ export class Aggregator implements NatsRole {
   private readonly retry = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.2 });
   private readonly takes: (type: string) => boolean;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly counters: AggregatorCounters = { delivered: 0, redelivered: 0, acked: 0, terminated: 0, not_acked: 0, skipped: 0 };
+  private readonly counters: AggregatorCounters = { delivered: 0, redelivered: 0, acked: 0, terminated: 0, not_acked: 0, skipped: 0, skipped_watermark: 0 };
   /** Messages left in the consumer for the fleet's aggregators (num_pending), as last seen; null before the first look. */
   private lag: number | null = null;
   /** Delivered to an aggregator and not acknowledged yet (num_ack_pending), as last seen. */
@@ -128,12 +132,60 @@ export class Aggregator implements NatsRole {
   /** Running and connected: /readyz and `fleet status` show it. */
   private consuming = false;
   private lastError: string | null = null;
+  /** Active/standby: only the holder of this lease consumes (consumer.lease > 0). */
+  private readonly lease?: FleetLease;
+  private nc?: NatsConnection;
+  /** Redeliveries at or below this stream sequence were processed by the previous holder. */
+  private skipUpTo = 0;
+  /** First deliveries in stream order, not yet all processed: the watermark is the head's predecessor. */
+  private readonly unfinished: number[] = [];
+  private readonly finished = new Set<number>();
+  private highestDelivered = 0;
+  /** The previous holder's deliveries are not all settled yet (stream seq they reached): no watermark beyond them meanwhile. */
+  private frozenUntil = 0;
+  private readonly settle: (() => void)[] = [];
+  private flushing = false;
+  private consumerInfo?: () => Promise<{ ack_floor: { stream_seq: number } }>;
 
   constructor(
     private readonly ctx: RoleContext,
     private readonly inbox: FleetInbox,
   ) {
     this.takes = eventTypeMatcher(ctx.config.types);
+    const { config } = ctx;
+    if (config.consumer.lease > 0) {
+      this.lease = new FleetLease({
+        scope: `${config.stream.name}_${config.consumer.durable}`,
+        holderId: `${ctx.agentId}-${randomUUID().slice(0, 8)}`,
+        ttlMs: config.consumer.lease,
+        clock: ctx.clock,
+        logger: ctx.logger,
+        acquired: (watermark) => {
+          this.skipUpTo = watermark;
+          this.highestDelivered = watermark;
+          this.unfinished.length = 0;
+          this.finished.clear();
+          if (this.nc && !this.nc.isClosed()) this.begin(this.nc);
+        },
+        lost: () => this.pause(),
+      });
+    }
+  }
+
+  /** Stops consuming at once (the lease is gone); what is being committed is still acknowledged. */
+  private pause(): void {
+    this.generation++;
+    this.retryTimer?.();
+    this.lagTimer?.();
+    this.running = false;
+    this.consuming = false;
+    const messages = this.messages;
+    this.messages = undefined;
+    void messages?.close().catch(() => undefined);
+  }
+
+  private mayConsume(): boolean {
+    return !this.lease || this.lease.isLeader;
   }
 
   start(): void {
@@ -143,6 +195,13 @@ export class Aggregator implements NatsRole {
   }
 
   connected(nc: NatsConnection, reconnected: boolean): void {
+    this.nc = nc;
+    if (this.lease) {
+      // Each connection of the link is a new client: the lease starts over on it (and decides when to consume).
+      this.pause();
+      this.lease.start(nc);
+      return;
+    }
     // The client resumes a pull subscription by itself after reconnecting; a new connection needs a new one.
     if (reconnected && this.running) {
       this.consuming = true;
@@ -165,6 +224,8 @@ export class Aggregator implements NatsRole {
     // Acknowledge what is being committed now; the link's close flushes the acks. What does not
     // commit stays unacknowledged and is redelivered.
     await Promise.allSettled([...this.inFlight]);
+    await this.flush();
+    await this.lease?.stop();
   }
 
   stats(): Record<string, unknown> {
@@ -179,11 +240,12 @@ export class Aggregator implements NatsRole {
       in_flight: this.inFlight.size,
       inbox: this.inbox.stats(),
       consumer_error: this.lastError,
+      ...(this.lease ? this.lease.stats() : {}),
     };
   }
 
   private begin(nc: NatsConnection): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.mayConsume()) return;
     const generation = ++this.generation;
     this.retryTimer?.();
     const previous = this.messages;
@@ -204,6 +266,14 @@ export class Aggregator implements NatsRole {
     await ensureStream(jsm, config.stream, config.subject_prefix);
     await ensureConsumer(jsm, config);
     const consumer = await jetstream(nc).consumers.get(config.stream.name, config.consumer.durable);
+    if (this.lease) {
+      // What the previous holder was handed and has not acknowledged comes back after ack_wait;
+      // until it has, the watermark must not pass it.
+      const info = await consumer.info();
+      this.consumerInfo = () => consumer.info();
+      const reached = info.delivered.stream_seq;
+      this.frozenUntil = reached > Math.max(info.ack_floor.stream_seq, this.skipUpTo) ? reached : 0;
+    }
     if (generation !== this.generation) return;
     const messages = await consumer.consume({ max_messages: config.consumer.batch });
     this.messages = messages;
@@ -225,25 +295,36 @@ export class Aggregator implements NatsRole {
     this.counters.delivered++;
     if (m.info.deliveryCount > 1) this.counters.redelivered++;
     this.lag = m.info.pending;
+    if (this.lease) {
+      if (m.seq <= this.skipUpTo) {
+        this.counters.skipped_watermark++;
+        m.ack();
+        return;
+      }
+      if (m.seq > this.highestDelivered) {
+        this.highestDelivered = m.seq;
+        this.unfinished.push(m.seq);
+      }
+    }
     const { config, agentId } = this.ctx;
     const subject = parseSubject(config.subject_prefix, m.subject);
     // An agent running both roles reads its own events back: they are on its bus already.
     if (subject && (subject.agentId === agentId || !this.takes(subject.type))) {
       this.counters.skipped++;
-      m.ack();
+      this.done(m, () => m.ack());
       return;
     }
     const receipt = await this.inbox.receive(m.data, subject?.agentId ?? '', { subject: m.subject, stream_seq: m.seq, delivery_count: m.info.deliveryCount });
     if (receipt.status === 'rejected') {
       this.counters.terminated++;
       // No reason text: nats-server 2.9 does not parse `+TERM <reason>` and would leave the message pending.
-      m.term();
+      this.done(m, () => m.term());
       return;
     }
     const acked = receipt.processed.then(
       () => {
         this.counters.acked++;
-        m.ack();
+        this.done(m, () => m.ack());
       },
       (error: unknown) => {
         // Not stored, so not processed: the server redelivers it after ack_wait.
@@ -253,6 +334,47 @@ export class Aggregator implements NatsRole {
     );
     this.inFlight.add(acked);
     void acked.finally(() => this.inFlight.delete(acked));
+  }
+
+  /**
+   * A message is processed. Without a lease it is acknowledged now; with one, after the watermark
+   * covering it is written, so a holder that dies with its acks unsent leaves the next one a
+   * watermark that already tells them apart from what it never processed.
+   */
+  private done(m: JsMsg, settle: () => void): void {
+    if (!this.lease) {
+      settle();
+      return;
+    }
+    // Only what can still be in the queue: a redelivery below its head would stay in the set for ever.
+    const head = this.unfinished[0];
+    if (head !== undefined && m.seq >= head) this.finished.add(m.seq);
+    this.settle.push(settle);
+    void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing || !this.lease) return;
+    this.flushing = true;
+    try {
+      while (this.settle.length > 0) {
+        const batch = this.settle.splice(0);
+        let watermark = 0;
+        while (this.unfinished.length > 0 && this.finished.has(this.unfinished[0] as number)) {
+          watermark = this.unfinished.shift() as number;
+          this.finished.delete(watermark);
+        }
+        if (this.frozenUntil > 0) {
+          const floor = await this.consumerInfo?.().then((i) => i.ack_floor.stream_seq, () => 0);
+          if ((floor ?? 0) >= this.frozenUntil) this.frozenUntil = 0;
+        }
+        if (watermark > 0 && this.frozenUntil === 0) await this.lease.advance(watermark);
+        // Acknowledged even when the watermark could not be written: an ack that arrives only helps.
+        for (const s of batch) s();
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   private ended(nc: NatsConnection, generation: number, error: unknown): void {
@@ -274,7 +396,7 @@ export class Aggregator implements NatsRole {
     }
     this.retryTimer = this.ctx.clock.setTimeout(() => {
       this.retryTimer = undefined;
-      if (!nc.isClosed()) this.begin(nc);
+      if (!nc.isClosed() && this.mayConsume()) this.begin(nc);
     }, delayMs);
   }
 

@@ -87,8 +87,9 @@ export const natsConfigSchema = z
         max_ack_pending: z.number().int().min(1).default(1000).describe('Messages handed out and not yet acknowledged, across all aggregators.'),
         ack_wait: positiveDuration.default(30_000).describe('A message not acknowledged within this is redelivered (to any aggregator).'),
         batch: z.number().int().min(1).max(10_000).default(100).describe('Messages fetched per pull.'),
+        lease: durationSchema.refine((ms) => ms === 0 || ms >= 1_000, 'must be 0 (off) or at least 1s: it is refreshed every quarter of itself').default(10_000).describe('Active/standby aggregators: only the holder of a leader lease (a key in the JetStream KV bucket `<stream>_<durable>_lease`, expiring after this long unless refreshed) consumes, so alerting runs once for the fleet; the others stand by and take over when it expires. 0: every aggregator consumes (load sharing; each alerts on its share).'),
       })
-      .default({ durable: 'praxis-aggregator', max_ack_pending: 1000, ack_wait: 30_000, batch: 100 })
+      .default({ durable: 'praxis-aggregator', max_ack_pending: 1000, ack_wait: 30_000, batch: 100, lease: 10_000 })
       .describe('Aggregator: the durable pull consumer on the stream.'),
   })
   .describe('Fleet mode on NATS JetStream: sidecars forward their events to one stream, aggregators consume it (see plugins/nats/README.md).');

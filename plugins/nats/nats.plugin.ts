@@ -83,7 +83,7 @@ export class NatsPlugin implements Plugin {
   /** The facts /readyz shows with the plugin (a NATS outage does not make the agent unready: it works locally). */
   status(): Record<string, unknown> {
     const stats = this.stats();
-    const keys = ['role', 'connected', 'stream_ok', 'last_acked_offset', 'pending_events', 'consuming', 'consumer_lag', 'last_error'];
+    const keys = ['role', 'connected', 'stream_ok', 'last_acked_offset', 'pending_events', 'consuming', 'consumer_lag', 'lease_role', 'lease_holder', 'last_error'];
     return Object.fromEntries(keys.filter((k) => stats[k] !== undefined).map((k) => [k, stats[k]]));
   }
 

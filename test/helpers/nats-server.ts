@@ -13,6 +13,9 @@ const PORT_RANGE = { first: 14300, last: 14349 };
 /** The range of the aggregator's tests (test/nats-aggregator.test.ts), apart from the sidecar's. */
 export const AGGREGATOR_PORT_RANGE = { first: 14350, last: 14399 };
 
+/** The range of the aggregator lease tests (test/nats-aggregator.test.ts, a server paused under the holder). */
+export const LEASE_PORT_RANGE = { first: 14500, last: 14549 };
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -99,6 +102,15 @@ export class TestNatsServer {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /** SIGSTOP: the server hangs with its sockets open (a partition, not an outage); `resume` sends SIGCONT. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 
   /** Kills the server and removes its store folder. */
