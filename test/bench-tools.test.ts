@@ -262,7 +262,9 @@ describe('bench process probe: main-thread CPU', () => {
     const start = process.cpuUsage().user;
     while (process.cpuUsage().user - start < 50_000) Math.sqrt(Math.random()); // 50 ms of CPU, not of wall time
     const after = schedOf(process.pid).runMs;
-    expect(after - before).toBeGreaterThanOrEqual(40);
+    // The process's 50 ms include its other threads (GC helpers, libuv; 11 ms of them in one CI
+    // run), so the main thread's share is less, but most of it.
+    expect(after - before).toBeGreaterThanOrEqual(25);
     expect(after).toBeLessThanOrEqual(cpuTimeOf(process.pid) + 20);
   });
 });
