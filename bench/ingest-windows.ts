@@ -7,6 +7,7 @@
 import type { Measurement } from './harness';
 import { closedLoop, IngestConnection, type IngestBody, type LoadResult } from './http-load';
 import { agentNodeArgs, cpuTimeOf, waitIdle as waitForIdle } from './process-probe';
+import { classifyThreads, threadDelta, threadTimesOf, type ThreadGroup } from './thread-probe';
 
 /** Keep-alive clients posting at once (issue 12). */
 export const CONCURRENCY = 4;
@@ -39,6 +40,26 @@ export function ingestMeasurements(names: readonly string[], workloads: readonly
     ...names.map((variant) => ({ variant, metric: costMetric(w), unit: 'µs', higherIsBetter: false, samples: [] as number[] })),
   ]);
 }
+
+/**
+ * Rows that break the server's CPU per event down by thread group, user and system time apart
+ * (thread-probe.ts), and the load client's own CPU per event: add them to the measurements of
+ * {@link ingestWindows} for the workloads to break down.
+ */
+export function threadMeasurements(names: readonly string[], workload: Workload): Measurement[] {
+  const rows = THREAD_ROWS.flatMap((g) => [`${g} user`, `${g} system`]);
+  return names.flatMap((variant) => [
+    ...rows.map((row) => ({ variant, metric: `${threadPrefix(workload)}${row}`, unit: 'µs', higherIsBetter: false, samples: [] as number[] })),
+    { variant, metric: clientMetric(workload), unit: 'µs', higherIsBetter: false, samples: [] as number[] },
+  ]);
+}
+
+/** worker_threads and the rest (inspector thread, profiler) share a row: both are usually 0. */
+const THREAD_ROWS = ['main', 'V8 platform (GC, JIT)', 'libuv threadpool', 'other threads'] as const;
+const rowOf = (group: ThreadGroup): (typeof THREAD_ROWS)[number] =>
+  group === 'worker_threads' || group === 'other' ? 'other threads' : group;
+const threadPrefix = (w: Workload) => `CPU per event, ${w.metric}, thread: `;
+const clientMetric = (w: Workload) => `load client CPU per event, ${w.metric}`;
 
 const cpuMetric = (w: Workload) => `server CPU, ${w.metric}`;
 const costMetric = (w: Workload) => `server CPU per event, ${w.metric}`;
@@ -90,6 +111,9 @@ export async function ingestWindows(
         };
         await waitIdle(pids);
         const pid = server.pids[0]!;
+        const byThread = measurements.some((m) => m.variant === server.name && m.metric === clientMetric(workload));
+        const groups = byThread ? classifyThreads(pid) : undefined;
+        const threadsBefore = byThread ? threadTimesOf(pid) : undefined;
         const cpu = cpuTimeOf(pid);
         const own = process.cpuUsage();
         const t = performance.now();
@@ -102,6 +126,17 @@ export async function ingestWindows(
         find(cpuMetric(workload)).samples.push(((cpuTimeOf(pid) - cpu) / elapsed) * 100);
         await waitIdle([pid]);
         find(costMetric(workload)).samples.push(((cpuTimeOf(pid) - cpu) * 1000) / result.accepted);
+        if (groups && threadsBefore) {
+          const perEvent = (ms: number) => (ms * 1000) / result.accepted;
+          const rows = new Map<string, number>();
+          for (const [group, t] of threadDelta(threadsBefore, threadTimesOf(pid), groups)) {
+            const row = rowOf(group);
+            rows.set(`${row} user`, (rows.get(`${row} user`) ?? 0) + perEvent(t.userMs));
+            rows.set(`${row} system`, (rows.get(`${row} system`) ?? 0) + perEvent(t.systemMs));
+          }
+          for (const [row, value] of rows) find(`${threadPrefix(workload)}${row}`).samples.push(value);
+          find(clientMetric(workload)).samples.push(perEvent((used.user + used.system) / 1000));
+        }
         clientCpu.set(workload.metric, Math.max(clientCpu.get(workload.metric) ?? 0, ((used.user + used.system) / 1000 / elapsed) * 100));
       }
     }

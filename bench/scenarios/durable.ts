@@ -12,7 +12,7 @@ import path from 'node:path';
 import { auditPlugin, benchConfig, durabilityNote, startAgent, storeSection, writeConfig } from '../agent-process';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../harness';
 import { systemErrors } from '../http-load';
-import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, type IngestServer, type Workload } from '../ingest-windows';
+import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, threadMeasurements, type IngestServer, type Workload } from '../ingest-windows';
 import { AGENT_BIN, type Spawned } from '../process-probe';
 import { BATCH } from './ingest';
 
@@ -38,10 +38,9 @@ export const durableScenario: Scenario = {
       { metric: `arrays of ${BATCH}`, body: systemErrors(BATCH) },
       { metric: 'single events', body: systemErrors(1) },
     ];
-    const measurements = ingestMeasurements(
-      variants.map((v) => v.name),
-      workloads,
-    );
+    const names = variants.map((v) => v.name);
+    // The batched workload, the issue's target, is also broken down by thread (user and system).
+    const measurements = [...ingestMeasurements(names, workloads), ...threadMeasurements(names, workloads[0]!)];
     const notes: string[] = [];
     let clientNotes: string[] = [];
     try {
