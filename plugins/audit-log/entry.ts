@@ -22,8 +22,8 @@ const MAX_REMEMBERED_KEYS = 10_000;
  */
 export class AuditEntryBuilder {
   private readonly patterns: readonly string[];
-  /** Whether a key looks secret, per key seen: the same few keys recur in every event. */
-  private readonly secretKeys = new Map<string, boolean>();
+  /** Per key seen, its JSON text, or null when it looks secret: the same few keys recur in every event. */
+  private readonly keys = new Map<string, string | null>();
 
   constructor(extraPatterns: readonly string[] = []) {
     this.patterns = extraPatterns.length > 0 ? [...DEFAULT_SECRET_KEY_PATTERNS, ...extraPatterns] : DEFAULT_SECRET_KEY_PATTERNS;
@@ -103,32 +103,52 @@ export class AuditEntryBuilder {
     if (proto !== null && Object.getPrototypeOf(proto) !== null) return undefined;
     const obj = value as Record<string, unknown>;
     if (typeof obj.toJSON === 'function') return undefined;
-    const keys = Object.keys(obj).sort();
+    const keys = sortKeys(Object.keys(obj));
     let out = '{';
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
-      if (this.isSecret(key)) return undefined;
+      const quoted = this.quotedKey(key);
+      if (quoted === null) return undefined;
       const item = this.cleanCanonical(obj[key], depth + 1);
       if (item === undefined) return undefined;
-      out += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${item}`;
+      out += `${i === 0 ? '' : ','}${quoted}:${item}`;
     }
     return `${out}}`;
   }
 
-  private isSecret(key: string): boolean {
-    let secret = this.secretKeys.get(key);
-    if (secret === undefined) {
-      if (this.secretKeys.size >= MAX_REMEMBERED_KEYS) this.secretKeys.clear();
-      secret = isSecretKey(key, this.patterns);
-      this.secretKeys.set(key, secret);
+  /** The key as JSON text, or null when it looks secret; remembered per key. */
+  private quotedKey(key: string): string | null {
+    let quoted = this.keys.get(key);
+    if (quoted === undefined) {
+      if (this.keys.size >= MAX_REMEMBERED_KEYS) this.keys.clear();
+      quoted = isSecretKey(key, this.patterns) ? null : JSON.stringify(key);
+      this.keys.set(key, quoted);
     }
-    return secret;
+    return quoted;
   }
 }
 
 /** The audit entry for one event (see {@link AuditEntryBuilder}; the plugin keeps one builder). */
 export function toAuditEntry(event: Event, extraPatterns: readonly string[] = []): AuditEntry {
   return new AuditEntryBuilder(extraPatterns).build(event);
+}
+
+/**
+ * Sorts `keys` in place in the order of `Array.prototype.sort()` (UTF-16 code units, which is what
+ * `<` compares), by insertion: event data has a handful of keys, and the built-in sort allocates a
+ * work array per call (an eighth of the audit path's allocation per event before).
+ */
+function sortKeys(keys: string[]): string[] {
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > key) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
 }
 
 /** Redacts a value unless a producer already did (or it is absent: an added or removed key). */

@@ -159,9 +159,11 @@ export function prepareEntry(entry: AuditEntry): PreparedEntry {
  * is what `audit verify` compares against.
  */
 export function sealPrepared(entry: PreparedEntry, position: ChainPosition, key?: Buffer): { line: string; hash: string } {
-  const seq = JSON.stringify(position.seq);
-  const recordedAt = JSON.stringify(position.recordedAt);
-  const prev = JSON.stringify(position.prev);
+  // What JSON.stringify gives for them, without its call and copy per line: seq is a safe integer,
+  // recorded_at an ISO 8601 time and prev a hex hash (nothing to escape in either).
+  const seq = String(position.seq);
+  const recordedAt = `"${position.recordedAt}"`;
+  const prev = `"${position.prev}"`;
   const fileStart = position.fileStart ? '"file_start":true,' : '';
   const canonical = `${entry[0]}${fileStart}"prev":${prev},"recorded_at":${recordedAt},"seq":${seq},${entry[1]}`;
   const hash = sha256Hex(canonical);

@@ -13,10 +13,8 @@ export interface SealRequest {
 
 const key = (workerData as { key?: Uint8Array } | undefined)?.key;
 const hmacKey = key ? Buffer.from(key) : undefined;
-// A fresh buffer per batch (not Node's shared pool), so it can be transferred, not copied.
-const encoder = new TextEncoder();
-
 parentPort?.on('message', ({ id, packed, start }: SealRequest) => {
-  const sealed = sealBatch(unpackEntries(packed), start, hmacKey, (text) => encoder.encode(text));
+  // Each batch has a buffer of its own (not Node's shared pool): transferred, not copied.
+  const sealed = sealBatch(unpackEntries(packed), start, hmacKey);
   parentPort?.postMessage({ id, sealed }, [sealed.bytes.buffer as ArrayBuffer]);
 });

@@ -5,8 +5,8 @@ import { FakeClock } from 'praxis-agent/testing';
 import { AuditWriter, type AuditWriterHooks } from './audit-writer';
 import { AuditEntryBuilder } from './entry';
 import { rotatedFiles } from './files';
-import { GENESIS_HASH, prepareEntry, type PreparedEntry } from './record';
-import type { BatchStart, SealedBatch } from './seal-batch';
+import { GENESIS_HASH, prepareEntry, sealPrepared, type PreparedEntry } from './record';
+import { MAX_BATCH_BYTES, MAX_BATCH_LINES, sealBatch, type BatchStart, type SealedBatch } from './seal-batch';
 import { InlineSealer, WorkerSealer } from './sealer';
 import { verifyAuditFiles } from './verify';
 
@@ -47,6 +47,78 @@ function failingWorker(how: string): string {
 }
 
 const plain = (batch: SealedBatch): unknown => ({ ...batch, bytes: Buffer.from(batch.bytes).toString('utf8') });
+
+/** What sealBatch must give: each entry sealed on its own (sealPrepared), lines joined and encoded at the end. */
+function referenceBatch(batch: readonly PreparedEntry[], start: BatchStart, key?: Buffer): { text: string; lines: number; size: number; rotate: boolean } {
+  let { seq, prev, size } = start;
+  const lines: string[] = [];
+  for (const entry of batch) {
+    const sealed = sealPrepared(entry, { seq: seq + 1, prev, recordedAt: start.recordedAt, fileStart: size === 0 }, key);
+    const bytes = Buffer.byteLength(sealed.line) + 1;
+    if (start.maxBytes > 0 && size > 0 && size + bytes > start.maxBytes) {
+      if (lines.length > 0) break;
+      return { text: '', lines: 0, size, rotate: true };
+    }
+    lines.push(sealed.line);
+    seq++;
+    prev = sealed.hash;
+    size += bytes;
+    if (lines.length >= MAX_BATCH_LINES || size - start.size >= MAX_BATCH_BYTES) break;
+  }
+  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', lines: lines.length, size, rotate: false };
+}
+
+function firstDifference(a: string, b: string): number {
+  if (a === b) return -1;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+describe('sealBatch', () => {
+  /** A short first line (the buffer is sized from it), then long lines of 2-, 3- and 4-byte UTF-8: the buffer must grow, more than once. */
+  const mixed = (): PreparedEntry[] => [
+    ...entries(1),
+    ...Array.from({ length: 40 }, (_, i) =>
+      prepareEntry(
+        builder.build({
+          type: 'system.error',
+          data: { severity: 'error', message: `${'ü€😀'.repeat(20 * (i + 1))} ${i}`, component: 'sealer' },
+          metadata: { event_id: `m-${i}`, timestamp: '2026-11-30T00:00:00.000Z', tags: [] },
+        } as never),
+      ),
+    ),
+    ...entries(5, 100),
+  ];
+
+  it.each([
+    ['from the file start, with HMAC', START, KEY],
+    ['mid-file, no key', { ...START, size: 100 }, undefined],
+    ['cut at max_bytes inside the long lines', { ...START, size: 100, maxBytes: 100 + 60_000 }, KEY],
+    ['a first line that does not fit: rotate', { ...START, size: 100, maxBytes: 150 }, undefined],
+  ] as const)('%s: the bytes are the lines sealEntry gives, encoded once, and the size counts them exactly', (_what, start, key) => {
+    const batch = mixed();
+    const sealed = sealBatch(batch, start, key);
+    const { text, ...expected } = referenceBatch(batch, start, key);
+    // Where the texts first differ (-1: nowhere), rather than a diff of 150 kB.
+    expect({ differsAt: firstDifference(Buffer.from(sealed.bytes).toString('utf8'), text), lines: sealed.lines, size: sealed.size, rotate: sealed.rotate }).toEqual({ differsAt: -1, ...expected });
+    expect(sealed.size - start.size).toBe(sealed.bytes.length);
+  });
+
+  it('a batch holds at most MAX_BATCH_LINES lines', () => {
+    const batch = entries(MAX_BATCH_LINES + 10);
+    const sealed = sealBatch(batch, START, undefined);
+    expect(sealed.lines).toBe(MAX_BATCH_LINES);
+    expect(firstDifference(Buffer.from(sealed.bytes).toString('utf8'), referenceBatch(batch, START).text)).toBe(-1);
+  });
+
+  it('a batch stops at MAX_BATCH_BYTES', () => {
+    const big = prepareEntry(builder.build({ type: 'system.error', data: { severity: 'error', message: 'x'.repeat(100_000), component: 'c' }, metadata: { event_id: 'b', timestamp: '2026-11-30T00:00:00.000Z', tags: [] } } as never));
+    const sealed = sealBatch(Array.from({ length: 30 }, () => big), START, undefined);
+    expect(sealed.lines).toBe(11); // the line that reaches 1 MiB is the batch's last
+    expect(sealed.bytes.length).toBeGreaterThanOrEqual(MAX_BATCH_BYTES);
+  });
+});
 
 describe('WorkerSealer', () => {
   it('seals byte for byte what sealing inline gives: file start, HMAC, the cut at max_bytes, a batch that must rotate first', async () => {

@@ -17,7 +17,7 @@ export class InlineSealer implements BatchSealer {
   constructor(private readonly key?: Buffer) {}
 
   seal(entries: readonly PreparedEntry[], start: BatchStart): SealedBatch {
-    return sealBatch(entries, start, this.key, (text) => Buffer.from(text));
+    return sealBatch(entries, start, this.key);
   }
 
   close(): Promise<void> {
