@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SECRET_KEY_PATTERNS, redactSecrets } from 'praxis-agent';
 import { FakeClock, waitFor } from 'praxis-agent/testing';
-import { AuditWriter, type AuditWriterHooks, type AuditWriterOptions, type AuditWriterStats } from './audit-writer';
+import { AuditWriter, WRITABLE_BACKLOG, type AuditWriterHooks, type AuditWriterOptions, type AuditWriterStats } from './audit-writer';
 import { AuditEntryBuilder, toAuditEntry } from './entry';
 import { canonicalJson, GENESIS_HASH, normaliseData, sealEntry, type AuditEntry } from './record';
 
@@ -84,6 +84,42 @@ describe('AuditWriter: group commit', () => {
     expect(w.stats()).toMatchObject({ lines_written: 3, writes: 2, fsyncs: 2, queued: 0, dropped: 0 });
     await w.close();
     expect(seqs(file)).toEqual([1, 2, 3]);
+  });
+
+  it('while the file is writable, holds the publisher back at WRITABLE_BACKLOG queued events, below queue_capacity; loses nothing', async () => {
+    const { writer: w, file } = writer({ queueCapacity: 10_000 });
+    await w.start();
+    const waits: Promise<void>[] = [];
+    for (let i = 1; i <= WRITABLE_BACKLOG; i++) expect(w.enqueue(entry(i))).toBeUndefined();
+    const next = w.enqueue(entry(WRITABLE_BACKLOG + 1));
+    expect(next).toBeInstanceOf(Promise);
+    waits.push(next as Promise<void>);
+    expect(w.stats()).toMatchObject({ queued: WRITABLE_BACKLOG, dropped: 0 });
+    await Promise.all(waits);
+    await w.flushed();
+    expect(w.stats()).toMatchObject({ lines_written: WRITABLE_BACKLOG + 1, queued: 0, dropped: 0 });
+    await w.close();
+    expect(seqs(file)).toEqual(Array.from({ length: WRITABLE_BACKLOG + 1 }, (_, i) => i + 1));
+  });
+
+  it('while the file cannot be written, holds up to queue_capacity events (more than WRITABLE_BACKLOG) before it drops', async () => {
+    const file = path.join(root, `case-${++dirCount}`, 'audit.log');
+    mkdirSync(path.dirname(file));
+    symlinkSync('/dev/full', file);
+    const capacity = WRITABLE_BACKLOG * 3;
+    const w = new AuditWriter(
+      { path: file, fsync: 'every', fsyncIntervalMs: 1000, maxBytes: 0, rotateIntervalMs: 0, retain: 0, queueCapacity: capacity, retryInitialMs: 100, retryMaxMs: 100, source: 'audit' },
+      new FakeClock(),
+      hooks,
+    );
+    await w.start();
+    w.enqueue(entry(0));
+    await waitFor(() => w.isFailing, { what: 'the failed write' });
+    for (let i = 1; i < capacity; i++) expect(w.enqueue(entry(i))).toBeUndefined();
+    expect(w.stats()).toMatchObject({ queued: capacity, dropped: 0 });
+    expect(w.enqueue(entry(capacity))).toBeUndefined(); // full while failing: dropped, not waiting
+    expect(w.stats()).toMatchObject({ queued: capacity, dropped: 1 });
+    await w.close();
   });
 
   it('when that batch fails, drops the newest events beyond queue_capacity again: memory stays bounded for the whole episode', async () => {
