@@ -183,7 +183,8 @@ describe('AuditWriter with the sealing worker', () => {
     const sealer = new WorkerSealer({ key: KEY, script: script === WORKER ? WORKER : failingWorker('process.exit(7)'), onFailure: (error) => failures.push(error) });
     const w = writerWith(sealer, file, lost);
     await w.start();
-    for (let i = 1; i <= 3000; i++) w.enqueue(auditEntry(i));
+    // As the bus does: a publisher held back (the backlog is full) waits before the next one.
+    for (let i = 1; i <= 3000; i++) await w.enqueue(auditEntry(i));
     await w.close();
     expect(lost).toEqual([]);
     expect(failures).toHaveLength(script === WORKER ? 0 : 1);
