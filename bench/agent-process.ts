@@ -66,9 +66,9 @@ export interface AgentProcess {
   wsUrl?: string;
 }
 
-/** `praxis-agent start --config <config>` (with BENCH_AGENT_NODE_ARGS), ready. */
-export async function startAgent(config: string, env?: NodeJS.ProcessEnv): Promise<AgentProcess> {
-  const proc = await spawnUntilReady(agentArgs(config, agentNodeArgs()), AGENT_READY, 20_000, env);
+/** `praxis-agent start --config <config>` (with BENCH_AGENT_NODE_ARGS), ready; `bin`: another build's bin/praxis-agent.js. */
+export async function startAgent(config: string, env?: NodeJS.ProcessEnv, bin?: string): Promise<AgentProcess> {
+  const proc = await spawnUntilReady(agentArgs(config, agentNodeArgs(), bin), AGENT_READY, 20_000, env);
   const wsUrl = proc.lines.map((l) => /websocket broadcaster listening on (ws:\/\/[^\s"]+)/.exec(l)?.[1]).find(Boolean);
   return { proc, port: proc.port, wsUrl };
 }

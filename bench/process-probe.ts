@@ -29,9 +29,9 @@ plugins:
 ${plugins}`;
 }
 
-/** The node arguments that run `praxis-agent start --config <config>` (after `nodeArgs`). */
-export function agentArgs(config: string, nodeArgs: string[] = []): string[] {
-  return [...nodeArgs, AGENT_BIN, 'start', '--config', config];
+/** The node arguments that run `praxis-agent start --config <config>` (after `nodeArgs`); `bin`: another build's CLI. */
+export function agentArgs(config: string, nodeArgs: string[] = [], bin = AGENT_BIN): string[] {
+  return [...nodeArgs, bin, 'start', '--config', config];
 }
 
 /**

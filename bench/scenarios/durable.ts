@@ -28,12 +28,16 @@ export const durableScenario: Scenario = {
   async run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const windowMs = ctx.quick ? 250 : 600;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'praxis-bench-durable-'));
-    const variants: { name: string; config: (data: string) => Record<string, unknown> }[] = [
+    const durableConfig = (data: string) => benchConfig('bench-durable', { store: storeSection(data), plugins: [auditPlugin(data)] });
+    const variants: { name: string; config: (data: string) => Record<string, unknown>; bin?: string }[] = [
       { name: BASELINE, config: () => benchConfig('bench-plain') },
-      { name: DURABLE, config: (data) => benchConfig('bench-durable', { store: storeSection(data), plugins: [auditPlugin(data)] }) },
+      { name: DURABLE, config: durableConfig },
       { name: 'agent + store', config: (data) => benchConfig('bench-store', { store: storeSection(data) }) },
       { name: 'agent + audit-log', config: (data) => benchConfig('bench-audit', { plugins: [auditPlugin(data)] }) },
     ];
+    // An A/B in the same run: another build's bin/praxis-agent.js (e.g. of the commit before a change), durable.
+    const other = process.env.BENCH_DURABLE_OTHER_BIN;
+    if (other) variants.push({ name: `${DURABLE} (${other})`, config: durableConfig, bin: other });
     const workloads: Workload[] = [
       { metric: `arrays of ${BATCH}`, body: systemErrors(BATCH) },
       { metric: 'single events', body: systemErrors(1) },
@@ -49,7 +53,7 @@ export const durableScenario: Scenario = {
         try {
           for (const [i, variant] of variants.entries()) {
             const data = path.join(dir, `r${round}-${i}`);
-            procs.push((await startAgent(writeConfig(dir, `v${i}`, variant.config(data)))).proc);
+            procs.push((await startAgent(writeConfig(dir, `v${i}`, variant.config(data)), undefined, variant.bin)).proc);
           }
           const servers: IngestServer[] = procs.map((p, i) => ({ name: variants[i]!.name, port: p.port, pids: [p.child.pid!] }));
           logPids(ctx.log, servers);
