@@ -8,7 +8,7 @@ import { EventRegistry } from '../events/registry';
 import type { Event } from '../events/types';
 import { sampleEvents } from '../testing/samples';
 import { EventStore } from './event-store';
-import { SqliteEventStore, STORE_FILE } from './sqlite-event-store';
+import { PAGE_SIZE, SqliteEventStore, STORE_FILE } from './sqlite-event-store';
 
 const dirs: string[] = [];
 const open: SqliteEventStore[] = [];
@@ -131,6 +131,33 @@ describe('SqliteEventStore', () => {
     const db = (store as unknown as { db: { pragma(sql: string, options: { simple: true }): unknown } }).db;
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(db.pragma('page_size', { simple: true })).toBe(PAGE_SIZE);
+  });
+
+  it('keeps the page size of a database written before (4 KiB pages): its events, appends and a reopen all work', () => {
+    const dir = tempDir();
+    const first = storeIn(dir);
+    first.close();
+    // The same file as an earlier version wrote it: SQLite's default page size.
+    const file = path.join(dir, STORE_FILE);
+    const legacy = new Database(file);
+    legacy.pragma('journal_mode = DELETE');
+    legacy.pragma('page_size = 4096');
+    legacy.exec('VACUUM');
+    legacy.prepare('INSERT INTO events (seq, type, at, json) VALUES (1, ?, 0, ?)').run('system.error', JSON.stringify(event()));
+    expect(legacy.pragma('page_size', { simple: true })).toBe(4096);
+    legacy.close();
+    const store = storeIn(dir);
+    const db = store.database();
+    expect(db.pragma('page_size', { simple: true })).toBe(4096);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    for (let i = 0; i < 500; i++) store.append(event());
+    store.flush();
+    store.close();
+    const reopened = storeIn(dir);
+    expect(reopened.database().pragma('page_size', { simple: true })).toBe(4096);
+    expect(reopened.head).toBe(501);
+    expect(reopened.read(0, { limit: 1000 }).events.map((e) => e.offset)).toEqual(Array.from({ length: 501 }, (_, i) => i + 1));
   });
 
   it('commits every event on its own with commit_interval 0', () => {

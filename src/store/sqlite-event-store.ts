@@ -29,6 +29,9 @@ export const DEFAULT_STORE_OPTIONS: Omit<SqliteEventStoreOptions, 'dir'> = (({ e
 /** File name of the database inside the data dir. */
 export const STORE_FILE = 'events.db';
 
+/** Page size of a new database, in bytes. */
+export const PAGE_SIZE = 16_384;
+
 /** Pending events kept in memory while commits fail; beyond it the oldest are dropped (and the epoch changes). */
 const MAX_PENDING = 100_000;
 
@@ -200,6 +203,10 @@ export class SqliteEventStore extends EventStore {
       db = new Database(this.file, { timeout: 0 });
       // Exclusive before WAL: a second agent on the same data dir fails here instead of writing interleaved offsets.
       db.pragma('locking_mode = EXCLUSIVE');
+      // Only a new, empty database takes it (one written before keeps its pages): a commit writes
+      // its WAL frames one page at a time, so 16 KiB pages are a quarter of the write calls of the
+      // default 4 KiB (store path, per event: 0.74 → 0.46 µs system CPU, README "End to end").
+      db.pragma(`page_size = ${PAGE_SIZE}`);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
