@@ -24,7 +24,7 @@ export function benchConfig(name: string, rest: Json = {}): Json {
 export const storeSection = (dataDir: string): Json => ({ enabled: true, data_dir: dataDir, commit_interval: '100ms' });
 
 /** The audit-log plugin at its defaults (fsync: every), writing under `dir`. */
-export const auditPlugin = (dir: string): Json => ({ name: 'audit', use: 'audit-log', config: { path: path.join(dir, 'audit', 'audit.log'), fsync: 'every' } });
+export const auditPlugin = (dir: string, extra: Json = {}): Json => ({ name: 'audit', use: 'audit-log', config: { path: path.join(dir, 'audit', 'audit.log'), fsync: 'every', ...extra } });
 
 /** The websocket-broadcaster on a free port sending every event to every client (as shipped). */
 export const broadcasterPlugin = (maxConnections: number): Json => ({

@@ -38,6 +38,10 @@ export const durableScenario: Scenario = {
     // An A/B in the same run: another build's bin/praxis-agent.js (e.g. of the commit before a change), durable.
     const other = process.env.BENCH_DURABLE_OTHER_BIN;
     if (other) variants.push({ name: `${DURABLE} (${other})`, config: durableConfig, bin: other });
+    // The audit-log's sealing in a worker thread (off by default): what it moves off the main thread, and what it costs in all.
+    if (process.env.BENCH_DURABLE_SEAL_IN_WORKER) {
+      variants.push({ name: `${DURABLE} (seal_in_worker)`, config: (data) => benchConfig('bench-durable-worker', { store: storeSection(data), plugins: [auditPlugin(data, { seal_in_worker: true })] }) });
+    }
     const workloads: Workload[] = [
       { metric: `arrays of ${BATCH}`, body: systemErrors(BATCH) },
       { metric: 'single events', body: systemErrors(1) },
