@@ -5,14 +5,17 @@
  * profile summary (bench/profile-top.ts). No assertion on time.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { buildSync } from 'esbuild';
 import { WebSocketServer } from 'ws';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
 import { cpuTimeOf, schedOf } from '../bench/process-probe';
+import { classifyThreads, threadDelta, threadTimesOf, type ThreadGroup } from '../bench/thread-probe';
 import { fileOf, topSelfTime } from '../bench/profile-top';
 import { RawWsClient } from '../bench/raw-ws-client';
 import { decodeVlq } from '../bench/source-map';
@@ -274,5 +277,72 @@ describe('bench process probe: main-thread CPU', () => {
     // Were the probe's unit wrong (µs or ns read as ms), the process would have used far less.
     expect((processUsed.user + processUsed.system) / 1000).toBeGreaterThanOrEqual(after - before - 1);
     expect(after).toBeLessThanOrEqual(cpuTimeOf(process.pid) + 20);
+  });
+});
+
+/**
+ * A node process with the threads the agent has: it burns CPU on request in the main thread, in a
+ * worker_threads isolate, or in libuv's threadpool (pbkdf2), each a fixed amount of work, and
+ * answers "done" on stdout. The probe must put that work in the right group.
+ */
+const THREADS_CHILD = `
+const { Worker } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const burn = (n) => { let h = 'x'; for (let i = 0; i < n; i++) h = crypto.createHash('sha256').update(h).digest('hex'); return h; };
+const worker = new Worker(${JSON.stringify(`
+  const crypto = require('node:crypto');
+  const burn = (n) => { let h = 'x'; for (let i = 0; i < n; i++) h = crypto.createHash('sha256').update(h).digest('hex'); return h; };
+  const { parentPort } = require('node:worker_threads');
+  parentPort.on('message', (n) => { burn(n); parentPort.postMessage('done'); });
+  parentPort.postMessage('up');
+`)}, { eval: true });
+// Ready once the worker's event loop runs and the threadpool exists (its threads start on first use).
+let starting = 2;
+const started = () => { if (--starting === 0) process.stdout.write('ready\\n'); };
+worker.on('message', (m) => (m === 'up' ? started() : process.stdout.write('done\\n')));
+crypto.pbkdf2('warm', 'up', 1, 32, 'sha256', started);
+require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const [where, n] = line.split(' ');
+  if (where === 'main') { burn(Number(n)); process.stdout.write('done\\n'); }
+  else if (where === 'worker') worker.postMessage(Number(n));
+  else { let left = 4; for (let i = 0; i < 4; i++) crypto.pbkdf2('p', 's', Number(n), 32, 'sha256', () => { if (--left === 0) process.stdout.write('done\\n'); }); }
+});
+`;
+
+describe('bench thread probe', () => {
+  it('puts CPU spent in the main thread, a worker_threads isolate and the libuv threadpool in their groups', async () => {
+    const child = spawn(process.execPath, ['-e', THREADS_CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! });
+    const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
+    try {
+      expect(await next()).toBe('ready');
+      const pid = child.pid!;
+      let groups = classifyThreads(pid);
+      const count = (g: ThreadGroup) => [...groups.values()].filter((x) => x === g).length;
+      // The worker said it is up just before its event loop waits (epoll): what tells it apart.
+      await waitFor(() => count('worker_threads') === 1 || !(groups = classifyThreads(pid)), { what: 'the worker waiting in its event loop' });
+      expect(groups.get(pid)).toBe('main');
+      expect(count('V8 platform (GC, JIT)')).toBe(5); // the delayed-task scheduler and --v8-pool-size 4
+      expect(count('worker_threads')).toBe(1);
+      expect(count('libuv threadpool')).toBe(4); // UV_THREADPOOL_SIZE
+      const shares: Record<string, string> = {};
+      for (const [where, n, group] of [
+        ['main', 100_000, 'main'],
+        ['worker', 100_000, 'worker_threads'],
+        ['pool', 300_000, 'libuv threadpool'],
+      ] as const) {
+        const before = threadTimesOf(pid);
+        child.stdin!.write(`${where} ${n}\n`);
+        expect(await next()).toBe('done');
+        const used = threadDelta(before, threadTimesOf(pid), groups);
+        const all = [...used.values()].reduce((sum, t) => sum + t.runMs, 0);
+        // Most of the work lands in its group, whatever else runs on the machine.
+        shares[where] = `${group} ${Math.round((used.get(group)!.runMs / all) * 100) >= 80 ? '≥ 80%' : `${Math.round((used.get(group)!.runMs / all) * 100)}%`}`;
+        expect(used.get(group)!.userMs + used.get(group)!.systemMs).toBeGreaterThan(0);
+      }
+      expect(shares).toEqual({ main: 'main ≥ 80%', worker: 'worker_threads ≥ 80%', pool: 'libuv threadpool ≥ 80%' });
+    } finally {
+      child.kill();
+    }
   });
 });
