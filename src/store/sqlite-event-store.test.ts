@@ -132,6 +132,8 @@ describe('SqliteEventStore', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('page_size', { simple: true })).toBe(PAGE_SIZE);
+    // Checkpoints at 4 MiB of WAL, as SQLite's default did with 4 KiB pages.
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(256);
   });
 
   it('keeps the page size of a database written before (4 KiB pages): its events, appends and a reopen all work', () => {
@@ -150,6 +152,7 @@ describe('SqliteEventStore', () => {
     const store = storeIn(dir);
     const db = store.database();
     expect(db.pragma('page_size', { simple: true })).toBe(4096);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1024);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     for (let i = 0; i < 500; i++) store.append(event());
     store.flush();
