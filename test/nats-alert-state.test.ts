@@ -140,6 +140,7 @@ interface FleetStats {
   alert_state_queued: number;
   alert_state_merged: number;
   alert_state_invalid: number;
+  delivered: number;
 }
 
 async function fleetStats(url: string): Promise<FleetStats> {
@@ -230,22 +231,22 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
     const merged = await until('the alert on the new holder', async () => (await getJson<{ fingerprint: string; status: { state: string } }[]>(`${standby}/api/v2/alerts`)).find((a) => a.fingerprint === fingerprint));
     expect(merged.status.state).toBe('active');
 
-    // The probe still sees the service down (as a re-processed event would say): within repeat_interval, no notification.
-    await publish(fleet, 'web-2', 'service.status', { service_name: 'orders', status: 'unhealthy' });
-    await until('the second alert on the new holder', async () => (await getJson<unknown[]>(`${standby}/api/v2/alerts`)).length === 2);
+    // The probe still sees the service down (as an event processed by both holders would say): within
+    // repeat_interval, no notification. (A service.status of another agent would resolve this one: the
+    // core's rule for status alerts, so only web-1 reports here.)
     await publish(fleet, 'web-1', 'service.status', { service_name: 'orders', status: 'unhealthy' });
+    await until('the occurrence on the new holder', async () => (await fleetStats(standby)).delivered >= 1);
     // group_interval is 1s: a notification of the group would come within this wait.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const webOne = (h: Hook): boolean => h.alerts.some((a) => a.fingerprint === fingerprint);
-    expect(hooks.filter(webOne)).toHaveLength(1);
+    const ofAlert = (h: Hook): boolean => h.alerts.some((a) => a.fingerprint === fingerprint);
+    expect(hooks.filter(ofAlert)).toHaveLength(1);
 
     await publish(fleet, 'web-1', 'service.status', { service_name: 'orders', status: 'healthy' });
     await until('the resolve', () => hooks.find((h) => h.alerts.some((a) => a.fingerprint === fingerprint && a.status === 'resolved')));
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const resolves = hooks.filter((h) => h.alerts.some((a) => a.fingerprint === fingerprint && a.status === 'resolved'));
     expect(resolves).toHaveLength(1);
-    // web-2's alert is new to every receiver: notified once, by the new holder (with web-1's resolve, or on its own).
-    expect(hooks.filter((h) => h.alerts.some((a) => a.labels.agent === 'web-2' && a.status === 'firing')).length).toBeLessThanOrEqual(1);
+    expect(hooks).toHaveLength(2);
   });
 
   it('a bad value in the bucket is reported and skipped; the good ones are merged', async () => {
@@ -266,7 +267,8 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
     await kv.put('silence.not-json', '{"id": ');
     await kv.put(`silence.${randomUUID()}`, JSON.stringify(silence(randomUUID(), 'id is not its key')));
     await kv.put('foreign.thing', '{}');
-    await kv.put(`silence.${randomUUID()}`, JSON.stringify({ ...silence(randomUUID(), 'no matchers'), matchers: [] }));
+    const empty = randomUUID();
+    await kv.put(`silence.${empty}`, JSON.stringify({ ...silence(empty, 'no matchers'), matchers: [] }));
     await kv.put(`silence.${good}`, JSON.stringify(silence(good, 'the good one')));
     await until('the good silence merged', async () => (await getJson<{ id: string }[]>(`${url}/api/v2/silences`)).some((s) => s.id === good));
     const reports = await until('four NATS_ALERT_STATE_INVALID reports', async () => {
@@ -277,7 +279,7 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
     expect(messages).toContain('silence.not-json');
     expect(messages).toContain('not JSON');
     expect(messages).toContain('foreign.thing');
-    expect(messages).toContain('is not its key');
+    expect(messages).toContain('its value is for key');
     expect(messages).toContain('at least one matcher');
     expect(await getJson<unknown[]>(`${url}/api/v2/silences`)).toHaveLength(1);
     expect(await fleetStats(url)).toMatchObject({ alert_state_invalid: 4, alert_state_merged: 1 });
