@@ -10,6 +10,7 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
 import { desiredStream } from '../plugins/nats/stream';
+import { until } from './helpers/async';
 import { AgentProcess } from './helpers/cli';
 import { ALERT_STATE_PORT_RANGE, TestNatsServer } from './helpers/nats-server';
 
@@ -120,16 +121,6 @@ async function startAggregator(name: string, fleet: Fleet): Promise<string> {
 
 async function getJson<T>(url: string): Promise<T> {
   return (await (await fetch(url)).json()) as T;
-}
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 interface FleetStats {
