@@ -172,6 +172,26 @@ describe('alerting state replication seam', () => {
     expect(b.agent.alerting!.alerts()).toHaveLength(0);
   });
 
+  it('an alert hit by many events is told at most once a second while its state stays; a new state at once', async () => {
+    const a = await node('agg-a');
+    const alertsTold = (): number => a.told.filter((c) => c.kind === 'alert').length;
+    await a.agent.bus.publish('service.status', { service_name: 'db', status: 'unhealthy' }, FROM_WEB_1);
+    await advance(100);
+    expect(alertsTold()).toBe(1);
+    for (let i = 0; i < 50; i++) {
+      await a.agent.bus.publish('service.status', { service_name: 'db', status: 'unhealthy' }, FROM_WEB_1);
+      await advance(10);
+    }
+    // 500 ms of occurrences: none told yet; the next tick after a second tells the latest.
+    expect(alertsTold()).toBe(1);
+    await advance(600);
+    expect(alertsTold()).toBe(2);
+    expect(a.told.at(-1)).toMatchObject({ kind: 'alert', value: { occurrences: 51 } });
+    await a.agent.bus.publish('service.status', { service_name: 'db', status: 'healthy' }, FROM_WEB_1);
+    await advance(100);
+    expect(a.told.at(-1)).toMatchObject({ kind: 'alert', value: { state: 'resolved' } });
+  });
+
   it('a detached replica is told nothing more', async () => {
     const a = await node('agg-a');
     const told: AlertingStateChange[] = [];

@@ -42,8 +42,8 @@ afterEach(async () => {
     if (!nc) continue;
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(name).catch(() => undefined);
-    // The aggregators' lease and watermark buckets (KV streams) of this stream.
-    for (const bucket of ['lease', 'state']) await jsm.streams.delete(`KV_${name}_aggregators_${bucket}`).catch(() => undefined);
+    // The aggregators' lease, watermark and alert state buckets (KV streams) of this stream.
+    for (const bucket of ['lease', 'state', 'alerting']) await jsm.streams.delete(`KV_${name}_aggregators_${bucket}`).catch(() => undefined);
     await nc.close();
   }
   for (const nc of connections.splice(0)) await nc.close().catch(() => undefined);

@@ -40,6 +40,9 @@ const OWN_EVENT = /^(alert|silence)\./;
 /** How often acknowledgements and expired silences are swept (Alertmanager's maintenance interval is 15 min). */
 const MAINTENANCE_INTERVAL_MS = 15 * 60_000;
 
+/** How often at most a replica is told of new occurrences of an alert whose state did not change. */
+const REPLICATE_OCCURRENCES_MS = 1_000;
+
 export interface AlertingEngineOptions {
   /** The validated `alerting:` section (rules, labels, recent_changes_window). */
   section: AlertingSection;
@@ -95,8 +98,8 @@ export class AlertingEngine implements AlertingApi {
   private readonly notificationsByReceiver = new Map<string, number>();
   /** The plugin replicating the state to other agents, when one is attached (see ./replica). */
   private replica?: AlertingReplica;
-  /** Alerts the replica was told of, with the version told (`updatedAt:state`). */
-  private readonly replicated = new Map<string, string>();
+  /** Alerts the replica was told of: the state told, its updatedAt, and when it was told. */
+  private readonly replicated = new Map<string, Replicated>();
   private persistScheduled = false;
 
   constructor(private readonly options: AlertingEngineOptions) {
@@ -478,7 +481,8 @@ export class AlertingEngine implements AlertingApi {
     this.replica = replica;
     // What the table holds now is in the snapshot the replica compares on connecting: only later changes are told.
     this.replicated.clear();
-    for (const a of this.table.list()) this.replicated.set(a.fingerprint, alertVersion(a));
+    const now = this.clock.now();
+    for (const a of this.table.list()) this.replicated.set(a.fingerprint, { state: a.state, updatedAt: a.updatedAt, at: now });
     if (!this.persistScheduled && this.startedAt > 0) this.schedulePersist();
     return () => {
       if (this.replica === replica) this.replica = undefined;
@@ -534,7 +538,7 @@ export class AlertingEngine implements AlertingApi {
       for (const fp of alerts.keys()) {
         const alert = this.table.get(fp);
         if (!alert) continue;
-        this.replicated.set(fp, alertVersion(alert));
+        this.replicated.set(fp, { state: alert.state, updatedAt: alert.updatedAt, at: this.clock.now() });
         if (!changed.has(fp)) this.dispatcher.put(alert);
       }
     }
@@ -588,17 +592,22 @@ export class AlertingEngine implements AlertingApi {
     }
   }
 
-  /** Tells the replica of the alerts changed (or forgotten) since the last call. */
+  /**
+   * Tells the replica of the alerts changed (or forgotten) since the last call: a new state at
+   * once, a new occurrence of an alert in the same state at most every REPLICATE_OCCURRENCES_MS
+   * (an alert hit by a thousand events a second is one write a second, not a thousand; what the
+   * next holder misses is an occurrence count and an end moved by less than that).
+   */
   private replicateAlerts(): void {
     const seen = new Set<string>();
+    const now = this.clock.now();
     for (const alert of this.table.list()) {
       seen.add(alert.fingerprint);
-      const version = alertVersion(alert);
-      if (this.replicated.get(alert.fingerprint) === version) continue;
-      this.replicated.set(alert.fingerprint, version);
+      const told = this.replicated.get(alert.fingerprint);
+      if (told && told.state === alert.state && (told.updatedAt === alert.updatedAt || now - told.at < REPLICATE_OCCURRENCES_MS)) continue;
+      this.replicated.set(alert.fingerprint, { state: alert.state, updatedAt: alert.updatedAt, at: now });
       this.tell({ kind: 'alert', key: alert.fingerprint, value: structuredClone(alert) });
     }
-    const now = this.clock.now();
     for (const fp of [...this.replicated.keys()]) {
       if (seen.has(fp)) continue;
       this.replicated.delete(fp);
@@ -777,9 +786,11 @@ class EngineAlertingState extends AlertingState {
   }
 }
 
-/** An alert's version as the replica was told it: a timer changes its state without touching updatedAt. */
-function alertVersion(alert: Alert): string {
-  return `${alert.updatedAt}:${alert.state}`;
+/** What the replica was told of an alert (a timer changes its state without touching updatedAt), and when. */
+interface Replicated {
+  state: Alert['state'];
+  updatedAt: number;
+  at: number;
 }
 
 /** A notification log entry's key in replication: receiver NUL group key (NUL occurs in neither). */
