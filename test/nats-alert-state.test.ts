@@ -82,8 +82,12 @@ function bucket(fleet: Fleet): Promise<KV> {
   return new Kvm(nc).create(`${fleet.stream}_aggregators_alerting`, { history: 1 });
 }
 
-async function startAggregator(name: string, fleet: Fleet): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), `praxis-as-${name}-`));
+/** Each aggregator's folder (config and data), by name: started again, it finds its store. */
+const folders = new Map<string, string>();
+
+async function startAggregator(name: string, fleet: Fleet, again = false): Promise<string> {
+  const dir = again ? (folders.get(name) as string) : mkdtempSync(path.join(tmpdir(), `praxis-as-${name}-`));
+  folders.set(name, dir);
   const file = path.join(dir, 'agent.config.yaml');
   writeFileSync(
     file,
@@ -172,7 +176,7 @@ async function systemErrors(url: string, code: string): Promise<StoredEvent[]> {
 }
 
 describe('alert state shared by active/standby aggregators (JetStream KV)', () => {
-  it('a silence created through API v2 on the standby mutes what the leader would notify', async () => {
+  it('a silence created through API v2 on the standby mutes what the leader would notify, and applies on an aggregator started later', async () => {
     const fleet = await newFleet();
     const { leader, standby } = await pair(fleet);
     const res = await fetch(`${standby}/api/v2/silences`, {
@@ -201,6 +205,10 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
     expect(alerts.find((a) => a.labels.component === 'orders-db')?.status.silencedBy).toEqual([silenceID]);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(hooks.flatMap((h) => h.alerts.map((a) => a.labels.component))).toEqual(['cache']);
+
+    // An aggregator started later reads it from the bucket.
+    const late = await startAggregator('agg-3', fleet);
+    await until('the silence on the aggregator started later', async () => (await getJson<{ id: string; status: { state: string } }[]>(`${late}/api/v2/silences`)).find((s) => s.id === silenceID && s.status.state === 'active'));
   });
 
   it('the leader SIGKILLed while an alert fires: the new holder does not notify it again, and sends one resolve when the service recovers', async () => {
@@ -238,6 +246,29 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
     const resolves = hooks.filter((h) => h.alerts.some((a) => a.fingerprint === fingerprint && a.status === 'resolved'));
     expect(resolves).toHaveLength(1);
     expect(hooks).toHaveLength(2);
+  });
+
+  it('a silence created while NATS is down, on an aggregator then restarted, is written to the bucket from its store when it connects', async () => {
+    const fleet = await newFleet();
+    const { leader, standby, agents: [, standbyAgent] } = await pair(fleet);
+    await server.kill();
+    let id = '';
+    try {
+      const res = await fetch(`${standby}/api/v2/silences`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ matchers: [{ name: 'service', value: 'orders', isRegex: false }], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'oncall', comment: 'while NATS is down' }),
+      });
+      id = ((await res.json()) as { silenceID: string }).silenceID;
+      // Stopped before it could write it: what it had queued is gone, the silence is in its store.
+      standbyAgent?.kill('SIGTERM');
+      expect(await standbyAgent?.exited).toBe(0);
+    } finally {
+      await server.start();
+    }
+    const again = await startAggregator('agg-2', fleet, true);
+    expect((await getJson<{ id: string }[]>(`${again}/api/v2/silences`)).map((s) => s.id)).toEqual([id]);
+    await until('the silence on the other aggregator', async () => (await getJson<{ id: string }[]>(`${leader}/api/v2/silences`)).some((s) => s.id === id), 60_000);
   });
 
   it('a bad value in the bucket is reported and skipped; the good ones are merged', async () => {

@@ -170,9 +170,11 @@ export class Aggregator implements NatsRole {
           this.finished.clear();
           // The previous holder's notification log and alerts first: alerting goes on where it stopped.
           const ready = this.alertState ? this.alertState.takeOver() : Promise.resolve();
-          void ready.then(() => {
-            if (this.nc && !this.nc.isClosed()) this.begin(this.nc);
-          });
+          void ready
+            .catch((error: unknown) => this.ctx.logger.error({ err: errorMessage(error) }, `alert state: the previous holder's state could not be merged (${errorMessage(error)}); consuming without it`))
+            .then(() => {
+              if (this.nc && !this.nc.isClosed()) this.begin(this.nc);
+            });
         },
         lost: () => this.pause(),
       });
