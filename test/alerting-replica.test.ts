@@ -107,22 +107,25 @@ describe('alerting state replication seam', () => {
     expect(b.pager.received).toHaveLength(1);
   });
 
-  it('the next holder merges the nflog and alerts: a firing alert is not notified again within repeat_interval, and its resolve is sent once', async () => {
+  it('the next holder merges the nflog, alerts and acks: a firing alert is not notified again within repeat_interval, and its resolve is sent once', async () => {
     const a = await node('agg-a');
     const b = await node('agg-b');
     await a.agent.bus.publish('service.status', { service_name: 'db', status: 'unhealthy' }, FROM_WEB_1);
     await advance(31_000);
     expect(a.pager.received.map((n) => n.status)).toEqual(['firing']);
     await advance(200);
-    const kinds = new Set(a.told.map((c) => c.kind));
-    expect(kinds).toEqual(new Set(['alert', 'nflog']));
+    expect(new Set(a.told.map((c) => c.kind))).toEqual(new Set(['alert', 'nflog']));
+
+    const [firing] = a.agent.alerting!.alerts();
+    a.agent.alerting!.acknowledge(firing!.alert.fingerprint, { by: 'oncall', comment: 'looking' });
+    expect(a.told.at(-1)).toMatchObject({ kind: 'ack', key: firing!.alert.fingerprint });
 
     // A is gone; B takes over with what A told.
     await a.agent.stop();
     nodes = nodes.filter((n) => n !== a);
     const report = b.state.merge(carried(a.told));
     expect(report.invalid).toEqual([]);
-    expect(b.agent.alerting!.alerts().map((v) => v.alert.state)).toEqual(['firing']);
+    expect(b.agent.alerting!.alerts().map((v) => [v.alert.state, v.acknowledgement?.by])).toEqual([['firing', 'oncall']]);
     await b.agent.bus.publish('service.status', { service_name: 'db', status: 'unhealthy' }, FROM_WEB_1);
     await advance(10 * 60_000);
     expect(b.pager.received).toEqual([]);
