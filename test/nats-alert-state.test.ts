@@ -265,6 +265,10 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
       expect(await standbyAgent?.exited).toBe(0);
     } finally {
       await server.start();
+      // The test's own client would reconnect in its own time: a new one for the tests that follow.
+      await nc.close();
+      nc = await connect({ servers: server.url });
+      js = jetstream(nc);
     }
     const again = await startAggregator('agg-2', fleet, true);
     expect((await getJson<{ id: string }[]>(`${again}/api/v2/silences`)).map((s) => s.id)).toEqual([id]);

@@ -105,6 +105,8 @@ export class AlertStateReplica implements AlertingReplica {
   changed(change: AlertingStateChange): void {
     const kind = change.kind === 'forget' ? change.item : change.kind;
     if (HOLDER.includes(kind) && !this.o.isHolder()) return;
+    // An ack is dropped with its alert, which only the holder has: a standby's drop says nothing.
+    if (change.kind === 'forget' && kind === 'ack' && !this.o.isHolder()) return;
     const key = bucketKey(kind, change.key);
     if (change.kind === 'forget') {
       if (this.known.has(key) || this.queue.has(key)) this.enqueue(key, { delete: true });
@@ -285,6 +287,7 @@ export class AlertStateReplica implements AlertingReplica {
     if (dot < 0 || !KINDS.includes(kind)) return this.invalid(entry, 'not a key of the alert state (<silence|ack|nflog|alert>.<id>)');
     if (entry.operation !== 'PUT') {
       this.known.delete(entry.key);
+      this.heldBack.delete(entry.key);
       // Only a forgotten alert matters to the others; every aggregator drops the rest by its own retention.
       if (kind === 'alert' && !this.o.isHolder()) this.heldBack.set(entry.key, { kind: 'forget', item: 'alert', key: entry.key.slice(dot + 1), at: entry.created.getTime() });
       return;
@@ -300,11 +303,10 @@ export class AlertStateReplica implements AlertingReplica {
     if (bucketKey(kind, key) !== entry.key) return this.invalid(entry, `its value is for key ${bucketKey(kind, key)}, not ${entry.key}`);
     this.known.set(entry.key, canonicalJson(value));
     const item: RemoteAlertingItem = { kind, key, value };
-    if (HOLDER.includes(kind)) {
-      // The holder writes these; a standby keeps the latest for when it takes over.
-      if (!this.o.isHolder()) this.heldBack.set(entry.key, item);
-      return;
-    }
+    // The holder writes nflog and alerts; a standby keeps the latest for when it takes over. Acks
+    // too: a standby drops them at its maintenance, not having their alerts; they hold again then.
+    if (kind !== 'silence' && !this.o.isHolder()) this.heldBack.set(entry.key, item);
+    if (HOLDER.includes(kind)) return;
     this.handle(this.o.state.merge([item]), `revision ${entry.revision}`);
   }
 

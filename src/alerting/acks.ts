@@ -148,7 +148,7 @@ export function isAcknowledgement(a: Acknowledgement | null | undefined): a is A
 }
 
 /** Only the fields of an acknowledgement, whatever else the input carried. */
-function plainAck(a: Acknowledgement): Acknowledgement {
+export function plainAck(a: Acknowledgement): Acknowledgement {
   return { fingerprint: a.fingerprint, startsAt: a.startsAt, by: a.by, comment: a.comment, at: a.at, ...(a.expiresAt !== undefined && { expiresAt: a.expiresAt }) };
 }
 

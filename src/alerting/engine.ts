@@ -5,7 +5,7 @@ import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { redactText } from '../core/redact';
 import type { Event, EventInputMap, EventType } from '../events/types';
-import { Acknowledgements, acknowledgementView, isAcknowledgement, type Acknowledgement } from './acks';
+import { Acknowledgements, acknowledgementView, isAcknowledgement, plainAck, type Acknowledgement } from './acks';
 import type { AcknowledgementInput, AlertingApi, AlertView, GroupAlertsView, SilenceView, TestDeliveryResult } from './alerting-api';
 import { fingerprint } from './fingerprint';
 import { AlertTable, storedAlertProblem, type Alert, type AlertDecision, type PostableAlert } from './alerts';
@@ -670,7 +670,7 @@ export class AlertingEngine implements AlertingApi {
   }
 
   private rememberLogEntry({ receiver, groupKey, expiresAt }: NotificationLogEntry): void {
-    if (this.state) this.persistedLog.set(`${receiver}\u0000${groupKey}`, { receiver, groupKey, expiresAt });
+    if (this.state) this.persistedLog.set(logKey({ receiver, groupKey }), { receiver, groupKey, expiresAt });
   }
 
   /** Saves a silence in the store; `replicate`: a change made here, which the replica is told of. */
@@ -822,7 +822,7 @@ function checkRemote(kind: AlertingStateKind, key: string, value: unknown): unkn
       const ack = value as Acknowledgement;
       if (!isAcknowledgement(ack)) throw new Error('not an acknowledgement (fingerprint, startsAt, by, comment, at, expiresAt?)');
       sameKey(ack.fingerprint, 'fingerprint');
-      return { fingerprint: ack.fingerprint, startsAt: ack.startsAt, by: ack.by, comment: ack.comment, at: ack.at, ...(ack.expiresAt !== undefined && { expiresAt: ack.expiresAt }) };
+      return plainAck(ack);
     }
     case 'nflog': {
       const entry = value as NotificationLogEntry;
