@@ -175,23 +175,22 @@ async function systemErrors(url: string, code: string): Promise<StoredEvent[]> {
   return page.events.map((e) => e.event).filter((e) => e.type === 'system.error' && e.data.error_code === code);
 }
 
+/** Creates a silence through an aggregator's Alertmanager API v2, as amtool does; answers its id. */
+async function postSilence(url: string, matcher: { name: string; value: string }, comment: string): Promise<string> {
+  const res = await fetch(`${url}/api/v2/silences`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ matchers: [{ ...matcher, isRegex: false, isEqual: true }], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'oncall', comment }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { silenceID: string }).silenceID;
+}
+
 describe('alert state shared by active/standby aggregators (JetStream KV)', () => {
   it('a silence created through API v2 on the standby mutes what the leader would notify, and applies on an aggregator started later', async () => {
     const fleet = await newFleet();
     const { leader, standby } = await pair(fleet);
-    const res = await fetch(`${standby}/api/v2/silences`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        matchers: [{ name: 'component', value: 'orders-db', isRegex: false, isEqual: true }],
-        startsAt: new Date().toISOString(),
-        endsAt: new Date(Date.now() + 3_600_000).toISOString(),
-        createdBy: 'oncall',
-        comment: 'db maintenance',
-      }),
-    });
-    expect(res.status).toBe(200);
-    const { silenceID } = (await res.json()) as { silenceID: string };
+    const silenceID = await postSilence(standby, { name: 'component', value: 'orders-db' }, 'db maintenance');
     await until('the silence on the leader', async () => (await getJson<{ id: string; status: { state: string } }[]>(`${leader}/api/v2/silences`)).find((s) => s.id === silenceID && s.status.state === 'active'));
 
     await publish(fleet, 'web-1', 'system.error', dbDown);
@@ -254,12 +253,7 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
     await server.kill();
     let id = '';
     try {
-      const res = await fetch(`${standby}/api/v2/silences`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ matchers: [{ name: 'service', value: 'orders', isRegex: false }], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'oncall', comment: 'while NATS is down' }),
-      });
-      id = ((await res.json()) as { silenceID: string }).silenceID;
+      id = await postSilence(standby, { name: 'service', value: 'orders' }, 'while NATS is down');
       // Stopped before it could write it: what it had queued is gone, the silence is in its store.
       standbyAgent?.kill('SIGTERM');
       expect(await standbyAgent?.exited).toBe(0);
@@ -331,13 +325,7 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
     server.pause();
     let id = '';
     try {
-      const res = await fetch(`${standby}/api/v2/silences`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ matchers: [{ name: 'service', value: 'orders', isRegex: false }], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'oncall', comment: 'while NATS hangs' }),
-      });
-      expect(res.status).toBe(200);
-      id = ((await res.json()) as { silenceID: string }).silenceID;
+      id = await postSilence(standby, { name: 'service', value: 'orders' }, 'while NATS hangs');
       // Applies locally at once.
       expect((await getJson<{ id: string }[]>(`${standby}/api/v2/silences`)).map((s) => s.id)).toEqual([id]);
       await until('the NATS_ALERT_STATE_FAILED report', async () => (await systemErrors(standby, 'NATS_ALERT_STATE_FAILED')).length > 0, 30_000);
