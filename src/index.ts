@@ -50,6 +50,8 @@ export type { NotificationTemplate, TemplateAlert, TemplateData } from './alerti
 export type { AlertmanagerIntegration, DeliverySettings, Notifier, SinkDeclaration } from './alerting/notifier';
 export type { ConfigChange, Notification, NotificationAlert, NotifyReason, SinkResult } from './alerting/notification';
 export type { AcknowledgementView } from './alerting/alerting-api';
+export { ALERTING_STATE, AlertingState, canonicalJson } from './alerting/replica';
+export type { AlertingReplica, AlertingStateChange, AlertingStateKind, MergeReport, RemoteAlertingItem } from './alerting/replica';
 export { definePlugin } from './plugin/definition';
 export type { CommandIo, Plugin, PluginClass, PluginCommand, PluginConfig, PluginDefinition } from './plugin/definition';
 export { HttpRoutes } from './plugin/http-routes';

@@ -10,6 +10,7 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { parse, stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
 import { desiredStream } from '../plugins/nats/stream';
+import { until } from './helpers/async';
 import { AgentProcess, runCli } from './helpers/cli';
 import { AGGREGATOR_PORT_RANGE, LEASE_PORT_RANGE, SYSTEM_NATS, TestNatsServer } from './helpers/nats-server';
 
@@ -41,8 +42,8 @@ afterEach(async () => {
     if (!nc) continue;
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(name).catch(() => undefined);
-    // The aggregators' lease and watermark buckets (KV streams) of this stream.
-    for (const bucket of ['lease', 'state']) await jsm.streams.delete(`KV_${name}_aggregators_${bucket}`).catch(() => undefined);
+    // The aggregators' lease, watermark and alert state buckets (KV streams) of this stream.
+    for (const bucket of ['lease', 'state', 'alerting']) await jsm.streams.delete(`KV_${name}_aggregators_${bucket}`).catch(() => undefined);
     await nc.close();
   }
   for (const nc of connections.splice(0)) await nc.close().catch(() => undefined);
@@ -153,16 +154,6 @@ async function fleetEventsServed(url: string): Promise<StoredRow[]> {
     out.push(...page.events.map((e) => e.event).filter((e) => e.metadata.tags.some((t) => t.startsWith('agent:'))));
     if (page.next_offset > page.head) return out;
     since = page.next_offset - 1;
-  }
-}
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

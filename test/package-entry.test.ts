@@ -88,10 +88,10 @@ describe('the built agent (dist/praxis-agent.js, one bundle) and a third-party p
  * public API, made on purpose (and to the README's "Writing a plugin").
  */
 const SDK_EXPORTS = [
-  'AGENT_TAG_PREFIX', 'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
+  'AGENT_TAG_PREFIX', 'ALERTING_STATE', 'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'AlertingState', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
   'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'FleetInbox', 'HttpError', 'HttpRoutes', 'LOGGER',
   'MAX_PEM_FILE_BYTES', 'MAX_READ_LIMIT', 'MAX_SECRET_FILE_BYTES', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'PREVIOUS_STATE', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
-  'bearerTokenSchema', 'durationSchema', 'ensureDir', 'errorMessage', 'eventPatternSchema', 'fleetOrigin', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
+  'bearerTokenSchema', 'canonicalJson', 'durationSchema', 'ensureDir', 'errorMessage', 'eventPatternSchema', 'fleetOrigin', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',
   'readConfigFile', 'readSecretFile',
   'httpOutcome', 'isNotifier', 'sinkRequest', 'isTimeoutError', 'parseRetryAfter', 'redactSecrets', 'redactText', 'redactValue', 'retry', 'runOnce', 'settledWithin', 'withTimeout', 'z',
   'TemplateError', 'compileTemplate', 'templateData', 'templateSchema',

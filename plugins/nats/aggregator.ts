@@ -12,6 +12,7 @@ import {
 import { millis, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { AgentError, Backoff, errorMessage, eventTypeMatcher, type CancelTimer, type FleetInbox } from 'praxis-agent';
+import { AlertStateReplica } from './alert-state';
 import type { NatsConfig } from './config';
 import { FleetLease } from './lease';
 import type { NatsRole, RoleContext } from './role';
@@ -146,6 +147,8 @@ export class Aggregator implements NatsRole {
   private readonly settle: (() => void)[] = [];
   private flushing = false;
   private consumerInfo?: () => Promise<{ ack_floor: { stream_seq: number } }>;
+  /** Silences, acks, and the holder's nflog and alerts shared with the other aggregators (alert_state.replicate). */
+  private readonly alertState?: AlertStateReplica;
 
   constructor(
     private readonly ctx: RoleContext,
@@ -165,10 +168,19 @@ export class Aggregator implements NatsRole {
           this.highestDelivered = watermark;
           this.unfinished.length = 0;
           this.finished.clear();
-          if (this.nc && !this.nc.isClosed()) this.begin(this.nc);
+          // The previous holder's notification log and alerts first: alerting goes on where it stopped.
+          const ready = this.alertState ? this.alertState.takeOver() : Promise.resolve();
+          void ready
+            .catch((error: unknown) => this.ctx.logger.error({ err: errorMessage(error) }, `alert state: the previous holder's state could not be merged (${errorMessage(error)}); consuming without it`))
+            .then(() => {
+              if (this.nc && !this.nc.isClosed()) this.begin(this.nc);
+            });
         },
         lost: () => this.pause(),
       });
+    }
+    if (ctx.alertingState && config.alert_state.replicate) {
+      this.alertState = new AlertStateReplica({ ctx, state: ctx.alertingState, scope: `${config.stream.name}_${config.consumer.durable}`, isHolder: () => this.lease?.isLeader ?? false });
     }
   }
 
@@ -189,6 +201,7 @@ export class Aggregator implements NatsRole {
   }
 
   start(): void {
+    this.alertState?.start();
     if (!this.ctx.store) {
       this.ctx.logger.warn('aggregator without the event store: event ids are remembered in memory only (10,000 ids, 1 h), so a restart may process a redelivered event again; enable `store` for exactly-once across restarts');
     }
@@ -196,6 +209,7 @@ export class Aggregator implements NatsRole {
 
   connected(nc: NatsConnection, reconnected: boolean): void {
     this.nc = nc;
+    this.alertState?.connected(nc);
     if (this.lease) {
       // Each connection of the link is a new client: the lease starts over on it (and decides when to consume).
       this.pause();
@@ -212,6 +226,7 @@ export class Aggregator implements NatsRole {
 
   disconnected(): void {
     this.consuming = false;
+    this.alertState?.disconnected();
   }
 
   async stop(): Promise<void> {
@@ -225,6 +240,7 @@ export class Aggregator implements NatsRole {
     // commit stays unacknowledged and is redelivered.
     await Promise.allSettled([...this.inFlight]);
     await this.flush();
+    await this.alertState?.stop();
     await this.lease?.stop();
   }
 
@@ -241,6 +257,7 @@ export class Aggregator implements NatsRole {
       inbox: this.inbox.stats(),
       consumer_error: this.lastError,
       ...(this.lease ? this.lease.stats() : {}),
+      ...(this.alertState ? this.alertState.stats() : {}),
     };
   }
 

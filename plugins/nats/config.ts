@@ -91,6 +91,12 @@ export const natsConfigSchema = z
       })
       .default({ durable: 'praxis-aggregator', max_ack_pending: 1000, ack_wait: 30_000, batch: 100, lease: 10_000 })
       .describe('Aggregator: the durable pull consumer on the stream.'),
+    alert_state: z
+      .strictObject({
+        replicate: z.boolean().default(true).describe('Aggregator with alerting: share silences and acks with the other aggregators, and the lease holder\'s notification log and alerts with the next holder, through the KV bucket `<stream>_<durable>_alerting` (see plugins/nats/README.md). false: each aggregator keeps its own.'),
+      })
+      .default({ replicate: true })
+      .describe('Aggregator: the alerting state shared between aggregators.'),
   })
   .describe('Fleet mode on NATS JetStream: sidecars forward their events to one stream, aggregators consume it (see plugins/nats/README.md).');
 

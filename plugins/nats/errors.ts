@@ -11,6 +11,9 @@ export const NATS_ERRORS = {
   NATS_CHECKPOINT_FAILED: 'The forwarding checkpoint file cannot be written or read; forwarding goes on, a restart may re-send events (deduplicated against the stream).',
   NATS_CONSUMER_MISMATCH: 'Aggregator: the durable consumer exists with settings (ack_policy, filter_subject, max_ack_pending, ack_wait) other than consumer.* says; the agent does not change it: make consumer.* match on every aggregator, or change the consumer yourself (nats consumer edit).',
   NATS_CONSUME_FAILED: 'Aggregator: the durable pull consumer cannot be created or read (JetStream refused, timed out, or the stream is gone); the aggregator retries with backoff and /readyz is 503 meanwhile.',
+  NATS_ALERT_STATE_FAILED: "Aggregator: the alert state's KV bucket `<stream>_<durable>_alerting` cannot be opened, read or written (JetStream refused or timed out); silences, acks and the notification log stay in the local store and are written once it can (retried with backoff). Reported once per episode, its end at info.",
+  NATS_ALERT_STATE_MISMATCH: "Aggregator: the alert state's KV bucket exists with other settings (history, max_age) than the replication needs; the agent does not change it: delete the bucket while no aggregator runs (nats kv del <stream>_<durable>_alerting).",
+  NATS_ALERT_STATE_INVALID: "Aggregator: a value in the alert state's KV bucket is not one an aggregator wrote (not JSON, a foreign key, an invalid silence, alert, ack or log entry, a key that does not match its value): skipped and reported; the rest is merged.",
 } as const;
 
 type NatsErrors = typeof NATS_ERRORS;

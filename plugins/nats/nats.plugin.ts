@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   AgentControl,
+  ALERTING_STATE,
   AgentError,
   Bus,
   Clock,
@@ -12,6 +13,7 @@ import {
   LOGGER,
   PLUGIN_CONFIG,
   PLUGIN_NAME,
+  type AlertingState,
   type EventStore,
   type Logger,
   type Plugin,
@@ -42,6 +44,7 @@ export class NatsPlugin implements Plugin {
     @inject(PLUGIN_NAME) private readonly name: string,
     inbox: FleetInbox,
     @inject(EVENT_STORE, { isOptional: true }) store?: EventStore,
+    @inject(ALERTING_STATE, { isOptional: true }) alertingState?: AlertingState,
   ) {
     this.agentId = config.agent_id ?? defaultAgentId(agent.agentName);
     this.link = new NatsLink(config, (p) => agent.resolvePath(p), `praxis-agent ${this.agentId} (${config.role})`, clock, logger, {
@@ -58,6 +61,7 @@ export class NatsPlugin implements Plugin {
       clock,
       logger,
       ...(store ? { store } : {}),
+      ...(alertingState ? { alertingState } : {}),
       link: this.link,
       resolvePath: (p) => agent.resolvePath(p),
       report: (severity, code, message, diagnostic) => this.report(severity, code, message, diagnostic),

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Bus, Clock, EventStore, Logger } from 'praxis-agent';
+import type { AlertingState, Bus, Clock, EventStore, Logger } from 'praxis-agent';
 import type { NatsConfig } from './config';
 import type { NatsLink } from './connection';
 import type { NATS_ERRORS } from './errors';
@@ -19,6 +19,8 @@ export interface RoleContext {
   readonly logger: Logger;
   /** The agent's event store, when `store` is enabled (the sidecar requires it). */
   readonly store?: EventStore;
+  /** The alerting engine's state, when the agent has `alerting:` (the aggregator replicates it). */
+  readonly alertingState?: AlertingState;
   readonly link: NatsLink;
   /** Resolves a config path as the agent does (relative to the config file). */
   resolvePath(p: string): string;

@@ -25,6 +25,7 @@ import { stringify } from 'yaml';
 import { maskAlertmanagerSecrets } from '../alerting/config';
 import type { AlertingEngine } from '../alerting/engine';
 import { isNotifier, type Notifier } from '../alerting/notifier';
+import { ALERTING_STATE } from '../alerting/replica';
 import { DEFAULT_SINK_SETTINGS, type SinkSettings } from '../alerting/delivery';
 import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
 import { ErrorCodeCounts } from './error-counts';
@@ -149,6 +150,8 @@ export class Agent {
         source: this.name,
         ...(config.store?.enabled && { persistIntervalMs: config.store.commit_interval }),
       });
+      // For a plugin that replicates the alerting state to other agents (the nats aggregators).
+      this.container.register(ALERTING_STATE, { useValue: this.alerting.replication() });
       if (this.admin) {
         // Alertmanager's API v2 (amtool, Prometheus) and the agent's own /alerts routes.
         /* eslint-disable @typescript-eslint/no-require-imports */

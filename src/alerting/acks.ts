@@ -87,6 +87,12 @@ export class Acknowledgements {
     return dropped;
   }
 
+  /** The acknowledgement stored for this fingerprint (a copy), holding or not. */
+  get(fingerprint: string): Acknowledgement | undefined {
+    const ack = this.acks.get(fingerprint);
+    return ack && { ...ack };
+  }
+
   /** Every stored acknowledgement (copies), oldest first; some may no longer hold until {@link gc} runs. */
   list(): Acknowledgement[] {
     return [...this.acks.values()].map((ack) => ({ ...ack }));
@@ -105,25 +111,45 @@ export class Acknowledgements {
   restore(snapshot: AcknowledgementsSnapshot): void {
     if (snapshot?.version !== 1 || !Array.isArray(snapshot.acks)) throw new AgentError('ALERT_INVALID', 'not an acknowledgements snapshot (expected { version: 1, acks: [...] })');
     for (const [i, a] of snapshot.acks.entries()) {
-      const valid =
-        typeof a?.fingerprint === 'string' &&
-        Number.isFinite(a.startsAt) &&
-        typeof a.by === 'string' &&
-        a.by !== '' &&
-        typeof a.comment === 'string' &&
-        Number.isFinite(a.at) &&
-        (a.expiresAt === undefined || Number.isFinite(a.expiresAt));
-      if (!valid) throw new AgentError('ALERT_INVALID', `acknowledgements snapshot entry ${i}: expected fingerprint, startsAt, by (not empty), comment, at and an optional expiresAt`);
+      if (!isAcknowledgement(a)) throw new AgentError('ALERT_INVALID', `acknowledgements snapshot entry ${i}: ${ACK_SHAPE}`);
     }
     this.acks.clear();
-    for (const a of snapshot.acks) {
-      this.acks.set(a.fingerprint, { fingerprint: a.fingerprint, startsAt: a.startsAt, by: a.by, comment: a.comment, at: a.at, ...(a.expiresAt !== undefined && { expiresAt: a.expiresAt }) });
-    }
+    for (const a of snapshot.acks) this.acks.set(a.fingerprint, plainAck(a));
+  }
+
+  /**
+   * Puts one acknowledgement as another store holds it (replication), replacing the one of its
+   * alert; which of two versions wins is the caller's decision.
+   * @throws AgentError ALERT_INVALID when it is not an acknowledgement
+   */
+  put(ack: Acknowledgement): void {
+    if (!isAcknowledgement(ack)) throw new AgentError('ALERT_INVALID', `not an acknowledgement: ${ACK_SHAPE}`);
+    this.acks.delete(ack.fingerprint);
+    this.acks.set(ack.fingerprint, plainAck(ack));
   }
 
   private expired(ack: Acknowledgement, now: number): boolean {
     return ack.expiresAt !== undefined && ack.expiresAt <= now;
   }
+}
+
+const ACK_SHAPE = 'expected fingerprint, startsAt, by (not empty), comment, at and an optional expiresAt';
+
+export function isAcknowledgement(a: Acknowledgement | null | undefined): a is Acknowledgement {
+  return (
+    typeof a?.fingerprint === 'string' &&
+    Number.isFinite(a.startsAt) &&
+    typeof a.by === 'string' &&
+    a.by !== '' &&
+    typeof a.comment === 'string' &&
+    Number.isFinite(a.at) &&
+    (a.expiresAt === undefined || Number.isFinite(a.expiresAt))
+  );
+}
+
+/** Only the fields of an acknowledgement, whatever else the input carried. */
+export function plainAck(a: Acknowledgement): Acknowledgement {
+  return { fingerprint: a.fingerprint, startsAt: a.startsAt, by: a.by, comment: a.comment, at: a.at, ...(a.expiresAt !== undefined && { expiresAt: a.expiresAt }) };
 }
 
 /** An acknowledgement as the APIs and notifications show it (times as RFC 3339). */

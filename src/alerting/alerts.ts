@@ -181,6 +181,28 @@ export class AlertTable {
     return this.emit(this.due(this.clock.now()));
   }
 
+  /**
+   * Puts alerts as another table holds them (replication: the previous fleet aggregator's), each
+   * replacing the one with its fingerprint, then catches up on time as {@link restore} does; which
+   * of two versions wins is the caller's decision. Returns the decisions due now.
+   * @throws AgentError ALERT_INVALID naming the first alert that is not one; the table is then unchanged.
+   */
+  merge(alerts: readonly Alert[]): AlertDecision[] {
+    for (const alert of alerts) {
+      const problem = storedAlertProblem(alert);
+      if (problem) throw new AgentError('ALERT_INVALID', `alert ${JSON.stringify((alert as Partial<Alert> | null)?.labels)}: ${problem}`);
+    }
+    for (const alert of alerts) this.alerts.set(alert.fingerprint, structuredClone(alert));
+    return this.emit(this.due(this.clock.now()));
+  }
+
+  /** Forgets an alert without a decision (another table forgot it); true when it was here. */
+  forget(fingerprint: string): boolean {
+    const had = this.alerts.delete(fingerprint);
+    if (had) this.schedule();
+    return had;
+  }
+
   /** Cancels the timer; the table keeps its alerts and can go on (the next change schedules again). */
   stop(): void {
     this.timer?.cancel();
@@ -336,6 +358,24 @@ function merge(a: Alert, b: Alert): Alert {
   let { endsAt, timeout } = newer;
   if (newerResolved ? olderResolved && olderEnd > newerEnd : olderEnd > newerEnd && !older.timeout) ({ endsAt, timeout } = older);
   return { ...result, startsAt, endsAt, timeout };
+}
+
+const STATES: readonly AlertState[] = ['pending', 'firing', 'resolved'];
+
+/** Why a stored alert (another table's) is not one this table could hold, or undefined. */
+export function storedAlertProblem(alert: Alert): string | undefined {
+  if (typeof alert !== 'object' || alert === null) return 'not an object';
+  if (typeof alert.labels !== 'object' || alert.labels === null || Object.values(alert.labels).some((v) => typeof v !== 'string')) return 'labels must be an object of strings';
+  if (typeof alert.fingerprint !== 'string' || fingerprint(alert.labels) !== alert.fingerprint) return 'its fingerprint does not match its labels';
+  if (typeof alert.annotations !== 'object' || alert.annotations === null) return 'annotations must be an object';
+  if (!STATES.includes(alert.state)) return `state ${JSON.stringify(alert.state)} is not pending, firing or resolved`;
+  if (alert.origin !== 'event' && alert.origin !== 'external') return `origin ${JSON.stringify(alert.origin)} is not event or external`;
+  for (const key of ['startsAt', 'updatedAt', 'occurrences', 'forMs', 'forCount', 'resolveTimeoutMs'] as const) {
+    if (!Number.isFinite(alert[key])) return `${key} must be a number`;
+  }
+  if (alert.endsAt !== undefined && !Number.isFinite(alert.endsAt)) return 'endsAt must be a number when present';
+  if (typeof alert.timeout !== 'boolean') return 'timeout must be a boolean';
+  return undefined;
 }
 
 /** Why Alertmanager would refuse a posted alert (api/v2 and types.Alert.Validate), or undefined. */

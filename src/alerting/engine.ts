@@ -5,20 +5,21 @@ import { AgentError, errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { redactText } from '../core/redact';
 import type { Event, EventInputMap, EventType } from '../events/types';
-import { Acknowledgements, acknowledgementView } from './acks';
+import { Acknowledgements, acknowledgementView, isAcknowledgement, plainAck, type Acknowledgement } from './acks';
 import type { AcknowledgementInput, AlertingApi, AlertView, GroupAlertsView, SilenceView, TestDeliveryResult } from './alerting-api';
 import { fingerprint } from './fingerprint';
-import { AlertTable, type Alert, type AlertDecision, type PostableAlert } from './alerts';
+import { AlertTable, storedAlertProblem, type Alert, type AlertDecision, type PostableAlert } from './alerts';
 import type { AlertingSection, AlertmanagerConfig } from './config';
 import { DEAD_LETTER_CODES, Delivery, type AttemptReport, type SinkCounters, type SinkSettings } from './delivery';
 import { MemoryOutboxStore, type OutboxRow, type OutboxStore } from './outbox-store';
 import { Dispatcher, type MuteDecision } from './dispatcher';
 import { Inhibitor, type InhibitAlert } from './inhibit';
-import { NotificationLog, type ConfigChange, type Notification, type NotificationLogEntry } from './notification';
+import { isLogEntry, NotificationLog, type ConfigChange, type Notification, type NotificationLogEntry } from './notification';
 import type { Notifier } from './notifier';
 import { Route } from './route';
 import { AlertRules, DEFAULT_RULES } from './rules';
-import { Silences, silenceState, type PostableSilence, type SetResult, type Silence, type SilenceQuery } from './silences';
+import { AlertingState, mergeWinner, type AlertingReplica, type AlertingStateChange, type AlertingStateKind, type MergeReport, type RemoteAlertingItem } from './replica';
+import { Silences, silenceState, storedSilence, type PostableSilence, type SetResult, type Silence, type SilenceQuery } from './silences';
 import type { AlertingStateStore } from './state-store';
 import { TimeIntervalResolver } from './time-intervals';
 
@@ -38,6 +39,9 @@ const OWN_EVENT = /^(alert|silence)\./;
 
 /** How often acknowledgements and expired silences are swept (Alertmanager's maintenance interval is 15 min). */
 const MAINTENANCE_INTERVAL_MS = 15 * 60_000;
+
+/** How often at most a replica is told of new occurrences of an alert whose state did not change. */
+const REPLICATE_OCCURRENCES_MS = 1_000;
 
 export interface AlertingEngineOptions {
   /** The validated `alerting:` section (rules, labels, recent_changes_window). */
@@ -92,6 +96,11 @@ export class AlertingEngine implements AlertingApi {
   private writeFailing = false;
   private readonly counts = { notifications: 0, notices: 0, muted: 0, state_write_failures: 0 };
   private readonly notificationsByReceiver = new Map<string, number>();
+  /** The plugin replicating the state to other agents, when one is attached (see ./replica). */
+  private replica?: AlertingReplica;
+  /** Alerts the replica was told of: the state told, its updatedAt, and when it was told. */
+  private readonly replicated = new Map<string, Replicated>();
+  private persistScheduled = false;
 
   constructor(private readonly options: AlertingEngineOptions) {
     const { section, config, clock } = options;
@@ -169,6 +178,7 @@ export class AlertingEngine implements AlertingApi {
     this.table.stop();
     this.dispatcher.stop();
     this.persistTimer?.();
+    this.persistScheduled = false;
     this.maintenanceTimer?.();
     this.persistAlerts();
     const pending = this.delivery?.stop() ?? 0;
@@ -205,10 +215,10 @@ export class AlertingEngine implements AlertingApi {
   setSilence(input: PostableSilence): SetResult {
     const result = this.silencesStore.set(input);
     const silence = this.silencesStore.get(result.id) as Silence;
-    this.saveSilence(silence);
+    this.saveSilence(silence, true);
     if (result.replaced) {
       const replaced = this.silencesStore.get(result.replaced);
-      if (replaced) this.saveSilence(replaced);
+      if (replaced) this.saveSilence(replaced, true);
     }
     this.publish(result.created ? 'silence.created' : 'silence.updated', { ...silenceData(silence), ...(result.created && result.replaced ? { replaced: result.replaced } : {}) });
     return result;
@@ -217,7 +227,7 @@ export class AlertingEngine implements AlertingApi {
   expireSilence(id: string): void {
     this.silencesStore.expire(id);
     const silence = this.silencesStore.get(id) as Silence;
-    this.saveSilence(silence);
+    this.saveSilence(silence, true);
     this.publish('silence.expired', silenceData(silence));
   }
 
@@ -226,6 +236,7 @@ export class AlertingEngine implements AlertingApi {
     if (!alert) throw new AgentError('ALERT_NOT_FOUND', `no alert with fingerprint ${fingerprint}`, { fingerprint });
     const ack = this.acks.acknowledge(alert, input);
     this.write(() => this.state?.saveAck(ack));
+    if (this.replica) this.tell({ kind: 'ack', key: ack.fingerprint, value: ack });
     this.publish('alert.acknowledged', {
       fingerprint,
       alertname: alert.labels.alertname ?? '',
@@ -458,6 +469,152 @@ export class AlertingEngine implements AlertingApi {
     return this.inhibitSources;
   }
 
+  // ---- replication (./replica) --------------------------------------------------------------------
+
+  /** The seam a replicating plugin injects (ALERTING_STATE), bound to this engine. */
+  replication(): AlertingState {
+    return new EngineAlertingState(this);
+  }
+
+  /** See {@link AlertingState.attach}. */
+  attachReplica(replica: AlertingReplica): () => void {
+    this.replica = replica;
+    // What the table holds now is in the snapshot the replica compares on connecting: only later changes are told.
+    this.replicated.clear();
+    const now = this.clock.now();
+    for (const a of this.table.list()) this.replicated.set(a.fingerprint, { state: a.state, updatedAt: a.updatedAt, at: now });
+    if (!this.persistScheduled && this.startedAt > 0) this.schedulePersist();
+    return () => {
+      if (this.replica === replica) this.replica = undefined;
+    };
+  }
+
+  /** See {@link AlertingState.snapshot}. */
+  replicaSnapshot(kinds: readonly AlertingStateKind[]): AlertingStateChange[] {
+    const out: AlertingStateChange[] = [];
+    const now = this.clock.now();
+    if (kinds.includes('silence')) for (const s of this.silencesStore.query()) out.push({ kind: 'silence', key: s.id, value: s });
+    if (kinds.includes('ack')) for (const a of this.acks.list()) out.push({ kind: 'ack', key: a.fingerprint, value: a });
+    if (kinds.includes('nflog')) for (const e of this.dispatcher.log.snapshot(now).entries) out.push({ kind: 'nflog', key: logKey(e), value: e });
+    if (kinds.includes('alert')) for (const a of this.table.list()) out.push({ kind: 'alert', key: a.fingerprint, value: structuredClone(a) });
+    return out;
+  }
+
+  /** See {@link AlertingState.merge}. */
+  mergeRemote(items: readonly RemoteAlertingItem[]): MergeReport {
+    const report: MergeReport = { applied: 0, unchanged: 0, localNewer: [], invalid: [] };
+    const alerts = new Map<string, Alert>();
+    const forgotten = new Set<string>();
+    for (const item of items) {
+      try {
+        if (item.kind === 'forget') {
+          const local = item.item === 'alert' ? this.table.get(item.key) : undefined;
+          if (local && local.updatedAt <= item.at) forgotten.add(item.key);
+          continue;
+        }
+        const value = checkRemote(item.kind, item.key, item.value);
+        const local = this.localItem(item.kind, item.key);
+        const winner = mergeWinner(item.kind, local, value);
+        if (winner === 'same') report.unchanged++;
+        else if (winner === 'local') report.localNewer.push({ kind: item.kind, key: item.key, value: local } as AlertingStateChange);
+        else {
+          report.applied++;
+          this.applyRemote({ kind: item.kind, key: item.key, value } as AlertingStateChange, alerts);
+          forgotten.delete(item.key);
+        }
+      } catch (error) {
+        report.invalid.push({ kind: item.kind === 'forget' ? `forget ${item.item}` : item.kind, key: item.key, error: errorMessage(error) });
+      }
+    }
+    for (const fp of forgotten) {
+      this.table.forget(fp);
+      this.replicated.delete(fp);
+    }
+    if (alerts.size > 0 || forgotten.size > 0) this.inhibitSources = undefined;
+    if (alerts.size > 0) {
+      // As after a restore: decisions due now are made (and published); the other merged alerts go
+      // into their groups, whose flush is deduplicated against the (merged) notification log.
+      const changed = new Set(this.table.merge([...alerts.values()]).map((d) => d.alert.fingerprint));
+      for (const fp of alerts.keys()) {
+        const alert = this.table.get(fp);
+        if (!alert) continue;
+        this.replicated.set(fp, { state: alert.state, updatedAt: alert.updatedAt, at: this.clock.now() });
+        if (!changed.has(fp)) this.dispatcher.put(alert);
+      }
+    }
+    return report;
+  }
+
+  private localItem(kind: AlertingStateKind, key: string): unknown {
+    switch (kind) {
+      case 'silence':
+        return this.silencesStore.get(key);
+      case 'ack':
+        return this.acks.get(key);
+      case 'nflog': {
+        const [receiver, groupKey] = splitLogKey(key);
+        return this.dispatcher.log.get(receiver, groupKey);
+      }
+      case 'alert':
+        return this.table.get(key);
+    }
+  }
+
+  /** Takes a remote item that won (saved in the store as a local change is); alerts are collected and merged together. */
+  private applyRemote(change: AlertingStateChange, alerts: Map<string, Alert>): void {
+    switch (change.kind) {
+      case 'silence':
+        this.silencesStore.put(change.value);
+        this.saveSilence(change.value);
+        break;
+      case 'ack':
+        this.acks.put(change.value);
+        this.write(() => this.state?.saveAck(change.value));
+        break;
+      case 'nflog':
+        this.dispatcher.log.put(change.value);
+        if (this.write(() => this.state?.saveNotificationLog([change.value], []))) this.rememberLogEntry(change.value);
+        break;
+      case 'alert':
+        alerts.set(change.key, change.value);
+        break;
+      case 'forget':
+        break;
+    }
+  }
+
+  /** Tells the replica of a local change; a replica that throws is logged, never fails the engine. */
+  private tell(change: AlertingStateChange): void {
+    try {
+      this.replica?.changed(change);
+    } catch (error) {
+      this.logger.error({ err: error, kind: change.kind, key: change.key }, `alerting: the state replica failed on a change: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * Tells the replica of the alerts changed (or forgotten) since the last call: a new state at
+   * once, a new occurrence of an alert in the same state at most every REPLICATE_OCCURRENCES_MS
+   * (an alert hit by a thousand events a second is one write a second, not a thousand; what the
+   * next holder misses is an occurrence count and an end moved by less than that).
+   */
+  private replicateAlerts(): void {
+    const seen = new Set<string>();
+    const now = this.clock.now();
+    for (const alert of this.table.list()) {
+      seen.add(alert.fingerprint);
+      const told = this.replicated.get(alert.fingerprint);
+      if (told && told.state === alert.state && (told.updatedAt === alert.updatedAt || now - told.at < REPLICATE_OCCURRENCES_MS)) continue;
+      this.replicated.set(alert.fingerprint, { state: alert.state, updatedAt: alert.updatedAt, at: now });
+      this.tell({ kind: 'alert', key: alert.fingerprint, value: structuredClone(alert) });
+    }
+    for (const fp of [...this.replicated.keys()]) {
+      if (seen.has(fp)) continue;
+      this.replicated.delete(fp);
+      this.tell({ kind: 'forget', item: 'alert', key: fp, at: now });
+    }
+  }
+
   // ---- persistence ------------------------------------------------------------------------------
 
   private restore(): void {
@@ -484,7 +641,8 @@ export class AlertingEngine implements AlertingApi {
   }
 
   private schedulePersist(): void {
-    if (!this.state) return;
+    if (!this.state && !this.replica) return;
+    this.persistScheduled = true;
     this.persistTimer = this.clock.setTimeout(() => {
       this.persistAlerts();
       this.schedulePersist();
@@ -493,6 +651,7 @@ export class AlertingEngine implements AlertingApi {
 
   /** Writes the alerts changed since the last write, and deletes those the table forgot, in one transaction. */
   private persistAlerts(): void {
+    if (this.replica) this.replicateAlerts();
     const state = this.state;
     if (!state) return;
     const current = new Map(this.table.list().map((a) => [a.fingerprint, a]));
@@ -507,14 +666,17 @@ export class AlertingEngine implements AlertingApi {
 
   private saveLogEntry(entry: NotificationLogEntry): void {
     if (this.write(() => this.state?.saveNotificationLog([entry], []))) this.rememberLogEntry(entry);
+    if (this.replica) this.tell({ kind: 'nflog', key: logKey(entry), value: entry });
   }
 
   private rememberLogEntry({ receiver, groupKey, expiresAt }: NotificationLogEntry): void {
-    if (this.state) this.persistedLog.set(`${receiver}\u0000${groupKey}`, { receiver, groupKey, expiresAt });
+    if (this.state) this.persistedLog.set(logKey({ receiver, groupKey }), { receiver, groupKey, expiresAt });
   }
 
-  private saveSilence(silence: Silence): void {
+  /** Saves a silence in the store; `replicate`: a change made here, which the replica is told of. */
+  private saveSilence(silence: Silence, replicate = false): void {
     this.write(() => this.state?.saveSilence(silence));
+    if (replicate && this.replica) this.tell({ kind: 'silence', key: silence.id, value: silence });
   }
 
   /** Runs a state write; a failure is reported (never thrown into the pipeline) and counted. */
@@ -560,8 +722,17 @@ export class AlertingEngine implements AlertingApi {
     const before = new Set(this.silencesStore.query().map((s) => s.id));
     this.silencesStore.gc();
     const after = new Set(this.silencesStore.query().map((s) => s.id));
-    for (const id of before) if (!after.has(id)) this.write(() => this.state?.deleteSilence(id));
-    for (const fp of this.acks.gc((fp) => this.table.get(fp))) this.write(() => this.state?.deleteAck(fp));
+    const gone: [AlertingStateKind, string][] = expired.map(([key]) => ['nflog', key]);
+    for (const id of before) {
+      if (after.has(id)) continue;
+      this.write(() => this.state?.deleteSilence(id));
+      gone.push(['silence', id]);
+    }
+    for (const fp of this.acks.gc((fp) => this.table.get(fp))) {
+      this.write(() => this.state?.deleteAck(fp));
+      gone.push(['ack', fp]);
+    }
+    if (this.replica) for (const [item, key] of gone) this.tell({ kind: 'forget', item, key, at: now });
   }
 
   private publish<T extends EventType>(type: T, data: EventInputMap[T], tags?: string[]): void {
@@ -595,3 +766,75 @@ function silenceData(silence: Silence): EventInputMap['silence.created'] {
   };
 }
 
+
+/** The engine behind the SDK's {@link AlertingState}. */
+class EngineAlertingState extends AlertingState {
+  constructor(private readonly engine: AlertingEngine) {
+    super();
+  }
+
+  attach(replica: AlertingReplica): () => void {
+    return this.engine.attachReplica(replica);
+  }
+
+  snapshot(kinds: readonly AlertingStateKind[]): AlertingStateChange[] {
+    return this.engine.replicaSnapshot(kinds);
+  }
+
+  merge(items: readonly RemoteAlertingItem[]): MergeReport {
+    return this.engine.mergeRemote(items);
+  }
+}
+
+/** What the replica was told of an alert (a timer changes its state without touching updatedAt), and when. */
+interface Replicated {
+  state: Alert['state'];
+  updatedAt: number;
+  at: number;
+}
+
+/** A notification log entry's key in replication: receiver NUL group key (NUL occurs in neither). */
+function logKey(entry: Pick<NotificationLogEntry, 'receiver' | 'groupKey'>): string {
+  return `${entry.receiver}\u0000${entry.groupKey}`;
+}
+
+function splitLogKey(key: string): [string, string] {
+  const at = key.indexOf('\u0000');
+  return at < 0 ? [key, ''] : [key.slice(0, at), key.slice(at + 1)];
+}
+
+/**
+ * A remote item's value, checked as the engine's restore checks stored rows, and its key against
+ * it. @throws Error naming what is wrong.
+ */
+function checkRemote(kind: AlertingStateKind, key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
+  const sameKey = (actual: string, field: string): void => {
+    if (actual !== key) throw new Error(`its ${field} ${JSON.stringify(actual)} is not its key ${JSON.stringify(key)}`);
+  };
+  switch (kind) {
+    case 'silence': {
+      const silence = storedSilence(value as Silence);
+      sameKey(silence.id, 'id');
+      return silence;
+    }
+    case 'ack': {
+      const ack = value as Acknowledgement;
+      if (!isAcknowledgement(ack)) throw new Error('not an acknowledgement (fingerprint, startsAt, by, comment, at, expiresAt?)');
+      sameKey(ack.fingerprint, 'fingerprint');
+      return plainAck(ack);
+    }
+    case 'nflog': {
+      const entry = value as NotificationLogEntry;
+      if (!isLogEntry(entry)) throw new Error('not a notification log entry (receiver, groupKey, timestamp, expiresAt, firing[], resolved[])');
+      sameKey(logKey(entry), 'receiver and groupKey');
+      return { receiver: entry.receiver, groupKey: entry.groupKey, timestamp: entry.timestamp, firing: [...entry.firing], resolved: [...entry.resolved], expiresAt: entry.expiresAt };
+    }
+    case 'alert': {
+      const problem = storedAlertProblem(value as Alert);
+      if (problem) throw new Error(problem);
+      sameKey((value as Alert).fingerprint, 'fingerprint');
+      return value;
+    }
+  }
+}

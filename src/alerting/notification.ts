@@ -144,19 +144,42 @@ export class NotificationLog {
   restore(snapshot: NotificationLogSnapshot): void {
     if (snapshot?.version !== 1 || !Array.isArray(snapshot.entries)) throw new AgentError('ALERT_INVALID', 'not a notification log snapshot (expected { version: 1, entries: [...] })');
     for (const [i, e] of snapshot.entries.entries()) {
-      const valid =
-        typeof e?.receiver === 'string' &&
-        typeof e.groupKey === 'string' &&
-        Number.isFinite(e.timestamp) &&
-        Number.isFinite(e.expiresAt) &&
-        Array.isArray(e.firing) &&
-        Array.isArray(e.resolved) &&
-        [...e.firing, ...e.resolved].every((fp) => typeof fp === 'string');
-      if (!valid) throw new AgentError('ALERT_INVALID', `notification log snapshot entry ${i}: expected receiver, groupKey, timestamp, expiresAt, firing[] and resolved[]`);
+      if (!isLogEntry(e)) throw new AgentError('ALERT_INVALID', `notification log snapshot entry ${i}: ${ENTRY_SHAPE}`);
     }
     this.entries.clear();
     for (const e of snapshot.entries) this.entries.set(key(e.receiver, e.groupKey), structuredClone(e));
   }
+
+  /**
+   * Puts one entry as another log holds it (replication), with its own expiry, replacing the entry
+   * of its receiver and group; which of two versions wins is the caller's decision.
+   * @throws AgentError ALERT_INVALID when it is not a log entry
+   */
+  put(entry: NotificationLogEntry): void {
+    if (!isLogEntry(entry)) throw new AgentError('ALERT_INVALID', `not a notification log entry: ${ENTRY_SHAPE}`);
+    const { receiver, groupKey, timestamp, firing, resolved, expiresAt } = entry;
+    this.entries.set(key(receiver, groupKey), { receiver, groupKey, timestamp, firing: [...firing], resolved: [...resolved], expiresAt });
+  }
+
+  /** The entry for this receiver and group, expired or not. */
+  get(receiver: string, groupKey: string): NotificationLogEntry | undefined {
+    const entry = this.entries.get(key(receiver, groupKey));
+    return entry && structuredClone(entry);
+  }
+}
+
+const ENTRY_SHAPE = 'expected receiver, groupKey, timestamp, expiresAt, firing[] and resolved[]';
+
+export function isLogEntry(e: NotificationLogEntry | null | undefined): e is NotificationLogEntry {
+  return (
+    typeof e?.receiver === 'string' &&
+    typeof e.groupKey === 'string' &&
+    Number.isFinite(e.timestamp) &&
+    Number.isFinite(e.expiresAt) &&
+    Array.isArray(e.firing) &&
+    Array.isArray(e.resolved) &&
+    [...e.firing, ...e.resolved].every((fp) => typeof fp === 'string')
+  );
 }
 
 // Alertmanager's stateKey is `groupKey:receiver`; a NUL cannot occur in a receiver name or label value

@@ -278,15 +278,7 @@ export class Silences {
     if (snapshot?.version !== 1 || !Array.isArray(snapshot.silences)) throw invalid('not a silences snapshot (version 1)');
     const restored = snapshot.silences.map((s, i): Entry => {
       try {
-        if (typeof s.id !== 'string' || s.id === '') throw invalid('id missing');
-        const matchers = checkMatchers(s.matchers);
-        for (const key of ['createdBy', 'comment'] as const) if (typeof s[key] !== 'string') throw invalid(`${key} is required`);
-        const startMs = parseTimestamp(s.startsAt, 'startsAt');
-        const endMs = parseTimestamp(s.endsAt, 'endsAt');
-        const updatedMs = parseTimestamp(s.updatedAt, 'updatedAt');
-        if (endMs < startMs) throw invalid('end time must not be before start time');
-        const silence: Silence = { id: s.id, matchers, startsAt: iso(startMs), endsAt: iso(endMs), updatedAt: iso(updatedMs), createdBy: s.createdBy, comment: s.comment };
-        return { silence, matchers: matchers.map(toMatcher), startMs, endMs };
+        return storedEntry(s);
       } catch (error) {
         throw invalid(`snapshot silence ${i}: ${(error as Error).message}`);
       }
@@ -295,9 +287,38 @@ export class Silences {
     for (const e of restored) this.entries.set(e.silence.id, e);
   }
 
+  /**
+   * Puts one silence as another store holds it (replication), replacing the one with its id; it is
+   * validated as {@link restore} validates it. Which of two versions wins is the caller's decision.
+   * @throws SilenceError `invalid`; the store is then unchanged.
+   */
+  put(silence: Silence): void {
+    const e = storedEntry(silence);
+    this.entries.set(e.silence.id, e);
+  }
+
   private store(silence: Silence, matchers: Matcher[]): void {
     this.entries.set(silence.id, { silence, matchers, startMs: Date.parse(silence.startsAt), endMs: Date.parse(silence.endsAt) });
   }
+}
+
+/** A silence as another store holds it, checked and in the shape this store keeps. @throws SilenceError `invalid` */
+export function storedSilence(s: Silence): Silence {
+  return storedEntry(s).silence;
+}
+
+/** A silence as a store keeps it, checked as when it was set (it may have ended). @throws SilenceError `invalid` */
+function storedEntry(s: Silence): Entry {
+  if (typeof s !== 'object' || s === null) throw invalid('not an object');
+  if (typeof s.id !== 'string' || s.id === '') throw invalid('id missing');
+  const matchers = checkMatchers(s.matchers);
+  for (const key of ['createdBy', 'comment'] as const) if (typeof s[key] !== 'string') throw invalid(`${key} is required`);
+  const startMs = parseTimestamp(s.startsAt, 'startsAt');
+  const endMs = parseTimestamp(s.endsAt, 'endsAt');
+  const updatedMs = parseTimestamp(s.updatedAt, 'updatedAt');
+  if (endMs < startMs) throw invalid('end time must not be before start time');
+  const silence: Silence = { id: s.id, matchers, startsAt: iso(startMs), endsAt: iso(endMs), updatedAt: iso(updatedMs), createdBy: s.createdBy, comment: s.comment };
+  return { silence, matchers: matchers.map(toMatcher), startMs, endMs };
 }
 
 function invalid(message: string): SilenceError {

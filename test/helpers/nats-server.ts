@@ -16,6 +16,9 @@ export const AGGREGATOR_PORT_RANGE = { first: 14350, last: 14399 };
 /** The range of the aggregator lease tests (test/nats-aggregator.test.ts, a server paused under the holder). */
 export const LEASE_PORT_RANGE = { first: 14500, last: 14549 };
 
+/** The range of the alert state replication tests (test/nats-alert-state.test.ts: servers killed and paused under two aggregators). */
+export const ALERT_STATE_PORT_RANGE = { first: 14600, last: 14649 };
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
