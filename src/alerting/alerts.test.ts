@@ -140,6 +140,22 @@ describe('service.status', () => {
     expect(table.list().filter((a) => a.state === 'firing').map((a) => a.labels.service)).toEqual(['db']);
   });
 
+  test("in a fleet, one agent's healthy status ends that agent's alert only, not another's for the same service", () => {
+    const clock = new FakeClock(T0);
+    const heard: AlertDecision[] = [];
+    const rules = new AlertRules(z.strictObject(alertRulesShape).parse({}), 'aggregator-1');
+    const table = new AlertTable({ clock, rules, onDecision: (d) => heard.push(d) });
+    const from = (agent: string | undefined, value: string) => event('service.status', { service_name: 'db', status: value }, agent ? { tags: [`agent:${agent}`] } : {});
+    table.ingest(from('web-1', 'unhealthy'));
+    table.ingest(from('web-2', 'unhealthy'));
+    table.ingest(from(undefined, 'unhealthy'));
+    table.ingest(from('web-1', 'healthy'));
+    const states = () => Object.fromEntries(table.list().map((a) => [a.labels.agent, a.state]));
+    expect(states()).toEqual({ 'web-1': 'resolved', 'web-2': 'firing', 'aggregator-1': 'firing' });
+    table.ingest(from(undefined, 'healthy'));
+    expect(states()).toEqual({ 'web-1': 'resolved', 'web-2': 'firing', 'aggregator-1': 'resolved' });
+  });
+
   test('a service alert does not resolve by time: only a healthy status ends it', async () => {
     const { clock, table, said } = setup();
     table.ingest(status('api', 'unhealthy'));

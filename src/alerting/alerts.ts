@@ -117,7 +117,8 @@ export class AlertTable {
 
   /**
    * Applies one event: a matching rule makes or repeats an alert (or a notice); a `service.status`
-   * resolves that service's earlier status alerts that no longer hold (all of them when healthy).
+   * resolves that service's earlier status alerts that no longer hold (all of them when healthy),
+   * those of the same agent: in fleet mode another sidecar may still see the service down.
    */
   ingest(event: Pick<Event, 'type' | 'data' | 'metadata'>): AlertDecision[] {
     const now = this.clock.now();
@@ -126,8 +127,9 @@ export class AlertTable {
     const ownFingerprint = outcome && !outcome.notice ? fingerprint(outcome.labels) : undefined;
     if (event.type === 'service.status') {
       const service = (event.data as { service_name?: unknown }).service_name;
+      const agent = this.rules.agentOf(event);
       for (const alert of this.alerts.values()) {
-        const isStatusAlert = alert.origin === 'event' && alert.labels.type === 'service.status' && alert.labels.service === service;
+        const isStatusAlert = alert.origin === 'event' && alert.labels.type === 'service.status' && alert.labels.service === service && alert.labels.agent === agent;
         if (isStatusAlert && alert.state !== 'resolved' && alert.fingerprint !== ownFingerprint) decisions.push(this.end(alert, now));
       }
     }

@@ -114,6 +114,14 @@ export class AlertRules {
     this.rules = [...configured, ...defaults];
   }
 
+  /**
+   * The `agent` label an alert made from `event` carries (its `agent:` tag, else this agent's), so
+   * that a status of one agent of a fleet ends only that agent's status alerts.
+   */
+  agentOf(event: Pick<Event, 'metadata'>): string | undefined {
+    return tagLabels(event.metadata.tags).agent ?? this.constantLabels.agent;
+  }
+
   /** The outcome of the first rule that matches `event`; undefined when none does or it says `ignore`. */
   evaluate(event: Pick<Event, 'type' | 'data' | 'metadata'>): RuleOutcome | undefined {
     const rule = this.rules.find((r) => r.takes(event.type) && conditionsHold(r.config, event.data));
