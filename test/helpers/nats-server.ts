@@ -16,6 +16,9 @@ export const AGGREGATOR_PORT_RANGE = { first: 14350, last: 14399 };
 /** The range of the aggregator lease tests (test/nats-aggregator.test.ts, a server paused under the holder). */
 export const LEASE_PORT_RANGE = { first: 14500, last: 14549 };
 
+/** The range of FleetLease's own tests (plugins/nats/lease.test.ts) and the operator-mode (creds file) tests. */
+export const LEASE_UNIT_PORT_RANGE = { first: 14650, last: 14699 };
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
