@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { parse, stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
@@ -84,6 +85,7 @@ interface AggregatorOptions {
   ackWait?: string;
   batch?: number;
   lease?: string;
+  commitInterval?: string;
 }
 
 function aggregatorConfig(o: AggregatorOptions): { file: string; dataDir: string } {
@@ -93,7 +95,7 @@ function aggregatorConfig(o: AggregatorOptions): { file: string; dataDir: string
     agent: { name: o.name },
     log: { level: 'info', format: 'json' },
     http: { port: 0 },
-    store: { enabled: true, data_dir: dataDir, commit_interval: '20ms' },
+    store: { enabled: true, data_dir: dataDir, commit_interval: o.commitInterval ?? '20ms' },
     plugins: [
       {
         name: 'fleet',
@@ -370,6 +372,27 @@ describe('nats aggregator (real agents, real JetStream)', () => {
       return ids.every((id) => all.includes(id)) ? all : undefined;
     });
     expect(both.filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+  });
+
+  it('writes at most one watermark per store commit, covering the whole commit (the window a SIGKILL can hit is one write, not a round trip more)', async () => {
+    const fleet = newFleet();
+    const { js } = await createStream(SYSTEM_NATS, fleet);
+    const a = await startAggregator({ name: 'agg-w', url: SYSTEM_NATS, fleet, commitInterval: '200ms' });
+    await publishAs(js, fleet, 'sidecar-a', fleetEvent('first'));
+    // The first watermark comes once the takeover hold (lease + 1 s) is over.
+    await until('the first watermark', async () => ((await fleetStats(a.url)).watermark >= 1 ? true : undefined));
+    const nc = await connect({ servers: SYSTEM_NATS });
+    connections.push(nc);
+    const state = await new Kvm(nc).open(`${fleet.stream}_aggregators_state`);
+    const writes = async (): Promise<number> => (await state.get('watermark'))?.revision ?? 0;
+    const commits = async (): Promise<number> => (await getJson<{ store: { commits: number } }>(`${a.url}/stats`)).store.commits;
+    const [w0, c0] = [await writes(), await commits()];
+    for (let i = 0; i < 300; i++) await publishAs(js, fleet, 'sidecar-a', fleetEvent(`burst ${i}`));
+    await until('the watermark to cover the burst', async () => ((await fleetStats(a.url)).watermark >= 301 ? true : undefined));
+    const [w1, c1] = [await writes(), await commits()];
+    expect(w1 - w0).toBeGreaterThan(0);
+    // Each commit of the burst held many events: a write per event, or a second write per commit, exceeds this.
+    expect(w1 - w0).toBeLessThanOrEqual(c1 - c0);
   });
 
   it('the previous holder stepped down hung, its pull still open at the server, and is handed a message after the takeover: the new holder holds its watermark below that message until it has processed it', async () => {
