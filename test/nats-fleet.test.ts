@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deleteStream, readStream } from '../plugins/nats/test-stream';
-import { AgentProcess, freePort, runCli } from './helpers/cli';
+import { AgentProcess, freePort, runCli, runCliAsync } from './helpers/cli';
 import { TestNatsServer } from './helpers/nats-server';
 
 /**
@@ -156,4 +158,47 @@ describe('fleet mode: a sidecar agent process', () => {
     second.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 90_000);
+});
+
+describe('fleet status finds the running agent as the core client commands do (SDK agentAdminUrl / agentBearerToken)', () => {
+  it('the URL from --config (http section) or $PRAXIS_URL, the token from --token-file or $PRAXIS_TOKEN; an unreadable token file exits 2 naming it', async () => {
+    // An HTTP server in the agent's place: it records what the command sends.
+    const seen: { url: string; authorization: string | undefined }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ plugins: [], components: {} }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const dir = mkdtempSync(path.join(tmpdir(), 'praxis-fleet-status-'));
+      dirs.push(dir);
+      const token = `tok-${randomUUID()}`;
+      const tokenFile = path.join(dir, 'token');
+      writeFileSync(tokenFile, `${token}\n`);
+      const config = path.join(dir, 'agent.config.yaml');
+      writeFileSync(config, `http: { host: 127.0.0.1, port: ${port} }\n`);
+      const clean = { PRAXIS_URL: '', PRAXIS_TOKEN: '' };
+
+      const fromFlags = await runCliAsync(['fleet', 'status', '--config', config, '--token-file', tokenFile], clean);
+      expect(fromFlags.stdout).toContain('the agent runs no nats plugin');
+      expect(fromFlags.status).toBe(1);
+      const noToken = await runCliAsync(['fleet', 'status', '--config', config], clean);
+      expect(noToken.status).toBe(1);
+      const fromEnv = await runCliAsync(['fleet', 'status', '--config', path.join(dir, 'missing.yaml')], { PRAXIS_URL: `http://127.0.0.1:${port}`, PRAXIS_TOKEN: token });
+      expect(fromEnv.status).toBe(1);
+      expect(seen).toEqual([
+        { url: '/stats', authorization: `Bearer ${token}` },
+        { url: '/stats', authorization: undefined },
+        { url: '/stats', authorization: `Bearer ${token}` },
+      ]);
+      const unreadable = await runCliAsync(['fleet', 'status', '--url', `http://127.0.0.1:${port}`, '--token-file', path.join(dir, 'nope')]);
+      expect(unreadable.status).toBe(2);
+      expect(unreadable.stderr).toMatch(/--token-file: cannot read .*nope \(no such file\)/);
+      expect(seen).toHaveLength(3);
+      expect(fromFlags.stdout + fromFlags.stderr + fromEnv.stdout + fromEnv.stderr + unreadable.stderr).not.toContain(token);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });
