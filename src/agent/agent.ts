@@ -26,6 +26,7 @@ import { maskAlertmanagerSecrets } from '../alerting/config';
 import type { AlertingEngine } from '../alerting/engine';
 import { isNotifier, type Notifier } from '../alerting/notifier';
 import { DEFAULT_SINK_SETTINGS, type SinkSettings } from '../alerting/delivery';
+import { fleetAgentId } from '../fleet/agent-id';
 import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
 import { ErrorCodeCounts } from './error-counts';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
@@ -110,7 +111,7 @@ export class Agent {
     }
     // One memory of the event ids this agent has, for ingest retries and fleet redeliveries alike.
     const dedup = new IngestDedup(this.clock, this.store);
-    this.fleetInbox = new AgentFleetInbox({ agentId: this.name, bus: this.bus, dedup, clock: this.clock, logger: this.logger.child({ component: 'fleet' }), ...(this.store ? { store: this.store } : {}) });
+    this.fleetInbox = new AgentFleetInbox({ agentId: fleetAgentId(this.name), bus: this.bus, dedup, clock: this.clock, logger: this.logger.child({ component: 'fleet' }), ...(this.store ? { store: this.store } : {}) });
     this.container.register(classToken(FleetInbox), { useValue: this.fleetInbox });
     if (config.http.enabled) {
       this.admin = new AdminServer(config.http, {
@@ -147,6 +148,7 @@ export class Agent {
         notifier: (sink) => this.notifier(sink),
         sinkSettings: (sink) => this.sinkSettings(sink),
         source: this.name,
+        agentId: fleetAgentId(this.name),
         ...(config.store?.enabled && { persistIntervalMs: config.store.commit_interval }),
       });
       if (this.admin) {
