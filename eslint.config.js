@@ -22,12 +22,11 @@ module.exports = tseslint.config(
   },
   {
     // The only core modules a built-in plugin may import besides the SDK, for what no third-party
-    // plugin needs: a CLI command reading the agent's config or finding the running agent as the
-    // core's client commands do, and a server of its own checking a bearer token as the admin
-    // server does (README, "Writing a plugin").
-    files: ['plugins/audit-log/commands.ts', 'plugins/nats/commands.ts', 'plugins/websocket-broadcaster/websocket-broadcaster.plugin.ts'],
+    // plugin needs: a CLI command reading the agent's config, and a server of its own checking a
+    // bearer token as the admin server does (README, "Writing a plugin").
+    files: ['plugins/audit-log/commands.ts', 'plugins/websocket-broadcaster/websocket-broadcaster.plugin.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)src(/(?!(config/loader|http/auth|cli/agent-connection)$)|$)', message: "Import from 'praxis-agent' (the public SDK), not from the core's files." }] }],
+      'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)src(/(?!(config/loader|http/auth)$)|$)', message: "Import from 'praxis-agent' (the public SDK), not from the core's files." }] }],
     },
   },
   {

@@ -64,4 +64,6 @@ export type { FleetInboxStats, FleetReceipt } from './fleet/fleet-inbox';
 export type { ReadOptions, ReadResult, StoredEvent, StoreListener } from './store/event-store';
 
 export { AgentClient, AgentClientError } from './client/agent-client';
+export { agentAdminUrl, agentBearerToken } from './client/agent-connection';
+export type { AgentConnectionOptions } from './client/agent-connection';
 export type { AcceptedEvent, EventInput, EventsPage, EventsQuery, IngestResult, ReadyResult, RejectedEvent } from './client/agent-client';

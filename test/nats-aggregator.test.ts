@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { parse, stringify } from 'yaml';
 import { natsConfigSchema } from '../plugins/nats/config';
@@ -85,6 +86,7 @@ interface AggregatorOptions {
   ackWait?: string;
   batch?: number;
   lease?: string;
+  commitInterval?: string;
 }
 
 function aggregatorConfig(o: AggregatorOptions): { file: string; dataDir: string } {
@@ -94,7 +96,7 @@ function aggregatorConfig(o: AggregatorOptions): { file: string; dataDir: string
     agent: { name: o.name },
     log: { level: 'info', format: 'json' },
     http: { port: 0 },
-    store: { enabled: true, data_dir: dataDir, commit_interval: '20ms' },
+    store: { enabled: true, data_dir: dataDir, commit_interval: o.commitInterval ?? '20ms' },
     plugins: [
       {
         name: 'fleet',
@@ -282,10 +284,10 @@ describe('nats aggregator (real agents, real JetStream)', () => {
     for (const id of [...inA, ...inB]) counts.set(id, (counts.get(id) ?? 0) + 1);
     expect([...counts.keys()].sort()).toEqual([...ids].sort());
     // What A committed and covered by its watermark before dying, B acknowledged unprocessed when the
-    // server redelivered it (skipped_watermark). Left: what A committed in its last moment before the
-    // watermark write (one store commit batch plus one KV round trip): processed by both. Without
-    // a transaction shared by the two stores nothing closes it (plugins/nats/README.md,
-    // "Several aggregators"). Measured: 0 in 7 of 9 runs, 11 and 80 of 3,000 in the other two.
+    // server redelivered it (skipped_watermark). Left: what A committed in its last moment, before
+    // its watermark write reached the server: processed by both. Without a transaction shared by the
+    // two stores nothing closes it (plugins/nats/README.md, "Several aggregators"). Measured with
+    // one watermark write per commit: 0 in 29 of 32 runs, 10, 11 and 50 of 3,000 in the others.
     const twice = [...counts.entries()].filter(([, n]) => n > 1).map(([id]) => id);
     const bStats = await fleetStats(b.url);
     expect([...counts.values()].every((n) => n <= 2)).toBe(true);
@@ -361,6 +363,70 @@ describe('nats aggregator (real agents, real JetStream)', () => {
       return ids.every((id) => all.includes(id)) ? all : undefined;
     });
     expect(both.filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+  });
+
+  it('writes at most one watermark per store commit, covering the whole commit (the window a SIGKILL can hit is one write, not a round trip more)', async () => {
+    const fleet = newFleet();
+    const { js } = await createStream(SYSTEM_NATS, fleet);
+    const a = await startAggregator({ name: 'agg-w', url: SYSTEM_NATS, fleet, commitInterval: '200ms' });
+    await publishAs(js, fleet, 'sidecar-a', fleetEvent('first'));
+    // The first watermark comes once the takeover hold (lease + 1 s) is over.
+    await until('the first watermark', async () => ((await fleetStats(a.url)).watermark >= 1 ? true : undefined));
+    const nc = await connect({ servers: SYSTEM_NATS });
+    connections.push(nc);
+    const state = await new Kvm(nc).open(`${fleet.stream}_aggregators_state`);
+    const writes = async (): Promise<number> => (await state.get('watermark'))?.revision ?? 0;
+    const commits = async (): Promise<number> => (await getJson<{ store: { commits: number } }>(`${a.url}/stats`)).store.commits;
+    const [w0, c0] = [await writes(), await commits()];
+    for (let i = 0; i < 300; i++) await publishAs(js, fleet, 'sidecar-a', fleetEvent(`burst ${i}`));
+    await until('the watermark to cover the burst', async () => ((await fleetStats(a.url)).watermark >= 301 ? true : undefined));
+    const [w1, c1] = [await writes(), await commits()];
+    expect(w1 - w0).toBeGreaterThan(0);
+    // Each commit of the burst held many events: a write per event, or a second write per commit, exceeds this.
+    expect(w1 - w0).toBeLessThanOrEqual(c1 - c0);
+  });
+
+  it('the previous holder stepped down hung, its pull still open at the server, and is handed a message after the takeover: the new holder holds its watermark below that message until it has processed it', async () => {
+    const fleet = newFleet();
+    const { js } = await createStream(SYSTEM_NATS, fleet);
+    // lease 10s: its pulls expire after 10 s, and the new holder holds its watermark back that long (plus 1 s).
+    const b = await startAggregator({ name: 'agg-h', url: SYSTEM_NATS, fleet, batch: 1, lease: '10s', ackWait: '5s' });
+    await until('agg-h to lead and consume', async () => {
+      const s = await fleetStats(b.url);
+      return s.lease_role === 'leader' && s.consuming ? s : undefined;
+    });
+    // The hung holder's pull: the same durable consumer, a request the server honours for one lease.
+    const nc = await connect({ servers: SYSTEM_NATS });
+    connections.push(nc);
+    const consumer = await jetstream(nc).consumers.get(fleet.stream, 'aggregators');
+    const handedToOld = (async () => {
+      for await (const m of await consumer.fetch({ max_messages: 1, expires: 10_000 })) return m.seq; // never acknowledged
+      return 0;
+    })();
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const e = fleetEvent(`while hung ${i}`);
+      ids.push(e.metadata.event_id as string);
+      await publishAs(js, fleet, 'sidecar-a', e);
+    }
+    const orphan = await handedToOld;
+    expect(orphan).toBeGreaterThan(0);
+    const orphanId = ids[orphan - 1] as string;
+    // Everything else is processed by the holder; the orphan is not, and the watermark stays below it:
+    // a holder taking over now must not skip it when the server redelivers it.
+    const others = await until('the other 19 events stored', async () => {
+      const stored = (await fleetEventsServed(b.url)).map((e) => e.metadata.event_id);
+      return stored.length === 19 ? stored : undefined;
+    });
+    expect(others).not.toContain(orphanId);
+    expect((await fleetStats(b.url)).watermark).toBeLessThan(orphan);
+    // Redelivered after ack_wait (5 s) to the holder, processed; then the watermark covers all 20.
+    const stored = await until('the orphan redelivered and stored', async () => {
+      const all = (await fleetEventsServed(b.url)).map((e) => e.metadata.event_id);
+      return all.includes(orphanId) ? all : undefined;
+    });
+    expect(stored.sort()).toEqual([...ids].sort());
+    await until('the watermark to cover every event', async () => ((await fleetStats(b.url)).watermark >= 20 ? true : undefined));
   });
 
   it('a durable consumer with other settings is NATS_CONSUMER_MISMATCH: reported, left unchanged, nothing consumed', async () => {

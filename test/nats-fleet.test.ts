@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deleteStream, readStream } from '../plugins/nats/test-stream';
-import { AgentProcess, freePort, runCli } from './helpers/cli';
-import { TestNatsServer } from './helpers/nats-server';
+import { AgentProcess, freePort, runCli, runCliAsync } from './helpers/cli';
+import { SYSTEM_NATS, TestNatsServer } from './helpers/nats-server';
 
 /**
  * Fleet mode with real agent processes: the sidecar is killed (SIGKILL) while NATS is down, and
@@ -156,4 +158,104 @@ describe('fleet mode: a sidecar agent process', () => {
     second.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 90_000);
+});
+
+describe('fleet status finds the running agent as the core client commands do (SDK agentAdminUrl / agentBearerToken)', () => {
+  it('the URL from --config (http section) or $PRAXIS_URL, the token from --token-file or $PRAXIS_TOKEN; an unreadable token file exits 2 naming it', async () => {
+    // An HTTP server in the agent's place: it records what the command sends.
+    const seen: { url: string; authorization: string | undefined }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ plugins: [], components: {} }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const dir = mkdtempSync(path.join(tmpdir(), 'praxis-fleet-status-'));
+      dirs.push(dir);
+      const token = `tok-${randomUUID()}`;
+      const tokenFile = path.join(dir, 'token');
+      writeFileSync(tokenFile, `${token}\n`);
+      const config = path.join(dir, 'agent.config.yaml');
+      writeFileSync(config, `http: { host: 127.0.0.1, port: ${port} }\n`);
+      const clean = { PRAXIS_URL: '', PRAXIS_TOKEN: '' };
+
+      const fromFlags = await runCliAsync(['fleet', 'status', '--config', config, '--token-file', tokenFile], clean);
+      expect(fromFlags.stdout).toContain('the agent runs no nats plugin');
+      expect(fromFlags.status).toBe(1);
+      const noToken = await runCliAsync(['fleet', 'status', '--config', config], clean);
+      expect(noToken.status).toBe(1);
+      const fromEnv = await runCliAsync(['fleet', 'status', '--config', path.join(dir, 'missing.yaml')], { PRAXIS_URL: `http://127.0.0.1:${port}`, PRAXIS_TOKEN: token });
+      expect(fromEnv.status).toBe(1);
+      expect(seen).toEqual([
+        { url: '/stats', authorization: `Bearer ${token}` },
+        { url: '/stats', authorization: undefined },
+        { url: '/stats', authorization: `Bearer ${token}` },
+      ]);
+      const unreadable = await runCliAsync(['fleet', 'status', '--url', `http://127.0.0.1:${port}`, '--token-file', path.join(dir, 'nope')]);
+      expect(unreadable.status).toBe(2);
+      expect(unreadable.stderr).toMatch(/--token-file: cannot read .*nope \(no such file\)/);
+      expect(seen).toHaveLength(3);
+      expect(fromFlags.stdout + fromFlags.stderr + fromEnv.stdout + fromEnv.stderr + unreadable.stderr).not.toContain(token);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe('the agent label is the fleet id', () => {
+  it('an agent named web.1 labels the alerts of its own events agent=web_1, the agent_id its events have in the fleet', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'praxis-agent-id-'));
+    dirs.push(dir);
+    const id = randomUUID().slice(0, 8);
+    const stream = `T_${id}`;
+    const config = path.join(dir, 'agent.config.yaml');
+    writeFileSync(config, [
+      'agent: { name: web.1 }',
+      'log: { format: json }',
+      'http: { host: 127.0.0.1, port: 0 }',
+      'store: { enabled: true, data_dir: ./data, commit_interval: 20ms }',
+      'plugins:',
+      `  - { name: fleet, use: nats, config: { servers: ["${SYSTEM_NATS}"], subject_prefix: "t${id}.events", stream: { name: ${stream} } } }`,
+      'alerting:',
+      '  route: { receiver: none }',
+      '  receivers: [{ name: none, sinks: [] }]',
+      '',
+    ].join('\n'));
+    const agent = new AgentProcess(['--config', config]);
+    try {
+      const url = await agent.ready();
+      const res = await fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'system.error', data: { severity: 'error', message: 'db down', component: 'orders-db', error_code: 'DB_DOWN' } }) });
+      expect(res.status).toBe(202);
+      let alerts: { labels: Record<string, string> }[] = [];
+      for (const end = Date.now() + 10_000; alerts.length === 0 && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+        alerts = (await (await fetch(`${url}/api/v2/alerts`)).json()) as { labels: Record<string, string> }[];
+      }
+      const stats = (await (await fetch(`${url}/stats`)).json()) as { components: { fleet: { agent_id: string } } };
+      expect(stats.components.fleet.agent_id).toBe('web_1');
+      expect(alerts.map((a) => a.labels.agent)).toEqual(['web_1']);
+    } finally {
+      agent.kill('SIGTERM');
+      await agent.exited;
+      await deleteStream(SYSTEM_NATS, stream).catch(() => undefined);
+    }
+  });
+
+  it('a nats agent_id other than the agent\'s id is warned about at start (the labels would differ)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'praxis-agent-id-'));
+    dirs.push(dir);
+    const config = path.join(dir, 'agent.config.yaml');
+    const id = randomUUID().slice(0, 8);
+    writeFileSync(config, `agent: { name: web-1 }\nlog: { format: json }\nhttp: { host: 127.0.0.1, port: 0 }\nstore: { enabled: true, data_dir: ./data }\nplugins:\n  - { name: fleet, use: nats, config: { servers: ["${SYSTEM_NATS}"], agent_id: web-one, subject_prefix: "t${id}.events", stream: { name: T_${id} } } }\n`);
+    const agent = new AgentProcess(['--config', config]);
+    try {
+      await agent.ready();
+      const warning = await agent.waitFor((l) => l.agent_id === 'web-one' && l.agent_label === 'web-1');
+      expect(warning.msg).toContain('set agent.name rather than agent_id');
+    } finally {
+      agent.kill('SIGTERM');
+      await agent.exited;
+      await deleteStream(SYSTEM_NATS, `T_${id}`).catch(() => undefined);
+    }
+  });
 });

@@ -19,11 +19,13 @@ describe('package entry points', () => {
   it("export the SDK and the typed client from 'praxis-agent'", () => {
     const result = runNode(`
       const sdk = require('praxis-agent');
-      console.log(JSON.stringify(['AgentClient', 'definePlugin', 'On', 'Bus', 'Clock', 'z', 'redactSecrets'].map((k) => [k, typeof sdk[k]])));
+      console.log(JSON.stringify(['AgentClient', 'agentAdminUrl', 'agentBearerToken', 'definePlugin', 'On', 'Bus', 'Clock', 'z', 'redactSecrets'].map((k) => [k, typeof sdk[k]])));
     `);
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual([
       ['AgentClient', 'function'],
+      ['agentAdminUrl', 'function'],
+      ['agentBearerToken', 'function'],
       ['definePlugin', 'function'],
       ['On', 'function'],
       ['Bus', 'function'],
@@ -88,7 +90,7 @@ describe('the built agent (dist/praxis-agent.js, one bundle) and a third-party p
  * public API, made on purpose (and to the README's "Writing a plugin").
  */
 const SDK_EXPORTS = [
-  'AGENT_TAG_PREFIX', 'ALERTING_STATE', 'AgentClient', 'AgentClientError', 'AgentControl', 'AgentError', 'AlertingState', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
+  'AGENT_TAG_PREFIX', 'ALERTING_STATE', 'AgentClient', 'AgentClientError', 'agentAdminUrl', 'agentBearerToken', 'AgentControl', 'AgentError', 'AlertingState', 'Backoff', 'Bus', 'Clock', 'DEFAULT_SECRET_KEY_PATTERNS',
   'ERROR_CODES', 'EVENT_PATTERN', 'EVENT_STORE', 'EventRegistry', 'EventStore', 'FakeClock', 'FleetInbox', 'HttpError', 'HttpRoutes', 'LOGGER',
   'MAX_PEM_FILE_BYTES', 'MAX_READ_LIMIT', 'MAX_SECRET_FILE_BYTES', 'On', 'PLUGIN_CONFIG', 'PLUGIN_NAME', 'PREVIOUS_STATE', 'SystemClock', 'TimeoutError', 'coreEventSchemas', 'definePlugin',
   'bearerTokenSchema', 'canonicalJson', 'durationSchema', 'ensureDir', 'errorMessage', 'eventPatternSchema', 'fleetOrigin', 'eventTypeMatcher', 'inject', 'injectable', 'isSecretKey',

@@ -25,6 +25,18 @@ const CONSUMER_NOT_FOUND = 10014;
 /** How often the consumer's lag is read from the server while idle (every delivery also carries it). */
 const LAG_REFRESH_MS = 5_000;
 
+/** How often a held-back watermark is tried again when no new event comes to do it. */
+const WATERMARK_RETRY_MS = 1_000;
+
+/**
+ * How long a pull request lasts at the server. With a lease it is the lease (1 s to 30 s): a holder
+ * that stepped down but could not close its pull (hung, partitioned) is handed messages for at
+ * most this long, which bounds how long its successor must hold its watermark back.
+ */
+export function pullExpiresMs(config: NatsConfig): number {
+  return config.consumer.lease > 0 ? Math.min(30_000, Math.max(1_000, config.consumer.lease)) : 30_000;
+}
+
 /** The consumer settings the config asks for, in JetStream's terms. */
 export function desiredConsumer(config: NatsConfig): Partial<ConsumerConfig> & { durable_name: string } {
   const { consumer } = config;
@@ -144,9 +156,14 @@ export class Aggregator implements NatsRole {
   private highestDelivered = 0;
   /** The previous holder's deliveries are not all settled yet (stream seq they reached): no watermark beyond them meanwhile. */
   private frozenUntil = 0;
+  /** Clock time until which the previous holder's last pull may still be handed messages: no watermark until then. */
+  private holdUntil = 0;
+  /** The highest sequence processed with everything below it, not written as the watermark yet. */
+  private unwritten = 0;
+  private watermarkTimer?: CancelTimer;
   private readonly settle: (() => void)[] = [];
   private flushing = false;
-  private consumerInfo?: () => Promise<{ ack_floor: { stream_seq: number } }>;
+  private consumerInfo?: () => Promise<{ ack_floor: { stream_seq: number }; delivered: { stream_seq: number } }>;
   /** Silences, acks, and the holder's nflog and alerts shared with the other aggregators (alert_state.replicate). */
   private readonly alertState?: AlertStateReplica;
 
@@ -168,6 +185,8 @@ export class Aggregator implements NatsRole {
           this.highestDelivered = watermark;
           this.unfinished.length = 0;
           this.finished.clear();
+          this.unwritten = 0;
+          this.holdUntil = ctx.clock.now() + pullExpiresMs(config) + WATERMARK_RETRY_MS;
           // The previous holder's notification log and alerts first: alerting goes on where it stopped.
           const ready = this.alertState ? this.alertState.takeOver() : Promise.resolve();
           void ready
@@ -189,6 +208,7 @@ export class Aggregator implements NatsRole {
     this.generation++;
     this.retryTimer?.();
     this.lagTimer?.();
+    this.watermarkTimer?.();
     this.running = false;
     this.consuming = false;
     const messages = this.messages;
@@ -234,6 +254,7 @@ export class Aggregator implements NatsRole {
     this.generation++;
     this.retryTimer?.();
     this.lagTimer?.();
+    this.watermarkTimer?.();
     await this.messages?.close().catch(() => undefined);
     await this.loop;
     // Acknowledge what is being committed now; the link's close flushes the acks. What does not
@@ -292,7 +313,7 @@ export class Aggregator implements NatsRole {
       this.frozenUntil = reached > Math.max(info.ack_floor.stream_seq, this.skipUpTo) ? reached : 0;
     }
     if (generation !== this.generation) return;
-    const messages = await consumer.consume({ max_messages: config.consumer.batch });
+    const messages = await consumer.consume({ max_messages: config.consumer.batch, expires: pullExpiresMs(config) });
     this.messages = messages;
     this.running = true;
     this.consuming = true;
@@ -374,24 +395,63 @@ export class Aggregator implements NatsRole {
     if (this.flushing || !this.lease) return;
     this.flushing = true;
     try {
-      while (this.settle.length > 0) {
+      do {
+        // One store commit settles all its events at once, each through a few promise reactions;
+        // the first one lands here. A tick (after every pending reaction, before any I/O) lets the
+        // others land too, so this watermark write covers the whole commit instead of leaving the
+        // rest for the next write, a KV round trip later: that round trip is the window in which a
+        // SIGKILL makes the next holder process committed events again.
+        await nextTick();
         const batch = this.settle.splice(0);
-        let watermark = 0;
         while (this.unfinished.length > 0 && this.finished.has(this.unfinished[0] as number)) {
-          watermark = this.unfinished.shift() as number;
-          this.finished.delete(watermark);
+          this.unwritten = this.unfinished.shift() as number;
+          this.finished.delete(this.unwritten);
         }
-        if (this.frozenUntil > 0) {
-          const floor = await this.consumerInfo?.().then((i) => i.ack_floor.stream_seq, () => 0);
-          if ((floor ?? 0) >= this.frozenUntil) this.frozenUntil = 0;
+        if (this.unwritten > 0) {
+          if (await this.watermarkMayMove()) {
+            const seq = this.unwritten;
+            this.unwritten = 0;
+            await this.lease.advance(seq);
+          } else {
+            this.retryWatermark();
+          }
         }
-        if (watermark > 0 && this.frozenUntil === 0) await this.lease.advance(watermark);
         // Acknowledged even when the watermark could not be written: an ack that arrives only helps.
         for (const s of batch) s();
-      }
+      } while (this.settle.length > 0);
     } finally {
       this.flushing = false;
     }
+  }
+
+  /**
+   * Whether the watermark may pass messages the previous holder was handed. Until its last pull
+   * expired (`holdUntil`) it may still be handed more, which this holder never sees; after that,
+   * not before the server's ack floor has passed everything delivered by then (`frozenUntil`):
+   * each of those was processed by one of the two, or is redelivered here first.
+   */
+  private async watermarkMayMove(): Promise<boolean> {
+    if (this.holdUntil > 0) {
+      if (this.ctx.clock.now() < this.holdUntil) return false;
+      const info = await this.consumerInfo?.().catch(() => undefined);
+      if (!info) return false;
+      this.holdUntil = 0;
+      if (info.delivered.stream_seq > info.ack_floor.stream_seq) this.frozenUntil = Math.max(this.frozenUntil, info.delivered.stream_seq);
+    }
+    if (this.frozenUntil > 0) {
+      const floor = await this.consumerInfo?.().then((i) => i.ack_floor.stream_seq, () => 0);
+      if ((floor ?? 0) >= this.frozenUntil) this.frozenUntil = 0;
+    }
+    return this.frozenUntil === 0;
+  }
+
+  /** A watermark held back is written later even when no new event comes to trigger it. */
+  private retryWatermark(): void {
+    this.watermarkTimer?.();
+    this.watermarkTimer = this.ctx.clock.setTimeout(() => {
+      this.watermarkTimer = undefined;
+      if (!this.stopped) void this.flush();
+    }, WATERMARK_RETRY_MS);
   }
 
   private ended(nc: NatsConnection, generation: number, error: unknown): void {
@@ -458,4 +518,9 @@ export class Aggregator implements NatsRole {
 
 function isAgentError(error: unknown, code: string): boolean {
   return error instanceof AgentError && error.code === code;
+}
+
+/** Resolves once the microtask queue is empty, before the event loop reads any I/O. */
+function nextTick(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
 }

@@ -1,7 +1,5 @@
 import { parseArgs } from 'node:util';
-import { errorMessage, type CommandIo, type PluginCommand } from 'praxis-agent';
-// A CLI command finds the running agent as the core's client commands do: core, not SDK (built-in plugins only).
-import { adminUrl, bearerToken } from '../../src/cli/agent-connection';
+import { agentAdminUrl, agentBearerToken, errorMessage, type CommandIo, type PluginCommand } from 'praxis-agent';
 
 /** Exit codes of `fleet status`: every nats plugin connected / one is not (or none runs) / usage error or agent unreachable. */
 export const FLEET_EXIT = { OK: 0, NOT_CONNECTED: 1, USAGE: 2 } as const;
@@ -50,9 +48,9 @@ async function statusRun(args: string[], io: CommandIo): Promise<number> {
   }
   const connection = { config: values.config ?? process.env.PRAXIS_CONFIG ?? DEFAULT_CONFIG, ...(values.url ? { url: values.url } : {}), ...(values['token-file'] ? { tokenFile: values['token-file'] } : {}) };
   let body: { plugins?: { name: string; use: string; state: string }[]; components?: Record<string, Record<string, unknown>> };
-  const url = `${adminUrl(connection).replace(/\/+$/, '')}/stats`;
+  const url = `${agentAdminUrl(connection).replace(/\/+$/, '')}/stats`;
   try {
-    const token = bearerToken(connection);
+    const token = agentBearerToken(connection);
     const response = await fetch(url, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, signal: AbortSignal.timeout(10_000) });
     if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
     body = (await response.json()) as typeof body;

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import {
   AuthorizationError,
   connect,
@@ -94,16 +93,6 @@ export function isAuthError(error: unknown): boolean {
   return false;
 }
 
-/** The agent's id in subjects: a valid subject token made from `name`. */
-export function subjectToken(name: string): string {
-  const token = name.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '');
-  return token === '' ? 'agent' : token;
-}
-
-/** agent_id when the config does not set it: agent.name unless it is the default, else the host name. */
-export function defaultAgentId(agentName: string | undefined): string {
-  return subjectToken(agentName !== undefined && agentName !== 'praxis-agent' ? agentName : hostname());
-}
 
 /**
  * One NATS connection that is there whenever a server is: the agent starts without NATS and keeps

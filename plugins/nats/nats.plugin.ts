@@ -20,7 +20,7 @@ import {
 } from 'praxis-agent';
 import { Aggregator } from './aggregator';
 import type { NatsConfig } from './config';
-import { defaultAgentId, NatsLink } from './connection';
+import { NatsLink } from './connection';
 import { Forwarder } from './forwarder';
 import type { NatsErrorCode, NatsRole, RoleContext } from './role';
 
@@ -46,7 +46,10 @@ export class NatsPlugin implements Plugin {
     @inject(EVENT_STORE, { isOptional: true }) store?: EventStore,
     @inject(ALERTING_STATE, { isOptional: true }) alertingState?: AlertingState,
   ) {
-    this.agentId = config.agent_id ?? defaultAgentId(agent.agentName);
+    this.agentId = config.agent_id ?? agent.agentId;
+    if (agent.agentName !== undefined && this.agentId !== agent.agentId) {
+      logger.warn({ agent_id: this.agentId, agent_label: agent.agentId }, `nats agent_id ${this.agentId} is not this agent's id ${agent.agentId} (from agent.name): the fleet's aggregators label its events agent=${this.agentId}, its own alerts say agent=${agent.agentId}; set agent.name rather than agent_id`);
+    }
     this.link = new NatsLink(config, (p) => agent.resolvePath(p), `praxis-agent ${this.agentId} (${config.role})`, clock, logger, {
       connected: (nc: NatsConnection, reconnected: boolean) => this.role.connected(nc, reconnected),
       disconnected: () => this.role.disconnected(),

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, nanos, nkeys } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, nanos, nkeys } from '@nats-io/transport-node';
 import pino from 'pino';
 import { SystemClock, type Event } from 'praxis-agent';
 import { createPluginHarness, runPluginConformance, sampleEvents, selfSignedCert, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
-import { roundTripServer, SYSTEM_NATS, TestNatsServer } from '../../test/helpers/nats-server';
+import { operatorSetup } from '../../test/helpers/nats-jwt';
+import { LEASE_UNIT_PORT_RANGE, roundTripServer, SYSTEM_NATS, TestNatsServer } from '../../test/helpers/nats-server';
 import plugin from './index';
 import type { NatsPlugin } from './nats.plugin';
 import { deleteStream, readStream, type StreamMessage } from './test-stream';
@@ -384,6 +385,35 @@ describe('nats sidecar: store and forward across outages', () => {
     await s.h.bus.publish('service.status', sampleEvents['service.status']);
     await forwardedAll(s, 'forwarded with the NKey');
     expect(JSON.stringify(s.h.events) + JSON.stringify(s.plugin.stats())).not.toContain(seed);
+  });
+
+  it('authenticates with a creds file (operator mode: user JWT + NKey seed); a creds file the server does not trust is NATS_AUTH_FAILED (critical), fixed by rewriting the file; the seed and the JWT are never shown', async () => {
+    const auth = operatorSetup();
+    const conf = path.join(tempDir(), 'nats.conf');
+    writeFileSync(conf, auth.serverConfig);
+    const server = await TestNatsServer.start(['-c', conf], LEASE_UNIT_PORT_RANGE);
+    servers.push(server);
+    const credsFile = path.join(tempDir(), 'user.creds');
+    writeFileSync(credsFile, auth.foreignCreds);
+    const { stream, prefix } = target();
+    const lines: string[] = [];
+    const out = new PassThrough();
+    out.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    const s = await sidecar({ servers: [server.url], subject_prefix: prefix, stream: { name: stream }, auth: { creds_file: credsFile } }, { logger: pino({ level: 'debug' }, out) });
+    await s.h.bus.publish('service.status', sampleEvents['service.status']);
+    await waitFor(() => errorsWith(s.h, 'NATS_AUTH_FAILED').length > 0, { what: 'NATS_AUTH_FAILED reported' });
+    expect(errorsWith(s.h, 'NATS_AUTH_FAILED')[0]!.data).toMatchObject({ severity: 'critical', message: expect.stringMatching(/refused the credentials/) });
+    expect(s.plugin.stats()).toMatchObject({ connected: false });
+
+    // The creds file is read again at each attempt: replacing it is enough.
+    writeFileSync(credsFile, auth.creds);
+    await forwardedAll(s, 'forwarded with the creds file');
+    const reader = credsAuthenticator(new TextEncoder().encode(auth.creds));
+    expect(ids(await readStream(server.url, stream, { authenticator: reader }))).toEqual(storedIds(s.store));
+    await stopSidecar(s);
+    const shown = lines.join('') + JSON.stringify(s.h.events) + JSON.stringify(s.plugin.stats());
+    expect(lines.length).toBeGreaterThan(0);
+    for (const secret of [auth.userSeed, auth.foreignSeed, auth.userJwt]) expect(shown).not.toContain(secret);
   });
 
   it('events the store removed (retention) before they could be forwarded: NATS_FORWARD_GAP with the count, the rest forwarded in order', async () => {

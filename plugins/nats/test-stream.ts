@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type MsgHdrs } from '@nats-io/transport-node';
+import { connect, type Authenticator, type MsgHdrs } from '@nats-io/transport-node';
 
 /** One message as a plain JetStream consumer reads it back. */
 export interface StreamMessage {
@@ -17,7 +17,7 @@ function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
 }
 
 /** Every message of `stream`, read with a plain ordered JetStream consumer, in stream order. */
-export async function readStream(url: string, stream: string, options: { token?: string } = {}): Promise<StreamMessage[]> {
+export async function readStream(url: string, stream: string, options: { token?: string; authenticator?: Authenticator } = {}): Promise<StreamMessage[]> {
   const nc = await connect({ servers: url, ...options });
   try {
     const jsm = await jetstreamManager(nc);

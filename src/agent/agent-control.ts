@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fleetAgentId } from '../fleet/agent-id';
 
 /**
  * What `Agent.reload()` did. `POST /-/reload` answers with it, SIGHUP and config-watcher log it.
@@ -68,6 +69,14 @@ export abstract class AgentControl {
    */
   get agentName(): string | undefined {
     return undefined;
+  }
+
+  /**
+   * This agent's id in the fleet: `agent.name` (else the host name) as one NATS subject token. The
+   * `agent` label of alerts made from its own events, and the nats plugin's default `agent_id`.
+   */
+  get agentId(): string {
+    return fleetAgentId(this.agentName);
   }
 
   /**

@@ -27,6 +27,7 @@ import type { AlertingEngine } from '../alerting/engine';
 import { isNotifier, type Notifier } from '../alerting/notifier';
 import { ALERTING_STATE } from '../alerting/replica';
 import { DEFAULT_SINK_SETTINGS, type SinkSettings } from '../alerting/delivery';
+import { fleetAgentId } from '../fleet/agent-id';
 import { AgentControl, emptyReloadResult, type ReloadResult } from './agent-control';
 import { ErrorCodeCounts } from './error-counts';
 import { describeReload, effectiveConfig, planReload, reloadHttpStatus, specOf } from './reload';
@@ -111,7 +112,7 @@ export class Agent {
     }
     // One memory of the event ids this agent has, for ingest retries and fleet redeliveries alike.
     const dedup = new IngestDedup(this.clock, this.store);
-    this.fleetInbox = new AgentFleetInbox({ agentId: this.name, bus: this.bus, dedup, clock: this.clock, logger: this.logger.child({ component: 'fleet' }), ...(this.store ? { store: this.store } : {}) });
+    this.fleetInbox = new AgentFleetInbox({ agentId: fleetAgentId(this.name), bus: this.bus, dedup, clock: this.clock, logger: this.logger.child({ component: 'fleet' }), ...(this.store ? { store: this.store } : {}) });
     this.container.register(classToken(FleetInbox), { useValue: this.fleetInbox });
     if (config.http.enabled) {
       this.admin = new AdminServer(config.http, {
@@ -148,6 +149,7 @@ export class Agent {
         notifier: (sink) => this.notifier(sink),
         sinkSettings: (sink) => this.sinkSettings(sink),
         source: this.name,
+        agentId: fleetAgentId(this.name),
         ...(config.store?.enabled && { persistIntervalMs: config.store.commit_interval }),
       });
       // For a plugin that replicates the alerting state to other agents (the nats aggregators).

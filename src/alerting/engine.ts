@@ -59,8 +59,10 @@ export interface AlertingEngineOptions {
   sinkSettings: (sink: string) => SinkSettings;
   /** How often changed alerts are written to `state` (the store's commit_interval). */
   persistIntervalMs?: number;
-  /** Agent name: source of the engine's events, and the `agent` label of alerts made from this agent's own events. */
+  /** Agent name: source of the engine's events. */
   source: string;
+  /** This agent's fleet id (`fleetAgentId`): the `agent` label of alerts made from its own events; default `source`. */
+  agentId?: string;
 }
 
 /** See the module comment. */
@@ -114,7 +116,7 @@ export class AlertingEngine implements AlertingApi {
     const resolveTimeoutMs = config.global?.resolve_timeout;
     this.table = new AlertTable({
       clock,
-      rules: new AlertRules(section, options.source),
+      rules: new AlertRules(section, options.agentId ?? options.source),
       onDecision: (decision) => this.decided(decision),
       ...(resolveTimeoutMs !== undefined && { resolveTimeoutMs }),
     });

@@ -103,7 +103,7 @@ export class AlertRules {
 
   /**
    * Takes the rules part of a validated `alerting:` section; what is missing takes the schema's
-   * defaults. With `agent` (this agent's id, `agent.name`), every alert has an `agent` label: the
+   * defaults. With `agent` (this agent's fleet id, `fleetAgentId`), every alert has an `agent` label: the
    * agent the event came from (its `agent:` tag, set in fleet mode), else this one; `labels.agent`
    * in the config replaces this agent's id.
    */

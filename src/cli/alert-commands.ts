@@ -7,7 +7,7 @@ import { MatcherError, parseMatcher, type Matcher } from '../alerting/matchers';
 import { toMatcher } from '../alerting/silences';
 import { SystemClock } from '../core/clock';
 import { errorMessage } from '../core/errors';
-import { adminUrl, bearerToken, type ConnectionOptions } from './agent-connection';
+import { agentAdminUrl, agentBearerToken, type AgentConnectionOptions } from '../client/agent-connection';
 
 /**
  * The CLI's alert commands that talk to a running agent: `alert list`, `alert ack`,
@@ -42,15 +42,15 @@ function usage(message: string): CommandFailure {
  * @throws CommandFailure (exit 1) with the agent's message: `CODE: message` for the agent's own
  * routes, the string Alertmanager's API answers with, or why the agent could not be reached.
  */
-async function call(options: ConnectionOptions & { timeoutMs?: number }, method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(options: AgentConnectionOptions & { timeoutMs?: number }, method: string, path: string, body?: unknown): Promise<unknown> {
   const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   let token: string | undefined;
   try {
-    token = bearerToken(options);
+    token = agentBearerToken(options);
   } catch (error) {
     throw usage(errorMessage(error));
   }
-  const url = `${adminUrl(options).replace(/\/+$/, '')}${path}`;
+  const url = `${agentAdminUrl(options).replace(/\/+$/, '')}${path}`;
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -135,7 +135,7 @@ export function matcherArguments(args: readonly string[]): Matcher[] {
 }
 
 /** `alert list`: every alert the agent knows, with its state and what mutes it. */
-export function alertListCommand(options: ConnectionOptions & { state?: string; json?: boolean }, io: Io): Promise<number> {
+export function alertListCommand(options: AgentConnectionOptions & { state?: string; json?: boolean }, io: Io): Promise<number> {
   return run(io, async () => {
     const query = options.state ? `?state=${encodeURIComponent(options.state)}` : '';
     const { alerts } = (await call(options, 'GET', `/alerts${query}`)) as { alerts: AlertJson[] };
@@ -160,7 +160,7 @@ export function alertListCommand(options: ConnectionOptions & { state?: string; 
 }
 
 /** `alert ack FINGERPRINT`: acknowledges a firing alert; prints who and until when. */
-export function alertAckCommand(fingerprint: string, options: ConnectionOptions & { comment?: string; expires?: string; author?: string }, io: Io): Promise<number> {
+export function alertAckCommand(fingerprint: string, options: AgentConnectionOptions & { comment?: string; expires?: string; author?: string }, io: Io): Promise<number> {
   return run(io, async () => {
     if (options.expires !== undefined && !parsePrometheusDuration(options.expires)) throw usage(`--expires: not a positive duration: "${options.expires}" (e.g. 30m, 2h, 1d)`);
     const by = options.author ?? defaultAuthor();
@@ -173,7 +173,7 @@ export function alertAckCommand(fingerprint: string, options: ConnectionOptions 
 }
 
 /** `alert silence add MATCHER...`: creates a silence from now for `--duration`; prints its id. */
-export function silenceAddCommand(args: readonly string[], options: ConnectionOptions & { duration: string; comment?: string; author?: string }, io: Io): Promise<number> {
+export function silenceAddCommand(args: readonly string[], options: AgentConnectionOptions & { duration: string; comment?: string; author?: string }, io: Io): Promise<number> {
   return run(io, async () => {
     const matchers = matcherArguments(args);
     if (matchers.length === 0) throw usage('no matchers given: name=value (or name!=value, name=~regex, name!~regex) per argument');
@@ -194,7 +194,7 @@ export function silenceAddCommand(args: readonly string[], options: ConnectionOp
 }
 
 /** `alert silence query [MATCHER...]`: the silences not expired (or, with --expired, the expired ones) with these matchers. */
-export function silenceQueryCommand(args: readonly string[], options: ConnectionOptions & { json?: boolean; expired?: boolean; quiet?: boolean }, io: Io): Promise<number> {
+export function silenceQueryCommand(args: readonly string[], options: AgentConnectionOptions & { json?: boolean; expired?: boolean; quiet?: boolean }, io: Io): Promise<number> {
   return run(io, async () => {
     const filter = matcherArguments(args)
       .map((m) => `filter=${encodeURIComponent(m.toString())}`)
@@ -219,7 +219,7 @@ export function silenceQueryCommand(args: readonly string[], options: Connection
 }
 
 /** `alert silence expire ID...`: expires each silence; goes on after a failure, exits 1 if any failed. */
-export async function silenceExpireCommand(ids: readonly string[], options: ConnectionOptions, io: Io): Promise<number> {
+export async function silenceExpireCommand(ids: readonly string[], options: AgentConnectionOptions, io: Io): Promise<number> {
   if (ids.length === 0) {
     io.err('praxis-agent alert: no silence ids given');
     return EXIT.CONFIG;
@@ -248,7 +248,7 @@ interface DeliveryJson {
 }
 
 /** `alert deliveries`: the outbox's pending and dead-lettered deliveries (or those of `--state`). */
-export function alertDeliveriesCommand(options: ConnectionOptions & { state?: string; json?: boolean }, io: Io): Promise<number> {
+export function alertDeliveriesCommand(options: AgentConnectionOptions & { state?: string; json?: boolean }, io: Io): Promise<number> {
   return run(io, async () => {
     const query = options.state ? `?state=${encodeURIComponent(options.state)}` : '';
     const { deliveries } = (await call(options, 'GET', `/alerts/deliveries${query}`)) as { deliveries: DeliveryJson[] };
@@ -267,7 +267,7 @@ export function alertDeliveriesCommand(options: ConnectionOptions & { state?: st
 }
 
 /** `alert retry ID...`: sends dead-lettered deliveries again. */
-export function alertRetryCommand(ids: readonly string[], options: ConnectionOptions, io: Io): Promise<number> {
+export function alertRetryCommand(ids: readonly string[], options: AgentConnectionOptions, io: Io): Promise<number> {
   return run(io, async () => {
     const bad = ids.find((id) => !/^\d+$/.test(id));
     if (bad !== undefined) throw usage(`not a delivery id: "${bad}" (alert deliveries --state dead lists them)`);
@@ -279,7 +279,7 @@ export function alertRetryCommand(ids: readonly string[], options: ConnectionOpt
 }
 
 /** `alert test --receiver NAME`: a test notification through the real pipeline; prints each sink's answer. Exit 1 unless every sink delivered. */
-export function alertTestCommand(options: ConnectionOptions & { receiver: string; wait?: string }, io: Io): Promise<number> {
+export function alertTestCommand(options: AgentConnectionOptions & { receiver: string; wait?: string }, io: Io): Promise<number> {
   return run(io, async () => {
     if (options.wait !== undefined && parsePrometheusDuration(options.wait) === undefined) throw usage(`--wait: not a duration: "${options.wait}" (e.g. 10s, 1m)`);
     const { results } = (await call({ ...options, timeoutMs: (parsePrometheusDuration(options.wait ?? '30s') ?? 30_000) + 5_000 }, 'POST', '/alerts/test', { receiver: options.receiver, ...(options.wait ? { wait: options.wait } : {}) })) as {

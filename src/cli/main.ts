@@ -6,7 +6,7 @@ import { MatcherError } from '../alerting/matchers';
 import { Route } from '../alerting/route';
 import { AGENT_VERSION } from '../agent/version';
 import { AgentClient, AgentClientError } from '../client/agent-client';
-import { adminUrl, bearerToken, type ConnectionOptions } from './agent-connection';
+import { agentAdminUrl, agentBearerToken, type AgentConnectionOptions } from '../client/agent-connection';
 import { alertAckCommand, alertDeliveriesCommand, alertListCommand, alertRetryCommand, alertTestCommand, silenceAddCommand, silenceExpireCommand, silenceQueryCommand } from './alert-commands';
 import type { TailCommandOptions } from './tail-command';
 import { configJsonSchema } from '../config/json-schema';
@@ -231,7 +231,7 @@ function schemaCommand(options: { config?: boolean; type?: string; fromConfig?: 
   }
 }
 
-interface EmitOptions extends ConnectionOptions {
+interface EmitOptions extends AgentConnectionOptions {
   data: string;
   source?: string;
   tag: string[];
@@ -248,12 +248,12 @@ async function emitCommand(type: string, options: EmitOptions, io: Io): Promise<
   }
   let token: string | undefined;
   try {
-    token = bearerToken(options);
+    token = agentBearerToken(options);
   } catch (error) {
     io.err(`praxis-agent emit: ${errorMessage(error)}`);
     return EXIT.CONFIG;
   }
-  const client = new AgentClient({ url: adminUrl(options), ...(token ? { token } : {}) });
+  const client = new AgentClient({ url: agentAdminUrl(options), ...(token ? { token } : {}) });
   const metadata: EventMetadataInput = { tags: options.tag };
   if (options.source) metadata.source = options.source;
   if (options.correlationId) metadata.correlation_id = options.correlationId;
@@ -390,28 +390,28 @@ function addAlertClientCommands(alert: Command, io: Io, setCode: (code: number) 
     .description('list the alerts of a running agent (pending, firing, resolved) with their receivers, silences, inhibitions and acknowledgements')
     .option('--state <state>', 'only alerts in this state: pending, firing or resolved (comma-separated for several)')
     .option('--json', 'print JSON')
-    .action(async (opts: ConnectionOptions & { state?: string; json?: boolean }) => setCode(await alertListCommand(opts, io)));
+    .action(async (opts: AgentConnectionOptions & { state?: string; json?: boolean }) => setCode(await alertListCommand(opts, io)));
   withConnection(alert.command('ack'))
     .description('acknowledge a firing alert: its reminders stop until it changes state or the acknowledgement expires')
     .argument('<fingerprint>', 'the alert\'s fingerprint (alert list shows it)')
     .option('--comment <text>', 'why')
     .option('--expires <duration>', 'how long the acknowledgement holds, e.g. 2h (default: until the alert changes state)')
     .option('--author <name>', 'who acknowledges (default: the current user)')
-    .action(async (fingerprint: string, opts: ConnectionOptions & { comment?: string; expires?: string; author?: string }) => setCode(await alertAckCommand(fingerprint, opts, io)));
+    .action(async (fingerprint: string, opts: AgentConnectionOptions & { comment?: string; expires?: string; author?: string }) => setCode(await alertAckCommand(fingerprint, opts, io)));
   withConnection(alert.command('deliveries'))
     .description('deliveries in the outbox: pending and dead-lettered ones (or those of --state), with attempts and the last failure')
     .option('--state <state>', 'pending, dead or delivered (comma-separated for several)')
     .option('--json', 'print JSON')
-    .action(async (opts: ConnectionOptions & { state?: string; json?: boolean }) => setCode(await alertDeliveriesCommand(opts, io)));
+    .action(async (opts: AgentConnectionOptions & { state?: string; json?: boolean }) => setCode(await alertDeliveriesCommand(opts, io)));
   withConnection(alert.command('retry'))
     .description('send dead-lettered deliveries again (alert deliveries --state dead lists them)')
     .argument('<ids...>', 'delivery ids')
-    .action(async (ids: string[], opts: ConnectionOptions) => setCode(await alertRetryCommand(ids, opts, io)));
+    .action(async (ids: string[], opts: AgentConnectionOptions) => setCode(await alertRetryCommand(ids, opts, io)));
   withConnection(alert.command('test'))
     .description('send a clearly marked test notification to a receiver through the real pipeline (outbox, rate limit, sinks) and print each sink\'s answer; exit 1 unless all delivered')
     .requiredOption('--receiver <name>', 'the receiver to test')
     .option('--wait <duration>', 'how long to wait for the sinks (default 30s)')
-    .action(async (opts: ConnectionOptions & { receiver: string; wait?: string }) => setCode(await alertTestCommand(opts, io)));
+    .action(async (opts: AgentConnectionOptions & { receiver: string; wait?: string }) => setCode(await alertTestCommand(opts, io)));
   const silence = alert.command('silence').description("silences of a running agent, through Alertmanager's API v2 (as amtool silence)");
   withConnection(silence.command('add'))
     .description('silence the alerts matching every matcher, from now for --duration; prints the silence id')
@@ -419,18 +419,18 @@ function addAlertClientCommands(alert: Command, io: Io, setCode: (code: number) 
     .option('-d, --duration <duration>', 'how long, e.g. 2h', '1h')
     .option('--comment <text>', 'why (required)')
     .option('-a, --author <name>', 'who (default: the current user)')
-    .action(async (matchers: string[], opts: ConnectionOptions & { duration: string; comment?: string; author?: string }) => setCode(await silenceAddCommand(matchers, opts, io)));
+    .action(async (matchers: string[], opts: AgentConnectionOptions & { duration: string; comment?: string; author?: string }) => setCode(await silenceAddCommand(matchers, opts, io)));
   withConnection(silence.command('query'))
     .description('list the silences that are not expired (or, with --expired, the expired ones) having all these matchers')
     .argument('[matchers...]', 'matchers the silences must have, exactly as written (as amtool silence query)')
     .option('--expired', 'show expired silences instead')
     .option('-q, --quiet', 'print only the ids')
     .option('--json', 'print JSON (Alertmanager\'s gettable silences)')
-    .action(async (matchers: string[], opts: ConnectionOptions & { json?: boolean; expired?: boolean; quiet?: boolean }) => setCode(await silenceQueryCommand(matchers, opts, io)));
+    .action(async (matchers: string[], opts: AgentConnectionOptions & { json?: boolean; expired?: boolean; quiet?: boolean }) => setCode(await silenceQueryCommand(matchers, opts, io)));
   withConnection(silence.command('expire'))
     .description('expire silences now')
     .argument('<ids...>', 'silence ids')
-    .action(async (ids: string[], opts: ConnectionOptions) => setCode(await silenceExpireCommand(ids, opts, io)));
+    .action(async (ids: string[], opts: AgentConnectionOptions) => setCode(await silenceExpireCommand(ids, opts, io)));
 }
 
 /** Built-in plugins' commands: `name: 'audit verify'` → `praxis-agent audit verify ARGS...`. */

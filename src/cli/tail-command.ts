@@ -5,13 +5,12 @@ import { AgentClient } from '../client/agent-client';
 import { ConfigError, loadConfig } from '../config/loader';
 import { SystemClock } from '../core/clock';
 import { errorMessage } from '../core/errors';
-import { adminUrlFor } from '../http/admin-server';
-import { adminUrl, bearerToken, type ConnectionOptions } from './agent-connection';
+import { adminUrlFor, agentAdminUrl, agentBearerToken, type AgentConnectionOptions } from '../client/agent-connection';
 import { tailPolling, tailWebSocket, TailFatalError, type TailOptions } from './event-tail';
 import { gapLine, humanLine, jsonLine, useColour } from './tail-format';
 
 /** `praxis-agent tail`'s options (besides --url, --token-file and --config). */
-export interface TailCommandOptions extends ConnectionOptions {
+export interface TailCommandOptions extends AgentConnectionOptions {
   types?: string;
   since?: string;
   json?: boolean;
@@ -33,11 +32,11 @@ type Source = { kind: 'websocket'; url: string; token?: string } | { kind: 'poll
  * $PRAXIS_TOKEN, then the one the config gives the broadcaster (or the admin API when polling).
  */
 function sourceOf(options: TailCommandOptions): Source {
-  const explicitToken = bearerToken(options);
+  const explicitToken = agentBearerToken(options);
   const wsUrl = options.wsUrl ?? process.env.PRAXIS_WS_URL;
   if (wsUrl) return { kind: 'websocket', url: wsUrl, ...(explicitToken ? { token: explicitToken } : {}) };
   if (!existsSync(options.config)) {
-    return { kind: 'polling', url: adminUrl(options), ...(explicitToken ? { token: explicitToken } : {}), why: `${options.config} not found` };
+    return { kind: 'polling', url: agentAdminUrl(options), ...(explicitToken ? { token: explicitToken } : {}), why: `${options.config} not found` };
   }
   const loaded = loadConfig(options.config);
   const broadcaster = loaded.plugins.find((p) => p.resolved.definition.name === 'websocket-broadcaster');
@@ -49,7 +48,7 @@ function sourceOf(options: TailCommandOptions): Source {
   }
   const token = explicitToken ?? loaded.config.http.auth_token;
   const why = broadcaster ? `plugin "${broadcaster.entry.name}" picks its port at start (port: 0); --ws-url names it` : `${options.config} declares no websocket-broadcaster plugin`;
-  return { kind: 'polling', url: adminUrl(options), ...(token ? { token } : {}), why };
+  return { kind: 'polling', url: agentAdminUrl(options), ...(token ? { token } : {}), why };
 }
 
 /** Parses the options; a usage error as a message. */

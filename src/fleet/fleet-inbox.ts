@@ -67,7 +67,7 @@ export abstract class FleetInbox {
     if (new.target === FleetInbox) throw new TypeError('FleetInbox is abstract: the agent (or the plugin harness) registers it');
   }
 
-  /** This agent's id: `agent.name`, the `agent` label of alerts made from its own events. */
+  /** This agent's fleet id (`AgentControl.agentId`): the `agent` label of alerts made from its own events. */
   abstract get agentId(): string;
 
   /**

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventBus } from '../bus/event-bus';
+import { adminUrlFor } from '../client/agent-connection';
 import { Clock, SystemClock } from '../core/clock';
 import { AgentError, errorMessage, isAgentError } from '../core/errors';
 import type { Logger } from '../core/logger';
@@ -303,10 +304,4 @@ function closeIfUnread(req: IncomingMessage): Record<string, string> {
 
 function baseUrlOf(address: AddressInfo): string {
   return adminUrlFor(address.address, address.port);
-}
-
-/** The URL a client reaches an admin server bound to `host:port` at: a wildcard host means loopback; IPv6 goes in brackets. */
-export function adminUrlFor(host: string, port: number): string {
-  const wildcard = host === '0.0.0.0' || host === '::';
-  return `http://${wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
 }

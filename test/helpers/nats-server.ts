@@ -19,6 +19,9 @@ export const LEASE_PORT_RANGE = { first: 14500, last: 14549 };
 /** The range of the alert state replication tests (test/nats-alert-state.test.ts: servers killed and paused under two aggregators). */
 export const ALERT_STATE_PORT_RANGE = { first: 14600, last: 14649 };
 
+/** The range of FleetLease's own tests (plugins/nats/lease.test.ts) and the operator-mode (creds file) tests. */
+export const LEASE_UNIT_PORT_RANGE = { first: 14650, last: 14699 };
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();

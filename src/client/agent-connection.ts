@@ -1,28 +1,35 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { readSecretFile } from '../core/config-files';
 import path from 'node:path';
 import { Document, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { substituteEnv } from '../config/env-substitution';
 import { httpSectionSchema } from '../config/schema';
+import { readSecretFile } from '../core/config-files';
 import { AgentError, errorMessage } from '../core/errors';
-import { adminUrlFor } from '../http/admin-server';
 
 /**
- * How the CLI's client commands (`emit`, `alert list`, `alert silence ...`) find a running agent:
- * the admin URL from `--url`, `$PRAXIS_URL` or the config file's `http` section, the bearer token
- * from `--token-file` or `$PRAXIS_TOKEN` (never the command line, where `ps` would show it).
+ * How a command finds the running agent, the core's client commands (`emit`, `alert list`,
+ * `alert silence ...`) and plugins' CLI commands (`fleet status`) alike: the admin URL from
+ * `--url`, `$PRAXIS_URL` or the config file's `http` section, the bearer token from
+ * `--token-file` or `$PRAXIS_TOKEN` (never the command line, where `ps` would show it). Part of the
+ * plugin SDK; pass the result to {@link AgentClient} or to `fetch`.
  */
 
-/** The options every client command takes. */
-export interface ConnectionOptions {
+/** The options every client command takes (`--url`, `--token-file`, `--config`). */
+export interface AgentConnectionOptions {
   url?: string;
   tokenFile?: string;
   config: string;
 }
 
+/** The URL a client reaches an admin server bound to `host:port` at: a wildcard host means loopback; IPv6 goes in brackets. */
+export function adminUrlFor(host: string, port: number): string {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  return `http://${wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /** The admin URL: --url, then $PRAXIS_URL, then the config file's http section, then the default. */
-export function adminUrl(options: ConnectionOptions): string {
+export function agentAdminUrl(options: AgentConnectionOptions): string {
   if (options.url) return options.url;
   if (process.env.PRAXIS_URL) return process.env.PRAXIS_URL;
   const { host, port } = httpSectionOf(options.config) ?? httpSectionSchema.parse({});
@@ -33,7 +40,7 @@ export function adminUrl(options: ConnectionOptions): string {
  * The bearer token: the content of --token-file (trimmed), else $PRAXIS_TOKEN, else none.
  * @throws Error naming the file when it cannot be read.
  */
-export function bearerToken(options: ConnectionOptions): string | undefined {
+export function agentBearerToken(options: AgentConnectionOptions): string | undefined {
   if (!options.tokenFile) return process.env.PRAXIS_TOKEN || undefined;
   try {
     return readSecretFile(options.tokenFile, { key: '--token-file' }).trim();
