@@ -23,7 +23,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const esbuild = require('esbuild');
-const { CACHE } = require('../bin/load-bundle.js');
+const { CACHE, cacheKey } = require('../bin/load-bundle.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -162,7 +162,7 @@ function withId(contents) {
 function cacheMatches() {
   const id = /\/\/# bundle-id=([0-9a-f]{40})\s*$/.exec(fs.readFileSync(BUNDLE, 'latin1').slice(-80))?.[1];
   try {
-    return id !== undefined && fs.readFileSync(CACHE).subarray(0, 40).toString('latin1') === id;
+    return id !== undefined && fs.readFileSync(CACHE).subarray(0, 40).toString('latin1') === cacheKey(id);
   } catch {
     return false;
   }

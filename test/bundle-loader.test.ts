@@ -39,6 +39,10 @@ describe('bin/load-bundle.js: the bundle with its V8 code cache', () => {
       expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
       writeFileSync(cache, Buffer.concat([original.subarray(0, 40), Buffer.alloc(1000, 7)]));
       expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
+      // Keyed by the bundle's id alone, as for a compile inside another wrapper (e.g. Module.wrap's, one byte longer).
+      const id = /bundle-id=([0-9a-f]{40})/.exec(readFileSync(path.join(root, 'dist/praxis-agent.js'), 'latin1').slice(-80))?.[1] ?? '';
+      writeFileSync(cache, Buffer.concat([Buffer.from(id, 'latin1'), original.subarray(40)]));
+      expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
     } finally {
       writeFileSync(cache, original);
     }
