@@ -565,6 +565,11 @@ describe('validation cost', () => {
       jest.isolateModules(() => {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const fresh = require('./loader') as typeof import('./loader');
+        // Modules whose defaults are parsed at load, as the agent loads them.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('../bus/event-bus');
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('../store/sqlite-event-store');
         const loaded = fresh.loadConfig(path.resolve(__dirname, '../../agent.config.yaml'), { env: {} });
         expect(loaded.plugins.length).toBeGreaterThan(5);
       });
