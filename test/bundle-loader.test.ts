@@ -48,6 +48,27 @@ describe('bin/load-bundle.js: the bundle with its V8 code cache', () => {
     }
   });
 
+  it("keeps zod's locales out of the bundle, and z.locales working: each loads from zod's own files on first use", () => {
+    expect(readFileSync(path.join(REPO, 'dist/praxis-agent.js'), 'utf8')).not.toContain('erwartet'); // from the German locale's messages
+    const script = `
+      const { z } = require('./bin/load-bundle.js').loadBundle().exports.sdk;
+      const message = () => z.string().safeParse(1).error.issues[0].message;
+      const english = message();
+      z.config(z.core.locales.de());
+      const german = message();
+      z.config(z.locales.en());
+      console.log(JSON.stringify({ english, german, again: message(), count: Object.keys(z.locales).length }));`;
+    const result = spawnSync(process.execPath, ['-e', script], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    const { english, german, again, count } = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect({ english, german, again }).toEqual({
+      english: 'Invalid input: expected string, received number',
+      german: 'Ungültige Eingabe: erwartet string, erhalten Zahl',
+      again: 'Invalid input: expected string, received number',
+    });
+    expect(count).toBeGreaterThan(40);
+  });
+
   it('with --enable-source-maps, names the TypeScript sources in stack traces (through the bundle\'s source map)', () => {
     const script = `
       const { sdk } = require('./bin/load-bundle.js').loadBundle().exports;
