@@ -16,7 +16,6 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const Module = require('node:module');
 const path = require('node:path');
-const v8 = require('node:v8');
 const vm = require('node:vm');
 
 const BUNDLE = path.join(__dirname, '..', 'dist', 'praxis-agent.js');
@@ -57,37 +56,6 @@ function readWrapped() {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/**
- * Start-up allocates mostly what lives as long as the agent (schemas, closures, module objects):
- * each scavenge copies it out of the young generation, and V8, counting those survivors, doubles
- * the young generation on the way (2 × 1 → 2 × 8 MiB) and keeps it, mostly touched and empty,
- * until its memory reducer runs many seconds later (4.5 MiB of the idle agent's RSS). Holding the
- * growth factor at 1 until the agent is ready (`releaseYoungGeneration`, called by the `start`
- * command) keeps it at its initial size; after that it grows under load as usual (V8's default
- * factor, 2). Not when the user chose the young generation's sizes on node's command line.
- *
- * V8 checks a code cache against its flags: the cache is written with the same flag held.
- */
-const GROWTH_HELD = '--semi-space-growth-factor=1';
-const GROWTH_DEFAULT = '--semi-space-growth-factor=2';
-
-/** A young-generation flag (--max-semi-space-size, --semi-space-growth-factor...) among node's options. */
-function userSizedYoungGeneration() {
-  const options = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  return options.some((option) => /^--(?:(?:max|min)[-_])?semi[-_]space/.test(option));
-}
-
-/** Holds the young generation at its size until releaseYoungGeneration(); false when the user sized it. */
-function holdYoungGeneration() {
-  if (userSizedYoungGeneration()) return false;
-  v8.setFlagsFromString(GROWTH_HELD);
-  return true;
-}
-
-function releaseYoungGeneration() {
-  if (!userSizedYoungGeneration()) v8.setFlagsFromString(GROWTH_DEFAULT);
 }
 
 /** What a code cache starts with: it belongs to this bundle, compiled inside this WRAPPER. */
@@ -143,7 +111,6 @@ function loadBundle({ useCache = true } = {}) {
  * compiles too), then saves the code V8 compiled (`npm run build` calls this after bundling).
  */
 async function writeCodeCache(config) {
-  holdYoungGeneration();
   const { exports, script, id } = loadBundle({ useCache: false });
   const quiet = { out() {}, err() {} };
   await exports.cli.main(['node', 'praxis-agent', 'validate', '--config', config], quiet);
@@ -151,4 +118,4 @@ async function writeCodeCache(config) {
   fs.writeFileSync(CACHE, Buffer.concat([Buffer.from(cacheKey(id), 'latin1'), script.createCachedData()]));
 }
 
-module.exports = { BUNDLE, CACHE, cacheKey, holdYoungGeneration, loadBundle, releaseYoungGeneration, writeCodeCache };
+module.exports = { BUNDLE, CACHE, cacheKey, loadBundle, writeCodeCache };

@@ -32,12 +32,6 @@ interface Io {
   err: (text: string) => void;
 }
 
-/** What the process running the CLI wants to know of (bin/praxis-agent.js). */
-export interface CliHooks {
-  /** Called once `start` has started the agent (it is ready), not called when start-up fails. */
-  started?: () => void;
-}
-
 const stdio: Io = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
@@ -61,7 +55,7 @@ function report(io: Io, error: unknown): number {
   return EXIT.FAILURE;
 }
 
-async function startCommand(file: string, io: Io, hooks: CliHooks): Promise<number> {
+async function startCommand(file: string, io: Io): Promise<number> {
   let agent: Agent;
   let secrets: SecretValues;
   try {
@@ -133,7 +127,6 @@ async function startCommand(file: string, io: Io, hooks: CliHooks): Promise<numb
     return report(io, secrets.maskError(error));
   }
   started = true;
-  hooks.started?.();
   hintWhenStartedByNpm(agent);
   if (pendingSignal) void agent.stop('signal', pendingSignal);
   else if (crashed) void agent.stop('uncaught exception');
@@ -308,7 +301,7 @@ function alertRouteCommand(labelArgs: readonly string[], options: { config: stri
   return EXIT.OK;
 }
 
-function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly string[], hooks: CliHooks): Command {
+function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly string[]): Command {
   const program = new Command('praxis-agent')
     .description('Observability sidecar agent: a typed event bus with YAML-declared plugins.')
     .version(AGENT_VERSION)
@@ -319,7 +312,7 @@ function buildProgram(io: Io, setCode: (code: number) => void, argv: readonly st
     .command('start', { isDefault: true })
     .description('start the agent and run until SIGTERM/SIGINT')
     .addOption(configOption())
-    .action(async (opts: { config: string }) => setCode(await startCommand(opts.config, io, hooks)));
+    .action(async (opts: { config: string }) => setCode(await startCommand(opts.config, io)));
 
   program
     .command('validate')
@@ -467,7 +460,7 @@ function addPluginCommands(program: Command, io: Io, setCode: (code: number) => 
 }
 
 /** Runs the CLI; resolves the process exit code. */
-export async function main(argv: readonly string[] = process.argv, io: Io = stdio, hooks: CliHooks = {}): Promise<number> {
+export async function main(argv: readonly string[] = process.argv, io: Io = stdio): Promise<number> {
   let code: number = EXIT.OK;
   const program = buildProgram(
     io,
@@ -475,7 +468,6 @@ export async function main(argv: readonly string[] = process.argv, io: Io = stdi
       code = c;
     },
     argv,
-    hooks,
   );
   // `start` is the default command, so commander would read a mistyped command as an argument to
   // it ("too many arguments for 'start'"): name the unknown command instead.
