@@ -14,7 +14,9 @@
  *
  * Left out, loaded from node_modules when first used: the native better-sqlite3, and modules an
  * idle agent does not load (pino-pretty only for a terminal, prom-client on the first /metrics
- * scrape, re2js for the first regex matcher, nodemailer and pdjs on the first send).
+ * scrape, re2js for the first regex matcher, nodemailer and pdjs on the first send, cron and luxon
+ * for the first cron expression, zod's locales other than English). What is bundled but never run
+ * still costs memory: V8 keeps the bundle's whole source as long as the agent runs.
  * Usage: node scripts/bundle.js (writes only when the bundle changed, so an up-to-date dist/ is left untouched).
  */
 'use strict';
@@ -23,12 +25,12 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const esbuild = require('esbuild');
-const { CACHE } = require('../bin/load-bundle.js');
+const { CACHE, cacheKey } = require('../bin/load-bundle.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const BUNDLE = path.join(DIST, 'praxis-agent.js');
-const EXTERNAL = ['@jest/globals', 'better-sqlite3', 'pino-pretty', 'prom-client', 're2js', 'nodemailer', '@pagerduty/pdjs'];
+const EXTERNAL = ['@jest/globals', 'better-sqlite3', 'pino-pretty', 'prom-client', 're2js', 'nodemailer', '@pagerduty/pdjs', 'cron'];
 
 /** The built-in plugins tsc compiled: folders of dist/plugins with an index.js. */
 function builtinPlugins() {
@@ -100,6 +102,30 @@ const zodAsEsm = {
 };
 
 /**
+ * zod's error-message locales (300 KB, a seventh of the bundle's source, which V8 holds in memory
+ * as long as the agent runs) stay out of the bundle: `z.locales` (classic and core) is a module of
+ * getters that loads zod's own CommonJS locales on first use. English, the default, is bundled:
+ * zod imports it directly.
+ */
+const zodLocalesOnDemand = {
+  name: 'zod-locales-on-demand',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'zod-locales' } : undefined));
+    build.onResolve({ filter: /^zod\/v4\/locales$/, namespace: 'zod-locales' }, () => ({ path: 'zod/v4/locales', external: true }));
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, () => {
+      const index = fs.readFileSync(require.resolve('zod/v4/locales/index.js'), 'utf8');
+      const names = [...index.matchAll(/as (\w+) \}/g)].map((m) => m[1]);
+      if (names.length < 40) throw new Error(`zod/v4/locales/index.js: expected its ~45 locales, found ${names.length}`);
+      const contents = [
+        'let locales;',
+        `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => (locales ??= require('zod/v4/locales'))[name] });`,
+      ].join('\n');
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+/**
  * The package's entry points (types stay in dist/src): the bundle's SDK and testing helpers. A
  * process that runs tsc's separate files instead (dist/src/cli/main.js loaded directly) gets those,
  * so that a plugin it loads shares its classes and tokens all the same.
@@ -132,7 +158,7 @@ async function main() {
     outfile: BUNDLE,
     external: EXTERNAL,
     banner: { js: 'var __bundleDir = __dirname;' },
-    plugins: [sdkSelfReference, zodAsEsm, ownDirname],
+    plugins: [sdkSelfReference, zodLocalesOnDemand, zodAsEsm, ownDirname],
     sourcemap: 'linked',
     sourcesContent: false,
     minifyWhitespace: true,
@@ -162,7 +188,7 @@ function withId(contents) {
 function cacheMatches() {
   const id = /\/\/# bundle-id=([0-9a-f]{40})\s*$/.exec(fs.readFileSync(BUNDLE, 'latin1').slice(-80))?.[1];
   try {
-    return id !== undefined && fs.readFileSync(CACHE).subarray(0, 40).toString('latin1') === id;
+    return id !== undefined && fs.readFileSync(CACHE).subarray(0, 40).toString('latin1') === cacheKey(id);
   } catch {
     return false;
   }

@@ -39,9 +39,34 @@ describe('bin/load-bundle.js: the bundle with its V8 code cache', () => {
       expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
       writeFileSync(cache, Buffer.concat([original.subarray(0, 40), Buffer.alloc(1000, 7)]));
       expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
+      // Keyed by the bundle's id alone, as for a compile inside another wrapper (e.g. Module.wrap's, one byte longer).
+      const id = /bundle-id=([0-9a-f]{40})/.exec(readFileSync(path.join(root, 'dist/praxis-agent.js'), 'latin1').slice(-80))?.[1] ?? '';
+      writeFileSync(cache, Buffer.concat([Buffer.from(id, 'latin1'), original.subarray(40)]));
+      expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
     } finally {
       writeFileSync(cache, original);
     }
+  });
+
+  it("keeps zod's locales out of the bundle, and z.locales working: each loads from zod's own files on first use", () => {
+    expect(readFileSync(path.join(REPO, 'dist/praxis-agent.js'), 'utf8')).not.toContain('erwartet'); // from the German locale's messages
+    const script = `
+      const { z } = require('./bin/load-bundle.js').loadBundle().exports.sdk;
+      const message = () => z.string().safeParse(1).error.issues[0].message;
+      const english = message();
+      z.config(z.core.locales.de());
+      const german = message();
+      z.config(z.locales.en());
+      console.log(JSON.stringify({ english, german, again: message(), count: Object.keys(z.locales).length }));`;
+    const result = spawnSync(process.execPath, ['-e', script], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    const { english, german, again, count } = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect({ english, german, again }).toEqual({
+      english: 'Invalid input: expected string, received number',
+      german: 'Ungültige Eingabe: erwartet string, erhalten Zahl',
+      again: 'Invalid input: expected string, received number',
+    });
+    expect(count).toBeGreaterThan(40);
   });
 
   it('with --enable-source-maps, names the TypeScript sources in stack traces (through the bundle\'s source map)', () => {

@@ -70,12 +70,12 @@ export const alertRulesShape = {
 /** The rules part of a validated `alerting:` section. */
 export type AlertRulesConfig = z.output<z.ZodObject<typeof alertRulesShape>>;
 
-/** The built-in rules, tried after the configured ones unless `default_rules: false`. */
+/** The built-in rules, tried after the configured ones unless `default_rules: false` (parsed once: without zod's JIT, see src/config/loader.ts). */
 export const DEFAULT_RULES: readonly AlertRuleConfig[] = [
   { name: 'default: system.error', event: 'system.error', min_severity: 'warning' },
   { name: 'default: agent.error', event: 'agent.error' },
   { name: 'default: service.status', event: 'service.status', match: { status: ['degraded', 'unhealthy'] } },
-].map((rule) => alertRuleSchema.parse(rule));
+].map((rule) => alertRuleSchema.parse(rule, { jitless: true }));
 
 /** What a matching rule makes of one event: the alert's identity, its texts and its lifecycle settings. */
 export interface RuleOutcome {

@@ -14,7 +14,7 @@ import { compilePattern } from './pattern';
 export type BusOptions = z.output<typeof busSectionSchema>;
 
 /** Defaults of every bus option, as the config schema declares them. */
-export const DEFAULT_BUS_OPTIONS: BusOptions = busSectionSchema.parse({});
+export const DEFAULT_BUS_OPTIONS: BusOptions = busSectionSchema.parse({}, { jitless: true }); // parsed once: no JIT (src/config/loader.ts)
 
 interface TypeCounters {
   published: number;

@@ -548,3 +548,34 @@ describe('describePlugins', () => {
     expect(() => describePlugins(path.join(FIXTURES, 'bad-indent.yaml'))).toThrow(ConfigError);
   });
 });
+
+describe('validation cost', () => {
+  it("validates without zod's JIT: loading the modules and the shipped config compiles no parser (each is used once)", () => {
+    const compiled: string[] = [];
+    const original = globalThis.Function;
+    // zod compiles its object parsers with `new Function(..., body)`; count those bodies.
+    globalThis.Function = new Proxy(original, {
+      construct(target, args: string[]) {
+        const body = String(args.at(-1));
+        if (body.includes('payload')) compiled.push(`parser of ${[...body.matchAll(/shape\["(\w+)"\]/g)].map((m) => m[1]).join(', ')}`);
+        return Reflect.construct(target, args) as object;
+      },
+    });
+    try {
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const fresh = require('./loader') as typeof import('./loader');
+        // Modules whose defaults are parsed at load, as the agent loads them.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('../bus/event-bus');
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('../store/sqlite-event-store');
+        const loaded = fresh.loadConfig(path.resolve(__dirname, '../../agent.config.yaml'), { env: {} });
+        expect(loaded.plugins.length).toBeGreaterThan(5);
+      });
+    } finally {
+      globalThis.Function = original;
+    }
+    expect(compiled).toEqual([]);
+  });
+});

@@ -24,7 +24,7 @@ export type SqliteEventStoreOptions = Omit<z.output<typeof storeSectionSchema>, 
 };
 
 /** Defaults of every store option, as the config schema declares them. */
-export const DEFAULT_STORE_OPTIONS: Omit<SqliteEventStoreOptions, 'dir'> = (({ enabled: _enabled, data_dir: _dataDir, ...options }) => options)(storeSectionSchema.parse({}));
+export const DEFAULT_STORE_OPTIONS: Omit<SqliteEventStoreOptions, 'dir'> = (({ enabled: _enabled, data_dir: _dataDir, ...options }) => options)(storeSectionSchema.parse({}, { jitless: true })); // parsed once: no JIT (src/config/loader.ts)
 
 /** File name of the database inside the data dir. */
 export const STORE_FILE = 'events.db';
