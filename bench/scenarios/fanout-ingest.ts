@@ -135,6 +135,16 @@ async function probeOf(l: Loaded, start: number): Promise<Probe> {
   };
 }
 
+/** Connects new clients in place of the fast and slow ones the agent cut off, so that N + N are open again. */
+async function topUp(l: Loaded, notes: string[], round: number): Promise<void> {
+  const { groups } = await l.clients.snapshot();
+  const fast = l.n - groups.fast!.open;
+  const slow = l.n - groups.slow!.open;
+  if (fast > 0) await l.clients.connect(l.agent.wsUrl!, fast, 0, { group: 'fast', raw: RAW });
+  if (slow > 0) await l.clients.connect(l.agent.wsUrl!, slow, 0, { group: 'slow', slow: true, raw: RAW });
+  if (fast + slow > 0) notes.push(`round ${round + 1}, ${l.n}+${l.n}: before a window, ${fast} fast and ${slow} slow clients connected in place of those cut off`);
+}
+
 /** Collects the times (epoch ms, pino's `time`) of the agent's "websocket client too slow" log lines from now on. */
 function slowConsumerCuts(agent: AgentProcess): number[] {
   const times: number[] = [];
@@ -237,6 +247,10 @@ export const fanoutIngestScenario: Scenario = {
           clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS, {
             async before(server) {
               const l = loaded.find((x) => x.server === server);
+              // Every window starts with N fast + N slow clients: those cut as slow consumers in the
+              // probes or an earlier window are replaced (without this, a later window measured an
+              // agent whose clients were all gone, and passed).
+              if (l) await topUp(l, notes, round);
               if (l) window.set(server, await probeOf(l, epoch()));
               if (l) runnerBefore = schedOf(process.pid);
               else alone.set(server, schedOf(server.pids[0]!));
