@@ -55,11 +55,11 @@ export function websocketUrl(info: WebsocketInfo, page: Location = location): st
 }
 
 /**
- * The agent's WebSocket protocol with resume: every (re)connection subscribes to everything
- * since the last offset it has, with the store's epoch, so a reload of the agent's config, an
- * agent restart or a network blip loses and repeats nothing. Offsets are contiguous in the store,
- * so the resume point is the highest offset below which every event arrived (events sent live
- * before our SUBSCRIBE can arrive ahead of the replayed ones).
+ * The agent's WebSocket protocol with resume: every (re)connection asks, in its URL, for
+ * everything since the last offset it has, with the store's epoch, so a reload of the agent's
+ * config, an agent restart or a network blip loses and repeats nothing. The agent applies that
+ * before sending any event and answers it in `welcome`. Offsets are contiguous in the store, so
+ * the resume point is the highest offset below which every event arrived.
  */
 export class EventStream {
   private ws?: WebSocket;
@@ -70,10 +70,6 @@ export class EventStream {
   private connectedOnce = false;
   private timer?: number;
   private closed = false;
-  private requestId = 0;
-  private pendingResume?: string;
-  /** The epoch the current connection's welcome named. */
-  private connectionEpoch?: string;
 
   constructor(
     private readonly url: () => string,
@@ -102,17 +98,12 @@ export class EventStream {
     this.handlers.onState(this.connectedOnce ? 'reconnecting' : 'connecting', this.attempts > 0 ? `attempt ${this.attempts + 1}` : '');
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url());
+      ws = new WebSocket(this.resumeUrl());
     } catch (error) {
       this.handlers.onState('offline', String(error));
       return;
     }
     this.ws = ws;
-    ws.onopen = () => {
-      const since = this.watermark >= 0 ? { since: { offset: this.watermark, ...(this.epoch ? { epoch: this.epoch } : {}) } } : {};
-      this.pendingResume = `dash-${++this.requestId}`;
-      ws.send(JSON.stringify({ type: 'SUBSCRIBE_EVENTS', id: this.pendingResume, payload: { event_types: ['*'], ...since } }));
-    };
     ws.onmessage = (message) => this.onMessage(String(message.data));
     ws.onclose = (close) => {
       if (this.ws !== ws) return;
@@ -124,6 +115,17 @@ export class EventStream {
       this.handlers.onState('reconnecting', close.reason || `connection closed (${close.code})`);
       this.timer = window.setTimeout(() => this.connect(), delay);
     };
+  }
+
+  /** The broadcaster's URL with every event type and, once there is one, the resume point. */
+  private resumeUrl(): string {
+    const url = new URL(this.url());
+    url.searchParams.set('event_types', '*');
+    if (this.watermark >= 0) {
+      url.searchParams.set('since', String(this.watermark));
+      if (this.epoch) url.searchParams.set('epoch', this.epoch);
+    }
+    return url.toString();
   }
 
   private onMessage(text: string): void {
@@ -140,11 +142,6 @@ export class EventStream {
       return;
     }
     if (message.type === 'welcome') {
-      this.connectionEpoch = typeof payload.epoch === 'string' ? payload.epoch : undefined;
-      return;
-    }
-    if (message.type === 'chatMessage' && message.correlation_id === this.pendingResume) {
-      this.pendingResume = undefined;
       this.attempts = 0;
       const resumed = this.connectedOnce;
       this.connectedOnce = true;
@@ -154,7 +151,7 @@ export class EventStream {
         this.ahead.clear();
         this.handlers.onGap(String(payload.reason ?? 'the agent could not replay the missed events'));
       }
-      this.epoch = this.connectionEpoch ?? this.epoch;
+      this.epoch = typeof payload.epoch === 'string' ? payload.epoch : this.epoch;
       this.handlers.onState('live', '');
       if (resumed) this.handlers.onReconnected();
     }

@@ -67,6 +67,40 @@ export function resumePointOf(payload: Record<string, unknown>): ResumePoint | u
   return undefined;
 }
 
+/** What the upgrade request's query asks for: the filter and resume point, applied before any event is sent. */
+export interface ConnectRequest {
+  /** The filter, replacing default_event_types (validated by the caller against the catalogue). */
+  types?: string[];
+  resume?: ResumePoint;
+}
+
+/**
+ * Reads `?event_types=a,b.*&since=<offset>&epoch=<epoch>` of an upgrade URL; other parameters
+ * (`token`) are not its business. `since` is read as a SUBSCRIBE_EVENTS's `since` is. Returns the
+ * reason when a parameter is malformed, given twice, empty, or an epoch comes without `since`.
+ */
+export function connectRequestOf(query: URLSearchParams): { ok: true; request: ConnectRequest } | { ok: false; code: ProtocolErrorCode; message: string } {
+  const request: ConnectRequest = {};
+  for (const name of ['event_types', 'since', 'epoch']) {
+    if (query.getAll(name).length > 1) return { ok: false, code: 'INVALID_MESSAGE', message: `query parameter ${name} is given more than once` };
+  }
+  const types = query.get('event_types');
+  if (types !== null) {
+    request.types = types.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+    if (request.types.length === 0) return { ok: false, code: 'INVALID_EVENT_TYPES', message: 'query parameter event_types names no event type; leave it out to keep default_event_types' };
+  }
+  const since = query.get('since');
+  const epoch = query.get('epoch');
+  if (since === null) {
+    if (epoch !== null) return { ok: false, code: 'INVALID_MESSAGE', message: 'query parameter epoch needs since (the offset it numbers)' };
+  } else {
+    const resume = resumePointOf({ since: { offset: since, ...(epoch === null ? {} : { epoch }) } });
+    if (!resume || epoch === '') return { ok: false, code: 'INVALID_MESSAGE', message: 'query parameter since must be an offset (integer >= 0), epoch the epoch of the welcome it came from' };
+    request.resume = resume;
+  }
+  return { ok: true, request };
+}
+
 function isOffset(value: unknown): boolean {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0;
   return typeof value === 'string' && /^\d{1,15}$/.test(value);

@@ -34,7 +34,7 @@ import type { WebsocketBroadcasterConfig } from './config';
 import { Connection, type ConnectionState } from './connection';
 import { FanOut } from './fanout';
 import { originAllowed } from './origins';
-import { CLOSE, errorFrame, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ProtocolErrorCode, type ResumePoint } from './protocol';
+import { CLOSE, connectRequestOf, errorFrame, eventFrame, parseClientMessage, resumePointOf, serverMessage, type ClientMessage, type ConnectRequest, type ProtocolErrorCode, type ResumePoint } from './protocol';
 
 /**
  * The statistics of the spec's WebSocket manager, its keys first. `connection_states.connecting`
@@ -251,10 +251,18 @@ export class WebsocketBroadcasterPlugin implements Plugin {
         return reject(socket, 401, header === undefined ? 'missing bearer token' : 'invalid bearer token', { 'www-authenticate': 'Bearer realm="praxis-agent"' });
       }
     }
-    this.wss?.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, socket));
+    // The filter and resume point of the query are checked as a SUBSCRIBE_EVENTS is, but refused
+    // as a whole: a connection never starts on a filter other than the one asked for.
+    const parsed = connectRequestOf(new URL(req.url ?? '/', 'http://localhost').searchParams);
+    if (!parsed.ok) return reject(socket, 400, parsed.message, {}, { code: parsed.code });
+    const invalid = parsed.request.types?.filter((t) => !this.isValidType(t)) ?? [];
+    if (invalid.length > 0) {
+      return reject(socket, 400, `unknown or invalid event types in query parameter event_types: ${invalid.map((t) => JSON.stringify(t)).join(', ')}; use known types, "prefix.*" or "*"`, {}, { code: 'INVALID_EVENT_TYPES', invalid_types: invalid });
+    }
+    this.wss?.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, socket, parsed.request));
   }
 
-  private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
+  private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex, request: ConnectRequest): void {
     if (this.stopping) return ws.close(CLOSE.SHUTDOWN.code, CLOSE.SHUTDOWN.reason);
     if (this.activeCount() >= this.config.max_connections) {
       this.logger.warn({ max_connections: this.config.max_connections }, 'websocket connection refused: maximum connections reached');
@@ -280,18 +288,24 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       conn.state = 'disconnected';
     });
     conn.useDefaults(this.config.default_event_types);
+    // The query's filter is the connection's first subscribe: later SUBSCRIBE_EVENTS add to it.
+    if (request.types) conn.subscribe(request.types);
+    // Synchronous from here to the replay's start: nothing is sent live before it, so nothing needs tracking.
     conn.cursor = this.store?.head ?? this.localOffset;
     // Until the first resume, remember what is sent live (as filters, not offsets) so the replay skips it.
-    if (this.store) conn.trackLive();
+    if (this.store && !request.resume) conn.trackLive();
+    const outcome = request.resume ? this.resumeOutcome(request.resume) : undefined;
     this.send(conn, serverMessage('welcome', {
       connection_id: conn.id,
       message: this.store ? 'Connected to the praxis-agent event stream' : 'Connected to the praxis-agent event stream (no event store: replay unavailable)',
       subscribed: conn.patterns,
       replay: this.store !== undefined,
       ...(this.store ? { epoch: this.store.epoch, head: this.store.head } : {}),
+      ...outcome?.answer,
       heartbeat_interval_ms: this.config.heartbeat_interval,
     }, this.clock.isoNow()));
     this.logger.debug({ connection: conn.id, remote: conn.remote }, 'websocket client connected');
+    if (outcome?.replayFrom !== undefined) this.startReplay(conn, outcome.replayFrom);
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -337,16 +351,20 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       subscribed: conn.patterns,
       ...(replaced ? { replaced_defaults: replaced } : {}),
     };
-    let replayFrom: number | undefined;
-    if (resume) {
-      const recovered = this.store !== undefined && this.store.covers(resume.offset, resume.epoch ?? this.store.epoch);
-      payload.recovered = recovered;
-      if (this.store) Object.assign(payload, { epoch: this.store.epoch, head: this.store.head, tail: this.store.tail });
-      if (!recovered) payload.reason = this.store ? notRecoveredReason(this.store, resume) : 'no event store: replay unavailable';
-      else replayFrom = resume.offset;
-    }
+    const outcome = resume ? this.resumeOutcome(resume) : undefined;
+    Object.assign(payload, outcome?.answer);
     this.send(conn, serverMessage('chatMessage', payload, this.clock.isoNow(), message.id !== undefined ? { correlation_id: message.id } : {}));
-    if (replayFrom !== undefined) this.startReplay(conn, replayFrom);
+    if (outcome?.replayFrom !== undefined) this.startReplay(conn, outcome.replayFrom);
+  }
+
+  /** What a resume answers (`recovered`, with `reason` when not; the store's epoch, head and tail), and where its replay starts when there is one. */
+  private resumeOutcome(resume: ResumePoint): { answer: Record<string, unknown>; replayFrom?: number } {
+    const store = this.store;
+    if (!store) return { answer: { recovered: false, reason: 'no event store: replay unavailable' } };
+    const recovered = store.covers(resume.offset, resume.epoch ?? store.epoch);
+    const answer: Record<string, unknown> = { recovered, epoch: store.epoch, head: store.head, tail: store.tail };
+    if (!recovered) answer.reason = notRecoveredReason(store, resume);
+    return recovered ? { answer, replayFrom: resume.offset } : { answer };
   }
 
   private isValidType(t: unknown): t is string {
@@ -512,8 +530,8 @@ function rawText(data: RawData): string {
 }
 
 /** Answers an upgrade request with an HTTP error; no WebSocket is opened. */
-function reject(socket: Socket, status: number, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({ error: message });
+function reject(socket: Socket, status: number, message: string, headers: Record<string, string> = {}, details: Record<string, unknown> = {}): void {
+  const body = JSON.stringify({ error: message, ...details });
   const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`];
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);

@@ -125,18 +125,17 @@ export function tailWebSocket(url: string, token: string | undefined, options: T
 }
 
 /**
- * One connection. After `welcome` it sends two SUBSCRIBE_EVENTS: the first sets the filter and
- * resumes from the current head (ending the server's tracking of what the default filter sent
- * live), the second resumes from the position, so its replay skips nothing. Events before the
- * second one's confirmation are dropped: the replay brings each of them again, in order.
+ * One connection. The filter and the resume point go in the upgrade URL, so the agent applies
+ * them before it sends any event: `welcome` says what it did (`subscribed`, `recovered`), and every
+ * event after it is one to print, the replay first, then live ones, in order.
  */
 function webSocketSession(url: string, token: string | undefined, position: Position, options: TailOptions, connected: () => void): Promise<string> {
   const { signal, clock, output, types } = options;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+    const resumed = position.offset !== undefined;
+    const ws = new WebSocket(connectUrl(url, types, position), { handshakeTimeout: HANDSHAKE_TIMEOUT_MS, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
     let fatal: TailFatalError | undefined;
     let lastError: Error | undefined;
-    let ready = false;
     let silentMs = 0;
     let paused = false;
     let lastHeard = clock.now();
@@ -160,6 +159,19 @@ function webSocketSession(url: string, token: string | undefined, position: Posi
 
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
+      if (status === 400) {
+        // Refused parameters: the body says which (unknown event types are a usage error).
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk.slice(0, 4096)));
+        res.on('end', () => {
+          const answer = parseJsonObject(body);
+          const code = typeof answer?.code === 'string' ? answer.code : undefined;
+          fatal = new TailFatalError(`${url} refused the connection (HTTP 400)${code ? `: ${code}` : ''}: ${typeof answer?.error === 'string' ? answer.error : body.slice(0, 200)}`, code === 'INVALID_EVENT_TYPES' ? 'usage' : 'failure');
+          ws.terminate();
+        });
+        return;
+      }
       const refused = refusal(url, status, token !== undefined);
       // Another status (a proxy's 502 while the agent restarts) is worth another attempt.
       if (refused) fatal = new TailFatalError(refused);
@@ -191,21 +203,26 @@ function webSocketSession(url: string, token: string | undefined, position: Posi
           silentMs = payload.heartbeat_interval_ms * SILENT_INTERVALS;
           watch(silentMs);
         }
-        for (const request of subscriptions(payload, position, types)) ws.send(JSON.stringify(request));
-      } else if (message.type === 'chatMessage' && message.correlation_id === 'resume') {
-        ready = true;
+        const old = ignoredParameters(payload, types, resumed);
+        if (old) {
+          fatal = new TailFatalError(`${url}: ${old}: the agent is older than this tail (its broadcaster does not take the filter and resume point in the connection URL: an agent of the same release as tail, after 0.1.0, is needed); upgrade it, or poll its admin API with --url`);
+          ws.close(1000);
+          return;
+        }
         connected();
         if (payload.recovered === false) {
           output.gap(position.offset, typeof payload.reason === 'string' ? payload.reason : 'the agent cannot replay them');
           // What follows is live, numbered in the agent's current epoch: anything after its head is new.
-          position.offset = typeof payload.head === 'number' ? payload.head : undefined;
+          position.offset = undefined;
         }
+        // Without a resume point the stream starts at the head: events after it are replayed if this connection is lost.
+        if (typeof payload.head === 'number') position.offset ??= payload.head;
         if (typeof payload.epoch === 'string') position.epoch = payload.epoch;
       } else if (message.type === 'error') {
         // Every request tail sends is well-formed: an error names types this agent does not know.
         fatal = new TailFatalError(`${url}: ${String(payload.code)}: ${String(payload.message)}`, payload.code === 'INVALID_EVENT_TYPES' ? 'usage' : 'failure');
         ws.close(1000);
-      } else if (message.type === 'eventStream' && ready) {
+      } else if (message.type === 'eventStream') {
         const offset = Number(message.id);
         if (Number.isSafeInteger(offset) && position.advance(offset)) output.event({ offset, event: payload as unknown as TailEvent['event'] });
         const room = paused ? undefined : output.room();
@@ -223,24 +240,37 @@ function webSocketSession(url: string, token: string | undefined, position: Posi
   });
 }
 
-/** The SUBSCRIBE_EVENTS messages to send after `welcome` (see {@link webSocketSession}). */
-function subscriptions(welcome: Record<string, unknown>, position: Position, types: string[]): Record<string, unknown>[] {
-  const epoch = typeof welcome.epoch === 'string' ? welcome.epoch : undefined;
-  const head = typeof welcome.head === 'number' ? welcome.head : undefined;
-  if (welcome.replay !== true || epoch === undefined || head === undefined) {
-    // No store: live events only; a resume point is sent only to learn (recovered: false) that events were missed.
-    const since = position.offset === undefined ? {} : { since: { offset: position.offset } };
-    return [{ type: 'SUBSCRIBE_EVENTS', payload: { event_types: types, ...since }, id: 'resume' }];
+/** The broadcaster's URL with the filter and, once there is one, the resume point (see {@link webSocketSession}). */
+function connectUrl(url: string, types: string[], position: Position): string {
+  const target = new URL(url);
+  target.searchParams.set('event_types', types.join(','));
+  if (position.offset !== undefined) {
+    target.searchParams.set('since', String(position.offset));
+    // The epoch of the offset: the one the last event came in; a --since offset is taken in the agent's current one.
+    if (position.epoch !== undefined) target.searchParams.set('epoch', position.epoch);
   }
-  // Without --since the stream starts at the head: events after it are replayed if this connection is lost.
-  position.offset ??= head;
-  const from = position.offset;
-  // The epoch of the offset: the one the last event came in; a --since offset is taken in the agent's current one.
-  const fromEpoch = position.epoch ?? epoch;
-  return [
-    { type: 'SUBSCRIBE_EVENTS', payload: { event_types: types, since: { offset: head, epoch } }, id: 'filter' },
-    { type: 'SUBSCRIBE_EVENTS', payload: { event_types: [], since: { offset: from, epoch: fromEpoch } }, id: 'resume' },
-  ];
+  return target.toString();
+}
+
+/**
+ * Why `welcome` shows that the agent did not apply the URL's parameters (an agent before they
+ * existed starts on its default filter and answers no resume), or undefined when it did.
+ */
+function ignoredParameters(welcome: Record<string, unknown>, types: string[], resumed: boolean): string | undefined {
+  const subscribed = Array.isArray(welcome.subscribed) ? welcome.subscribed.map(String) : [];
+  const asked = [...new Set(types)].sort();
+  if (subscribed.length !== asked.length || subscribed.some((t, i) => t !== asked[i])) return `its welcome is subscribed to ${JSON.stringify(subscribed)}, not the ${JSON.stringify(asked)} asked for`;
+  if (resumed && typeof welcome.recovered !== 'boolean') return 'its welcome does not answer the resume point';
+  return undefined;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The message for an upgrade refused for good (a token, an origin, a path); undefined for other statuses. */
