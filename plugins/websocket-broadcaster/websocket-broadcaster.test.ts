@@ -518,6 +518,126 @@ describe('websocket-broadcaster resume from the event store', () => {
   });
 });
 
+describe('websocket-broadcaster filter and resume point in the upgrade URL', () => {
+  /** Publishes system.error and config.changed, alternating, a few per event-loop turn, until stopped. */
+  function publishContinuously(h: PluginHarness): { stop: () => Promise<number> } {
+    let running = true;
+    let count = 0;
+    const done = (async () => {
+      while (running) {
+        for (let i = 0; i < 20; i++) {
+          await h.bus.publish(count % 2 === 0 ? 'system.error' : 'config.changed', count % 2 === 0 ? { ...sampleEvents['system.error'], message: `e${count}` } : sampleEvents['config.changed']);
+          count++;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await h.bus.idle();
+      return count;
+    })();
+    return { stop: () => { running = false; return done; } };
+  }
+
+  /** The offsets of the stored events after `after` that `types` take, read page by page. */
+  function storedAfter(store: SqliteEventStore, after: number, types: string[]): number[] {
+    const offsets: number[] = [];
+    for (let page = store.read(after, { types }); page.events.length > 0; page = store.read(page.next_offset - 1, { types })) offsets.push(...page.events.map((e) => e.offset));
+    return offsets;
+  }
+
+  it('applies the filter and resume point before the first event, while events are published during the handshake: none skipped, none repeated, in order', async () => {
+    const store = newStore();
+    const { h, url } = await serve({ default_event_types: ['*'] }, { store });
+    // More than two replay pages (500 events each) behind: the replay is still running when live events pile up.
+    for (let i = 0; i < 1200; i++) await h.bus.publish('system.error', { ...sampleEvents['system.error'], message: `old ${i}` });
+    await h.bus.idle();
+    const publisher = publishContinuously(h);
+    await waitFor(() => store.head > 1400, { what: 'the publisher running' });
+    const resumers = await Promise.all([100, 700, 1150].map((since) => connect(`${url}?event_types=system.error&since=${since}&epoch=${store.epoch}`)));
+    const liveOnly = await connect(`${url}?event_types=system.*,config.changed`);
+    await waitFor(() => store.head > 2400, { what: 'events published after the connections' });
+    await publisher.stop();
+    for (const client of [...resumers, liveOnly]) await client.roundTrip();
+
+    for (const [i, since] of [100, 700, 1150].entries()) {
+      const client = resumers[i] as TestClient;
+      expect(client.messages[0]).toMatchObject({ type: 'welcome', payload: { subscribed: ['system.error'], recovered: true, epoch: store.epoch } });
+      expect(client.events().map((e) => e.id)).toEqual(storedAfter(store, since, ['system.error']));
+    }
+    const welcome = liveOnly.messages[0] as { type: string; payload: { subscribed: string[]; head: number; recovered?: boolean } };
+    expect(welcome).toMatchObject({ type: 'welcome', payload: { subscribed: ['config.changed', 'system.*'] } });
+    expect(welcome.payload.recovered).toBeUndefined();
+    expect(liveOnly.events().map((e) => e.id)).toEqual(storedAfter(store, welcome.payload.head, ['system.*', 'config.changed']));
+    expect(liveOnly.events().length).toBeGreaterThan(0);
+
+    // The URL's filter is the connection's first subscribe: a later SUBSCRIBE_EVENTS adds to it.
+    liveOnly.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['service.status'] }, id: 'more' });
+    expect((await liveOnly.next((m) => m.correlation_id === 'more')).payload).toMatchObject({ subscribed: ['config.changed', 'service.status', 'system.*'] });
+  });
+
+  it('answers a resume it cannot serve in welcome (recovered: false, reason) and sends live events only', async () => {
+    const store = newStore({ max_events: 3 });
+    const { h, url } = await serve({ default_event_types: ['*'] }, { store });
+    for (let i = 0; i < 10; i++) await h.bus.publish('system.error', sampleEvents['system.error']);
+    await h.bus.idle();
+    store.applyRetention();
+    const lost = await connect(`${url}?event_types=*&since=2&epoch=${store.epoch}`);
+    expect(lost.messages[0].payload).toMatchObject({ recovered: false, reason: expect.stringContaining('no longer retained'), head: 10 });
+    const otherEpoch = await connect(`${url}?since=9&epoch=another-epoch`);
+    expect(otherEpoch.messages[0].payload).toMatchObject({ subscribed: ['*'], recovered: false, reason: expect.stringContaining('epoch') });
+    await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await h.bus.idle();
+    for (const client of [lost, otherEpoch]) {
+      await client.roundTrip();
+      expect(client.events().map((e) => e.id)).toEqual([11]);
+    }
+    const { url: noStoreUrl } = await serve();
+    const plain = await connect(`${noStoreUrl}?since=0`);
+    expect(plain.messages[0].payload).toMatchObject({ recovered: false, reason: expect.stringContaining('no event store') });
+  });
+
+  it('refuses the upgrade with HTTP 400 and a coded JSON body when a parameter is invalid; no WebSocket is opened', async () => {
+    const { url } = await serve({}, { store: newStore() });
+    const refused = (query: string): Promise<Record<string, unknown>> => new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${url}${query}`);
+      ws.on('open', () => reject(new Error(`${query} opened a WebSocket`)));
+      ws.on('error', () => undefined);
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => {
+          ws.terminate();
+          if (res.statusCode !== 400) reject(new Error(`HTTP ${res.statusCode}`));
+          else resolve(JSON.parse(body) as Record<string, unknown>);
+        });
+      });
+    });
+    expect(await refused('?event_types=system.error,nope.unknown,bad..type')).toEqual({ error: expect.stringContaining('"nope.unknown", "bad..type"'), code: 'INVALID_EVENT_TYPES', invalid_types: ['nope.unknown', 'bad..type'] });
+    expect(await refused('?event_types=')).toMatchObject({ code: 'INVALID_EVENT_TYPES', error: expect.stringContaining('names no event type') });
+    expect(await refused('?since=-1')).toMatchObject({ code: 'INVALID_MESSAGE', error: expect.stringContaining('since must be an offset') });
+    expect(await refused('?since=abc')).toMatchObject({ code: 'INVALID_MESSAGE' });
+    expect(await refused('?since=1&epoch=')).toMatchObject({ code: 'INVALID_MESSAGE' });
+    expect(await refused('?epoch=x')).toMatchObject({ code: 'INVALID_MESSAGE', error: expect.stringContaining('epoch needs since') });
+    expect(await refused('?since=1&since=2')).toMatchObject({ code: 'INVALID_MESSAGE', error: expect.stringContaining('more than once') });
+    await expect(TestClient.connect(`${url}?event_types=nope.unknown`)).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('without parameters keeps the old behaviour: default filter, live tracking, resume by SUBSCRIBE_EVENTS', async () => {
+    const store = newStore();
+    const { h, url } = await serve({ default_event_types: ['system.error'] }, { store });
+    const client = await connect(`${url}?unrelated=1`);
+    expect(client.messages[0].payload).toMatchObject({ subscribed: ['system.error'], replay: true });
+    expect(client.messages[0].payload.recovered).toBeUndefined();
+    await h.bus.publish('system.error', { ...sampleEvents['system.error'], message: 'live' });
+    await h.bus.publish('config.changed', sampleEvents['config.changed']);
+    await client.next((m) => m.type === 'eventStream');
+    client.send({ type: 'SUBSCRIBE_EVENTS', payload: { event_types: ['*'], since: { offset: 0, epoch: store.epoch } }, id: 'r' });
+    expect((await client.next((m) => m.correlation_id === 'r')).payload).toMatchObject({ recovered: true, replaced_defaults: ['system.error'] });
+    await client.roundTrip();
+    // The live system.error is not replayed again; the config.changed the default filter kept back is.
+    expect(client.events().map((e) => [e.id, e.type])).toEqual([[1, 'system.error'], [2, 'config.changed']]);
+  });
+});
+
 describe('websocket-broadcaster security', () => {
   it('refuses an upgrade without the bearer token with HTTP 401, accepts header or ?token=', async () => {
     const lines: string[] = [];
