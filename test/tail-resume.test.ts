@@ -4,7 +4,8 @@ import path from 'node:path';
 import { createPluginHarness, sampleEvents, SqliteEventStore, waitFor, type PluginHarness } from 'praxis-agent/testing';
 import plugin from '../plugins/websocket-broadcaster/index';
 import type { WebsocketBroadcasterPlugin } from '../plugins/websocket-broadcaster/websocket-broadcaster.plugin';
-import { tailWebSocket } from '../src/cli/event-tail';
+import { WebSocketServer } from 'ws';
+import { TailFatalError, tailWebSocket } from '../src/cli/event-tail';
 import type { TailEvent } from '../src/cli/tail-format';
 import { SystemClock } from '../src/core/clock';
 
@@ -60,4 +61,33 @@ describe('praxis-agent tail resumes cleanly while events flood in during its han
     expect(printed.map((e) => e.offset)).toEqual(expected);
     expect(gaps).toEqual([]);
   }, 60_000);
+
+  it('exits with a clear error against an agent whose broadcaster ignores the URL parameters (its welcome shows the default filter, no resume answer)', async () => {
+    // An older agent, as far as tail can tell: the welcome it sent before the parameters existed.
+    const old = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    old.on('connection', (socket) => socket.send(JSON.stringify({ type: 'welcome', payload: { connection_id: 'c', subscribed: ['*'], replay: true, epoch: 'e', head: 10, heartbeat_interval_ms: 30_000 } })));
+    await new Promise((resolve) => old.once('listening', resolve));
+    const url = `ws://127.0.0.1:${(old.address() as { port: number }).port}/ws/events`;
+    const run = (types: string[], since?: number): Promise<void> => tailWebSocket(url, undefined, {
+      types,
+      ...(since === undefined ? {} : { since }),
+      clock: new SystemClock(),
+      // Bounds a failure: a tail that accepted this welcome would run until aborted (and resolve).
+      signal: AbortSignal.timeout(10_000),
+      output: { event: () => undefined, gap: () => undefined, notice: () => undefined, room: () => undefined },
+    });
+    try {
+      await expect(run(['system.error'])).rejects.toThrow(new TailFatalError(`${url}: its welcome is subscribed to ["*"], not the ["system.error"] asked for: the agent is older than this tail (its broadcaster does not take the filter and resume point in the connection URL: an agent of the same release as tail, after 0.1.0, is needed); upgrade it, or poll its admin API with --url`));
+      await expect(run(['*'], 5)).rejects.toThrow(/its welcome does not answer the resume point: the agent is older than this tail/);
+      // Asking for its default filter and no resume point, tail gets what it asked for: it runs.
+      const abort = new AbortController();
+      const running = tailWebSocket(url, undefined, { types: ['*'], clock: new SystemClock(), signal: abort.signal, output: { event: () => undefined, gap: () => undefined, notice: () => undefined, room: () => undefined } });
+      await waitFor(() => old.clients.size === 1, { what: 'tail connected' });
+      abort.abort();
+      await running;
+    } finally {
+      for (const client of old.clients) client.terminate();
+      old.close();
+    }
+  }, 30_000);
 });
