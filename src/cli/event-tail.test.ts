@@ -18,16 +18,16 @@ describe('tail over a connection that goes silent', () => {
 
   beforeEach(async () => {
     server = new WebSocketServer({ port: 0, host: '127.0.0.1', autoPong: false });
-    server.on('connection', (ws) => {
+    // A broadcaster without a store, as the agent's answers the filter and resume point of the URL.
+    server.on('connection', (ws, request) => {
       sockets.push(ws);
-      ws.send(JSON.stringify({ type: 'welcome', payload: { replay: false, subscribed: ['*'], heartbeat_interval_ms: 1000 } }));
-      ws.on('message', (data) => {
-        const request = JSON.parse(String(data)) as { payload: Record<string, unknown>; id: string };
-        subscriptions.push(request.payload);
-        const resumed = request.payload.since !== undefined;
-        ws.send(JSON.stringify({ type: 'chatMessage', payload: { content: 'Subscribed', ...(resumed ? { recovered: false, reason: 'no event store: replay unavailable' } : {}) }, correlation_id: request.id }));
-        if (sockets.length === 1) ws.send(JSON.stringify({ type: 'eventStream', payload: { type: 'system.error', data: { message: 'first' }, metadata: {} }, id: '5' }));
-      });
+      const query = new URL(request.url ?? '/', 'ws://agent').searchParams;
+      const asked: Record<string, unknown> = { event_types: query.get('event_types')?.split(',') };
+      if (query.has('since')) asked.since = { offset: Number(query.get('since')), ...(query.has('epoch') ? { epoch: query.get('epoch') } : {}) };
+      subscriptions.push(asked);
+      const resumed = query.has('since') ? { recovered: false, reason: 'no event store: replay unavailable' } : {};
+      ws.send(JSON.stringify({ type: 'welcome', payload: { replay: false, subscribed: asked.event_types, heartbeat_interval_ms: 1000, ...resumed } }));
+      if (sockets.length === 1) ws.send(JSON.stringify({ type: 'eventStream', payload: { type: 'system.error', data: { message: 'first' }, metadata: {} }, id: '5' }));
     });
     await new Promise((resolve) => server.once('listening', resolve));
   });
