@@ -58,13 +58,12 @@ export function websocketUrl(info: WebsocketInfo, page: Location = location): st
  * The agent's WebSocket protocol with resume: every (re)connection asks, in its URL, for
  * everything since the last offset it has, with the store's epoch, so a reload of the agent's
  * config, an agent restart or a network blip loses and repeats nothing. The agent applies that
- * before sending any event and answers it in `welcome`. Offsets are contiguous in the store, so
- * the resume point is the highest offset below which every event arrived.
+ * before sending any event and answers it in `welcome`. The resume point is the last offset
+ * that arrived.
  */
 export class EventStream {
   private ws?: WebSocket;
   private watermark = -1;
-  private readonly ahead = new Set<number>();
   private epoch?: string;
   private attempts = 0;
   private connectedOnce = false;
@@ -83,7 +82,7 @@ export class EventStream {
     this.connect();
   }
 
-  /** The last offset every earlier event arrived for. */
+  /** The last offset that arrived. */
   get offset(): number {
     return this.watermark;
   }
@@ -148,7 +147,6 @@ export class EventStream {
       if (payload.recovered === false) {
         // Nothing was replayed; a new database numbers its events from the start again.
         this.watermark = -1;
-        this.ahead.clear();
         this.handlers.onGap(String(payload.reason ?? 'the agent could not replay the missed events'));
       }
       this.epoch = typeof payload.epoch === 'string' ? payload.epoch : this.epoch;
@@ -157,21 +155,13 @@ export class EventStream {
     }
   }
 
-  /** True the first time an offset arrives. */
+  /**
+   * True the first time an offset arrives. The agent sends a connection's events in offset order,
+   * the replay first and without repeating what it sent live, so a later offset is a new event.
+   */
   private accept(offset: number): boolean {
-    if (!Number.isFinite(offset) || offset <= this.watermark || this.ahead.has(offset)) return false;
-    if (this.watermark < 0) {
-      this.watermark = offset;
-      return true;
-    }
-    this.ahead.add(offset);
-    while (this.ahead.delete(this.watermark + 1)) this.watermark++;
-    // A hole that never fills (an offset the store skipped): move past it rather than grow without end.
-    if (this.ahead.size > 10_000) {
-      this.watermark = Math.min(...this.ahead);
-      this.ahead.delete(this.watermark);
-      while (this.ahead.delete(this.watermark + 1)) this.watermark++;
-    }
+    if (!Number.isFinite(offset) || offset <= this.watermark) return false;
+    this.watermark = offset;
     return true;
   }
 }

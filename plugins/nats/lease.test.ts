@@ -4,6 +4,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
 import { FakeClock, waitFor } from 'praxis-agent/testing';
+import { until } from '../../test/helpers/async';
 import { LEASE_UNIT_PORT_RANGE, TestNatsServer } from '../../test/helpers/nats-server';
 import { FleetLease } from './lease';
 
@@ -88,16 +89,6 @@ async function leaseKey(scope: string): Promise<{ value: string | null; revision
 
 async function leaseBucket(scope: string): Promise<KV> {
   return new Kvm(await connection()).open(`${scope}_lease`);
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + 10_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Takes the lease on a free key and waits until it consumes. */
