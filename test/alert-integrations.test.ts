@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Agent } from '../src/agent/agent';
 import { ConfigError, loadConfig } from '../src/config/loader';
 import { silentLogger } from '../src/core/logger';
+import { until } from './helpers/async';
 
 /**
  * An alertmanager.yml's integrations delivered unchanged: its webhook_configs become instances of
@@ -48,11 +49,6 @@ function setup(webhookConfigs: string): string {
   const file = path.join(dir, 'agent.config.yaml');
   writeFileSync(file, ['agent: { name: integrations }', 'http: { enabled: false }', 'alerting:', '  config_file: ./alertmanager/alertmanager.yml', '  rules:', '    - { event: system.error, resolve_timeout: 300ms }'].join('\n'));
   return file;
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
 
 describe("alertmanager.yml's webhook_configs", () => {

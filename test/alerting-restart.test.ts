@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Notification } from '../src/alerting/notification';
+import { until } from './helpers/async';
 import { AgentProcess, freePort, REPO } from './helpers/cli';
 
 /**
@@ -19,16 +20,6 @@ function notifications(file: string): Notification[] {
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Notification);
-}
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const summary = (n: Notification): string => `${n.status} ${n.alerts.map((a) => `${a.labels.alertname}:${a.status}`).join(',')}`;
@@ -77,7 +68,7 @@ describe('alerting across a SIGKILL', () => {
       { type: 'system.error', data: { severity: 'error', message: 'flaky backup', error_code: 'FLAKY', component: 'backup' } },
     ]);
     expect(answer.status).toBe(202);
-    await until('both firing notifications', () => (notifications(sent).length >= 2 ? true : undefined));
+    await until('both firing notifications', () => notifications(sent).length >= 2);
     const now = Date.now();
     const silence = await fetch(`${url}/api/v2/silences`, {
       method: 'POST',
@@ -94,7 +85,7 @@ describe('alerting across a SIGKILL', () => {
     const second = new AgentProcess(['--config', file]);
     const secondUrl = await second.ready();
     expect(await (await fetch(`${secondUrl}/api/v2/silence/${silenceID}`)).json()).toMatchObject({ id: silenceID, status: { state: 'active' }, comment: 'kept across the kill' });
-    await until('the resolve of FLAKY', () => (notifications(sent).length >= 3 ? true : undefined));
+    await until('the resolve of FLAKY', () => notifications(sent).length >= 3);
     // A few group_intervals more: ServiceDown, already notified, is not notified again.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     second.kill('SIGTERM');
@@ -114,7 +105,7 @@ describe('alerting across a SIGKILL', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const stats = async (): Promise<Record<string, number>> => ((await (await fetch(`${url}/stats`)).json()) as { alerting: { deliveries_by_sink: { pager?: Record<string, number> } } }).alerting.deliveries_by_sink.pager ?? {};
-    await until('three pending deliveries retried at least once', async () => ((await stats()).pending === 3 && (await stats()).retried >= 1 ? true : undefined));
+    await until('three pending deliveries retried at least once', async () => (await stats()).pending === 3 && (await stats()).retried >= 1);
     first.kill('SIGKILL');
     await first.exited;
     expect(notifications(sent)).toEqual([]);
@@ -122,7 +113,7 @@ describe('alerting across a SIGKILL', () => {
     // The sink is back.
     const second = new AgentProcess(['--config', writeConfig(dir, port, sent, ['delivered'], 3600)]);
     await second.ready();
-    await until('the three notifications', () => (notifications(sent).length >= 3 ? true : undefined));
+    await until('the three notifications', () => notifications(sent).length >= 3);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     second.kill('SIGTERM');
     expect(await second.exited).toBe(0);
@@ -171,7 +162,7 @@ alerting:
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const pending = async (): Promise<number> => ((await (await fetch(`${url}/alerts/deliveries`)).json()) as { deliveries: unknown[] }).deliveries.length;
-      await until('three deliveries pending in the outbox', async () => ((await pending()) === 3 ? true : undefined));
+      await until('three deliveries pending in the outbox', async () => (await pending()) === 3);
       first.kill('SIGKILL');
       await first.exited;
 
@@ -179,7 +170,7 @@ alerting:
       await second.ready();
       await new Promise((resolve) => setTimeout(resolve, 1500)); // still down after the restart
       up = true;
-      await until('the three notifications', () => (received.length >= 3 ? true : undefined));
+      await until('the three notifications', () => received.length >= 3);
       await new Promise((resolve) => setTimeout(resolve, 2000));
       second.kill('SIGTERM');
       expect(await second.exited).toBe(0);

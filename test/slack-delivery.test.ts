@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { Agent } from '../src/agent/agent';
 import { loadConfig } from '../src/config/loader';
+import { until } from './helpers/async';
 
 /**
  * An alertmanager.yml's slack_configs delivered through the built-in slack sink by the real agent
@@ -42,11 +43,6 @@ beforeAll(async () => {
   port = (server.address() as AddressInfo).port;
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
 
 it("alertmanager.yml's slack_configs deliver through the slack sink: templated title, 429 Retry-After retried, each group once, no secret in the log", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'am-slack-'));
