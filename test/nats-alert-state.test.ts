@@ -247,6 +247,41 @@ describe('alert state shared by active/standby aggregators (JetStream KV)', () =
     expect(hooks).toHaveLength(2);
   });
 
+  it('an acknowledgement made on the leader holds on the new holder after the leader is SIGKILLed, and is not announced again', async () => {
+    const fleet = await newFleet();
+    const { leader, standby, agents: [leaderAgent] } = await pair(fleet);
+    await publish(fleet, 'web-1', 'service.status', { service_name: 'payments', status: 'unhealthy' });
+    const fired = await until('the firing notification', () => hooks.find((h) => h.status === 'firing'));
+    const fingerprint = fired.alerts[0]?.fingerprint as string;
+    const ack = await fetch(`${leader}/alerts/${fingerprint}/ack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: 'ann', comment: 'on it' }),
+    });
+    expect(ack.status).toBe(200);
+    interface Listed {
+      alert: { fingerprint: string };
+      acknowledgement?: { by: string; comment?: string };
+    }
+    const acknowledgementOn = async (url: string) => (await getJson<{ alerts: Listed[] }>(`${url}/alerts`)).alerts.find((a) => a.alert.fingerprint === fingerprint)?.acknowledgement;
+    await until('the acknowledgement on the leader', () => acknowledgementOn(leader));
+    await until('the leader to have written everything', async () => (await fleetStats(leader)).alert_state_queued === 0);
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // what the leader sends for the ack, if anything, arrives
+    const before = hooks.length;
+
+    leaderAgent?.kill('SIGKILL');
+    await leaderAgent?.exited;
+    await until('the standby to take over', async () => (await fleetStats(standby)).lease_role === 'leader', 30_000);
+    expect(await acknowledgementOn(standby)).toMatchObject({ by: 'ann', comment: 'on it' });
+
+    // A repeat of the failure on the new holder: the alert stays acknowledged and nobody is told again.
+    await publish(fleet, 'web-1', 'service.status', { service_name: 'payments', status: 'unhealthy' });
+    await until('the occurrence on the new holder', async () => (await fleetStats(standby)).delivered >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // group_interval is 1s
+    expect(await acknowledgementOn(standby)).toMatchObject({ by: 'ann' });
+    expect(hooks).toHaveLength(before);
+  });
+
   it('a silence created while NATS is down, on an aggregator then restarted, is written to the bucket from its store when it connects', async () => {
     const fleet = await newFleet();
     const { leader, standby, agents: [, standbyAgent] } = await pair(fleet);
