@@ -4,7 +4,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { AgentProcess, freePort, REPO } from './helpers/cli';
+import { AgentProcess, freePort, REPO, shippedConfigEnv } from './helpers/cli';
 
 /**
  * The dashboard end to end, as a user sees it: the real agent process (store, WebSocket
@@ -415,6 +415,24 @@ describe('dashboard in headless Chromium', () => {
     agent.kill('SIGTERM');
     await agent.exited;
   });
+  it('shows what the agent sees, live, with the shipped config and nothing else', async () => {
+    const agent = new AgentProcess(['--config', path.join(REPO, 'agent.config.yaml')], await shippedConfigEnv());
+    try {
+      const adminUrl = await agent.ready();
+      const page = await browser().newPage();
+      await page.goto(`${adminUrl}/`);
+      await hasText(page.locator('#connection'), /live/);
+      await post(adminUrl, { severity: 'error', message: 'seen with the shipped config', component: 'shipped' });
+      await counts(page.locator('#event-list li', { hasText: 'seen with the shipped config' }), 1);
+      await hasText(page.locator('[data-service="praxis-agent"]'), 'healthy', 15_000);
+      await hasText(page.locator('#stats-body'), 'Broadcaster events-ws');
+      await page.close();
+    } finally {
+      agent.kill('SIGTERM');
+      await agent.exited;
+    }
+  });
+
   it('works behind a reverse proxy under a path prefix, the WebSocket proxied too', async () => {
     const [adminPort, wsPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
     const proxy = await startProxy(proxyPort, '/praxis', { '/ws/events': wsPort }, adminPort);
