@@ -123,7 +123,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     await stop(agent);
   }, PROCESSES_TIMEOUT_MS);
 
-  it('--since replays the stored events after that offset, then goes on live; human lines carry the severity as text and no ANSI codes when piped', async () => {
+  it('--since replays the stored events after that offset, then goes on live; human lines carry the severity as text, coloured on a terminal only', async () => {
     const { agent, admin, ws } = await startAgent(broadcasterConfig(workDir()));
     const first = tail(['--ws-url', ws, '--json', '--types', 'system.error']);
     await probe(admin, [first]);
@@ -134,10 +134,17 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
 
     const replay = tail(['--ws-url', ws, '--json', '--types', 'system.error', '--since', String(a.offset)]);
     const human = tail(['--ws-url', ws, '--types', 'system.error', '--since', String(a.offset)]);
+    // On a terminal (script(1) gives tail a pseudo-terminal as stdout), NO_COLOR unset.
+    const quote = (arg: string): string => `'${arg.replace(/'/g, "'\\''")}'`;
+    const terminal = new AgentProcess([], { NO_COLOR: '' }, ['script', '-qfec', [process.execPath, BIN, 'tail', '--ws-url', ws, '--types', 'system.error', '--since', String(a.offset)].map(quote).join(' '), '/dev/null']);
     await replay.waitFor(isMessage('c'));
     await emitError(admin, 'live');
     await replay.waitFor(isMessage('live'));
     await human.waitFor((l) => typeof l.raw === 'string' && l.raw.endsWith(' live'));
+    const coloured = String((await terminal.waitFor((l) => typeof l.raw === 'string' && l.raw.includes(' live'))).raw);
+    expect(coloured).toContain('\u001b[31m');
+    // eslint-disable-next-line no-control-regex
+    expect(coloured.replace(/\u001b\[[\d;]*m/g, '').trimEnd()).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z ERROR +system\.error +tail-test +live$/);
     expect(messages(replay)).toEqual(['b', 'c', 'live']);
 
     const lines = human.lines.map((l) => l.raw as string);
@@ -146,6 +153,7 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
     expect(lines.join('\n')).not.toContain('\u001b');
     expect(await stop(replay)).toBe(0);
     expect(await stop(human)).toBe(0);
+    await stop(terminal);
     await stop(agent);
   }, PROCESSES_TIMEOUT_MS);
 

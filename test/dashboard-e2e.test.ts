@@ -4,7 +4,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { AgentProcess, freePort, REPO } from './helpers/cli';
+import { AgentProcess, freePort, REPO, shippedConfigEnv } from './helpers/cli';
 
 /**
  * The dashboard end to end, as a user sees it: the real agent process (store, WebSocket
@@ -17,15 +17,16 @@ const TOKEN = 'e2e-dashboard-token';
 
 jest.setTimeout(90_000);
 
-/** A service to probe that answers 200 or 503 as the test says, and a webhook receiver that takes anything. */
+/** A service to probe that answers 200 or 503 as the test says, and a webhook receiver that answers `hookStatus`. */
 class Peer {
   healthy = true;
   hooks = 0;
+  hookStatus = 200;
   private readonly server: Server = createServer((req, res) => {
     req.resume();
     if (req.url === '/hook') {
       this.hooks++;
-      res.writeHead(200).end('ok');
+      res.writeHead(this.hookStatus).end('ok');
       return;
     }
     res.writeHead(this.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(this.healthy ? '{"status":"ok"}' : '{"status":"down"}');
@@ -66,6 +67,8 @@ plugins:
     config: { url: "${peer}/hook" }
 alerting:
   route: { receiver: team, group_by: [alertname], group_wait: 100ms, group_interval: 1s }
+  rules:
+    - { event: system.error, match: { component: flaky }, for_count: 3 }
   receivers:
     - { name: team, sinks: [hook] }
 `;
@@ -102,6 +105,23 @@ async function post(adminUrl: string, data: Record<string, unknown>): Promise<vo
   expect(res.status).toBe(202);
 }
 
+/** How many sections of the page sit side by side in its first row (page code as text: the tests have no DOM types). */
+async function columns(page: Page): Promise<number> {
+  const tops = (await page.evaluate("[...document.querySelectorAll('main > section')].map((s) => Math.round(s.getBoundingClientRect().top))")) as number[];
+  return tops.filter((top) => top === tops[0]).length;
+}
+
+/** What reaches past the right edge of the window (a page to scroll sideways), named. */
+function overflowing(page: Page): Promise<string[]> {
+  return page.evaluate(`(() => {
+    const width = document.documentElement.clientWidth;
+    const wide = [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > width + 0.5);
+    const named = wide.map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ': ' + (el.textContent || '').slice(0, 60));
+    const page = document.documentElement.scrollWidth;
+    return page > width ? ['page ' + page + 'px wide in ' + width + 'px', ...named] : named;
+  })()`);
+}
+
 /** The stream offsets of the events the page lists, oldest first. */
 async function listedOffsets(page: Page): Promise<number[]> {
   const offsets = await page.locator('#event-list button[data-offset]').evaluateAll((buttons) => buttons.map((b) => Number(b.getAttribute('data-offset'))));
@@ -111,10 +131,14 @@ async function listedOffsets(page: Page): Promise<number[]> {
 /**
  * A reverse proxy as nginx is configured in the README: `prefix/` to the admin server,
  * `prefix/<ws path>` to the broadcaster, upgrades included. Records the paths it was asked for.
+ * `blip(true)` is a network outage for WebSockets: it cuts the open ones (no close frame) and
+ * refuses new ones until `blip(false)`.
  */
-async function startProxy(port: number, prefix: string, websockets: Record<string, number>, adminPort: number): Promise<{ origin: string; requests: string[]; upgrades: string[]; close(): Promise<void> }> {
+async function startProxy(port: number, prefix: string, websockets: Record<string, number>, adminPort: number): Promise<{ origin: string; requests: string[]; upgrades: string[]; blip(down: boolean): void; close(): Promise<void> }> {
   const requests: string[] = [];
   const upgrades: string[] = [];
+  const open = new Set<Socket>();
+  let down = false;
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     requests.push(url.split('?', 1)[0] as string);
@@ -130,7 +154,9 @@ async function startProxy(port: number, prefix: string, websockets: Record<strin
     const url = req.url ?? '/';
     upgrades.push(url.split('?', 1)[0] as string);
     const target = websockets[url.split('?', 1)[0]?.slice(prefix.length) ?? ''];
-    if (!url.startsWith(`${prefix}/`) || target === undefined) return void socket.destroy();
+    if (down || !url.startsWith(`${prefix}/`) || target === undefined) return void socket.destroy();
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
     const upstream = connect(target, '127.0.0.1', () => {
       const lines = [`${req.method} ${url.slice(prefix.length)} HTTP/1.1`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -149,6 +175,10 @@ async function startProxy(port: number, prefix: string, websockets: Record<strin
     origin: `http://127.0.0.1:${port}`,
     requests,
     upgrades,
+    blip: (cut) => {
+      down = cut;
+      if (cut) for (const socket of open) socket.destroy();
+    },
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -194,6 +224,10 @@ describe('dashboard in headless Chromium', () => {
     const page = await browser().newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // No CDN, nothing from elsewhere: every request goes to the agent (checked at the end).
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(request.url()));
+    page.on('websocket', (socket) => requested.push(socket.url()));
 
     // The agent has a token: the page asks for it, and uses it for the API and the WebSocket.
     await page.goto(`${adminUrl}/`);
@@ -201,6 +235,11 @@ describe('dashboard in headless Chromium', () => {
     await page.getByRole('button', { name: 'Use token' }).click();
     await hasText(page.locator('#connection'), /live/);
     expect(await page.evaluate("sessionStorage.length")).toBe(1);
+    // For this tab only: another tab asks again.
+    const otherTab = await browser().newPage();
+    await otherTab.goto(`${adminUrl}/`);
+    await eventually(async () => expect(await otherTab.locator('#token-dialog').isVisible()).toBe(true));
+    await otherTab.close();
 
     // A posted system.error appears live.
     await post(adminUrl, { severity: 'error', message: 'disk full on e2e-1', component: 'backup' });
@@ -246,6 +285,8 @@ describe('dashboard in headless Chromium', () => {
     // The probed service fails: its status, the failing check and why.
     const web = page.locator('[data-service="web"]');
     await hasText(web, 'healthy');
+    // The probe's alerts will be refused by the webhook for good: dead-lettered.
+    peer.hookStatus = 400;
     peer.healthy = false;
     await hasText(web, 'unhealthy', 15_000);
     await hasText(web, 'http-200 fails');
@@ -255,6 +296,10 @@ describe('dashboard in headless Chromium', () => {
     // The error's alert: acknowledge it, then silence it from a form prefilled with its labels.
     const alert = page.locator('#alerts-body li.alert[data-state="firing"]', { hasText: 'disk full on e2e-1' });
     await counts(alert, 1, 10_000);
+    // As the routing groups them (group_by: [alertname]), under the group's receiver.
+    const itsGroup = page.locator('#alerts-body .group', { has: page.locator('li.alert', { hasText: 'disk full on e2e-1' }) });
+    await hasText(itsGroup.locator('h4'), 'Group alertname=SystemError → team');
+    await hasText(page.locator('#deliveries-body'), 'dead-lettered', 10_000);
     await alert.getByRole('button', { name: 'Acknowledge' }).click();
     await page.locator('#ack-by').fill('e2e-operator');
     await page.locator('#ack-comment').fill('looking at it');
@@ -272,9 +317,26 @@ describe('dashboard in headless Chromium', () => {
     await page.locator('#silences-body').getByRole('button', { name: 'Expire' }).click();
     await hasText(page.locator('#silences-body'), 'None.');
     await eventually(async () => expect(await textOf(alert)).not.toContain('silenced'));
-    // Recent deliveries: the webhook got the notifications.
-    await hasText(page.locator('#deliveries-body'), 'delivered', 10_000);
+    // An alert that fires only on its third occurrence is pending after the first: listed apart, not to acknowledge.
+    await post(adminUrl, { severity: 'error', message: 'flaky once', component: 'flaky' });
+    const pending = page.locator('#alerts-body li.alert[data-state="pending"]', { hasText: 'flaky once' });
+    await counts(pending, 1, 10_000);
+    await hasText(page.locator('#alerts-body .group', { has: page.locator('li.alert', { hasText: 'flaky once' }) }).locator('h4'), 'Pending (not yet firing)');
+    await hasText(pending, 'pending');
+    expect(await pending.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
+    // Recent deliveries: the webhook got the notifications; one it fails for now is retrying.
+    await hasText(page.locator('#deliveries-body'), /(^|\s)delivered/, 10_000);
     expect(peer.hooks).toBeGreaterThan(0);
+    peer.hookStatus = 503;
+    await post(adminUrl, { severity: 'error', message: 'a second error', component: 'restore' });
+    await hasText(page.locator('#deliveries-body'), 'retrying', 10_000);
+    peer.hookStatus = 200;
+    // The service recovers: its alert is resolved.
+    peer.healthy = true;
+    await counts(page.locator('#alerts-body li.alert[data-state="resolved"]', { hasText: 'ServiceDown' }), 1, 15_000);
+    // The bus and broadcaster counters (GET /stats), this page's connection among them.
+    await hasText(page.locator('#stats-body'), /events published\s*[1-9]/);
+    await hasText(page.locator('#stats-body'), /Broadcaster events-ws[\s\S]*active connections\s*1/);
 
     // A config change: the diffs appear (secrets redacted), and the reload restarts the
     // broadcaster, which the page rides out like a network blip.
@@ -312,6 +374,16 @@ describe('dashboard in headless Chromium', () => {
     expect(after.length).toBeGreaterThan(before.length);
     await counts(page.locator('#event-list li.gap'), 0);
 
+    // A reload of the page: the token is still there (same tab), and it lists the same stored events, with the newer ones.
+    await post(adminUrl, { severity: 'error', message: 'just before the page reload', component: 'backup' });
+    await page.reload();
+    await hasText(page.locator('#connection'), /live/);
+    expect(await page.locator('#token-dialog').isVisible()).toBe(false);
+    await counts(page.locator('#event-list li', { hasText: 'just before the page reload' }), 1);
+    const reloaded = await listedOffsets(page);
+    expect(reloaded.filter((o) => o <= (after[after.length - 1] as number) && o >= (after[0] as number))).toEqual(after);
+    expect(reloaded).toEqual([...new Set(reloaded)].sort((a, b) => a - b));
+
     // A restart on a new database (the history is gone): the page says so with a gap marker, once.
     agent.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
@@ -327,15 +399,40 @@ describe('dashboard in headless Chromium', () => {
     await page.evaluate('window.scrollTo(0, 0)');
     const laptop = path.join(ARTIFACTS, 'dashboard-laptop.png');
     await page.screenshot({ path: laptop, fullPage: true });
+    // Laptop width: services and alerts side by side.
+    expect(await columns(page)).toBe(2);
     await page.setViewportSize({ width: 390, height: 844 });
     const phone = path.join(ARTIFACTS, 'dashboard-phone.png');
     await page.screenshot({ path: phone, fullPage: true });
     process.stdout.write(`dashboard screenshots: ${laptop} ${phone}\n`);
+    // A phone: one column, and nothing wider than the screen (a long config path once was).
+    expect(await columns(page)).toBe(1);
+    expect(await overflowing(page)).toEqual([]);
     expect(pageErrors).toEqual([]);
+    const elsewhere = requested.filter((url) => !url.startsWith(`${adminUrl}/`) && !url.startsWith(`ws://127.0.0.1:${wsPort}/`));
+    expect(elsewhere).toEqual([]);
 
     agent.kill('SIGTERM');
     await agent.exited;
   });
+  it('shows what the agent sees, live, with the shipped config and nothing else', async () => {
+    const agent = new AgentProcess(['--config', path.join(REPO, 'agent.config.yaml')], await shippedConfigEnv());
+    try {
+      const adminUrl = await agent.ready();
+      const page = await browser().newPage();
+      await page.goto(`${adminUrl}/`);
+      await hasText(page.locator('#connection'), /live/);
+      await post(adminUrl, { severity: 'error', message: 'seen with the shipped config', component: 'shipped' });
+      await counts(page.locator('#event-list li', { hasText: 'seen with the shipped config' }), 1);
+      await hasText(page.locator('[data-service="praxis-agent"]'), 'healthy', 15_000);
+      await hasText(page.locator('#stats-body'), 'Broadcaster events-ws');
+      await page.close();
+    } finally {
+      agent.kill('SIGTERM');
+      await agent.exited;
+    }
+  });
+
   it('works behind a reverse proxy under a path prefix, the WebSocket proxied too', async () => {
     const [adminPort, wsPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
     const proxy = await startProxy(proxyPort, '/praxis', { '/ws/events': wsPort }, adminPort);
@@ -362,6 +459,19 @@ plugins:
       await post(adminUrl, { severity: 'error', message: 'seen through the proxy', component: 'edge' });
       await counts(page.locator('#event-list li', { hasText: 'seen through the proxy' }), 1);
       expect(proxy.upgrades).toEqual(['/praxis/ws/events']);
+
+      // A network blip: the WebSocket is cut without a close frame and cannot reconnect for a
+      // while; what was published meanwhile arrives after it, once, without a gap marker.
+      proxy.blip(true);
+      await hasText(page.locator('#connection'), /reconnecting/);
+      await post(adminUrl, { severity: 'error', message: 'published during the blip', component: 'edge' });
+      await eventually(async () => expect(proxy.upgrades.length).toBeGreaterThan(1));
+      proxy.blip(false);
+      await counts(page.locator('#event-list li', { hasText: 'published during the blip' }), 1);
+      await hasText(page.locator('#connection'), /live/);
+      const offsets = await listedOffsets(page);
+      expect(offsets).toEqual([...new Set(offsets)].sort((a, b) => a - b));
+      await counts(page.locator('#event-list li.gap'), 0);
       expect(proxy.requests).toEqual(expect.arrayContaining(['/praxis/', '/praxis/assets/app.js', '/praxis/websocket', '/praxis/stats']));
       expect(proxy.requests.filter((r) => !r.startsWith('/praxis/'))).toEqual([]);
       await page.close();

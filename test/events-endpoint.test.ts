@@ -59,7 +59,8 @@ describe('GET /events (event store on the admin server)', () => {
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('STORE_BAD_QUERY');
     }
-    const stats = (await (await fetch(`${url}/stats`)).json()) as { store: Record<string, unknown> };
+    expect((await fetch(`${url}/stats`)).status).toBe(401);
+    const stats = (await (await fetch(`${url}/stats`, { headers: auth })).json()) as { store: Record<string, unknown> };
     expect(stats.store).toMatchObject({ epoch: all.epoch, head: 7, tail: 5, events_removed: 4 });
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/^praxis_component_stat\{component="store",key="head"\} 7$/m);

@@ -198,7 +198,9 @@ export class WebsocketBroadcasterPlugin implements Plugin {
 
   /**
    * `GET /websocket` on the admin server tells the dashboard where this endpoint is (it runs on a
-   * port of its own) and whether it needs a token. The first broadcaster of the agent has it.
+   * port of its own) and whether it needs a token. With several broadcasters the first one started
+   * (the first declared) has it: the page asks for every type in its URL, so any of them would
+   * serve it, and the first is the one a reader of the config can predict. The others say so.
    */
   private advertise(port: number): void {
     if (this.routes.url === undefined) return;
@@ -212,8 +214,12 @@ export class WebsocketBroadcasterPlugin implements Plugin {
     };
     try {
       this.routes.add('GET', '/websocket', (_req, res) => this.routes.sendJson(res, 200, info), { auth: false });
-    } catch (error) {
-      this.logger.debug({ err: error }, 'GET /websocket is served by another broadcaster');
+    } catch {
+      // The route is taken: another broadcaster started earlier has it (addRoute's only refusal here).
+      this.logger.info(
+        { url: this.baseUrl },
+        `the dashboard does not use this broadcaster (${this.baseUrl}): GET /websocket names the websocket-broadcaster declared first; declare the one browsers should use first`,
+      );
     }
   }
 

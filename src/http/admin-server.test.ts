@@ -76,8 +76,8 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
 }
 
-async function get(url: string, path: string, method = 'GET'): Promise<{ status: number; text: string; body: Json; headers: Headers }> {
-  const response = await fetch(`${url}${path}`, { method });
+async function get(url: string, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; text: string; body: Json; headers: Headers }> {
+  const response = await fetch(`${url}${path}`, { method, headers });
   const text = await response.text();
   let body: unknown;
   try {
@@ -410,10 +410,25 @@ describe('bearer token', () => {
     expect(h.logs.join('')).not.toContain(TOKEN);
   });
 
-  it('does not require the token for read endpoints', async () => {
+  it('does not require the token for probes and scrapers: /healthz, /readyz, /metrics', async () => {
     const h = await setup({ auth_token: TOKEN });
     expect((await get(h.url, '/healthz')).status).toBe(200);
+    expect((await get(h.url, '/readyz')).status).toBe(200);
     expect((await get(h.url, '/metrics')).status).toBe(200);
+  });
+
+  it('requires the token for /stats when one is set (its error texts are for operators), and not without one', async () => {
+    const h = await setup({ auth_token: TOKEN });
+    const refused = await get(h.url, '/stats');
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('HTTP_UNAUTHORIZED');
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+    expect((await get(h.url, '/stats', 'GET', { authorization: 'Bearer wrong-token' })).status).toBe(401);
+    const allowed = await get(h.url, '/stats', 'GET', { authorization: `Bearer ${TOKEN}` });
+    expect(allowed.status).toBe(200);
+    expect(allowed.body.bus).toMatchObject({ events_published: 0 });
+    const open = await setup();
+    expect((await get(open.url, '/stats')).status).toBe(200);
   });
 });
 

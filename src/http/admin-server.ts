@@ -200,7 +200,9 @@ export class AdminServer {
       res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
       res.end(text);
     });
-    this.addRoute('GET', '/stats', (_req, res) => sendJson(res, 200, { ...this.deps.stats(), ingest: this.dedup.stats() }));
+    // Probes and scrapers read /healthz, /readyz and /metrics without a token; /stats needs it when
+    // one is set: beside counts it carries free text (error messages, hosts, lease holders), like GET /events.
+    this.addRoute('GET', '/stats', (_req, res) => sendJson(res, 200, { ...this.deps.stats(), ingest: this.dedup.stats() }), { auth: true });
     this.addRoute('POST', '/events', (req, res) => this.handleIngest(req, res), { auth: true });
   }
 
