@@ -48,6 +48,26 @@ describe('bin/load-bundle.js: the bundle with its V8 code cache', () => {
     }
   });
 
+  it('without its cache file the bundle compiles as usual; without the bundle the CLI says to build it', () => {
+    const cache = path.join(root, 'dist/praxis-agent.js.cache');
+    const original = readFileSync(cache);
+    try {
+      rmSync(cache);
+      expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
+    } finally {
+      writeFileSync(cache, original);
+    }
+    const unbuilt = mkdtempSync(path.join(tmpdir(), 'praxis-unbuilt-'));
+    try {
+      mkdirSync(path.join(unbuilt, 'bin'));
+      for (const file of ['praxis-agent.js', 'load-bundle.js']) copyFileSync(path.join(REPO, 'bin', file), path.join(unbuilt, 'bin', file));
+      const result = spawnSync(process.execPath, [path.join(unbuilt, 'bin/praxis-agent.js'), 'validate'], { encoding: 'utf8', timeout: 30_000 });
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 1, stderr: 'praxis-agent: not built yet; run `npm run build` (npm ci does it for you)\n' });
+    } finally {
+      rmSync(unbuilt, { recursive: true, force: true });
+    }
+  });
+
   it("keeps zod's locales out of the bundle, and z.locales working: each loads from zod's own files on first use", () => {
     expect(readFileSync(path.join(REPO, 'dist/praxis-agent.js'), 'utf8')).not.toContain('erwartet'); // from the German locale's messages
     const script = `
