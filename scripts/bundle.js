@@ -12,6 +12,12 @@
  * same src/index.js) all use this file's modules, so a third-party plugin's `require('praxis-agent')`
  * gets the same Bus, tokens and tsyringe container as the agent.
  *
+ * Built-in plugins in LAZY_PLUGINS are bundled apart, each into dist/praxis-agent.<name>.js with
+ * the libraries only it uses, and that file is loaded when a config enables the plugin: the nats
+ * plugin and the NATS client are a fifth of the agent's source (360 KB) and run only in fleet mode.
+ * Their `require('praxis-agent')` is the package's entry point, dist/index.js, so the main
+ * bundle's SDK all the same.
+ *
  * Left out, loaded from node_modules when first used: the native better-sqlite3, and modules an
  * idle agent does not load (pino-pretty only for a terminal, prom-client on the first /metrics
  * scrape, re2js for the first regex matcher, nodemailer and pdjs on the first send, cron and luxon
@@ -30,6 +36,9 @@ const { CACHE, cacheKey } = require('../bin/load-bundle.js');
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const BUNDLE = path.join(DIST, 'praxis-agent.js');
+/** Built-in plugins bundled apart (see above). */
+const LAZY_PLUGINS = ['nats'];
+const lazyBundle = (name) => `praxis-agent.${name}.js`;
 const EXTERNAL = ['@jest/globals', 'better-sqlite3', 'pino-pretty', 'prom-client', 're2js', 'nodemailer', '@pagerduty/pdjs', 'cron'];
 
 /** The built-in plugins tsc compiled: folders of dist/plugins with an index.js. */
@@ -44,7 +53,10 @@ function builtinPlugins() {
 
 /** The bundle's entry: lazy getters, so that the CLI does not evaluate the testing helpers and vice versa. */
 function entrySource() {
-  const loaders = builtinPlugins().map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(`./plugins/${name}/index.js`)}),`);
+  const loaders = builtinPlugins().map((name) => {
+    const file = LAZY_PLUGINS.includes(name) ? `./${lazyBundle(name)}` : `./plugins/${name}/index.js`;
+    return `  ${JSON.stringify(name)}: () => require(${JSON.stringify(file)}),`;
+  });
   return [
     "require('./src/plugin/resolve.js').registerBundledBuiltins({",
     ...loaders,
@@ -73,6 +85,22 @@ const ownDirname = {
       const prologue = `var __dirname = require("node:path").join(__bundleDir, ${rel(path.dirname(args.path))}), __filename = require("node:path").join(__bundleDir, ${rel(args.path)});`;
       return { contents: `${prologue}\n${source}`, loader: 'js' };
     });
+  },
+};
+
+/** The lazily loaded plugin bundles stay out of the main bundle: its entry requires them by name. */
+const lazyPluginBundles = {
+  name: 'lazy-plugin-bundles',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/praxis-agent\.[\w-]+\.js$/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
+/** A lazily loaded plugin's `require('praxis-agent')`: the package's entry points, i.e. the main bundle's SDK. */
+const sdkFromEntryPoints = {
+  name: 'sdk-from-entry-points',
+  setup(build) {
+    build.onResolve({ filter: /^praxis-agent(\/testing)?$/ }, (args) => ({ path: args.path === 'praxis-agent' ? './index.js' : './testing.js', external: true }));
   },
 };
 
@@ -148,29 +176,43 @@ function writeIfChanged(file, contents) {
   return true;
 }
 
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: EXTERNAL,
+  banner: { js: 'var __bundleDir = __dirname;' },
+  sourcemap: 'linked',
+  sourcesContent: false,
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'eof',
+  logLevel: 'warning',
+  write: false,
+  metafile: Boolean(process.env.BUNDLE_METAFILE),
+};
+
 async function main() {
   const result = await esbuild.build({
+    ...COMMON,
     stdin: { contents: entrySource(), resolveDir: DIST, sourcefile: 'bundle-entry.js', loader: 'js' },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
     outfile: BUNDLE,
-    external: EXTERNAL,
-    banner: { js: 'var __bundleDir = __dirname;' },
-    plugins: [sdkSelfReference, zodLocalesOnDemand, zodAsEsm, ownDirname],
-    sourcemap: 'linked',
-    sourcesContent: false,
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'eof',
-    logLevel: 'warning',
-    write: false,
-    metafile: Boolean(process.env.BUNDLE_METAFILE),
+    plugins: [lazyPluginBundles, sdkSelfReference, zodLocalesOnDemand, zodAsEsm, ownDirname],
   });
+  const lazy = await Promise.all(
+    LAZY_PLUGINS.map((name) =>
+      esbuild.build({
+        ...COMMON,
+        entryPoints: [path.join(DIST, 'plugins', name, 'index.js')],
+        outfile: path.join(DIST, lazyBundle(name)),
+        plugins: [sdkFromEntryPoints, ownDirname],
+      }),
+    ),
+  );
   if (result.metafile) fs.writeFileSync(process.env.BUNDLE_METAFILE, JSON.stringify(result.metafile));
   let changed = 0;
-  for (const file of result.outputFiles) {
+  for (const file of [...result.outputFiles, ...lazy.flatMap((r) => r.outputFiles)]) {
     // The bundle's last line is its id, which its code cache must carry (bin/load-bundle.js).
     const contents = file.path === BUNDLE ? withId(file.contents) : file.contents;
     changed += writeIfChanged(file.path, contents);

@@ -48,6 +48,26 @@ describe('bin/load-bundle.js: the bundle with its V8 code cache', () => {
     }
   });
 
+  it('without its cache file the bundle compiles as usual; without the bundle the CLI says to build it', () => {
+    const cache = path.join(root, 'dist/praxis-agent.js.cache');
+    const original = readFileSync(cache);
+    try {
+      rmSync(cache);
+      expect(load(root)).toEqual({ cacheUsed: false, main: 'function', sameSdk: true });
+    } finally {
+      writeFileSync(cache, original);
+    }
+    const unbuilt = mkdtempSync(path.join(tmpdir(), 'praxis-unbuilt-'));
+    try {
+      mkdirSync(path.join(unbuilt, 'bin'));
+      for (const file of ['praxis-agent.js', 'load-bundle.js']) copyFileSync(path.join(REPO, 'bin', file), path.join(unbuilt, 'bin', file));
+      const result = spawnSync(process.execPath, [path.join(unbuilt, 'bin/praxis-agent.js'), 'validate'], { encoding: 'utf8', timeout: 30_000 });
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 1, stderr: 'praxis-agent: not built yet; run `npm run build` (npm ci does it for you)\n' });
+    } finally {
+      rmSync(unbuilt, { recursive: true, force: true });
+    }
+  });
+
   it("keeps zod's locales out of the bundle, and z.locales working: each loads from zod's own files on first use", () => {
     expect(readFileSync(path.join(REPO, 'dist/praxis-agent.js'), 'utf8')).not.toContain('erwartet'); // from the German locale's messages
     const script = `
@@ -67,6 +87,28 @@ describe('bin/load-bundle.js: the bundle with its V8 code cache', () => {
       again: 'Invalid input: expected string, received number',
     });
     expect(count).toBeGreaterThan(40);
+  });
+
+  it('loads the nats plugin and its client (a bundle of their own) only for a config that enables it, with the main bundle\'s SDK', () => {
+    // validate resolves the enabled plugins, as a start does; the shipped config enables fleet with PRAXIS_FLEET=true.
+    const script = `
+      const natsBundle = require.resolve('./dist/praxis-agent.nats.js');
+      const loaded = require('./bin/load-bundle.js').loadBundle();
+      const quiet = { out() {}, err() {} };
+      const validate = () => loaded.exports.cli.main(['node', 'praxis-agent', 'validate', '--config', 'agent.config.yaml'], quiet);
+      (async () => {
+        const off = await validate();
+        const before = Boolean(require.cache[natsBundle]);
+        process.env.PRAXIS_FLEET = 'true';
+        const on = await validate();
+        const after = Boolean(require.cache[natsBundle]);
+        const plugin = require(natsBundle).default;
+        console.log(JSON.stringify({ off, before, on, after, name: plugin.name, sameSdk: require.cache[require.resolve('./dist/index.js')].exports === loaded.exports.sdk }));
+      })();`;
+    const result = spawnSync(process.execPath, ['-e', script], { cwd: REPO, encoding: 'utf8', timeout: 30_000, env: { ...process.env, PRAXIS_FLEET: 'false' } });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ off: 0, before: false, on: 0, after: true, name: 'nats', sameSdk: true });
+    expect(readFileSync(path.join(REPO, 'dist/praxis-agent.js'), 'utf8').includes('@nats-io')).toBe(false);
   });
 
   it('with --enable-source-maps, names the TypeScript sources in stack traces (through the bundle\'s source map)', () => {

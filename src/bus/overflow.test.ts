@@ -165,6 +165,31 @@ describe('bounded handler queues', () => {
     expect(h.received).toEqual(overflow === 'drop_newest' ? [1, 2, 3, 4, 5] : [1, 997, 998, 999, 1000]);
   });
 
+  it('a queue that fills up past its first slots, wrapped around, still delivers in order and up to its capacity', async () => {
+    // The ring starts with fewer slots than the capacity and grows as events queue up: here it
+    // must grow while its events wrap around its end (handler held at events 1 and 11).
+    const bus = setup();
+    const gates = new Map([1, 11].map((n) => [n, deferred()]));
+    const received: number[] = [];
+    bus.subscribe('system.error', async (e) => {
+      const n = Number(e.data.message);
+      received.push(n);
+      await gates.get(n)?.promise;
+    }, { name: 'growing', capacity: 40, overflow: 'drop_newest' });
+    const depth = () => bus.stats().handlers[0]!.queue_depth;
+    for (let n = 1; n <= 13; n++) await bus.publish('system.error', numbered(n));
+    await waitFor(() => received.length === 1, { what: 'handler busy with event 1' });
+    gates.get(1)!.resolve();
+    await waitFor(() => received.length === 11, { what: 'handler busy with event 11' });
+    // 12 and 13 queued; 14–51 fill the queue to its capacity of 40, 52–60 are dropped.
+    for (let n = 14; n <= 60; n++) await bus.publish('system.error', numbered(n));
+    expect(depth()).toBe(40);
+    expect(bus.stats().events_dropped).toBe(9);
+    gates.get(11)!.resolve();
+    await bus.idle();
+    expect(received).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
+  });
+
   it('takes capacity and policy from the bus options unless the subscription sets them', async () => {
     const bus = setup({ queue_capacity: 3, overflow: 'drop_oldest' });
     bus.subscribe('*', () => undefined, { name: 'defaults' });
