@@ -16,7 +16,7 @@ import { WebSocketServer } from 'ws';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
 import { cpuTimeOf, schedOf } from '../bench/process-probe';
 import { classifyThreads, threadDelta, threadTimesOf, type ThreadGroup } from '../bench/thread-probe';
-import { fileOf, topSelfTime } from '../bench/profile-top';
+import { fileOf, parseSpans, topSelfTime } from '../bench/profile-top';
 import { RawWsClient } from '../bench/raw-ws-client';
 import { decodeVlq } from '../bench/source-map';
 import { waitFor } from '../src/testing';
@@ -216,6 +216,20 @@ describe('bench profile summary', () => {
     expect(top[0]).toEqual({ name: 'writev', where: '', ms: 3, share: 0.75, caller: 'broadcast dist/plugins/ws.js:10' });
     expect(top[1]).toMatchObject({ name: 'parseJson', where: 'dist/src/http/ingest.js:1', ms: 1, share: 0.25, caller: '(root)' });
     expect(top).toHaveLength(2);
+  });
+
+  it('counts only the samples within the spans given (µs from the start), and the busy time under a location', () => {
+    const timed = { ...profile, startTime: 5000 };
+    // Sample times: 6000 (idle), 7000, 8000, 9000 (writev), 10000 (parseJson), 2010000 (stopped).
+    const all = topSelfTime(timed, 5, { under: 'plugins/ws.js' });
+    expect(all).toMatchObject({ busyMs: 4, underMs: 3 });
+    const spans = parseSpans('7500-9000,9500-10000');
+    expect(spans).toEqual([{ from: 7500, to: 9000 }, { from: 9500, to: 10000 }]);
+    const within = topSelfTime(timed, 5, { spans, under: 'plugins/ws.js' });
+    expect(within).toMatchObject({ busyMs: 3, idleMs: 0, stoppedMs: 0, underMs: 2 });
+    expect(within.top.map((e) => [e.name, e.ms])).toEqual([['writev', 2], ['parseJson', 1]]);
+    expect(() => parseSpans('9-1')).toThrow('--between: "9-1" is not <from µs>-<to µs>');
+    expect(() => parseSpans('1-2,x')).toThrow('"x"');
   });
 
   it('groups locations by file, and dependencies by package', () => {
