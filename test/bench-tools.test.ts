@@ -1,10 +1,11 @@
 /**
  * The measuring tools of `npm run bench` that could silently measure the wrong thing: the raw
  * keep-alive HTTP client (bench/http-load.ts) against a real node:http server, the raw WebSocket
- * client of the fan-out scenarios (bench/raw-ws-client.ts) against a real `ws` server, and the
- * profile summary (bench/profile-top.ts). No assertion on time.
+ * client of the fan-out scenarios (bench/raw-ws-client.ts) against a real `ws` server, the
+ * profile summary (bench/profile-top.ts) and the CPU split (bench/cpu-split.ts, real taskset). No
+ * assertion on time.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { buildSync } from 'esbuild';
 import { WebSocketServer } from 'ws';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
+import { allowedCpus, cpuSplit, cpuSplitUnavailable, threadCpus } from '../bench/cpu-split';
 import { cpuTimeOf, schedOf } from '../bench/process-probe';
 import { classifyThreads, threadDelta, threadTimesOf, type ThreadGroup } from '../bench/thread-probe';
 import { fileOf, parseSpans, topSelfTime } from '../bench/profile-top';
@@ -355,6 +357,54 @@ describe('bench thread probe', () => {
         expect(used.get(group)!.userMs + used.get(group)!.systemMs).toBeGreaterThan(0);
       }
       expect(shares).toEqual({ main: 'main ≥ 80%', worker: 'worker_threads ≥ 80%', pool: 'libuv threadpool ≥ 80%' });
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe('bench CPU split', () => {
+  const unavailable = cpuSplitUnavailable();
+  const withEnv = (value: string | undefined, run: () => void) => {
+    const before = process.env.BENCH_CPU_SPLIT;
+    if (value === undefined) delete process.env.BENCH_CPU_SPLIT;
+    else process.env.BENCH_CPU_SPLIT = value;
+    try {
+      run();
+    } finally {
+      if (before === undefined) delete process.env.BENCH_CPU_SPLIT;
+      else process.env.BENCH_CPU_SPLIT = before;
+    }
+  };
+
+  it('refuses a BENCH_CPU_SPLIT other than 0 or 1; 0, or unset where it is not the default, leaves every CPU', () => {
+    withEnv('yes', () => expect(() => cpuSplit(true)).toThrow('BENCH_CPU_SPLIT must be 0 or 1, not "yes"'));
+    const before = allowedCpus();
+    withEnv('0', () => expect(cpuSplit(true)).toBeUndefined());
+    withEnv(undefined, () => expect(cpuSplit(false)).toBeUndefined());
+    expect(allowedCpus()).toEqual(before);
+  });
+
+  (unavailable ? it.skip : it)('pins every thread of a server process to one CPU and the runner to the others, and gives the runner its CPUs back', async () => {
+    const before = allowedCpus();
+    // Pinned once it runs JavaScript: its helper threads exist by then, and must be pinned too.
+    const child = spawn(process.execPath, ['-e', "console.log('up'); setInterval(() => {}, 1000)"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      expect(threadCpus(child.pid!)).toHaveLength(1);
+      expect(readdirSync(`/proc/${child.pid}/task`).length).toBeGreaterThan(1);
+      withEnv('1', () => {
+        const split = cpuSplit(false)!;
+        try {
+          expect(allowedCpus()).toEqual(before.slice(1));
+          split.pinServer(child.pid!);
+          expect(allowedCpus(child.pid!)).toEqual([before[0]]);
+          expect(threadCpus(child.pid!)).toEqual([String(before[0])]);
+        } finally {
+          split.restore();
+        }
+      });
+      expect(allowedCpus()).toEqual(before);
     } finally {
       child.kill();
     }
