@@ -17,8 +17,10 @@
  * The clients are raw (bench/raw-ws-client.ts: frames counted in place, each event's offset checked
  * to follow the previous one) unless BENCH_FANOUT_CLIENT=ws. Unless BENCH_CPU_SPLIT=0, every agent
  * (the baseline too) runs on one CPU and the runner (the HTTP load) and the clients process on the
- * other (bench/cpu-split.ts): without it, on 2 cores the clients process takes CPU from the loaded
- * agent, which the agent with no client never loses. Reported beside each window: the agent's CPU
+ * other, the clients process at the lowest priority (bench/cpu-split.ts): without it, on 2 cores the
+ * clients process takes CPU from the loaded agent, which the agent with no client never loses; at
+ * an equal priority it took it from the load client instead (which waited 10× as long for its CPU
+ * as it ran). Reported beside each window: the agent's CPU
  * per event by thread, the clients process's CPU share, the clients cut off in it (and when) and
  * the broadcaster's socket writes per burst.
  */
@@ -72,6 +74,8 @@ const RAW = process.env.BENCH_FANOUT_CLIENT !== 'ws';
 const CLIENTS_CPU = 'clients process CPU in the windows (% of a core)';
 const OUT_OF_ORDER = 'events out of order at a fast client';
 const CUT = 'clients cut off as slow consumers in a window';
+/** The clients process's nice value under the CPU split (the lowest priority). */
+const CLIENTS_NICE = 19;
 
 interface Loaded {
   n: number;
@@ -139,17 +143,26 @@ interface Probe {
   slowOpen: number;
 }
 
-async function probeOf(l: Loaded, start: number): Promise<Probe> {
-  const snap = await l.clients.snapshot();
-  const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
+/**
+ * The probe of a window's start (`at: 'start'`) or end. The CPU counters are read nearest the window
+ * (last at its start, first at its end): the clients' snapshot waits for the clients process, which
+ * may take seconds to answer while it reads a backlog at its low priority.
+ */
+async function probeOf(l: Loaded, start: number, at: 'start' | 'end'): Promise<Probe> {
   const pid = l.agent.proc.child.pid!;
-  return {
+  const times = () => ({
     t: performance.now(),
-    start,
     agent: schedOf(pid),
     clients: schedOf(l.clients.pid),
     agentCpu: cpuTimeOf(pid),
     clientsCpu: cpuTimeOf(l.clients.pid),
+  });
+  const early = at === 'end' ? times() : undefined;
+  const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
+  const snap = await l.clients.snapshot();
+  return {
+    ...(early ?? times()),
+    start,
     fanoutMs: ws?.fanout_ms ?? 0,
     delivered: snap.received,
     fastOpen: snap.groups.fast!.open,
@@ -251,7 +264,13 @@ export const fanoutIngestScenario: Scenario = {
             split?.pinServer(agent.proc.child.pid!);
             if (!agent.wsUrl) throw new Error('the agent never said where the websocket broadcaster listens');
             const clients = new Clients();
-            split?.pinLoad(clients.pid);
+            if (split) {
+              split.pinLoad(clients.pid);
+              // The sink yields to the load client on their CPU: in the baseline's windows the load client
+              // has it to itself (the clients are stopped), and a clients process that cannot keep up
+              // is what the agent cuts off, by design.
+              os.setPriority(clients.pid, CLIENTS_NICE);
+            }
             await clients.connect(agent.wsUrl, n, 0, { group: 'fast', raw: RAW });
             await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true, raw: RAW });
             ctx.log(`fanout-ingest: ${label} clients connected`);
@@ -287,7 +306,7 @@ export const fanoutIngestScenario: Scenario = {
               // probes or an earlier window are replaced (without this, a later window measured an
               // agent whose clients were all gone, and passed).
               if (l) await topUp(l, notes, round);
-              if (l) window.set(server, await probeOf(l, epoch()));
+              if (l) window.set(server, await probeOf(l, epoch(), 'start'));
               if (l) runnerBefore = schedOf(process.pid);
               else alone.set(server, schedOf(server.pids[0]!));
               // After the top-up: connecting clients is not the window's work.
@@ -306,7 +325,7 @@ export const fanoutIngestScenario: Scenario = {
                 notes.push(`round ${round + 1}, ${server.name}, window of ${Math.round(result.eventsPerSecond)} events/s: agent main thread ${Math.round(s.runMs - a.runMs)} ms on a CPU, ${Math.round(s.waitMs - a.waitMs)} ms runnable but waiting for one`);
               }
               if (!l || !w) return;
-              const now = await probeOf(l, epoch());
+              const now = await probeOf(l, epoch(), 'end');
               const runner = schedOf(process.pid);
               const elapsed = now.t - w.t;
               const cpu = ((now.clientsCpu - w.clientsCpu) / elapsed) * 100;
@@ -372,7 +391,7 @@ export const fanoutIngestScenario: Scenario = {
       targets,
       notes: [
         split
-          ? `CPU split (BENCH_CPU_SPLIT=0 turns it off): the agent, baseline and loaded alike, on CPU ${split.server}; the runner (HTTP load) and the WebSocket clients process on CPU ${split.load}. Read back: ${pinned.join('; ')}`
+          ? `CPU split (BENCH_CPU_SPLIT=0 turns it off): the agent, baseline and loaded alike, on CPU ${split.server}; the runner (HTTP load) and the WebSocket clients process (at nice ${CLIENTS_NICE}, so it never delays the load client) on CPU ${split.load}. Read back: ${pinned.join('; ')}`
           : 'no CPU split (BENCH_CPU_SPLIT=0, or taskset / a second CPU missing): the agent, the load client and the clients process share every CPU',
         `${RAW ? 'raw clients (frames read in place, offsets checked)' : 'ws clients'}; ${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped; POSTs unanswered ${GRACE_MS} ms after a window are given up); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
         ...notes,

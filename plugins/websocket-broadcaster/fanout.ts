@@ -22,10 +22,10 @@ export const BYTES_PER_TURN = 16 * 1024 * 1024;
  * sockets): a turn that follows another takes at most FANOUT_SHARE / (1 - FANOUT_SHARE) of the time
  * the rest of the loop took in between, so ingest keeps two thirds of the loop and the fan-out
  * falls behind instead (its backlog then cuts the clients it would take past max_buffered_bytes).
- * Not a half: the broadcaster's own per-event work on the publishing side (serialising, queueing)
- * is ingest's share, and with a half the agent posted at under 0.5× of its rate with no client.
- * Measured with 2,000 clients and 4 clients posting arrays of 100 (bench fanout-ingest): before,
- * the fan-out's turns took 64% of the main thread in the ingest windows.
+ * A third rather than a half: the broadcaster's own per-event work on the publishing side
+ * (serialising, queueing, cutting clients off) counts as the rest of the loop. Profiled with 2,000
+ * clients and 4 clients posting arrays of 100 (bench fanout-ingest), the fan-out's turns had taken
+ * 39–64% of the main thread's busy time in the ingest windows.
  */
 export const FANOUT_SHARE = 1 / 3;
 /**
