@@ -18,23 +18,6 @@ export const CONNECTIONS_PER_TURN = 64;
 /** Bytes written per event-loop turn at most (a turn always serves at least one connection). */
 export const BYTES_PER_TURN = 16 * 1024 * 1024;
 /**
- * The fan-out's share of the event loop while the rest of it is busy (ingest, the bus, other
- * sockets): a turn that follows another takes at most FANOUT_SHARE / (1 - FANOUT_SHARE) of the time
- * the rest of the loop took in between, so ingest keeps two thirds of the loop and the fan-out
- * falls behind instead (its backlog then cuts the clients it would take past max_buffered_bytes).
- * A third rather than a half: the broadcaster's own per-event work on the publishing side
- * (serialising, queueing, cutting clients off) counts as the rest of the loop. Profiled with 2,000
- * clients and 4 clients posting arrays of 100 (bench fanout-ingest), the fan-out's turns had taken
- * 39–64% of the main thread's busy time in the ingest windows.
- */
-export const FANOUT_SHARE = 1 / 3;
-/**
- * A turn may always take this long: an idle loop's iteration costs some µs, and turns cut to that
- * would leave the fan-out a connection or two per turn when nothing else runs. Small beside what
- * one POST of 100 events costs (about 0.3 ms), so it does not decide the share under ingest.
- */
-export const MIN_TURN_MS = 0.1;
-/**
  * Events waiting for the fan-out at most, a last resort: a backlog of more than half of
  * max_buffered_bytes first cuts off the clients it would take past their cap (see
  * {@link FanOut.add}), so this is reached only when clients with narrow filters keep up with a
@@ -140,9 +123,8 @@ interface Round {
  * later event-loop turns, a burst (every event queued since the last one) at a time: each event
  * framed once, each client one write per burst (per {@link MAX_WRITE_BYTES}, or a sixteenth of
  * max_buffered_bytes), at most
- * {@link CONNECTIONS_PER_TURN} clients or {@link BYTES_PER_TURN} per turn, and, while the rest of
- * the loop is busy, no more than {@link FANOUT_SHARE} of it, so a large fan-out never holds the
- * event loop (and ingest) for long, nor most of it while ingest is busy. A client always gets its events in offset order: a
+ * {@link CONNECTIONS_PER_TURN} clients or {@link BYTES_PER_TURN} per turn, so a large fan-out never
+ * holds the event loop (and ingest) for long. A client always gets its events in offset order: a
  * burst is written to every connection before the next one starts, and {@link catchUp} brings one
  * connection up to date at once when it must be (before its messages are answered, before it is closed).
  */
@@ -151,8 +133,6 @@ export class FanOut {
   private pending: Burst;
   private round?: Round;
   private scheduled?: NodeJS.Immediate;
-  /** When the last bounded turn ended, if it left work for the next one (its gap is the rest of the loop's time). */
-  private lastTurnEnd?: number;
   /** Bytes of the events waiting (pending and the round's), whatever the filters; when it reaches `checkAt`, {@link shed} runs. */
   private backlog = 0;
   private checkAt: number;
@@ -222,10 +202,9 @@ export class FanOut {
     this.scheduled = undefined;
     const bounded = connections !== Infinity;
     const start = bounded ? this.now() : 0;
-    const until = bounded && this.lastTurnEnd !== undefined ? start + Math.max(MIN_TURN_MS, ((start - this.lastTurnEnd) * FANOUT_SHARE) / (1 - FANOUT_SHARE)) : Infinity;
     let served = 0;
     let written = 0;
-    while (served < connections && written < bytes && (served === 0 || until === Infinity || this.now() < until)) {
+    while (served < connections && written < bytes) {
       if (!this.round) {
         if (this.pending.events.length === 0) break;
         this.pending.closed = true;
@@ -244,12 +223,8 @@ export class FanOut {
       written += this.send(conn, round.burst);
       served++;
     }
-    const end = bounded ? this.now() : 0;
-    if (bounded) this.busyMs += end - start;
-    const more = this.round !== undefined || this.pending.events.length > 0;
-    // A turn after an idle loop (nothing was scheduled) is bounded by connections and bytes only.
-    this.lastTurnEnd = bounded && more ? end : undefined;
-    if (more) this.scheduled ??= setImmediate(() => this.step(connections, bytes));
+    if (bounded) this.busyMs += this.now() - start;
+    if (this.round || this.pending.events.length > 0) this.scheduled ??= setImmediate(() => this.step(connections, bytes));
   }
 
   /** Writes what `conn` takes of `burst`; returns the bytes written. */
