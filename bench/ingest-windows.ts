@@ -112,18 +112,20 @@ export async function ingestWindows(
         await waitIdle(pids);
         const pid = server.pids[0]!;
         const byThread = measurements.some((m) => m.variant === server.name && m.metric === clientMetric(workload));
+        // The hooks' work (reading what clients saw, connecting new ones) is not the window's.
+        await hooks.before?.(server);
         const groups = byThread ? classifyThreads(pid) : undefined;
         const threadsBefore = byThread ? threadTimesOf(pid) : undefined;
         const cpu = cpuTimeOf(pid);
         const own = process.cpuUsage();
         const t = performance.now();
-        await hooks.before?.(server);
         const result = await postFor(server, workload, windowMs);
         const elapsed = performance.now() - t;
         const used = process.cpuUsage(own);
+        const cpuInWindow = cpuTimeOf(pid) - cpu;
         await hooks.after?.(server, result);
         find(workload.metric).samples.push(result.eventsPerSecond);
-        find(cpuMetric(workload)).samples.push(((cpuTimeOf(pid) - cpu) / elapsed) * 100);
+        find(cpuMetric(workload)).samples.push((cpuInWindow / elapsed) * 100);
         await waitIdle([pid]);
         find(costMetric(workload)).samples.push(((cpuTimeOf(pid) - cpu) * 1000) / result.accepted);
         if (groups && threadsBefore) {

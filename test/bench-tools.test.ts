@@ -1,10 +1,11 @@
 /**
  * The measuring tools of `npm run bench` that could silently measure the wrong thing: the raw
  * keep-alive HTTP client (bench/http-load.ts) against a real node:http server, the raw WebSocket
- * client of the fan-out scenarios (bench/raw-ws-client.ts) against a real `ws` server, and the
- * profile summary (bench/profile-top.ts). No assertion on time.
+ * client of the fan-out scenarios (bench/raw-ws-client.ts) against a real `ws` server, the
+ * profile summary (bench/profile-top.ts) and the CPU split (bench/cpu-split.ts, real taskset). No
+ * assertion on time.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,9 +15,10 @@ import { createInterface } from 'node:readline';
 import { buildSync } from 'esbuild';
 import { WebSocketServer } from 'ws';
 import { closedLoop, IngestConnection, openLoop, percentile, systemErrors } from '../bench/http-load';
+import { allowedCpus, cpuSplit, cpuSplitUnavailable, threadCpus } from '../bench/cpu-split';
 import { cpuTimeOf, schedOf } from '../bench/process-probe';
 import { classifyThreads, threadDelta, threadTimesOf, type ThreadGroup } from '../bench/thread-probe';
-import { fileOf, topSelfTime } from '../bench/profile-top';
+import { fileOf, parseSpans, topSelfTime } from '../bench/profile-top';
 import { RawWsClient } from '../bench/raw-ws-client';
 import { decodeVlq } from '../bench/source-map';
 import { waitFor } from '../src/testing';
@@ -218,6 +220,20 @@ describe('bench profile summary', () => {
     expect(top).toHaveLength(2);
   });
 
+  it('counts only the samples within the spans given (µs from the start), and the busy time under a location', () => {
+    const timed = { ...profile, startTime: 5000 };
+    // Sample times: 6000 (idle), 7000, 8000, 9000 (writev), 10000 (parseJson), 2010000 (stopped).
+    const all = topSelfTime(timed, 5, { under: 'plugins/ws.js' });
+    expect(all).toMatchObject({ busyMs: 4, underMs: 3 });
+    const spans = parseSpans('7500-9000,9500-10000');
+    expect(spans).toEqual([{ from: 7500, to: 9000 }, { from: 9500, to: 10000 }]);
+    const within = topSelfTime(timed, 5, { spans, under: 'plugins/ws.js' });
+    expect(within).toMatchObject({ busyMs: 3, idleMs: 0, stoppedMs: 0, underMs: 2 });
+    expect(within.top.map((e) => [e.name, e.ms])).toEqual([['writev', 2], ['parseJson', 1]]);
+    expect(() => parseSpans('9-1')).toThrow('--between: "9-1" is not <from µs>-<to µs>');
+    expect(() => parseSpans('1-2,x')).toThrow('"x"');
+  });
+
   it('groups locations by file, and dependencies by package', () => {
     expect(fileOf('node_modules/zod/v4/core/schemas.cjs:1243')).toBe('node_modules/zod');
     expect(fileOf('node_modules/@slack/webhook/dist/index.js:3')).toBe('node_modules/@slack/webhook');
@@ -341,6 +357,54 @@ describe('bench thread probe', () => {
         expect(used.get(group)!.userMs + used.get(group)!.systemMs).toBeGreaterThan(0);
       }
       expect(shares).toEqual({ main: 'main ≥ 80%', worker: 'worker_threads ≥ 80%', pool: 'libuv threadpool ≥ 80%' });
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe('bench CPU split', () => {
+  const unavailable = cpuSplitUnavailable();
+  const withEnv = (value: string | undefined, run: () => void) => {
+    const before = process.env.BENCH_CPU_SPLIT;
+    if (value === undefined) delete process.env.BENCH_CPU_SPLIT;
+    else process.env.BENCH_CPU_SPLIT = value;
+    try {
+      run();
+    } finally {
+      if (before === undefined) delete process.env.BENCH_CPU_SPLIT;
+      else process.env.BENCH_CPU_SPLIT = before;
+    }
+  };
+
+  it('refuses a BENCH_CPU_SPLIT other than 0 or 1; 0, or unset where it is not the default, leaves every CPU', () => {
+    withEnv('yes', () => expect(() => cpuSplit(true)).toThrow('BENCH_CPU_SPLIT must be 0 or 1, not "yes"'));
+    const before = allowedCpus();
+    withEnv('0', () => expect(cpuSplit(true)).toBeUndefined());
+    withEnv(undefined, () => expect(cpuSplit(false)).toBeUndefined());
+    expect(allowedCpus()).toEqual(before);
+  });
+
+  (unavailable ? it.skip : it)('pins every thread of a server process to one CPU and the runner to the others, and gives the runner its CPUs back', async () => {
+    const before = allowedCpus();
+    // Pinned once it runs JavaScript: its helper threads exist by then, and must be pinned too.
+    const child = spawn(process.execPath, ['-e', "console.log('up'); setInterval(() => {}, 1000)"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      expect(threadCpus(child.pid!)).toHaveLength(1);
+      expect(readdirSync(`/proc/${child.pid}/task`).length).toBeGreaterThan(1);
+      withEnv('1', () => {
+        const split = cpuSplit(false)!;
+        try {
+          expect(allowedCpus()).toEqual(before.slice(1));
+          split.pinServer(child.pid!);
+          expect(allowedCpus(child.pid!)).toEqual([before[0]]);
+          expect(threadCpus(child.pid!)).toEqual([String(before[0])]);
+        } finally {
+          split.restore();
+        }
+      });
+      expect(allowedCpus()).toEqual(before);
     } finally {
       child.kill();
     }

@@ -15,10 +15,14 @@
  *     same rate.
  *
  * The clients are raw (bench/raw-ws-client.ts: frames counted in place, each event's offset checked
- * to follow the previous one) unless BENCH_FANOUT_CLIENT=ws: on 2 cores the clients process
- * competes with the agent for CPU, which the agent with no client does not, so its CPU share is
- * reported beside each window, with the clients cut off in it (and when) and the broadcaster's
- * socket writes per burst.
+ * to follow the previous one) unless BENCH_FANOUT_CLIENT=ws. Unless BENCH_CPU_SPLIT=0, every agent
+ * (the baseline too) runs on one CPU and the runner (the HTTP load) and the clients process on the
+ * other, the clients process at the lowest priority (bench/cpu-split.ts): without it, on 2 cores the
+ * clients process takes CPU from the loaded agent, which the agent with no client never loses; at
+ * an equal priority it took it from the load client instead (which waited 10× as long for its CPU
+ * as it ran). Reported beside each window: the agent's CPU
+ * per event by thread, the clients process's CPU share, the clients cut off in it (and when) and
+ * the broadcaster's socket writes per burst.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,8 +30,9 @@ import path from 'node:path';
 import { agentStats, broadcasterPlugin, benchConfig, startAgent, writeConfig, type AgentProcess } from '../agent-process';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult, Target } from '../harness';
 import { IngestConnection, openLoop, percentile, systemErrors } from '../http-load';
-import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, type IngestServer, type Workload } from '../ingest-windows';
-import { cpuTimeOf, ROOT, schedOf, sleep } from '../process-probe';
+import { cpuSplit, threadCpus } from '../cpu-split';
+import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, threadMeasurements, type IngestServer, type Workload } from '../ingest-windows';
+import { agentNodeArgs, cpuTimeOf, ROOT, schedOf, sleep } from '../process-probe';
 import { BATCH } from './ingest';
 import { Clients } from './websocket';
 
@@ -47,13 +52,34 @@ function clientCounts(quick: boolean): number[] {
 }
 
 const loadedName = (n: number) => `agent, ${n} fast + ${n} slow clients`;
+
+/** A loaded agent: N + N clients, this build or (BENCH_FANOUT_OTHER_BIN) another build's bin/praxis-agent.js, for a before/after in one run. */
+interface Variant {
+  n: number;
+  name: string;
+  /** How notes and the latency rows name it: `N+N`, and the other build's bin after it. */
+  label: string;
+  bin?: string;
+}
+
+function variantsOf(counts: number[]): Variant[] {
+  const other = process.env.BENCH_FANOUT_OTHER_BIN;
+  return counts.flatMap((n) => [
+    { n, name: loadedName(n), label: `${n}+${n}` },
+    ...(other ? [{ n, name: `${loadedName(n)} (${other})`, label: `${n}+${n} (${other})`, bin: other }] : []),
+  ]);
+}
 /** `ws` clients parse every message into a Buffer; raw ones (the default) read frames in place. */
 const RAW = process.env.BENCH_FANOUT_CLIENT !== 'ws';
 const CLIENTS_CPU = 'clients process CPU in the windows (% of a core)';
 const OUT_OF_ORDER = 'events out of order at a fast client';
+const CUT = 'clients cut off as slow consumers in a window';
+/** The clients process's nice value under the CPU split (the lowest priority). */
+const CLIENTS_NICE = 19;
 
 interface Loaded {
   n: number;
+  label: string;
   agent: AgentProcess;
   /** When the agent cut a client off as a slow consumer (epoch ms, from its log). */
   cuts: number[];
@@ -117,17 +143,26 @@ interface Probe {
   slowOpen: number;
 }
 
-async function probeOf(l: Loaded, start: number): Promise<Probe> {
-  const snap = await l.clients.snapshot();
-  const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
+/**
+ * The probe of a window's start (`at: 'start'`) or end. The CPU counters are read nearest the window
+ * (last at its start, first at its end): the clients' snapshot waits for the clients process, which
+ * may take seconds to answer while it reads a backlog at its low priority.
+ */
+async function probeOf(l: Loaded, start: number, at: 'start' | 'end'): Promise<Probe> {
   const pid = l.agent.proc.child.pid!;
-  return {
+  const times = () => ({
     t: performance.now(),
-    start,
     agent: schedOf(pid),
     clients: schedOf(l.clients.pid),
     agentCpu: cpuTimeOf(pid),
     clientsCpu: cpuTimeOf(l.clients.pid),
+  });
+  const early = at === 'end' ? times() : undefined;
+  const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
+  const snap = await l.clients.snapshot();
+  return {
+    ...(early ?? times()),
+    start,
     fanoutMs: ws?.fanout_ms ?? 0,
     delivered: snap.received,
     fastOpen: snap.groups.fast!.open,
@@ -142,7 +177,7 @@ async function topUp(l: Loaded, notes: string[], round: number): Promise<void> {
   const slow = l.n - groups.slow!.open;
   if (fast > 0) await l.clients.connect(l.agent.wsUrl!, fast, 0, { group: 'fast', raw: RAW });
   if (slow > 0) await l.clients.connect(l.agent.wsUrl!, slow, 0, { group: 'slow', slow: true, raw: RAW });
-  if (fast + slow > 0) notes.push(`round ${round + 1}, ${l.n}+${l.n}: before a window, ${fast} fast and ${slow} slow clients connected in place of those cut off`);
+  if (fast + slow > 0) notes.push(`round ${round + 1}, ${l.label}: before a window, ${fast} fast and ${slow} slow clients connected in place of those cut off`);
 }
 
 /** Collects the times (epoch ms, pino's `time`) of the agent's "websocket client too slow" log lines from now on. */
@@ -189,19 +224,30 @@ export const fanoutIngestScenario: Scenario = {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'praxis-bench-fanout-'));
     const config = writeConfig(dir, 'ws', benchConfig('bench-fanout', { plugins: [broadcasterPlugin(2 * Math.max(...counts) + 100)] }));
     const workloads: Workload[] = [{ metric: `arrays of ${BATCH}`, body: systemErrors(BATCH) }];
-    const throughput = ingestMeasurements([NONE, ...counts.map(loadedName)], workloads);
-    const latency: Measurement[] = counts.flatMap((n) =>
+    const variants = variantsOf(counts);
+    const names = [NONE, ...variants.map((v) => v.name)];
+    const throughput = [...ingestMeasurements(names, workloads), ...threadMeasurements(names, workloads[0]!)];
+    const latency: Measurement[] = variants.flatMap((v) =>
       ['max', 'p99'].flatMap((stat) =>
-        [NONE, loadedName(n)].map((variant) => ({ variant, metric: `${stat} POST @ ½ saturation of ${n}+${n}`, unit: 'ms', higherIsBetter: false, samples: [] as number[] })),
+        [NONE, v.name].map((variant) => ({ variant, metric: `${stat} POST @ ½ saturation of ${v.label}`, unit: 'ms', higherIsBetter: false, samples: [] as number[] })),
       ),
     );
-    const checks: Measurement[] = counts.flatMap((n) => [
-      { variant: loadedName(n), metric: CLIENTS_CPU, unit: '%', higherIsBetter: false, samples: [] as number[] },
-      { variant: loadedName(n), metric: OUT_OF_ORDER, unit: 'events', higherIsBetter: false, samples: [] as number[] },
+    const checks: Measurement[] = variants.flatMap((v) => [
+      { variant: v.name, metric: CLIENTS_CPU, unit: '%', higherIsBetter: false, samples: [] as number[] },
+      { variant: v.name, metric: CUT, unit: 'clients', higherIsBetter: false, samples: [] as number[] },
+      { variant: v.name, metric: OUT_OF_ORDER, unit: 'events', higherIsBetter: false, samples: [] as number[] },
     ]);
     const row = (variant: string, metric: string) => [...latency, ...checks].find((m) => m.variant === variant && m.metric === metric)!;
     const notes: string[] = [];
     let clientNotes: string[] = [];
+    // By default here: the agent on one CPU, the runner (load client) and the clients process on the other.
+    const split = cpuSplit(true);
+    const pinned: string[] = [];
+    // With --cpu-prof: each window's span on the profiles' clock, for profile-top --between.
+    const profiling = agentNodeArgs().some((a) => a.startsWith('--cpu-prof'));
+    const spans = new Map<string, string[]>();
+    const monotonicUs = () => (process.hrtime.bigint() / 1000n).toString();
+    let spanStart = '';
     try {
       for (let round = 0; round < rounds; round++) {
         const agents: AgentProcess[] = [];
@@ -210,17 +256,26 @@ export const fanoutIngestScenario: Scenario = {
         try {
           const none = await startAgent(config);
           agents.push(none);
+          split?.pinServer(none.proc.child.pid!);
           servers.push({ name: NONE, port: none.port, pids: [none.proc.child.pid!] });
-          for (const n of counts) {
-            const agent = await startAgent(config);
+          for (const { n, name, label, bin } of variants) {
+            const agent = await startAgent(config, undefined, bin);
             agents.push(agent);
+            split?.pinServer(agent.proc.child.pid!);
             if (!agent.wsUrl) throw new Error('the agent never said where the websocket broadcaster listens');
             const clients = new Clients();
+            if (split) {
+              split.pinLoad(clients.pid);
+              // The sink yields to the load client on their CPU: in the baseline's windows the load client
+              // has it to itself (the clients are stopped), and a clients process that cannot keep up
+              // is what the agent cuts off, by design.
+              os.setPriority(clients.pid, CLIENTS_NICE);
+            }
             await clients.connect(agent.wsUrl, n, 0, { group: 'fast', raw: RAW });
             await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true, raw: RAW });
-            ctx.log(`fanout-ingest: ${n} fast + ${n} slow clients connected`);
-            const server = { name: loadedName(n), port: agent.port, pids: [agent.proc.child.pid!, clients.pid] };
-            loaded.push({ n, agent, clients, server, cuts: slowConsumerCuts(agent) });
+            ctx.log(`fanout-ingest: ${label} clients connected`);
+            const server = { name, port: agent.port, pids: [agent.proc.child.pid!, clients.pid] };
+            loaded.push({ n, label, agent, clients, server, cuts: slowConsumerCuts(agent) });
             servers.push(server);
           }
           // The latency probe first, while the broadcasters are quiet.
@@ -228,12 +283,12 @@ export const fanoutIngestScenario: Scenario = {
             only(servers, l.server);
             const saturated = await saturation(l, ctx.quick ? 500 : 1000);
             only(servers);
-            ctx.log(`fanout-ingest: ${l.n}+${l.n} saturation measured`);
+            ctx.log(`fanout-ingest: ${l.label} saturation measured`);
             const rate = Math.max(2, Math.round(saturated / 2));
-            notes.push(`round ${round + 1}, ${l.n}+${l.n} clients: broadcaster saturation ≈ ${Math.round(saturated)} events/s (${Math.round(saturated * l.n)} deliveries/s to the fast clients); probe at ${rate} events/s`);
+            notes.push(`round ${round + 1}, ${l.label} clients: broadcaster saturation ≈ ${Math.round(saturated)} events/s (${Math.round(saturated * l.n)} deliveries/s to the fast clients); probe at ${rate} events/s`);
             for (const target of [servers[0]!, l.server]) {
               const latencies = await probe(servers, target, rate, probeMs);
-              const metric = `POST @ ½ saturation of ${l.n}+${l.n}`;
+              const metric = `POST @ ½ saturation of ${l.label}`;
               row(target.name, `max ${metric}`).samples.push(Math.max(...latencies));
               row(target.name, `p99 ${metric}`).samples.push(percentile(latencies, 99));
             }
@@ -251,11 +306,17 @@ export const fanoutIngestScenario: Scenario = {
               // probes or an earlier window are replaced (without this, a later window measured an
               // agent whose clients were all gone, and passed).
               if (l) await topUp(l, notes, round);
-              if (l) window.set(server, await probeOf(l, epoch()));
+              if (l) window.set(server, await probeOf(l, epoch(), 'start'));
               if (l) runnerBefore = schedOf(process.pid);
               else alone.set(server, schedOf(server.pids[0]!));
+              // After the top-up: connecting clients is not the window's work.
+              if (profiling) spanStart = monotonicUs();
             },
             async after(server, result) {
+              if (profiling) {
+                const key = `${server.name}, pid ${server.pids[0]}`;
+                spans.set(key, [...(spans.get(key) ?? []), `${spanStart}-${monotonicUs()}`]);
+              }
               const l = loaded.find((x) => x.server === server);
               const w = window.get(server);
               const a = alone.get(server);
@@ -264,11 +325,12 @@ export const fanoutIngestScenario: Scenario = {
                 notes.push(`round ${round + 1}, ${server.name}, window of ${Math.round(result.eventsPerSecond)} events/s: agent main thread ${Math.round(s.runMs - a.runMs)} ms on a CPU, ${Math.round(s.waitMs - a.waitMs)} ms runnable but waiting for one`);
               }
               if (!l || !w) return;
-              const now = await probeOf(l, epoch());
+              const now = await probeOf(l, epoch(), 'end');
               const runner = schedOf(process.pid);
               const elapsed = now.t - w.t;
               const cpu = ((now.clientsCpu - w.clientsCpu) / elapsed) * 100;
               row(server.name, CLIENTS_CPU).samples.push(cpu);
+              row(server.name, CUT).samples.push(l.cuts.filter((t) => t >= w.start).length);
               // The agent's own log says when it cut a client; a client learns it only once it has read what came before the close frame.
               const cuts = l.cuts.filter((t) => t >= w.start).map((t) => Math.round(t - w.start));
               l.cuts.length = 0;
@@ -277,7 +339,7 @@ export const fanoutIngestScenario: Scenario = {
               const agentCpu = now.agentCpu - w.agentCpu;
               const fanout = now.fanoutMs - w.fanoutMs;
               notes.push(
-                `round ${round + 1}, ${l.n}+${l.n}, window of ${Math.round(result.eventsPerSecond)} events/s (${Math.round(elapsed)} ms): ` +
+                `round ${round + 1}, ${l.label}, window of ${Math.round(result.eventsPerSecond)} events/s (${Math.round(elapsed)} ms): ` +
                   `agent main thread ${Math.round(now.agent.runMs - w.agent.runMs)} ms on a CPU, ${Math.round(now.agent.waitMs - w.agent.waitMs)} ms runnable but waiting for one; ` +
                   `agent ${Math.round(agentCpu)} ms CPU, of it ${Math.round(fanout)} ms in fan-out turns; ${deliveries} events delivered (${((agentCpu * 1000) / Math.max(1, deliveries)).toFixed(2)} µs agent CPU per delivery, all included); ` +
                   `clients process ${Math.round(cpu)}% of a core (${Math.round(now.clients.waitMs - w.clients.waitMs)} ms waiting for a CPU); ` +
@@ -285,6 +347,15 @@ export const fanoutIngestScenario: Scenario = {
               );
             },
           });
+          if (round === 0) {
+            // What the threads were really allowed, read back after the windows (threads started late included).
+            const cpusOf = (pid: number) => threadCpus(pid).join(' / ');
+            pinned.push(
+              ...servers.map((s) => `${s.name}: agent threads on CPU ${cpusOf(s.pids[0]!)}`),
+              ...loaded.map((l) => `clients process of ${l.label} on CPU ${cpusOf(l.clients.pid)}`),
+              `runner (load client) on CPU ${cpusOf(process.pid)}`,
+            );
+          }
           for (const l of loaded) {
             const snap = await l.clients.snapshot();
             const slow = snap.groups.slow!;
@@ -293,7 +364,7 @@ export const fanoutIngestScenario: Scenario = {
             const ws = ((await agentStats(l.agent.port)).components as Record<string, Record<string, number>> | undefined)?.['events-ws'];
             const writes = ws ? `; broadcaster: ${ws.bursts} bursts, ${ws.event_writes} socket writes of events (${(ws.event_writes / Math.max(1, ws.bursts)).toFixed(0)} per burst, ${(ws.messages_sent / Math.max(1, ws.event_writes)).toFixed(1)} events per write)` : '';
             notes.push(
-              `round ${round + 1}, ${l.n}+${l.n} clients after the windows: fast ${fast.open}/${fast.clients} open (closes ${JSON.stringify(fast.closes)}), slow ${slow.open}/${slow.clients} open (closes ${JSON.stringify(slow.closes)}), ${fast.received} + ${slow.received} events received, ${fast.out_of_order} out of order at fast clients${writes}`,
+              `round ${round + 1}, ${l.label} clients after the windows: fast ${fast.open}/${fast.clients} open (closes ${JSON.stringify(fast.closes)}), slow ${slow.open}/${slow.clients} open (closes ${JSON.stringify(slow.closes)}), ${fast.received} + ${slow.received} events received, ${fast.out_of_order} out of order at fast clients${writes}`,
             );
           }
         } finally {
@@ -304,6 +375,7 @@ export const fanoutIngestScenario: Scenario = {
         ctx.log(`fanout-ingest round ${round + 1}/${rounds}`);
       }
     } finally {
+      split?.restore();
       fs.rmSync(dir, { recursive: true, force: true });
     }
     const targets: Target[] = counts.flatMap((n): Target[] => [
@@ -318,8 +390,12 @@ export const fanoutIngestScenario: Scenario = {
       measurements: [...throughput, ...latency, ...checks],
       targets,
       notes: [
+        split
+          ? `CPU split (BENCH_CPU_SPLIT=0 turns it off): the agent, baseline and loaded alike, on CPU ${split.server}; the runner (HTTP load) and the WebSocket clients process (at nice ${CLIENTS_NICE}, so it never delays the load client) on CPU ${split.load}. Read back: ${pinned.join('; ')}`
+          : 'no CPU split (BENCH_CPU_SPLIT=0, or taskset / a second CPU missing): the agent, the load client and the clients process share every CPU',
         `${RAW ? 'raw clients (frames read in place, offsets checked)' : 'ws clients'}; ${rounds} rounds × ${windows} alternating windows of ${windowMs} ms (${CONCURRENCY} clients, the other agents SIGSTOPped; POSTs unanswered ${GRACE_MS} ms after a window are given up); latency: single events on a fixed schedule for ${probeMs} ms, once per round (${rounds} samples)`,
         ...notes,
+        ...[...spans].map(([key, list]) => `profile spans of the windows (µs, CLOCK_MONOTONIC: profile-top --between), ${key}: ${list.join(',')}`),
         ...clientNotes.map((n) => `last round, ${n}`),
       ],
     };
