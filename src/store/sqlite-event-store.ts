@@ -49,8 +49,8 @@ export const ROW_MAX_EVENTS = 256;
  * event decodes at most one row, so a page of `limit` events never decodes megabytes it skips.
  */
 export const ROW_MAX_CHARS = 256 * 1024;
-/** Rows whose types one read step fetches (without their JSON, fetched per row only when it matches). */
-const ROWS_PER_READ_STEP = 32;
+/** Most rows whose types one read step fetches (their JSON is fetched per row, only when needed). */
+const MAX_ROWS_PER_READ_STEP = 32;
 
 /**
  * The on-disk format, in meta `format`: 2 = record batches (`event_batches`, `event_ids`). Format 1
@@ -102,6 +102,20 @@ class LiveEntry implements StoredEvent {
     /** The event id when a client chose it (ingest): only these are indexed for deduplication. */
     readonly clientEventId: string | null,
   ) {}
+}
+
+/** The lines of a text joined by '\n', cut out one at a time in ascending order (no split of the whole). */
+class LineCursor {
+  private index = 0;
+  private start = 0;
+  constructor(private readonly text: string) {}
+
+  /** Line `i`, at or after the line asked for before. */
+  line(i: number): string {
+    for (; this.index < i; this.index++) this.start = this.text.indexOf('\n', this.start) + 1;
+    const end = this.text.indexOf('\n', this.start);
+    return end === -1 ? this.text.slice(this.start) : this.text.slice(this.start, end);
+  }
 }
 
 /** An event read back from disk: parsed only if someone asks for the object. */
@@ -524,29 +538,33 @@ export class SqliteEventStore extends EventStore {
   /**
    * Appends to `out` the committed events after `from` (matching `matches`, every type when
    * undefined) from `event_batches` until `out` holds `limit`. Rows are stepped through by their
-   * types; a row's JSON is fetched only when it holds an event to return.
+   * types, a few at first (as many as `limit` needs when every type matches), more per step after;
+   * a row's JSON is fetched only when it holds an event to return, and only those events' lines
+   * are cut out of it.
    */
   private readBatches(from: number, matches: ((type: string) => boolean) | undefined, limit: number, out: StoredEvent[]): void {
     const containing = this.statement('SELECT first_seq FROM event_batches WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1').get(from + 1) as { first_seq: number } | undefined;
-    const step = this.statement(`SELECT first_seq, last_seq, types FROM event_batches WHERE first_seq >= ? ORDER BY first_seq LIMIT ${ROWS_PER_READ_STEP}`);
+    const step = this.statement('SELECT first_seq, last_seq, types FROM event_batches WHERE first_seq >= ? ORDER BY first_seq LIMIT ?');
     const jsonOf = this.statement('SELECT json FROM event_batches WHERE first_seq = ?').pluck();
     let next = containing?.first_seq ?? from + 1;
+    let rowsPerStep = matches === undefined ? Math.min(MAX_ROWS_PER_READ_STEP, Math.ceil((limit - out.length) / ROW_MAX_EVENTS) + 1) : 2;
     for (;;) {
-      const rows = step.all(next) as BatchHead[];
+      const rows = step.all(next, rowsPerStep) as BatchHead[];
       for (const row of rows) {
         if (row.last_seq <= from) continue;
-        const types = row.types.split('\n');
-        let texts: string[] | undefined;
-        for (let i = Math.max(0, from + 1 - row.first_seq); i < types.length; i++) {
-          const type = types[i] as string;
+        const types = new LineCursor(row.types);
+        let texts: LineCursor | undefined;
+        for (let i = Math.max(0, from + 1 - row.first_seq), count = row.last_seq - row.first_seq + 1; i < count; i++) {
+          const type = types.line(i);
           if (matches !== undefined && !matches(type)) continue;
-          texts ??= (jsonOf.get(row.first_seq) as string).split('\n');
-          out.push(new DiskEntry(row.first_seq + i, type, texts[i] as string));
+          texts ??= new LineCursor(jsonOf.get(row.first_seq) as string);
+          out.push(new DiskEntry(row.first_seq + i, type, texts.line(i)));
           if (out.length >= limit) return;
         }
       }
-      if (rows.length < ROWS_PER_READ_STEP) return;
+      if (rows.length < rowsPerStep) return;
       next = (rows.at(-1) as BatchHead).last_seq + 1;
+      rowsPerStep = Math.min(MAX_ROWS_PER_READ_STEP, rowsPerStep * 2);
     }
   }
 
