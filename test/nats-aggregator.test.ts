@@ -141,8 +141,9 @@ function fleetEventsOnDisk(dataDir: string): StoredRow[] {
   // Not readonly: after a SIGKILL the WAL must be recovered (the agent ran with locking_mode=EXCLUSIVE, no shared WAL index).
   const db = new Database(path.join(dataDir, 'events.db'), { fileMustExist: true });
   try {
-    const rows = db.prepare('SELECT json FROM events ORDER BY seq').all() as { json: string }[];
-    return rows.map((r) => JSON.parse(r.json) as StoredRow).filter((e) => e.metadata.tags.some((t) => t.startsWith('agent:')));
+    // Rows of the store's record batches: their events' JSON texts joined by '\n'.
+    const rows = db.prepare('SELECT json FROM event_batches ORDER BY first_seq').pluck().all() as string[];
+    return rows.flatMap((r) => r.split('\n')).map((json) => JSON.parse(json) as StoredRow).filter((e) => e.metadata.tags.some((t) => t.startsWith('agent:')));
   } finally {
     db.close();
   }

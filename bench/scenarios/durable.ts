@@ -35,9 +35,12 @@ export const durableScenario: Scenario = {
       { name: 'agent + store', config: (data) => benchConfig('bench-store', { store: storeSection(data) }) },
       { name: 'agent + audit-log', config: (data) => benchConfig('bench-audit', { plugins: [auditPlugin(data)] }) },
     ];
-    // An A/B in the same run: another build's bin/praxis-agent.js (e.g. of the commit before a change), durable.
+    // An A/B in the same run: another build's bin/praxis-agent.js (e.g. of the commit before a change), durable and store alone.
     const other = process.env.BENCH_DURABLE_OTHER_BIN;
-    if (other) variants.push({ name: `${DURABLE} (${other})`, config: durableConfig, bin: other });
+    if (other) {
+      variants.push({ name: `${DURABLE} (${other})`, config: durableConfig, bin: other });
+      variants.push({ name: `agent + store (${other})`, config: (data) => benchConfig('bench-store', { store: storeSection(data) }), bin: other });
+    }
     // The audit-log's sealing in a worker thread (off by default): what it moves off the main thread, and what it costs in all.
     if (process.env.BENCH_DURABLE_SEAL_IN_WORKER) {
       variants.push({ name: `${DURABLE} (seal_in_worker)`, config: (data) => benchConfig('bench-durable-worker', { store: storeSection(data), plugins: [auditPlugin(data, { seal_in_worker: true })] }) });

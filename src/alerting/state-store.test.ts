@@ -253,7 +253,7 @@ describe('AlertingStateStore', () => {
     old.append(event());
     old.append(event());
     const tables = () => (old.database().prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    expect(tables()).toEqual(['events', 'meta']);
+    expect(tables()).toEqual(['event_batches', 'event_ids', 'meta']);
     old.close();
 
     const store = openStore(dir, { commit_interval: 0 });

@@ -38,13 +38,34 @@ const CHECKPOINT_BYTES = 4 * 1024 * 1024;
 const MAX_PENDING = 100_000;
 
 /**
- * Rows per INSERT statement in a commit: one statement call binds many rows, which saves about a
- * tenth of SQLite's cost per event over one call per row (callgrind, README "End to end").
+ * Events per row of `event_batches`: a commit writes its events as rows of up to this many (or
+ * {@link ROW_MAX_CHARS}), each holding their JSON texts joined by '\n'. SQLite's work is per row
+ * (B-tree insert, record encoding: about 15k instructions a row in callgrind), so one row per event
+ * was most of the store's cost per event (README "End to end").
  */
-const ROWS_PER_INSERT = 64;
-const COLUMNS = '(seq, type, at, json, client_event_id)';
-const INSERT_ONE = `INSERT INTO events ${COLUMNS} VALUES (?, ?, ?, ?, ?)`;
-const INSERT_MANY = `INSERT INTO events ${COLUMNS} VALUES ${Array.from({ length: ROWS_PER_INSERT }, () => '(?, ?, ?, ?, ?)').join(', ')}`;
+export const ROW_MAX_EVENTS = 256;
+/**
+ * JSON characters per row, at most (a single larger event gets a row of its own): a read of one
+ * event decodes at most one row, so a page of `limit` events never decodes megabytes it skips.
+ */
+export const ROW_MAX_CHARS = 256 * 1024;
+/** Most rows whose types one read step fetches (their JSON is fetched per row, only when needed). */
+const MAX_ROWS_PER_READ_STEP = 32;
+
+/**
+ * The on-disk format, in meta `format`: 2 = record batches (`event_batches`, `event_ids`). Format 1
+ * (no `format` key) held one row per event in a table `events`; it is renamed {@link LEGACY_TABLE}
+ * at open, read below the first batch, and drained by retention. A build that finds a higher
+ * format refuses to open the database.
+ */
+export const STORE_FORMAT = 2;
+/** The events table of format 1, renamed so that an older build cannot open this database. */
+const LEGACY_TABLE = 'events_v1';
+/**
+ * Where format 1 kept its events, a view that an older build cannot use: it tries to add a column
+ * to it ("Cannot add a column to a view") and refuses to open instead of reusing offsets.
+ */
+const OLD_BUILD_GUARD = "CREATE VIEW IF NOT EXISTS events AS SELECT 'written by a newer praxis-agent (store format 2)' AS refused WHERE 0";
 
 /** Statistics of the store, shown under `store` on /stats. */
 export interface EventStoreStats {
@@ -83,6 +104,20 @@ class LiveEntry implements StoredEvent {
   ) {}
 }
 
+/** The lines of a text joined by '\n', cut out one at a time in ascending order (no split of the whole). */
+class LineCursor {
+  private index = 0;
+  private start = 0;
+  constructor(private readonly text: string) {}
+
+  /** Line `i`, at or after the line asked for before. */
+  line(i: number): string {
+    for (; this.index < i; this.index++) this.start = this.text.indexOf('\n', this.start) + 1;
+    const end = this.text.indexOf('\n', this.start);
+    return end === -1 ? this.text.slice(this.start) : this.text.slice(this.start, end);
+  }
+}
+
 /** An event read back from disk: parsed only if someone asks for the object. */
 class DiskEntry implements StoredEvent {
   private parsed?: Event;
@@ -106,6 +141,13 @@ interface Row {
   seq: number;
   type: string;
   json: string;
+}
+
+/** A row of `event_batches` as a read step sees it: offsets and types, the JSON fetched only if needed. */
+interface BatchHead {
+  first_seq: number;
+  last_seq: number;
+  types: string;
 }
 
 /**
@@ -141,8 +183,13 @@ export class SqliteEventStore extends EventStore {
    * and the table needs no index on `at` (which cost about a sixth of SQLite's work per event).
    */
   private lastAt = 0;
-  /** The parameters of one INSERT_MANY call, reused. */
-  private readonly rowArgs: unknown[] = new Array(ROWS_PER_INSERT * 5);
+  /**
+   * Newest offset in the format-1 table ({@link LEGACY_TABLE}), 0 when there is none: offsets up
+   * to it are read there, those above from `event_batches`.
+   */
+  private legacyThrough = 0;
+  /** The format-1 table has the client event id column (added by the build before this one). */
+  private legacyHasIds = false;
   /** Client-chosen ids announced by ingest whose events are not appended yet. */
   private readonly announcedIds = new Set<string>();
   /** Client-chosen ids of the pending (not yet committed) events: a retry is checked against them without scanning `pending`, which grows while commits fail. */
@@ -215,16 +262,18 @@ export class SqliteEventStore extends EventStore {
       // what it was.
       db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.round(CHECKPOINT_BYTES / (db.pragma('page_size', { simple: true }) as number)))}`);
       db.pragma('synchronous = FULL');
-      db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL, client_event_id TEXT);
-        DROP INDEX IF EXISTS events_at;`);
-      addClientEventIdColumn(db);
+      db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
       const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+      const format = Number(meta.get('format') ?? 1);
+      if (!(format <= STORE_FORMAT)) throw new Error(`it was written by a newer agent (store format ${meta.get('format') ?? '?'}, this agent reads up to ${STORE_FORMAT})`);
+      db.transaction(() => createTables(db as Database.Database))();
+      this.openLegacy(db);
       const previous = meta.get('epoch');
       const clean = meta.get('clean') === '1';
       this.currentEpoch = previous && clean ? previous : randomUUID();
       this.removedThrough = Number(meta.get('removed_through') ?? 0);
-      const newest = db.prepare('SELECT seq, at FROM events ORDER BY seq DESC LIMIT 1').get() as { seq: number; at: number } | undefined;
+      const newest = (db.prepare('SELECT last_seq AS seq, last_at AS at FROM event_batches ORDER BY first_seq DESC LIMIT 1').get() ??
+        (this.legacyThrough > 0 ? db.prepare(`SELECT seq, at FROM ${LEGACY_TABLE} ORDER BY seq DESC LIMIT 1`).get() : undefined)) as { seq: number; at: number } | undefined;
       this.headOffset = Math.max(newest?.seq ?? 0, this.removedThrough);
       this.lastAt = newest?.at ?? 0;
       const set = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
@@ -232,6 +281,7 @@ export class SqliteEventStore extends EventStore {
         set.run('epoch', this.currentEpoch);
         set.run('clean', '0');
         set.run('removed_through', String(this.removedThrough));
+        set.run('format', String(STORE_FORMAT));
       })();
       if (previous && !clean) {
         this.logger?.warn({ previous_epoch: previous, epoch: this.currentEpoch, head: this.headOffset }, 'event store was not closed cleanly: new epoch, clients resuming from the old one get recovered: false');
@@ -252,13 +302,36 @@ export class SqliteEventStore extends EventStore {
   }
 
   /**
+   * A database of format 1 keeps its rows where they are (no migration at open: that would rewrite
+   * the whole history in one transaction and double the file): its table is renamed, read for the
+   * offsets it holds, and dropped once retention has emptied it.
+   */
+  private openLegacy(db: Database.Database): void {
+    const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('events', ?)").all(LEGACY_TABLE) as { name: string }[]).map((t) => t.name));
+    db.transaction(() => {
+      if (tables.has('events')) db.exec(`ALTER TABLE events RENAME TO ${LEGACY_TABLE}`);
+      db.exec(OLD_BUILD_GUARD);
+    })();
+    this.legacyThrough = 0;
+    this.legacyHasIds = false;
+    if (!tables.has('events') && !tables.has(LEGACY_TABLE)) return;
+    const newest = db.prepare(`SELECT seq FROM ${LEGACY_TABLE} ORDER BY seq DESC LIMIT 1`).get() as { seq: number } | undefined;
+    if (newest === undefined) {
+      db.exec(`DROP TABLE ${LEGACY_TABLE}`);
+      return;
+    }
+    this.legacyThrough = newest.seq;
+    this.legacyHasIds = (db.prepare(`PRAGMA table_info(${LEGACY_TABLE})`).all() as { name: string }[]).some((c) => c.name === 'client_event_id');
+  }
+
+  /**
    * The open database, for a core component that keeps its own tables beside the events (the
    * alerting engine's state, {@link ../alerting/state-store}): one file to back up, one exclusive
    * lock, one WAL with synchronous=FULL. The store owns the handle: it opens and closes it, and the
    * component must never close it nor change its pragmas; a handle is valid until {@link close}
    * (after a new {@link open}, ask again). better-sqlite3 is synchronous, so the component's
    * transactions never interleave with the store's group commits. The store touches only its own
-   * tables (`meta`, `events`): retention deletes rows of `events`, nothing drops tables or vacuums.
+   * tables (`meta`, `event_batches`, `event_ids`, and a database's format-1 `events_v1` and `events` view): retention deletes their rows (and drops `events_v1` once empty), nothing vacuums.
    * @throws AgentError STORE_CLOSED when the store is not open.
    */
   database(): Database.Database {
@@ -343,30 +416,33 @@ export class SqliteEventStore extends EventStore {
     }
   }
 
-  /** Inserts the entries, ROWS_PER_INSERT rows per statement call while there are that many. */
+  /**
+   * Writes the entries (consecutive offsets) as rows of up to ROW_MAX_EVENTS events and
+   * ROW_MAX_CHARS of JSON, and their client-chosen ids.
+   */
   private insert(batch: readonly LiveEntry[]): void {
-    const many = this.statement(INSERT_MANY);
-    const args = this.rowArgs;
+    const row = this.statement('INSERT INTO event_batches (first_seq, last_seq, first_at, last_at, types, json) VALUES (?, ?, ?, ?, ?, ?)');
     let i = 0;
-    for (; i + ROWS_PER_INSERT <= batch.length; i += ROWS_PER_INSERT) {
-      for (let j = 0; j < ROWS_PER_INSERT; j++) {
-        const e = batch[i + j] as LiveEntry;
-        const at = j * 5;
-        args[at] = e.offset;
-        args[at + 1] = e.type;
-        args[at + 2] = e.at;
-        args[at + 3] = e.json;
-        args[at + 4] = e.clientEventId;
+    while (i < batch.length) {
+      const start = i;
+      const first = batch[i] as LiveEntry;
+      let last = first;
+      let types = first.type;
+      let json = first.json;
+      for (i++; i < batch.length && i - start < ROW_MAX_EVENTS; i++) {
+        const e = batch[i] as LiveEntry;
+        if (json.length + 1 + e.json.length > ROW_MAX_CHARS) break;
+        types += '\n' + e.type;
+        json += '\n' + e.json;
+        last = e;
       }
-      many.run(args);
+      row.run(first.offset, last.offset, first.at, last.at, types, json);
+      for (let j = start; j < i; j++) if ((batch[j] as LiveEntry).clientEventId !== null) this.insertId(batch[j] as LiveEntry);
     }
-    const one = this.statement(INSERT_ONE);
-    for (; i < batch.length; i++) {
-      const e = batch[i] as LiveEntry;
-      one.run(e.offset, e.type, e.at, e.json, e.clientEventId);
-    }
-    // The reused parameters must not keep the last events' texts alive.
-    args.fill(null);
+  }
+
+  private insertId(e: LiveEntry): void {
+    this.statement('INSERT INTO event_ids (seq, id) VALUES (?, ?)').run(e.offset, e.clientEventId);
   }
 
   /**
@@ -390,7 +466,8 @@ export class SqliteEventStore extends EventStore {
    */
   hasEventId(eventId: string): boolean {
     if (!this.db) return false;
-    if (this.statement('SELECT 1 FROM events WHERE client_event_id = ? LIMIT 1').get(eventId) !== undefined) return true;
+    if (this.statement('SELECT 1 FROM event_ids WHERE id = ? LIMIT 1').get(eventId) !== undefined) return true;
+    if (this.legacyHasIds && this.statement(`SELECT 1 FROM ${LEGACY_TABLE} WHERE client_event_id = ? LIMIT 1`).get(eventId) !== undefined) return true;
     return this.pendingClientIds.has(eventId);
   }
 
@@ -444,15 +521,51 @@ export class SqliteEventStore extends EventStore {
     if (types.length === 0) return result;
     const from = Math.max(this.removedThrough, Math.min(Math.max(0, Math.floor(after)), this.headOffset));
     const matches = eventTypeMatcher(types);
-    const { sql, params } = filterSql(types);
-    const rows = this.statement(`SELECT seq, type, json FROM events WHERE seq > ?${sql} ORDER BY seq LIMIT ?`).all(from, ...params, limit) as Row[];
-    result.events = rows.map((r) => new DiskEntry(r.seq, r.type, r.json));
+    if (from < this.legacyThrough) {
+      const { sql, params } = filterSql(types);
+      const rows = this.statement(`SELECT seq, type, json FROM ${LEGACY_TABLE} WHERE seq > ?${sql} ORDER BY seq LIMIT ?`).all(from, ...params, limit) as Row[];
+      result.events = rows.map((r) => new DiskEntry(r.seq, r.type, r.json));
+    }
+    if (result.events.length < limit) this.readBatches(from, types.includes('*') ? undefined : matches, limit, result.events);
     for (const e of this.pending) {
       if (result.events.length >= limit) break;
       if (e.offset > from && matches(e.type)) result.events.push(e);
     }
     if (result.events.length >= limit) result.next_offset = (result.events.at(-1) as StoredEvent).offset + 1;
     return result;
+  }
+
+  /**
+   * Appends to `out` the committed events after `from` (matching `matches`, every type when
+   * undefined) from `event_batches` until `out` holds `limit`. Rows are stepped through by their
+   * types, a few at first (as many as `limit` needs when every type matches), more per step after;
+   * a row's JSON is fetched only when it holds an event to return, and only those events' lines
+   * are cut out of it.
+   */
+  private readBatches(from: number, matches: ((type: string) => boolean) | undefined, limit: number, out: StoredEvent[]): void {
+    const containing = this.statement('SELECT first_seq FROM event_batches WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1').get(from + 1) as { first_seq: number } | undefined;
+    const step = this.statement('SELECT first_seq, last_seq, types FROM event_batches WHERE first_seq >= ? ORDER BY first_seq LIMIT ?');
+    const jsonOf = this.statement('SELECT json FROM event_batches WHERE first_seq = ?').pluck();
+    let next = containing?.first_seq ?? from + 1;
+    let rowsPerStep = matches === undefined ? Math.min(MAX_ROWS_PER_READ_STEP, Math.ceil((limit - out.length) / ROW_MAX_EVENTS) + 1) : 2;
+    for (;;) {
+      const rows = step.all(next, rowsPerStep) as BatchHead[];
+      for (const row of rows) {
+        if (row.last_seq <= from) continue;
+        const types = new LineCursor(row.types);
+        let texts: LineCursor | undefined;
+        for (let i = Math.max(0, from + 1 - row.first_seq), count = row.last_seq - row.first_seq + 1; i < count; i++) {
+          const type = types.line(i);
+          if (matches !== undefined && !matches(type)) continue;
+          texts ??= new LineCursor(jsonOf.get(row.first_seq) as string);
+          out.push(new DiskEntry(row.first_seq + i, type, texts.line(i)));
+          if (out.length >= limit) return;
+        }
+      }
+      if (rows.length < rowsPerStep) return;
+      next = (rows.at(-1) as BatchHead).last_seq + 1;
+      rowsPerStep = Math.min(MAX_ROWS_PER_READ_STEP, rowsPerStep * 2);
+    }
   }
 
   subscribe(listener: StoreListener): Unsubscribe {
@@ -478,26 +591,59 @@ export class SqliteEventStore extends EventStore {
     }
     through = Math.min(through, committedHead);
     if (through <= this.removedThrough) return 0;
-    let removed = 0;
+    // Offsets above the tail are committed events without gaps (a loss moves the tail past it).
+    const removed = through - this.removedThrough;
+    const dropLegacy = this.legacyThrough > 0 && through >= this.legacyThrough;
     db.transaction(() => {
-      removed = this.statement('DELETE FROM events WHERE seq <= ?').run(through).changes;
+      // Whole rows only: a row straddling `through` stays, reads skip its events up to the tail.
+      this.statement('DELETE FROM event_batches WHERE first_seq <= ? AND last_seq <= ?').run(through, through);
+      this.statement('DELETE FROM event_ids WHERE seq <= ?').run(through);
+      if (dropLegacy) db.exec(`DROP TABLE ${LEGACY_TABLE}`);
+      else if (this.legacyThrough > 0) this.statement(`DELETE FROM ${LEGACY_TABLE} WHERE seq <= ?`).run(through);
       this.statement("UPDATE meta SET value = ? WHERE key = 'removed_through'").run(String(through));
     })();
     this.removedThrough = through;
+    if (dropLegacy) {
+      this.legacyThrough = 0;
+      this.legacyHasIds = false;
+      this.statements.clear(); // those of the dropped table would fail
+    }
     this.counters.events_removed += removed;
     this.logger?.debug({ removed, tail: this.tail }, 'event store retention removed old events');
     return removed;
   }
 
   /**
-   * The offset of the newest committed event appended before `cutoff`: bisection over offsets,
-   * one primary-key lookup per step (append times never decrease, see `lastAt`).
+   * The offset of the newest committed event appended before `cutoff`, at the granularity of rows
+   * (a row counts as old once its newest event is): bisection over offsets, one primary-key lookup
+   * per step (append times never decrease, see `lastAt`).
    */
   private newestBefore(cutoff: number, committedHead: number): number | undefined {
-    const firstFrom = this.statement('SELECT seq, at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
+    const firstFrom = this.statement('SELECT first_seq, last_seq, last_at FROM event_batches WHERE first_seq >= ? ORDER BY first_seq LIMIT 1');
+    const oldest = this.statement('SELECT first_seq FROM event_batches ORDER BY first_seq LIMIT 1').get() as { first_seq: number } | undefined;
+    let found: number | undefined;
+    // From the oldest row: one straddling the tail starts below it.
+    let lo = oldest?.first_seq ?? committedHead + 1;
+    let hi = committedHead;
+    while (lo <= hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const row = firstFrom.get(mid) as { first_seq: number; last_seq: number; last_at: number } | undefined;
+      if (row !== undefined && row.first_seq <= hi && row.last_at < cutoff) {
+        found = row.last_seq;
+        lo = row.last_seq + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found ?? (this.legacyThrough > 0 ? this.newestLegacyBefore(cutoff) : undefined);
+  }
+
+  /** {@link newestBefore} in the format-1 table, one row per event. */
+  private newestLegacyBefore(cutoff: number): number | undefined {
+    const firstFrom = this.statement(`SELECT seq, at FROM ${LEGACY_TABLE} WHERE seq >= ? ORDER BY seq LIMIT 1`);
     let found: number | undefined;
     let lo = this.removedThrough + 1;
-    let hi = committedHead;
+    let hi = this.legacyThrough;
     while (lo <= hi) {
       const row = firstFrom.get(Math.floor((lo + hi) / 2)) as { seq: number; at: number } | undefined;
       if (row !== undefined && row.seq <= hi && row.at < cutoff) {
@@ -647,13 +793,15 @@ export class SqliteEventStore extends EventStore {
 }
 
 /**
- * The column and partial index of client-chosen event ids (idempotent ingest); databases written
- * before it get the column empty, which only means older events are not deduplicated.
+ * The tables of format 2: events as record batches (the model: Kafka's log segments, record batches
+ * with a base offset), and the offsets of events whose ids the client chose (idempotent ingest).
+ * Columns of `event_batches` in the order reads need them: the JSON last, so stepping over rows by
+ * their types does not read it.
  */
-function addClientEventIdColumn(db: Database.Database): void {
-  const columns = db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
-  if (!columns.some((c) => c.name === 'client_event_id')) db.exec('ALTER TABLE events ADD COLUMN client_event_id TEXT');
-  db.exec('CREATE INDEX IF NOT EXISTS events_client_event_id ON events(client_event_id) WHERE client_event_id IS NOT NULL');
+function createTables(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS event_batches (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, types TEXT NOT NULL, json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS event_ids (seq INTEGER PRIMARY KEY, id TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS event_ids_id ON event_ids(id);`);
 }
 
 /** SQL for a type filter: exact types with IN, `prefix.*` with GLOB (type names hold no GLOB metacharacters). */
