@@ -21,7 +21,10 @@ export type EventInput = {
   [K in EventType]: { type: K; data: EventInputMap[K]; metadata?: EventMetadataInput };
 }[EventType];
 
-/** The answer of GET /readyz: whether every plugin runs, and each plugin's status. */
+/**
+ * The answer of GET /readyz: whether every plugin runs, and each plugin's status. From an agent with
+ * `http.auth_token` set, asked without the token: each plugin's name, use and state only, and the store's `ready`.
+ */
 export interface ReadyResult {
   ready: boolean;
   plugins: PluginStatus[];

@@ -417,6 +417,21 @@ describe('bearer token', () => {
     expect((await get(h.url, '/metrics')).status).toBe(200);
   });
 
+  it('answers /readyz without the token with the verdict and plugin states only; with it, with their details', async () => {
+    const h = await setup({ auth_token: TOKEN });
+    h.setReady(false);
+    Object.assign(h.plugins[0]!, { state: 'failed', error: 'connect ECONNREFUSED db.internal:5432' });
+    const probe = await get(h.url, '/readyz');
+    expect(probe.status).toBe(503);
+    expect(probe.body).toEqual({ ready: false, plugins: [{ name: 'http-check', use: 'builtin:http-check', state: 'failed' }] });
+    expect(probe.text).not.toContain('db.internal');
+    const wrong = await get(h.url, '/readyz', 'GET', { authorization: 'Bearer wrong-token' });
+    expect(wrong.body).toEqual(probe.body);
+    const operator = await get(h.url, '/readyz', 'GET', { authorization: `Bearer ${TOKEN}` });
+    expect(operator.status).toBe(503);
+    expect(operator.body.plugins[0]).toMatchObject({ state: 'failed', error: 'connect ECONNREFUSED db.internal:5432', version: '1.0.0' });
+  });
+
   it('requires the token for /stats when one is set (its error texts are for operators), and not without one', async () => {
     const h = await setup({ auth_token: TOKEN });
     const refused = await get(h.url, '/stats');

@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger';
 import type { RouteHandler, RouteOptions } from '../plugin/http-routes';
 import type { PluginStatus } from '../plugin/plugin-host';
 import { runOnce } from '../core/timed';
-import { requireBearer } from './auth';
+import { bearerMatches, requireBearer } from './auth';
 import { readBody } from './body';
 import { ingest, ingestFailure, ingestFormat, ingestStatus, parseIngestBody, reservedSources } from './ingest';
 import { IngestDedup, type EventIdIndex } from './ingest-dedup';
@@ -191,17 +191,24 @@ export class AdminServer {
 
   private addBuiltinRoutes(): void {
     this.addRoute('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-    this.addRoute('GET', '/readyz', (_req, res) => {
+    this.addRoute('GET', '/readyz', (req, res) => {
       const readiness = this.readiness();
-      sendJson(res, readiness.ready ? 200 : 503, { ...readiness, plugins: this.deps.plugins() });
+      const status = readiness.ready ? 200 : 503;
+      const token = this.options.auth_token;
+      if (token === undefined || bearerMatches(req.headers.authorization, token)) return sendJson(res, status, { ...readiness, plugins: this.deps.plugins() });
+      // A probe without the token gets the verdict and each plugin's state, not the free text
+      // (plugin errors, the store's file and failure) that /stats also keeps behind the token.
+      const plugins = this.deps.plugins().map(({ name, use, state }) => ({ name, use, state }));
+      sendJson(res, status, { ready: readiness.ready, ...(readiness.store && { store: { ready: readiness.store.ready } }), plugins });
     });
     this.addRoute('GET', '/metrics', async (_req, res) => {
       const { text, contentType } = await this.metrics.scrape();
       res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
       res.end(text);
     });
-    // Probes and scrapers read /healthz, /readyz and /metrics without a token; /stats needs it when
-    // one is set: beside counts it carries free text (error messages, hosts, lease holders), like GET /events.
+    // Probes and scrapers read /healthz, /readyz (its details only with the token) and /metrics without a
+    // token; /stats needs it when one is set: beside counts it carries free text (error messages,
+    // hosts, lease holders), like GET /events.
     this.addRoute('GET', '/stats', (_req, res) => sendJson(res, 200, { ...this.deps.stats(), ingest: this.dedup.stats() }), { auth: true });
     this.addRoute('POST', '/events', (req, res) => this.handleIngest(req, res), { auth: true });
   }
