@@ -21,10 +21,14 @@ export interface CpuSplit {
   pinLoad(pid: number): void;
 }
 
-/** The CPUs `pid` may run on, as a list (`/proc/<pid>/status` Cpus_allowed_list, e.g. "0-1"). */
+/** The Cpus_allowed_list of a `/proc/.../status` file (a taskset list, e.g. "0-1"), or undefined. */
+function cpusAllowedIn(statusFile: string): string | undefined {
+  return /^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync(statusFile, 'utf8'))?.[1];
+}
+
+/** The CPUs `pid` may run on, as a list. */
 export function allowedCpus(pid: number | 'self' = 'self'): number[] {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1];
+  const list = cpusAllowedIn(`/proc/${pid}/status`);
   if (!list) throw new Error(`no Cpus_allowed_list for ${pid}`);
   return list.split(',').flatMap((part) => {
     const [from, to] = part.split('-').map(Number) as [number, number | undefined];
@@ -37,7 +41,7 @@ export function threadCpus(pid: number): string[] {
   const lists = new Set<string>();
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      lists.add(/^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? '?');
+      lists.add(cpusAllowedIn(`/proc/${pid}/task/${tid}/status`) ?? '?');
     } catch {
       // the thread ended between listing and reading
     }

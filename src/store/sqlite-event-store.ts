@@ -615,45 +615,17 @@ export class SqliteEventStore extends EventStore {
 
   /**
    * The offset of the newest committed event appended before `cutoff`, at the granularity of rows
-   * (a row counts as old once its newest event is): bisection over offsets, one primary-key lookup
-   * per step (append times never decrease, see `lastAt`).
+   * (a row counts as old once its newest event is; append times never decrease, see `lastAt`).
    */
   private newestBefore(cutoff: number, committedHead: number): number | undefined {
-    const firstFrom = this.statement('SELECT first_seq, last_seq, last_at FROM event_batches WHERE first_seq >= ? ORDER BY first_seq LIMIT 1');
     const oldest = this.statement('SELECT first_seq FROM event_batches ORDER BY first_seq LIMIT 1').get() as { first_seq: number } | undefined;
-    let found: number | undefined;
     // From the oldest row: one straddling the tail starts below it.
-    let lo = oldest?.first_seq ?? committedHead + 1;
-    let hi = committedHead;
-    while (lo <= hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      const row = firstFrom.get(mid) as { first_seq: number; last_seq: number; last_at: number } | undefined;
-      if (row !== undefined && row.first_seq <= hi && row.last_at < cutoff) {
-        found = row.last_seq;
-        lo = row.last_seq + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found ?? (this.legacyThrough > 0 ? this.newestLegacyBefore(cutoff) : undefined);
-  }
-
-  /** {@link newestBefore} in the format-1 table, one row per event. */
-  private newestLegacyBefore(cutoff: number): number | undefined {
-    const firstFrom = this.statement(`SELECT seq, at FROM ${LEGACY_TABLE} WHERE seq >= ? ORDER BY seq LIMIT 1`);
-    let found: number | undefined;
-    let lo = this.removedThrough + 1;
-    let hi = this.legacyThrough;
-    while (lo <= hi) {
-      const row = firstFrom.get(Math.floor((lo + hi) / 2)) as { seq: number; at: number } | undefined;
-      if (row !== undefined && row.seq <= hi && row.at < cutoff) {
-        found = row.seq;
-        lo = row.seq + 1;
-      } else {
-        hi = Math.floor((lo + hi) / 2) - 1;
-      }
-    }
-    return found;
+    const firstFrom = this.statement('SELECT first_seq, last_seq, last_at FROM event_batches WHERE first_seq >= ? ORDER BY first_seq LIMIT 1');
+    const found = newestRowBefore(firstFrom, oldest?.first_seq ?? committedHead + 1, committedHead, cutoff);
+    if (found !== undefined || this.legacyThrough === 0) return found;
+    // The format-1 table holds only older events: one row per event, read as a row of one.
+    const legacyFrom = this.statement(`SELECT seq AS first_seq, seq AS last_seq, at AS last_at FROM ${LEGACY_TABLE} WHERE seq >= ? ORDER BY seq LIMIT 1`);
+    return newestRowBefore(legacyFrom, this.removedThrough + 1, this.legacyThrough, cutoff);
   }
 
   /** Commits what is pending, marks the shutdown as clean and closes the database. Idempotent. */
@@ -790,6 +762,26 @@ export class SqliteEventStore extends EventStore {
       this.report('critical', text, { file: this.file, lost: dropped.length, epoch: this.currentEpoch, tail: this.tail });
     }
   }
+}
+
+/**
+ * The last offset of the newest row, among those starting in [lo, hi], whose newest event was
+ * appended before `cutoff`: bisection, one primary-key lookup (`firstFrom`: the first row starting
+ * at or after an offset) per step. Append times never decrease, so old rows come first.
+ */
+function newestRowBefore(firstFrom: Database.Statement, lo: number, hi: number, cutoff: number): number | undefined {
+  let found: number | undefined;
+  while (lo <= hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const row = firstFrom.get(mid) as { first_seq: number; last_seq: number; last_at: number } | undefined;
+    if (row !== undefined && row.first_seq <= hi && row.last_at < cutoff) {
+      found = row.last_seq;
+      lo = row.last_seq + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
 }
 
 /**
