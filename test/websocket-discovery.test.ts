@@ -6,7 +6,7 @@ import { AgentProcess } from './helpers/cli';
 
 /** The dashboard finds the broadcaster through GET /websocket; an agent may run several. */
 describe('GET /websocket with two websocket-broadcasters (child process)', () => {
-  it('names the one declared first; the other says in the log that the dashboard does not use it, and serves its own clients', async () => {
+  it('names the one declared first; the other says in the log that the dashboard does not use it, serves its own clients, and takes over when a reload removes the first', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'praxis-ws-discovery-'));
     const config = path.join(dir, 'agent.config.yaml');
     // Declared first but last by name: the choice follows the config, not the names.
@@ -37,6 +37,21 @@ plugins:
       expect(ready.plugins.map((p) => [p.name, p.state])).toEqual([['public-ws', 'running'], ['a-internal-ws', 'running']]);
       const client = await TestClient.connect('ws://127.0.0.1:14701/ws/events');
       client.ws.terminate();
+
+      // A reload that removes the one answering: the other, standing by, takes GET /websocket over.
+      writeFileSync(
+        config,
+        `log: { level: info, format: json }
+http: { host: 127.0.0.1, port: 0 }
+plugins:
+  - name: a-internal-ws
+    use: websocket-broadcaster
+    config: { port: 14701 }
+`,
+      );
+      const reload = await fetch(`${admin}/-/reload`, { method: 'POST' });
+      expect(await reload.json()).toMatchObject({ status: 'applied', stopped: ['public-ws'], unchanged: ['a-internal-ws'] });
+      expect(await (await fetch(`${admin}/websocket`)).json()).toMatchObject({ port: 14701, path: '/ws/events' });
     } finally {
       agent.kill('SIGTERM');
       await agent.exited;

@@ -199,8 +199,9 @@ export class WebsocketBroadcasterPlugin implements Plugin {
   /**
    * `GET /websocket` on the admin server tells the dashboard where this endpoint is (it runs on a
    * port of its own) and whether it needs a token. With several broadcasters the first one started
-   * (the first declared) has it: the page asks for every type in its URL, so any of them would
-   * serve it, and the first is the one a reader of the config can predict. The others say so.
+   * (the first declared) answers: the page asks for every type in its URL, so any of them would
+   * serve it, and the first is the one a reader of the config can predict. The others stand by
+   * (the route's `standby`): when a reload removes the one answering, the next takes over.
    */
   private advertise(port: number): void {
     if (this.routes.url === undefined) return;
@@ -212,13 +213,12 @@ export class WebsocketBroadcasterPlugin implements Plugin {
       token_required: this.config.auth_token !== undefined,
       replay: this.store !== undefined,
     };
-    try {
-      this.routes.add('GET', '/websocket', (_req, res) => this.routes.sendJson(res, 200, info), { auth: false });
-    } catch {
-      // The route is taken: another broadcaster started earlier has it (addRoute's only refusal here).
+    const behind = this.routes.has('GET', '/websocket');
+    this.routes.add('GET', '/websocket', (_req, res) => this.routes.sendJson(res, 200, info), { auth: false, standby: true });
+    if (behind) {
       this.logger.info(
         { url: this.baseUrl },
-        `the dashboard does not use this broadcaster (${this.baseUrl}): GET /websocket names the websocket-broadcaster declared first; declare the one browsers should use first`,
+        `the dashboard does not use this broadcaster (${this.baseUrl}) while the websocket-broadcaster declared before it runs: GET /websocket names the one declared first; declare the one browsers should use first`,
       );
     }
   }

@@ -593,6 +593,21 @@ describe('addRoute', () => {
     expect((await get(h.url, '/x')).body).toEqual({ again: true });
   });
 
+  it('queues standby routes with the same method and path: the first answers, the next takes over when it is removed', async () => {
+    const h = await setup();
+    expect(h.server.hasRoute('get', '/shared')).toBe(false);
+    const first = h.server.addRoute('GET', '/shared', (_req, res) => sendJson(res, 200, { from: 'first' }), { standby: true });
+    h.server.addRoute('GET', '/shared', (_req, res) => sendJson(res, 200, { from: 'second' }), { standby: true });
+    expect(h.server.hasRoute('get', '/shared')).toBe(true);
+    // Only routes that both stand by may share: a plain one is refused either way round.
+    expect(() => h.server.addRoute('GET', '/shared', () => undefined)).toThrow(/already registered/);
+    h.server.addRoute('GET', '/plain', () => undefined);
+    expect(() => h.server.addRoute('GET', '/plain', () => undefined, { standby: true })).toThrow(/already registered/);
+    expect((await get(h.url, '/shared')).body).toEqual({ from: 'first' });
+    first();
+    expect((await get(h.url, '/shared')).body).toEqual({ from: 'second' });
+  });
+
   it('turns thrown errors into JSON responses and keeps serving', async () => {
     const h = await setup();
     h.server.addRoute('GET', '/http-error', () => {

@@ -62,6 +62,8 @@ interface Route {
   /** For prefix routes, what the request path must start with. */
   prefix?: string;
   auth: boolean;
+  /** Added with `standby`: another standby route with the same method and path may queue behind it. */
+  standby: boolean;
   handler: RouteHandler;
 }
 
@@ -113,12 +115,15 @@ export class AdminServer {
   addRoute(method: string, path: string, handler: RouteHandler, options: RouteOptions = {}): () => void {
     const verb = method.toUpperCase();
     if (!path.startsWith('/')) throw new Error(`route path must start with "/": ${path}`);
-    if (this.routes.some((r) => r.method === verb && r.path === path)) {
+    const standby = options.standby === true;
+    // Standby routes queue behind one another: find() answers with the first one registered.
+    if (this.routes.some((r) => r.method === verb && r.path === path && !(standby && r.standby))) {
       throw new Error(`route ${verb} ${path} is already registered`);
     }
     const route: Route = {
       method: verb,
       path,
+      standby,
       auth: options.auth ?? (verb !== 'GET' && verb !== 'HEAD'),
       handler,
       ...(path.endsWith('/*') ? { prefix: path.slice(0, -1) } : {}),
@@ -128,6 +133,11 @@ export class AdminServer {
       const at = this.routes.indexOf(route);
       if (at >= 0) this.routes.splice(at, 1);
     };
+  }
+
+  hasRoute(method: string, path: string): boolean {
+    const verb = method.toUpperCase();
+    return this.routes.some((r) => r.method === verb && r.path === path);
   }
 
   /** Listens and resolves the base URL with the actual port (port 0 picks a free one). Later calls return the same outcome. */

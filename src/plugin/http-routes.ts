@@ -16,12 +16,21 @@ export interface RouteOptions {
    * change something (anything but GET/HEAD), false for reads.
    */
   auth?: boolean;
+  /**
+   * Several plugins may offer this route (instances of one plugin, say): when another route with
+   * the same method and path was added with `standby` too, this one waits behind it instead of
+   * failing, and answers once every route added before it is removed (a plugin stopped or
+   * removed by a reload). Without it, a second route with the same method and path is refused.
+   */
+  standby?: boolean;
 }
 
 /** What a plugin's routes are added to: the admin server, when `http.enabled`. */
 export interface RouteTarget {
   readonly url: string | undefined;
   addRoute(method: string, path: string, handler: RouteHandler, options?: RouteOptions): () => void;
+  /** True when a route with exactly this method and path is registered (a standby one included). */
+  hasRoute(method: string, path: string): boolean;
 }
 
 /**
@@ -34,6 +43,8 @@ export abstract class HttpRoutes {
   abstract get url(): string | undefined;
   /** Adds a route; throws HTTP_DISABLED when the admin server is off. Returns a remover. */
   abstract add(method: string, path: string, handler: RouteHandler, options?: RouteOptions): () => void;
+  /** True when the admin server has a route with exactly this method and path (any plugin's, or the agent's). */
+  abstract has(method: string, path: string): boolean;
 
   /**
    * Reads a request body of at most `limitBytes`, as the agent's own endpoints do: a larger one
@@ -74,6 +85,10 @@ export class ScopedHttpRoutes extends HttpRoutes {
     };
     this.removers.add(tracked);
     return tracked;
+  }
+
+  has(method: string, path: string): boolean {
+    return this.target?.hasRoute(method, path) ?? false;
   }
 
   /** Removes every route the plugin still has. */
