@@ -188,7 +188,7 @@ describe('audit-log: the active file removed under a running agent', () => {
   });
 });
 
-/** `seal_in_worker` at its default (on_demand) in the real agent: no worker while idle, one under sustained load. */
+/** `seal_in_worker: on_demand` in the real agent: no worker while idle, one under sustained load. */
 describe('audit-log sealing worker on demand', () => {
   let dir: string;
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -197,7 +197,7 @@ describe('audit-log sealing worker on demand', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'audit-ondemand-'));
     const auditDir = path.join(dir, 'audit');
     const config = path.join(dir, 'agent.config.yaml');
-    writeFileSync(config, ['log: { level: info, format: json }', 'http: { port: 0 }', 'plugins:', '  - name: audit', '    use: audit-log', '    config:', `      path: ${JSON.stringify(path.join(auditDir, 'audit.log'))}`, '      fsync: none', ''].join('\n'));
+    writeFileSync(config, ['log: { level: info, format: json }', 'http: { port: 0 }', 'plugins:', '  - name: audit', '    use: audit-log', '    config:', `      path: ${JSON.stringify(path.join(auditDir, 'audit.log'))}`, '      fsync: none', '      seal_in_worker: on_demand', ''].join('\n'));
     const agent = new AgentProcess(['--config', config]);
     const url = await agent.ready();
     const sealer = async (): Promise<Record<string, number>> => ((await (await fetch(`${url}/stats`)).json()) as { components: { audit: { sealer: Record<string, number> } } }).components.audit.sealer;

@@ -44,9 +44,9 @@ export const auditLogConfigSchema = z
     fsync_interval: durationSchema.default(1000).describe('With fsync: interval, how often written lines are forced to disk.'),
     seal_in_worker: z
       .union([z.boolean(), z.literal('on_demand')])
-      .default('on_demand')
+      .default(false)
       .describe(
-        'Where batches are sealed (SHA-256, line assembly): on_demand seals on the event loop while the log is light and in a worker thread while it sustains 10,000 lines/s (stopped 30 s after), so an idle agent carries no worker; true: always in the worker; false: never.',
+        'Where batches are sealed (SHA-256, line assembly): false: on the event loop; on_demand: there while the log is light, in a worker thread while it sustains 10,000 lines/s (stopped 30 s after), so an idle agent carries no worker; true: always in the worker. A worker pays only with a core to spare.',
       ),
     rotate: z
       .strictObject({
