@@ -211,7 +211,7 @@ describe('audit-log sealing worker on demand', () => {
       const senders = [sender(), sender(), sender()];
       try {
         for (let polls = 0; ((await sealer()).worker_batches ?? 0) === 0; polls++) {
-          if (polls >= 300) throw new Error('no batch was sealed by the worker within 30 s of load');
+          if (polls >= 150) throw new Error('no batch was sealed by the worker within 15 s of load');
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       } finally {
