@@ -192,7 +192,9 @@ export class OnDemandSealer implements BatchSealer {
   private windowLines = 0;
   private lastHotAt = 0;
   private idleTimer?: CancelTimer;
-  private readonly counters = { worker_starts: 0, worker_stops: 0, worker_batches: 0 };
+  private readonly counters = { worker_starts: 0, worker_stops: 0 };
+  /** Batches sealed by workers since stopped. */
+  private pastBatches = 0;
 
   constructor(private readonly options: OnDemandSealerOptions) {
     this.inline = new InlineSealer(options.key);
@@ -205,7 +207,6 @@ export class OnDemandSealer implements BatchSealer {
       this.note(sealed.lines);
       return sealed;
     }
-    this.counters.worker_batches++;
     return worker.seal(entries, start).then((sealed) => {
       this.note(sealed.lines);
       return sealed;
@@ -220,7 +221,8 @@ export class OnDemandSealer implements BatchSealer {
   }
 
   stats(): SealerStats {
-    return { mode: 'on_demand', worker_running: this.ready ? 1 : 0, ...this.counters, worker_failed: this.failed ? 1 : 0 };
+    const batches = this.pastBatches + (this.worker?.stats().worker_batches ?? 0);
+    return { mode: 'on_demand', worker_running: this.ready ? 1 : 0, ...this.counters, worker_batches: batches, worker_failed: this.failed ? 1 : 0 };
   }
 
   /** Counts lines sealed per second; the rate reached starts the worker (or keeps it on). */
@@ -271,6 +273,7 @@ export class OnDemandSealer implements BatchSealer {
     if (!worker) return;
     this.worker = undefined;
     this.ready = false;
+    this.pastBatches += worker.stats().worker_batches;
     if (counted) this.counters.worker_stops++;
     await worker.close();
   }
