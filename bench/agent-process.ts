@@ -100,9 +100,11 @@ export async function durabilityNote(port: number): Promise<string> {
   const stats = await agentStats(port);
   const bus = stats.bus as { events_published: number; events_dropped: number };
   const store = stats.store as { events_appended: number; events_lost: number; commits: number } | undefined;
-  const audit = (stats.components as Record<string, { lines_written: number; dropped: number; fsyncs: number; write_errors: number }> | undefined)?.audit;
+  const audit = (stats.components as Record<string, { lines_written: number; dropped: number; fsyncs: number; write_errors: number; sealer?: { mode: string; worker_starts: number; worker_batches: number } }> | undefined)?.audit;
   const parts = [`bus: ${bus.events_published} published, ${bus.events_dropped} dropped`];
   if (store) parts.push(`store: ${store.events_appended} appended in ${store.commits} commits, ${store.events_lost} lost`);
   if (audit) parts.push(`audit: ${audit.lines_written} lines, ${audit.fsyncs} fsyncs (${(audit.lines_written / Math.max(1, audit.fsyncs)).toFixed(1)} lines/fsync), ${audit.dropped} dropped, ${audit.write_errors} write errors`);
+  // Where the batches were sealed: the worker (seal_in_worker true or on_demand) or, without one, inline.
+  if (audit?.sealer) parts.push(`sealer ${audit.sealer.mode}: worker started ${audit.sealer.worker_starts}×, sealed ${audit.sealer.worker_batches} batches`);
   return parts.join('; ');
 }

@@ -187,3 +187,44 @@ describe('audit-log: the active file removed under a running agent', () => {
     expect(tail.stdout).toMatch(/system\.error \[audit\] severity=critical message=".*vanished/);
   });
 });
+
+/** `seal_in_worker: on_demand` in the real agent: no worker while idle, one under sustained load. */
+describe('audit-log sealing worker on demand', () => {
+  let dir: string;
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('an idle agent seals inline; a burst starts the worker (visible on /stats), and the chain verifies', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'audit-ondemand-'));
+    const auditDir = path.join(dir, 'audit');
+    const config = path.join(dir, 'agent.config.yaml');
+    writeFileSync(config, ['log: { level: info, format: json }', 'http: { port: 0 }', 'plugins:', '  - name: audit', '    use: audit-log', '    config:', `      path: ${JSON.stringify(path.join(auditDir, 'audit.log'))}`, '      fsync: none', '      seal_in_worker: on_demand', ''].join('\n'));
+    const agent = new AgentProcess(['--config', config]);
+    const url = await agent.ready();
+    const sealer = async (): Promise<Record<string, number>> => ((await (await fetch(`${url}/stats`)).json()) as { components: { audit: { sealer: Record<string, number> } } }).components.audit.sealer;
+    try {
+      expect(await sealer()).toMatchObject({ mode: 'on_demand', worker_running: 0, worker_starts: 0 });
+      const body = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ type: 'system.error', data: { severity: 'info', message: `load ${i}`, component: 'load' } })).join('\n');
+      let stop = false;
+      const sender = async (): Promise<void> => {
+        while (!stop) await fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+      };
+      const senders = [sender(), sender(), sender()];
+      try {
+        for (let polls = 0; ((await sealer()).worker_batches ?? 0) === 0; polls++) {
+          if (polls >= 150) throw new Error('no batch was sealed by the worker within 15 s of load');
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      } finally {
+        stop = true;
+        await Promise.all(senders);
+      }
+      expect(await sealer()).toMatchObject({ worker_starts: 1, worker_failed: 0 });
+    } finally {
+      agent.kill('SIGTERM');
+    }
+    expect(await agent.exited).toBe(0);
+    const verify = runCli(['audit', 'verify', auditDir]);
+    expect(verify.stderr).toBe('');
+    expect(verify.status).toBe(0);
+  });
+});

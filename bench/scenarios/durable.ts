@@ -41,9 +41,11 @@ export const durableScenario: Scenario = {
       variants.push({ name: `${DURABLE} (${other})`, config: durableConfig, bin: other });
       variants.push({ name: `agent + store (${other})`, config: (data) => benchConfig('bench-store', { store: storeSection(data) }), bin: other });
     }
-    // The audit-log's sealing in a worker thread (off by default): what it moves off the main thread, and what it costs in all.
+    // The audit-log's sealing in a worker thread (off by default), always and on demand: what it moves off the main thread, and what it costs in all.
     if (process.env.BENCH_DURABLE_SEAL_IN_WORKER) {
-      variants.push({ name: `${DURABLE} (seal_in_worker)`, config: (data) => benchConfig('bench-durable-worker', { store: storeSection(data), plugins: [auditPlugin(data, { seal_in_worker: true })] }) });
+      for (const mode of [true, 'on_demand']) {
+        variants.push({ name: `${DURABLE} (seal_in_worker: ${String(mode)})`, config: (data) => benchConfig(`bench-durable-worker-${String(mode)}`, { store: storeSection(data), plugins: [auditPlugin(data, { seal_in_worker: mode })] }) });
+      }
     }
     const workloads: Workload[] = [
       { metric: `arrays of ${BATCH}`, body: systemErrors(BATCH) },

@@ -19,7 +19,7 @@ import { AuditWriter, type AuditWriterHooks, type AuditWriterStats } from './aud
 import type { AuditLogConfig } from './config';
 import { AuditEntryBuilder } from './entry';
 import { readKey } from './key';
-import { sealWorkerAvailable, WorkerSealer } from './sealer';
+import { OnDemandSealer, sealWorkerAvailable, WorkerSealer, type BatchSealer } from './sealer';
 import { StatusTransitions } from './transitions';
 
 /**
@@ -63,16 +63,7 @@ export class AuditLogPlugin implements Plugin {
         retryMaxMs: Math.max(1, config.retry.max),
         key,
         source: this.name,
-        // Off the event loop when asked and the compiled worker exists (not when running from TypeScript sources).
-        sealer: config.seal_in_worker && sealWorkerAvailable()
-          ? new WorkerSealer({
-              key,
-              onFailure: (error) =>
-                this.report('warning', 'AUDIT_SEALER_FAILED', `audit log ${this.file}: the sealing worker failed (${describe(error)}); lines are sealed on the main thread from now on, none lost`, {
-                  file: this.file,
-                }),
-            })
-          : undefined,
+        sealer: this.sealer(key),
       },
       this.clock,
       this.hooks(),
@@ -127,6 +118,17 @@ export class AuditLogPlugin implements Plugin {
   /** Resolves once everything queued is written (or the writer is failing); for tests and tools. */
   async flushed(): Promise<void> {
     await this.writer?.flushed();
+  }
+
+  /** Off the event loop as `seal_in_worker` says, when the compiled worker exists (not when running from TypeScript sources). */
+  private sealer(key: Buffer | undefined): BatchSealer | undefined {
+    const mode = this.config.seal_in_worker;
+    if (mode === false || !sealWorkerAvailable()) return undefined;
+    const onFailure = (error: unknown): void =>
+      this.report('warning', 'AUDIT_SEALER_FAILED', `audit log ${this.file}: the sealing worker failed (${describe(error)}); lines are sealed on the main thread from now on, none lost`, {
+        file: this.file,
+      });
+    return mode === true ? new WorkerSealer({ key, onFailure }) : new OnDemandSealer({ key, onFailure, clock: this.clock });
   }
 
   private hooks(): AuditWriterHooks {

@@ -6,7 +6,7 @@ import { checkHeldFile, type HeldFile } from './file-identity';
 import { freeRotatedName, readTail, rotatedFiles } from './files';
 import { FILE_BREAK_TYPE, GENESIS_HASH, parseRecord, prepareEntry, type AuditEntry, type FileBreakData, type FileBreakReason } from './record';
 import { MAX_BATCH_LINES } from './seal-batch';
-import { InlineSealer, type BatchSealer } from './sealer';
+import { InlineSealer, type BatchSealer, type SealerStats } from './sealer';
 
 export type FsyncPolicy = 'every' | 'interval' | 'none';
 
@@ -87,6 +87,8 @@ export type AuditWriterStats = {
   file_breaks: number;
   /** The latest of those, for /stats: what happened, when, and which sequence numbers it may have cost. */
   last_file_break?: { reason: FileBreakReason; detected_at: string; first_seq: number | null; last_seq: number; kept_as: string | null };
+  /** The sealing worker, when `seal_in_worker` allows one. */
+  sealer?: SealerStats;
 };
 
 /**
@@ -193,6 +195,7 @@ export class AuditWriter {
   }
 
   stats(): AuditWriterStats {
+    const sealer = this.sealer.stats?.();
     return {
       file: this.options.path,
       ...this.counters,
@@ -201,6 +204,7 @@ export class AuditWriter {
       last_seq: this.seq,
       failing: this.failing ? 1 : 0,
       ...(this.lastBreak ? { last_file_break: this.lastBreak } : {}),
+      ...(sealer ? { sealer } : {}),
     };
   }
 

@@ -43,9 +43,11 @@ export const auditLogConfigSchema = z
       .describe('When written lines are forced to disk: after every batch, every fsync_interval, or when the OS decides.'),
     fsync_interval: durationSchema.default(1000).describe('With fsync: interval, how often written lines are forced to disk.'),
     seal_in_worker: z
-      .boolean()
+      .union([z.boolean(), z.literal('on_demand')])
       .default(false)
-      .describe('Seal batches (SHA-256, line assembly) in a worker thread: less work on the event loop, more in all; pays only with a core to spare.'),
+      .describe(
+        'Where batches are sealed (SHA-256, line assembly): false: on the event loop; on_demand: there while the log is light, in a worker thread while it sustains 10,000 lines/s (stopped 30 s after), so an idle agent carries no worker; true: always in the worker. A worker pays only with a core to spare.',
+      ),
     rotate: z
       .strictObject({
         max_bytes: z.number().int().nonnegative().default(10 * 1024 * 1024).describe('Rotate before the file would exceed this size in bytes; 0: never by size.'),

@@ -7,7 +7,7 @@ import { AuditEntryBuilder } from './entry';
 import { rotatedFiles } from './files';
 import { GENESIS_HASH, prepareEntry, sealPrepared, type PreparedEntry } from './record';
 import { MAX_BATCH_BYTES, MAX_BATCH_LINES, sealBatch, type BatchStart, type SealedBatch } from './seal-batch';
-import { InlineSealer, WorkerSealer } from './sealer';
+import { InlineSealer, OnDemandSealer, WorkerSealer, type BatchSealer } from './sealer';
 import { verifyAuditFiles } from './verify';
 
 /**
@@ -155,6 +155,85 @@ describe('WorkerSealer', () => {
   });
 });
 
+/** Resolves once `done()` holds, polling: a worker thread boots in real time, whatever the FakeClock says. Throws after 10 s (a thread that never comes). */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited += 5) {
+    if (waited >= 10_000) throw new Error('gave up waiting for the sealing worker');
+    await tick();
+  }
+}
+
+/** One turn of the real event loop, where the worker's messages arrive. */
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+
+const workerRunning = (sealer: OnDemandSealer): Promise<void> => until(() => sealer.stats().worker_running === 1);
+
+describe('OnDemandSealer', () => {
+  it('seals inline while light, in the worker under sustained load, inline again after the quiet period: byte for byte the same, visible in its stats', async () => {
+    const clock = new FakeClock();
+    const failures: unknown[] = [];
+    const sealer = new OnDemandSealer({ key: KEY, script: WORKER, clock, startRate: 100, idleMs: 5_000, onFailure: (error) => failures.push(error) });
+    const inline = new InlineSealer(KEY);
+    const batch = entries(60);
+    const same = async (start: BatchStart) => expect(plain(await sealer.seal(batch, start))).toEqual(plain(inline.seal(batch, start)));
+    // 60 lines in a second: below the rate, no thread.
+    await same(START);
+    await clock.advance(1_000);
+    await same(START);
+    expect(sealer.stats()).toMatchObject({ mode: 'on_demand', worker_running: 0, worker_starts: 0, worker_batches: 0 });
+    // 120 within a second: the worker starts; this batch and those until its thread runs stay inline.
+    await clock.advance(500);
+    await same({ ...START, size: 10 });
+    expect(sealer.stats()).toMatchObject({ worker_starts: 1, worker_batches: 0 });
+    await workerRunning(sealer);
+    await same(START);
+    await same({ ...START, size: 100, maxBytes: 101 }); // a batch that must rotate first
+    expect(sealer.stats()).toMatchObject({ worker_running: 1, worker_starts: 1, worker_batches: 2, worker_stops: 0 });
+    // Light again: the worker seals what comes, and stops once the quiet period (below the rate, not without batches) has passed.
+    await clock.advance(4_000);
+    await same(START);
+    expect(sealer.stats()).toMatchObject({ worker_running: 1, worker_stops: 0, worker_batches: 3 });
+    await clock.advance(1_000);
+    expect(sealer.stats()).toMatchObject({ worker_running: 0, worker_stops: 1 });
+    await same(START);
+    expect(sealer.stats().worker_batches).toBe(3);
+    // Load again: a new worker.
+    await clock.advance(1_000);
+    await same(START);
+    await same(START);
+    await workerRunning(sealer);
+    await same(START);
+    expect(sealer.stats()).toMatchObject({ worker_running: 1, worker_starts: 2, worker_batches: 4 });
+    await sealer.close();
+    expect(sealer.stats()).toMatchObject({ worker_running: 0 });
+    expect(failures).toEqual([]);
+    await same(START);
+  });
+
+  it.each([
+    ['exits before it runs', 'process.exit(3)', 'exited (code 3)'],
+    ['throws on its first batch', "require('node:worker_threads').parentPort.on('message', () => { throw new Error('boom in the worker'); });", 'boom in the worker'],
+  ])('a worker that %s: the batches are sealed inline, the failure is reported once and no worker starts again', async (_what, script, message) => {
+    const clock = new FakeClock();
+    const failures: unknown[] = [];
+    const file = path.join(root, `ondemand-${Math.random().toString(36).slice(2)}.js`);
+    writeFileSync(file, script);
+    const sealer = new OnDemandSealer({ key: KEY, script: file, clock, startRate: 10, idleMs: 5_000, onFailure: (error) => failures.push(error) });
+    const inline = new InlineSealer(KEY);
+    const batch = entries(20);
+    // Sealed at the rate until the worker has started and failed.
+    for (let i = 0; failures.length === 0 && i < 2_000; i++) {
+      expect(plain(await sealer.seal(batch, { ...START, size: i }))).toEqual(plain(inline.seal(batch, { ...START, size: i })));
+      await tick();
+    }
+    for (let i = 0; i < 3; i++) expect(plain(await sealer.seal(batch, START))).toEqual(plain(inline.seal(batch, START)));
+    expect(failures).toHaveLength(1);
+    expect(String(failures[0])).toContain(message);
+    expect(sealer.stats()).toMatchObject({ worker_running: 0, worker_starts: 1, worker_failed: 1 });
+    await sealer.close();
+  });
+});
+
 describe('AuditWriter with the sealing worker', () => {
   const hooks = (lost: unknown[]): AuditWriterHooks => ({
     failed: () => undefined,
@@ -165,9 +244,9 @@ describe('AuditWriter with the sealing worker', () => {
     fileBroken: () => undefined,
   });
 
-  function writerWith(sealer: WorkerSealer, file: string, lost: unknown[]): AuditWriter {
+  function writerWith(sealer: BatchSealer, file: string, lost: unknown[], clock = new FakeClock()): AuditWriter {
     const options = { path: file, fsync: 'every' as const, fsyncIntervalMs: 1000, maxBytes: 64 * 1024, rotateIntervalMs: 0, retain: 0, queueCapacity: 100_000, retryInitialMs: 100, retryMaxMs: 1000, key: KEY, source: 'audit', sealer };
-    return new AuditWriter(options, new FakeClock(), hooks(lost));
+    return new AuditWriter(options, clock, hooks(lost));
   }
 
   const auditEntry = (i: number) =>
@@ -194,5 +273,45 @@ describe('AuditWriter with the sealing worker', () => {
     const result = await verifyAuditFiles(files, KEY);
     expect(result).toMatchObject({ ok: true, records: 3000, lastSeq: 3000, hmacChecked: true });
     expect(readFileSync(file, 'utf8').endsWith('\n')).toBe(true);
+  });
+
+  it.each([
+    ['the worker', WORKER],
+    ['a worker that crashes on its first batch', 'crash'],
+  ])('on demand, with %s: the chain verifies across every switch between inline and worker sealing', async (_what, script) => {
+    const file = path.join(root, `od-${script === WORKER ? 'ok' : 'crash'}`, 'audit.log');
+    const clock = new FakeClock();
+    const failures: unknown[] = [];
+    const lost: unknown[] = [];
+    const sealer = new OnDemandSealer({ key: KEY, script: script === WORKER ? WORKER : failingWorker('process.exit(7)'), clock, startRate: 500, idleMs: 2_000, onFailure: (error) => failures.push(error) });
+    const w = writerWith(sealer, file, lost, clock);
+    await w.start();
+    let n = 0;
+    const write = async (count: number) => {
+      for (let i = 0; i < count; i++) await w.enqueue(auditEntry(++n));
+      await w.flushed();
+    };
+    for (let round = 0; round < 2; round++) {
+      await write(100); // light: inline
+      await write(1_000); // the rate: the worker starts
+      await until(() => sealer.stats().worker_running === 1 || failures.length > 0);
+      await write(1_500); // through the worker (or inline, once it failed)
+      await clock.advance(3_000); // quiet: it stops
+      await write(100);
+    }
+    await w.close();
+    expect(lost).toEqual([]);
+    const stats = w.stats().sealer;
+    if (script === WORKER) {
+      expect(failures).toEqual([]);
+      expect(stats).toMatchObject({ mode: 'on_demand', worker_starts: 2, worker_stops: 2, worker_failed: 0 });
+      expect(stats?.worker_batches).toBeGreaterThan(0);
+    } else {
+      expect(failures).toHaveLength(1);
+      expect(stats).toMatchObject({ worker_starts: 1, worker_failed: 1, worker_running: 0 });
+    }
+    expect(w.stats()).toMatchObject({ lines_written: n, last_seq: n, queued: 0 });
+    const result = await verifyAuditFiles([...(await rotatedFiles(file)), file], KEY);
+    expect(result).toMatchObject({ ok: true, records: n, lastSeq: n, hmacChecked: true });
   });
 });
