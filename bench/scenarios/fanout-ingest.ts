@@ -188,7 +188,8 @@ function slowConsumerCuts(agent: AgentProcess): number[] {
     const lines = (rest + chunk.toString('utf8')).split('\n');
     rest = lines.pop() ?? '';
     for (const line of lines) {
-      if (!line.includes('too slow: disconnected')) continue;
+      if (!line.includes("too slow")) continue;
+      if (process.env.DEBUG_CUTS) process.stderr.write(`CUT ${line}\n`);
       const time = /"time":(\d+)/.exec(line);
       if (time) times.push(Number(time[1]));
     }
@@ -293,7 +294,7 @@ export const fanoutIngestScenario: Scenario = {
               row(target.name, `p99 ${metric}`).samples.push(percentile(latencies, 99));
             }
           }
-          ctx.log('fanout-ingest: latency probes done');
+          ctx.log('fanout-ingest: latency probes done ' + Date.now());
           logPids(ctx.log, servers);
           const window = new Map<IngestServer, Probe>();
           const alone = new Map<IngestServer, { runMs: number; waitMs: number }>();
@@ -301,6 +302,7 @@ export const fanoutIngestScenario: Scenario = {
           const epoch = () => performance.timeOrigin + performance.now();
           clientNotes = await ingestWindows(servers, workloads, windows, windowMs, throughput, true, GRACE_MS, {
             async before(server) {
+              if (process.env.DEBUG_CUTS) process.stderr.write('BEFORE ' + server.name + ' ' + Date.now() + '\n');
               const l = loaded.find((x) => x.server === server);
               // Every window starts with N fast + N slow clients: those cut as slow consumers in the
               // probes or an earlier window are replaced (without this, a later window measured an

@@ -26,6 +26,8 @@ export class Connection {
   mode: DeliveryMode = 'live';
   /** Every event up to this offset has been dealt with (sent when it matched). */
   cursor = 0;
+  /** While its socket holds unsent event bytes: when the oldest of those events was queued (the fan-out's clock), for max_lag. */
+  unsentSince?: number;
   errors = 0;
   /** Number of the current replay; a newer resume makes an older replay's pending page stop. */
   replayRun = 0;
