@@ -27,7 +27,7 @@ export const websocketBroadcasterConfigSchema = z
     max_lag: positiveDuration
       .default(2_000)
       .describe(
-        'Longest an event may wait to reach a client (queued in the agent, or unsent in its socket) before the client is disconnected (1013 "Slow consumer"); it reconnects and resumes from the event store. The fan-out takes at most about a quarter of a busy agent\'s CPU, so when it cannot write every event to every client, ingest goes on and the clients it could not serve in time are cut. Must be longer than 0; a normal dashboard or a local reader through a 10,000-event POST lags well under 100 ms.',
+        'Longest an event may wait to reach a client (queued in the agent, or unsent in its socket) before the client is disconnected (1013 "Slow consumer"); it reconnects and resumes from the event store. The fan-out takes at most about a quarter of a busy agent\'s CPU, so when it cannot write every event to every client, ingest goes on and the clients it could not serve in time are cut. Must be longer than 0. Measured: a local reader through a 10,000-event POST lagged under 200 ms; a dashboard at a normal agent\'s rate lags nothing (its socket buffers take every event).',
       ),
     auth_token: bearerTokenSchema.optional().describe('Bearer token (visible ASCII, no spaces) required at the upgrade (header "Authorization: Bearer ..." or ?token=); without it the request gets 401 and no WebSocket opens. Use ${PRAXIS_WS_TOKEN} or ${file:...}.'),
     allowed_origins: z
