@@ -22,27 +22,25 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 /**
  * Records every write and cut; parses the frames back into event offsets per connection. Time (the
- * fan-out's `now`, ms) and the process's CPU (ms) stand still unless the test moves them, or each
- * write takes `clock.perWrite` of both.
+ * fan-out's `now`, ms) stands still unless the test moves `clock.ms`, or each write takes `clock.perWrite`.
  */
 function harness(connections: Connection[], options: { maxBufferedBytes?: number; maxLagMs?: number; onWrite?: (conn: Connection) => void } = {}) {
   const writes: { conn: Connection; data: Buffer; count: number }[] = [];
   const cut: { conn: Connection; why: CutReason }[] = [];
-  const clock = { ms: 1000, cpu: 0, perWrite: 0 };
+  const clock = { ms: 1000, perWrite: 0 };
   const fanout = new FanOut(
     () => connections,
     (conn, data, count) => {
       writes.push({ conn, data, count });
       options.onWrite?.(conn);
       clock.ms += clock.perWrite;
-      clock.cpu += clock.perWrite;
       return true;
     },
     (conn, why) => {
       conn.state = 'disconnecting';
       cut.push({ conn, why });
     },
-    { maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024, maxLagMs: options.maxLagMs ?? 2000, now: () => clock.ms, cpu: () => clock.cpu },
+    { maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024, maxLagMs: options.maxLagMs ?? 2000, now: () => clock.ms },
   );
   const offsetsOf = (conn: Connection): number[] =>
     writes
@@ -81,23 +79,25 @@ describe('FanOut', () => {
     expect(writes[2]?.data).not.toBe(writes[0]?.data);
   });
 
-  it(`takes at most ${MAX_TURN_MS} ms a turn, and after the first at most ${TURN_SHARE.toFixed(2)} of the CPU the rest of the process took since (at least ${MIN_TURN_MS} ms)`, async () => {
+  it(`takes at most ${MAX_TURN_MS} ms a turn, and after the first at most ${TURN_SHARE.toFixed(3)} of the time the rest of the loop took since (at least ${MIN_TURN_MS} ms)`, async () => {
     const conns = Array.from({ length: 100 }, (_, i) => connection(`c${i}`, ['*']));
     const { fanout, writes, clock, offsetsOf } = harness(conns);
     clock.perWrite = 0.25;
     fanout.add(entry(1));
     const counts: number[] = [];
-    const turn = async (othersCpu: number): Promise<void> => {
-      clock.cpu += othersCpu;
+    const turn = async (othersMs: number): Promise<void> => {
+      clock.ms += othersMs;
       const before = writes.length;
       await nextTurn();
       counts.push(writes.length - before);
     };
     await turn(0); // after an idle loop: MAX_TURN_MS
-    await turn(6); // the rest took 6 ms: 2 ms
+    await turn(8); // the rest took 8 ms: 8 × TURN_SHARE
     await turn(0); // the rest took nothing: MIN_TURN_MS
-    await turn(30); // capped at MAX_TURN_MS
-    expect(counts).toEqual([MAX_TURN_MS / 0.25, (6 * TURN_SHARE) / 0.25, MIN_TURN_MS / 0.25, MAX_TURN_MS / 0.25]);
+    await turn(40); // capped at MAX_TURN_MS
+    // A turn stops at the first write that reaches its budget.
+    const writesFor = (ms: number): number => Math.ceil(ms / 0.25 - 1e-9);
+    expect(counts).toEqual([writesFor(MAX_TURN_MS), writesFor(8 * TURN_SHARE), writesFor(MIN_TURN_MS), writesFor(MAX_TURN_MS)]);
     for (let i = 0; i < 40 && writes.length < conns.length; i++) await turn(0);
     for (const conn of conns) expect(offsetsOf(conn)).toEqual([1]);
     expect(fanout.busyMs).toBeCloseTo(conns.length * 0.25, 6);
@@ -193,17 +193,21 @@ describe('FanOut', () => {
     expect(cut[0]?.why).toEqual({ kind: 'lag', lagMs: 50 });
   });
 
-  it('cuts a client whose socket takes nothing more once it is owed past max_buffered_bytes; not one owed nothing, nor a reader', async () => {
+  it('cuts a client half of max_lag behind once it is owed past max_buffered_bytes; not one owed nothing, nor a reader', async () => {
     const cap = 64 * 1024;
     const stalled = connection('s', ['*'], 1000);
     const narrow = connection('n', ['config.*'], 1000);
     const reader = connection('r', ['*']);
-    const { fanout, cut, offsetsOf } = harness([stalled, narrow, reader], { maxBufferedBytes: cap });
+    const { fanout, cut, clock, offsetsOf } = harness([stalled, narrow, reader], { maxBufferedBytes: cap, maxLagMs: 2000 });
     for (let i = 1; i < 40; i++) fanout.add(entry(i, 'system.error', 2000));
+    await nextTurn();
+    expect(cut).toEqual([]); // owed past the cap, but not behind yet: a burst
+    clock.ms += 1001;
+    fanout.add(entry(40, 'system.error'));
     await nextTurn();
     expect(cut.map((c) => c.conn.id)).toEqual(['s']);
     expect(cut[0]?.why.kind).toBe('bytes');
-    expect(offsetsOf(reader)).toHaveLength(39);
+    expect(offsetsOf(reader)).toHaveLength(40);
     expect(offsetsOf(narrow)).toEqual([]);
   });
 

@@ -9,15 +9,15 @@ import { eventFrame, textFrame } from './protocol';
  */
 export const MAX_WRITE_BYTES = 64 * 1024;
 /**
- * CPU a fan-out turn may take (the whole process's, user + system: socket writes are mostly the
- * kernel's work, loopback delivery to the reader included), as a ratio of the CPU the rest of the
- * process took since the previous turn: with 1/3, the turns get at most a quarter of a busy
- * process and ingest three quarters. Not more: part of the fan-out's cost lands outside its turns
- * (write completions on the next tick, a partial write finished by libuv when the socket drains,
- * GC of frames), and it counts as the rest's. Measured with 2,000 clients (bench fanout-ingest, see
- * the README of the plugin).
+ * A fan-out turn may take at most this ratio of the time the rest of the event loop took since the
+ * previous turn: with 1/4, the fan-out gets at most a fifth of a busy loop and ingest four fifths.
+ * A turn's length counts the write completions that follow it (the sockets' callbacks on the next
+ * tick): counted as the rest's, they grew the fan-out's budget with its own work, and with 1/3 of
+ * the CPU as measured by the process the fan-out took two thirds of a loaded agent (bench
+ * fanout-ingest). What remains outside is the kernel finishing partial writes when sockets drain
+ * and the collection of what the fan-out allocated: why the share is below a third.
  */
-export const TURN_SHARE = 1 / 3;
+export const TURN_SHARE = 1 / 6;
 /**
  * A turn may always take this long (ms): after an idle loop the rest took nothing, and the fan-out
  * then has the process to itself; shorter turns spent more on the loop's own round than on writes.
@@ -26,14 +26,18 @@ export const MIN_TURN_MS = 0.5;
 /** A turn never takes longer than this (ms): what one turn can add to a POST's latency. */
 export const MAX_TURN_MS = 4;
 /**
- * Events queued for the fan-out at most: past it, the connections still owed the oldest quarter
- * are cut off as if they had lagged past max_lag (memory is the bound then, not time).
+ * Events queued for the fan-out at most (about 10 MB of frames of 300 bytes with what holds them):
+ * past it, the connections still owed the oldest quarter are cut off as if they had lagged past
+ * max_lag (memory is the bound then, not time). Two 10,000-event POSTs in a row fit. At saturation
+ * it decides when the clients that cannot keep up are cut: with 50,000 the agent took 0.4x of its
+ * rate with no client (bench fanout-ingest, the collector's work growing with what the queue
+ * holds), with 20,000 0.58x.
  */
-export const MAX_PENDING_EVENTS = 50_000;
+export const MAX_PENDING_EVENTS = 25_000;
 /** While sockets hold unsent bytes and no event is newer, they are looked at again this often (ms), and checked against max_lag every quarter of it. */
 const STUCK_POLL_MS = 10;
-/** Bytes of an event's frame besides its JSON: the envelope and the largest header. */
-const FRAME_OVERHEAD = '{"type":"eventStream","payload":,"id":""}'.length + 16 + 10;
+/** The fan-out's checks of lag and bytes run at most this often (ms): they visit every connection. */
+const CHECK_MS = 10;
 
 /** Writes `data` (`count` event frames) to the client; false when it was cut off instead. */
 export type WriteEvents = (conn: Connection, data: Buffer, count: number) => boolean;
@@ -49,40 +53,34 @@ export interface FanOutOptions {
   maxLagMs: number;
   /** Milliseconds, monotonic and finer than 1 ms (a turn takes a fraction of one): not the plugin's Clock, whose time is whole ms. */
   now?: () => number;
-  /** CPU milliseconds of the process so far (user + system). */
-  cpu?: () => number;
 }
 
 /**
- * One queued event: its frame is built once, on first use. The parsed event is not kept: events
- * held here for lagging clients outlive the young generation, and their object trees made the
- * old generation's collections the largest cost of a loaded agent after the writes.
+ * One queued event, as its ready frame. Not its JSON text nor the parsed event: events held here
+ * for lagging clients outlive the young generation, and the collector's work grows with what they
+ * hold on its heap (a frame is a few bytes there, its bytes outside).
  */
 interface Queued {
   offset: number;
   type: string;
-  json: string;
+  frame: Buffer;
   /** When it was queued (`now`). */
   at: number;
-  /** Estimated frame bytes of every queued event up to and including this one (for the byte cap without framing). */
+  /** Frame bytes of every queued event up to and including this one (for the byte cap). */
   end: number;
-  frame?: Buffer;
 }
 
 /** A write shared by the connections with the same filter at the same cursor. */
 interface Chunk {
   data: Buffer;
   count: number;
+  /** It reached writeBytes: events queued later cannot change it. */
+  full: boolean;
   /** Offset of the last event the chunk covers (whether or not it matched). */
   last: number;
   /** When its first event was queued. */
   at: number;
 }
-
-const processCpuMs = (): number => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-};
 
 /**
  * The live fan-out. Publishing an event only queues it ({@link add}); the sockets are written on
@@ -92,7 +90,7 @@ const processCpuMs = (): number => {
  * A socket whose kernel buffer has not taken the previous write gets nothing more (libuv would
  * only queue it): it waits in the queue, where its lag is measured.
  *
- * What bounds the work: a turn's CPU is at most {@link TURN_SHARE} of what the rest of the process
+ * What bounds the work: a turn takes at most {@link TURN_SHARE} of the time the rest of the loop
  * took since the previous one, so ingest keeps most of the process when the fan-out cannot keep
  * up. Then the clients fall behind, and one whose oldest undelivered event (queued here, or unsent
  * in its socket) has waited longer than `maxLagMs`, or that is owed more than `maxBufferedBytes`,
@@ -103,7 +101,6 @@ const processCpuMs = (): number => {
 export class FanOut {
   private readonly writeBytes: number;
   private readonly now: () => number;
-  private readonly cpu: () => number;
   private queue: Queued[] = [];
   /** Index of the first event still queued (the ones before it were delivered to every live connection). */
   private first = 0;
@@ -113,15 +110,29 @@ export class FanOut {
   private next = 0;
   /** Whether the current pass wrote anything (then another pass may have more to write). */
   private passWrote = false;
+  /**
+   * Chunks by cursor and filter: full ones until the next pass (events queued later cannot change
+   * them), the others until the next event is queued. Built again for each turn, the 64 KiB chunks
+   * of lagging clients were most of a loaded agent's garbage.
+   */
   private chunks = new Map<string, Chunk>();
+  private openChunks = new Map<string, Chunk>();
   /** Connections whose socket held unsent event bytes after their last write (their lag ages even with nothing newer queued). */
   private readonly stuck = new Set<Connection>();
   /** The chunk used last, and its key: connections in a row mostly share it (same filter, same cursor). */
   private lastChunk?: { cursor: number; filter: string; chunk: Chunk };
   private scheduled?: NodeJS.Immediate;
   private poll?: NodeJS.Timeout;
-  /** Process CPU when the previous turn started and how long it took, if it left work behind. */
-  private lastTurn?: { cpu: number; ms: number };
+  /**
+   * When the previous turn that wrote ended, its write completions included. Whether or not it left
+   * work behind: a fan-out that keeps up with ingest still gets only its share of the time between.
+   */
+  private lastTurnEnd?: number;
+  /**
+   * A turn's length with its write completions over the length of its writes (a moving average):
+   * the writes stop at the budget divided by it, so that the turn with its completions keeps to it.
+   */
+  private completionFactor = 1;
   private lastCheck = -Infinity;
   /** Turns that wrote events (stats). */
   turns = 0;
@@ -137,7 +148,6 @@ export class FanOut {
     private readonly options: FanOutOptions,
   ) {
     this.now = options.now ?? (() => performance.now());
-    this.cpu = options.cpu ?? processCpuMs;
     this.writeBytes = Math.max(1, Math.min(MAX_WRITE_BYTES, Math.floor(options.maxBufferedBytes / 16)));
   }
 
@@ -148,11 +158,12 @@ export class FanOut {
 
   /** Queues an event (in offset order) for the live connections. */
   add(entry: StoredEvent): void {
-    this.bytes += entry.json.length + FRAME_OVERHEAD;
-    this.queue.push({ offset: entry.offset, type: entry.type, json: entry.json, at: this.now(), end: this.bytes });
+    const frame = textFrame(eventFrame(entry));
+    this.bytes += frame.length;
+    this.queue.push({ offset: entry.offset, type: entry.type, frame, at: this.now(), end: this.bytes });
     // A chunk that ended at the newest event could take this one too.
-    if (this.chunks.size > 0) this.chunks.clear();
-    this.lastChunk = undefined;
+    if (this.openChunks.size > 0) this.openChunks.clear();
+    if (this.lastChunk && !this.lastChunk.chunk.full) this.lastChunk = undefined;
     if (this.pending >= MAX_PENDING_EVENTS) this.expire(this.queue[this.first + (MAX_PENDING_EVENTS >> 2)]!.offset, this.now());
     this.schedule();
   }
@@ -178,14 +189,11 @@ export class FanOut {
     this.scheduled = undefined;
     if (this.poll) clearTimeout(this.poll);
     this.poll = undefined;
-    // The process's CPU is read once a turn (a system call and an object): what the rest took since
-    // the previous turn is the CPU since its start less its length. Within the turn the budget is
-    // kept on the monotonic clock: the main thread's CPU in the turn is at most its wall time.
-    const cpu = this.cpu();
-    const others = this.lastTurn ? cpu - this.lastTurn.cpu - this.lastTurn.ms : Infinity;
-    const budget = Math.min(MAX_TURN_MS, Math.max(MIN_TURN_MS, others * TURN_SHARE));
+    // Wall time, not the process's CPU: that counted the collector's threads and the kernel's
+    // loopback work (much of it the fan-out's own) as the rest's, and cost a system call a turn.
     const now = this.now();
-    const until = now + budget;
+    const others = this.lastTurnEnd === undefined ? Infinity : now - this.lastTurnEnd;
+    const until = now + Math.min(MAX_TURN_MS, Math.max(MIN_TURN_MS, others * TURN_SHARE)) / this.completionFactor;
     this.check(now);
     let wrote = false;
     let passed = false;
@@ -205,13 +213,18 @@ export class FanOut {
         if (this.now() >= until) break;
       }
     }
-    const ms = this.now() - now;
+    const more = this.pending > 0;
     if (wrote) {
       this.turns++;
-      this.busyMs += ms;
+      const writesEnd = this.now();
+      // After the sockets' write callbacks, queued on this tick by the writes of the turn.
+      process.nextTick(() => {
+        const end = this.now();
+        this.busyMs += end - now;
+        if (writesEnd - now > 0.1) this.completionFactor = Math.min(8, Math.max(1, 0.8 * this.completionFactor + (0.2 * (end - now)) / (writesEnd - now)));
+        this.lastTurnEnd = end;
+      });
     }
-    const more = this.pending > 0;
-    this.lastTurn = more && wrote ? { cpu, ms } : undefined;
     if (more && wrote) return this.schedule();
     // Only sockets still full are left: look again later (a newer event schedules a turn at once).
     if (more || this.stuck.size > 0) this.poll = setTimeout(() => this.step(), more ? STUCK_POLL_MS : this.options.maxLagMs / 4).unref();
@@ -271,25 +284,27 @@ export class FanOut {
 
   private chunkAt(conn: Connection): Chunk {
     const key = `${conn.cursor}\n${conn.filterKey}`;
-    let chunk = this.chunks.get(key);
+    let chunk = this.chunks.get(key) ?? this.openChunks.get(key);
     if (chunk) return chunk;
     const frames: Buffer[] = [];
     let size = 0;
     let i = this.indexAfter(conn.cursor);
     const at = (this.queue[i] as Queued).at;
     let upTo = conn.cursor;
+    let full = false;
     for (; i < this.queue.length; i++) {
       const q = this.queue[i] as Queued;
       if (conn.matches(q.type)) {
-        const frame = (q.frame ??= textFrame(eventFrame(q)));
-        if (frames.length > 0 && size + frame.length > this.writeBytes) break;
+        const frame = q.frame;
+        full = frames.length > 0 && size + frame.length > this.writeBytes;
+        if (full) break;
         frames.push(frame);
         size += frame.length;
       }
       upTo = q.offset;
     }
-    chunk = { data: frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames, size), count: frames.length, last: upTo, at };
-    this.chunks.set(key, chunk);
+    chunk = { data: frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames, size), count: frames.length, last: upTo, at, full };
+    (full ? this.chunks : this.openChunks).set(key, chunk);
     return chunk;
   }
 
@@ -302,6 +317,7 @@ export class FanOut {
     const { maxLagMs, maxBufferedBytes } = this.options;
     const oldest = this.queue[this.first];
     const queued = oldest ? this.bytes - oldest.end : 0;
+    if (now - this.lastCheck < CHECK_MS) return;
     if (!(oldest && now - oldest.at > maxLagMs) && queued < maxBufferedBytes / 2 && now - this.lastCheck < maxLagMs / 4) return;
     this.lastCheck = now;
     const owedByFilter = new Map<string, number>();
@@ -317,11 +333,12 @@ export class FanOut {
         continue;
       }
       if (lag > this.maxLagSeen) this.maxLagSeen = lag;
-      // The byte cap is for a client that takes nothing more: one whose socket still takes bytes is
-      // reading, and a burst queued for it (larger than the cap) is its lag's business.
-      if (!waiting || conn.socket.writableLength === 0) continue;
+      // The byte cap is for a client that has fallen behind: one less than half of max_lag behind
+      // is reading, and a burst queued for it larger than the cap is not its doing (a local reader
+      // through two 10,000-event POSTs in a row was 0.46 s behind and owed 5.4 MB).
+      if (!waiting || lag < maxLagMs / 2) continue;
       // Every event from the first owed on, whatever the filter: an upper bound, exact only when needed.
-      const upper = this.bytes - waiting.end + waiting.json.length + FRAME_OVERHEAD;
+      const upper = this.bytes - waiting.end + waiting.frame.length;
       const unsent = conn.ws.bufferedAmount;
       if (unsent + upper <= maxBufferedBytes) continue;
       const owed = this.owed(conn, i, owedByFilter);
@@ -339,7 +356,7 @@ export class FanOut {
     return this.queue.length;
   }
 
-  /** Bytes of the queued frames from index `i` that `conn`'s filter takes (estimated, shared per filter and position). */
+  /** Bytes of the queued frames from index `i` that `conn`'s filter takes (shared per filter and position). */
   private owed(conn: Connection, i: number, cache: Map<string, number>): number {
     const key = `${i}\n${conn.filterKey}`;
     let bytes = cache.get(key);
@@ -347,7 +364,7 @@ export class FanOut {
       bytes = 0;
       for (let j = i; j < this.queue.length; j++) {
         const q = this.queue[j] as Queued;
-        if (conn.matches(q.type)) bytes += q.json.length + FRAME_OVERHEAD;
+        if (conn.matches(q.type)) bytes += q.frame.length;
       }
       cache.set(key, bytes);
     }
@@ -367,6 +384,7 @@ export class FanOut {
 
   /** Drops the events every live connection has had. */
   private trim(): void {
+    this.chunks.clear();
     let min = this.lastOffset;
     for (const conn of this.connections()) {
       if (conn.state === 'connected' && conn.mode === 'live' && conn.cursor < min) min = conn.cursor;
@@ -375,12 +393,12 @@ export class FanOut {
     if (this.first === this.queue.length) {
       this.queue = [];
       this.first = 0;
-      this.chunks.clear();
+      this.openChunks.clear();
       this.lastChunk = undefined;
     } else if (this.first > 1024 && this.first * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.first);
       this.first = 0;
-      this.chunks.clear();
+      this.openChunks.clear();
       this.lastChunk = undefined;
     }
   }
