@@ -193,22 +193,30 @@ describe('FanOut', () => {
     expect(cut[0]?.why).toEqual({ kind: 'lag', lagMs: 50 });
   });
 
-  it('cuts a client half of max_lag behind once it is owed past max_buffered_bytes; not one owed nothing, nor a reader', async () => {
+  it('cuts a client whose socket has not taken its last write for an eighth of max_lag once it is owed past max_buffered_bytes; not one owed nothing, nor a reader', async () => {
     const cap = 64 * 1024;
-    const stalled = connection('s', ['*'], 1000);
-    const narrow = connection('n', ['config.*'], 1000);
+    const stalled = connection('s', ['*']);
+    const narrow = connection('n', ['config.*']);
     const reader = connection('r', ['*']);
-    const { fanout, cut, clock, offsetsOf } = harness([stalled, narrow, reader], { maxBufferedBytes: cap, maxLagMs: 2000 });
-    for (let i = 1; i < 40; i++) fanout.add(entry(i, 'system.error', 2000));
+    // The first write to `s` and `n` stays in their sockets.
+    const { fanout, cut, clock, offsetsOf } = harness([stalled, narrow, reader], { maxBufferedBytes: cap, maxLagMs: 2000, onWrite: (c) => c !== reader && ((c as typeof stalled).unsent = 1000) });
+    fanout.add(entry(1, 'system.error'));
+    fanout.add(entry(2, 'config.changed'));
     await nextTurn();
-    expect(cut).toEqual([]); // owed past the cap, but not behind yet: a burst
-    clock.ms += 1001;
+    for (let i = 3; i < 40; i++) fanout.add(entry(i, 'system.error', 2000));
+    await nextTurn();
+    expect(cut).toEqual([]); // owed past the cap, but stalled only now: a burst
+    clock.ms += 249;
     fanout.add(entry(40, 'system.error'));
+    await nextTurn();
+    expect(cut).toEqual([]);
+    clock.ms += 11; // past the eighth, and past the 10 ms between checks
+    fanout.add(entry(41, 'system.error'));
     await nextTurn();
     expect(cut.map((c) => c.conn.id)).toEqual(['s']);
     expect(cut[0]?.why.kind).toBe('bytes');
-    expect(offsetsOf(reader)).toHaveLength(40);
-    expect(offsetsOf(narrow)).toEqual([]);
+    expect(offsetsOf(reader)).toHaveLength(41);
+    expect(offsetsOf(narrow)).toEqual([2]);
   });
 
   it('does not cut a reading client over a burst larger than max_buffered_bytes', async () => {

@@ -244,8 +244,9 @@ export class FanOut {
     conn.cursor = chunk.last;
     if (chunk.count === 0) return false;
     if (!this.write(conn, chunk.data, chunk.count)) return false;
-    if (conn.socket.writableLength > 0 && conn.unsentSince === undefined) {
-      conn.unsentSince = chunk.at;
+    if (conn.socket.writableLength > 0) {
+      conn.stalledAt = this.now();
+      conn.unsentSince ??= chunk.at;
       this.stuck.add(conn);
     }
     return true;
@@ -253,6 +254,7 @@ export class FanOut {
 
   private unstick(conn: Connection): void {
     conn.unsentSince = undefined;
+    conn.stalledAt = undefined;
     this.stuck.delete(conn);
   }
 
@@ -333,10 +335,12 @@ export class FanOut {
         continue;
       }
       if (lag > this.maxLagSeen) this.maxLagSeen = lag;
-      // The byte cap is for a client that has fallen behind: one less than half of max_lag behind
-      // is reading, and a burst queued for it larger than the cap is not its doing (a local reader
-      // through two 10,000-event POSTs in a row was 0.46 s behind and owed 5.4 MB).
-      if (!waiting || lag < maxLagMs / 2) continue;
+      // The byte cap is for a client that stopped reading: its socket has not taken its last write
+      // for an eighth of max_lag. One that reads is left to max_lag, and a burst queued for it
+      // larger than the cap is not its doing (a local reader through two 10,000-event POSTs in a
+      // row was 0.46 s behind and owed 5.4 MB).
+      const stalled = conn.stalledAt !== undefined && conn.socket.writableLength > 0 && now - conn.stalledAt >= maxLagMs / 8;
+      if (!waiting || !stalled) continue;
       // Every event from the first owed on, whatever the filter: an upper bound, exact only when needed.
       const upper = this.bytes - waiting.end + waiting.frame.length;
       const unsent = conn.ws.bufferedAmount;
