@@ -103,6 +103,22 @@ describe('FanOut', () => {
     expect(fanout.busyMs).toBeCloseTo(conns.length * 0.25, 6);
   });
 
+  it('counts the write completions after a turn (next tick) as the turn\'s, not as the rest\'s, and shortens its writes by them', async () => {
+    const conns = Array.from({ length: 100 }, (_, i) => connection(`c${i}`, ['*']));
+    // Each write costs 0.25 ms, and its completion on the next tick 0.25 ms more.
+    const { fanout, writes, clock } = harness(conns, { onWrite: () => process.nextTick(() => (clock.ms += 0.25)) });
+    clock.perWrite = 0.25;
+    fanout.add(entry(1));
+    await nextTurn();
+    expect(writes).toHaveLength(MAX_TURN_MS / 0.25); // 4 ms of writes, then 4 ms of completions
+    expect(fanout.busyMs).toBeCloseTo(2 * MAX_TURN_MS, 6);
+    clock.ms += 12; // the rest of the loop: 12 ms, so the next turn may take 12 × TURN_SHARE ms in all
+    const before = writes.length;
+    await nextTurn();
+    // Completions doubled the first turn: the moving factor (0.8 × 1 + 0.2 × 2 = 1.2) shortens the writes.
+    expect(writes.length - before).toBe(Math.ceil((12 * TURN_SHARE) / 1.2 / 0.25 - 1e-9));
+  });
+
   it('catches one connection up at once (before its messages are answered), and the rest of the pass skips it', async () => {
     const conns = Array.from({ length: 20 }, (_, i) => connection(`c${i}`, ['*']));
     const last = conns.at(-1) as Connection;
