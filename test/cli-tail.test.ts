@@ -217,11 +217,15 @@ describe('praxis-agent tail over the WebSocket broadcaster', () => {
       // Nobody reads tail's stdout now: the pipe fills, then tail's own buffer, then the socket.
       child.stdout.pause();
       const padding = 'x'.repeat(2000);
-      const count = 4000;
-      for (let batch = 0; batch < count / 100; batch++) {
+      // Until the agent has cut tail off (a socket that took nothing for an eighth of max_lag while
+      // owed more than the cap), at least 4,000 events.
+      const cut = (): boolean => agent.lines.some((l) => String(l.msg).includes('too slow'));
+      let count = 0;
+      for (let batch = 0; count < 4000 || (!cut() && batch < 400); batch++) {
         const body = Array.from({ length: 100 }, (_, i) => ({ type: 'system.error', data: { severity: 'info', message: `m${batch * 100 + i} ${padding}`, component: 'flood' } }));
         const res = await fetch(`${admin}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
         expect(res.status).toBe(202);
+        count += 100;
       }
       child.stdout.resume();
       const flood = (): Tailed[] => printed.filter((e) => e.event.data.message?.startsWith('m'));

@@ -68,7 +68,7 @@ describe('event store and WebSocket resume across agent restarts (child processe
     const seen = await client.next((m) => m.type === 'eventStream');
     // The broadcaster's get_stats() is on /stats (components.<name>) and /metrics (praxis_component_stat).
     const stats = (await (await fetch(`${first.admin}/stats`)).json()) as { components: Record<string, Record<string, unknown>> };
-    expect(Object.keys(stats.components['events-ws']).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'fanout_ms', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
+    expect(Object.keys(stats.components['events-ws']).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'fanout_ms', 'max_lag_seen_ms', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
     expect(stats.components['events-ws']).toMatchObject({ active_connections: 1, total_connections: 1, connection_states: { connected: 1 } });
     const metrics = await (await fetch(`${first.admin}/metrics`)).text();
     expect(metrics).toMatch(/^praxis_component_stat\{component="events-ws",key="active_connections"\} 1$/m);

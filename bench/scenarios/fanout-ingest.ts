@@ -35,6 +35,7 @@ import { CONCURRENCY, ingestMeasurements, ingestWindows, logPids, only, threadMe
 import { agentNodeArgs, cpuTimeOf, ROOT, schedOf, sleep } from '../process-probe';
 import { BATCH } from './ingest';
 import { Clients } from './websocket';
+import type { GroupSnapshot } from '../ws-clients';
 
 const PLUGIN = path.join(ROOT, 'dist', 'plugins', 'websocket-broadcaster', 'index.js');
 const NONE = 'baseline: agent, no clients';
@@ -81,8 +82,6 @@ interface Loaded {
   n: number;
   label: string;
   agent: AgentProcess;
-  /** When the agent cut a client off as a slow consumer (epoch ms, from its log). */
-  cuts: number[];
   clients: Clients;
   server: IngestServer;
 }
@@ -141,6 +140,8 @@ interface Probe {
   delivered: number;
   fastOpen: number;
   slowOpen: number;
+  /** When the clients saw a 1013 close (epoch ms, the clients process's clock), fast and slow. */
+  cutAt: number[];
 }
 
 /**
@@ -167,6 +168,7 @@ async function probeOf(l: Loaded, start: number, at: 'start' | 'end'): Promise<P
     delivered: snap.received,
     fastOpen: snap.groups.fast!.open,
     slowOpen: snap.groups.slow!.open,
+    cutAt: [snap.groups.fast!, snap.groups.slow!].flatMap((g) => slowConsumerCloses(g)),
   };
 }
 
@@ -180,20 +182,15 @@ async function topUp(l: Loaded, notes: string[], round: number): Promise<void> {
   if (fast + slow > 0) notes.push(`round ${round + 1}, ${l.label}: before a window, ${fast} fast and ${slow} slow clients connected in place of those cut off`);
 }
 
-/** Collects the times (epoch ms, pino's `time`) of the agent's "websocket client too slow" log lines from now on. */
-function slowConsumerCuts(agent: AgentProcess): number[] {
-  const times: number[] = [];
-  let rest = '';
-  agent.proc.child.stdout!.on('data', (chunk: Buffer) => {
-    const lines = (rest + chunk.toString('utf8')).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.includes('too slow: disconnected')) continue;
-      const time = /"time":(\d+)/.exec(line);
-      if (time) times.push(Number(time[1]));
-    }
-  });
-  return times;
+/**
+ * The times of a group's 1013 closes (slow consumer), as its clients saw them: the agent logs only
+ * the first cut of an episode and a count per second, and the clients record every close code.
+ */
+function slowConsumerCloses(group: GroupSnapshot): number[] {
+  const cuts = group.closes['1013'] ?? 0;
+  if (cuts === 0) return [];
+  // closed_at lists every close; in this scenario every close is the agent's (the clients never close first).
+  return cuts === group.closed_at.length ? group.closed_at : group.closed_at.slice(-cuts);
 }
 
 /** POST latencies (ms) of single events at `rate`/s for `ms` to `server`, the others stopped meanwhile. */
@@ -275,7 +272,7 @@ export const fanoutIngestScenario: Scenario = {
             await clients.connect(agent.wsUrl, n, 0, { group: 'slow', slow: true, raw: RAW });
             ctx.log(`fanout-ingest: ${label} clients connected`);
             const server = { name, port: agent.port, pids: [agent.proc.child.pid!, clients.pid] };
-            loaded.push({ n, label, agent, clients, server, cuts: slowConsumerCuts(agent) });
+            loaded.push({ n, label, agent, clients, server });
             servers.push(server);
           }
           // The latency probe first, while the broadcasters are quiet.
@@ -330,10 +327,10 @@ export const fanoutIngestScenario: Scenario = {
               const elapsed = now.t - w.t;
               const cpu = ((now.clientsCpu - w.clientsCpu) / elapsed) * 100;
               row(server.name, CLIENTS_CPU).samples.push(cpu);
-              row(server.name, CUT).samples.push(l.cuts.filter((t) => t >= w.start).length);
-              // The agent's own log says when it cut a client; a client learns it only once it has read what came before the close frame.
-              const cuts = l.cuts.filter((t) => t >= w.start).map((t) => Math.round(t - w.start));
-              l.cuts.length = 0;
+              // As the clients saw their 1013 closes by the end probe: a client learns of its cut only once
+              // it has read what came before the close frame, so a late one may be missing here.
+              const cuts = now.cutAt.filter((t) => t >= w.start).map((t) => Math.round(t - w.start)).sort((a, b) => a - b);
+              row(server.name, CUT).samples.push(cuts.length);
               const when = cuts.length ? ` at ${cuts[0]}–${cuts[cuts.length - 1]} ms (median ${percentile(cuts, 50)})` : '';
               const deliveries = now.delivered - w.delivered;
               const agentCpu = now.agentCpu - w.agentCpu;

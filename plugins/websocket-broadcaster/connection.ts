@@ -26,6 +26,10 @@ export class Connection {
   mode: DeliveryMode = 'live';
   /** Every event up to this offset has been dealt with (sent when it matched). */
   cursor = 0;
+  /** While its socket holds unsent event bytes: when the oldest of those events was queued (the fan-out's clock), for max_lag. */
+  unsentSince?: number;
+  /** When the last write left bytes unsent in its socket (the fan-out's clock): it has not read since, for the byte cap. */
+  stalledAt?: number;
   errors = 0;
   /** Number of the current replay; a newer resume makes an older replay's pending page stop. */
   replayRun = 0;

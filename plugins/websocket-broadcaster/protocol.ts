@@ -18,6 +18,7 @@ export const CLOSE = {
   MAX_CONNECTIONS: { code: 1008, reason: 'Maximum connections reached' },
   TOO_MANY_ERRORS: { code: 1008, reason: 'Too many errors' },
   SLOW_CONSUMER: { code: 1013, reason: 'Slow consumer: outgoing buffer limit exceeded' },
+  LAGGING: { code: 1013, reason: 'Slow consumer: events waited longer than max_lag' },
 } as const;
 
 export interface ClientMessage {

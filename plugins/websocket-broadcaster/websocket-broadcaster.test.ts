@@ -181,6 +181,34 @@ describe('websocket-broadcaster protocol', () => {
     expect(ws.get_stats()).toMatchObject({ active_connections: 2, total_connections: 2 });
   });
 
+  it('keeps max_connections across connects and closes that race (closed, dropped, refused)', async () => {
+    const { url, ws } = await serve({ max_connections: 5 });
+    const first = await Promise.all(Array.from({ length: 5 }, () => connect(url)));
+    // At once: one closes cleanly, two drop their sockets, six more try to connect.
+    const racing = Array.from({ length: 6 }, () => {
+      const c = new TestClient(new WebSocket(url));
+      clients.push(c);
+      return c;
+    });
+    void first[0]?.close();
+    first[1]?.ws.terminate();
+    first[2]?.ws.terminate();
+    const outcome = await Promise.all(racing.map((c) => Promise.race([c.next((m) => m.type === 'welcome').then(() => 'open'), c.closed.then((x) => String(x.code))])));
+    await waitFor(() => ws.get_stats().connection_states.disconnecting === 0 && ws.get_stats().active_connections === clients.filter((c) => c.ws.readyState === WebSocket.OPEN).length, { what: 'the server and the clients agree' });
+    // Never more than 5 at once: 2 old ones stay, so at most 3 of the racing ones got in; every other one was refused.
+    const opened = outcome.filter((o) => o === 'open').length;
+    expect(opened).toBeLessThanOrEqual(3);
+    expect(outcome.filter((o) => o !== 'open').every((o) => o === '1008')).toBe(true);
+    // Room is exactly what is left: 5 minus those open now.
+    const open = ws.get_stats().active_connections;
+    expect(open).toBe(2 + opened);
+    for (let i = open; i < 5; i++) await connect(url);
+    const refused = new TestClient(new WebSocket(url));
+    clients.push(refused);
+    expect(await refused.closed).toEqual({ code: 1008, reason: 'Maximum connections reached' });
+    expect(ws.get_stats().active_connections).toBe(5);
+  });
+
   it('closes a client that sends more than max_payload bytes (1009)', async () => {
     const { url, ws } = await serve({ max_payload: 1024 });
     const client = await connect(url);
@@ -223,14 +251,14 @@ describe('websocket-broadcaster protocol', () => {
     }
   });
 
-  it('reports exactly the spec statistics and the three fan-out counters, also as Plugin.stats()', async () => {
+  it('reports exactly the spec statistics and the four fan-out counters, also as Plugin.stats()', async () => {
     const { h, url, ws } = await serve();
     const client = await connect(url);
     await h.bus.publish('system.error', sampleEvents['system.error']);
     await client.next((m) => m.type === 'eventStream');
     await client.roundTrip();
     const stats = ws.get_stats();
-    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'fanout_ms', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
+    expect(Object.keys(stats).sort()).toEqual(['active_connections', 'average_messages_per_connection', 'broadcast_count', 'bursts', 'connection_states', 'errors', 'event_writes', 'fanout_ms', 'max_lag_seen_ms', 'messages_received', 'messages_sent', 'total_connections', 'total_errors']);
     expect(Object.keys(stats.connection_states).sort()).toEqual(['connected', 'connecting', 'disconnected', 'disconnecting', 'error']);
     expect(stats).toMatchObject({ total_connections: 1, active_connections: 1, messages_received: 1, broadcast_count: 1, errors: 0, total_errors: 0 });
     expect(stats.messages_sent).toBeGreaterThanOrEqual(3); // welcome, event, PONG
@@ -307,7 +335,9 @@ describe('websocket-broadcaster slow consumers', () => {
       for (let i = 0; i < 50; i++) await h.bus.publish('system.error', big);
       published += 50;
       await h.bus.idle();
-      await new Promise((resolve) => setImmediate(resolve));
+      // Paced by the readers: a publisher that outruns the fan-out gets the process first, and then
+      // readers that fall max_lag behind are cut too (that is max_lag's test, not this one's).
+      await waitFor(() => fast.every((c) => c.events().length === published), { what: 'the readers caught up', timeoutMs: 20_000 });
     }
     expect(ws.get_stats().connection_states.connected).toBe(20);
     for (let i = 0; i < 10; i++) await h.bus.publish('system.error', big);
