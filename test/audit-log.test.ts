@@ -228,3 +228,18 @@ describe('audit-log sealing worker on demand', () => {
     expect(verify.status).toBe(0);
   });
 });
+
+describe('audit-log seal_in_worker validation', () => {
+  it('names the values it takes when given another, at the value', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'praxis-audit-seal-'));
+    try {
+      const config = path.join(dir, 'agent.config.yaml');
+      writeFileSync(config, ['plugins:', '  - name: audit', '    use: audit-log', '    config:', '      seal_in_worker: sometimes', ''].join('\n'));
+      const result = runCli(['validate', '--config', config]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('agent.config.yaml:5:23 plugins[0].config.seal_in_worker: expected true, false or "on_demand" (CONFIG_INVALID_VALUE)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -43,7 +43,7 @@ export const auditLogConfigSchema = z
       .describe('When written lines are forced to disk: after every batch, every fsync_interval, or when the OS decides.'),
     fsync_interval: durationSchema.default(1000).describe('With fsync: interval, how often written lines are forced to disk.'),
     seal_in_worker: z
-      .union([z.boolean(), z.literal('on_demand')])
+      .union([z.boolean(), z.literal('on_demand')], { error: 'expected true, false or "on_demand"' })
       .default(false)
       .describe(
         'Where batches are sealed (SHA-256, line assembly): false: on the event loop; on_demand: there while the log is light, in a worker thread while it sustains 10,000 lines/s (stopped 30 s after), so an idle agent carries no worker; true: always in the worker. A worker pays only with a core to spare.',
