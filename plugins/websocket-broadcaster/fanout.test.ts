@@ -29,7 +29,7 @@ function harness(connections: Connection[], options: { maxBufferedBytes?: number
   const cut: { conn: Connection; why: CutReason }[] = [];
   const clock = { ms: 1000, perWrite: 0 };
   const fanout = new FanOut(
-    () => connections,
+    () => new Set(connections),
     (conn, data, count) => {
       writes.push({ conn, data, count });
       options.onWrite?.(conn);
@@ -67,6 +67,21 @@ describe('FanOut', () => {
     expect(fanout.turns).toBe(1);
     expect([all.cursor, errors.cursor, config.cursor]).toEqual([6, 6, 6]);
     expect(fanout.pending).toBe(0);
+  });
+
+  it('queues nothing while nobody is connected: an agent without clients frames no event', async () => {
+    const connections: Connection[] = [];
+    const { fanout, writes, offsetsOf } = harness(connections);
+    for (let i = 1; i <= 3; i++) fanout.add(entry(i));
+    expect(fanout.pending).toBe(0);
+    // One connecting later starts at the head, as the plugin sets its cursor: it gets what follows.
+    const late = connection('late', ['*']);
+    late.cursor = 3;
+    connections.push(late);
+    fanout.add(entry(4));
+    await nextTurn();
+    expect(writes).toHaveLength(1);
+    expect(offsetsOf(late)).toEqual([4]);
   });
 
   it('shares the bytes of a write between connections with the same filter at the same position', async () => {

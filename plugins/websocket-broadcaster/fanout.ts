@@ -16,7 +16,8 @@ export const MAX_WRITE_BYTES = 64 * 1024;
  * of the process's CPU as the bound the fan-out took two thirds of a loaded agent (bench
  * fanout-ingest). What stays outside (the kernel finishing partial writes when sockets drain, the
  * collection of what the fan-out allocated, the close handshakes of the clients it cuts) is why
- * the share is this low: measured, 1/4 gave 0.33x of the agent's rate with no client, 1/6 0.4-0.5x.
+ * the share is this low: in loaded runs 1/4 gave 0.33x of the agent's rate with no client, 1/6
+ * 0.4-0.5x; quiet runs of 1/6 later gave 0.25-0.44x, so the bench's spread is as large as that gap.
  */
 export const TURN_SHARE = 1 / 6;
 /**
@@ -145,7 +146,7 @@ export class FanOut {
   maxLagSeen = 0;
 
   constructor(
-    private readonly connections: () => Iterable<Connection>,
+    private readonly connections: () => ReadonlySet<Connection>,
     private readonly write: WriteEvents,
     private readonly cutOff: CutOff,
     private readonly options: FanOutOptions,
@@ -161,6 +162,8 @@ export class FanOut {
 
   /** Queues an event (in offset order) for the live connections. */
   add(entry: StoredEvent): void {
+    // Nobody to queue for: a connection made later starts after this event (its cursor is the head).
+    if (this.connections().size === 0) return;
     const frame = textFrame(eventFrame(entry));
     this.bytes += frame.length;
     this.queue.push({ offset: entry.offset, type: entry.type, frame, at: this.now(), end: this.bytes });
